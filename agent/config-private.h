@@ -1,0 +1,114 @@
+/*
+ * config-private.h - what the config loader's files share and nobody else uses.
+ *
+ * Why: the loader is split by aspect (config.c: entry points and the problem
+ * list; config-yaml.c: YAML events to a small node tree; config-schema.c: the
+ * table of keys and the walker; config-units.c: durations, sizes, log levels).
+ * This header is the seam between them. It is not part of the public API.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "macro.h"
+
+#define LAB_CONFIG_MAX_FILE_SIZE ((size_t)1024 * 1024) /* larger files are refused */
+#define LAB_CONFIG_MAX_PROBLEMS  100                   /* then one too_many_problems entry */
+#define LAB_CONFIG_MAX_DEPTH     32 /* deeper nesting stops the parse; the schema needs 3 */
+
+#define LAB_USEC_PER_MSEC UINT64_C(1000)
+#define LAB_USEC_PER_SEC  UINT64_C(1000000)
+#define LAB_USEC_PER_MIN  (UINT64_C(60) * LAB_USEC_PER_SEC)
+#define LAB_USEC_PER_HOUR (UINT64_C(60) * LAB_USEC_PER_MIN)
+#define LAB_USEC_PER_DAY  (UINT64_C(24) * LAB_USEC_PER_HOUR)
+
+#define LAB_KIB UINT64_C(1024)
+#define LAB_MIB (LAB_KIB * 1024)
+#define LAB_GIB (LAB_MIB * 1024)
+
+/* What a YAML node is; aliases are kept as their own kind so they can be refused. */
+typedef enum lab_ynode_type_e {
+        LAB_YNODE_SCALAR,
+        LAB_YNODE_SEQUENCE,
+        LAB_YNODE_MAPPING,
+        LAB_YNODE_ALIAS,
+} lab_ynode_type_t;
+
+/* One node of the parsed document, with its 1-based position. */
+typedef struct lab_ynode_s lab_ynode_t;
+struct lab_ynode_s {
+        lab_ynode_type_t type;
+        unsigned line;       /* 1-based */
+        unsigned column;     /* 1-based */
+        bool plain;          /* scalar written without quotes or block style */
+        bool anchored;       /* carries an &anchor */
+        bool tagged;         /* carries an explicit !tag */
+        char *value;         /* scalar text, NUL-terminated (may hold NULs inside) */
+        size_t length;       /* scalar length in bytes */
+        lab_ynode_t **items; /* sequence: items; mapping: key, value, key, value, ... */
+        size_t n_items;
+        size_t n_allocated;
+};
+
+/* The state of one load: where problems go and how many this load added. */
+typedef struct lab_config_ctx_s {
+        const char *file;                /* name used in problem reports */
+        lab_config_problems_t *problems; /* caller's list, appended to */
+        size_t first;                    /* index of this load's first problem */
+        bool overflowed;                 /* more than LAB_CONFIG_MAX_PROBLEMS were found */
+        int error;                       /* fatal error (-ENOMEM), 0 if none */
+} lab_config_ctx_t;
+
+/* A word of an enumerated value and the number it stands for. */
+typedef struct lab_config_word_s {
+        const char *word;
+        int value;
+} lab_config_word_t;
+
+/* The log level names, terminated by a NULL word. */
+extern const lab_config_word_t lab_config_log_levels[];
+
+/* Append a problem for this load (1-based line/column, line 0: the whole file). */
+int lab_config_problem_add(lab_config_ctx_t *ctx, unsigned line, unsigned column,
+                           const char *key_path, const char *keyword, const char *fmt, ...)
+    _printf_(6, 7);
+
+/* True once the load should stop looking for more problems. */
+static inline bool lab_config_ctx_stopped(const lab_config_ctx_t *ctx)
+{
+        return ctx->error < 0 || ctx->overflowed;
+}
+
+/* Number of problems this load has added so far. */
+static inline size_t lab_config_ctx_count(const lab_config_ctx_t *ctx)
+{
+        return ctx->problems->n - ctx->first;
+}
+
+/* Parse buf into a node tree; YAML errors become problems and leave *ret NULL. */
+int lab_yaml_read(lab_config_ctx_t *ctx, const char *buf, size_t len, lab_ynode_t **ret);
+
+/* Free a node tree (NULL is fine). */
+void lab_ynode_free(lab_ynode_t *n);
+LAB_DEFINE_CLEANUP(lab_ynode_t *, lab_ynode_free)
+
+/* Fill c with defaults and decode root (NULL: empty file) into it, reporting problems. */
+int lab_config_schema_decode(lab_config_ctx_t *ctx, const lab_ynode_t *root, lab_config_t *c);
+
+/* Free everything the schema allocated inside c (not c itself). */
+void lab_config_schema_free(lab_config_t *c);
+
+/* Value of word in words, or -EINVAL. */
+int lab_config_word_lookup(const lab_config_word_t *words, const char *s);
+
+/* Write words as "a, b, c" into buf. */
+void lab_config_words_join(const lab_config_word_t *words, char *buf, size_t size);
+
+/* Write usec in its largest exact unit ("5m", "1d", "250ms") into buf. */
+void lab_format_duration(uint64_t usec, char *buf, size_t size);
+
+/* Write bytes in its largest exact IEC unit ("1MiB", "20GiB", "17B") into buf. */
+void lab_format_size(uint64_t bytes, char *buf, size_t size);

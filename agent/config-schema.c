@@ -1,0 +1,1101 @@
+/*
+ * config-schema.c - every section and key of labagent.yaml as a table, and
+ * the walker that decodes a node tree into lab_config_t by that table.
+ *
+ * Why: the schema is data, not code. One descriptor per key says its name,
+ * type, whether it is required (and for which driver), its default, its
+ * range or allowed words, a validator and where it lands in the struct. One
+ * walker applies the table, so every key gets the same strictness: unknown
+ * keys (with a did-you-mean), missing keys, wrong types, duplicate keys and
+ * names, bad units and out-of-range values all become problems with a
+ * position and a key path. The walker recurses only along the schema (four
+ * levels at most), never along the input, and never stops at the first
+ * problem. Defaults are filled in before decoding, so lab_config_free can
+ * free a half-decoded config.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <syslog.h>
+
+#include "config-private.h"
+
+typedef enum key_type_e {
+        KEY_STRING,   /* char * */
+        KEY_BOOL,     /* bool, plain true/false */
+        KEY_UINT,     /* unsigned, plain decimal integer */
+        KEY_NUMBER,   /* double, plain decimal number */
+        KEY_DURATION, /* uint64_t usec */
+        KEY_SIZE,     /* uint64_t bytes */
+        KEY_ENUM,     /* int-sized enum, one of words */
+        KEY_SECTION,  /* nested mapping, laid out inside the parent struct */
+        KEY_LIST,     /* list of mappings: pointer + size_t count */
+} key_type_t;
+
+typedef struct schema_section_s schema_section_t;
+
+/* What a string validator returns: NULL when fine, else the sentence saying what is wrong. */
+typedef const char *(*string_check_t)(const char *s);
+
+/* One key of a section. */
+typedef struct schema_key_s {
+        const char *name;
+        key_type_t type;
+        bool required;     /* missing_key when absent (and it applies to the selected variant) */
+        unsigned only_for; /* bit mask of selector values this key belongs to; 0: all */
+        size_t offset;     /* where the value lands, from the section's base */
+
+        const char *def_string; /* KEY_STRING default, NULL: none */
+        bool def_bool;
+        double def_number;
+        uint64_t def_uint; /* KEY_UINT, KEY_DURATION, KEY_SIZE */
+        int def_enum;
+
+        uint64_t min, max; /* KEY_UINT, KEY_DURATION, KEY_SIZE; max 0: no upper limit */
+        double min_number, max_number;
+        bool min_exclusive;
+
+        const lab_config_word_t *words; /* KEY_ENUM */
+        string_check_t check;           /* KEY_STRING */
+
+        const schema_section_t *section; /* KEY_SECTION, KEY_LIST elements */
+        size_t count_offset;             /* KEY_LIST: the size_t count */
+        size_t element_size;             /* KEY_LIST */
+        const char *unique; /* KEY_LIST: key whose value must be unique across elements */
+} schema_key_t;
+
+/* A mapping: its keys, and the enum key (if any) whose value selects which keys apply. */
+struct schema_section_s {
+        const schema_key_t *keys;
+        size_t n_keys;
+        const char *selector;
+};
+
+_Static_assert(sizeof(lab_printer_driver_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(lab_hotfolder_format_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(lab_fit_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(lab_meter_driver_t) == sizeof(int), "enums are stored as int");
+
+/* ---- validators ---- */
+
+/* True when s is 1..max characters, each a letter/digit allowed by the flags or in extra. */
+static bool is_token(const char *s, size_t max, bool upper, const char *extra)
+{
+        size_t n = strlen(s);
+
+        if (n == 0 || n > max)
+                return false;
+        for (; *s; s++) {
+                if ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9'))
+                        continue;
+                if (upper && *s >= 'A' && *s <= 'Z')
+                        continue;
+                if (!strchr(extra, *s))
+                        return false;
+        }
+        return true;
+}
+
+/* True when s starts with prefix and has something after it, with no white space anywhere. */
+static bool has_scheme(const char *s, const char *prefix)
+{
+        size_t n = strlen(prefix);
+
+        return strncmp(s, prefix, n) == 0 && s[n] != '\0' && !strpbrk(s, " \t\r\n");
+}
+
+/* lab.id: [a-z0-9-]{1,64}. */
+static const char *check_lab_id(const char *s)
+{
+        return is_token(s, 64, false, "-") ? NULL
+                                           : "must be 1 to 64 characters from a-z, 0-9 and '-'";
+}
+
+/* printers[].name: [A-Za-z0-9_.-]{1,64}. */
+static const char *check_printer_name(const char *s)
+{
+        return is_token(s, 64, true, "_.-")
+                   ? NULL
+                   : "must be 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' and '-'";
+}
+
+/* platform.url: https only. */
+static const char *check_https_url(const char *s)
+{
+        return has_scheme(s, "https://") ? NULL : "must be an https:// URL";
+}
+
+/* printers[].uri: ipp:// or ipps://. */
+static const char *check_ipp_uri(const char *s)
+{
+        return has_scheme(s, "ipp://") || has_scheme(s, "ipps://")
+                   ? NULL
+                   : "must be an ipp:// or ipps:// URI";
+}
+
+/* Any path the daemon opens: absolute, so it does not depend on the working directory. */
+static const char *check_absolute_path(const char *s)
+{
+        return s[0] == '/' ? NULL : "must be an absolute path (starting with /)";
+}
+
+/* ---- the schema ---- */
+
+/* The tables read best one key per entry, aligned by hand. */
+/* clang-format off */
+
+static const lab_config_word_t printer_drivers[] = {
+        { "ipp", LAB_PRINTER_DRIVER_IPP },
+        { "hotfolder", LAB_PRINTER_DRIVER_HOTFOLDER },
+        { NULL, 0 },
+};
+
+static const lab_config_word_t hotfolder_formats[] = {
+        { "generic", LAB_HOTFOLDER_GENERIC },
+        { "noritsu", LAB_HOTFOLDER_NORITSU },
+        { "dnp", LAB_HOTFOLDER_DNP },
+        { NULL, 0 },
+};
+
+static const lab_config_word_t fits[] = {
+        { "fill", LAB_FIT_FILL },
+        { "fit", LAB_FIT_FIT },
+        { "exact", LAB_FIT_EXACT },
+        { NULL, 0 },
+};
+
+static const lab_config_word_t meter_drivers[] = {
+        { "modbus", LAB_METER_DRIVER_MODBUS },
+        { "http", LAB_METER_DRIVER_HTTP },
+        { NULL, 0 },
+};
+
+#define IN(sec, field)  (offsetof(lab_config_t, sec.field) - offsetof(lab_config_t, sec))
+#define IPP_ONLY        (1u << LAB_PRINTER_DRIVER_IPP)
+#define HOTFOLDER_ONLY  (1u << LAB_PRINTER_DRIVER_HOTFOLDER)
+
+static const schema_key_t lab_keys[] = {
+        { .name = "id", .type = KEY_STRING, .required = true, .offset = IN(lab, id),
+          .check = check_lab_id },
+        { .name = "name", .type = KEY_STRING, .offset = IN(lab, name) },
+};
+
+static const schema_key_t platform_keys[] = {
+        { .name = "url", .type = KEY_STRING, .required = true, .offset = IN(platform, url),
+          .check = check_https_url },
+        { .name = "ca_file", .type = KEY_STRING, .required = true,
+          .offset = IN(platform, ca_file), .check = check_absolute_path },
+        { .name = "cert_file", .type = KEY_STRING, .required = true,
+          .offset = IN(platform, cert_file), .check = check_absolute_path },
+        { .name = "key_file", .type = KEY_STRING, .required = true,
+          .offset = IN(platform, key_file), .check = check_absolute_path },
+        { .name = "poll_wait", .type = KEY_DURATION, .offset = IN(platform, poll_wait),
+          .def_uint = 25 * LAB_USEC_PER_SEC,
+          .min = LAB_USEC_PER_SEC, .max = 300 * LAB_USEC_PER_SEC },
+        { .name = "connect_timeout", .type = KEY_DURATION, .offset = IN(platform, connect_timeout),
+          .def_uint = 10 * LAB_USEC_PER_SEC,
+          .min = LAB_USEC_PER_SEC, .max = 120 * LAB_USEC_PER_SEC },
+};
+
+static const schema_key_t printer_keys[] = {
+        { .name = "name", .type = KEY_STRING, .required = true,
+          .offset = offsetof(lab_config_printer_t, name), .check = check_printer_name },
+        { .name = "driver", .type = KEY_ENUM, .required = true,
+          .offset = offsetof(lab_config_printer_t, driver), .words = printer_drivers },
+        { .name = "uri", .type = KEY_STRING, .required = true, .only_for = IPP_ONLY,
+          .offset = offsetof(lab_config_printer_t, uri), .check = check_ipp_uri },
+        { .name = "folder", .type = KEY_STRING, .required = true, .only_for = HOTFOLDER_ONLY,
+          .offset = offsetof(lab_config_printer_t, folder), .check = check_absolute_path },
+        { .name = "format", .type = KEY_ENUM, .only_for = HOTFOLDER_ONLY,
+          .offset = offsetof(lab_config_printer_t, format), .words = hotfolder_formats,
+          .def_enum = LAB_HOTFOLDER_GENERIC },
+        { .name = "model", .type = KEY_STRING,
+          .offset = offsetof(lab_config_printer_t, model) },
+        { .name = "enabled", .type = KEY_BOOL,
+          .offset = offsetof(lab_config_printer_t, enabled), .def_bool = true },
+        { .name = "weight", .type = KEY_NUMBER,
+          .offset = offsetof(lab_config_printer_t, weight), .def_number = 1.0,
+          .min_number = 0.0, .min_exclusive = true, .max_number = 1000.0 },
+};
+
+static const schema_key_t product_keys[] = {
+        { .name = "sku", .type = KEY_STRING, .required = true,
+          .offset = offsetof(lab_config_product_t, sku) },
+        { .name = "media", .type = KEY_STRING, .required = true,
+          .offset = offsetof(lab_config_product_t, media) },
+        { .name = "media_type", .type = KEY_STRING,
+          .offset = offsetof(lab_config_product_t, media_type),
+          .def_string = "photographic-glossy" },
+        { .name = "fit", .type = KEY_ENUM,
+          .offset = offsetof(lab_config_product_t, fit), .words = fits,
+          .def_enum = LAB_FIT_FILL },
+};
+
+static const schema_key_t profiles_keys[] = {
+        { .name = "directory", .type = KEY_STRING, .offset = IN(profiles, directory),
+          .def_string = "/usr/share/labagent/profiles", .check = check_absolute_path },
+};
+
+static const schema_key_t stock_keys[] = {
+        { .name = "low_percent", .type = KEY_UINT, .offset = IN(stock, low_percent),
+          .def_uint = 15, .min = 0, .max = 100 },
+        { .name = "report_interval", .type = KEY_DURATION, .offset = IN(stock, report_interval),
+          .def_uint = 5 * LAB_USEC_PER_MIN,
+          .min = 10 * LAB_USEC_PER_SEC, .max = LAB_USEC_PER_DAY },
+};
+
+static const schema_key_t meter_keys[] = {
+        { .name = "name", .type = KEY_STRING, .required = true,
+          .offset = offsetof(lab_config_meter_t, name) },
+        { .name = "driver", .type = KEY_ENUM, .required = true,
+          .offset = offsetof(lab_config_meter_t, driver), .words = meter_drivers },
+        { .name = "address", .type = KEY_STRING, .required = true,
+          .offset = offsetof(lab_config_meter_t, address) },
+        { .name = "interval", .type = KEY_DURATION,
+          .offset = offsetof(lab_config_meter_t, interval), .def_uint = 60 * LAB_USEC_PER_SEC,
+          .min = LAB_USEC_PER_SEC, .max = LAB_USEC_PER_DAY },
+};
+
+static const schema_key_t storage_keys[] = {
+        { .name = "state_dir", .type = KEY_STRING, .offset = IN(storage, state_dir),
+          .def_string = "/var/lib/labagent", .check = check_absolute_path },
+        { .name = "spool_max", .type = KEY_SIZE, .offset = IN(storage, spool_max),
+          .def_uint = 20 * LAB_GIB, .min = LAB_MIB },
+        { .name = "max_asset_size", .type = KEY_SIZE, .offset = IN(storage, max_asset_size),
+          .def_uint = 200 * LAB_MIB, .min = LAB_KIB },
+};
+
+static const schema_key_t logging_keys[] = {
+        { .name = "level", .type = KEY_ENUM, .offset = IN(logging, level),
+          .words = lab_config_log_levels, .def_enum = LOG_INFO },
+};
+
+#define SECTION(k, sel) { .keys = k, .n_keys = ELEMENTSOF(k), .selector = sel }
+
+static const schema_section_t lab_section      = SECTION(lab_keys, NULL);
+static const schema_section_t platform_section = SECTION(platform_keys, NULL);
+static const schema_section_t printer_section  = SECTION(printer_keys, "driver");
+static const schema_section_t product_section  = SECTION(product_keys, NULL);
+static const schema_section_t profiles_section = SECTION(profiles_keys, NULL);
+static const schema_section_t stock_section    = SECTION(stock_keys, NULL);
+static const schema_section_t meter_section    = SECTION(meter_keys, NULL);
+static const schema_section_t storage_section  = SECTION(storage_keys, NULL);
+static const schema_section_t logging_section  = SECTION(logging_keys, NULL);
+
+static const schema_key_t root_keys[] = {
+        { .name = "lab", .type = KEY_SECTION, .required = true,
+          .offset = offsetof(lab_config_t, lab), .section = &lab_section },
+        { .name = "platform", .type = KEY_SECTION, .required = true,
+          .offset = offsetof(lab_config_t, platform), .section = &platform_section },
+        { .name = "printers", .type = KEY_LIST, .offset = offsetof(lab_config_t, printers),
+          .count_offset = offsetof(lab_config_t, n_printers),
+          .element_size = sizeof(lab_config_printer_t), .section = &printer_section,
+          .unique = "name" },
+        { .name = "products", .type = KEY_LIST, .offset = offsetof(lab_config_t, products),
+          .count_offset = offsetof(lab_config_t, n_products),
+          .element_size = sizeof(lab_config_product_t), .section = &product_section,
+          .unique = "sku" },
+        { .name = "profiles", .type = KEY_SECTION, .offset = offsetof(lab_config_t, profiles),
+          .section = &profiles_section },
+        { .name = "stock", .type = KEY_SECTION, .offset = offsetof(lab_config_t, stock),
+          .section = &stock_section },
+        { .name = "meters", .type = KEY_LIST, .offset = offsetof(lab_config_t, meters),
+          .count_offset = offsetof(lab_config_t, n_meters),
+          .element_size = sizeof(lab_config_meter_t), .section = &meter_section,
+          .unique = "name" },
+        { .name = "storage", .type = KEY_SECTION, .offset = offsetof(lab_config_t, storage),
+          .section = &storage_section },
+        { .name = "logging", .type = KEY_SECTION, .offset = offsetof(lab_config_t, logging),
+          .section = &logging_section },
+};
+
+static const schema_section_t root_section = SECTION(root_keys, NULL);
+
+/* clang-format on */
+
+/* ---- defaults and freeing, both driven by the table ---- */
+
+/* Address of key k's field inside base. */
+static void *field(void *base, const schema_key_t *k)
+{
+        return (char *)base + k->offset;
+}
+
+/* Set every default of sec inside base (lists start empty). */
+static int section_defaults(const schema_section_t *sec, void *base)
+{
+        for (size_t i = 0; i < sec->n_keys; i++) {
+                const schema_key_t *k = &sec->keys[i];
+                void *p = field(base, k);
+
+                switch (k->type) {
+                case KEY_STRING:
+                        if (k->def_string) {
+                                char *s = strdup(k->def_string);
+
+                                if (!s)
+                                        return -ENOMEM;
+                                *(char **)p = s;
+                        }
+                        break;
+                case KEY_BOOL:
+                        *(bool *)p = k->def_bool;
+                        break;
+                case KEY_UINT:
+                        *(unsigned *)p = (unsigned)k->def_uint;
+                        break;
+                case KEY_NUMBER:
+                        *(double *)p = k->def_number;
+                        break;
+                case KEY_DURATION:
+                case KEY_SIZE:
+                        *(uint64_t *)p = k->def_uint;
+                        break;
+                case KEY_ENUM:
+                        memcpy(p, &k->def_enum, sizeof(int));
+                        break;
+                case KEY_SECTION: {
+                        int r = section_defaults(k->section, p);
+
+                        if (r < 0)
+                                return r;
+                        break;
+                }
+                case KEY_LIST:
+                        break;
+                }
+        }
+        return 0;
+}
+
+/* Free every string and list of sec inside base. */
+static void section_free(const schema_section_t *sec, void *base)
+{
+        for (size_t i = 0; i < sec->n_keys; i++) {
+                const schema_key_t *k = &sec->keys[i];
+                void *p = field(base, k);
+
+                if (k->type == KEY_STRING) {
+                        free(*(char **)p);
+                        *(char **)p = NULL;
+                } else if (k->type == KEY_SECTION) {
+                        section_free(k->section, p);
+                } else if (k->type == KEY_LIST) {
+                        char *v = *(char **)p;
+                        size_t *n = (size_t *)((char *)base + k->count_offset);
+
+                        for (size_t j = 0; v && j < *n; j++)
+                                section_free(k->section, v + j * k->element_size);
+                        free(v);
+                        *(char **)p = NULL;
+                        *n = 0;
+                }
+        }
+}
+
+void lab_config_schema_free(lab_config_t *c)
+{
+        section_free(&root_section, c);
+}
+
+/* ---- helpers for the walker ---- */
+
+/* Report a problem at node n. */
+#define PROBLEM(ctx, n, path, kw, ...)                                                             \
+        lab_config_problem_add(ctx, (n)->line, (n)->column, path, kw, __VA_ARGS__)
+
+/* "parent.key" ("key" at the top; a long key cut to 64 bytes), malloc'd; ENOMEM in ctx. */
+static char *path_key(lab_config_ctx_t *ctx, const char *parent, const char *key)
+{
+        size_t len = strlen(key), cut = len;
+        char *p;
+
+        if (len > 64)
+                for (cut = 64; cut > 0 && ((unsigned char)key[cut] & 0xc0) == 0x80; cut--)
+                        ; /* do not split a UTF-8 sequence */
+        if (asprintf(&p, "%s%s%.*s%s", parent, parent[0] ? "." : "", (int)cut, key,
+                     cut < len ? "..." : "") < 0) {
+                ctx->error = -ENOMEM;
+                return NULL;
+        }
+        return p;
+}
+
+/* "parent[i]", malloc'd; sets ctx->error on failure. */
+static char *path_index(lab_config_ctx_t *ctx, const char *parent, size_t i)
+{
+        char *p;
+
+        if (asprintf(&p, "%s[%zu]", parent, i) < 0) {
+                ctx->error = -ENOMEM;
+                return NULL;
+        }
+        return p;
+}
+
+/* True for a plain scalar YAML reads as null: empty, ~, null. */
+static bool is_null(const lab_ynode_t *n)
+{
+        return n->type == LAB_YNODE_SCALAR && n->plain &&
+               (n->length == 0 || strcmp(n->value, "~") == 0 || strcmp(n->value, "null") == 0 ||
+                strcmp(n->value, "Null") == 0 || strcmp(n->value, "NULL") == 0);
+}
+
+/* How a node is named in "expected X, got Y". */
+static void describe(const lab_ynode_t *n, char *buf, size_t size)
+{
+        if (n->type == LAB_YNODE_MAPPING)
+                snprintf(buf, size, "a mapping");
+        else if (n->type == LAB_YNODE_SEQUENCE)
+                snprintf(buf, size, "a list");
+        else if (n->type == LAB_YNODE_ALIAS)
+                snprintf(buf, size, "an alias");
+        else if (is_null(n))
+                snprintf(buf, size, "nothing (null)");
+        else if (!n->plain)
+                snprintf(buf, size, "a quoted string");
+        else
+                snprintf(buf, size, "'%.64s'", n->value);
+}
+
+/* Report wrong_type: expected what, got n. */
+static void wrong_type(lab_config_ctx_t *ctx, const lab_ynode_t *n, const char *path,
+                       const char *what)
+{
+        char got[96];
+
+        describe(n, got, sizeof got);
+        PROBLEM(ctx, n, path, "wrong_type", "expected %s, got %s", what, got);
+}
+
+/* True when n uses a YAML feature the config refuses (alias, anchor, tag). */
+static bool uses_yaml_extras(const lab_ynode_t *n)
+{
+        return n->type == LAB_YNODE_ALIAS || n->anchored || n->tagged;
+}
+
+/* Refuse YAML features the config does not use (aliases, anchors, tags). True if n is usable. */
+static bool node_usable(lab_config_ctx_t *ctx, const lab_ynode_t *n, const char *path)
+{
+        if (n->type == LAB_YNODE_ALIAS || n->anchored) {
+                PROBLEM(ctx, n, path, "bad_value",
+                        "YAML anchors and aliases are not supported; write the value out");
+                return false;
+        }
+        if (n->tagged) {
+                PROBLEM(ctx, n, path, "bad_value", "YAML tags (!tag) are not supported");
+                return false;
+        }
+        return true;
+}
+
+/* Levenshtein distance of a and b, or SIZE_MAX when either is too long to bother. */
+static size_t edit_distance(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+        size_t row[65], prev;
+
+        if (la > 64 || lb > 64)
+                return SIZE_MAX;
+        for (size_t j = 0; j <= lb; j++)
+                row[j] = j;
+        for (size_t i = 1; i <= la; i++) {
+                prev = row[0];
+                row[0] = i;
+                for (size_t j = 1; j <= lb; j++) {
+                        size_t cur = row[j];
+                        size_t best = prev + (a[i - 1] == b[j - 1] ? 0 : 1);
+
+                        if (row[j] + 1 < best)
+                                best = row[j] + 1;
+                        if (row[j - 1] + 1 < best)
+                                best = row[j - 1] + 1;
+                        row[j] = best;
+                        prev = cur;
+                }
+        }
+        return row[lb];
+}
+
+/* The key of sec named name, or NULL. */
+static const schema_key_t *find_key(const schema_section_t *sec, const char *name)
+{
+        for (size_t i = 0; i < sec->n_keys; i++)
+                if (strcmp(sec->keys[i].name, name) == 0)
+                        return &sec->keys[i];
+        return NULL;
+}
+
+/* Report an unknown key, suggesting the nearest known one (edit distance <= 2). */
+static void unknown_key(lab_config_ctx_t *ctx, const schema_section_t *sec, const lab_ynode_t *key,
+                        const char *path)
+{
+        const char *best = NULL;
+        size_t best_d = 3;
+        char known[256] = "";
+        size_t used = 0;
+
+        for (size_t i = 0; i < sec->n_keys; i++) {
+                size_t d = edit_distance(key->value, sec->keys[i].name);
+                int n;
+
+                if (d < best_d) {
+                        best_d = d;
+                        best = sec->keys[i].name;
+                }
+                n = snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "",
+                             sec->keys[i].name);
+                if (n > 0 && (size_t)n < sizeof known - used)
+                        used += (size_t)n;
+        }
+        if (best)
+                PROBLEM(ctx, key, path, "unknown_key", "unknown key; did you mean '%s'?", best);
+        else
+                PROBLEM(ctx, key, path, "unknown_key", "unknown key; known keys here: %s", known);
+}
+
+/* The first value node of mapping m under a scalar key named name, or NULL. */
+static const lab_ynode_t *map_get(const lab_ynode_t *m, const char *name)
+{
+        for (size_t i = 0; i + 1 < m->n_items; i += 2) {
+                const lab_ynode_t *k = m->items[i];
+
+                if (k->type == LAB_YNODE_SCALAR && strcmp(k->value, name) == 0)
+                        return m->items[i + 1];
+        }
+        return NULL;
+}
+
+typedef struct name_ref_s {
+        const char *name;
+        size_t index;
+} name_ref_t;
+
+/* Order by name, then by position, so the first of equal names sorts first. */
+static int name_ref_compare(const void *a, const void *b)
+{
+        const name_ref_t *x = a, *y = b;
+        int c = strcmp(x->name, y->name);
+
+        if (c != 0)
+                return c;
+        return x->index < y->index ? -1 : x->index > y->index;
+}
+
+/*
+ * For each of the n names, set first[i] to the index of the earlier entry with
+ * the same name, or SIZE_MAX. NULL names never match. O(n log n), because a
+ * hostile file can hold a mapping with a hundred thousand keys.
+ */
+static int find_repeats(const char **names, size_t n, size_t *first)
+{
+        _cleanup_free_ name_ref_t *refs = NULL;
+        size_t m = 0;
+
+        for (size_t i = 0; i < n; i++)
+                first[i] = SIZE_MAX;
+        if (n < 2)
+                return 0;
+        refs = reallocarray(NULL, n, sizeof *refs);
+        if (!refs)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (names[i])
+                        refs[m++] = (name_ref_t){names[i], i};
+        qsort(refs, m, sizeof *refs, name_ref_compare);
+        for (size_t i = 1; i < m; i++)
+                if (strcmp(refs[i].name, refs[i - 1].name) == 0)
+                        first[refs[i].index] = first[refs[i - 1].index] == SIZE_MAX
+                                                   ? refs[i - 1].index
+                                                   : first[refs[i - 1].index];
+        return 0;
+}
+
+/* Words of an enum key whose values are in mask, joined as "a, b". */
+static void words_in_mask(const lab_config_word_t *words, unsigned mask, char *buf, size_t size)
+{
+        size_t used = 0;
+
+        buf[0] = '\0';
+        for (const lab_config_word_t *w = words; w->word; w++) {
+                int n;
+
+                if (!(mask & (1u << w->value)))
+                        continue;
+                n = snprintf(buf + used, size - used, "%s%s", used ? " or " : "", w->word);
+                if (n < 0 || (size_t)n >= size - used)
+                        return;
+                used += (size_t)n;
+        }
+}
+
+/* ---- range checks ---- */
+
+/* Write the allowed range of an unsigned-valued key in its own units. */
+static void range_text(const schema_key_t *k, char *buf, size_t size)
+{
+        char lo[32], hi[32];
+
+        if (k->type == KEY_DURATION) {
+                lab_format_duration(k->min, lo, sizeof lo);
+                lab_format_duration(k->max, hi, sizeof hi);
+        } else if (k->type == KEY_SIZE) {
+                lab_format_size(k->min, lo, sizeof lo);
+                lab_format_size(k->max, hi, sizeof hi);
+        } else {
+                snprintf(lo, sizeof lo, "%" PRIu64, k->min);
+                snprintf(hi, sizeof hi, "%" PRIu64, k->max);
+        }
+        if (k->max == 0)
+                snprintf(buf, size, "at least %s", lo);
+        else
+                snprintf(buf, size, "between %s and %s", lo, hi);
+}
+
+/* True when v lies in k's [min, max] (max 0: no upper limit); reports out_of_range otherwise. */
+static bool check_range(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_ynode_t *n,
+                        const char *path, uint64_t v)
+{
+        char range[96];
+
+        if (v >= k->min && (k->max == 0 || v <= k->max))
+                return true;
+        range_text(k, range, sizeof range);
+        PROBLEM(ctx, n, path, "out_of_range", "'%.64s' is out of range; must be %s", n->value,
+                range);
+        return false;
+}
+
+/* ---- decoding scalars ---- */
+
+/* True when s is -?[0-9]+. */
+static bool is_integer_text(const char *s)
+{
+        if (*s == '-')
+                s++;
+        if (*s < '0' || *s > '9')
+                return false;
+        while (*s >= '0' && *s <= '9')
+                s++;
+        return *s == '\0';
+}
+
+/* True when s is -?[0-9]+(.[0-9]+)?([eE][-+]?[0-9]+)? (no hex, inf or nan). */
+static bool is_number_text(const char *s)
+{
+        if (*s == '-')
+                s++;
+        if (*s < '0' || *s > '9')
+                return false;
+        while (*s >= '0' && *s <= '9')
+                s++;
+        if (*s == '.') {
+                s++;
+                if (*s < '0' || *s > '9')
+                        return false;
+                while (*s >= '0' && *s <= '9')
+                        s++;
+        }
+        if (*s == 'e' || *s == 'E') {
+                s++;
+                if (*s == '-' || *s == '+')
+                        s++;
+                if (*s < '0' || *s > '9')
+                        return false;
+                while (*s >= '0' && *s <= '9')
+                        s++;
+        }
+        return *s == '\0';
+}
+
+/* What a scalar key expects, for wrong_type messages. */
+static const char *expected_text(const schema_key_t *k)
+{
+        switch (k->type) {
+        case KEY_BOOL:
+                return "true or false";
+        case KEY_UINT:
+                return "an integer";
+        case KEY_NUMBER:
+                return "a number";
+        case KEY_DURATION:
+                return "a duration such as 25s";
+        case KEY_SIZE:
+                return "a size such as 200MiB";
+        case KEY_ENUM:
+                return "a word";
+        case KEY_SECTION:
+                return "a mapping";
+        case KEY_LIST:
+                return "a list";
+        case KEY_STRING:
+        default:
+                return "a string";
+        }
+}
+
+/* Decode the scalar n into key k's field in base. */
+static void decode_scalar(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_ynode_t *n,
+                          void *base, const char *path)
+{
+        void *p = field(base, k);
+        uint64_t u;
+        int r;
+
+        if (!node_usable(ctx, n, path))
+                return;
+        if (n->type != LAB_YNODE_SCALAR || is_null(n)) {
+                wrong_type(ctx, n, path, expected_text(k));
+                return;
+        }
+        if (strlen(n->value) != n->length) {
+                PROBLEM(ctx, n, path, "bad_value", "must not contain NUL characters");
+                return;
+        }
+
+        switch (k->type) {
+        case KEY_STRING: {
+                const char *why = n->length == 0 ? "must not be empty"
+                                  : k->check     ? k->check(n->value)
+                                                 : NULL;
+                char *s;
+
+                if (why) {
+                        PROBLEM(ctx, n, path, "bad_value", "%s", why);
+                        return;
+                }
+                s = strdup(n->value);
+                if (!s) {
+                        ctx->error = -ENOMEM;
+                        return;
+                }
+                free(*(char **)p);
+                *(char **)p = s;
+                return;
+        }
+        case KEY_BOOL:
+                if (n->plain && (strcmp(n->value, "true") == 0 || strcmp(n->value, "false") == 0))
+                        *(bool *)p = n->value[0] == 't';
+                else
+                        wrong_type(ctx, n, path, expected_text(k));
+                return;
+        case KEY_UINT: {
+                long long v;
+
+                if (!n->plain || !is_integer_text(n->value)) {
+                        wrong_type(ctx, n, path, expected_text(k));
+                        return;
+                }
+                errno = 0;
+                v = strtoll(n->value, NULL, 10);
+                if (errno == ERANGE || v < 0 || v > UINT_MAX || (uint64_t)v < k->min ||
+                    (k->max != 0 && (uint64_t)v > k->max)) {
+                        char range[96];
+
+                        range_text(k, range, sizeof range);
+                        PROBLEM(ctx, n, path, "out_of_range", "'%.64s' is out of range; must be %s",
+                                n->value, range);
+                        return;
+                }
+                *(unsigned *)p = (unsigned)v;
+                return;
+        }
+        case KEY_NUMBER: {
+                double v;
+
+                if (!n->plain || !is_number_text(n->value)) {
+                        wrong_type(ctx, n, path, expected_text(k));
+                        return;
+                }
+                v = strtod(n->value, NULL);
+                if (!isfinite(v) || (k->min_exclusive ? v <= k->min_number : v < k->min_number) ||
+                    v > k->max_number) {
+                        PROBLEM(ctx, n, path, "out_of_range",
+                                "'%.64s' is out of range; must be %s %g and at most %g", n->value,
+                                k->min_exclusive ? "greater than" : "at least", k->min_number,
+                                k->max_number);
+                        return;
+                }
+                *(double *)p = v;
+                return;
+        }
+        case KEY_DURATION:
+                r = lab_parse_duration(n->value, &u);
+                if (r == -ERANGE)
+                        PROBLEM(ctx, n, path, "bad_duration", "duration '%.64s' is too large",
+                                n->value);
+                else if (r < 0)
+                        PROBLEM(ctx, n, path, "bad_duration",
+                                "invalid duration '%.64s'; write whole numbers with units "
+                                "(ms, s, m, h, d) and no spaces, e.g. 25s or 1h30m",
+                                n->value);
+                else if (check_range(ctx, k, n, path, u))
+                        *(uint64_t *)p = u;
+                return;
+        case KEY_SIZE:
+                r = lab_parse_size(n->value, &u);
+                if (r == -ERANGE)
+                        PROBLEM(ctx, n, path, "bad_size", "size '%.64s' is too large", n->value);
+                else if (r < 0)
+                        PROBLEM(ctx, n, path, "bad_size",
+                                "invalid size '%.64s'; write a whole number and a unit "
+                                "(B, kB, MB, GB, TB, KiB, MiB, GiB, TiB) and no space, "
+                                "e.g. 200MiB",
+                                n->value);
+                else if (check_range(ctx, k, n, path, u))
+                        *(uint64_t *)p = u;
+                return;
+        case KEY_ENUM: {
+                char allowed[128];
+
+                r = lab_config_word_lookup(k->words, n->value);
+                if (r >= 0) {
+                        memcpy(p, &r, sizeof(int));
+                        return;
+                }
+                lab_config_words_join(k->words, allowed, sizeof allowed);
+                PROBLEM(ctx, n, path, "bad_value", "unknown value '%.64s'; allowed: %s", n->value,
+                        allowed);
+                return;
+        }
+        case KEY_SECTION:
+        case KEY_LIST:
+                return; /* not scalars */
+        }
+}
+
+/* ---- walking mappings and lists ---- */
+
+static void walk_section(lab_config_ctx_t *ctx, const schema_section_t *sec, const lab_ynode_t *m,
+                         void *base, const char *path);
+
+/* Report later elements of list whose unique key repeats an earlier element's. */
+static void check_unique(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_ynode_t *list,
+                         const char *path)
+{
+        size_t n = list->n_items;
+        _cleanup_free_ const char **names = NULL;
+        _cleanup_free_ const lab_ynode_t **nodes = NULL;
+        _cleanup_free_ size_t *first = NULL;
+
+        if (n < 2)
+                return;
+        names = calloc(n, sizeof *names);
+        nodes = calloc(n, sizeof *nodes);
+        first = calloc(n, sizeof *first);
+        if (!names || !nodes || !first) {
+                ctx->error = -ENOMEM;
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                const lab_ynode_t *item = list->items[i], *v;
+
+                if (item->type != LAB_YNODE_MAPPING)
+                        continue;
+                v = map_get(item, k->unique);
+                if (v && v->type == LAB_YNODE_SCALAR && !is_null(v)) {
+                        names[i] = v->value;
+                        nodes[i] = v;
+                }
+        }
+        if (find_repeats(names, n, first) < 0) {
+                ctx->error = -ENOMEM;
+                return;
+        }
+        for (size_t i = 0; i < n && !lab_config_ctx_stopped(ctx); i++) {
+                _cleanup_free_ char *ipath = NULL, *kpath = NULL;
+
+                if (first[i] == SIZE_MAX)
+                        continue;
+                ipath = path_index(ctx, path, i);
+                kpath = ipath ? path_key(ctx, ipath, k->unique) : NULL;
+                if (!kpath)
+                        return;
+                PROBLEM(ctx, nodes[i], kpath, "duplicate_name",
+                        "duplicate %s '%.64s'; first used at line %u", k->unique, names[i],
+                        nodes[first[i]]->line);
+        }
+}
+
+/* Decode the list n (of mappings) into key k's pointer and count in base. */
+static void walk_list(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_ynode_t *n,
+                      void *base, const char *path)
+{
+        char *v;
+
+        if (!node_usable(ctx, n, path))
+                return;
+        if (n->type != LAB_YNODE_SEQUENCE) {
+                wrong_type(ctx, n, path, "a list");
+                return;
+        }
+        if (n->n_items == 0)
+                return;
+        v = calloc(n->n_items, k->element_size);
+        if (!v) {
+                ctx->error = -ENOMEM;
+                return;
+        }
+        /* Owned by base from here on, so freeing a half-decoded config works. */
+        *(char **)field(base, k) = v;
+        *(size_t *)((char *)base + k->count_offset) = n->n_items;
+
+        for (size_t i = 0; i < n->n_items; i++) {
+                void *elem = v + i * k->element_size;
+                _cleanup_free_ char *ipath = NULL;
+
+                if (section_defaults(k->section, elem) < 0) {
+                        ctx->error = -ENOMEM;
+                        return;
+                }
+                if (lab_config_ctx_stopped(ctx))
+                        continue; /* keep filling defaults so every element is freeable */
+                ipath = path_index(ctx, path, i);
+                if (!ipath)
+                        continue;
+                walk_section(ctx, k->section, n->items[i], elem, ipath);
+        }
+        if (k->unique && !lab_config_ctx_stopped(ctx))
+                check_unique(ctx, k, n, path);
+}
+
+/* Decode value n of key k (any type) into base. */
+static void decode_value(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_ynode_t *n,
+                         void *base, const char *path)
+{
+        if (k->type == KEY_SECTION)
+                walk_section(ctx, k->section, n, field(base, k), path);
+        else if (k->type == KEY_LIST)
+                walk_list(ctx, k, n, base, path);
+        else
+                decode_scalar(ctx, k, n, base, path);
+}
+
+/* The value of the selector key in mapping m, or -1 when it is absent or not a known word. */
+static int selector_value(const schema_section_t *sec, const lab_ynode_t *m)
+{
+        const schema_key_t *k;
+        const lab_ynode_t *v;
+        int r;
+
+        if (!sec->selector)
+                return -1;
+        k = find_key(sec, sec->selector);
+        v = map_get(m, sec->selector);
+        if (!k || !v || v->type != LAB_YNODE_SCALAR)
+                return -1;
+        r = lab_config_word_lookup(k->words, v->value);
+        return r < 0 ? -1 : r;
+}
+
+/* Decode the mapping m by the keys of sec into base, reporting every problem. */
+static void walk_section(lab_config_ctx_t *ctx, const schema_section_t *sec, const lab_ynode_t *m,
+                         void *base, const char *path)
+{
+        size_t n_pairs;
+        _cleanup_free_ const char **names = NULL;
+        _cleanup_free_ size_t *first = NULL;
+        int sel;
+
+        if (!node_usable(ctx, m, path))
+                return;
+        if (m->type != LAB_YNODE_MAPPING) {
+                wrong_type(ctx, m, path, "a mapping");
+                return;
+        }
+        n_pairs = m->n_items / 2;
+        names = calloc(n_pairs + 1, sizeof *names);
+        first = calloc(n_pairs + 1, sizeof *first);
+        if (!names || !first) {
+                ctx->error = -ENOMEM;
+                return;
+        }
+        for (size_t i = 0; i < n_pairs; i++) {
+                const lab_ynode_t *key = m->items[2 * i];
+
+                if (key->type == LAB_YNODE_SCALAR)
+                        names[i] = key->value;
+        }
+        if (find_repeats(names, n_pairs, first) < 0) {
+                ctx->error = -ENOMEM;
+                return;
+        }
+        sel = selector_value(sec, m);
+
+        /* Missing keys are reported at the mapping's start, so before anything inside it. */
+        for (size_t i = 0; i < sec->n_keys && !lab_config_ctx_stopped(ctx); i++) {
+                const schema_key_t *k = &sec->keys[i];
+                _cleanup_free_ char *kpath = NULL;
+
+                if (!k->required || map_get(m, k->name))
+                        continue;
+                if (k->only_for && (sel < 0 || !(k->only_for & (1u << sel))))
+                        continue; /* belongs to another variant, or the variant is unknown */
+                kpath = path_key(ctx, path, k->name);
+                if (kpath)
+                        PROBLEM(ctx, m, kpath, "missing_key", "required key missing");
+        }
+
+        for (size_t i = 0; i < n_pairs && !lab_config_ctx_stopped(ctx); i++) {
+                const lab_ynode_t *key = m->items[2 * i], *value = m->items[2 * i + 1];
+                _cleanup_free_ char *kpath = NULL;
+                const schema_key_t *k;
+
+                if (!node_usable(ctx, key, path))
+                        continue;
+                if (key->type != LAB_YNODE_SCALAR || is_null(key) ||
+                    strlen(key->value) != key->length) {
+                        wrong_type(ctx, key, path, "a key name");
+                        continue;
+                }
+                kpath = path_key(ctx, path, key->value);
+                if (!kpath)
+                        return;
+                if (first[i] != SIZE_MAX) {
+                        PROBLEM(ctx, key, kpath, "duplicate_key",
+                                "duplicate key; first defined at line %u",
+                                m->items[2 * first[i]]->line);
+                        continue;
+                }
+                k = find_key(sec, key->value);
+                if (!k) {
+                        unknown_key(ctx, sec, key, kpath);
+                        continue;
+                }
+                if (k->only_for && sel >= 0 && !(k->only_for & (1u << sel))) {
+                        const schema_key_t *s = find_key(sec, sec->selector);
+                        char which[64];
+
+                        words_in_mask(s->words, k->only_for, which, sizeof which);
+                        PROBLEM(ctx, key, kpath, "bad_value", "only valid when %s is %s",
+                                sec->selector, which);
+                        continue;
+                }
+                decode_value(ctx, k, value, base, kpath);
+        }
+}
+
+int lab_config_schema_decode(lab_config_ctx_t *ctx, const lab_ynode_t *root, lab_config_t *c)
+{
+        int r;
+
+        r = section_defaults(&root_section, c);
+        if (r < 0)
+                return r;
+
+        if (!root || is_null(root)) {
+                lab_config_problem_add(ctx, 1, 1, "", "wrong_type",
+                                       "the file is empty; expected a mapping with at least "
+                                       "the sections lab and platform");
+                return ctx->error;
+        }
+        if (root->type != LAB_YNODE_MAPPING && !uses_yaml_extras(root)) {
+                wrong_type(ctx, root, "", "a mapping of sections (lab, platform, ...)");
+                return ctx->error;
+        }
+        walk_section(ctx, &root_section, root, c, "");
+        return ctx->error;
+}

@@ -1,0 +1,165 @@
+/*
+ * config.h - the daemon's configuration as typed structs, and its strict loader.
+ *
+ * Why: lab IT edits /etc/labagent/labagent.yaml by hand. Every mistake in it
+ * (unknown key, wrong type, missing key, duplicate name, bad unit) must be
+ * reported with file:line:column and the key path, and the daemon must refuse
+ * to start rather than guess. The loader never logs: it returns the list of
+ * problems and the caller decides where they go.
+ *
+ * Durations are stored in microseconds (uint64_t, like sd-event), sizes in
+ * bytes (uint64_t).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef enum lab_printer_driver_e {
+        LAB_PRINTER_DRIVER_IPP,       /* CUPS queue or IPP Everywhere printer */
+        LAB_PRINTER_DRIVER_HOTFOLDER, /* minilab hot folder */
+} lab_printer_driver_t;
+
+typedef enum lab_hotfolder_format_e {
+        LAB_HOTFOLDER_GENERIC, /* file + JSON sidecar, done/ and error/ */
+        LAB_HOTFOLDER_NORITSU, /* DPOF order folder */
+        LAB_HOTFOLDER_DNP,     /* one folder per print size */
+} lab_hotfolder_format_t;
+
+typedef enum lab_fit_e {
+        LAB_FIT_FILL,  /* crop to fill the print */
+        LAB_FIT_FIT,   /* fit inside, white border */
+        LAB_FIT_EXACT, /* input must already have the print's aspect */
+} lab_fit_t;
+
+typedef enum lab_meter_driver_e {
+        LAB_METER_DRIVER_MODBUS,
+        LAB_METER_DRIVER_HTTP,
+} lab_meter_driver_t;
+
+typedef struct lab_config_printer_s {
+        char *name;                    /* unique, [A-Za-z0-9_.-]{1,64} */
+        lab_printer_driver_t driver;   /* required */
+        char *uri;                     /* ipp: required, ipp:// or ipps:// */
+        char *folder;                  /* hotfolder: required, absolute path */
+        lab_hotfolder_format_t format; /* hotfolder: default generic */
+        char *model;                   /* optional: media table key */
+        bool enabled;                  /* default true */
+        double weight;                 /* routing weight, > 0, default 1.0 */
+} lab_config_printer_t;
+
+typedef struct lab_config_product_s {
+        char *sku;        /* unique */
+        char *media;      /* PWG 5101.1 media size name, required */
+        char *media_type; /* default "photographic-glossy" */
+        lab_fit_t fit;    /* default fill */
+} lab_config_product_t;
+
+typedef struct lab_config_meter_s {
+        char *name; /* unique */
+        lab_meter_driver_t driver;
+        char *address;     /* modbus: host:port/unit, http: URL */
+        uint64_t interval; /* usec, default 60s */
+} lab_config_meter_t;
+
+typedef struct lab_config_s {
+        char *path; /* file it was loaded from */
+
+        struct {
+                char *id;   /* required, [a-z0-9-]{1,64} */
+                char *name; /* optional, human name */
+        } lab;
+
+        struct {
+                char *url;                /* required, https:// */
+                char *ca_file;            /* required, absolute path */
+                char *cert_file;          /* required, absolute path */
+                char *key_file;           /* required, absolute path */
+                uint64_t poll_wait;       /* usec, default 25s, 1s..300s */
+                uint64_t connect_timeout; /* usec, default 10s */
+        } platform;
+
+        lab_config_printer_t *printers;
+        size_t n_printers;
+
+        lab_config_product_t *products;
+        size_t n_products;
+
+        struct {
+                char *directory; /* profile registry, default /usr/share/labagent/profiles */
+        } profiles;
+
+        struct {
+                unsigned low_percent;     /* warn below this level, default 15 */
+                uint64_t report_interval; /* usec, default 5m */
+        } stock;
+
+        lab_config_meter_t *meters;
+        size_t n_meters;
+
+        struct {
+                char *state_dir;         /* default /var/lib/labagent */
+                uint64_t spool_max;      /* bytes, default 20GiB */
+                uint64_t max_asset_size; /* bytes, default 200MiB */
+        } storage;
+
+        struct {
+                int level; /* syslog priority, default LOG_INFO */
+        } logging;
+} lab_config_t;
+
+/* One problem found in a config file. */
+typedef struct lab_config_problem_s {
+        char *file;     /* as given to the loader */
+        unsigned line;  /* 1-based; 0 when the file could not be read at all */
+        unsigned column; /* 1-based */
+        char *key_path; /* "printers[1].uri"; "" for the document itself */
+        char *keyword;  /* stable: unknown_key, missing_key, wrong_type, ... */
+        char *message;  /* a sentence for a person */
+} lab_config_problem_t;
+
+typedef struct lab_config_problems_s {
+        lab_config_problem_t *v;
+        size_t n;
+} lab_config_problems_t;
+
+/*
+ * Load and validate a config file. On success returns 0 and sets *ret.
+ * On failure returns a negative errno (-EINVAL for an invalid config, the
+ * open/read errno for an unreadable file), leaves *ret NULL and appends every
+ * problem found to *problems (the caller frees them with
+ * lab_config_problems_clear).
+ */
+int lab_config_load_file(const char *path,                  /* I - file to read */
+                         lab_config_t **ret,                /* O - config */
+                         lab_config_problems_t *problems);  /* O - problems found */
+
+/* As lab_config_load_file, from memory; name is used in problem reports. */
+int lab_config_load_buffer(const char *name, const char *buf, size_t len, lab_config_t **ret,
+                           lab_config_problems_t *problems);
+
+/* Free a config (NULL is fine). */
+void lab_config_free(lab_config_t *c);
+
+/* Find a printer by name, NULL if none. */
+const lab_config_printer_t *lab_config_find_printer(const lab_config_t *c, const char *name);
+
+/* Format one problem as "file:line:col: key.path: message [keyword]" (malloc'd). */
+char *lab_config_problem_format(const lab_config_problem_t *p);
+
+/* Print every problem, one line each, to f. */
+void lab_config_problems_print(const lab_config_problems_t *problems, FILE *f);
+
+/* Free the problems and reset the list to empty. */
+void lab_config_problems_clear(lab_config_problems_t *problems);
+
+/* Parse "25s", "5m", "1h30m", "250ms", "2d" into usec. 0 on success, -EINVAL/-ERANGE. */
+int lab_parse_duration(const char *s, uint64_t *ret);
+
+/* Parse "200MiB", "20GiB", "512KiB", "1GB", "4096B" into bytes. 0 on success, -EINVAL/-ERANGE. */
+int lab_parse_size(const char *s, uint64_t *ret);
+
+/* Log-level names: error, warning, notice, info, debug -> syslog priority; -EINVAL if unknown. */
+int lab_parse_log_level(const char *s);

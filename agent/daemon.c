@@ -1,0 +1,274 @@
+/*
+ * daemon.c - start, run, reload and stop the agent on an sd-event loop.
+ *
+ * The one idea: the main thread owns an sd-event loop and every piece of
+ * state; signals arrive as loop events (SIGTERM/SIGINT stop, SIGHUP reloads),
+ * and systemd is told what happens through sd_notify: READY=1 once the
+ * config and store are open, RELOADING=1/READY=1 around a reload, STOPPING=1
+ * on the way out, STATUS= lines a person can read, and WATCHDOG=1 pings from
+ * sd_event_set_watchdog when the service has WatchdogSec=.
+ *
+ * It must never keep running on a config it could not fully validate, and a
+ * bad config at reload must never replace the good one that is running.
+ */
+#include <signal.h>
+#include <string.h>
+#include <syslog.h>
+
+#include <systemd/sd-daemon.h>
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "statedir.h"
+#include "store.h"
+
+typedef struct lab_daemon_s {
+        const lab_daemon_options_t *opts;
+        sd_event *event;
+        lab_config_t *config;
+        lab_store_t *store;
+        char *state_dir;
+        char *store_path;
+        int lock_fd;
+        unsigned generation; /* config generation: 1 at start, +1 per successful reload */
+} lab_daemon_t;
+
+/* Log every problem of a config load, one journal entry each with its location fields. */
+static void log_config_problems(const lab_config_problems_t *problems)
+{
+        for (size_t i = 0; i < problems->n; i++) {
+                const lab_config_problem_t *p = &problems->v[i];
+                _cleanup_free_ char *line = lab_config_problem_format(p);
+                char lineno[16];
+
+                snprintf(lineno, sizeof lineno, "%u", p->line);
+                log_struct(LOG_ERR,
+                           LAB_FIELDS({"CONFIG_FILE", p->file}, {"CONFIG_LINE", lineno},
+                                      {"CONFIG_KEY", p->key_path}, {"ERROR_KEYWORD", p->keyword}),
+                           "%s", line ? line : p->message);
+        }
+}
+
+/* The log level in force: the command line wins over the config. */
+static void apply_log_level(lab_daemon_t *d)
+{
+        lab_log_set_max_level(d->opts->log_level >= 0 ? d->opts->log_level
+                                                      : d->config->logging.level);
+}
+
+/* Tell systemd (and a person running systemctl status) what we are doing. */
+static void notify_status(lab_daemon_t *d, const char *extra)
+{
+        sd_notifyf(false,
+                   "STATUS=Ready: lab %s, %zu printer(s), %zu product(s), store schema %d at %s%s%s",
+                   d->config->lab.id, d->config->n_printers, d->config->n_products,
+                   lab_store_schema_version(d->store), d->store_path, extra ? "; " : "",
+                   extra ? extra : "");
+}
+
+/* Record a lifecycle action in the audit table; a failure is logged, never fatal. */
+static void audit(lab_daemon_t *d, const char *action, const char *detail)
+{
+        int r = lab_store_audit_append(d->store, "daemon", action, detail);
+        if (r < 0)
+                log_warning_errno(r, "store: could not record %s in the audit log: %m", action);
+}
+
+/* Keys that only take effect at start: warn when a reload changes them. */
+static void warn_restart_only(const lab_config_t *old, const lab_config_t *new)
+{
+        if (strcmp(old->storage.state_dir, new->storage.state_dir) != 0)
+                log_warning("config: storage.state_dir changed to %s; this takes effect at the "
+                            "next restart, still using %s",
+                            new->storage.state_dir, old->storage.state_dir);
+        if (strcmp(old->lab.id, new->lab.id) != 0)
+                log_warning("config: lab.id changed from %s to %s; this takes effect at the next "
+                            "restart",
+                            old->lab.id, new->lab.id);
+}
+
+/* SIGHUP: load the config again; keep the running one if the new one is bad. */
+static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        lab_daemon_t *d = userdata;
+        lab_config_problems_t problems = {0};
+        lab_config_t *fresh = NULL;
+        uint64_t now = 0;
+        char detail[256];
+        int r;
+
+        sd_event_now(d->event, CLOCK_MONOTONIC, &now);
+        sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading configuration from %s",
+                   (unsigned long long)now, d->opts->config_path);
+        log_info("config: reloading %s (SIGHUP)", d->opts->config_path);
+
+        r = lab_config_load_file(d->opts->config_path, &fresh, &problems);
+        if (r < 0) {
+                log_config_problems(&problems);
+                log_struct(LOG_ERR, LAB_FIELDS({"ERROR_KEYWORD", "config_reload_failed"}),
+                           "config_reload_failed: %s has %zu problem(s); keeping the running "
+                           "configuration (generation %u). Fix the file and reload again.",
+                           d->opts->config_path, problems.n, d->generation);
+                snprintf(detail, sizeof detail, "%zu problem(s) in %s", problems.n,
+                         d->opts->config_path);
+                audit(d, "config_reload_failed", detail);
+                snprintf(detail, sizeof detail,
+                         "config reload failed (%zu problem(s) in %s), running with generation %u",
+                         problems.n, d->opts->config_path, d->generation);
+                lab_config_problems_clear(&problems);
+                sd_notify(false, "READY=1");
+                notify_status(d, detail);
+                return 0;
+        }
+
+        warn_restart_only(d->config, fresh);
+        lab_config_free(d->config);
+        d->config = fresh;
+        d->generation++;
+        apply_log_level(d);
+        log_debug("config: generation %u: lab %s, %zu printer(s), %zu product(s), %zu meter(s)",
+                  d->generation, d->config->lab.id, d->config->n_printers, d->config->n_products,
+                  d->config->n_meters);
+
+        snprintf(detail, sizeof detail, "generation %u", d->generation);
+        audit(d, "config_reloaded", detail);
+        log_notice("config: reloaded %s (generation %u)", d->opts->config_path, d->generation);
+        snprintf(detail, sizeof detail, "config reloaded (generation %u)", d->generation);
+        sd_notify(false, "READY=1");
+        notify_status(d, detail);
+        return 0;
+}
+
+/* SIGTERM/SIGINT: leave the loop; cleanup happens in lab_daemon_main. */
+static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata)
+{
+        lab_daemon_t *d = userdata;
+
+        sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
+        log_notice("stopping on %s", strsignal((int)si->ssi_signo));
+        return sd_event_exit(d->event, 0);
+}
+
+/* Load the config at start; returns an exit code (LAB_EXIT_OK to go on). */
+static int load_initial_config(lab_daemon_t *d)
+{
+        lab_config_problems_t problems = {0};
+        int r;
+
+        r = lab_config_load_file(d->opts->config_path, &d->config, &problems);
+        if (r < 0) {
+                log_config_problems(&problems);
+                log_struct(LOG_ERR, LAB_FIELDS({"ERROR_KEYWORD", "config_invalid"}),
+                           "config_invalid: %s has %zu problem(s); refusing to start. Check it "
+                           "with: labagent --check-config %s",
+                           d->opts->config_path, problems.n, d->opts->config_path);
+                lab_config_problems_clear(&problems);
+                return LAB_EXIT_CONFIG;
+        }
+        apply_log_level(d);
+        return LAB_EXIT_OK;
+}
+
+/* Lock the state directory and open the store; returns an exit code. */
+static int open_state(lab_daemon_t *d)
+{
+        lab_error_t err = {0};
+        int r;
+
+        d->state_dir = strdup(d->opts->state_dir ? d->opts->state_dir : d->config->storage.state_dir);
+        if (!d->state_dir || asprintf(&d->store_path, "%s/%s", d->state_dir, LAB_STORE_FILENAME) < 0)
+                return LAB_EXIT_FAILURE;
+
+        d->lock_fd = lab_statedir_lock(d->state_dir, &err);
+        if (d->lock_fd < 0) {
+                log_struct(LOG_ERR, LAB_FIELDS({"ERROR_KEYWORD", err.keyword}), "%s: %s",
+                           err.keyword, err.message);
+                return d->lock_fd == -EBUSY ? LAB_EXIT_LOCKED : LAB_EXIT_FAILURE;
+        }
+
+        r = lab_store_open(&d->store, d->store_path, &err);
+        if (r < 0) {
+                log_struct(LOG_ERR, LAB_FIELDS({"ERROR_KEYWORD", err.keyword}), "%s: %s",
+                           err.keyword, err.message);
+                return strcmp(err.keyword, "store_corrupt") == 0 ||
+                                       strcmp(err.keyword, "store_schema_newer") == 0
+                               ? LAB_EXIT_STORE_REFUSED
+                               : LAB_EXIT_FAILURE;
+        }
+        return LAB_EXIT_OK;
+}
+
+/* Build the loop: signals and the watchdog. */
+static int setup_loop(lab_daemon_t *d)
+{
+        int r;
+
+        r = sd_event_default(&d->event);
+        if (r < 0)
+                return log_error_errno(r, "cannot create the event loop: %m");
+
+        static const int stop_signals[] = {SIGTERM, SIGINT};
+        for (size_t i = 0; i < ELEMENTSOF(stop_signals); i++) {
+                r = sd_event_add_signal(d->event, NULL, stop_signals[i] | SD_EVENT_SIGNAL_PROCMASK,
+                                        on_sigterm, d);
+                if (r < 0)
+                        return log_error_errno(r, "cannot watch signal %d: %m", stop_signals[i]);
+        }
+        r = sd_event_add_signal(d->event, NULL, SIGHUP | SD_EVENT_SIGNAL_PROCMASK, on_sighup, d);
+        if (r < 0)
+                return log_error_errno(r, "cannot watch SIGHUP: %m");
+
+        /* Pings WATCHDOG=1 at about half of WATCHDOG_USEC when systemd asks for it. */
+        r = sd_event_set_watchdog(d->event, true);
+        if (r < 0)
+                return log_error_errno(r, "cannot set up the watchdog: %m");
+        if (r > 0)
+                log_debug("watchdog: enabled by the service manager");
+        return 0;
+}
+
+int lab_daemon_main(const lab_daemon_options_t *opts)
+{
+        lab_daemon_t d = {.opts = opts, .lock_fd = -1, .generation = 1};
+        int ret, r;
+
+        ret = load_initial_config(&d);
+        if (ret != LAB_EXIT_OK)
+                goto out;
+        ret = open_state(&d);
+        if (ret != LAB_EXIT_OK)
+                goto out;
+        if (setup_loop(&d) < 0) {
+                ret = LAB_EXIT_FAILURE;
+                goto out;
+        }
+
+        audit(&d, "daemon_started", LABAGENT_VERSION);
+        log_notice("labagent %s ready: lab %s, config %s, store %s (schema %d)", LABAGENT_VERSION,
+                   d.config->lab.id, opts->config_path, d.store_path,
+                   lab_store_schema_version(d.store));
+        sd_notify(false, "READY=1");
+        notify_status(&d, NULL);
+
+        r = sd_event_loop(d.event);
+        if (r < 0) {
+                log_error_errno(r, "event loop failed: %m");
+                ret = LAB_EXIT_FAILURE;
+        } else {
+                ret = r == 0 ? LAB_EXIT_OK : LAB_EXIT_FAILURE;
+        }
+        audit(&d, "daemon_stopped", ret == LAB_EXIT_OK ? "clean" : "failure");
+        log_notice("stopped");
+
+out:
+        sd_event_unref(d.event);
+        lab_store_close(d.store);
+        lab_config_free(d.config);
+        if (d.lock_fd >= 0)
+                close(d.lock_fd);
+        free(d.store_path);
+        free(d.state_dir);
+        return ret;
+}

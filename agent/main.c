@@ -1,0 +1,118 @@
+/*
+ * main.c - the labagent command line: run the daemon, or check a config file.
+ *
+ *   labagent [--config FILE] [--state-dir DIR] [--log-level LEVEL]
+ *   labagent --check-config [FILE]     (exit 0: valid, 1: not, like nginx -t)
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+
+#define LAB_CONFIG_DEFAULT "/etc/labagent/labagent.yaml"
+
+/* Print usage to f. */
+static void usage(FILE *f)
+{
+        fprintf(f,
+                "Usage: labagent [OPTIONS]\n"
+                "       labagent --check-config [FILE]\n"
+                "\n"
+                "The lab-side fulfillment agent of the photo-printing platform.\n"
+                "\n"
+                "  -c, --config FILE      configuration file (default %s)\n"
+                "  -s, --state-dir DIR    state directory (default: storage.state_dir)\n"
+                "  -l, --log-level LEVEL  error, warning, notice, info or debug\n"
+                "                         (default: logging.level)\n"
+                "  -t, --check-config     validate the configuration and exit 0 or 1\n"
+                "  -h, --help             show this help\n"
+                "      --version          show the version\n",
+                LAB_CONFIG_DEFAULT);
+}
+
+/* --check-config: print every problem and return 0 (valid) or 1. */
+static int check_config(const char *path)
+{
+        lab_config_problems_t problems = {0};
+        lab_config_t *config = NULL;
+        int r;
+
+        r = lab_config_load_file(path, &config, &problems);
+        if (r < 0) {
+                lab_config_problems_print(&problems, stderr);
+                fprintf(stderr, "%s: %zu problem(s); configuration NOT valid\n", path,
+                        problems.n);
+                lab_config_problems_clear(&problems);
+                return 1;
+        }
+        printf("%s: configuration ok\n", path);
+        lab_config_free(config);
+        return 0;
+}
+
+int main(int argc, char **argv)
+{
+        enum { OPT_VERSION = 0x100 };
+        static const struct option options[] = {
+                {"config", required_argument, NULL, 'c'},
+                {"state-dir", required_argument, NULL, 's'},
+                {"log-level", required_argument, NULL, 'l'},
+                {"check-config", no_argument, NULL, 't'},
+                {"help", no_argument, NULL, 'h'},
+                {"version", no_argument, NULL, OPT_VERSION},
+                {},
+        };
+        lab_daemon_options_t opts = {.config_path = LAB_CONFIG_DEFAULT, .log_level = -1};
+        bool check = false;
+        int c;
+
+        while ((c = getopt_long(argc, argv, "c:s:l:th", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        opts.config_path = optarg;
+                        break;
+                case 's':
+                        opts.state_dir = optarg;
+                        break;
+                case 'l':
+                        opts.log_level = lab_parse_log_level(optarg);
+                        if (opts.log_level < 0) {
+                                fprintf(stderr, "labagent: unknown log level '%s' (use error, "
+                                                "warning, notice, info or debug)\n", optarg);
+                                return LAB_EXIT_USAGE;
+                        }
+                        break;
+                case 't':
+                        check = true;
+                        break;
+                case 'h':
+                        usage(stdout);
+                        return LAB_EXIT_OK;
+                case OPT_VERSION:
+                        printf("labagent %s\n", LABAGENT_VERSION);
+                        return LAB_EXIT_OK;
+                default:
+                        usage(stderr);
+                        return LAB_EXIT_USAGE;
+                }
+        }
+
+        if (check) {
+                if (argc - optind > 1) {
+                        usage(stderr);
+                        return LAB_EXIT_USAGE;
+                }
+                return check_config(optind < argc ? argv[optind] : opts.config_path);
+        }
+        if (optind < argc) {
+                fprintf(stderr, "labagent: unexpected argument '%s'\n", argv[optind]);
+                usage(stderr);
+                return LAB_EXIT_USAGE;
+        }
+
+        lab_log_open(LAB_LOG_TARGET_AUTO);
+        return lab_daemon_main(&opts);
+}

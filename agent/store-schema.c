@@ -1,0 +1,58 @@
+/*
+ * store-schema.c - the store's schema, as the ordered list of migrations that
+ * build it.
+ *
+ * Why: the schema is only ever migrated forward. Migration N (1-based) turns
+ * a schema-(N-1) database into a schema-N one; store.c runs each in its own
+ * transaction together with `PRAGMA user_version = N`. A migration, once
+ * released, is never edited: a change is a new entry appended at the end.
+ * This file is pure data plus the accessors; it never runs SQL itself.
+ */
+#include <stddef.h>
+
+#include "macro.h"
+#include "store-private.h"
+
+/* The ISO 8601 UTC timestamp with milliseconds every row records. */
+#define LAB_SQL_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+
+static const char *const migrations[] = {
+    /* 1: meta and the event outbox. */
+    "CREATE TABLE meta (\n"
+    "        key TEXT PRIMARY KEY,\n"
+    "        value TEXT NOT NULL\n"
+    ");\n"
+    "INSERT INTO meta (key, value) VALUES ('created_at', " LAB_SQL_NOW ");\n"
+    "CREATE TABLE events (\n"
+    "        seq INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "        uuid TEXT NOT NULL UNIQUE,\n"
+    "        kind TEXT NOT NULL,\n"
+    "        job_id TEXT,\n"
+    "        body TEXT NOT NULL CHECK (json_valid(body)),\n"
+    "        created_at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW ")\n"
+    ");\n",
+
+    /* 2: the audit log of console and daemon actions; events by job. */
+    "CREATE TABLE audit (\n"
+    "        id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "        at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW "),\n"
+    "        actor TEXT NOT NULL,\n"
+    "        action TEXT NOT NULL,\n"
+    "        detail TEXT\n"
+    ");\n"
+    "CREATE INDEX events_job_id ON events (job_id);\n",
+};
+
+/* The schema version this build writes: the number of migrations. */
+int lab_store_schema_latest(void)
+{
+        return (int)ELEMENTSOF(migrations);
+}
+
+/* The script of migration version (1..latest), or NULL when there is none. */
+const char *lab_store_migration_sql(int version)
+{
+        if (version < 1 || version > lab_store_schema_latest())
+                return NULL;
+        return migrations[version - 1];
+}
