@@ -192,8 +192,10 @@ static int open_state(lab_daemon_t *d)
         if (r < 0) {
                 log_struct(LOG_ERR, LAB_FIELDS({"ERROR_KEYWORD", err.keyword}), "%s: %s",
                            err.keyword, err.message);
+                /* A file we refuse to touch needs a person; restarting will not help. */
                 return strcmp(err.keyword, "store_corrupt") == 0 ||
-                                       strcmp(err.keyword, "store_schema_newer") == 0
+                                       strcmp(err.keyword, "store_schema_newer") == 0 ||
+                                       strcmp(err.keyword, "store_foreign") == 0
                                ? LAB_EXIT_STORE_REFUSED
                                : LAB_EXIT_FAILURE;
         }

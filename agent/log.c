@@ -105,7 +105,8 @@ int lab_log_format_line(char *buf, size_t size, unsigned long long realtime_usec
                 return n;
         off = (size_t)n;
         for (size_t i = 0; i < n_fields; i++) {
-                if (!fields[i].value)
+                /* A field whose value the message already shows is for the journal only. */
+                if (!fields[i].value || strstr(message, fields[i].value))
                         continue;
                 n = snprintf(off < size ? buf + off : NULL, off < size ? size - off : 0, " %s=%s",
                              fields[i].key, fields[i].value);

@@ -49,8 +49,9 @@ int lab_log_internal(int priority, int err, const lab_log_field_t *fields, size_
 
 /*
  * Format the stderr line (pure): timestamp (usec since epoch, realtime),
- * identifier, pid, priority, message and fields. Returns the length that
- * the full line needs, as snprintf does.
+ * identifier, pid, priority, message and the fields whose value the message
+ * does not already show. Returns the length that the full line needs, as
+ * snprintf does.
  */
 int lab_log_format_line(char *buf, size_t size, unsigned long long realtime_usec, int pid,
                         int priority, const char *message, const lab_log_field_t *fields,

@@ -14,6 +14,14 @@
 
 #include "store.h"
 
+/*
+ * PRAGMA application_id of every labagent store ("LabA"). Migration 1 sets
+ * it; a file that has tables but not this id belongs to someone else and is
+ * refused (store_foreign) rather than migrated.
+ */
+#define LAB_STORE_APPLICATION_ID     0x4C616241
+#define LAB_STORE_APPLICATION_ID_SQL "1281450561"
+
 /* The SQL script that migrates schema version-1 to version (1..latest), or NULL. */
 const char *lab_store_migration_sql(int version);
 

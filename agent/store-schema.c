@@ -17,7 +17,8 @@
 #define LAB_SQL_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
 
 static const char *const migrations[] = {
-    /* 1: meta and the event outbox. */
+    /* 1: labagent's application_id, meta and the event outbox. */
+    "PRAGMA application_id = " LAB_STORE_APPLICATION_ID_SQL ";\n"
     "CREATE TABLE meta (\n"
     "        key TEXT PRIMARY KEY,\n"
     "        value TEXT NOT NULL\n"

@@ -29,6 +29,7 @@
  * Never: recreate, truncate or "repair" a file; format SQL with caller strings.
  */
 #include <errno.h>
+#include <inttypes.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -240,12 +241,43 @@ static int store_connect(lab_store_t *s, lab_error_t *err)
         return 0;
 }
 
+/*
+ * Refuse a database some other program made: it has schema objects or a
+ * version but not labagent's application_id. Migrating it would write our
+ * tables into someone else's file. An empty file (new store) passes.
+ */
+static int store_check_ours(lab_store_t *s, int64_t version, lab_error_t *err)
+{
+        char buf[LAB_ERROR_MESSAGE_MAX / 2];
+        int64_t app_id = 0, objects = 0;
+        int rc;
+
+        rc = store_query_first(s->db, "PRAGMA application_id", &app_id, buf, sizeof buf);
+        if (rc == SQLITE_OK)
+                rc = store_query_first(s->db, "SELECT count(*) FROM sqlite_schema", &objects, buf,
+                                       sizeof buf);
+        if (store_rc_is_corrupt(rc))
+                return store_refuse_corrupt(s, buf, err);
+        if (rc != SQLITE_OK)
+                return store_open_failed(s, rc, "reading the application id", buf, err);
+
+        if ((uint32_t)app_id == LAB_STORE_APPLICATION_ID || (app_id == 0 && version == 0 && objects == 0))
+                return 0;
+        return lab_error_set(err, EMEDIUMTYPE, "store_foreign",
+                             "the file %s is an SQLite database but not a labagent store "
+                             "(application_id 0x%08" PRIx32 ", schema %lld, %lld schema objects); "
+                             "labagent will not change it. Move it aside, or point "
+                             "storage.state_dir at a directory of labagent's own. The file was "
+                             "not changed.",
+                             s->path, (uint32_t)app_id, (long long)version, (long long)objects);
+}
+
 /* Read user_version and the quick check, refusing a damaged or newer file. Writes nothing. */
 static int store_check(lab_store_t *s, lab_error_t *err)
 {
         char buf[LAB_ERROR_MESSAGE_MAX / 2];
         int64_t version = 0;
-        int rc;
+        int rc, r;
 
         rc = store_query_first(s->db, "PRAGMA user_version", &version, buf, sizeof buf);
         if (store_rc_is_corrupt(rc))
@@ -264,6 +296,10 @@ static int store_check(lab_store_t *s, lab_error_t *err)
                          (long long)version);
                 return store_refuse_corrupt(s, buf, err);
         }
+
+        r = store_check_ours(s, version, err);
+        if (r < 0)
+                return r;
 
         rc = store_query_first(s->db, "PRAGMA quick_check(1)", NULL, buf, sizeof buf);
         store_one_line(buf);

@@ -387,6 +387,8 @@ static void make_newer_db(const char *db, const char *mode)
             sqlite3_open_v2(db, &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
         if (strcmp(mode, "delete") != 0)
                 raw_exec(raw, "PRAGMA journal_mode = WAL");
+        /* A newer labagent's file carries labagent's application_id. */
+        raw_exec(raw, "PRAGMA application_id = " LAB_STORE_APPLICATION_ID_SQL);
         raw_exec(raw, "CREATE TABLE future (x); INSERT INTO future VALUES (1)");
         if (strcmp(mode, "wal-dirty") == 0) {
                 /* Checkpoint the table, then leave the version change only in the -wal. */
@@ -441,6 +443,34 @@ static void test_newer_refused_dirty_wal(void **state)
         raw = raw_open(f->db);
         assert_int_equal(raw_int(raw, "PRAGMA user_version"), 999);
         sqlite3_close(raw);
+}
+
+/* Another program's SQLite file (tables, no labagent application_id) is refused, untouched. */
+static void test_foreign_refused(void **state)
+{
+        fixture_t *f = *state;
+        lab_error_t err = {};
+        sqlite3 *raw = NULL;
+
+        assert_int_equal(sqlite3_open_v2(f->db, &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                         NULL),
+                         SQLITE_OK);
+        raw_exec(raw, "CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('x')");
+        assert_int_equal(sqlite3_close(raw), SQLITE_OK);
+
+        assert_refused_unchanged(f->db, "store_foreign", false, &err);
+        assert_non_null(strstr(err.message, "not a labagent store (application_id 0x00000000, "
+                                            "schema 0, 1 schema objects)"));
+
+        /* Same with another application's id and a version of its own. */
+        assert_int_equal(unlink(f->db), 0);
+        assert_int_equal(sqlite3_open_v2(f->db, &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+                                         NULL),
+                         SQLITE_OK);
+        raw_exec(raw, "PRAGMA application_id = 42; PRAGMA user_version = 1; CREATE TABLE t (x)");
+        assert_int_equal(sqlite3_close(raw), SQLITE_OK);
+        assert_refused_unchanged(f->db, "store_foreign", false, &err);
+        assert_non_null(strstr(err.message, "application_id 0x0000002a, schema 1"));
 }
 
 /* A file of random bytes, or a short text file, is not a database: refused, untouched. */
@@ -784,6 +814,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_newer_refused, setup, teardown),
             cmocka_unit_test_setup_teardown(test_newer_refused_wal, setup, teardown),
             cmocka_unit_test_setup_teardown(test_newer_refused_dirty_wal, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_foreign_refused, setup, teardown),
             cmocka_unit_test_setup_teardown(test_corrupt_garbage, setup, teardown),
             cmocka_unit_test_setup_teardown(test_corrupt_pages, setup, teardown),
             cmocka_unit_test_setup_teardown(test_corrupt_leaf_page, setup, teardown),

@@ -37,6 +37,17 @@ static void test_format_fields_skip_null(void **state)
                                  "JOB_ID=j-1 PRINTER=ds620");
 }
 
+/* Fields the message already shows are not repeated on stderr (the journal still gets them). */
+static void test_format_skips_fields_in_message(void **state)
+{
+        const lab_log_field_t fields[] = {{"ERROR_KEYWORD", "state_locked"}, {"PRINTER", "ds620"}};
+        char buf[256];
+
+        lab_log_format_line(buf, sizeof buf, T0, 1, LOG_ERR, "state_locked: held", fields, 2);
+        assert_string_equal(buf, "2026-11-28T16:40:01.123Z labagent[1] error: state_locked: held "
+                                 "PRINTER=ds620");
+}
+
 static void test_format_truncates_and_reports_length(void **state)
 {
         const lab_log_field_t fields[] = {{"JOB_ID", "abcdef"}};
@@ -93,6 +104,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_format_plain),
                 cmocka_unit_test(test_format_fields_skip_null),
+                cmocka_unit_test(test_format_skips_fields_in_message),
                 cmocka_unit_test(test_format_truncates_and_reports_length),
                 cmocka_unit_test(test_level_names),
                 cmocka_unit_test(test_filter_and_errno),
