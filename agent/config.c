@@ -93,8 +93,12 @@ int lab_config_problem_add(lab_config_ctx_t *ctx, unsigned line, unsigned column
 /* Put this load's problems in document order (stable), then add the cap's entry. */
 static int problems_finish(lab_config_ctx_t *ctx)
 {
-        lab_config_problem_t *v = ctx->problems->v + ctx->first;
         size_t n = lab_config_ctx_count(ctx);
+        lab_config_problem_t *v;
+
+        if (n == 0)
+                return ctx->error; /* v may be NULL: no pointer arithmetic on it */
+        v = ctx->problems->v + ctx->first;
 
         /* Insertion sort: at most LAB_CONFIG_MAX_PROBLEMS entries, and stable. */
         for (size_t i = 1; i < n; i++) {
