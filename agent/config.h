@@ -112,12 +112,12 @@ typedef struct lab_config_s {
 
 /* One problem found in a config file. */
 typedef struct lab_config_problem_s {
-        char *file;     /* as given to the loader */
-        unsigned line;  /* 1-based; 0 when the file could not be read at all */
+        char *file;      /* as given to the loader */
+        unsigned line;   /* 1-based; 0 when the file could not be read at all */
         unsigned column; /* 1-based */
-        char *key_path; /* "printers[1].uri"; "" for the document itself */
-        char *keyword;  /* stable: unknown_key, missing_key, wrong_type, ... */
-        char *message;  /* a sentence for a person */
+        char *key_path;  /* "printers[1].uri"; "" for the document itself */
+        char *keyword;   /* stable: unknown_key, missing_key, wrong_type, ... */
+        char *message;   /* a sentence for a person */
 } lab_config_problem_t;
 
 typedef struct lab_config_problems_s {
@@ -132,9 +132,9 @@ typedef struct lab_config_problems_s {
  * problem found to *problems (the caller frees them with
  * lab_config_problems_clear).
  */
-int lab_config_load_file(const char *path,                  /* I - file to read */
-                         lab_config_t **ret,                /* O - config */
-                         lab_config_problems_t *problems);  /* O - problems found */
+int lab_config_load_file(const char *path,                 /* I - file to read */
+                         lab_config_t **ret,               /* O - config */
+                         lab_config_problems_t *problems); /* O - problems found */
 
 /* As lab_config_load_file, from memory; name is used in problem reports. */
 int lab_config_load_buffer(const char *name, const char *buf, size_t len, lab_config_t **ret,

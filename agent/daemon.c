@@ -61,11 +61,12 @@ static void apply_log_level(lab_daemon_t *d)
 /* Tell systemd (and a person running systemctl status) what we are doing. */
 static void notify_status(lab_daemon_t *d, const char *extra)
 {
-        sd_notifyf(false,
-                   "STATUS=Ready: lab %s, %zu printer(s), %zu product(s), store schema %d at %s%s%s",
-                   d->config->lab.id, d->config->n_printers, d->config->n_products,
-                   lab_store_schema_version(d->store), d->store_path, extra ? "; " : "",
-                   extra ? extra : "");
+        sd_notifyf(
+            false,
+            "STATUS=Ready: lab %s, %zu printer(s), %zu product(s), store schema %d at %s%s%s",
+            d->config->lab.id, d->config->n_printers, d->config->n_products,
+            lab_store_schema_version(d->store), d->store_path, extra ? "; " : "",
+            extra ? extra : "");
 }
 
 /* Record a lifecycle action in the audit table; a failure is logged, never fatal. */
@@ -76,17 +77,34 @@ static void audit(lab_daemon_t *d, const char *action, const char *detail)
                 log_warning_errno(r, "store: could not record %s in the audit log: %m", action);
 }
 
-/* Keys that only take effect at start: warn when a reload changes them. */
-static void warn_restart_only(const lab_config_t *old, const lab_config_t *new)
+/* Swap two strings. */
+static void swap_str(char **a, char **b)
 {
-        if (strcmp(old->storage.state_dir, new->storage.state_dir) != 0)
-                log_warning("config: storage.state_dir changed to %s; this takes effect at the "
-                            "next restart, still using %s",
-                            new->storage.state_dir, old->storage.state_dir);
-        if (strcmp(old->lab.id, new->lab.id) != 0)
+        char *t = *a;
+
+        *a = *b;
+        *b = t;
+}
+
+/*
+ * Keys that only take effect at start: when a reload changes one, warn and
+ * keep the running value in the new config, so the config in force always
+ * says what the daemon really uses.
+ */
+static void keep_restart_only(lab_config_t *old, lab_config_t *fresh)
+{
+        if (strcmp(old->storage.state_dir, fresh->storage.state_dir) != 0) {
+                log_warning("config: storage.state_dir changed from %s to %s; this takes effect at "
+                            "the next restart",
+                            old->storage.state_dir, fresh->storage.state_dir);
+                swap_str(&old->storage.state_dir, &fresh->storage.state_dir);
+        }
+        if (strcmp(old->lab.id, fresh->lab.id) != 0) {
                 log_warning("config: lab.id changed from %s to %s; this takes effect at the next "
                             "restart",
-                            old->lab.id, new->lab.id);
+                            old->lab.id, fresh->lab.id);
+                swap_str(&old->lab.id, &fresh->lab.id);
+        }
 }
 
 /* SIGHUP: load the config again; keep the running one if the new one is bad. */
@@ -100,7 +118,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         int r;
 
         sd_event_now(d->event, CLOCK_MONOTONIC, &now);
-        sd_notifyf(false, "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading configuration from %s",
+        sd_notifyf(false,
+                   "RELOADING=1\nMONOTONIC_USEC=%llu\nSTATUS=Reloading configuration from %s",
                    (unsigned long long)now, d->opts->config_path);
         log_info("config: reloading %s (SIGHUP)", d->opts->config_path);
 
@@ -123,7 +142,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
                 return 0;
         }
 
-        warn_restart_only(d->config, fresh);
+        keep_restart_only(d->config, fresh);
         lab_config_free(d->config);
         d->config = fresh;
         d->generation++;
@@ -177,8 +196,10 @@ static int open_state(lab_daemon_t *d)
         lab_error_t err = {0};
         int r;
 
-        d->state_dir = strdup(d->opts->state_dir ? d->opts->state_dir : d->config->storage.state_dir);
-        if (!d->state_dir || asprintf(&d->store_path, "%s/%s", d->state_dir, LAB_STORE_FILENAME) < 0)
+        d->state_dir =
+            strdup(d->opts->state_dir ? d->opts->state_dir : d->config->storage.state_dir);
+        if (!d->state_dir ||
+            asprintf(&d->store_path, "%s/%s", d->state_dir, LAB_STORE_FILENAME) < 0)
                 return LAB_EXIT_FAILURE;
 
         d->lock_fd = lab_statedir_lock(d->state_dir, &err);
@@ -194,10 +215,10 @@ static int open_state(lab_daemon_t *d)
                            err.keyword, err.message);
                 /* A file we refuse to touch needs a person; restarting will not help. */
                 return strcmp(err.keyword, "store_corrupt") == 0 ||
-                                       strcmp(err.keyword, "store_schema_newer") == 0 ||
-                                       strcmp(err.keyword, "store_foreign") == 0
-                               ? LAB_EXIT_STORE_REFUSED
-                               : LAB_EXIT_FAILURE;
+                               strcmp(err.keyword, "store_schema_newer") == 0 ||
+                               strcmp(err.keyword, "store_foreign") == 0
+                           ? LAB_EXIT_STORE_REFUSED
+                           : LAB_EXIT_FAILURE;
         }
         return LAB_EXIT_OK;
 }

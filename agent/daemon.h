@@ -11,12 +11,12 @@
 
 /* Process exit codes, documented in labagent(8) and docs/configuration.md. */
 enum {
-        LAB_EXIT_OK = 0,            /* clean stop */
-        LAB_EXIT_FAILURE = 1,       /* unexpected failure */
-        LAB_EXIT_USAGE = 2,         /* bad command line */
+        LAB_EXIT_OK = 0,             /* clean stop */
+        LAB_EXIT_FAILURE = 1,        /* unexpected failure */
+        LAB_EXIT_USAGE = 2,          /* bad command line */
         LAB_EXIT_STORE_REFUSED = 65, /* store corrupt or from a newer labagent (EX_DATAERR) */
-        LAB_EXIT_LOCKED = 75,       /* another labagent holds the state directory (EX_TEMPFAIL) */
-        LAB_EXIT_CONFIG = 78,       /* invalid configuration (EX_CONFIG) */
+        LAB_EXIT_LOCKED = 75,        /* another labagent holds the state directory (EX_TEMPFAIL) */
+        LAB_EXIT_CONFIG = 78,        /* invalid configuration (EX_CONFIG) */
 };
 
 typedef struct lab_daemon_options_s {
@@ -25,5 +25,6 @@ typedef struct lab_daemon_options_s {
         int log_level;           /* --log-level, -1 for the config's */
 } lab_daemon_options_t;
 
-/* Load the config, lock the state directory, open the store, run the loop until SIGTERM. Returns an exit code. */
+/* Load the config, lock the state directory, open the store, run the loop until SIGTERM. Returns an
+ * exit code. */
 int lab_daemon_main(const lab_daemon_options_t *opts);

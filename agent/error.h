@@ -19,7 +19,8 @@ typedef struct lab_error_s {
 } lab_error_t;
 
 /* Fill *e (if not NULL) with keyword and a formatted message. Returns -err (negative errno). */
-int lab_error_set(lab_error_t *e, int err, const char *keyword, const char *fmt, ...) _printf_(4, 5);
+int lab_error_set(lab_error_t *e, int err, const char *keyword, const char *fmt, ...)
+    _printf_(4, 5);
 
 /* Clear *e. */
 void lab_error_clear(lab_error_t *e);

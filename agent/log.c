@@ -21,7 +21,7 @@
 
 #include "log.h"
 
-#define LAB_LOG_LINE_MAX  4096
+#define LAB_LOG_LINE_MAX   4096
 #define LAB_LOG_FIELDS_MAX 16
 
 static int log_max_level = LOG_INFO;
@@ -118,8 +118,8 @@ int lab_log_format_line(char *buf, size_t size, unsigned long long realtime_usec
 }
 
 /* Send one entry to the journal with MESSAGE, PRIORITY and the given fields. */
-static void write_journal(int priority, int err, const char *message,
-                          const lab_log_field_t *fields, size_t n_fields)
+static void write_journal(int priority, int err, const char *message, const lab_log_field_t *fields,
+                          size_t n_fields)
 {
         char prio[32], errnobuf[32], msgbuf[LAB_LOG_LINE_MAX + 16];
         char fieldbuf[LAB_LOG_FIELDS_MAX][512];
@@ -170,7 +170,7 @@ int lab_log_internal(int priority, int err, const lab_log_field_t *fields, size_
                 clock_gettime(CLOCK_REALTIME, &ts);
                 n = lab_log_format_line(line, sizeof line - 1,
                                         (unsigned long long)ts.tv_sec * 1000000ULL +
-                                                (unsigned long long)ts.tv_nsec / 1000ULL,
+                                            (unsigned long long)ts.tv_nsec / 1000ULL,
                                         (int)getpid(), priority, message, fields, n_fields);
                 if (n >= 0) {
                         size_t len = (size_t)n < sizeof line - 2 ? (size_t)n : sizeof line - 2;

@@ -67,5 +67,7 @@ int lab_log_format_line(char *buf, size_t size, unsigned long long realtime_usec
 #define log_debug(...)                 log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
 
 /* A message with journal fields: log_struct(LOG_INFO, LAB_FIELDS({"JOB_ID", id}), "…", …). */
-#define LAB_FIELDS(...) (const lab_log_field_t[]){__VA_ARGS__}, ELEMENTSOF(((const lab_log_field_t[]){__VA_ARGS__}))
-#define log_struct(prio, fields_and_count, ...) lab_log_internal((prio), 0, fields_and_count, __VA_ARGS__)
+#define LAB_FIELDS(...)                                                                            \
+        (const lab_log_field_t[]){__VA_ARGS__}, ELEMENTSOF(((const lab_log_field_t[]){__VA_ARGS__}))
+#define log_struct(prio, fields_and_count, ...)                                                    \
+        lab_log_internal((prio), 0, fields_and_count, __VA_ARGS__)

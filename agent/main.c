@@ -43,8 +43,7 @@ static int check_config(const char *path)
         r = lab_config_load_file(path, &config, &problems);
         if (r < 0) {
                 lab_config_problems_print(&problems, stderr);
-                fprintf(stderr, "%s: %zu problem(s); configuration NOT valid\n", path,
-                        problems.n);
+                fprintf(stderr, "%s: %zu problem(s); configuration NOT valid\n", path, problems.n);
                 lab_config_problems_clear(&problems);
                 return 1;
         }
@@ -57,13 +56,13 @@ int main(int argc, char **argv)
 {
         enum { OPT_VERSION = 0x100 };
         static const struct option options[] = {
-                {"config", required_argument, NULL, 'c'},
-                {"state-dir", required_argument, NULL, 's'},
-                {"log-level", required_argument, NULL, 'l'},
-                {"check-config", no_argument, NULL, 't'},
-                {"help", no_argument, NULL, 'h'},
-                {"version", no_argument, NULL, OPT_VERSION},
-                {},
+            {"config", required_argument, NULL, 'c'},
+            {"state-dir", required_argument, NULL, 's'},
+            {"log-level", required_argument, NULL, 'l'},
+            {"check-config", no_argument, NULL, 't'},
+            {"help", no_argument, NULL, 'h'},
+            {"version", no_argument, NULL, OPT_VERSION},
+            {},
         };
         lab_daemon_options_t opts = {.config_path = LAB_CONFIG_DEFAULT, .log_level = -1};
         bool check = false;
@@ -80,8 +79,10 @@ int main(int argc, char **argv)
                 case 'l':
                         opts.log_level = lab_parse_log_level(optarg);
                         if (opts.log_level < 0) {
-                                fprintf(stderr, "labagent: unknown log level '%s' (use error, "
-                                                "warning, notice, info or debug)\n", optarg);
+                                fprintf(stderr,
+                                        "labagent: unknown log level '%s' (use error, "
+                                        "warning, notice, info or debug)\n",
+                                        optarg);
                                 return LAB_EXIT_USAGE;
                         }
                         break;

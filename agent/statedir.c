@@ -38,8 +38,8 @@ int lab_statedir_lock(const char *dir, lab_error_t *err)
                 ssize_t r = pread(fd, other, sizeof other - 1, 0);
 
                 if (e != EWOULDBLOCK)
-                        return lab_error_set(err, e, "state_dir_unusable",
-                                             "cannot lock %s: %s", path, strerror(e));
+                        return lab_error_set(err, e, "state_dir_unusable", "cannot lock %s: %s",
+                                             path, strerror(e));
                 if (r > 0)
                         other[strcspn(other, "\n")] = '\0';
                 return lab_error_set(err, EBUSY, "state_locked",

@@ -261,7 +261,8 @@ static int store_check_ours(lab_store_t *s, int64_t version, lab_error_t *err)
         if (rc != SQLITE_OK)
                 return store_open_failed(s, rc, "reading the application id", buf, err);
 
-        if ((uint32_t)app_id == LAB_STORE_APPLICATION_ID || (app_id == 0 && version == 0 && objects == 0))
+        if ((uint32_t)app_id == LAB_STORE_APPLICATION_ID ||
+            (app_id == 0 && version == 0 && objects == 0))
                 return 0;
         return lab_error_set(err, EMEDIUMTYPE, "store_foreign",
                              "the file %s is an SQLite database but not a labagent store "

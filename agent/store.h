@@ -27,9 +27,9 @@ int lab_store_schema_latest(void);
  * schema. Error keywords: store_open_failed, store_corrupt,
  * store_schema_newer, store_migration_failed, store_not_wal.
  */
-int lab_store_open(lab_store_t **ret,  /* O - store */
-                   const char *path,   /* I - database file */
-                   lab_error_t *err);  /* O - why it was refused */
+int lab_store_open(lab_store_t **ret, /* O - store */
+                   const char *path,  /* I - database file */
+                   lab_error_t *err); /* O - why it was refused */
 
 /* As lab_store_open, but migrate only up to target_version (tests, tools). */
 int lab_store_open_version(lab_store_t **ret, const char *path, int target_version,

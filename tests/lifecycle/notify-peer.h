@@ -45,7 +45,8 @@ int notify_peer_wait_for(notify_peer_t *p, size_t from, const char *line, int ti
 /* Receive everything for duration_ms (bounded). */
 void notify_peer_collect(notify_peer_t *p, int duration_ms);
 
-/* Whether message i contains the line `line` (an exact line, or a line starting with it when it ends in '='). */
+/* Whether message i contains the line `line` (an exact line, or a line starting with it when it
+ * ends in '='). */
 bool notify_msg_has_line(const notify_msg_t *m, const char *line);
 
 /* Find the value of "KEY=" in message i, or NULL. Returns a pointer into a static buffer. */

@@ -47,9 +47,9 @@ static const char good_config[] = "lab:\n"
                                   "logging:\n"
                                   "  level: info\n";
 
-/* Same file with a second printer-less change, so a reload is visible in STATUS. */
+/* A product added (visible in STATUS), debug logging, and lab.id changed (restart-only). */
 static const char good_config_2[] = "lab:\n"
-                                    "  id: test-lab\n"
+                                    "  id: test-lab-2\n"
                                     "  name: Test Lab (renamed)\n"
                                     "platform:\n"
                                     "  url: https://127.0.0.1:9/\n"
@@ -106,7 +106,8 @@ static void start(fixture_t *f, const char *const *env)
         notify_peer_spawn(&f->peer, args, env);
 }
 
-/* Wait for READY=1 after message index from; fail the test (with the daemon's stderr) if it never comes. */
+/* Wait for READY=1 after message index from; fail the test (with the daemon's stderr) if it never
+ * comes. */
 static int expect_line(fixture_t *f, size_t from, const char *line, int timeout_ms)
 {
         int i = notify_peer_wait_for(&f->peer, from, line, timeout_ms);
@@ -205,6 +206,12 @@ static void test_reload_good_then_bad(void **state)
         status = notify_msg_value(&f->peer.msgs[i], "STATUS");
         assert_non_null(strstr(status, "1 product(s)"));
         assert_non_null(strstr(status, "config reloaded (generation 2)"));
+        /* lab.id only changes at a restart: the running one is kept, with a warning. */
+        assert_non_null(strstr(status, "Ready: lab test-lab, "));
+        char *log = notify_peer_stderr(&f->peer);
+        assert_non_null(strstr(log, "warning: config: lab.id changed from test-lab to test-lab-2; "
+                                    "this takes effect at the next restart"));
+        free(log);
 
         /* A bad new config: refused, the daemon keeps running on generation 2. */
         lab_test_write_string(f->config, bad_config);
@@ -237,8 +244,8 @@ static void test_reload_good_then_bad(void **state)
         assert_int_equal(kill(f->peer.pid, SIGHUP), 0);
         i = expect_line(f, from, "READY=1", 5000);
         i = expect_line(f, (size_t)i, "STATUS=", 2000);
-        assert_non_null(strstr(notify_msg_value(&f->peer.msgs[i], "STATUS"),
-                               "config reloaded (generation 3)"));
+        assert_non_null(
+            strstr(notify_msg_value(&f->peer.msgs[i], "STATUS"), "config reloaded (generation 3)"));
 
         stop_cleanly(f);
 
@@ -334,11 +341,11 @@ static void test_corrupt_store_refused(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test_setup_teardown(test_ready_status_and_watchdog, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_reload_good_then_bad, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_invalid_config_refuses_start, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_second_instance_refused, setup, teardown),
-                cmocka_unit_test_setup_teardown(test_corrupt_store_refused, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_ready_status_and_watchdog, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_reload_good_then_bad, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_invalid_config_refuses_start, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_second_instance_refused, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_corrupt_store_refused, setup, teardown),
         };
         signal(SIGPIPE, SIG_IGN);
         return cmocka_run_group_tests(tests, NULL, NULL);

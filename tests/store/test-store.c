@@ -452,9 +452,9 @@ static void test_foreign_refused(void **state)
         lab_error_t err = {};
         sqlite3 *raw = NULL;
 
-        assert_int_equal(sqlite3_open_v2(f->db, &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                                         NULL),
-                         SQLITE_OK);
+        assert_int_equal(
+            sqlite3_open_v2(f->db, &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
         raw_exec(raw, "CREATE TABLE contacts (name TEXT); INSERT INTO contacts VALUES ('x')");
         assert_int_equal(sqlite3_close(raw), SQLITE_OK);
 
@@ -464,9 +464,9 @@ static void test_foreign_refused(void **state)
 
         /* Same with another application's id and a version of its own. */
         assert_int_equal(unlink(f->db), 0);
-        assert_int_equal(sqlite3_open_v2(f->db, &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
-                                         NULL),
-                         SQLITE_OK);
+        assert_int_equal(
+            sqlite3_open_v2(f->db, &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL),
+            SQLITE_OK);
         raw_exec(raw, "PRAGMA application_id = 42; PRAGMA user_version = 1; CREATE TABLE t (x)");
         assert_int_equal(sqlite3_close(raw), SQLITE_OK);
         assert_refused_unchanged(f->db, "store_foreign", false, &err);

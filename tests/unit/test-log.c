@@ -29,7 +29,7 @@ static void test_format_plain(void **state)
 static void test_format_fields_skip_null(void **state)
 {
         const lab_log_field_t fields[] = {
-                {"JOB_ID", "j-1"}, {"ORDER_ID", NULL}, {"PRINTER", "ds620"}};
+            {"JOB_ID", "j-1"}, {"ORDER_ID", NULL}, {"PRINTER", "ds620"}};
         char buf[256];
 
         lab_log_format_line(buf, sizeof buf, T0, 1, LOG_WARNING, "media low", fields, 3);
@@ -102,12 +102,12 @@ static void test_filter_and_errno(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_format_plain),
-                cmocka_unit_test(test_format_fields_skip_null),
-                cmocka_unit_test(test_format_skips_fields_in_message),
-                cmocka_unit_test(test_format_truncates_and_reports_length),
-                cmocka_unit_test(test_level_names),
-                cmocka_unit_test(test_filter_and_errno),
+            cmocka_unit_test(test_format_plain),
+            cmocka_unit_test(test_format_fields_skip_null),
+            cmocka_unit_test(test_format_skips_fields_in_message),
+            cmocka_unit_test(test_format_truncates_and_reports_length),
+            cmocka_unit_test(test_level_names),
+            cmocka_unit_test(test_filter_and_errno),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
