@@ -198,6 +198,15 @@ static const schema_key_t platform_keys[] = {
         { .name = "connect_timeout", .type = KEY_DURATION, .offset = IN(platform, connect_timeout),
           .def_uint = 10 * LAB_USEC_PER_SEC,
           .min = LAB_USEC_PER_SEC, .max = 120 * LAB_USEC_PER_SEC },
+        { .name = "trust_system_ca", .type = KEY_BOOL, .offset = IN(platform, trust_system_ca),
+          .def_bool = false },
+        { .name = "download_attempts", .type = KEY_UINT,
+          .offset = IN(platform, download_attempts), .def_uint = 3, .min = 1, .max = 20 },
+        { .name = "download_concurrency", .type = KEY_UINT,
+          .offset = IN(platform, download_concurrency), .def_uint = 2, .min = 1, .max = 16 },
+        { .name = "outbox_max_events", .type = KEY_UINT,
+          .offset = IN(platform, outbox_max_events), .def_uint = 100000, .min = 1000,
+          .max = 10000000 },
 };
 
 static const schema_key_t printer_keys[] = {

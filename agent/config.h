@@ -79,6 +79,10 @@ typedef struct lab_config_s {
                 char *key_file;           /* required, absolute path */
                 uint64_t poll_wait;       /* usec, default 25s, 1s..300s */
                 uint64_t connect_timeout; /* usec, default 10s */
+                bool trust_system_ca;     /* also trust the system CA store, default false */
+                unsigned download_attempts;    /* per asset, default 3, 1..20 */
+                unsigned download_concurrency; /* parallel downloads, default 2, 1..16 */
+                unsigned outbox_max_events;    /* telemetry shed above this, default 100000 */
         } platform;
 
         lab_config_printer_t *printers;

@@ -21,6 +21,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "platform.h"
 #include "statedir.h"
 #include "store.h"
 
@@ -29,6 +30,10 @@ typedef struct lab_daemon_s {
         sd_event *event;
         lab_config_t *config;
         lab_store_t *store;
+        lab_platform_t *platform;
+        sd_event_source *status_timer;
+        char note[256];         /* the last reload's outcome, for STATUS */
+        char last_status[2048]; /* the STATUS last sent */
         char *state_dir;
         char *store_path;
         int lock_fd;
@@ -58,15 +63,32 @@ static void apply_log_level(lab_daemon_t *d)
                                                       : d->config->logging.level);
 }
 
-/* Tell systemd (and a person running systemctl status) what we are doing. */
-static void notify_status(lab_daemon_t *d, const char *extra)
+/* Tell systemd (and a person running systemctl status) what we are doing, when it changed. */
+static void notify_status(lab_daemon_t *d)
 {
-        sd_notifyf(
-            false,
-            "STATUS=Ready: lab %s, %zu printer(s), %zu product(s), store schema %d at %s%s%s",
-            d->config->lab.id, d->config->n_printers, d->config->n_products,
-            lab_store_schema_version(d->store), d->store_path, extra ? "; " : "",
-            extra ? extra : "");
+        char status[sizeof d->last_status];
+
+        snprintf(status, sizeof status,
+                 "Ready: lab %s, %zu printer(s), %zu product(s), store schema %d at %s; %s%s%s",
+                 d->config->lab.id, d->config->n_printers, d->config->n_products,
+                 lab_store_schema_version(d->store), d->store_path,
+                 d->platform ? lab_platform_status(d->platform) : "platform not started",
+                 d->note[0] ? "; " : "", d->note);
+        if (strcmp(status, d->last_status) == 0)
+                return;
+        snprintf(d->last_status, sizeof d->last_status, "%s", status);
+        sd_notifyf(false, "STATUS=%s", status);
+}
+
+/* Every few seconds: refresh STATUS if anything changed. */
+static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        lab_daemon_t *d = userdata;
+
+        notify_status(d);
+        sd_event_source_set_time_relative(s, 5ULL * 1000000ULL);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
 }
 
 /* Record a lifecycle action in the audit table; a failure is logged, never fatal. */
@@ -113,6 +135,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         lab_daemon_t *d = userdata;
         lab_config_problems_t problems = {0};
         lab_config_t *fresh = NULL;
+        lab_error_t tls_err = {0};
         uint64_t now = 0;
         char detail[256];
         int r;
@@ -124,25 +147,38 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         log_info("config: reloading %s (SIGHUP)", d->opts->config_path);
 
         r = lab_config_load_file(d->opts->config_path, &fresh, &problems);
+        if (r >= 0 && lab_platform_check_tls(fresh, &tls_err) < 0) {
+                /* A valid file naming unusable TLS material is refused like an invalid one. */
+                log_struct(LOG_ERR, LAB_FIELDS({"ERROR_KEYWORD", tls_err.keyword}), "%s: %s",
+                           tls_err.keyword, tls_err.message);
+                lab_config_free(fresh);
+                fresh = NULL;
+                r = -EINVAL;
+        }
         if (r < 0) {
                 log_config_problems(&problems);
                 log_struct(LOG_ERR, LAB_FIELDS({"ERROR_KEYWORD", "config_reload_failed"}),
-                           "config_reload_failed: %s has %zu problem(s); keeping the running "
+                           "config_reload_failed: %s has %zu problem(s)%s; keeping the running "
                            "configuration (generation %u). Fix the file and reload again.",
-                           d->opts->config_path, problems.n, d->generation);
-                snprintf(detail, sizeof detail, "%zu problem(s) in %s", problems.n,
-                         d->opts->config_path);
+                           d->opts->config_path, problems.n,
+                           tls_err.keyword[0] ? " and unusable TLS material" : "", d->generation);
+                snprintf(detail, sizeof detail, "%zu problem(s) in %s%s%s", problems.n,
+                         d->opts->config_path, tls_err.keyword[0] ? ", " : "", tls_err.keyword);
                 audit(d, "config_reload_failed", detail);
-                snprintf(detail, sizeof detail,
-                         "config reload failed (%zu problem(s) in %s), running with generation %u",
-                         problems.n, d->opts->config_path, d->generation);
+                snprintf(d->note, sizeof d->note,
+                         "config reload failed (%zu problem(s) in %s%s%s), running with "
+                         "generation %u",
+                         problems.n, d->opts->config_path, tls_err.keyword[0] ? ", " : "",
+                         tls_err.keyword, d->generation);
                 lab_config_problems_clear(&problems);
                 sd_notify(false, "READY=1");
-                notify_status(d, detail);
+                notify_status(d);
                 return 0;
         }
 
         keep_restart_only(d->config, fresh);
+        /* The link moves to the new config (and certificate) before the old one is freed. */
+        lab_platform_reload(d->platform, fresh);
         lab_config_free(d->config);
         d->config = fresh;
         d->generation++;
@@ -154,9 +190,9 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         snprintf(detail, sizeof detail, "generation %u", d->generation);
         audit(d, "config_reloaded", detail);
         log_notice("config: reloaded %s (generation %u)", d->opts->config_path, d->generation);
-        snprintf(detail, sizeof detail, "config reloaded (generation %u)", d->generation);
+        snprintf(d->note, sizeof d->note, "config reloaded (generation %u)", d->generation);
         sd_notify(false, "READY=1");
-        notify_status(d, detail);
+        notify_status(d);
         return 0;
 }
 
@@ -255,6 +291,7 @@ static int setup_loop(lab_daemon_t *d)
 int lab_daemon_main(const lab_daemon_options_t *opts)
 {
         lab_daemon_t d = {.opts = opts, .lock_fd = -1, .generation = 1};
+        lab_error_t err = {0};
         int ret, r;
 
         ret = load_initial_config(&d);
@@ -268,12 +305,28 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
                 goto out;
         }
 
+        r = lab_platform_new(&d.platform, d.event, d.store, d.config, d.state_dir, &err);
+        if (r < 0) {
+                log_struct(LOG_ERR, LAB_FIELDS({"ERROR_KEYWORD", err.keyword}),
+                           "%s: %s; refusing to start", err.keyword, err.message);
+                ret = LAB_EXIT_CONFIG;
+                goto out;
+        }
+        r = sd_event_add_time_relative(d.event, &d.status_timer, CLOCK_MONOTONIC, 5ULL * 1000000ULL,
+                                       0, on_status_timer, &d);
+        if (r < 0) {
+                log_error_errno(r, "cannot arm the status timer: %m");
+                ret = LAB_EXIT_FAILURE;
+                goto out;
+        }
+
         audit(&d, "daemon_started", LABAGENT_VERSION);
         log_notice("labagent %s ready: lab %s, config %s, store %s (schema %d)", LABAGENT_VERSION,
                    d.config->lab.id, opts->config_path, d.store_path,
                    lab_store_schema_version(d.store));
         sd_notify(false, "READY=1");
-        notify_status(&d, NULL);
+        lab_platform_start(d.platform);
+        notify_status(&d);
 
         r = sd_event_loop(d.event);
         if (r < 0) {
@@ -286,6 +339,8 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
         log_notice("stopped");
 
 out:
+        lab_platform_free(d.platform);
+        sd_event_source_disable_unref(d.status_timer);
         sd_event_unref(d.event);
         lab_store_close(d.store);
         lab_config_free(d.config);

@@ -1,14 +1,19 @@
 /*
- * store-private.h - what store.c, store-schema.c and the store's own tests
- * share, and nobody else may include.
+ * store-private.h - what the store's own files (store.c, store-schema.c,
+ * store-outbox.c, store-jobs.c) and the store's own tests share, and nobody
+ * else may include.
  *
  * Why: the migrations are plain data kept apart from the code that runs them
- * (store-schema.c), and the tests need to look at the live connection (the
- * per-connection pragmas cannot be seen from a second connection). Both are
- * internals of the store module, so they live here rather than in store.h,
- * which stays free of sqlite3.h.
+ * (store-schema.c), the outbox and the jobs each have a file of their own on
+ * the one connection and statement cache defined here, and the tests need to
+ * look at the live connection (the per-connection pragmas cannot be seen from
+ * a second connection). All of it is internal to the store module, so it
+ * lives here rather than in store.h, which stays free of sqlite3.h.
  */
 #pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
 
 #include <sqlite3.h>
 
@@ -22,8 +27,89 @@
 #define LAB_STORE_APPLICATION_ID     0x4C616241
 #define LAB_STORE_APPLICATION_ID_SQL "1281450561"
 
+/* The ISO 8601 UTC timestamp with milliseconds every row records. */
+#define LAB_SQL_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
+
+struct lab_store_s {
+        sqlite3 *db;
+        char *path;
+        int version; /* PRAGMA user_version as of the last migration */
+        /* Statements prepared on first use, kept until lab_store_close() finalizes them. */
+        sqlite3_stmt *event_append;
+        sqlite3_stmt *event_count;
+        sqlite3_stmt *event_exists;
+        sqlite3_stmt *events_peek;
+        sqlite3_stmt *event_ack;
+        sqlite3_stmt *events_telemetry_count;
+        sqlite3_stmt *events_shed;
+        sqlite3_stmt *audit_append;
+        sqlite3_stmt *job_insert;
+        sqlite3_stmt *job_get;
+        sqlite3_stmt *job_exists;
+        sqlite3_stmt *job_transition;
+        sqlite3_stmt *job_set_download;
+        sqlite3_stmt *jobs_all;
+        sqlite3_stmt *jobs_in_state;
+};
+
 /* The SQL script that migrates schema version-1 to version (1..latest), or NULL. */
 const char *lab_store_migration_sql(int version);
 
 /* The store's own connection, for the store's tests only. */
 sqlite3 *lab_store_sqlite(lab_store_t *s);
+
+/* Finalize a statement owned by the caller. */
+static inline void sqlite3_finalizep(sqlite3_stmt **stmt)
+{
+        if (*stmt)
+                sqlite3_finalize(*stmt);
+}
+
+/* Reset a borrowed cached statement and drop its bindings, ready for the next use. */
+static inline void store_stmt_resetp(sqlite3_stmt **stmt)
+{
+        if (*stmt) {
+                sqlite3_reset(*stmt);
+                sqlite3_clear_bindings(*stmt);
+        }
+}
+
+/* Map a SQLite result code to a negative errno (0 for success codes). */
+int store_errno(sqlite3 *db, int rc);
+
+/* Map the failed result code rc of a step to a negative errno (never 0). */
+int store_step_errno(lab_store_t *s, int rc);
+
+/* Borrow the cached statement *cache, preparing it from sql on first use. */
+int store_stmt(lab_store_t *s, sqlite3_stmt **cache, const char *sql, sqlite3_stmt **ret);
+
+/* Bind text (NULL binds SQL NULL); the caller keeps the string alive until the step. */
+int store_bind_text(sqlite3_stmt *stmt, int index, const char *text);
+
+/* Bind a 64-bit integer. */
+int store_bind_int64(sqlite3_stmt *stmt, int index, int64_t v);
+
+/* Copy text column i into a new *ret (NULL for SQL NULL). */
+int store_column_strdup(sqlite3_stmt *stmt, int i, char **ret);
+
+/* Whether text is, at first glance, a JSON object (json_valid() in the schema checks the rest). */
+bool store_is_json_object(const char *text);
+
+/*
+ * Transactions. store_txn_begin() starts one (BEGIN IMMEDIATE for write,
+ * deferred BEGIN for a read snapshot) and sets *txn to s; store_txn_commit()
+ * commits and clears *txn. Declare the guard with
+ * _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL; before any
+ * statement guard, so that every early return rolls back, after the
+ * statements were reset.
+ */
+int store_txn_begin(lab_store_t *s, bool write, lab_store_t **txn);
+int store_txn_commit(lab_store_t **txn);
+void store_txn_rollbackp(lab_store_t **txn);
+
+/*
+ * Append an event inside the caller's transaction (or as its own autocommit
+ * one): the checks and the insert of lab_store_event_append().
+ */
+int store_event_insert(lab_store_t *s, lab_event_class_t cls, const char *kind, const char *job_id,
+                       const char *body_json, int64_t *ret_seq);

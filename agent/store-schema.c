@@ -13,9 +13,6 @@
 #include "macro.h"
 #include "store-private.h"
 
-/* The ISO 8601 UTC timestamp with milliseconds every row records. */
-#define LAB_SQL_NOW "strftime('%Y-%m-%dT%H:%M:%fZ','now')"
-
 static const char *const migrations[] = {
     /* 1: labagent's application_id, meta and the event outbox. */
     "PRAGMA application_id = " LAB_STORE_APPLICATION_ID_SQL ";\n"
@@ -42,6 +39,38 @@ static const char *const migrations[] = {
     "        detail TEXT\n"
     ");\n"
     "CREATE INDEX events_job_id ON events (job_id);\n",
+
+    /*
+     * 3: the platform link. Events get a class (existing ones are job
+     * events; telemetry may be shed, oldest first, through the partial
+     * index). The jobs this lab accepted, with where each stands; state has
+     * no CHECK so later states need no table rebuild; id is NOT NULL
+     * because SQLite lets a TEXT PRIMARY KEY hold NULL otherwise.
+     */
+    "ALTER TABLE events ADD COLUMN class TEXT NOT NULL DEFAULT 'job'\n"
+    "        CHECK (class IN ('job', 'telemetry'));\n"
+    "CREATE INDEX events_telemetry ON events (seq) WHERE class = 'telemetry';\n"
+    "CREATE TABLE jobs (\n"
+    "        id TEXT NOT NULL PRIMARY KEY,\n"
+    "        order_id TEXT NOT NULL,\n"
+    "        sku TEXT NOT NULL,\n"
+    "        quantity INTEGER NOT NULL CHECK (quantity BETWEEN 1 AND 1000),\n"
+    "        priority TEXT NOT NULL DEFAULT 'standard',\n"
+    "        deadline TEXT,\n"
+    "        state TEXT NOT NULL,\n"
+    "        reason TEXT,\n"
+    "        detail TEXT,\n"
+    "        asset_url TEXT NOT NULL,\n"
+    "        asset_sha256 TEXT NOT NULL,\n"
+    "        asset_bytes INTEGER NOT NULL,\n"
+    "        asset_type TEXT,\n"
+    "        asset_path TEXT,\n"
+    "        download_attempts INTEGER NOT NULL DEFAULT 0,\n"
+    "        spec TEXT NOT NULL CHECK (json_valid(spec)),\n"
+    "        created_at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW "),\n"
+    "        updated_at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW ")\n"
+    ");\n"
+    "CREATE INDEX jobs_state ON jobs (state);\n",
 };
 
 /* The schema version this build writes: the number of migrations. */

@@ -13,6 +13,10 @@
  *      each in its own BEGIN IMMEDIATE transaction with its user_version.
  * A refused file is closed the way it was found and stays byte-identical.
  *
+ * This file also holds what the store's other files share: the statement
+ * cache, binding, error mapping and transactions (store-private.h). The
+ * outbox is store-outbox.c, the jobs store-jobs.c, the schema store-schema.c.
+ *
  * quick_check, not integrity_check: both walk every page of every b-tree and
  * catch damaged pages, bad page links, freelist and record-format errors;
  * integrity_check additionally cross-checks every index against its table,
@@ -36,32 +40,12 @@
 #include <strings.h>
 #include <unistd.h>
 
-#include <systemd/sd-id128.h>
-
 #include "macro.h"
 #include "store-private.h"
 
 #define LAB_STORE_BUSY_TIMEOUT_MS 5000
 
-struct lab_store_s {
-        sqlite3 *db;
-        char *path;
-        int version; /* PRAGMA user_version as of the last migration */
-        /* Statements prepared on first use, kept until close. */
-        sqlite3_stmt *event_append;
-        sqlite3_stmt *event_count;
-        sqlite3_stmt *event_exists;
-        sqlite3_stmt *audit_append;
-};
-
 LAB_DEFINE_CLEANUP(lab_store_t *, lab_store_close)
-
-/* Finalize a statement owned by the caller. */
-static inline void sqlite3_finalizep(sqlite3_stmt **stmt)
-{
-        if (*stmt)
-                sqlite3_finalize(*stmt);
-}
 
 /* Free memory sqlite3 allocated (error messages of sqlite3_exec). */
 static inline void sqlite3_freep(char **p)
@@ -69,17 +53,8 @@ static inline void sqlite3_freep(char **p)
         sqlite3_free(*p);
 }
 
-/* Reset a borrowed cached statement and drop its bindings, ready for the next use. */
-static inline void store_stmt_resetp(sqlite3_stmt **stmt)
-{
-        if (*stmt) {
-                sqlite3_reset(*stmt);
-                sqlite3_clear_bindings(*stmt);
-        }
-}
-
 /* Map a SQLite result code to a negative errno (0 for success codes). */
-static int store_errno(sqlite3 *db, int rc)
+int store_errno(sqlite3 *db, int rc)
 {
         int sys = db ? sqlite3_system_errno(db) : 0;
 
@@ -443,7 +418,18 @@ void lab_store_close(lab_store_t *s)
         sqlite3_finalize(s->event_append);
         sqlite3_finalize(s->event_count);
         sqlite3_finalize(s->event_exists);
+        sqlite3_finalize(s->events_peek);
+        sqlite3_finalize(s->event_ack);
+        sqlite3_finalize(s->events_telemetry_count);
+        sqlite3_finalize(s->events_shed);
         sqlite3_finalize(s->audit_append);
+        sqlite3_finalize(s->job_insert);
+        sqlite3_finalize(s->job_get);
+        sqlite3_finalize(s->job_exists);
+        sqlite3_finalize(s->job_transition);
+        sqlite3_finalize(s->job_set_download);
+        sqlite3_finalize(s->jobs_all);
+        sqlite3_finalize(s->jobs_in_state);
 
         if (s->db && sqlite3_close(s->db) == SQLITE_BUSY) {
                 /* A statement escaped the cache: finalize what is left, then close for real. */
@@ -472,8 +458,14 @@ sqlite3 *lab_store_sqlite(lab_store_t *s)
         return s ? s->db : NULL;
 }
 
+/* Map the failed result code rc of a step to a negative errno (never 0). */
+int store_step_errno(lab_store_t *s, int rc)
+{
+        return store_errno(s->db, rc) ?: -EIO;
+}
+
 /* Borrow the cached statement *cache, preparing it from sql on first use. */
-static int store_stmt(lab_store_t *s, sqlite3_stmt **cache, const char *sql, sqlite3_stmt **ret)
+int store_stmt(lab_store_t *s, sqlite3_stmt **cache, const char *sql, sqlite3_stmt **ret)
 {
         if (!*cache) {
                 int rc = sqlite3_prepare_v3(s->db, sql, -1, SQLITE_PREPARE_PERSISTENT, cache, NULL);
@@ -485,7 +477,7 @@ static int store_stmt(lab_store_t *s, sqlite3_stmt **cache, const char *sql, sql
 }
 
 /* Bind text (NULL binds SQL NULL); the caller keeps the string alive until the step. */
-static int store_bind_text(sqlite3_stmt *stmt, int index, const char *text)
+int store_bind_text(sqlite3_stmt *stmt, int index, const char *text)
 {
         int rc = text ? sqlite3_bind_text(stmt, index, text, -1, SQLITE_STATIC)
                       : sqlite3_bind_null(stmt, index);
@@ -493,88 +485,66 @@ static int store_bind_text(sqlite3_stmt *stmt, int index, const char *text)
         return rc == SQLITE_OK ? 0 : store_errno(sqlite3_db_handle(stmt), rc) ?: -EIO;
 }
 
-/* Append an event to the outbox in one autocommit (durable) transaction. */
-int lab_store_event_append(lab_store_t *s, const char *kind, const char *job_id,
-                           const char *body_json, int64_t *ret_seq)
+/* Bind a 64-bit integer. */
+int store_bind_int64(sqlite3_stmt *stmt, int index, int64_t v)
 {
-        _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
-        char uuid[SD_ID128_UUID_STRING_MAX];
-        sd_id128_t id;
-        int r, rc;
+        int rc = sqlite3_bind_int64(stmt, index, v);
 
-        if (!s || !kind || !*kind || !body_json)
-                return -EINVAL;
-        /* The CHECK constraint accepts any JSON value; an event body must be an object. */
-        if (body_json[strspn(body_json, " \t\r\n")] != '{')
-                return -EINVAL;
-
-        r = sd_id128_randomize(&id);
-        if (r < 0)
-                return r;
-        sd_id128_to_uuid_string(id, uuid);
-
-        r = store_stmt(s, &s->event_append,
-                       "INSERT INTO events (uuid, kind, job_id, body) VALUES (?1, ?2, ?3, ?4)",
-                       &stmt);
-        if (r < 0)
-                return r;
-        if ((r = store_bind_text(stmt, 1, uuid)) < 0 || (r = store_bind_text(stmt, 2, kind)) < 0 ||
-            (r = store_bind_text(stmt, 3, job_id)) < 0 ||
-            (r = store_bind_text(stmt, 4, body_json)) < 0)
-                return r;
-
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-                return store_errno(s->db, rc) ?: -EIO;
-
-        if (ret_seq)
-                *ret_seq = sqlite3_last_insert_rowid(s->db);
-        return 0;
+        return rc == SQLITE_OK ? 0 : store_errno(sqlite3_db_handle(stmt), rc) ?: -EIO;
 }
 
-/* Number of events in the outbox. */
-int lab_store_event_count(lab_store_t *s, int64_t *ret)
+/* Copy text column i into a new *ret (NULL for SQL NULL). */
+int store_column_strdup(sqlite3_stmt *stmt, int i, char **ret)
 {
-        _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
-        int r, rc;
+        const unsigned char *t = sqlite3_column_text(stmt, i);
 
-        if (!s || !ret)
-                return -EINVAL;
-
-        r = store_stmt(s, &s->event_count, "SELECT count(*) FROM events", &stmt);
-        if (r < 0)
-                return r;
-
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_ROW)
-                return store_errno(s->db, rc) ?: -EIO;
-
-        *ret = sqlite3_column_int64(stmt, 0);
-        return 0;
+        if (!t) {
+                /* NULL is either SQL NULL or out of memory converting the value. */
+                *ret = NULL;
+                return sqlite3_column_type(stmt, i) == SQLITE_NULL ? 0 : -ENOMEM;
+        }
+        *ret = strdup((const char *)t);
+        return *ret ? 0 : -ENOMEM;
 }
 
-/* Whether the outbox holds the event with this sequence number (1) or not (0). */
-int lab_store_event_exists(lab_store_t *s, int64_t seq)
+/*
+ * Whether text is, at first glance, a JSON object. The schema's CHECK
+ * (json_valid) accepts any JSON value and catches malformed text; this
+ * catches well-formed non-objects ([1], 42, "x") before they are stored.
+ */
+bool store_is_json_object(const char *text)
 {
-        _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
-        int r, rc;
+        return text && text[strspn(text, " \t\r\n")] == '{';
+}
 
-        if (!s)
-                return -EINVAL;
+/* Start a transaction: BEGIN IMMEDIATE (write) or BEGIN (read snapshot); *txn = s. */
+int store_txn_begin(lab_store_t *s, bool write, lab_store_t **txn)
+{
+        int rc = sqlite3_exec(s->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL);
 
-        r = store_stmt(s, &s->event_exists, "SELECT 1 FROM events WHERE seq = ?1", &stmt);
-        if (r < 0)
-                return r;
-        rc = sqlite3_bind_int64(stmt, 1, seq);
         if (rc != SQLITE_OK)
-                return store_errno(s->db, rc) ?: -EIO;
+                return store_step_errno(s, rc);
+        *txn = s;
+        return 0;
+}
 
-        rc = sqlite3_step(stmt);
-        if (rc == SQLITE_ROW)
-                return 1;
-        if (rc == SQLITE_DONE)
-                return 0;
-        return store_errno(s->db, rc) ?: -EIO;
+/* Commit the transaction *txn and clear it; on failure it stays for the rollback guard. */
+int store_txn_commit(lab_store_t **txn)
+{
+        int rc = sqlite3_exec((*txn)->db, "COMMIT", NULL, NULL, NULL);
+
+        if (rc != SQLITE_OK)
+                return store_step_errno(*txn, rc);
+        *txn = NULL;
+        return 0;
+}
+
+/* Roll back the transaction *txn if it is still open (cleanup guard). */
+void store_txn_rollbackp(lab_store_t **txn)
+{
+        /* SQLite may already have rolled back by itself (full disk, I/O error, out of memory). */
+        if (*txn && !sqlite3_get_autocommit((*txn)->db))
+                sqlite3_exec((*txn)->db, "ROLLBACK", NULL, NULL, NULL);
 }
 
 /* Record an action in the audit log. */

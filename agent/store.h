@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -42,18 +43,171 @@ void lab_store_close(lab_store_t *s);
 int lab_store_schema_version(lab_store_t *s);
 
 /*
- * Append an event to the outbox (the platform link delivers it later).
- * kind is a stable event name, job_id may be NULL, body is a JSON object text.
- * A UUID is generated. *ret_seq (may be NULL) receives the per-lab sequence.
+ * The outbox.
+ *
+ * Every event the platform must hear about is appended here first and sent
+ * later (docs/protocol.md, "Send events"): peek the oldest, send them, ack
+ * the UUIDs the platform acknowledged. seq is per lab, strictly increasing
+ * and never reused (AUTOINCREMENT), so gaps appear where events were acked
+ * or shed. Job-class events are only ever deleted by an ack; telemetry may
+ * also be shed when the outbox is over its cap.
  */
-int lab_store_event_append(lab_store_t *s, const char *kind, const char *job_id,
-                           const char *body_json, int64_t *ret_seq);
+typedef enum lab_event_class_e {
+        LAB_EVENT_JOB,       /* job progress and failures, lab.*: never dropped */
+        LAB_EVENT_TELEMETRY, /* stock, energy, printer health samples: may be shed */
+} lab_event_class_t;
+
+/* One outbox event as stored (every string malloc'd; job_id may be NULL). */
+typedef struct lab_store_event_s {
+        int64_t seq;           /* per-lab sequence number */
+        char *uuid;            /* the platform de-duplicates and acknowledges by it */
+        char *kind;            /* stable event name, e.g. "job.accepted" */
+        lab_event_class_t cls; /* job or telemetry */
+        char *job_id;          /* the job it is about, or NULL */
+        char *created_at;      /* when it was recorded, RFC 3339 UTC with milliseconds */
+        char *body;            /* JSON object text */
+} lab_store_event_t;
+
+/*
+ * Append an event to the outbox in one durable transaction. A UUID is
+ * generated. -EINVAL (nothing stored) for an unknown class, an empty kind or
+ * a body that is not a JSON object.
+ */
+int lab_store_event_append(lab_store_t *s,        /* I - store */
+                           lab_event_class_t cls, /* I - job or telemetry */
+                           const char *kind,      /* I - stable event name */
+                           const char *job_id,    /* I - job it is about, or NULL */
+                           const char *body_json, /* I - JSON object text */
+                           int64_t *ret_seq);     /* O - its seq (may be NULL) */
 
 /* Number of events in the outbox. */
 int lab_store_event_count(lab_store_t *s, int64_t *ret);
 
 /* Whether the outbox holds the event with this sequence number (1) or not (0). */
 int lab_store_event_exists(lab_store_t *s, int64_t seq);
+
+/*
+ * The oldest events, by seq, at most max of them (none for max 0). *ret is
+ * NULL when there are none; free it with lab_store_events_free().
+ */
+int lab_store_events_peek(lab_store_t *s,          /* I - store */
+                          size_t max,              /* I - most events to return */
+                          lab_store_event_t **ret, /* O - events, oldest first */
+                          size_t *ret_n);          /* O - how many */
+
+/* Free n events returned by lab_store_events_peek() (NULL is fine). */
+void lab_store_events_free(lab_store_event_t *v, size_t n);
+
+/*
+ * Delete the events with these UUIDs (the platform acknowledged them), in one
+ * transaction. A UUID the outbox does not hold (unknown, already deleted,
+ * listed twice) is ignored and not counted. -EINVAL (nothing deleted) if any
+ * entry is NULL.
+ */
+int lab_store_events_ack(lab_store_t *s,           /* I - store */
+                         const char *const *uuids, /* I - acknowledged UUIDs */
+                         size_t n,                 /* I - how many */
+                         size_t *ret_deleted);     /* O - events deleted (may be NULL) */
+
+/*
+ * Keep the outbox at or under cap events by shedding the oldest telemetry,
+ * in one transaction. With C events in all and T telemetry events, when
+ * C > cap it deletes N = min(T, C - cap + 1) telemetry events, oldest seq
+ * first, and, if N > 0, appends the job-class event lab.telemetry_shed
+ * {"dropped":N}. The "+ 1" makes room for that event: afterwards the outbox
+ * holds C - N + 1 events, which is exactly cap when there was enough
+ * telemetry, and more than cap (all job events plus the shed event) when
+ * there was not. Job-class events are never deleted. C <= cap or T == 0:
+ * nothing is written and *ret_dropped is 0. cap must be at least 1.
+ */
+int lab_store_events_shed(lab_store_t *s,        /* I - store */
+                          int64_t cap,           /* I - platform.outbox_max_events */
+                          int64_t *ret_dropped); /* O - N, telemetry events deleted (may be NULL) */
+
+/*
+ * Jobs.
+ *
+ * A job row is the job as this lab accepted it plus where it stands. State
+ * changes go through lab_store_job_transition(), a compare-and-set that
+ * records the job's outbox event in the same transaction: the state the lab
+ * acts on and what the platform is told can never disagree after a crash.
+ * The store does not know the state machine; state, reason and event kinds
+ * are the caller's stable keywords.
+ */
+typedef struct lab_store_job_s {
+        char *id;              /* platform job id (primary key) */
+        char *order_id;        /* customer order */
+        char *sku;             /* product */
+        int quantity;          /* copies, 1..1000 */
+        char *priority;        /* "rush" or "standard"; NULL on insert means "standard" */
+        char *deadline;        /* RFC 3339, or NULL */
+        char *state;           /* where the job stands (a keyword) */
+        char *reason;          /* stable keyword of the last failure or stop, or NULL */
+        char *detail;          /* the human sentence that goes with reason, or NULL */
+        char *asset_url;       /* print master URL */
+        char *asset_sha256;    /* its SHA-256, hex */
+        int64_t asset_bytes;   /* its size */
+        char *asset_type;      /* type sniffed from the bytes, or NULL */
+        char *asset_path;      /* the downloaded file, NULL until then */
+        int download_attempts; /* downloads tried so far */
+        char *spec;            /* the job JSON object as accepted */
+        char *created_at;      /* set by the store on insert (ignored by insert) */
+        char *updated_at;      /* set by the store on every change (ignored by insert) */
+} lab_store_job_t;
+
+/*
+ * Insert a job in state job->state and, if event_kind is not NULL, its
+ * job-class outbox event, in one transaction: both or neither. -EEXIST
+ * (nothing written) if a job with this id exists; -EINVAL (nothing written)
+ * for a missing field, a quantity outside 1..1000, or a spec or event body
+ * that is not a JSON object.
+ */
+int lab_store_job_insert(
+    lab_store_t *s,             /* I - store */
+    const lab_store_job_t *job, /* I - the job (created_at, updated_at ignored) */
+    const char *event_kind,     /* I - event to record with it, or NULL */
+    const char *event_body);    /* I - its JSON object body */
+
+/* Read the job id into a new *ret (free with lab_store_job_free). -ENOENT if absent. */
+int lab_store_job_get(lab_store_t *s, const char *id, lab_store_job_t **ret);
+
+/*
+ * Compare-and-set the job's state. In one transaction: if the job's state is
+ * from_state, set state, reason, detail (NULL clears them) and updated_at,
+ * and append the job-class event (if event_kind is not NULL). -ESTALE if its
+ * state is not from_state, -ENOENT if there is no such job, -EINVAL for a bad
+ * event body: in each case nothing is written.
+ */
+int lab_store_job_transition(lab_store_t *s,          /* I - store */
+                             const char *id,          /* I - job */
+                             const char *from_state,  /* I - the state the caller saw */
+                             const char *to_state,    /* I - the new state */
+                             const char *reason,      /* I - keyword, or NULL */
+                             const char *detail,      /* I - sentence, or NULL */
+                             const char *event_kind,  /* I - event to record, or NULL */
+                             const char *event_body); /* I - its JSON object body */
+
+/* Record download progress: attempts so far, the file (or NULL), the sniffed type (or NULL). */
+int lab_store_job_set_download(lab_store_t *s, const char *id, int download_attempts,
+                               const char *asset_path, const char *asset_type);
+
+/*
+ * The jobs whose state is one of states (all jobs when n_states is 0),
+ * oldest first (created_at, then id), read from one snapshot. *ret is NULL
+ * when there are none; free it with lab_store_jobs_free().
+ */
+int lab_store_jobs_list(lab_store_t *s,            /* I - store */
+                        const char *const *states, /* I - states to list */
+                        size_t n_states,           /* I - how many (0: every job) */
+                        lab_store_job_t ***ret,    /* O - jobs */
+                        size_t *ret_n);            /* O - how many */
+
+/* Free a job (NULL is fine). */
+void lab_store_job_free(lab_store_job_t *j);
+LAB_DEFINE_CLEANUP(lab_store_job_t *, lab_store_job_free)
+
+/* Free n jobs returned by lab_store_jobs_list() (NULL is fine). */
+void lab_store_jobs_free(lab_store_job_t **v, size_t n);
 
 /* Record an action in the audit log: who (e.g. "daemon", "labctl:uid=1000"), what, detail. */
 int lab_store_audit_append(lab_store_t *s, const char *actor, const char *action,

@@ -121,6 +121,10 @@ static const char full_yaml[] =
     "  key_file: /etc/labagent/tls/lab.key\n"
     "  poll_wait: 1m30s\n"
     "  connect_timeout: 2500ms\n"
+    "  trust_system_ca: true\n"
+    "  download_attempts: 5\n"
+    "  download_concurrency: 4\n"
+    "  outbox_max_events: 5000\n"
     "printers:\n"
     "  - name: ds620\n"
     "    driver: ipp\n"
@@ -188,6 +192,10 @@ static void test_full(void **state)
         assert_string_equal(c->platform.key_file, "/etc/labagent/tls/lab.key");
         assert_int_equal(c->platform.poll_wait, 90 * SEC);
         assert_int_equal(c->platform.connect_timeout, 2500 * UINT64_C(1000));
+        assert_true(c->platform.trust_system_ca);
+        assert_int_equal(c->platform.download_attempts, 5);
+        assert_int_equal(c->platform.download_concurrency, 4);
+        assert_int_equal(c->platform.outbox_max_events, 5000);
 
         assert_int_equal(c->n_printers, 4);
         p = &c->printers[0];
@@ -276,6 +284,10 @@ static void test_defaults(void **state)
         assert_string_equal(c->platform.url, "https://labs.example.com/api");
         assert_int_equal(c->platform.poll_wait, 25 * SEC);
         assert_int_equal(c->platform.connect_timeout, 10 * SEC);
+        assert_false(c->platform.trust_system_ca);
+        assert_int_equal(c->platform.download_attempts, 3);
+        assert_int_equal(c->platform.download_concurrency, 2);
+        assert_int_equal(c->platform.outbox_max_events, 100000);
         assert_int_equal(c->n_printers, 0);
         assert_null(c->printers);
         assert_int_equal(c->n_products, 0);

@@ -41,9 +41,9 @@ static const char good_config[] = "lab:\n"
                                   "  name: Test Lab\n"
                                   "platform:\n"
                                   "  url: https://127.0.0.1:9/\n"
-                                  "  ca_file: /etc/labagent/tls/ca.pem\n"
-                                  "  cert_file: /etc/labagent/tls/client.pem\n"
-                                  "  key_file: /etc/labagent/tls/client.key\n"
+                                  "  ca_file: @TLS@/ca.pem\n"
+                                  "  cert_file: @TLS@/client.pem\n"
+                                  "  key_file: @TLS@/client.key\n"
                                   "logging:\n"
                                   "  level: info\n";
 
@@ -53,9 +53,9 @@ static const char good_config_2[] = "lab:\n"
                                     "  name: Test Lab (renamed)\n"
                                     "platform:\n"
                                     "  url: https://127.0.0.1:9/\n"
-                                    "  ca_file: /etc/labagent/tls/ca.pem\n"
-                                    "  cert_file: /etc/labagent/tls/client.pem\n"
-                                    "  key_file: /etc/labagent/tls/client.key\n"
+                                    "  ca_file: @TLS@/ca.pem\n"
+                                    "  cert_file: @TLS@/client.pem\n"
+                                    "  key_file: @TLS@/client.key\n"
                                     "products:\n"
                                     "  - sku: PRINT-4X6\n"
                                     "    media: na_index-4x6_4x6in\n"
@@ -68,9 +68,53 @@ static const char bad_config[] = "lab:\n"
                                  "  nmae: Test Lab\n"
                                  "platform:\n"
                                  "  url: https://127.0.0.1:9/\n"
-                                 "  ca_file: /etc/labagent/tls/ca.pem\n"
-                                 "  cert_file: /etc/labagent/tls/client.pem\n"
-                                 "  key_file: /etc/labagent/tls/client.key\n";
+                                 "  ca_file: @TLS@/ca.pem\n"
+                                 "  cert_file: @TLS@/client.pem\n"
+                                 "  key_file: @TLS@/client.key\n";
+
+/* Test certificates, made once for the whole run by tests/platform/make-certs.sh. */
+static char *tls_dir;
+
+/* Write a config template to path, with @TLS@ replaced by the certificate directory. */
+static void write_config(const char *path, const char *template)
+{
+        size_t cap = strlen(template) + 16 * strlen(tls_dir) + 1, n = 0;
+        char *out = malloc(cap);
+
+        assert_non_null(out);
+        for (const char *c = template; *c;) {
+                if (strncmp(c, "@TLS@", 5) == 0) {
+                        n += (size_t)sprintf(out + n, "%s", tls_dir);
+                        c += 5;
+                } else {
+                        out[n++] = *c++;
+                }
+        }
+        out[n] = '\0';
+        lab_test_write_string(path, out);
+        free(out);
+}
+
+static int group_setup(void **state)
+{
+        char *cmd;
+        int r;
+
+        tls_dir = lab_test_mkdtemp("lifecycle-tls");
+        if (asprintf(&cmd, "bash %s/tests/platform/make-certs.sh %s >/dev/null", LAB_SOURCE_DIR,
+                     tls_dir) < 0)
+                return -1;
+        r = system(cmd);
+        free(cmd);
+        return r == 0 ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+        lab_test_rm_rf(tls_dir);
+        free(tls_dir);
+        return 0;
+}
 
 static int setup(void **state)
 {
@@ -79,7 +123,7 @@ static int setup(void **state)
         f->dir = lab_test_mkdtemp("lifecycle");
         f->config = lab_test_path(f->dir, "labagent.yaml");
         f->state = lab_test_path(f->dir, "state");
-        lab_test_write_string(f->config, good_config);
+        write_config(f->config, good_config);
         notify_peer_init(&f->peer, f->dir);
         *state = f;
         return 0;
@@ -196,7 +240,7 @@ static void test_reload_good_then_bad(void **state)
         expect_line(f, 0, "READY=1", READY_TIMEOUT_MS);
 
         /* A good new config: RELOADING=1, then READY=1 and a STATUS naming the new generation. */
-        lab_test_write_string(f->config, good_config_2);
+        write_config(f->config, good_config_2);
         from = f->peer.n_msgs;
         assert_int_equal(kill(f->peer.pid, SIGHUP), 0);
         i = expect_line(f, from, "RELOADING=1", 5000);
@@ -214,7 +258,7 @@ static void test_reload_good_then_bad(void **state)
         free(log);
 
         /* A bad new config: refused, the daemon keeps running on generation 2. */
-        lab_test_write_string(f->config, bad_config);
+        write_config(f->config, bad_config);
         from = f->peer.n_msgs;
         assert_int_equal(kill(f->peer.pid, SIGHUP), 0);
         i = expect_line(f, from, "RELOADING=1", 5000);
@@ -239,7 +283,7 @@ static void test_reload_good_then_bad(void **state)
         free(err);
 
         /* Fixed again: generation 3. */
-        lab_test_write_string(f->config, good_config);
+        write_config(f->config, good_config);
         from = f->peer.n_msgs;
         assert_int_equal(kill(f->peer.pid, SIGHUP), 0);
         i = expect_line(f, from, "READY=1", 5000);
@@ -259,7 +303,7 @@ static void test_invalid_config_refuses_start(void **state)
         char *err, *expected;
         int status;
 
-        lab_test_write_string(f->config, bad_config);
+        write_config(f->config, bad_config);
         start(f, NULL);
         status = notify_peer_wait_exit(&f->peer, READY_TIMEOUT_MS);
         assert_int_not_equal(status, -1);
@@ -338,6 +382,31 @@ static void test_corrupt_store_refused(void **state)
         free(db);
 }
 
+/* A private key others can read: the daemon refuses to start and says how to fix it. */
+static void test_key_permissions_refuse_start(void **state)
+{
+        fixture_t *f = *state;
+        char *key, *err;
+        int status;
+
+        key = lab_test_path(tls_dir, "client.key");
+        assert_int_equal(chmod(key, 0644), 0);
+        start(f, NULL);
+        status = notify_peer_wait_exit(&f->peer, READY_TIMEOUT_MS);
+        assert_int_equal(chmod(key, 0600), 0);
+        assert_int_not_equal(status, -1);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 78);
+        err = notify_peer_stderr(&f->peer);
+        assert_non_null(strstr(err, "tls_key_permissions: "));
+        assert_non_null(strstr(err, key));
+        assert_non_null(strstr(err, "refusing to start"));
+        for (size_t i = 0; i < f->peer.n_msgs; i++)
+                assert_false(notify_msg_has_line(&f->peer.msgs[i], "READY=1"));
+        free(err);
+        free(key);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -346,7 +415,8 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_invalid_config_refuses_start, setup, teardown),
             cmocka_unit_test_setup_teardown(test_second_instance_refused, setup, teardown),
             cmocka_unit_test_setup_teardown(test_corrupt_store_refused, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_key_permissions_refuse_start, setup, teardown),
         };
         signal(SIGPIPE, SIG_IGN);
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -76,7 +76,9 @@ int main(int argc, char **argv)
 
                 snprintf(body, sizeof body, "{\"n\":%ld,\"pid\":%d}", i, (int)getpid());
                 snprintf(job, sizeof job, "job-%ld", i % 16);
-                r = lab_store_event_append(s, "test.append", job, body, &seq);
+                /* Every fourth event is telemetry: both classes must survive the kill. */
+                r = lab_store_event_append(s, i % 4 == 3 ? LAB_EVENT_TELEMETRY : LAB_EVENT_JOB,
+                                           "test.append", job, body, &seq);
                 if (r < 0) {
                         fprintf(stderr, "store-writer: append %ld: %s\n", i, strerror(-r));
                         lab_store_close(s);

@@ -1,7 +1,8 @@
 /*
  * test-store.c - the store's promises, checked on real files: fresh open,
  * forward migration, refusal of damaged and newer files without touching a
- * byte, the outbox and audit API, and no committed event lost to SIGKILL.
+ * byte, the outbox (classes, peek, ack, shed) and audit API, the jobs and
+ * their transactions with the outbox, and no committed event lost to SIGKILL.
  *
  * Why: the store is what keeps a lab from losing a job or printing it twice,
  * and each promise in store.h is only worth what a test on a real SQLite file
@@ -146,7 +147,8 @@ static int64_t append_one(lab_store_t *s, const char *job, int n)
         int64_t seq = 0;
 
         snprintf(body, sizeof body, "{\"n\":%d}", n);
-        assert_int_equal(lab_store_event_append(s, "test.event", job, body, &seq), 0);
+        assert_int_equal(lab_store_event_append(s, LAB_EVENT_JOB, "test.event", job, body, &seq),
+                         0);
         assert_true(seq > 0);
         return seq;
 }
@@ -205,8 +207,8 @@ static void test_fresh_open(void **state)
         sqlite3 *own = lab_store_sqlite(s), *raw;
         _cleanup_free_ char *mode = NULL, *created = NULL;
 
-        assert_int_equal(lab_store_schema_latest(), 2);
-        assert_int_equal(lab_store_schema_version(s), 2);
+        assert_int_equal(lab_store_schema_latest(), 3);
+        assert_int_equal(lab_store_schema_version(s), 3);
         assert_true(sidecar_exists(f->db, "-wal"));
 
         /* Per-connection settings, seen on the store's own connection. */
@@ -218,9 +220,13 @@ static void test_fresh_open(void **state)
         raw = raw_open(f->db);
         mode = raw_text(raw, "PRAGMA journal_mode");
         assert_string_equal(mode, "wal");
-        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 2);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 3);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM events"), 0);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM audit"), 0);
+        assert_int_equal(raw_int(raw, "SELECT count(*) FROM jobs"), 0);
+        assert_int_equal(raw_int(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
+                                      "AND name IN ('events_telemetry', 'jobs_state')"),
+                         2);
         created = raw_text(raw, "SELECT value FROM meta WHERE key = 'created_at'");
         assert_non_null(created);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
@@ -273,7 +279,8 @@ static void test_event_append(void **state)
                          3);
 
         /* A NULL seq pointer is fine. */
-        assert_int_equal(lab_store_event_append(s, "test.event", NULL, "{}", NULL), 0);
+        assert_int_equal(lab_store_event_append(s, LAB_EVENT_JOB, "test.event", NULL, "{}", NULL),
+                         0);
         lab_store_close(s);
 }
 
@@ -285,9 +292,12 @@ static void test_migration_v1_to_latest(void **state)
         sqlite3 *raw;
         int64_t seq, count = -1;
 
+        /* Written the way schema 1 was: the API of this build writes the class column. */
         s = store_open_ok(f->db, 1);
         assert_int_equal(lab_store_schema_version(s), 1);
-        seq = append_one(s, "job-a", 1);
+        raw_exec(lab_store_sqlite(s), "INSERT INTO events (uuid, kind, job_id, body) "
+                                      "VALUES ('u-1', 'test.event', 'job-a', '{\"n\":1}')");
+        seq = sqlite3_last_insert_rowid(lab_store_sqlite(s));
         lab_store_close(s);
 
         raw = raw_open(f->db);
@@ -297,7 +307,7 @@ static void test_migration_v1_to_latest(void **state)
         sqlite3_close(raw);
 
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 2);
+        assert_int_equal(lab_store_schema_version(s), 3);
         assert_int_equal(lab_store_event_exists(s, seq), 1);
         assert_int_equal(lab_store_event_count(s, &count), 0);
         assert_int_equal(count, 1);
@@ -306,8 +316,9 @@ static void test_migration_v1_to_latest(void **state)
         lab_store_close(s);
 
         raw = raw_open(f->db);
-        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 2);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 3);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM audit"), 1);
+        assert_int_equal(raw_int(raw, "SELECT count(*) FROM events WHERE class = 'job'"), 2);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
                                       "AND name = 'events_job_id'"),
                          1);
@@ -330,14 +341,14 @@ static void test_reopen_latest_is_noop(void **state)
         before = lab_test_read_file(f->db, &before_len);
 
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 2);
+        assert_int_equal(lab_store_schema_version(s), 3);
         assert_int_equal(lab_store_event_count(s, &count), 0);
         assert_int_equal(count, 1);
         lab_store_close(s);
 
         /* Asking for an older target never migrates backwards. */
         s = store_open_ok(f->db, 1);
-        assert_int_equal(lab_store_schema_version(s), 2);
+        assert_int_equal(lab_store_schema_version(s), 3);
         lab_store_close(s);
 
         after = lab_test_read_file(f->db, &after_len);
@@ -409,7 +420,7 @@ static void test_newer_refused(void **state)
         assert_false(sidecar_exists(f->db, "-wal"));
         assert_refused_unchanged(f->db, "store_schema_newer", false, &err);
         assert_non_null(strstr(err.message, "schema 999"));
-        assert_non_null(strstr(err.message, "knows up to 2"));
+        assert_non_null(strstr(err.message, "knows up to 3"));
         assert_non_null(strstr(err.message, "the file was not changed"));
 }
 
@@ -506,7 +517,8 @@ static int64_t make_big_store(const char *db)
                          "{\"n\":%d,\"pad\":\"0123456789abcdef0123456789abcdef0123456789ab"
                          "cdef0123456789abcdef\"}",
                          i);
-                assert_int_equal(lab_store_event_append(s, "test.bulk", "job-x", body, NULL), 0);
+                assert_int_equal(
+                    lab_store_event_append(s, LAB_EVENT_JOB, "test.bulk", "job-x", body, NULL), 0);
         }
         assert_int_equal(sqlite3_exec(lab_store_sqlite(s), "COMMIT", NULL, NULL, NULL), SQLITE_OK);
         page_size = raw_int(lab_store_sqlite(s), "PRAGMA page_size");
@@ -566,7 +578,7 @@ static void test_zero_length_is_new(void **state)
 
         lab_test_write_file(f->db, "", 0);
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 2);
+        assert_int_equal(lab_store_schema_version(s), 3);
         assert_int_equal(append_one(s, NULL, 1), 1);
         lab_store_close(s);
         assert_int_equal(stat(f->db, &st), 0);
@@ -608,16 +620,23 @@ static void test_bad_json_refused(void **state)
         int64_t seq = 77, count = -1;
 
         for (size_t i = 0; i < ELEMENTSOF(bad); i++)
-                assert_int_equal(lab_store_event_append(s, "test.bad", "job-1", bad[i], &seq),
-                                 -EINVAL);
+                assert_int_equal(
+                    lab_store_event_append(s, LAB_EVENT_JOB, "test.bad", "job-1", bad[i], &seq),
+                    -EINVAL);
         assert_int_equal(seq, 77);
-        assert_int_equal(lab_store_event_append(s, NULL, NULL, "{}", NULL), -EINVAL);
-        assert_int_equal(lab_store_event_append(s, "test.bad", NULL, NULL, NULL), -EINVAL);
+        assert_int_equal(lab_store_event_append(s, LAB_EVENT_JOB, NULL, NULL, "{}", NULL), -EINVAL);
+        assert_int_equal(lab_store_event_append(s, LAB_EVENT_JOB, "", NULL, "{}", NULL), -EINVAL);
+        assert_int_equal(lab_store_event_append(s, LAB_EVENT_JOB, "test.bad", NULL, NULL, NULL),
+                         -EINVAL);
+        /* A class that is not one of the enum's. */
+        assert_int_equal(
+            lab_store_event_append(s, (lab_event_class_t)2, "test.bad", NULL, "{}", NULL), -EINVAL);
         assert_int_equal(lab_store_event_count(s, &count), 0);
         assert_int_equal(count, 0);
 
         /* The cached statement was reset: the next good append works and no seq was used. */
-        assert_int_equal(lab_store_event_append(s, "test.good", NULL, " {\"ok\":true}", &seq), 0);
+        assert_int_equal(
+            lab_store_event_append(s, LAB_EVENT_JOB, "test.good", NULL, " {\"ok\":true}", &seq), 0);
         assert_int_equal(seq, 1);
         lab_store_close(s);
 }
@@ -646,6 +665,849 @@ static void test_missing_directory(void **state)
         assert_int_equal(r, -EINVAL);
         assert_string_equal(err.keyword, "store_open_failed");
         assert_int_equal(access(f->db, F_OK), -1);
+}
+
+/* The first column of every row of a query, as text joined with sep; malloc'd ("" for no rows). */
+static char *raw_join(sqlite3 *db, const char *sql, int column, const char *sep)
+{
+        sqlite3_stmt *stmt = NULL;
+        char *out = strdup("");
+        bool first = true;
+
+        assert_non_null(out);
+        if (sqlite3_prepare_v2(db, sql, -1, &stmt, NULL) != SQLITE_OK)
+                fail_msg("%s: %s", sql, sqlite3_errmsg(db));
+        while (sqlite3_step(stmt) == SQLITE_ROW) {
+                const unsigned char *t = sqlite3_column_text(stmt, column);
+                char *next = NULL;
+
+                assert_true(asprintf(&next, "%s%s%s", out, first ? "" : sep,
+                                     t ? (const char *)t : "NULL") >= 0);
+                free(out);
+                out = next;
+                first = false;
+        }
+        sqlite3_finalize(stmt);
+        return out;
+}
+
+/* All rows of a one-column query, joined with ','. */
+static char *raw_list(sqlite3 *db, const char *sql)
+{
+        return raw_join(db, sql, 0, ",");
+}
+
+/* The query plan of sql on db, its steps joined with "; ". */
+static char *raw_plan(sqlite3 *db, const char *sql)
+{
+        _cleanup_free_ char *q = NULL;
+
+        assert_true(asprintf(&q, "EXPLAIN QUERY PLAN %s", sql) >= 0);
+        return raw_join(db, q, 3, "; ");
+}
+
+/* Append an event of class cls with body {"n":n} and return its seq. */
+static int64_t append_cls(lab_store_t *s, lab_event_class_t cls, const char *kind, int n)
+{
+        char body[64];
+        int64_t seq = 0;
+
+        snprintf(body, sizeof body, "{\"n\":%d}", n);
+        assert_int_equal(lab_store_event_append(s, cls, kind, NULL, body, &seq), 0);
+        return seq;
+}
+
+/* The seqs in the outbox, oldest first, as "1,2,3", optionally of one class only. */
+static char *outbox_seqs(lab_store_t *s, const char *cls)
+{
+        _cleanup_free_ char *q = NULL;
+
+        if (cls)
+                assert_true(asprintf(&q, "SELECT seq FROM events WHERE class = '%s' ORDER BY seq",
+                                     cls) >= 0);
+        return raw_list(lab_store_sqlite(s), q ? q : "SELECT seq FROM events ORDER BY seq");
+}
+
+/* A schema-2 file with events (one deleted) is migrated to 3: events kept as class job. */
+static void test_migration_v2_to_v3(void **state)
+{
+        fixture_t *f = *state;
+        _cleanup_free_ char *plan = NULL, *plan_jobs = NULL, *seqs = NULL;
+        lab_store_event_t *ev = NULL;
+        size_t n = 0;
+        lab_store_t *s;
+        sqlite3 *raw;
+
+        s = store_open_ok(f->db, 2);
+        raw_exec(lab_store_sqlite(s),
+                 "INSERT INTO events (uuid, kind, job_id, body) VALUES "
+                 "('u-1', 'job.accepted', 'job-a', '{}'), "
+                 "('u-2', 'lab.started', NULL, '{\"version\":\"0.0.9\"}'), "
+                 "('u-3', 'job.failed', 'job-a', '{\"reason\":\"x\"}'), "
+                 "('u-4', 'job.accepted', 'job-b', '{}');"
+                 "DELETE FROM events WHERE uuid = 'u-4';"
+                 "INSERT INTO audit (actor, action) VALUES ('daemon', 'start')");
+        lab_store_close(s);
+
+        raw = raw_open(f->db);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 2);
+        assert_int_equal(
+            raw_int(raw, "SELECT count(*) FROM pragma_table_info('events') WHERE name = 'class'"),
+            0);
+        assert_int_equal(raw_int(raw, "SELECT count(*) FROM sqlite_schema WHERE name = 'jobs'"), 0);
+        sqlite3_close(raw);
+
+        s = store_open_ok(f->db, lab_store_schema_latest());
+        assert_int_equal(lab_store_schema_version(s), 3);
+        raw = raw_open(f->db);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 3);
+        seqs = raw_list(raw, "SELECT seq FROM events WHERE class = 'job' ORDER BY seq");
+        assert_string_equal(seqs, "1,2,3");
+        assert_int_equal(raw_int(raw, "SELECT count(*) FROM events"), 3);
+        assert_int_equal(raw_int(raw, "SELECT count(*) FROM audit"), 1);
+        assert_int_equal(raw_int(raw, "SELECT count(*) FROM jobs"), 0);
+        /* The class is checked; a row written without one is a job event. */
+        assert_int_not_equal(sqlite3_exec(raw,
+                                          "INSERT INTO events (uuid, kind, body, class) "
+                                          "VALUES ('u-x', 'x', '{}', 'other')",
+                                          NULL, NULL, NULL),
+                             SQLITE_OK);
+        /* The indexes serve "oldest telemetry first" and "jobs in a state". */
+        plan =
+            raw_plan(raw, "SELECT seq FROM events WHERE class = 'telemetry' ORDER BY seq LIMIT 5");
+        print_message("telemetry plan: %s\n", plan);
+        assert_non_null(strstr(plan, "events_telemetry"));
+        assert_null(strstr(plan, "TEMP B-TREE"));
+        plan_jobs = raw_plan(raw, "SELECT id FROM jobs WHERE state = 'queued'");
+        assert_non_null(strstr(plan_jobs, "jobs_state"));
+        sqlite3_close(raw);
+
+        assert_int_equal(lab_store_events_peek(s, 10, &ev, &n), 0);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++) {
+                assert_int_equal(ev[i].seq, (int64_t)i + 1);
+                assert_int_equal(ev[i].cls, LAB_EVENT_JOB);
+        }
+        assert_string_equal(ev[1].body, "{\"version\":\"0.0.9\"}");
+        assert_null(ev[1].job_id);
+        lab_store_events_free(ev, n);
+
+        /* AUTOINCREMENT survived the migration: seq 4 (deleted) is never reused. */
+        assert_int_equal(append_cls(s, LAB_EVENT_TELEMETRY, "test.sample", 1), 5);
+        lab_store_close(s);
+}
+
+/* Each event keeps the class it was appended with. */
+static void test_event_classes(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        sqlite3 *own = lab_store_sqlite(s);
+        _cleanup_free_ char *c1 = NULL, *c2 = NULL, *job = NULL, *tel = NULL;
+        int64_t count = -1;
+
+        assert_int_equal(append_cls(s, LAB_EVENT_JOB, "job.accepted", 1), 1);
+        assert_int_equal(append_cls(s, LAB_EVENT_TELEMETRY, "printer.health", 2), 2);
+        assert_int_equal(append_cls(s, LAB_EVENT_TELEMETRY, "printer.health", 3), 3);
+        assert_int_equal(append_cls(s, LAB_EVENT_JOB, "job.failed", 4), 4);
+        assert_int_equal(
+            lab_store_event_append(s, (lab_event_class_t)-1, "test.bad", NULL, "{}", NULL),
+            -EINVAL);
+        assert_int_equal(lab_store_event_count(s, &count), 0);
+        assert_int_equal(count, 4);
+
+        c1 = raw_text(own, "SELECT class FROM events WHERE seq = 1");
+        assert_string_equal(c1, "job");
+        c2 = raw_text(own, "SELECT class FROM events WHERE seq = 2");
+        assert_string_equal(c2, "telemetry");
+        job = outbox_seqs(s, "job");
+        assert_string_equal(job, "1,4");
+        tel = outbox_seqs(s, "telemetry");
+        assert_string_equal(tel, "2,3");
+        lab_store_close(s);
+}
+
+/* Peek returns the oldest events by seq, at most max, with every column as stored. */
+static void test_events_peek(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        sqlite3 *own = lab_store_sqlite(s);
+        lab_store_event_t *ev = (lab_store_event_t *)&state;
+        size_t n = 99;
+
+        /* Empty outbox. */
+        assert_int_equal(lab_store_events_peek(s, 10, &ev, &n), 0);
+        assert_null(ev);
+        assert_int_equal(n, 0);
+
+        assert_int_equal(
+            lab_store_event_append(s, LAB_EVENT_JOB, "job.accepted", "job-1", "{}", NULL), 0);
+        for (int i = 2; i <= 7; i++)
+                append_cls(s, i % 2 ? LAB_EVENT_JOB : LAB_EVENT_TELEMETRY, "test.peek", i);
+
+        assert_int_equal(lab_store_events_peek(s, 3, &ev, &n), 0);
+        assert_int_equal(n, 3);
+        for (size_t i = 0; i < n; i++)
+                assert_int_equal(ev[i].seq, (int64_t)i + 1);
+        {
+                _cleanup_free_ char *uuid = raw_text(own, "SELECT uuid FROM events WHERE seq = 1");
+                _cleanup_free_ char *at =
+                    raw_text(own, "SELECT created_at FROM events WHERE seq = 2");
+
+                assert_string_equal(ev[0].uuid, uuid);
+                assert_string_equal(ev[1].created_at, at);
+        }
+        assert_string_equal(ev[0].kind, "job.accepted");
+        assert_string_equal(ev[0].job_id, "job-1");
+        assert_string_equal(ev[0].body, "{}");
+        assert_int_equal(ev[0].cls, LAB_EVENT_JOB);
+        assert_int_equal(ev[1].cls, LAB_EVENT_TELEMETRY);
+        assert_null(ev[1].job_id);
+        assert_string_equal(ev[2].body, "{\"n\":3}");
+        assert_int_equal(ev[2].cls, LAB_EVENT_JOB);
+        lab_store_events_free(ev, n);
+
+        /* More than there are: all of them. max 0: none, and no allocation. */
+        assert_int_equal(lab_store_events_peek(s, 100, &ev, &n), 0);
+        assert_int_equal(n, 7);
+        assert_int_equal(ev[6].seq, 7);
+        lab_store_events_free(ev, n);
+        assert_int_equal(lab_store_events_peek(s, 0, &ev, &n), 0);
+        assert_null(ev);
+        assert_int_equal(n, 0);
+
+        /* Peek does not remove; after deleting the oldest two, it starts at seq 3. */
+        raw_exec(own, "DELETE FROM events WHERE seq IN (1, 2)");
+        assert_int_equal(lab_store_events_peek(s, 2, &ev, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(ev[0].seq, 3);
+        assert_int_equal(ev[1].seq, 4);
+        lab_store_events_free(ev, n);
+        lab_store_events_free(NULL, 0);
+        assert_int_equal(lab_store_events_peek(s, 1, NULL, &n), -EINVAL);
+        lab_store_close(s);
+}
+
+/* Ack deletes exactly the listed UUIDs; unknown and repeated ones are ignored. */
+static void test_events_ack(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        _cleanup_free_ char *left = NULL, *left2 = NULL, *left3 = NULL;
+        lab_store_event_t *ev = NULL;
+        size_t n = 0, deleted = 99;
+
+        for (int i = 1; i <= 5; i++)
+                append_cls(s, i == 4 ? LAB_EVENT_TELEMETRY : LAB_EVENT_JOB, "test.ack", i);
+        assert_int_equal(lab_store_events_peek(s, 10, &ev, &n), 0);
+        assert_int_equal(n, 5);
+
+        {
+                const char *acked[] = {ev[1].uuid, ev[3].uuid,
+                                       "00000000-0000-4000-8000-000000000000", ev[1].uuid, ""};
+
+                assert_int_equal(lab_store_events_ack(s, acked, ELEMENTSOF(acked), &deleted), 0);
+        }
+        assert_int_equal(deleted, 2);
+        left = outbox_seqs(s, NULL);
+        assert_string_equal(left, "1,3,5");
+
+        /* Acking them again deletes nothing. */
+        {
+                const char *again[] = {ev[1].uuid, ev[3].uuid};
+
+                assert_int_equal(lab_store_events_ack(s, again, 2, &deleted), 0);
+                assert_int_equal(deleted, 0);
+        }
+
+        /* A NULL entry: refused before anything is deleted. */
+        {
+                const char *bad[] = {ev[0].uuid, NULL};
+
+                deleted = 99;
+                assert_int_equal(lab_store_events_ack(s, bad, 2, &deleted), -EINVAL);
+                assert_int_equal(deleted, 99);
+        }
+        left2 = outbox_seqs(s, NULL);
+        assert_string_equal(left2, "1,3,5");
+
+        /* An empty list is fine; a NULL count pointer too. */
+        assert_int_equal(lab_store_events_ack(s, NULL, 0, &deleted), 0);
+        assert_int_equal(deleted, 0);
+        {
+                const char *rest[] = {ev[4].uuid, ev[0].uuid};
+
+                assert_int_equal(lab_store_events_ack(s, rest, 2, NULL), 0);
+        }
+        left3 = outbox_seqs(s, NULL);
+        assert_string_equal(left3, "3");
+        lab_store_events_free(ev, n);
+        lab_store_close(s);
+}
+
+/* The body of the shed event with this seq. */
+static char *shed_body(lab_store_t *s, int64_t seq)
+{
+        _cleanup_free_ char *q = NULL;
+
+        assert_true(asprintf(&q,
+                             "SELECT body FROM events WHERE seq = %" PRId64
+                             " AND kind = 'lab.telemetry_shed' AND class = 'job' "
+                             "AND job_id IS NULL",
+                             seq) >= 0);
+        return raw_text(lab_store_sqlite(s), q);
+}
+
+/* Shed drops the oldest telemetry, never job events, to exactly cap with its own event. */
+static void test_events_shed(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        _cleanup_free_ char *tel = NULL, *job = NULL, *body = NULL, *tel2 = NULL, *body2 = NULL;
+        int64_t dropped = -1, count = -1;
+
+        /* seq 1..20: odd ones job events, even ones telemetry. */
+        for (int i = 1; i <= 20; i++)
+                append_cls(s, i % 2 ? LAB_EVENT_JOB : LAB_EVENT_TELEMETRY, "test.shed", i);
+
+        /* At or under cap: nothing happens. */
+        assert_int_equal(lab_store_events_shed(s, 20, &dropped), 0);
+        assert_int_equal(dropped, 0);
+        assert_int_equal(lab_store_events_shed(s, 1000, &dropped), 0);
+        assert_int_equal(dropped, 0);
+        assert_int_equal(lab_store_event_exists(s, 21), 0);
+
+        /* 20 events, cap 15: 20 - 15 + 1 = 6 telemetry go, the shed event makes 15. */
+        assert_int_equal(lab_store_events_shed(s, 15, &dropped), 0);
+        assert_int_equal(dropped, 6);
+        assert_int_equal(lab_store_event_count(s, &count), 0);
+        assert_int_equal(count, 15);
+        tel = outbox_seqs(s, "telemetry");
+        assert_string_equal(tel, "14,16,18,20");
+        job = outbox_seqs(s, "job");
+        assert_string_equal(job, "1,3,5,7,9,11,13,15,17,19,21");
+        body = shed_body(s, 21);
+        assert_string_equal(body, "{\"dropped\":6}");
+
+        /* Again at cap: a no-op, no second shed event. */
+        assert_int_equal(lab_store_events_shed(s, 15, &dropped), 0);
+        assert_int_equal(dropped, 0);
+        assert_int_equal(lab_store_event_exists(s, 22), 0);
+
+        /* One over: two telemetry go for the one shed event; back at cap. */
+        assert_int_equal(append_cls(s, LAB_EVENT_TELEMETRY, "test.shed", 22), 22);
+        assert_int_equal(lab_store_events_shed(s, 15, NULL), 0);
+        assert_int_equal(lab_store_event_count(s, &count), 0);
+        assert_int_equal(count, 15);
+        tel2 = outbox_seqs(s, "telemetry");
+        assert_string_equal(tel2, "18,20,22");
+        body2 = shed_body(s, 23);
+        assert_string_equal(body2, "{\"dropped\":2}");
+
+        /* A cap below 1 is refused. */
+        assert_int_equal(lab_store_events_shed(s, 0, &dropped), -EINVAL);
+        assert_int_equal(lab_store_events_shed(s, -5, &dropped), -EINVAL);
+        assert_int_equal(lab_store_event_count(s, &count), 0);
+        assert_int_equal(count, 15);
+        lab_store_close(s);
+}
+
+/* Without enough telemetry, shed drops all of it and keeps every job event, over cap. */
+static void test_events_shed_short_of_telemetry(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        _cleanup_free_ char *tel = NULL, *job = NULL, *body = NULL;
+        int64_t dropped = -1, count = -1;
+
+        /* 10 job events (seq 1..10), then 3 telemetry (11..13); cap 5: want 9, have 3. */
+        for (int i = 1; i <= 13; i++)
+                append_cls(s, i <= 10 ? LAB_EVENT_JOB : LAB_EVENT_TELEMETRY, "test.shed", i);
+        assert_int_equal(lab_store_events_shed(s, 5, &dropped), 0);
+        assert_int_equal(dropped, 3);
+        tel = outbox_seqs(s, "telemetry");
+        assert_string_equal(tel, "");
+        job = outbox_seqs(s, "job");
+        assert_string_equal(job, "1,2,3,4,5,6,7,8,9,10,14");
+        body = shed_body(s, 14);
+        assert_string_equal(body, "{\"dropped\":3}");
+
+        /* Over cap with no telemetry left: nothing to shed, nothing appended. */
+        assert_int_equal(lab_store_events_shed(s, 5, &dropped), 0);
+        assert_int_equal(dropped, 0);
+        assert_int_equal(lab_store_event_count(s, &count), 0);
+        assert_int_equal(count, 11);
+        assert_int_equal(lab_store_event_exists(s, 15), 0);
+        lab_store_close(s);
+}
+
+/* The shed event is written in the shed's transaction: if it fails, no telemetry is lost. */
+static void test_events_shed_atomic(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        _cleanup_free_ char *before = NULL, *after = NULL;
+        int64_t dropped = -1, count = -1;
+        sqlite3 *raw;
+        int r;
+
+        for (int i = 1; i <= 10; i++)
+                append_cls(s, i % 2 ? LAB_EVENT_JOB : LAB_EVENT_TELEMETRY, "test.shed", i);
+        before = outbox_seqs(s, NULL);
+
+        /* Another connection makes the shed event's insert fail. */
+        raw = raw_open(f->db);
+        raw_exec(raw, "CREATE TRIGGER refuse_shed BEFORE INSERT ON events "
+                      "WHEN NEW.kind = 'lab.telemetry_shed' "
+                      "BEGIN SELECT RAISE(ABORT, 'test refuses the shed event'); END");
+
+        r = lab_store_events_shed(s, 6, &dropped);
+        assert_true(r < 0);
+        assert_int_equal(dropped, 0);
+        after = outbox_seqs(s, NULL);
+        assert_string_equal(after, before);
+        assert_int_equal(raw_int(raw, "SELECT count(*) FROM events WHERE class = 'telemetry'"), 5);
+
+        /* Without the trigger the same shed goes through: 10 - 6 + 1 = 5 dropped. */
+        raw_exec(raw, "DROP TRIGGER refuse_shed");
+        sqlite3_close(raw);
+        assert_int_equal(lab_store_events_shed(s, 6, &dropped), 0);
+        assert_int_equal(dropped, 5);
+        assert_int_equal(lab_store_event_count(s, &count), 0);
+        assert_int_equal(count, 6);
+        lab_store_close(s);
+}
+
+/* A complete job (string literals; the store only reads it). */
+static lab_store_job_t job_template(const char *id, const char *state)
+{
+        return (lab_store_job_t){
+            .id = (char *)id,
+            .order_id = (char *)"ord-20261128-0042",
+            .sku = (char *)"print-4x6-glossy",
+            .quantity = 2,
+            .priority = (char *)"rush",
+            .deadline = (char *)"2026-11-28T18:00:00Z",
+            .state = (char *)state,
+            .asset_url = (char *)"https://labs.example-photo.com/api/v1/assets/a-91c2",
+            .asset_sha256 =
+                (char *)"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
+            .asset_bytes = 4718592,
+            .spec = (char *)"{\"id\":\"x\",\"quantity\":2}",
+        };
+}
+
+#define TS_GLOB                                                                                    \
+        "'[0-9][0-9][0-9][0-9]-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9].[0-9][0-9][" \
+        "0-9]Z'"
+
+/* A job inserted with its event reads back field for field; the event is a job event. */
+static void test_job_insert_get(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        sqlite3 *own = lab_store_sqlite(s);
+        lab_store_job_t job = job_template("job-7f3a", "accepted"), *got = NULL;
+        _cleanup_free_ char *kind = NULL, *body = NULL, *cls = NULL;
+
+        job.reason = (char *)"none_yet";
+        job.detail = (char *)"a detail";
+        job.asset_type = (char *)"image/jpeg";
+        job.asset_path = (char *)"/var/lib/labagent/assets/job-7f3a";
+        job.download_attempts = 1;
+        assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{}"), 0);
+
+        assert_int_equal(lab_store_job_get(s, "job-7f3a", &got), 0);
+        assert_string_equal(got->id, "job-7f3a");
+        assert_string_equal(got->order_id, job.order_id);
+        assert_string_equal(got->sku, job.sku);
+        assert_int_equal(got->quantity, 2);
+        assert_string_equal(got->priority, "rush");
+        assert_string_equal(got->deadline, job.deadline);
+        assert_string_equal(got->state, "accepted");
+        assert_string_equal(got->reason, "none_yet");
+        assert_string_equal(got->detail, "a detail");
+        assert_string_equal(got->asset_url, job.asset_url);
+        assert_string_equal(got->asset_sha256, job.asset_sha256);
+        assert_int_equal(got->asset_bytes, 4718592);
+        assert_string_equal(got->asset_type, "image/jpeg");
+        assert_string_equal(got->asset_path, job.asset_path);
+        assert_int_equal(got->download_attempts, 1);
+        assert_string_equal(got->spec, job.spec);
+        assert_non_null(got->created_at);
+        assert_non_null(got->updated_at);
+        lab_store_job_free(got);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs WHERE created_at GLOB " TS_GLOB
+                                      " AND updated_at GLOB " TS_GLOB),
+                         1);
+
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 1);
+        kind = raw_text(own, "SELECT kind FROM events WHERE job_id = 'job-7f3a'");
+        assert_string_equal(kind, "job.accepted");
+        body = raw_text(own, "SELECT body FROM events WHERE job_id = 'job-7f3a'");
+        assert_string_equal(body, "{}");
+        cls = raw_text(own, "SELECT class FROM events WHERE job_id = 'job-7f3a'");
+        assert_string_equal(cls, "job");
+
+        /* Optional fields left out: priority defaults to standard; no event asked, none written. */
+        job = job_template("job-min", "queued");
+        job.priority = NULL;
+        job.deadline = NULL;
+        job.quantity = 1;
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+        assert_int_equal(lab_store_job_get(s, "job-min", &got), 0);
+        assert_string_equal(got->priority, "standard");
+        assert_null(got->deadline);
+        assert_null(got->reason);
+        assert_null(got->asset_path);
+        assert_null(got->asset_type);
+        assert_int_equal(got->download_attempts, 0);
+        assert_int_equal(got->quantity, 1);
+        lab_store_job_free(got);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 1);
+
+        /* The quantity bounds are the schema's. */
+        job = job_template("job-1000", "queued");
+        job.quantity = 1000;
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+        job = job_template("job-bad", "queued");
+        job.quantity = 0;
+        assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{}"), -EINVAL);
+        job.quantity = 1001;
+        assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{}"), -EINVAL);
+        /* A spec that is not a JSON object, or not JSON. */
+        job = job_template("job-bad", "queued");
+        job.spec = (char *)"[1,2]";
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
+        job.spec = (char *)"{\"id\":";
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
+        job.spec = NULL;
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
+        /* A required field missing. */
+        job = job_template("job-bad", "queued");
+        job.sku = NULL;
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
+        job = job_template("", "queued");
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
+        job = job_template("job-bad", NULL);
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
+
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs"), 3);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs WHERE id = 'job-bad'"), 0);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 1);
+
+        /* An unknown job. */
+        got = (lab_store_job_t *)&job;
+        assert_int_equal(lab_store_job_get(s, "job-none", &got), -ENOENT);
+        assert_null(got);
+        lab_store_job_free(NULL);
+        lab_store_close(s);
+}
+
+/* Job and event are one transaction: when the event cannot be written, neither is the job. */
+static void test_job_insert_atomic(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        sqlite3 *own = lab_store_sqlite(s);
+        lab_store_job_t job = job_template("job-atomic", "accepted"), *got = NULL;
+
+        /* Passes the object check, fails json_valid() in the events table: after the job row. */
+        assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{not json"), -EINVAL);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs"), 0);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 0);
+        assert_int_equal(lab_store_job_get(s, "job-atomic", &got), -ENOENT);
+
+        /* Not an object, an empty kind: same. */
+        assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "[1]"), -EINVAL);
+        assert_int_equal(lab_store_job_insert(s, &job, "", "{}"), -EINVAL);
+        assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", NULL), -EINVAL);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs"), 0);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 0);
+
+        /* The other way round: the job is refused, its event is not written. */
+        job.quantity = 5000;
+        assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{}"), -EINVAL);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 0);
+
+        /* Nothing was left behind: the same id goes in cleanly now. */
+        job.quantity = 2;
+        assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{}"), 0);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs"), 1);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events WHERE job_id = 'job-atomic'"),
+                         1);
+        lab_store_close(s);
+}
+
+/* Inserting a job id that exists: -EEXIST, and neither the row nor the outbox changes. */
+static void test_job_insert_duplicate(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        sqlite3 *own = lab_store_sqlite(s);
+        lab_store_job_t job = job_template("job-dup", "accepted");
+        _cleanup_free_ char *st = NULL, *body = NULL;
+
+        assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{\"first\":true}"), 0);
+
+        job.quantity = 7;
+        job.state = (char *)"queued";
+        assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{\"second\":true}"),
+                         -EEXIST);
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EEXIST);
+
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs"), 1);
+        assert_int_equal(raw_int(own, "SELECT quantity FROM jobs WHERE id = 'job-dup'"), 2);
+        st = raw_text(own, "SELECT state FROM jobs WHERE id = 'job-dup'");
+        assert_string_equal(st, "accepted");
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 1);
+        body = raw_text(own, "SELECT body FROM events");
+        assert_string_equal(body, "{\"first\":true}");
+        lab_store_close(s);
+}
+
+/* State, reason, detail and updated_at of a job, from a raw query, as "state|reason|detail|at". */
+static char *job_row(sqlite3 *db, const char *id)
+{
+        _cleanup_free_ char *q = NULL;
+
+        assert_true(asprintf(&q,
+                             "SELECT state || '|' || coalesce(reason, '-') || '|' || "
+                             "coalesce(detail, '-') || '|' || updated_at FROM jobs WHERE id = '%s'",
+                             id) >= 0);
+        return raw_text(db, q);
+}
+
+#define OLD_AT "2000-01-01T00:00:00.000Z"
+
+/* A transition is a compare-and-set that writes the state and its event together. */
+static void test_job_transition(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        sqlite3 *own = lab_store_sqlite(s);
+        lab_store_job_t job = job_template("job-t", "accepted");
+        _cleanup_free_ char *row1 = NULL, *row2 = NULL, *row3 = NULL, *row4 = NULL, *row5 = NULL,
+                            *body = NULL, *at = NULL;
+
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+        raw_exec(own, "UPDATE jobs SET updated_at = '" OLD_AT "'");
+
+        /* Success: state set, updated_at now, the event recorded for the job. */
+        assert_int_equal(lab_store_job_transition(s, "job-t", "accepted", "downloading", NULL, NULL,
+                                                  "job.test_downloading", "{\"try\":1}"),
+                         0);
+        row1 = job_row(own, "job-t");
+        assert_non_null(strstr(row1, "downloading|-|-|"));
+        assert_null(strstr(row1, OLD_AT));
+        at = raw_text(own, "SELECT count(*) FROM jobs WHERE updated_at GLOB " TS_GLOB);
+        assert_string_equal(at, "1");
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events WHERE job_id = 'job-t' AND "
+                                      "kind = 'job.test_downloading' AND class = 'job'"),
+                         1);
+        body = raw_text(own, "SELECT body FROM events WHERE kind = 'job.test_downloading'");
+        assert_string_equal(body, "{\"try\":1}");
+
+        /* With a reason and a detail. */
+        assert_int_equal(lab_store_job_transition(s, "job-t", "downloading", "failed",
+                                                  "asset_checksum_mismatch",
+                                                  "sha256 differs after 3 attempts", "job.failed",
+                                                  "{\"reason\":\"asset_checksum_mismatch\"}"),
+                         0);
+        row2 = job_row(own, "job-t");
+        assert_non_null(
+            strstr(row2, "failed|asset_checksum_mismatch|sha256 differs after 3 attempts|"));
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
+
+        /* Stale: the job is not in from_state. Nothing written, not even updated_at. */
+        raw_exec(own, "UPDATE jobs SET updated_at = '" OLD_AT "'");
+        assert_int_equal(lab_store_job_transition(s, "job-t", "downloading", "printing", NULL, NULL,
+                                                  "job.test_printing", "{}"),
+                         -ESTALE);
+        row3 = job_row(own, "job-t");
+        assert_string_equal(row3, "failed|asset_checksum_mismatch|sha256 differs after 3 "
+                                  "attempts|" OLD_AT);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
+        assert_int_equal(
+            raw_int(own, "SELECT count(*) FROM events WHERE kind = 'job.test_printing'"), 0);
+
+        /* No such job: -ENOENT, no event. */
+        assert_int_equal(lab_store_job_transition(s, "job-none", "accepted", "downloading", NULL,
+                                                  NULL, "job.test_downloading", "{}"),
+                         -ENOENT);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events WHERE job_id = 'job-none'"), 0);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
+
+        /* Without an event: the state changes, the outbox does not; NULL clears reason, detail. */
+        assert_int_equal(
+            lab_store_job_transition(s, "job-t", "failed", "queued", NULL, NULL, NULL, NULL), 0);
+        row4 = job_row(own, "job-t");
+        assert_non_null(strstr(row4, "queued|-|-|"));
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
+
+        /* The event cannot be written: the state change is rolled back with it. */
+        raw_exec(own, "UPDATE jobs SET updated_at = '" OLD_AT "'");
+        assert_int_equal(lab_store_job_transition(s, "job-t", "queued", "printing", "x", "y",
+                                                  "job.test_printing", "{broken"),
+                         -EINVAL);
+        row5 = job_row(own, "job-t");
+        assert_string_equal(row5, "queued|-|-|" OLD_AT);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
+
+        /* Bad arguments. */
+        assert_int_equal(
+            lab_store_job_transition(s, "job-t", NULL, "printing", NULL, NULL, NULL, NULL),
+            -EINVAL);
+        assert_int_equal(lab_store_job_transition(s, "job-t", "queued", "", NULL, NULL, NULL, NULL),
+                         -EINVAL);
+        lab_store_close(s);
+}
+
+/* The ids of a job list, joined with ','. */
+static char *job_ids(lab_store_job_t **v, size_t n)
+{
+        char *out = strdup("");
+
+        for (size_t i = 0; i < n; i++) {
+                char *next = NULL;
+
+                assert_true(asprintf(&next, "%s%s%s", out, i ? "," : "", v[i]->id) >= 0);
+                free(out);
+                out = next;
+        }
+        return out;
+}
+
+/* List jobs in the given states and return their ids, checking the count. */
+static char *list_ids(lab_store_t *s, const char *const *states, size_t n_states)
+{
+        lab_store_job_t **v = NULL;
+        size_t n = 0;
+        char *ids;
+
+        assert_int_equal(lab_store_jobs_list(s, states, n_states, &v, &n), 0);
+        assert_true(n == 0 || v != NULL);
+        ids = job_ids(v, n);
+        lab_store_jobs_free(v, n);
+        return ids;
+}
+
+/* jobs_list filters by state and orders by created_at, then id. */
+static void test_jobs_list(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        sqlite3 *own = lab_store_sqlite(s);
+        static const char *const jobs[][3] = {
+            {"j-a", "queued", "2026-01-01T00:00:02.000Z"},
+            {"j-b", "printing", "2026-01-01T00:00:03.000Z"},
+            {"j-c", "queued", "2026-01-01T00:00:01.000Z"},
+            {"j-d", "failed", "2026-01-01T00:00:00.000Z"},
+            {"j-e", "queued", "2026-01-01T00:00:02.000Z"},
+        };
+        _cleanup_free_ char *all = NULL, *queued = NULL, *two = NULL, *none = NULL, *empty = NULL;
+        lab_store_job_t **v = NULL;
+        size_t n = 0;
+
+        empty = list_ids(s, NULL, 0);
+        assert_string_equal(empty, "");
+
+        for (size_t i = 0; i < ELEMENTSOF(jobs); i++) {
+                lab_store_job_t job = job_template(jobs[i][0], jobs[i][1]);
+                _cleanup_free_ char *q = NULL;
+
+                assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+                assert_true(asprintf(&q, "UPDATE jobs SET created_at = '%s' WHERE id = '%s'",
+                                     jobs[i][2], jobs[i][0]) >= 0);
+                raw_exec(own, q);
+        }
+
+        all = list_ids(s, NULL, 0);
+        assert_string_equal(all, "j-d,j-c,j-a,j-e,j-b");
+        {
+                const char *st[] = {"queued"};
+
+                queued = list_ids(s, st, 1);
+                assert_string_equal(queued, "j-c,j-a,j-e");
+        }
+        {
+                /* Two states, one named twice: each job once, in created_at order. */
+                const char *st[] = {"printing", "queued", "queued"};
+
+                two = list_ids(s, st, 3);
+                assert_string_equal(two, "j-c,j-a,j-e,j-b");
+        }
+        {
+                const char *st[] = {"printed"};
+
+                none = list_ids(s, st, 1);
+                assert_string_equal(none, "");
+        }
+
+        /* Each listed job is complete. */
+        {
+                const char *st[] = {"failed"};
+
+                assert_int_equal(lab_store_jobs_list(s, st, 1, &v, &n), 0);
+                assert_int_equal(n, 1);
+                assert_string_equal(v[0]->id, "j-d");
+                assert_string_equal(v[0]->state, "failed");
+                assert_string_equal(v[0]->created_at, "2026-01-01T00:00:00.000Z");
+                assert_string_equal(v[0]->asset_sha256, job_template("x", "y").asset_sha256);
+                assert_int_equal(v[0]->asset_bytes, 4718592);
+                lab_store_jobs_free(v, n);
+        }
+        {
+                const char *st[] = {"queued", NULL};
+
+                assert_int_equal(lab_store_jobs_list(s, st, 2, &v, &n), -EINVAL);
+        }
+        assert_int_equal(lab_store_jobs_list(s, NULL, 1, &v, &n), -EINVAL);
+        lab_store_jobs_free(NULL, 0);
+        lab_store_close(s);
+}
+
+/* set_download updates attempts, path and type (NULL clears), and nothing else. */
+static void test_job_set_download(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        sqlite3 *own = lab_store_sqlite(s);
+        lab_store_job_t job = job_template("job-dl", "downloading"), *got = NULL;
+        _cleanup_free_ char *row = NULL;
+
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+        raw_exec(own, "UPDATE jobs SET updated_at = '" OLD_AT "'");
+
+        assert_int_equal(lab_store_job_set_download(s, "job-dl", 1, NULL, NULL), 0);
+        assert_int_equal(lab_store_job_get(s, "job-dl", &got), 0);
+        assert_int_equal(got->download_attempts, 1);
+        assert_null(got->asset_path);
+        assert_string_not_equal(got->updated_at, OLD_AT);
+        lab_store_job_free(got);
+
+        assert_int_equal(lab_store_job_set_download(
+                             s, "job-dl", 2, "/var/lib/labagent/assets/job-dl", "image/jpeg"),
+                         0);
+        assert_int_equal(lab_store_job_get(s, "job-dl", &got), 0);
+        assert_int_equal(got->download_attempts, 2);
+        assert_string_equal(got->asset_path, "/var/lib/labagent/assets/job-dl");
+        assert_string_equal(got->asset_type, "image/jpeg");
+        assert_string_equal(got->state, "downloading");
+        assert_string_equal(got->spec, job.spec);
+        lab_store_job_free(got);
+
+        assert_int_equal(lab_store_job_set_download(s, "job-dl", 3, NULL, NULL), 0);
+        row = raw_text(own, "SELECT download_attempts || '|' || coalesce(asset_path, '-') || '|' "
+                            "|| coalesce(asset_type, '-') FROM jobs WHERE id = 'job-dl'");
+        assert_string_equal(row, "3|-|-");
+
+        assert_int_equal(lab_store_job_set_download(s, "job-none", 1, NULL, NULL), -ENOENT);
+        assert_int_equal(lab_store_job_set_download(s, "job-dl", -1, NULL, NULL), -EINVAL);
+        assert_int_equal(raw_int(own, "SELECT download_attempts FROM jobs WHERE id = 'job-dl'"), 3);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 0);
+        lab_store_close(s);
 }
 
 typedef struct seqs_s {
@@ -822,6 +1684,19 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_audit_append, setup, teardown),
             cmocka_unit_test_setup_teardown(test_bad_json_refused, setup, teardown),
             cmocka_unit_test_setup_teardown(test_missing_directory, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_migration_v2_to_v3, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_event_classes, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_events_peek, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_events_ack, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_events_shed, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_events_shed_short_of_telemetry, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_events_shed_atomic, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_job_insert_get, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_job_insert_atomic, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_job_insert_duplicate, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_job_transition, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_jobs_list, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_job_set_download, setup, teardown),
             cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
         };
 

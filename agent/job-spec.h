@@ -1,0 +1,44 @@
+/*
+ * job-spec.h - a job as the platform describes it (docs/protocol.md "Job").
+ *
+ * Why: the job JSON comes from the network. It is validated field by field
+ * once, here, into a typed struct, with a clear reason when it is bad, so the
+ * rest of the agent never touches untrusted JSON. Pure: no I/O.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include <jansson.h>
+
+#include "error.h"
+
+#define LAB_JOB_ID_MAX       128
+#define LAB_JOB_QUANTITY_MAX 1000
+
+typedef struct lab_job_spec_s {
+        char *id;
+        char *order_id;
+        char *sku;
+        int quantity;
+        char *priority; /* "rush" or "standard" */
+        char *deadline; /* RFC 3339 or NULL */
+        char *asset_url;
+        char *asset_sha256; /* 64 lowercase hex digits */
+        int64_t asset_bytes;
+        char *asset_content_type; /* informative only, may be NULL */
+        char *lease_expires_at;
+        char *json; /* the whole object, compact, as stored */
+} lab_job_spec_t;
+
+/*
+ * Validate a job object into *ret. On failure returns -EBADMSG and sets err
+ * (keyword bad_job, message naming the field), and *ret holds nothing.
+ */
+int lab_job_spec_parse(const json_t *obj, lab_job_spec_t *ret, lab_error_t *err);
+
+/* Free the strings of a spec (not the struct). */
+void lab_job_spec_done(lab_job_spec_t *s);
+
+/* Whether id is a valid job id: 1..128 printable ASCII characters, no '/'. */
+int lab_job_id_valid(const char *id);

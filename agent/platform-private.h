@@ -1,0 +1,123 @@
+/*
+ * platform-private.h - what platform.c, platform-http.c, download.c and
+ * outbox.c share: the link's state and the HTTP request helper. Nobody
+ * outside the platform module includes this.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <curl/curl.h>
+
+#include "backoff.h"
+#include "curl-loop.h"
+#include "platform.h"
+
+typedef struct lab_req_s lab_req_t;
+typedef struct lab_download_s lab_download_t;
+
+/* Called once when a request ends: rc is curl's result (CURLE_ABORTED_BY_CALLBACK on reload). */
+typedef void (*lab_req_done_fn)(lab_req_t *r, CURLcode rc);
+
+struct lab_req_s {
+        lab_platform_t *p;
+        CURL *easy;
+        struct curl_slist *headers;
+        char *url;
+        char *body; /* request body, owned */
+        char *resp; /* response body (not for downloads) */
+        size_t resp_len, resp_cap, resp_max;
+        bool too_large;
+        long status;               /* HTTP status, 0 if none */
+        char errbuf[CURL_ERROR_SIZE];
+        char retry_after[64];      /* Retry-After header */
+        char content_range[128];   /* Content-Range header */
+        lab_req_done_fn done;
+        void *data; /* the caller's: job id, download */
+        lab_req_t *prev, *next;
+};
+
+struct lab_platform_s {
+        sd_event *event;
+        lab_store_t *store;
+        const lab_config_t *config;
+        char *spool_dir;
+        lab_curl_loop_t *curl;
+        lab_req_t *reqs; /* every request in flight */
+
+        /* The link: reconcile, then long poll, with backoff on failure. */
+        bool started;
+        bool need_reconcile;
+        bool link_busy;
+        lab_backoff_t link_backoff;
+        sd_event_source *link_timer;
+        char last_error[1200]; /* "keyword: sentence" of the last link failure, "" when fine */
+
+        /* Downloads. */
+        lab_download_t *downloads; /* in flight */
+        unsigned n_downloads;
+        sd_event_source *download_timer;
+        struct lab_retry_s *retries; /* per-job backoff for downloads */
+
+        /* The outbox. */
+        bool outbox_busy;
+        lab_backoff_t outbox_backoff;
+        sd_event_source *outbox_timer;
+        int64_t delivered; /* events acknowledged since start */
+
+        /* Certificate expiry, checked daily. */
+        sd_event_source *cert_timer;
+        char cert_status[160]; /* "" or a warning for STATUS */
+
+        lab_platform_cancel_hook_t cancel_hook;
+        void *cancel_userdata;
+        char status[1600];
+};
+
+/* platform-http.c */
+
+/* A new request on the platform's TLS settings; method "GET", "POST" or "PUT"; body may be NULL. */
+lab_req_t *lab_req_new(lab_platform_t *p, const char *method, const char *url, const char *body,
+                       lab_req_done_fn done, void *data);
+/* Hand the request to the curl loop. On failure the request is freed and done is not called. */
+int lab_req_start(lab_req_t *r);
+/* Free a finished (or never started) request. */
+void lab_req_free(lab_req_t *r);
+/* Abort one request in flight: its done callback gets CURLE_ABORTED_BY_CALLBACK. */
+void lab_req_abort(lab_req_t *r);
+/* Abort every request in flight: their done callbacks get CURLE_ABORTED_BY_CALLBACK. */
+void lab_req_abort_all(lab_platform_t *p);
+/* "https://…/api" + "/v1/…" (path already escaped). malloc'd. */
+char *lab_platform_url(lab_platform_t *p, const char *fmt, ...) _printf_(2, 3);
+/* Escape one path segment (malloc'd). */
+char *lab_url_escape(const char *s);
+/*
+ * Classify a finished request for logs and retries: 0 for a 2xx answer, else
+ * a negative errno with err holding "keyword" and a sentence (TLS failures,
+ * connection errors, HTTP problems).
+ */
+int lab_req_result(lab_req_t *r, CURLcode rc, lab_error_t *err);
+/* The delay before retrying after r failed: Retry-After if given, else backoff b (equal jitter). */
+uint64_t lab_req_retry_delay(lab_req_t *r, lab_backoff_t *b);
+/* Arm (or re-arm) a one-shot timer source *s to fire after delay_usec. */
+int lab_timer_arm(sd_event *e, sd_event_source **s, uint64_t delay_usec,
+                  sd_event_time_handler_t handler, void *userdata, const char *description);
+
+/* platform.c, for the other parts */
+void lab_platform_update_status(lab_platform_t *p);
+/* Stop a job locally (cancel/drop): abort its download, delete its files, move it to state with event. */
+int lab_platform_stop_job(lab_platform_t *p, const char *job_id, const char *to_state,
+                          const char *reason, const char *event_kind, const char *event_body);
+
+/* download.c */
+/* Start downloads for jobs waiting in the store, up to the concurrency limit. */
+void lab_download_schedule(lab_platform_t *p);
+/* Abort a job's download if running (files kept for a resume unless delete_files). */
+void lab_download_abort(lab_platform_t *p, const char *job_id, bool delete_files);
+/* Free download bookkeeping. */
+void lab_download_free_all(lab_platform_t *p);
+
+/* outbox.c */
+/* Deliver the next batch if none is in flight. */
+void lab_outbox_deliver(lab_platform_t *p);

@@ -1,0 +1,633 @@
+/*
+ * platform.c - the link to the platform: reconcile, long poll, accept,
+ * cancellations, and the link's life (start, reload, certificate expiry).
+ *
+ * The one idea: the link is a small loop of one request at a time —
+ * reconcile the active jobs after every (re)connect, then long-poll —
+ * with jittered backoff (or the platform's Retry-After) after any failure.
+ * Offers are claimed with an accept request each; only an accepted job
+ * enters the store, together with its job.accepted event, in one
+ * transaction. A job the platform takes back (409, reconcile "drop") or
+ * cancels is stopped before it reaches a printer.
+ *
+ * Never: work on a job before the platform confirmed the accept; send
+ * anything to a server that failed TLS verification (curl stops at the
+ * handshake); retry in a tight loop.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "job-spec.h"
+#include "log.h"
+#include "platform-private.h"
+#include "proto.h"
+#include "tls.h"
+
+#define LAB_CERT_CHECK_USEC (24ULL * 3600ULL * 1000000ULL)
+
+/* Job states in which a job is the lab's and not finished (reported to reconcile). */
+static const char *const active_states[] = {"accepted", "downloading", "downloaded"};
+/* States in which a job is at a printer: a cancellation goes through the cancel hook. */
+static const char *const printer_states[] = {"queued", "submitting", "printing"};
+
+static void link_step(lab_platform_t *p);
+
+/* Whether s is one of the n strings in v. */
+static bool str_in(const char *s, const char *const *v, size_t n)
+{
+        for (size_t i = 0; s && i < n; i++)
+                if (strcmp(s, v[i]) == 0)
+                        return true;
+        return false;
+}
+
+void lab_platform_update_status(lab_platform_t *p)
+{
+        int64_t outbox = 0;
+
+        lab_store_event_count(p->store, &outbox);
+        snprintf(p->status, sizeof p->status, "platform %s, %u download(s), outbox %lld%s%s%s%s",
+                 p->last_error[0] ? "unreachable" : (p->started ? "connected" : "not started"),
+                 p->n_downloads, (long long)outbox, p->cert_status[0] ? "; " : "", p->cert_status,
+                 p->last_error[0] ? "; last error: " : "", p->last_error);
+}
+
+const char *lab_platform_status(lab_platform_t *p)
+{
+        lab_platform_update_status(p);
+        return p->status;
+}
+
+/* Record (and log once per change) the link's last failure. */
+static void link_failed(lab_platform_t *p, const lab_error_t *err, uint64_t delay)
+{
+        char line[sizeof p->last_error];
+
+        snprintf(line, sizeof line, "%s: %s", err->keyword, err->message);
+        if (strcmp(line, p->last_error) != 0)
+                log_struct(LOG_ERR, LAB_FIELDS({"ERROR_KEYWORD", err->keyword}),
+                           "%s; retrying in %.1f s", line, (double)delay / 1e6);
+        else
+                log_debug("%s; retrying in %.1f s", line, (double)delay / 1e6);
+        snprintf(p->last_error, sizeof p->last_error, "%s", line);
+        lab_platform_update_status(p);
+}
+
+/* The link is working again. */
+static void link_ok(lab_platform_t *p)
+{
+        if (p->last_error[0])
+                log_notice("platform: reachable again");
+        p->last_error[0] = '\0';
+        lab_backoff_reset(&p->link_backoff);
+}
+
+/* Timer: time for the next link request. */
+static int on_link_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        link_step(userdata);
+        return 0;
+}
+
+/* Schedule the next link step after delay. */
+static void link_schedule(lab_platform_t *p, uint64_t delay)
+{
+        int r = lab_timer_arm(p->event, &p->link_timer, delay, on_link_timer, p, "platform-link");
+        if (r < 0)
+                log_error_errno(r, "platform: cannot arm the link timer: %m");
+}
+
+/* A link request failed: remember, back off, reconcile before the next poll. */
+static void link_retry(lab_platform_t *p, lab_req_t *r, const lab_error_t *err)
+{
+        uint64_t delay = lab_req_retry_delay(r, &p->link_backoff);
+
+        p->need_reconcile = true;
+        link_failed(p, err, delay);
+        link_schedule(p, delay);
+}
+
+int lab_platform_stop_job(lab_platform_t *p, const char *job_id, const char *to_state,
+                          const char *reason, const char *event_kind, const char *event_body)
+{
+        _cleanup_(lab_store_job_freep) lab_store_job_t *job = NULL;
+        int r;
+
+        r = lab_store_job_get(p->store, job_id, &job);
+        if (r < 0)
+                return r;
+        lab_download_abort(p, job_id, true);
+        r = lab_store_job_transition(p->store, job_id, job->state, to_state, reason, NULL,
+                                     event_kind, event_body);
+        if (r < 0)
+                return log_error_errno(r, "job %s: cannot move from %s to %s: %m", job_id,
+                                       job->state, to_state);
+        if (job->asset_path)
+                unlink(job->asset_path);
+        log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", job_id}, {"ORDER_ID", job->order_id}),
+                   "job %s: %s (%s), was %s", job_id, to_state, reason, job->state);
+        lab_platform_kick_outbox(p);
+        return 0;
+}
+
+/* The platform canceled a job (poll or reconcile): stop it, or hand it to the printer's hook. */
+static void cancel_job(lab_platform_t *p, const char *job_id, const char *reason)
+{
+        _cleanup_(lab_store_job_freep) lab_store_job_t *job = NULL;
+        bool at_printer;
+        int r;
+
+        if (lab_store_job_get(p->store, job_id, &job) < 0) {
+                log_debug("platform: cancellation of job %s, which this lab does not have", job_id);
+                return;
+        }
+        if (!str_in(job->state, active_states, ELEMENTSOF(active_states)) &&
+            !str_in(job->state, printer_states, ELEMENTSOF(printer_states)))
+                return; /* already finished or stopped; its event is in the outbox */
+
+        at_printer = str_in(job->state, printer_states, ELEMENTSOF(printer_states));
+        if (at_printer) {
+                r = p->cancel_hook ? p->cancel_hook(job_id, p->cancel_userdata) : -EOPNOTSUPP;
+                if (r < 0) {
+                        log_struct(LOG_ERR, LAB_FIELDS({"JOB_ID", job_id}),
+                                   "job %s: the platform canceled it but the printer job could "
+                                   "not be canceled: %s",
+                                   job_id, strerror(-r));
+                        return;
+                }
+        }
+        lab_platform_stop_job(p, job_id, "canceled", reason ? reason : "platform_canceled",
+                              "job.canceled",
+                              at_printer ? "{\"by\":\"platform\",\"reached_printer\":true}"
+                                         : "{\"by\":\"platform\",\"reached_printer\":false}");
+}
+
+/* Reconcile said drop: the job is not the lab's any more. */
+static void drop_job(lab_platform_t *p, const char *job_id, const char *reason)
+{
+        _cleanup_(json_decrefp) json_t *body =
+            json_pack("{s:s}", "reason", reason ? reason : "job_reassigned");
+        _cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+
+        if (text)
+                lab_platform_stop_job(p, job_id, "dropped", reason ? reason : "job_reassigned",
+                                      "job.dropped", text);
+}
+
+/* The accept answer arrived. */
+static void on_accept_done(lab_req_t *r, CURLcode rc)
+{
+        lab_platform_t *p = r->p;
+        char *job_id = r->data;
+        lab_error_t err = {0};
+        json_t *job_json = NULL;
+        lab_job_spec_t spec = {0};
+        int ret;
+
+        ret = lab_req_result(r, rc, &err);
+        if (ret < 0) {
+                if (r->status == 409 || r->status == 404)
+                        log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", job_id}),
+                                   "job %s: not accepted, dropped without printing: %s", job_id,
+                                   err.message);
+                else if (rc != CURLE_ABORTED_BY_CALLBACK)
+                        log_struct(LOG_WARNING, LAB_FIELDS({"JOB_ID", job_id}),
+                                   "job %s: accept failed (%s: %s); the offer will come again",
+                                   job_id, err.keyword, err.message);
+                goto out;
+        }
+
+        if (lab_proto_parse_accept(r->resp, r->resp_len, &job_json, &err) < 0 ||
+            lab_job_spec_parse(job_json, &spec, &err) < 0) {
+                log_struct(LOG_ERR, LAB_FIELDS({"JOB_ID", job_id}, {"ERROR_KEYWORD", err.keyword}),
+                           "job %s: accepted, but the platform's answer is unusable: %s: %s",
+                           job_id, err.keyword, err.message);
+                goto out;
+        }
+
+        lab_store_job_t row = {
+            .id = spec.id,
+            .order_id = spec.order_id,
+            .sku = spec.sku,
+            .quantity = spec.quantity,
+            .priority = spec.priority,
+            .deadline = spec.deadline,
+            .state = (char *)"accepted",
+            .asset_url = spec.asset_url,
+            .asset_sha256 = spec.asset_sha256,
+            .asset_bytes = spec.asset_bytes,
+            .spec = spec.json,
+        };
+        if (strcmp(spec.id, job_id) != 0) {
+                log_error("job %s: the platform's accept answer describes job %s; ignored", job_id,
+                          spec.id);
+                goto out;
+        }
+        ret = lab_store_job_insert(p->store, &row, "job.accepted", "{}");
+        if (ret == -EEXIST) {
+                log_debug("job %s: already accepted", job_id);
+        } else if (ret < 0) {
+                log_error_errno(ret, "job %s: cannot record the accepted job: %m", job_id);
+        } else {
+                log_struct(LOG_INFO, LAB_FIELDS({"JOB_ID", spec.id}, {"ORDER_ID", spec.order_id}),
+                           "job %s: accepted (order %s, %s × %d)", spec.id, spec.order_id, spec.sku,
+                           spec.quantity);
+                lab_platform_kick_outbox(p);
+                lab_download_schedule(p);
+        }
+out:
+        lab_job_spec_done(&spec);
+        json_decref(job_json);
+        free(job_id);
+        lab_req_free(r);
+}
+
+/* Whether an accept request for job_id is already in flight. */
+static bool accept_in_flight(lab_platform_t *p, const char *job_id)
+{
+        for (lab_req_t *r = p->reqs; r; r = r->next)
+                if (r->done == on_accept_done && strcmp(r->data, job_id) == 0)
+                        return true;
+        return false;
+}
+
+/* Reject an offer before accepting it: record it (so repeats are ignored) with job.rejected. */
+static void reject_offer(lab_platform_t *p, const lab_job_spec_t *spec, const char *reason,
+                         const char *detail)
+{
+        _cleanup_(json_decrefp) json_t *body =
+            json_pack("{s:s,s:s}", "reason", reason, "detail", detail);
+        _cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        lab_store_job_t row = {
+            .id = spec->id,
+            .order_id = spec->order_id,
+            .sku = spec->sku,
+            .quantity = spec->quantity,
+            .priority = spec->priority,
+            .deadline = spec->deadline,
+            .state = (char *)"rejected",
+            .reason = (char *)reason,
+            .detail = (char *)detail,
+            .asset_url = spec->asset_url,
+            .asset_sha256 = spec->asset_sha256,
+            .asset_bytes = spec->asset_bytes,
+            .spec = spec->json,
+        };
+        int r;
+
+        if (!text)
+                return;
+        r = lab_store_job_insert(p->store, &row, "job.rejected", text);
+        if (r < 0 && r != -EEXIST) {
+                log_error_errno(r, "job %s: cannot record the rejection: %m", spec->id);
+                return;
+        }
+        if (r == 0) {
+                log_struct(LOG_WARNING, LAB_FIELDS({"JOB_ID", spec->id}, {"ERROR_KEYWORD", reason}),
+                           "job %s: rejected: %s: %s", spec->id, reason, detail);
+                lab_platform_kick_outbox(p);
+        }
+}
+
+/* Whether the lab's config sells this SKU. */
+static bool sku_known(const lab_config_t *c, const char *sku)
+{
+        for (size_t i = 0; i < c->n_products; i++)
+                if (strcmp(c->products[i].sku, sku) == 0)
+                        return true;
+        return false;
+}
+
+/* One offer from the poll: ignore it if known, reject it if unusable, else accept it. */
+static void handle_offer(lab_platform_t *p, json_t *obj)
+{
+        _cleanup_(lab_store_job_freep) lab_store_job_t *known = NULL;
+        _cleanup_free_ char *escaped = NULL, *url = NULL, *body = NULL;
+        lab_job_spec_t spec = {0};
+        lab_error_t err = {0};
+        char detail[256];
+        lab_req_t *r;
+
+        if (lab_job_spec_parse(obj, &spec, &err) < 0) {
+                const char *id = json_string_value(json_object_get(obj, "id"));
+                log_struct(LOG_WARNING, LAB_FIELDS({"ERROR_KEYWORD", err.keyword}),
+                           "platform: an offered job (id %s) is unusable and was not accepted: "
+                           "%s: %s",
+                           lab_job_id_valid(id) ? id : "missing", err.keyword, err.message);
+                return;
+        }
+        if (lab_store_job_get(p->store, spec.id, &known) == 0 || accept_in_flight(p, spec.id))
+                goto out; /* a repeat: the platform lists offers until they are accepted */
+
+        if (!sku_known(p->config, spec.sku)) {
+                snprintf(detail, sizeof detail, "this lab does not sell %s", spec.sku);
+                reject_offer(p, &spec, "unknown_sku", detail);
+                goto out;
+        }
+        if ((uint64_t)spec.asset_bytes > p->config->storage.max_asset_size) {
+                snprintf(detail, sizeof detail, "%lld bytes exceeds storage.max_asset_size %llu",
+                         (long long)spec.asset_bytes,
+                         (unsigned long long)p->config->storage.max_asset_size);
+                reject_offer(p, &spec, "asset_too_large", detail);
+                goto out;
+        }
+
+        escaped = lab_url_escape(spec.id);
+        url = escaped ? lab_platform_url(p, "/v1/jobs/%s/accept", escaped) : NULL;
+        if (asprintf(&body, "{\"lab\":\"%s\"}", p->config->lab.id) < 0)
+                body = NULL;
+        r = url && body ? lab_req_new(p, "POST", url, body, on_accept_done, strdup(spec.id)) : NULL;
+        if (!r || !r->data || lab_req_start(r) < 0)
+                log_error("job %s: cannot send the accept request", spec.id);
+        else
+                log_debug("job %s: accepting", spec.id);
+out:
+        lab_job_spec_done(&spec);
+}
+
+/* The poll answer arrived. */
+static void on_poll_done(lab_req_t *r, CURLcode rc)
+{
+        lab_platform_t *p = r->p;
+        lab_proto_assignments_t a = {0};
+        lab_error_t err = {0};
+
+        p->link_busy = false;
+        if (lab_req_result(r, rc, &err) < 0) {
+                if (rc != CURLE_ABORTED_BY_CALLBACK)
+                        link_retry(p, r, &err);
+                lab_req_free(r);
+                return;
+        }
+        link_ok(p);
+        if (r->status == 200) {
+                if (lab_proto_parse_assignments(r->resp, r->resp_len, &a, &err) < 0) {
+                        lab_req_t *tmp = r;
+                        link_retry(p, tmp, &err);
+                        lab_req_free(r);
+                        return;
+                }
+                for (size_t i = 0; i < json_array_size(a.jobs); i++)
+                        handle_offer(p, json_array_get(a.jobs, i));
+                for (size_t i = 0; i < a.n_cancellations; i++)
+                        cancel_job(p, a.cancellations[i].job_id, a.cancellations[i].reason);
+                lab_proto_assignments_done(&a);
+        }
+        lab_req_free(r);
+        link_schedule(p, 0);
+}
+
+/* The reconcile answer arrived. */
+static void on_reconcile_done(lab_req_t *r, CURLcode rc)
+{
+        lab_platform_t *p = r->p;
+        lab_proto_job_action_t *actions = NULL;
+        lab_error_t err = {0};
+        size_t n = 0;
+
+        p->link_busy = false;
+        if (lab_req_result(r, rc, &err) < 0 ||
+            lab_proto_parse_reconcile(r->resp, r->resp_len, &actions, &n, &err) < 0) {
+                if (rc != CURLE_ABORTED_BY_CALLBACK)
+                        link_retry(p, r, &err);
+                lab_req_free(r);
+                return;
+        }
+        link_ok(p);
+        p->need_reconcile = false;
+        for (size_t i = 0; i < n; i++) {
+                if (actions[i].action == LAB_PROTO_CANCEL)
+                        cancel_job(p, actions[i].job_id, actions[i].reason);
+                else if (actions[i].action == LAB_PROTO_DROP)
+                        drop_job(p, actions[i].job_id, actions[i].reason);
+        }
+        log_info("platform: reconciled %zu answer(s) for the lab's active jobs", n);
+        lab_proto_actions_free(actions, n);
+        lab_req_free(r);
+        lab_download_schedule(p);
+        lab_outbox_deliver(p);
+        link_schedule(p, 0);
+}
+
+/* Build the reconcile body: {"jobs":[{"id","state"}...]} of every active job. */
+static char *reconcile_body(lab_platform_t *p)
+{
+        lab_store_job_t **jobs = NULL;
+        size_t n = 0;
+        json_t *list = json_array();
+        char *text = NULL;
+
+        if (list && lab_store_jobs_list(p->store, active_states, ELEMENTSOF(active_states), &jobs,
+                                        &n) >= 0) {
+                for (size_t i = 0; i < n; i++)
+                        json_array_append_new(list, json_pack("{s:s,s:s}", "id", jobs[i]->id,
+                                                              "state", jobs[i]->state));
+                text = json_dumps(json_pack("{s:o}", "jobs", json_incref(list)),
+                                  JSON_COMPACT | JSON_SORT_KEYS);
+        }
+        lab_store_jobs_free(jobs, n);
+        json_decref(list);
+        return text;
+}
+
+/* Send the next link request: reconcile first after any failure, else the long poll. */
+static void link_step(lab_platform_t *p)
+{
+        _cleanup_free_ char *url = NULL, *body = NULL;
+        lab_req_t *r;
+
+        if (!p->started || p->link_busy)
+                return;
+        if (p->need_reconcile) {
+                body = reconcile_body(p);
+                url = lab_platform_url(p, "/v1/labs/%s/active-jobs", p->config->lab.id);
+                r = body && url ? lab_req_new(p, "POST", url, body, on_reconcile_done, NULL) : NULL;
+        } else {
+                unsigned wait = (unsigned)(p->config->platform.poll_wait / 1000000ULL);
+
+                url =
+                    lab_platform_url(p, "/v1/labs/%s/assignments?wait=%u", p->config->lab.id, wait);
+                r = url ? lab_req_new(p, "GET", url, NULL, on_poll_done, NULL) : NULL;
+                if (r)
+                        curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(wait + 15) * 1000L);
+        }
+        if (!r || lab_req_start(r) < 0) {
+                log_error("platform: cannot start a request; trying again in 5 s");
+                link_schedule(p, 5ULL * 1000000ULL);
+                return;
+        }
+        p->link_busy = true;
+}
+
+/* Check the client certificate's expiry: STATUS, log and (once per level per day) an event. */
+static void check_cert_expiry(lab_platform_t *p)
+{
+        lab_tls_cert_info_t info;
+        lab_error_t err = {0};
+        lab_tls_expiry_t level;
+        long days = 0;
+        char body[256], not_after[32];
+        struct tm tm;
+
+        if (lab_tls_cert_load_info(p->config->platform.cert_file, &info, &err) < 0) {
+                snprintf(p->cert_status, sizeof p->cert_status, "%s", err.keyword);
+                return;
+        }
+        level = lab_tls_expiry_classify(time(NULL), info.not_before, info.not_after, &days);
+        gmtime_r(&info.not_after, &tm);
+        strftime(not_after, sizeof not_after, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        if (level == LAB_TLS_EXPIRY_OK) {
+                p->cert_status[0] = '\0';
+                return;
+        }
+        snprintf(p->cert_status, sizeof p->cert_status,
+                 "%s: the lab certificate expires %s (%ld day(s) left); renew %s",
+                 level == LAB_TLS_EXPIRY_WARNING ? "tls_cert_expiring" : "tls_cert_expiring_soon",
+                 not_after, days, p->config->platform.cert_file);
+        log_struct(level == LAB_TLS_EXPIRY_WARNING ? LOG_WARNING : LOG_ERR,
+                   LAB_FIELDS({"ERROR_KEYWORD", "tls_cert_expiring"}), "%s", p->cert_status);
+        snprintf(body, sizeof body, "{\"not_after\":\"%s\",\"days_left\":%ld,\"severity\":\"%s\"}",
+                 not_after, days, level == LAB_TLS_EXPIRY_WARNING ? "warning" : "error");
+        if (lab_store_event_append(p->store, LAB_EVENT_JOB, "lab.certificate_expiring", NULL, body,
+                                   NULL) >= 0)
+                lab_platform_kick_outbox(p);
+}
+
+/* Daily timer: check the certificate again. */
+static int on_cert_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        lab_platform_t *p = userdata;
+
+        check_cert_expiry(p);
+        lab_timer_arm(p->event, &p->cert_timer, LAB_CERT_CHECK_USEC, on_cert_timer, p,
+                      "platform-cert");
+        return 0;
+}
+
+int lab_platform_check_tls(const lab_config_t *c, lab_error_t *err)
+{
+        lab_tls_cert_info_t info;
+        int r;
+
+        r = lab_tls_check_ca_file(c->platform.ca_file, err);
+        if (r >= 0)
+                r = lab_tls_check_key_file(c->platform.key_file, getegid(), err);
+        if (r >= 0)
+                r = lab_tls_cert_load_info(c->platform.cert_file, &info, err);
+        if (r >= 0)
+                r = lab_tls_check_key_matches(c->platform.cert_file, c->platform.key_file, err);
+        if (r < 0)
+                return r;
+        if (lab_tls_expiry_classify(time(NULL), info.not_before, info.not_after, NULL) ==
+            LAB_TLS_EXPIRY_EXPIRED)
+                return lab_error_set(err, EKEYEXPIRED, "tls_cert_expired",
+                                     "the lab certificate %s has expired; the platform will "
+                                     "refuse it. Install a renewed certificate and key",
+                                     c->platform.cert_file);
+        return 0;
+}
+
+int lab_platform_new(lab_platform_t **ret, sd_event *e, lab_store_t *store,
+                     const lab_config_t *config, const char *state_dir, lab_error_t *err)
+{
+        lab_platform_t *p;
+        int r;
+
+        r = lab_platform_check_tls(config, err);
+        if (r < 0)
+                return r;
+
+        p = calloc(1, sizeof *p);
+        if (!p)
+                return -ENOMEM;
+        p->event = sd_event_ref(e);
+        p->store = store;
+        p->config = config;
+        p->need_reconcile = true;
+        if (asprintf(&p->spool_dir, "%s/spool", state_dir) < 0) {
+                p->spool_dir = NULL;
+                lab_platform_free(p);
+                return -ENOMEM;
+        }
+        if (mkdir(p->spool_dir, 0750) < 0 && errno != EEXIST) {
+                r = lab_error_set(err, errno, "state_dir_unusable",
+                                  "cannot create the spool directory %s: %s", p->spool_dir,
+                                  strerror(errno));
+                lab_platform_free(p);
+                return r;
+        }
+        r = lab_curl_loop_new(&p->curl, e);
+        if (r < 0) {
+                lab_platform_free(p);
+                return r;
+        }
+        *ret = p;
+        return 0;
+}
+
+int lab_platform_start(lab_platform_t *p)
+{
+        p->started = true;
+        check_cert_expiry(p);
+        lab_timer_arm(p->event, &p->cert_timer, LAB_CERT_CHECK_USEC, on_cert_timer, p,
+                      "platform-cert");
+        link_schedule(p, 0);
+        lab_outbox_deliver(p);
+        return 0;
+}
+
+void lab_platform_reload(lab_platform_t *p, const lab_config_t *config)
+{
+        int r;
+
+        p->config = config;
+        /* New connections for the new certificate and key: drop the old ones. */
+        lab_req_abort_all(p);
+        lab_curl_loop_free(p->curl);
+        p->curl = NULL;
+        r = lab_curl_loop_new(&p->curl, p->event);
+        if (r < 0) {
+                log_error_errno(r, "platform: cannot restart the link after reload: %m");
+                return;
+        }
+        p->link_busy = false;
+        p->outbox_busy = false;
+        p->need_reconcile = true;
+        check_cert_expiry(p);
+        if (p->started) {
+                link_schedule(p, 0);
+                lab_download_schedule(p);
+                lab_outbox_deliver(p);
+        }
+}
+
+void lab_platform_set_cancel_hook(lab_platform_t *p, lab_platform_cancel_hook_t hook,
+                                  void *userdata)
+{
+        p->cancel_hook = hook;
+        p->cancel_userdata = userdata;
+}
+
+void lab_platform_free(lab_platform_t *p)
+{
+        if (!p)
+                return;
+        p->started = false;
+        if (p->curl)
+                lab_req_abort_all(p);
+        lab_download_free_all(p);
+        lab_curl_loop_free(p->curl);
+        sd_event_source_disable_unref(p->link_timer);
+        sd_event_source_disable_unref(p->outbox_timer);
+        sd_event_source_disable_unref(p->download_timer);
+        sd_event_source_disable_unref(p->cert_timer);
+        sd_event_unref(p->event);
+        free(p->spool_dir);
+        free(p);
+}

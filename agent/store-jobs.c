@@ -1,0 +1,425 @@
+/*
+ * store-jobs.c - the jobs this lab accepted, and where each stands.
+ *
+ * Why: the lab must never lose a job nor print one twice, and the platform
+ * must hear about every step. The one idea: a job's row and the outbox event
+ * that reports it change together, in one transaction, or not at all; and a
+ * state change is a compare-and-set (from_state -> to_state), so two paths
+ * racing on one job (a cancellation and a finished download, say) cannot
+ * both win. The store knows no state machine: states, reasons and event
+ * kinds are the caller's keywords, checked there.
+ *
+ * Never: change a job's state without the compare; write the row and its
+ * event in separate transactions.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "macro.h"
+#include "store-private.h"
+
+/* The columns every job query reads, in the order store_job_from_row() expects. */
+#define JOB_COLUMNS                                                                                \
+        "id, order_id, sku, quantity, priority, deadline, state, reason, detail, asset_url, "      \
+        "asset_sha256, asset_bytes, asset_type, asset_path, download_attempts, spec, "             \
+        "created_at, updated_at"
+
+/* A list of jobs being built, freed whole on an early return. */
+typedef struct job_list_s {
+        lab_store_job_t **v;
+        size_t n, cap;
+} job_list_t;
+
+/* Free a partly built job list (cleanup). */
+static void job_list_freep(job_list_t *l)
+{
+        lab_store_jobs_free(l->v, l->n);
+}
+
+/* Read the job in the current row of a JOB_COLUMNS query into a new *ret. */
+static int store_job_from_row(sqlite3_stmt *stmt, lab_store_job_t **ret)
+{
+        _cleanup_(lab_store_job_freep) lab_store_job_t *j = calloc(1, sizeof *j);
+        int r;
+
+        if (!j)
+                return -ENOMEM;
+        if ((r = store_column_strdup(stmt, 0, &j->id)) < 0 ||
+            (r = store_column_strdup(stmt, 1, &j->order_id)) < 0 ||
+            (r = store_column_strdup(stmt, 2, &j->sku)) < 0 ||
+            (r = store_column_strdup(stmt, 4, &j->priority)) < 0 ||
+            (r = store_column_strdup(stmt, 5, &j->deadline)) < 0 ||
+            (r = store_column_strdup(stmt, 6, &j->state)) < 0 ||
+            (r = store_column_strdup(stmt, 7, &j->reason)) < 0 ||
+            (r = store_column_strdup(stmt, 8, &j->detail)) < 0 ||
+            (r = store_column_strdup(stmt, 9, &j->asset_url)) < 0 ||
+            (r = store_column_strdup(stmt, 10, &j->asset_sha256)) < 0 ||
+            (r = store_column_strdup(stmt, 12, &j->asset_type)) < 0 ||
+            (r = store_column_strdup(stmt, 13, &j->asset_path)) < 0 ||
+            (r = store_column_strdup(stmt, 15, &j->spec)) < 0 ||
+            (r = store_column_strdup(stmt, 16, &j->created_at)) < 0 ||
+            (r = store_column_strdup(stmt, 17, &j->updated_at)) < 0)
+                return r;
+        j->quantity = sqlite3_column_int(stmt, 3);
+        j->asset_bytes = sqlite3_column_int64(stmt, 11);
+        j->download_attempts = sqlite3_column_int(stmt, 14);
+
+        *ret = TAKE_PTR(j);
+        return 0;
+}
+
+/* Whether a string argument is present and not empty. */
+static bool nonempty(const char *s)
+{
+        return s && *s;
+}
+
+/* Insert the job row, in the caller's transaction. */
+static int store_job_insert_row(lab_store_t *s, const lab_store_job_t *job)
+{
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        r = store_stmt(s, &s->job_insert,
+                       "INSERT INTO jobs (id, order_id, sku, quantity, priority, deadline, state, "
+                       "reason, detail, asset_url, asset_sha256, asset_bytes, asset_type, "
+                       "asset_path, download_attempts, spec) VALUES (?1, ?2, ?3, ?4, "
+                       "coalesce(?5, 'standard'), ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, "
+                       "?16)",
+                       &stmt);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_text(stmt, 1, job->id)) < 0 ||
+            (r = store_bind_text(stmt, 2, job->order_id)) < 0 ||
+            (r = store_bind_text(stmt, 3, job->sku)) < 0 ||
+            (r = store_bind_int64(stmt, 4, job->quantity)) < 0 ||
+            (r = store_bind_text(stmt, 5, job->priority)) < 0 ||
+            (r = store_bind_text(stmt, 6, job->deadline)) < 0 ||
+            (r = store_bind_text(stmt, 7, job->state)) < 0 ||
+            (r = store_bind_text(stmt, 8, job->reason)) < 0 ||
+            (r = store_bind_text(stmt, 9, job->detail)) < 0 ||
+            (r = store_bind_text(stmt, 10, job->asset_url)) < 0 ||
+            (r = store_bind_text(stmt, 11, job->asset_sha256)) < 0 ||
+            (r = store_bind_int64(stmt, 12, job->asset_bytes)) < 0 ||
+            (r = store_bind_text(stmt, 13, job->asset_type)) < 0 ||
+            (r = store_bind_text(stmt, 14, job->asset_path)) < 0 ||
+            (r = store_bind_int64(stmt, 15, job->download_attempts)) < 0 ||
+            (r = store_bind_text(stmt, 16, job->spec)) < 0)
+                return r;
+
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE)
+                return store_step_errno(s, rc);
+        return 0;
+}
+
+/* Insert a job and its outbox event, in one transaction. */
+int lab_store_job_insert(lab_store_t *s, const lab_store_job_t *job, const char *event_kind,
+                         const char *event_body)
+{
+        _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
+        int r;
+
+        if (!s || !job || !nonempty(job->id) || !nonempty(job->order_id) || !nonempty(job->sku) ||
+            !nonempty(job->state) || !nonempty(job->asset_url) || !nonempty(job->asset_sha256) ||
+            job->download_attempts < 0)
+                return -EINVAL;
+        /* json_valid() in the schema accepts any JSON value; the job is an object. */
+        if (!store_is_json_object(job->spec))
+                return -EINVAL;
+
+        r = store_txn_begin(s, true, &txn);
+        if (r < 0)
+                return r;
+        r = store_job_insert_row(s, job);
+        if (r < 0)
+                return r;
+        if (event_kind) {
+                r = store_event_insert(s, LAB_EVENT_JOB, event_kind, job->id, event_body, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return store_txn_commit(&txn);
+}
+
+/* Read one job. */
+int lab_store_job_get(lab_store_t *s, const char *id, lab_store_job_t **ret)
+{
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        if (!s || !id || !ret)
+                return -EINVAL;
+        *ret = NULL;
+
+        r = store_stmt(s, &s->job_get, "SELECT " JOB_COLUMNS " FROM jobs WHERE id = ?1", &stmt);
+        if (r < 0)
+                return r;
+        r = store_bind_text(stmt, 1, id);
+        if (r < 0)
+                return r;
+
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return store_step_errno(s, rc);
+        return store_job_from_row(stmt, ret);
+}
+
+/* Whether the job exists (1) or not (0). */
+static int store_job_exists(lab_store_t *s, const char *id)
+{
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        r = store_stmt(s, &s->job_exists, "SELECT 1 FROM jobs WHERE id = ?1", &stmt);
+        if (r < 0)
+                return r;
+        r = store_bind_text(stmt, 1, id);
+        if (r < 0)
+                return r;
+
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return store_step_errno(s, rc);
+}
+
+/* Set the state of the job if it is from_state. Returns the rows changed (0 or 1). */
+static int store_job_cas(lab_store_t *s, const char *id, const char *from_state,
+                         const char *to_state, const char *reason, const char *detail)
+{
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        r = store_stmt(s, &s->job_transition,
+                       "UPDATE jobs SET state = ?3, reason = ?4, detail = ?5, "
+                       "updated_at = " LAB_SQL_NOW " WHERE id = ?1 AND state = ?2",
+                       &stmt);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_text(stmt, 1, id)) < 0 ||
+            (r = store_bind_text(stmt, 2, from_state)) < 0 ||
+            (r = store_bind_text(stmt, 3, to_state)) < 0 ||
+            (r = store_bind_text(stmt, 4, reason)) < 0 ||
+            (r = store_bind_text(stmt, 5, detail)) < 0)
+                return r;
+
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE)
+                return store_step_errno(s, rc);
+        return sqlite3_changes(s->db);
+}
+
+/* Compare-and-set the job's state and record its event, in one transaction. */
+int lab_store_job_transition(lab_store_t *s, const char *id, const char *from_state,
+                             const char *to_state, const char *reason, const char *detail,
+                             const char *event_kind, const char *event_body)
+{
+        _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
+        int r;
+
+        if (!s || !nonempty(id) || !nonempty(from_state) || !nonempty(to_state))
+                return -EINVAL;
+
+        r = store_txn_begin(s, true, &txn);
+        if (r < 0)
+                return r;
+        r = store_job_cas(s, id, from_state, to_state, reason, detail);
+        if (r < 0)
+                return r;
+        if (r == 0) {
+                /* Nothing changed: tell a job in another state from no job at all. */
+                r = store_job_exists(s, id);
+                if (r < 0)
+                        return r;
+                return r ? -ESTALE : -ENOENT;
+        }
+        if (event_kind) {
+                r = store_event_insert(s, LAB_EVENT_JOB, event_kind, id, event_body, NULL);
+                if (r < 0)
+                        return r;
+        }
+        return store_txn_commit(&txn);
+}
+
+/* Record download progress. */
+int lab_store_job_set_download(lab_store_t *s, const char *id, int download_attempts,
+                               const char *asset_path, const char *asset_type)
+{
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        if (!s || !nonempty(id) || download_attempts < 0)
+                return -EINVAL;
+
+        r = store_stmt(s, &s->job_set_download,
+                       "UPDATE jobs SET download_attempts = ?2, asset_path = ?3, asset_type = ?4, "
+                       "updated_at = " LAB_SQL_NOW " WHERE id = ?1",
+                       &stmt);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_text(stmt, 1, id)) < 0 ||
+            (r = store_bind_int64(stmt, 2, download_attempts)) < 0 ||
+            (r = store_bind_text(stmt, 3, asset_path)) < 0 ||
+            (r = store_bind_text(stmt, 4, asset_type)) < 0)
+                return r;
+
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_DONE)
+                return store_step_errno(s, rc);
+        return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+}
+
+/* Add the job in the current row to l. */
+static int job_list_add_row(job_list_t *l, sqlite3_stmt *stmt)
+{
+        if (l->n == l->cap) {
+                size_t cap = l->cap ? l->cap * 2 : 16;
+                lab_store_job_t **v = reallocarray(l->v, cap, sizeof *v);
+
+                if (!v)
+                        return -ENOMEM;
+                l->v = v;
+                l->cap = cap;
+        }
+        l->v[l->n] = NULL;
+        l->n++;
+        return store_job_from_row(stmt, &l->v[l->n - 1]);
+}
+
+/* Add every job the cached query (with state bound to ?1 unless NULL) answers to l. */
+static int store_jobs_collect(lab_store_t *s, sqlite3_stmt **cache, const char *sql,
+                              const char *state, job_list_t *l)
+{
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        r = store_stmt(s, cache, sql, &stmt);
+        if (r < 0)
+                return r;
+        if (state) {
+                r = store_bind_text(stmt, 1, state);
+                if (r < 0)
+                        return r;
+        }
+
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                r = job_list_add_row(l, stmt);
+                if (r < 0)
+                        return r;
+        }
+        if (rc != SQLITE_DONE)
+                return store_step_errno(s, rc);
+        return 0;
+}
+
+/* Order jobs by created_at, then id (BINARY collation, as ORDER BY created_at, id does). */
+static int job_compare(const void *a, const void *b)
+{
+        const lab_store_job_t *x = *(lab_store_job_t *const *)a, *y = *(lab_store_job_t *const *)b;
+        int c = strcmp(x->created_at, y->created_at);
+
+        return c ? c : strcmp(x->id, y->id);
+}
+
+/* Whether states[i] already appeared in states[0..i). */
+static bool state_seen(const char *const *states, size_t i)
+{
+        for (size_t k = 0; k < i; k++)
+                if (strcmp(states[k], states[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* The jobs in any of the states (every job for none), oldest first. */
+int lab_store_jobs_list(lab_store_t *s, const char *const *states, size_t n_states,
+                        lab_store_job_t ***ret, size_t *ret_n)
+{
+        _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
+        _cleanup_(job_list_freep) job_list_t l = {};
+        int r;
+
+        if (!s || !ret || !ret_n || (n_states > 0 && !states))
+                return -EINVAL;
+        for (size_t i = 0; i < n_states; i++)
+                if (!states[i])
+                        return -EINVAL;
+        *ret = NULL;
+        *ret_n = 0;
+
+        if (n_states == 0) {
+                r = store_jobs_collect(s, &s->jobs_all,
+                                       "SELECT " JOB_COLUMNS " FROM jobs ORDER BY created_at, id",
+                                       NULL, &l);
+                if (r < 0)
+                        return r;
+        } else {
+                /*
+                 * One indexed query per state, bound rather than spliced into
+                 * an IN list, inside one read transaction so that a job that
+                 * changes state meanwhile is listed once, not twice or never.
+                 */
+                r = store_txn_begin(s, false, &txn);
+                if (r < 0)
+                        return r;
+                for (size_t i = 0; i < n_states; i++) {
+                        if (state_seen(states, i))
+                                continue;
+                        r = store_jobs_collect(s, &s->jobs_in_state,
+                                               "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?1",
+                                               states[i], &l);
+                        if (r < 0)
+                                return r;
+                }
+                r = store_txn_commit(&txn);
+                if (r < 0)
+                        return r;
+                if (l.n > 1)
+                        qsort(l.v, l.n, sizeof *l.v, job_compare);
+        }
+
+        *ret = TAKE_PTR(l.v);
+        *ret_n = l.n;
+        l.n = 0;
+        return 0;
+}
+
+/* Free a job. */
+void lab_store_job_free(lab_store_job_t *j)
+{
+        if (!j)
+                return;
+        free(j->id);
+        free(j->order_id);
+        free(j->sku);
+        free(j->priority);
+        free(j->deadline);
+        free(j->state);
+        free(j->reason);
+        free(j->detail);
+        free(j->asset_url);
+        free(j->asset_sha256);
+        free(j->asset_type);
+        free(j->asset_path);
+        free(j->spec);
+        free(j->created_at);
+        free(j->updated_at);
+        free(j);
+}
+
+/* Free n jobs returned by lab_store_jobs_list(). */
+void lab_store_jobs_free(lab_store_job_t **v, size_t n)
+{
+        if (!v)
+                return;
+        for (size_t i = 0; i < n; i++)
+                lab_store_job_free(v[i]);
+        free(v);
+}

@@ -1,0 +1,427 @@
+#!/usr/bin/python3
+"""test_link.py - the real labagent against the sandbox platform, over real
+mutual TLS on loopback.
+
+Why: the platform link's promises (jobs pulled, claimed and verified; resumed
+downloads; no request to a server that cannot prove it is the platform;
+every event delivered exactly once, in order, through outages and a SIGKILL;
+a job lost to a 409 never goes further) are only worth what the real binary
+shows against a faithful peer. The sandbox records every request and event;
+the agent's SQLite store is read (read-only) to see its side.
+
+usage: test_link.py LABAGENT EVENT_WRITER [unittest args]
+"""
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SOURCE = os.path.dirname(os.path.dirname(HERE))
+SANDBOX = os.path.join(SOURCE, "tests", "platform", "sandbox.py")
+MAKE_CERTS = os.path.join(SOURCE, "tests", "platform", "make-certs.sh")
+PYTHON = "/usr/bin/python3"
+
+LABAGENT = None
+EVENT_WRITER = None
+CERTS = None
+
+# Every wait in this file is bounded by one of these.
+WAIT_READY = 20.0
+WAIT_WORK = 60.0
+
+
+def wait_until(predicate, timeout, what, interval=0.1):
+    """Poll predicate until it returns a true value; fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
+
+
+class Sandbox:
+    """One sandbox platform process with a given server certificate."""
+
+    def __init__(self, workdir, server="server"):
+        self.log = open(os.path.join(workdir, "sandbox-%s.log" % server), "w")
+        self.proc = subprocess.Popen(
+            [PYTHON, SANDBOX, "--cert", os.path.join(CERTS, server + ".pem"),
+             "--key", os.path.join(CERTS, server + ".key"),
+             "--client-ca", os.path.join(CERTS, "ca.pem"),
+             "--api-port", "0", "--control-port", "0"],
+            stdout=subprocess.PIPE, stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        if not line:
+            raise AssertionError("sandbox did not start; see " + self.log.name)
+        ports = json.loads(line)
+        self.api_port = ports["api_port"]
+        self.control = "http://127.0.0.1:%d" % ports["control_port"]
+
+    def call(self, method, path, body=None):
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(self.control + path, data=data, method=method,
+                                     headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            text = resp.read()
+            return json.loads(text) if text else None
+
+    def add_jobs(self, jobs):
+        return self.call("POST", "/control/jobs", {"jobs": jobs})
+
+    def fault(self, **fault):
+        return self.call("POST", "/control/faults", fault)
+
+    def requests(self):
+        return self.call("GET", "/control/log")["requests"]
+
+    def events(self):
+        return self.call("GET", "/control/events")["events"]
+
+    def jobs(self):
+        return self.call("GET", "/control/jobs")["jobs"]
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.proc.stdout.close()
+        self.log.close()
+
+
+class Agent:
+    """The labagent binary on its own state directory."""
+
+    def __init__(self, workdir, api_port, extra=""):
+        self.workdir = workdir
+        self.state = os.path.join(workdir, "state")
+        self.config = os.path.join(workdir, "labagent.yaml")
+        self.stderr_path = os.path.join(workdir, "agent.log")
+        with open(self.config, "w") as f:
+            f.write("""lab:
+  id: test-lab
+platform:
+  url: https://localhost:%d/
+  ca_file: %s/ca.pem
+  cert_file: %s/client.pem
+  key_file: %s/client.key
+  poll_wait: 2s
+  connect_timeout: 2s
+  download_attempts: 3
+  download_concurrency: 2
+products:
+  - sku: print-4x6-glossy
+    media: na_index-4x6_4x6in
+  - sku: print-5x7-matte
+    media: na_5x7_5x7in
+    media_type: photographic-matte
+%s""" % (api_port, CERTS, CERTS, CERTS, extra))
+        self.proc = None
+
+    def start(self):
+        self.err = open(self.stderr_path, "a")
+        env = dict(os.environ)
+        env.pop("NOTIFY_SOCKET", None)
+        env.pop("JOURNAL_STREAM", None)
+        self.proc = subprocess.Popen(
+            [LABAGENT, "--config", self.config, "--state-dir", self.state,
+             "--log-level", "debug"], stderr=self.err, stdout=subprocess.DEVNULL, env=env)
+        wait_until(lambda: "ready: lab test-lab" in self.log() or self.proc.poll() is not None,
+                   WAIT_READY, "the agent to be ready")
+        if self.proc.poll() is not None:
+            raise AssertionError("agent exited %d:\n%s" % (self.proc.returncode, self.log()))
+
+    def log(self):
+        with open(self.stderr_path) as f:
+            return f.read()
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+        self.err.close()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                rc = self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                raise AssertionError("agent did not stop within 10 s of SIGTERM")
+            self.err.close()
+            return rc
+        return self.proc.returncode if self.proc else None
+
+    def db(self):
+        path = os.path.join(self.state, "labagent.db")
+        conn = sqlite3.connect("file:%s?mode=ro" % path, uri=True, timeout=10)
+        conn.row_factory = sqlite3.Row
+        return conn
+
+    def query(self, sql, *args):
+        conn = self.db()
+        try:
+            return conn.execute(sql, args).fetchall()
+        finally:
+            conn.close()
+
+    def job_states(self):
+        return {r["id"]: r["state"] for r in self.query("SELECT id, state FROM jobs")}
+
+    def outbox(self):
+        return self.query("SELECT count(*) AS n FROM events")[0]["n"]
+
+
+class LinkTest(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="labagent-link-")
+        self.sandboxes = []
+        self.agents = []
+
+    def tearDown(self):
+        for a in self.agents:
+            try:
+                a.stop()
+            except AssertionError:
+                pass
+        for s in self.sandboxes:
+            s.stop()
+        if self._outcome_ok():
+            shutil.rmtree(self.dir, ignore_errors=True)
+        else:
+            print("kept for a look: " + self.dir, file=sys.stderr)
+
+    def _outcome_ok(self):
+        result = getattr(self, "_outcome", None)
+        if result is None:
+            return True
+        errors = getattr(result, "errors", None)
+        if errors is None:  # Python >= 3.11
+            res = result.result
+            return not any(t is self for t, _ in res.errors + res.failures)
+        return not any(t is self and e for t, e in errors)
+
+    def sandbox(self, server="server"):
+        s = Sandbox(self.dir, server)
+        self.sandboxes.append(s)
+        return s
+
+    def agent(self, sandbox, workdir=None, extra=""):
+        a = Agent(workdir or self.dir, sandbox.api_port, extra)
+        self.agents.append(a)
+        return a
+
+    def asset_gets(self, sandbox, job_id):
+        return [r for r in sandbox.requests()
+                if r["method"] == "GET" and r["path"].startswith("/v1/assets/")
+                and r.get("job_id") == job_id]
+
+    # --- jobs -------------------------------------------------------------
+
+    def test_jobs_pulled_accepted_downloaded_verified(self):
+        sb = self.sandbox()
+        jobs = [{"id": "job-a%d" % i, "order_id": "ord-%d" % i, "sku": "print-4x6-glossy",
+                 "quantity": i + 1, "asset_bytes": 50000 + i * 1000} for i in range(3)]
+        sb.add_jobs(jobs)
+        ag = self.agent(sb)
+        ag.start()
+        wait_until(lambda: all(ag.job_states().get(j["id"]) == "downloaded" for j in jobs),
+                   WAIT_WORK, "3 jobs downloaded")
+        rows = {r["id"]: r for r in ag.query("SELECT * FROM jobs")}
+        platform = {j["id"]: j for j in sb.jobs()}
+        for j in jobs:
+            row = rows[j["id"]]
+            with open(row["asset_path"], "rb") as f:
+                data = f.read()
+            self.assertEqual(hashlib.sha256(data).hexdigest(), platform[j["id"]]["sha256"])
+            self.assertEqual(len(data), j["asset_bytes"])
+            self.assertEqual(row["asset_type"], "image/jpeg")
+            self.assertEqual(row["quantity"], j["quantity"])
+            self.assertEqual(platform[j["id"]]["state"], "accepted")
+        # The platform saw job.accepted and job.downloaded once per job.
+        wait_until(lambda: ag.outbox() == 0, WAIT_WORK, "the outbox to drain")
+        kinds = [(e["kind"], e["job_id"]) for e in sb.events()]
+        for j in jobs:
+            self.assertEqual(kinds.count(("job.accepted", j["id"])), 1)
+            self.assertEqual(kinds.count(("job.downloaded", j["id"])), 1)
+        # Every mutating request carried an idempotency key; the lab id header matches.
+        for r in sb.requests():
+            if r["method"] in ("POST", "PUT"):
+                self.assertTrue(r["headers"].get("Idempotency-Key"), r)
+            self.assertEqual(r["headers"].get("X-Lab-Id"), "test-lab")
+        self.assertEqual(ag.stop(), 0)
+
+    def test_interrupted_download_resumes_with_range(self):
+        sb = self.sandbox()
+        sb.add_jobs([{"id": "job-big", "order_id": "ord-big", "sku": "print-5x7-matte",
+                      "quantity": 1, "asset_bytes": 3 * 1024 * 1024}])
+        sb.fault(method="GET", path="^/v1/assets/", drop_after_bytes=1024 * 1024, count=1)
+        ag = self.agent(sb)
+        ag.start()
+        wait_until(lambda: ag.job_states().get("job-big") == "downloaded", WAIT_WORK,
+                   "the big job downloaded")
+        gets = [r for r in sb.requests()
+                if r["method"] == "GET" and r["path"].startswith("/v1/assets/")]
+        self.assertGreaterEqual(len(gets), 2, gets)
+        self.assertNotIn("Range", gets[0]["headers"])
+        m = re.fullmatch(r"bytes=(\d+)-", gets[1]["headers"].get("Range", ""))
+        self.assertIsNotNone(m, gets[1])
+        self.assertGreater(int(m.group(1)), 0)
+        self.assertLessEqual(int(m.group(1)), 1024 * 1024)
+        self.assertIn("resuming the download at byte", ag.log())
+
+    def test_corrupted_asset_refused_retried_reported(self):
+        sb = self.sandbox()
+        sb.fault(method="GET", path="^/v1/assets/", corrupt=True, count=10)
+        sb.add_jobs([{"id": "job-bad", "order_id": "ord-bad", "sku": "print-4x6-glossy",
+                      "quantity": 1, "asset_bytes": 40000}])
+        ag = self.agent(sb)
+        ag.start()
+        wait_until(lambda: ag.job_states().get("job-bad") == "failed", WAIT_WORK,
+                   "the job to fail")
+        row = ag.query("SELECT reason, download_attempts, asset_path FROM jobs "
+                       "WHERE id = 'job-bad'")[0]
+        self.assertEqual(row["reason"], "asset_checksum_mismatch")
+        self.assertEqual(row["download_attempts"], 3)
+        self.assertIsNone(row["asset_path"])
+        gets = [r for r in sb.requests()
+                if r["method"] == "GET" and r["path"].startswith("/v1/assets/")]
+        self.assertEqual(len(gets), 3)
+        wait_until(lambda: any(e["kind"] == "job.failed" for e in sb.events()), WAIT_WORK,
+                   "job.failed upstream")
+        failed = [e for e in sb.events() if e["kind"] == "job.failed"]
+        self.assertEqual(len(failed), 1)
+        self.assertEqual(failed[0]["body"]["reason"], "asset_checksum_mismatch")
+        self.assertFalse(os.path.exists(os.path.join(ag.state, "spool", "job-bad.asset")))
+
+    def test_409_on_accept_never_downloads(self):
+        sb = self.sandbox()
+        sb.fault(method="POST", path="^/v1/jobs/job-gone/accept$", status=409,
+                 code="lease_lost", count=100)
+        sb.add_jobs([{"id": "job-gone", "order_id": "ord-gone", "sku": "print-4x6-glossy",
+                      "quantity": 1, "asset_bytes": 30000},
+                     {"id": "job-kept", "order_id": "ord-kept", "sku": "print-4x6-glossy",
+                      "quantity": 1, "asset_bytes": 30000}])
+        ag = self.agent(sb)
+        ag.start()
+        wait_until(lambda: ag.job_states().get("job-kept") == "downloaded", WAIT_WORK,
+                   "the other job downloaded")
+        accepts = [r for r in sb.requests() if r["path"] == "/v1/jobs/job-gone/accept"]
+        self.assertGreaterEqual(len(accepts), 1)
+        self.assertNotIn("job-gone", ag.job_states())
+        self.assertEqual([r for r in sb.requests()
+                          if r["method"] == "GET" and "job-gone" in json.dumps(r)
+                          and r["path"].startswith("/v1/assets/")], [])
+        self.assertIn("job job-gone: not accepted, dropped without printing", ag.log())
+
+    # --- TLS --------------------------------------------------------------
+
+    def test_server_that_cannot_prove_identity_gets_nothing(self):
+        cases = {
+            "other-server": "unable to get local issuer certificate",
+            "expired-server": "certificate has expired",
+            "wronghost-server": "localhost",
+        }
+        for server, reason in cases.items():
+            with self.subTest(server=server):
+                sb = self.sandbox(server)
+                work = os.path.join(self.dir, server)
+                os.mkdir(work)
+                ag = self.agent(sb, work)
+                ag.start()
+                time.sleep(8)
+                self.assertEqual(sb.requests(), [], "a request reached a server that failed "
+                                                    "verification")
+                log = ag.log()
+                self.assertIn("platform_tls_verify_failed: the server at https://localhost:%d"
+                              % sb.api_port, log)
+                self.assertIn(reason, log)
+                # Backoff, not a busy loop: a handful of attempts in 8 s.
+                attempts = len(re.findall(r"platform_tls_verify_failed.*retrying in", log))
+                self.assertGreaterEqual(attempts, 2, log)
+                self.assertLessEqual(attempts, 10, log)
+                self.assertEqual(ag.stop(), 0)
+
+    # --- the outbox -------------------------------------------------------
+
+    def write_events(self, agent, count, cls="telemetry"):
+        out = subprocess.run([EVENT_WRITER, os.path.join(agent.state, "labagent.db"),
+                              str(count), cls], capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        seqs = [int(x) for x in out.stdout.split()]
+        self.assertEqual(len(seqs), count)
+        return seqs
+
+    def test_1000_events_while_down_delivered_once_in_order(self):
+        sb = self.sandbox()
+        sb.call("POST", "/control/down")
+        ag = self.agent(sb)
+        ag.start()
+        seqs = self.write_events(ag, 1000, "job")
+        time.sleep(3)
+        self.assertEqual([e for e in sb.events() if e["kind"] == "test.job"], [])
+        self.assertGreaterEqual(ag.outbox(), 1000)
+        sb.call("POST", "/control/up")
+        wait_until(lambda: ag.outbox() == 0, WAIT_WORK, "the outbox to drain")
+        got = [e for e in sb.events() if e["kind"] == "test.job"]
+        self.assertEqual([e["seq"] for e in got], seqs)
+        self.assertEqual(len({e["uuid"] for e in got}), 1000)
+        self.assertEqual([e["body"]["n"] for e in got], list(range(1000)))
+        self.assertEqual(ag.stop(), 0)
+
+    def test_sigkill_mid_batch_nothing_lost_nothing_twice(self):
+        sb = self.sandbox()
+        ag = self.agent(sb)
+        ag.start()
+        ag.stop()
+        # 250 events wait; the first delivery is held by the platform for 4 s.
+        seqs = self.write_events(ag, 250, "job")
+        sb.fault(method="POST", path="^/v1/labs/test-lab/events$", delay=4, count=1)
+        ag.start()
+        wait_until(lambda: any(r["path"] == "/v1/labs/test-lab/events"
+                               for r in sb.call("GET", "/control/log?pending=1")["requests"]),
+                   WAIT_WORK, "a batch in flight")
+        ag.kill()
+        ag.start()
+        wait_until(lambda: ag.outbox() == 0, WAIT_WORK, "the outbox to drain")
+        got = [e for e in sb.events() if e["kind"] == "test.job"]
+        self.assertEqual([e["seq"] for e in got], seqs)
+        self.assertEqual(len({e["uuid"] for e in got}), 250)
+        self.assertEqual(ag.stop(), 0)
+
+
+def main():
+    global LABAGENT, EVENT_WRITER, CERTS
+    if len(sys.argv) < 3:
+        print(__doc__, file=sys.stderr)
+        return 2
+    LABAGENT, EVENT_WRITER = sys.argv[1], sys.argv[2]
+    CERTS = tempfile.mkdtemp(prefix="labagent-link-certs-")
+    try:
+        subprocess.run(["bash", MAKE_CERTS, CERTS], check=True, timeout=120,
+                       stdout=subprocess.DEVNULL)
+        prog = unittest.main(argv=[sys.argv[0]] + sys.argv[3:], exit=False, verbosity=2)
+        return 0 if prog.result.wasSuccessful() else 1
+    finally:
+        shutil.rmtree(CERTS, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
