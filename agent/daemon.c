@@ -321,6 +321,10 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
         }
 
         audit(&d, "daemon_started", LABAGENT_VERSION);
+        r = lab_store_event_append(d.store, LAB_EVENT_JOB, "lab.started", NULL,
+                                   "{\"version\":\"" LABAGENT_VERSION "\"}", NULL);
+        if (r < 0)
+                log_warning_errno(r, "store: cannot record lab.started in the outbox: %m");
         log_notice("labagent %s ready: lab %s, config %s, store %s (schema %d)", LABAGENT_VERSION,
                    d.config->lab.id, opts->config_path, d.store_path,
                    lab_store_schema_version(d.store));

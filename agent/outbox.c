@@ -46,7 +46,7 @@ static char *batch_body(lab_platform_t *p, size_t *ret_n)
                 json_t *body = json_loads(ev[i].body, 0, NULL);
 
                 json_array_append_new(
-                    list, json_pack("{s:s,s:I,s:s,s:s,s:s?,s:s,s:o}", "uuid", ev[i].uuid, "seq",
+                    list, json_pack("{s:s,s:I,s:s,s:s,s:s*,s:s,s:o}", "uuid", ev[i].uuid, "seq",
                                     (json_int_t)ev[i].seq, "kind", ev[i].kind, "class",
                                     ev[i].cls == LAB_EVENT_TELEMETRY ? "telemetry" : "job",
                                     "job_id", ev[i].job_id, "at", ev[i].created_at, "body",

@@ -61,8 +61,8 @@ class Sandbox:
             [PYTHON, SANDBOX, "--cert", os.path.join(CERTS, server + ".pem"),
              "--key", os.path.join(CERTS, server + ".key"),
              "--client-ca", os.path.join(CERTS, "ca.pem"),
-             "--api-port", "0", "--control-port", "0"],
-            stdout=subprocess.PIPE, stderr=self.log, text=True)
+             "--port", "0", "--control-port", "0", "--watch-stdin"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
         line = self.proc.stdout.readline()
         if not line:
             raise AssertionError("sandbox did not start; see " + self.log.name)
@@ -87,6 +87,11 @@ class Sandbox:
     def requests(self):
         return self.call("GET", "/control/log")["requests"]
 
+    def handshakes(self):
+        """Connections attempted: failed TLS handshakes plus connections that got past TLS."""
+        log = self.call("GET", "/control/log")
+        return len(log["tls_failures"]) + log["connections"]
+
     def events(self):
         return self.call("GET", "/control/events")["events"]
 
@@ -102,6 +107,7 @@ class Sandbox:
                 self.proc.kill()
                 self.proc.wait()
         self.proc.stdout.close()
+        self.proc.stdin.close()
         self.log.close()
 
 
@@ -228,10 +234,10 @@ class LinkTest(unittest.TestCase):
         self.agents.append(a)
         return a
 
-    def asset_gets(self, sandbox, job_id):
+    def asset_gets(self, sandbox, job_id=""):
+        """The GETs of job_id's asset (of every asset when job_id is empty)."""
         return [r for r in sandbox.requests()
-                if r["method"] == "GET" and r["path"].startswith("/v1/assets/")
-                and r.get("job_id") == job_id]
+                if r["method"] == "GET" and r["path"].startswith("/v1/assets/a-" + job_id)]
 
     # --- jobs -------------------------------------------------------------
 
@@ -250,14 +256,15 @@ class LinkTest(unittest.TestCase):
             row = rows[j["id"]]
             with open(row["asset_path"], "rb") as f:
                 data = f.read()
-            self.assertEqual(hashlib.sha256(data).hexdigest(), platform[j["id"]]["sha256"])
+            self.assertEqual(hashlib.sha256(data).hexdigest(),
+                             platform[j["id"]]["job"]["asset"]["sha256"])
             self.assertEqual(len(data), j["asset_bytes"])
             self.assertEqual(row["asset_type"], "image/jpeg")
             self.assertEqual(row["quantity"], j["quantity"])
             self.assertEqual(platform[j["id"]]["state"], "accepted")
         # The platform saw job.accepted and job.downloaded once per job.
         wait_until(lambda: ag.outbox() == 0, WAIT_WORK, "the outbox to drain")
-        kinds = [(e["kind"], e["job_id"]) for e in sb.events()]
+        kinds = [(e["kind"], e.get("job_id")) for e in sb.events()]
         for j in jobs:
             self.assertEqual(kinds.count(("job.accepted", j["id"])), 1)
             self.assertEqual(kinds.count(("job.downloaded", j["id"])), 1)
@@ -277,10 +284,9 @@ class LinkTest(unittest.TestCase):
         ag.start()
         wait_until(lambda: ag.job_states().get("job-big") == "downloaded", WAIT_WORK,
                    "the big job downloaded")
-        gets = [r for r in sb.requests()
-                if r["method"] == "GET" and r["path"].startswith("/v1/assets/")]
+        gets = self.asset_gets(sb, "job-big")
         self.assertGreaterEqual(len(gets), 2, gets)
-        self.assertNotIn("Range", gets[0]["headers"])
+        self.assertIsNone(gets[0]["headers"]["Range"])
         m = re.fullmatch(r"bytes=(\d+)-", gets[1]["headers"].get("Range", ""))
         self.assertIsNotNone(m, gets[1])
         self.assertGreater(int(m.group(1)), 0)
@@ -301,9 +307,7 @@ class LinkTest(unittest.TestCase):
         self.assertEqual(row["reason"], "asset_checksum_mismatch")
         self.assertEqual(row["download_attempts"], 3)
         self.assertIsNone(row["asset_path"])
-        gets = [r for r in sb.requests()
-                if r["method"] == "GET" and r["path"].startswith("/v1/assets/")]
-        self.assertEqual(len(gets), 3)
+        self.assertEqual(len(self.asset_gets(sb, "job-bad")), 3)
         wait_until(lambda: any(e["kind"] == "job.failed" for e in sb.events()), WAIT_WORK,
                    "job.failed upstream")
         failed = [e for e in sb.events() if e["kind"] == "job.failed"]
@@ -326,9 +330,7 @@ class LinkTest(unittest.TestCase):
         accepts = [r for r in sb.requests() if r["path"] == "/v1/jobs/job-gone/accept"]
         self.assertGreaterEqual(len(accepts), 1)
         self.assertNotIn("job-gone", ag.job_states())
-        self.assertEqual([r for r in sb.requests()
-                          if r["method"] == "GET" and "job-gone" in json.dumps(r)
-                          and r["path"].startswith("/v1/assets/")], [])
+        self.assertEqual(self.asset_gets(sb, "job-gone"), [])
         self.assertIn("job job-gone: not accepted, dropped without printing", ag.log())
 
     # --- TLS --------------------------------------------------------------
@@ -353,10 +355,12 @@ class LinkTest(unittest.TestCase):
                 self.assertIn("platform_tls_verify_failed: the server at https://localhost:%d"
                               % sb.api_port, log)
                 self.assertIn(reason, log)
-                # Backoff, not a busy loop: a handful of attempts in 8 s.
+                # Backoff, not a busy loop: a handful of handshakes in 8 s, seen by both sides.
                 attempts = len(re.findall(r"platform_tls_verify_failed.*retrying in", log))
                 self.assertGreaterEqual(attempts, 2, log)
                 self.assertLessEqual(attempts, 10, log)
+                self.assertGreaterEqual(sb.handshakes(), 2)
+                self.assertLessEqual(sb.handshakes(), 12)
                 self.assertEqual(ag.stop(), 0)
 
     # --- the outbox -------------------------------------------------------
@@ -395,12 +399,29 @@ class LinkTest(unittest.TestCase):
         seqs = self.write_events(ag, 250, "job")
         sb.fault(method="POST", path="^/v1/labs/test-lab/events$", delay=4, count=1)
         ag.start()
-        wait_until(lambda: any(r["path"] == "/v1/labs/test-lab/events"
-                               for r in sb.call("GET", "/control/log?pending=1")["requests"]),
-                   WAIT_WORK, "a batch in flight")
+        # The fault is used up (and removed) when the batch arrives; the response is then held.
+        wait_until(lambda: sb.call("GET", "/control/faults")["faults"] == [], WAIT_WORK,
+                   "a batch in flight")
+        time.sleep(0.5)
         ag.kill()
         ag.start()
         wait_until(lambda: ag.outbox() == 0, WAIT_WORK, "the outbox to drain")
+        got = [e for e in sb.events() if e["kind"] == "test.job"]
+        self.assertEqual([e["seq"] for e in got], seqs)
+        self.assertEqual(len({e["uuid"] for e in got}), 250)
+        # The killed batch reached the platform and was sent again after the restart (same
+        # events, same Idempotency-Key): two deliveries of the first event, applied once.
+        first = got[0]["uuid"]
+
+        def posts():
+            return [r for r in sb.requests() if r["path"] == "/v1/labs/test-lab/events"
+                    and any(e.get("uuid") == first
+                            for e in r.get("body", {}).get("events", []))]
+        # The killed request is logged once the sandbox has finished holding it.
+        both = wait_until(lambda: len(posts()) >= 2 and posts(), WAIT_WORK,
+                          "both deliveries of the first batch in the sandbox's log")
+        self.assertEqual(len({r["headers"]["Idempotency-Key"] for r in both}), 1,
+                         "a resent batch must carry the same Idempotency-Key")
         got = [e for e in sb.events() if e["kind"] == "test.job"]
         self.assertEqual([e["seq"] for e in got], seqs)
         self.assertEqual(len({e["uuid"] for e in got}), 250)
