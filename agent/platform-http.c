@@ -290,6 +290,20 @@ int lab_req_result(lab_req_t *r, CURLcode rc, lab_error_t *err)
                                      "TLS handshake with %s failed (%s); nothing was sent. The "
                                      "platform may have refused the lab's certificate",
                                      r->url, r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+        case CURLE_RECV_ERROR:
+        case CURLE_SEND_ERROR:
+                /*
+                 * With TLS 1.3 the server checks our certificate after we
+                 * consider the handshake done: its refusal arrives as an
+                 * alert on the first read or write.
+                 */
+                if (strstr(r->errbuf, " alert "))
+                        return lab_error_set(err, EPROTO, "platform_tls_failed",
+                                             "TLS handshake with %s failed (%s); the platform "
+                                             "refused the lab's certificate. Check "
+                                             "platform.cert_file and platform.key_file",
+                                             r->url, r->errbuf);
+                /* fall through */
         case CURLE_WRITE_ERROR:
                 if (r->too_large)
                         return lab_error_set(err, EMSGSIZE, "platform_response_too_large",

@@ -419,8 +419,9 @@ static void on_reconcile_done(lab_req_t *r, CURLcode rc)
 static char *reconcile_body(lab_platform_t *p)
 {
         lab_store_job_t **jobs = NULL;
+        json_auto_t *list = json_array();
+        json_auto_t *root = NULL;
         size_t n = 0;
-        json_t *list = json_array();
         char *text = NULL;
 
         if (list && lab_store_jobs_list(p->store, active_states, ELEMENTSOF(active_states), &jobs,
@@ -428,11 +429,10 @@ static char *reconcile_body(lab_platform_t *p)
                 for (size_t i = 0; i < n; i++)
                         json_array_append_new(list, json_pack("{s:s,s:s}", "id", jobs[i]->id,
                                                               "state", jobs[i]->state));
-                text = json_dumps(json_pack("{s:o}", "jobs", json_incref(list)),
-                                  JSON_COMPACT | JSON_SORT_KEYS);
+                root = json_pack("{s:O}", "jobs", list);
+                text = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         }
         lab_store_jobs_free(jobs, n);
-        json_decref(list);
         return text;
 }
 

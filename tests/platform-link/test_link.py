@@ -114,7 +114,7 @@ class Sandbox:
 class Agent:
     """The labagent binary on its own state directory."""
 
-    def __init__(self, workdir, api_port, extra=""):
+    def __init__(self, workdir, api_port, extra="", client="client"):
         self.workdir = workdir
         self.state = os.path.join(workdir, "state")
         self.config = os.path.join(workdir, "labagent.yaml")
@@ -125,8 +125,8 @@ class Agent:
 platform:
   url: https://localhost:%d/
   ca_file: %s/ca.pem
-  cert_file: %s/client.pem
-  key_file: %s/client.key
+  cert_file: %s/%s.pem
+  key_file: %s/%s.key
   poll_wait: 2s
   connect_timeout: 2s
   download_attempts: 3
@@ -137,7 +137,7 @@ products:
   - sku: print-5x7-matte
     media: na_5x7_5x7in
     media_type: photographic-matte
-%s""" % (api_port, CERTS, CERTS, CERTS, extra))
+%s""" % (api_port, CERTS, CERTS, client, CERTS, client, extra))
         self.proc = None
 
     def start(self):
@@ -202,6 +202,11 @@ class LinkTest(unittest.TestCase):
         self.agents = []
 
     def tearDown(self):
+        # Whatever else a test checks: the agent kept the contract the sandbox enforces.
+        for sb in self.sandboxes:
+            if sb.proc.poll() is None and self._outcome_ok():
+                violations = sb.call("GET", "/control/violations")["violations"]
+                self.assertEqual(violations, [], "the agent broke docs/protocol.md")
         for a in self.agents:
             try:
                 a.stop()
@@ -229,8 +234,8 @@ class LinkTest(unittest.TestCase):
         self.sandboxes.append(s)
         return s
 
-    def agent(self, sandbox, workdir=None, extra=""):
-        a = Agent(workdir or self.dir, sandbox.api_port, extra)
+    def agent(self, sandbox, workdir=None, extra="", client="client"):
+        a = Agent(workdir or self.dir, sandbox.api_port, extra, client)
         self.agents.append(a)
         return a
 
@@ -362,6 +367,123 @@ class LinkTest(unittest.TestCase):
                 self.assertGreaterEqual(sb.handshakes(), 2)
                 self.assertLessEqual(sb.handshakes(), 12)
                 self.assertEqual(ag.stop(), 0)
+
+    def test_client_from_another_ca_is_refused(self):
+        sb = self.sandbox()
+        ag = self.agent(sb, client="other-client")
+        ag.start()
+        time.sleep(5)
+        self.assertEqual(sb.requests(), [])
+        self.assertGreaterEqual(len(sb.call("GET", "/control/log")["tls_failures"]), 1)
+        self.assertIn("platform_tls_failed: TLS handshake with https://localhost:%d"
+                      % sb.api_port, ag.log())
+        self.assertEqual(ag.stop(), 0)
+
+    def test_certificate_expiry_warned_upstream(self):
+        for client, severity in (("month-client", "warning"), ("soon-client", "error")):
+            with self.subTest(client=client):
+                sb = self.sandbox()
+                work = os.path.join(self.dir, client)
+                os.mkdir(work)
+                ag = self.agent(sb, work, client=client)
+                ag.start()
+                ev = wait_until(lambda: [e for e in sb.events()
+                                         if e["kind"] == "lab.certificate_expiring"],
+                                WAIT_WORK, "lab.certificate_expiring upstream")
+                self.assertEqual(len(ev), 1)
+                self.assertEqual(ev[0]["body"]["severity"], severity)
+                days = 19 if client == "month-client" else 4
+                self.assertIn(ev[0]["body"]["days_left"], (days, days + 1))
+                self.assertIn("tls_cert_expiring", ag.log())
+                self.assertEqual(ag.stop(), 0)
+
+    def test_reload_takes_the_new_certificate(self):
+        sb = self.sandbox()
+        ag = self.agent(sb, client="month-client")
+        ag.start()
+        wait_until(lambda: any(e["kind"] == "lab.certificate_expiring" for e in sb.events()),
+                   WAIT_WORK, "the expiry warning for the first certificate")
+        # Lab IT installs a renewed certificate and reloads.
+        with open(ag.config) as f:
+            text = f.read()
+        with open(ag.config, "w") as f:
+            f.write(text.replace("month-client", "client"))
+        conns_before = sb.call("GET", "/control/log")["connections"]
+        ag.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "config: reloaded" in ag.log(), WAIT_READY, "the reload")
+        sb.add_jobs([{"id": "job-after-reload", "order_id": "o", "sku": "print-4x6-glossy",
+                      "quantity": 1, "asset_bytes": 20000}])
+        wait_until(lambda: ag.job_states().get("job-after-reload") == "downloaded", WAIT_WORK,
+                   "a job after the reload")
+        # New connections were made, and no second warning: the new certificate is in use.
+        self.assertGreater(sb.call("GET", "/control/log")["connections"], conns_before)
+        self.assertEqual(len([e for e in sb.events()
+                              if e["kind"] == "lab.certificate_expiring"]), 1)
+        self.assertEqual(ag.stop(), 0)
+
+    # --- cancellations and reconciliation ---------------------------------
+
+    def test_cancellation_stops_a_job_before_the_printer(self):
+        sb = self.sandbox()
+        sb.add_jobs([{"id": "job-c", "order_id": "ord-c", "sku": "print-4x6-glossy",
+                      "quantity": 1, "asset_bytes": 30000}])
+        ag = self.agent(sb)
+        ag.start()
+        wait_until(lambda: ag.job_states().get("job-c") == "downloaded", WAIT_WORK,
+                   "job-c downloaded")
+        asset = ag.query("SELECT asset_path FROM jobs WHERE id = 'job-c'")[0]["asset_path"]
+        self.assertTrue(os.path.exists(asset))
+        sb.call("POST", "/control/cancel", {"job_id": "job-c", "reason": "customer_canceled"})
+        wait_until(lambda: ag.job_states().get("job-c") == "canceled", WAIT_WORK,
+                   "job-c canceled")
+        self.assertFalse(os.path.exists(asset))
+        ev = wait_until(lambda: [e for e in sb.events() if e["kind"] == "job.canceled"],
+                        WAIT_WORK, "job.canceled upstream")
+        self.assertEqual(ev[0]["body"], {"by": "platform", "reached_printer": False})
+        # Confirmed: the platform stops listing the cancellation; the agent sends it once.
+        time.sleep(3)
+        self.assertEqual(len([e for e in sb.events() if e["kind"] == "job.canceled"]), 1)
+        self.assertEqual(ag.stop(), 0)
+
+    def test_reconcile_drops_a_job_moved_while_offline(self):
+        sb = self.sandbox()
+        sb.add_jobs([{"id": "job-m", "order_id": "ord-m", "sku": "print-4x6-glossy",
+                      "quantity": 1, "asset_bytes": 30000}])
+        sb.fault(method="GET", path="^/v1/assets/", status=503, retry_after=30, count=1000)
+        ag = self.agent(sb)
+        ag.start()
+        wait_until(lambda: ag.job_states().get("job-m") == "downloading", WAIT_WORK,
+                   "job-m accepted")
+        ag.stop()
+        sb.call("POST", "/control/reassign", {"job_id": "job-m", "to": "hamburg-02"})
+        sb.call("POST", "/control/faults/clear", {})
+        ag.start()
+        wait_until(lambda: ag.job_states().get("job-m") == "dropped", WAIT_WORK,
+                   "job-m dropped by the reconciliation")
+        rec = [r for r in sb.requests() if r["path"] == "/v1/labs/test-lab/active-jobs"]
+        self.assertIn({"id": "job-m", "state": "downloading"}, rec[-1]["body"]["jobs"])
+        ev = wait_until(lambda: [e for e in sb.events() if e["kind"] == "job.dropped"],
+                        WAIT_WORK, "job.dropped upstream")
+        self.assertEqual(ev[0]["job_id"], "job-m")
+        self.assertFalse(os.path.exists(os.path.join(ag.state, "spool", "job-m.part")))
+        self.assertEqual(ag.stop(), 0)
+
+    def test_retry_after_is_honoured(self):
+        sb = self.sandbox()
+        sb.fault(method="GET", path="^/v1/labs/test-lab/assignments$", status=429,
+                 retry_after=3, count=1)
+        ag = self.agent(sb)
+        ag.start()
+        polls = wait_until(lambda: len([r for r in sb.requests() if "/assignments" in r["path"]])
+                           >= 2 and [r for r in sb.requests() if "/assignments" in r["path"]],
+                           WAIT_WORK, "a second poll")
+        self.assertEqual(polls[0]["status"], 429)
+
+        def t(r):
+            return time.mktime(time.strptime(r["time"][:19], "%Y-%m-%dT%H:%M:%S")) + \
+                float("0" + r["time"][19:-1])
+        self.assertGreaterEqual(t(polls[1]) - t(polls[0]), 2.9)
+        self.assertEqual(ag.stop(), 0)
 
     # --- the outbox -------------------------------------------------------
 

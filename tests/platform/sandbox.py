@@ -571,8 +571,16 @@ class Platform:
             return self.request_seq
 
     def add_log(self, entry):
+        """Publish a request log entry; returns the published copy."""
         with self.lock:
-            self.requests.append(entry)
+            published = dict(entry)
+            self.requests.append(published)
+            return published
+
+    def sync_log(self, published, entry):
+        """Bring a published log entry up to date with the handler's."""
+        with self.lock:
+            published.update(entry)
 
     def new_connection(self):
         with self.lock:
@@ -1009,8 +1017,20 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                              ("Range", "Idempotency-Key", "X-Lab-Id", "User-Agent",
                               "Content-Type")},
                  "status": None, "request_bytes": 0, "response_bytes": 0}
-        resp = None
+        # Published now, updated in place: the entry is in the log before the
+        # client can see an answer (a test that reads the log next finds it).
+        published = plat.add_log(entry)
         fault = None
+        sent = False
+
+        def send(resp):
+            nonlocal sent
+            entry["status"] = resp.status
+            entry["replayed"] = resp.replayed
+            plat.sync_log(published, entry)
+            sent = True
+            self.write_response(resp, fault, method)
+
         try:
             if plat.down:
                 self.close_connection = True
@@ -1020,8 +1040,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             entry["request_bytes"] = len(body) if body is not None else 0
             if err is not None:
                 self.close_connection = True
-                resp = err
-                self.write_response(resp, None, method)
+                send(err)
                 return
             if body and len(body) <= 65536:
                 obj, jerr = parse_json_body(body)
@@ -1029,8 +1048,10 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                     entry["body"] = obj
             self.note_headers(no)
             fault = plat.take_fault(method, self.api_path(path) or path)
+            resp = None
             if fault:
                 entry["fault"] = fault
+                plat.sync_log(published, entry)
                 if fault.get("delay"):
                     time.sleep(fault["delay"])
                 if fault.get("close"):
@@ -1045,8 +1066,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 self.close_connection = True
                 entry["closed"] = True
                 return
-            entry["replayed"] = resp.replayed
-            self.write_response(resp, fault, method)
+            send(resp)
         except (OSError, ValueError) as e:
             self.close_connection = True
             entry["error"] = "%s: %s" % (e.__class__.__name__, e)
@@ -1054,20 +1074,18 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             self.close_connection = True
             entry["error"] = "%s: %s" % (e.__class__.__name__, e)
             log("internal error on %s %s:\n%s" % (method, full, traceback.format_exc()))
-            if resp is None:
+            if not sent:
                 with contextlib.suppress(Exception):
-                    self.write_response(problem(500, "internal_error", str(e)), None, method)
-                    entry["status"] = 500
+                    send(problem(500, "internal_error", str(e)))
         finally:
             self.expect_refused = False
-            if resp is not None and entry.get("status") is None and not entry.get("closed"):
-                entry["status"] = resp.status
+            if sent:
                 entry["response_bytes"] = self.sent_bytes
             entry["duration_ms"] = int((time.time() - t0) * 1000)
-            plat.add_log(entry)
+            plat.sync_log(published, entry)
             log("%s %s %s conn=%d -> %s%s" % (self.lab, method, full, self.conn_id,
-                                          entry.get("status") or "closed",
-                                          " (fault %s)" % fault if fault else ""))
+                                              entry["status"] or "closed",
+                                              " (fault %s)" % fault if fault else ""))
 
     def note_headers(self, no):
         """Record what the contract asks of every request and this one lacks."""
@@ -1192,6 +1210,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
 
     def write_response(self, resp, fault, method="GET"):
         """Send RESP, applying a fault's body modifiers."""
+        self.sent_bytes = 0
         body = resp.body
         fault = fault or {}
         if body and fault.get("truncate"):
@@ -1210,7 +1229,6 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         if self.close_connection:
             self.send_header("Connection", "close")
         self.end_headers()
-        self.sent_bytes = 0
         if method == "HEAD" or resp.status == 204:
             self.wfile.flush()
             return
@@ -1356,12 +1374,12 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
                 now = time.time()
                 if path == "/control/log":
                     since = int(query.get("since", ["0"])[-1])  # ValueError: 400
-                    return 200, {"requests": [e for e in plat.requests if e["n"] > since],
+                    return 200, {"requests": [dict(e) for e in plat.requests if e["n"] > since],
                                  "tls_failures": list(plat.tls_failures),
                                  "connections": plat.conn_seq,
                                  "refused_while_down": plat.refused_while_down}
                 if path == "/control/events":
-                    return 200, {"events": list(plat.events.values()),
+                    return 200, {"events": [dict(e) for e in plat.events.values()],
                                  "receipts": list(plat.receipts),
                                  "highest_seq": dict(plat.highest_seq)}
                 if path == "/control/jobs":

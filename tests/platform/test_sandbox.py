@@ -63,6 +63,13 @@ class Sandbox:
         self.api_port = info["api_port"]
         self.control_port = info["control_port"]
 
+    def close(self):
+        """Stop the sandbox and remove its log; returns (exit status, log)."""
+        status = self.stop()
+        text = self.stderr()
+        os.unlink(self.errlog.name)
+        return status, text
+
     def stderr(self):
         with open(self.errlog.name, errors="replace") as f:
             return f.read()
@@ -140,6 +147,16 @@ def event(seq, kind="job.accepted", job_id="job-x", cls="job", body=None):
     return ev
 
 
+def wait_for(fn, timeout=5.0):
+    """FN's first truthy result, polling for at most TIMEOUT s (else its last)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        v = fn()
+        if v or time.monotonic() > deadline:
+            return v
+        time.sleep(0.05)
+
+
 def setUpModule():
     global CERTS, SANDBOX
     CERTS = tempfile.mkdtemp(prefix="labagent-certs-")
@@ -150,10 +167,9 @@ def setUpModule():
 
 def tearDownModule():
     if SANDBOX is not None:
-        status = SANDBOX.stop()
+        status, text = SANDBOX.close()
         if status != 0:
-            sys.stderr.write("sandbox exited %s; its log:\n%s" % (status, SANDBOX.stderr()))
-        os.unlink(SANDBOX.errlog.name)
+            sys.stderr.write("sandbox exited %s; its log:\n%s" % (status, text))
     if CERTS:
         shutil.rmtree(CERTS, ignore_errors=True)
 
@@ -445,7 +461,8 @@ class TestTls(SandboxTest):
     def test_no_client_certificate_refused(self):
         self.assertTrue(self.handshake_refused(None))
         self.assertEqual(self.sb.ok("/control/log")["requests"], [])
-        failures = self.sb.ok("/control/log")["tls_failures"]
+        # The alert can reach us before the sandbox's thread records it.
+        failures = wait_for(lambda: self.sb.ok("/control/log")["tls_failures"])
         self.assertTrue(failures and "CERTIFICATE" in failures[-1]["error"].upper(), failures)
 
     def test_other_ca_client_refused(self):
@@ -479,8 +496,8 @@ class TestTls(SandboxTest):
                 self.assertIn(reason, str(cm.exception).lower())
                 conn.close()
             finally:
-                self.assertEqual(sb.stop(), 0, sb.stderr())
-                os.unlink(sb.errlog.name)
+                status, text = sb.close()
+            self.assertEqual(status, 0, text)
 
 
 class TestFaults(SandboxTest):
@@ -547,6 +564,21 @@ class TestFaults(SandboxTest):
         log = self.sb.ok("/control/log")["requests"]
         self.assertTrue(log[0].get("closed"))
 
+    def test_lost_accept_response_is_replayed(self):
+        self.add_job("job-lost")
+        self.fault(path="/accept$", drop_after_bytes=0)
+        key = str(uuid.uuid4())
+        self.c.request("POST", "/v1/jobs/job-lost/accept", body=json.dumps({"lab": LAB}),
+                       headers=lab_headers(True, key))
+        r = self.c.getresponse()
+        with self.assertRaises(http.client.IncompleteRead):
+            r.read()
+        self.c.close()
+        self.assertEqual(self.sb.ok("/control/jobs")["jobs"][0]["state"], "accepted")
+        r, data = self.accept("job-lost", key)  # the agent's retry, same key
+        self.assertEqual((r.status, r.getheader("Idempotent-Replayed")), (200, "true"))
+        self.assertEqual(json.loads(data)["job"]["id"], "job-lost")
+
     def test_duplicate_assignments(self):
         self.add_job("job-dup")
         self.fault(path="/assignments", duplicate_assignments=True)
@@ -583,6 +615,24 @@ class TestFaults(SandboxTest):
 
 
 class TestLifecycle(unittest.TestCase):
+    def test_prefix(self):
+        sb = Sandbox(CERTS, extra=["--prefix", "/api"])
+        try:
+            job = sb.ok("/control/jobs", {"jobs": [{"id": "job-p"}]})["jobs"][0]
+            self.assertEqual(job["asset"]["url"],
+                             "https://localhost:%d/api/v1/assets/a-job-p" % sb.api_port)
+            c = sb.conn()
+            r, data = request(c, "GET", "/api/v1/labs/%s/assignments?wait=1" % LAB)
+            self.assertEqual(r.status, 200)
+            r, data = request(c, "GET", "/api/v1/assets/a-job-p")
+            self.assertEqual(hashlib.sha256(data).hexdigest(), job["asset"]["sha256"])
+            r, data = request(c, "GET", "/v1/labs/%s/assignments?wait=1" % LAB)
+            self.assertEqual(r.status, 404)
+            c.close()
+        finally:
+            status, text = sb.close()
+        self.assertEqual(status, 0, text)
+
     def test_sigterm_exits_cleanly_during_a_long_poll(self):
         sb = Sandbox(CERTS)
         try:
@@ -598,13 +648,13 @@ class TestLifecycle(unittest.TestCase):
             t.start()
             time.sleep(0.5)
             t0 = time.monotonic()
-            self.assertEqual(sb.stop(), 0, sb.stderr())
-            self.assertLess(time.monotonic() - t0, 5)
-            t.join(TIMEOUT)
-            self.assertTrue(done, "the held poll ended with a connection error")
-            conn.close()
         finally:
-            os.unlink(sb.errlog.name)
+            status, text = sb.close()
+        self.assertEqual(status, 0, text)
+        self.assertLess(time.monotonic() - t0, 5)
+        t.join(TIMEOUT)
+        self.assertTrue(done, "the held poll ended with a connection error")
+        conn.close()
 
 
 if __name__ == "__main__":
