@@ -9,7 +9,8 @@
  * byte-identical (same events, same order, same Idempotency-Key), so the
  * platform can apply it once however often it arrives. Before each batch
  * the outbox is kept under platform.outbox_max_events by shedding the oldest
- * telemetry (never job events).
+ * telemetry (never job events). A 413 answer halves the batch size for the
+ * rest of the run.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -40,7 +41,9 @@ static char *batch_body(lab_platform_t *p, size_t *ret_n)
         char *text = NULL;
 
         *ret_n = 0;
-        if (!list || lab_store_events_peek(p->store, LAB_OUTBOX_BATCH, &ev, &n) < 0)
+        if (p->outbox_batch == 0)
+                p->outbox_batch = LAB_OUTBOX_BATCH;
+        if (!list || lab_store_events_peek(p->store, p->outbox_batch, &ev, &n) < 0)
                 return NULL;
         for (size_t i = 0; i < n; i++) {
                 json_t *body = json_loads(ev[i].body, 0, NULL);
@@ -73,6 +76,16 @@ static void on_events_done(lab_req_t *r, CURLcode rc)
         p->outbox_busy = false;
         if (rc == CURLE_ABORTED_BY_CALLBACK) {
                 lab_req_free(r);
+                return;
+        }
+        if (r->status == 413 && p->outbox_batch > 1) {
+                /* The platform takes smaller batches: halve, and send again at once. */
+                p->outbox_batch /= 2;
+                log_notice("outbox: the platform refused a batch as too large; sending %u "
+                           "event(s) per batch",
+                           p->outbox_batch);
+                lab_req_free(r);
+                lab_outbox_deliver(p);
                 return;
         }
         if (lab_req_result(r, rc, &err) < 0 ||

@@ -64,7 +64,8 @@ struct lab_platform_s {
         bool outbox_busy;
         lab_backoff_t outbox_backoff;
         sd_event_source *outbox_timer;
-        int64_t delivered; /* events acknowledged since start */
+        int64_t delivered;     /* events acknowledged since start */
+        unsigned outbox_batch; /* events per batch: 100, halved on each 413 */
 
         /* Certificate expiry, checked daily. */
         sd_event_source *cert_timer;

@@ -273,8 +273,11 @@ class LinkTest(unittest.TestCase):
         for j in jobs:
             self.assertEqual(kinds.count(("job.accepted", j["id"])), 1)
             self.assertEqual(kinds.count(("job.downloaded", j["id"])), 1)
+        # Connections are reused: far fewer connections than requests.
+        reqs = sb.requests()
+        self.assertLess(len({r["conn"] for r in reqs}), len(reqs) / 2, reqs)
         # Every mutating request carried an idempotency key; the lab id header matches.
-        for r in sb.requests():
+        for r in reqs:
             if r["method"] in ("POST", "PUT"):
                 self.assertTrue(r["headers"].get("Idempotency-Key"), r)
             self.assertEqual(r["headers"].get("X-Lab-Id"), "test-lab")
@@ -466,6 +469,24 @@ class LinkTest(unittest.TestCase):
                         WAIT_WORK, "job.dropped upstream")
         self.assertEqual(ev[0]["job_id"], "job-m")
         self.assertFalse(os.path.exists(os.path.join(ag.state, "spool", "job-m.part")))
+        self.assertEqual(ag.stop(), 0)
+
+    def test_413_halves_the_batch(self):
+        sb = self.sandbox()
+        ag = self.agent(sb)
+        ag.start()
+        ag.stop()
+        seqs = self.write_events(ag, 120, "telemetry")
+        sb.fault(method="POST", path="^/v1/labs/test-lab/events$", status=413, code="too_large",
+                 count=1)
+        ag.start()
+        wait_until(lambda: ag.outbox() == 0, WAIT_WORK, "the outbox to drain")
+        posts = [r for r in sb.requests() if r["path"] == "/v1/labs/test-lab/events"]
+        self.assertEqual(posts[0]["status"], 413)
+        self.assertEqual(len(posts[1]["body"]["events"]), 50)
+        got = [e["seq"] for e in sb.events() if e["kind"] == "test.sample"]
+        self.assertEqual(got, seqs)
+        self.assertIn("sending 50 event(s) per batch", ag.log())
         self.assertEqual(ag.stop(), 0)
 
     def test_retry_after_is_honoured(self):
