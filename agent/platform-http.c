@@ -304,6 +304,10 @@ int lab_req_result(lab_req_t *r, CURLcode rc, lab_error_t *err)
                                              "platform.cert_file and platform.key_file",
                                              r->url, r->errbuf);
                 /* fall through */
+        case CURLE_PARTIAL_FILE:
+                return lab_error_set(err, EPIPE, "platform_transfer_interrupted",
+                                     "the transfer from %s was cut off (%s)", r->url,
+                                     r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
         case CURLE_WRITE_ERROR:
                 if (r->too_large)
                         return lab_error_set(err, EMSGSIZE, "platform_response_too_large",

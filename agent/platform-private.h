@@ -53,6 +53,8 @@ struct lab_platform_s {
         lab_backoff_t link_backoff;
         sd_event_source *link_timer;
         char last_error[1200]; /* "keyword: sentence" of the last link failure, "" when fine */
+        struct lab_refused_s *refused; /* offers the platform took back (409/404), for a while */
+        unsigned n_refused;
 
         /* Downloads. */
         lab_download_t *downloads; /* in flight */

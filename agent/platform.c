@@ -30,6 +30,18 @@
 #include "tls.h"
 
 #define LAB_CERT_CHECK_USEC (24ULL * 3600ULL * 1000000ULL)
+/* A poll that brought nothing to act on: wait this long before the next one. */
+#define LAB_POLL_IDLE_USEC (2ULL * 1000000ULL)
+/* An offer the platform took back (409/404 on accept) is not claimed again for this long. */
+#define LAB_REFUSED_USEC (10ULL * 60ULL * 1000000ULL)
+#define LAB_REFUSED_MAX  1024
+
+/* An offer the platform refused to let this lab accept. */
+typedef struct lab_refused_s {
+        char *job_id;
+        uint64_t until; /* CLOCK_MONOTONIC usec */
+        struct lab_refused_s *next;
+} lab_refused_t;
 
 /* Job states in which a job is the lab's and not finished (reported to reconcile). */
 static const char *const active_states[] = {"accepted", "downloading", "downloaded"};
@@ -136,8 +148,11 @@ int lab_platform_stop_job(lab_platform_t *p, const char *job_id, const char *to_
         return 0;
 }
 
-/* The platform canceled a job (poll or reconcile): stop it, or hand it to the printer's hook. */
-static void cancel_job(lab_platform_t *p, const char *job_id, const char *reason)
+/*
+ * The platform canceled a job (poll or reconcile): stop it, or hand it to the
+ * printer's hook. Returns whether it acted (false for a repeat).
+ */
+static bool cancel_job(lab_platform_t *p, const char *job_id, const char *reason)
 {
         _cleanup_(lab_store_job_freep) lab_store_job_t *job = NULL;
         bool at_printer;
@@ -145,11 +160,11 @@ static void cancel_job(lab_platform_t *p, const char *job_id, const char *reason
 
         if (lab_store_job_get(p->store, job_id, &job) < 0) {
                 log_debug("platform: cancellation of job %s, which this lab does not have", job_id);
-                return;
+                return false;
         }
         if (!str_in(job->state, active_states, ELEMENTSOF(active_states)) &&
             !str_in(job->state, printer_states, ELEMENTSOF(printer_states)))
-                return; /* already finished or stopped; its event is in the outbox */
+                return false; /* already finished or stopped; its event is in the outbox */
 
         at_printer = str_in(job->state, printer_states, ELEMENTSOF(printer_states));
         if (at_printer) {
@@ -159,13 +174,14 @@ static void cancel_job(lab_platform_t *p, const char *job_id, const char *reason
                                    "job %s: the platform canceled it but the printer job could "
                                    "not be canceled: %s",
                                    job_id, strerror(-r));
-                        return;
+                        return false;
                 }
         }
         lab_platform_stop_job(p, job_id, "canceled", reason ? reason : "platform_canceled",
                               "job.canceled",
                               at_printer ? "{\"by\":\"platform\",\"reached_printer\":true}"
                                          : "{\"by\":\"platform\",\"reached_printer\":false}");
+        return true;
 }
 
 /* Reconcile said drop: the job is not the lab's any more. */
@@ -180,6 +196,58 @@ static void drop_job(lab_platform_t *p, const char *job_id, const char *reason)
                                       "job.dropped", text);
 }
 
+/* Whether the platform refused job_id recently; forgets entries that expired. */
+static bool refused_recently(lab_platform_t *p, const char *job_id)
+{
+        uint64_t now = 0;
+        bool found = false;
+
+        sd_event_now(p->event, CLOCK_MONOTONIC, &now);
+        for (lab_refused_t **r = &p->refused; *r;) {
+                if ((*r)->until <= now) {
+                        lab_refused_t *dead = *r;
+                        *r = dead->next;
+                        free(dead->job_id);
+                        free(dead);
+                        p->n_refused--;
+                        continue;
+                }
+                if (strcmp((*r)->job_id, job_id) == 0)
+                        found = true;
+                r = &(*r)->next;
+        }
+        return found;
+}
+
+/* Remember that the platform refused job_id (bounded: the oldest entry goes first). */
+static void refused_add(lab_platform_t *p, const char *job_id)
+{
+        lab_refused_t *r;
+        uint64_t now = 0;
+
+        if (refused_recently(p, job_id))
+                return;
+        if (p->n_refused >= LAB_REFUSED_MAX) {
+                lab_refused_t **last = &p->refused;
+                while ((*last)->next)
+                        last = &(*last)->next;
+                free((*last)->job_id);
+                free(*last);
+                *last = NULL;
+                p->n_refused--;
+        }
+        r = calloc(1, sizeof *r);
+        if (!r || !(r->job_id = strdup(job_id))) {
+                free(r);
+                return;
+        }
+        sd_event_now(p->event, CLOCK_MONOTONIC, &now);
+        r->until = now + LAB_REFUSED_USEC;
+        r->next = p->refused;
+        p->refused = r;
+        p->n_refused++;
+}
+
 /* The accept answer arrived. */
 static void on_accept_done(lab_req_t *r, CURLcode rc)
 {
@@ -192,10 +260,12 @@ static void on_accept_done(lab_req_t *r, CURLcode rc)
 
         ret = lab_req_result(r, rc, &err);
         if (ret < 0) {
-                if (r->status == 409 || r->status == 404)
+                if (r->status == 409 || r->status == 404) {
                         log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", job_id}),
                                    "job %s: not accepted, dropped without printing: %s", job_id,
                                    err.message);
+                        refused_add(p, job_id);
+                }
                 else if (rc != CURLE_ABORTED_BY_CALLBACK)
                         log_struct(LOG_WARNING, LAB_FIELDS({"JOB_ID", job_id}),
                                    "job %s: accept failed (%s: %s); the offer will come again",
@@ -304,14 +374,15 @@ static bool sku_known(const lab_config_t *c, const char *sku)
         return false;
 }
 
-/* One offer from the poll: ignore it if known, reject it if unusable, else accept it. */
-static void handle_offer(lab_platform_t *p, json_t *obj)
+/* One offer from the poll: ignore it if known, reject it if unusable, else accept it. Returns whether it acted. */
+static bool handle_offer(lab_platform_t *p, json_t *obj)
 {
         _cleanup_(lab_store_job_freep) lab_store_job_t *known = NULL;
         _cleanup_free_ char *escaped = NULL, *url = NULL, *body = NULL;
         lab_job_spec_t spec = {0};
         lab_error_t err = {0};
         char detail[256];
+        bool acted = false;
         lab_req_t *r;
 
         if (lab_job_spec_parse(obj, &spec, &err) < 0) {
@@ -320,10 +391,13 @@ static void handle_offer(lab_platform_t *p, json_t *obj)
                            "platform: an offered job (id %s) is unusable and was not accepted: "
                            "%s: %s",
                            lab_job_id_valid(id) ? id : "missing", err.keyword, err.message);
-                return;
+                return false;
         }
-        if (lab_store_job_get(p->store, spec.id, &known) == 0 || accept_in_flight(p, spec.id))
-                goto out; /* a repeat: the platform lists offers until they are accepted */
+        /* A repeat (offers are listed until accepted), or one the platform just took back. */
+        if (lab_store_job_get(p->store, spec.id, &known) == 0 || accept_in_flight(p, spec.id) ||
+            refused_recently(p, spec.id))
+                goto out;
+        acted = true;
 
         if (!sku_known(p->config, spec.sku)) {
                 snprintf(detail, sizeof detail, "this lab does not sell %s", spec.sku);
@@ -349,6 +423,7 @@ static void handle_offer(lab_platform_t *p, json_t *obj)
                 log_debug("job %s: accepting", spec.id);
 out:
         lab_job_spec_done(&spec);
+        return acted;
 }
 
 /* The poll answer arrived. */
@@ -357,6 +432,7 @@ static void on_poll_done(lab_req_t *r, CURLcode rc)
         lab_platform_t *p = r->p;
         lab_proto_assignments_t a = {0};
         lab_error_t err = {0};
+        bool acted = false;
 
         p->link_busy = false;
         if (lab_req_result(r, rc, &err) < 0) {
@@ -374,13 +450,20 @@ static void on_poll_done(lab_req_t *r, CURLcode rc)
                         return;
                 }
                 for (size_t i = 0; i < json_array_size(a.jobs); i++)
-                        handle_offer(p, json_array_get(a.jobs, i));
+                        acted |= handle_offer(p, json_array_get(a.jobs, i));
                 for (size_t i = 0; i < a.n_cancellations; i++)
-                        cancel_job(p, a.cancellations[i].job_id, a.cancellations[i].reason);
+                        acted |= cancel_job(p, a.cancellations[i].job_id,
+                                            a.cancellations[i].reason);
                 lab_proto_assignments_done(&a);
+        } else {
+                acted = true; /* 204: the long poll waited; ask again at once */
         }
         lab_req_free(r);
-        link_schedule(p, 0);
+        /*
+         * Offers the agent already handled stay listed until the platform has
+         * processed the agent's answer: polling again at once would spin.
+         */
+        link_schedule(p, acted ? 0 : LAB_POLL_IDLE_USEC);
 }
 
 /* The reconcile answer arrived. */
@@ -622,6 +705,12 @@ void lab_platform_free(lab_platform_t *p)
         if (p->curl)
                 lab_req_abort_all(p);
         lab_download_free_all(p);
+        while (p->refused) {
+                lab_refused_t *dead = p->refused;
+                p->refused = dead->next;
+                free(dead->job_id);
+                free(dead);
+        }
         lab_curl_loop_free(p->curl);
         sd_event_source_disable_unref(p->link_timer);
         sd_event_source_disable_unref(p->outbox_timer);
