@@ -323,6 +323,40 @@ class LinkTest(unittest.TestCase):
         self.assertEqual(failed[0]["body"]["reason"], "asset_checksum_mismatch")
         self.assertFalse(os.path.exists(os.path.join(ag.state, "spool", "job-bad.asset")))
 
+    def test_downloads_run_up_to_the_concurrency_limit(self):
+        sb = self.sandbox()
+        jobs = [{"id": "job-p%d" % i, "order_id": "ord-p", "sku": "print-4x6-glossy",
+                 "quantity": 1, "asset_bytes": 20000} for i in range(5)]
+        sb.fault(method="GET", path="^/v1/assets/", delay=1.5, count=5)
+        sb.add_jobs(jobs)
+        ag = self.agent(sb)  # download_concurrency: 2
+        ag.start()
+        wait_until(lambda: all(ag.job_states().get(j["id"]) == "downloaded" for j in jobs),
+                   WAIT_WORK, "5 jobs downloaded")
+
+        def span(r):
+            start = time.mktime(time.strptime(r["time"][:19], "%Y-%m-%dT%H:%M:%S")) + \
+                float("0" + r["time"][19:-1])
+            return start, start + r["duration_ms"] / 1000.0
+        spans = [span(r) for r in self.asset_gets(sb)]
+        self.assertEqual(len(spans), 5)
+        overlap = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
+        self.assertEqual(overlap, 2)
+
+    def test_content_type_is_sniffed_not_trusted(self):
+        import base64
+        sb = self.sandbox()
+        sb.add_jobs([{"id": "job-txt", "order_id": "ord-t", "sku": "print-4x6-glossy",
+                      "quantity": 1, "content_type": "image/jpeg",
+                      "asset_data_b64": base64.b64encode(b"%PDF-1.7 not a photo\n" * 50).decode()}])
+        ag = self.agent(sb)
+        ag.start()
+        wait_until(lambda: ag.job_states().get("job-txt") == "failed", WAIT_WORK,
+                   "the job to fail")
+        row = ag.query("SELECT reason FROM jobs WHERE id = 'job-txt'")[0]
+        self.assertEqual(row["reason"], "unsupported_asset_type")
+        self.assertFalse(os.path.exists(os.path.join(ag.state, "spool", "job-txt.asset")))
+
     def test_409_on_accept_never_downloads(self):
         sb = self.sandbox()
         sb.fault(method="POST", path="^/v1/jobs/job-gone/accept$", status=409,
@@ -537,6 +571,33 @@ class LinkTest(unittest.TestCase):
         self.assertEqual([e["seq"] for e in got], seqs)
         self.assertEqual(len({e["uuid"] for e in got}), 1000)
         self.assertEqual([e["body"]["n"] for e in got], list(range(1000)))
+        self.assertEqual(ag.stop(), 0)
+
+    def test_outbox_cap_sheds_oldest_telemetry_never_job_events(self):
+        sb = self.sandbox()
+        sb.call("POST", "/control/down")
+        ag = self.agent(sb)
+        with open(ag.config) as f:
+            text = f.read()
+        with open(ag.config, "w") as f:
+            f.write(text.replace("  download_attempts: 3\n",
+                                 "  download_attempts: 3\n  outbox_max_events: 1000\n"))
+        ag.start()
+        tele_old = self.write_events(ag, 700, "telemetry")
+        jobs = self.write_events(ag, 200, "job")
+        tele_new = self.write_events(ag, 600, "telemetry")
+        sb.call("POST", "/control/up")
+        wait_until(lambda: ag.outbox() == 0, WAIT_WORK, "the outbox to drain")
+        got = sb.events()
+        self.assertEqual([e["seq"] for e in got if e["kind"] == "test.job"], jobs)
+        shed = [e for e in got if e["kind"] == "lab.telemetry_shed"]
+        self.assertGreaterEqual(len(shed), 1)
+        dropped = sum(e["body"]["dropped"] for e in shed)
+        tele = [e["seq"] for e in got if e["kind"] == "test.sample"]
+        self.assertEqual(len(tele) + dropped, 1300)
+        # The oldest went first: what arrived is the newest telemetry, in order.
+        self.assertEqual(tele, (tele_old + tele_new)[dropped:])
+        self.assertIn("telemetry_shed", ag.log())
         self.assertEqual(ag.stop(), 0)
 
     def test_sigkill_mid_batch_nothing_lost_nothing_twice(self):
