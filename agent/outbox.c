@@ -9,7 +9,7 @@
  * byte-identical (same events, same order, same Idempotency-Key), so the
  * platform can apply it once however often it arrives. Before each batch
  * the outbox is kept under platform.outbox_max_events by shedding the oldest
- * telemetry (never job events). A 413 answer halves the batch size for the
+ * telemetry (never job events), down to 1% below the cap. A 413 answer halves the batch size for the
  * rest of the run.
  */
 #include <errno.h>
@@ -119,13 +119,21 @@ static void on_events_done(lab_req_t *r, CURLcode rc)
 void lab_outbox_deliver(lab_platform_t *p)
 {
         _cleanup_free_ char *body = NULL, *url = NULL;
-        int64_t dropped = 0;
+        int64_t dropped = 0, count = 0;
+        unsigned cap;
         size_t n = 0;
         lab_req_t *r;
 
         if (!p->started || p->outbox_busy)
                 return;
-        if (lab_store_events_shed(p->store, p->config->platform.outbox_max_events, &dropped) >= 0 &&
+        /*
+         * Over the cap, shed down to 1% below it: each shed adds one
+         * lab.telemetry_shed event that is never shed itself, so shedding a
+         * little at every attempt of a long outage would pile them up.
+         */
+        cap = p->config->platform.outbox_max_events;
+        if (lab_store_event_count(p->store, &count) >= 0 && count > (int64_t)cap &&
+            lab_store_events_shed(p->store, (int64_t)(cap - cap / 100), &dropped) >= 0 &&
             dropped > 0)
                 log_struct(LOG_WARNING, LAB_FIELDS({"ERROR_KEYWORD", "telemetry_shed"}),
                            "outbox: over %u events while the platform is away; dropped the "
