@@ -81,7 +81,7 @@ static bool nonempty(const char *s)
 static int store_job_insert_row(lab_store_t *s, const lab_store_job_t *job)
 {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
-        int r, rc;
+        int r;
 
         r = store_stmt(s, &s->job_insert,
                        "INSERT INTO jobs (id, order_id, sku, quantity, priority, deadline, state, "
@@ -110,10 +110,8 @@ static int store_job_insert_row(lab_store_t *s, const lab_store_job_t *job)
             (r = store_bind_text(stmt, 16, job->spec)) < 0)
                 return r;
 
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-                return store_step_errno(s, rc);
-        return 0;
+        r = (int)store_step_write(s, stmt);
+        return r < 0 ? r : 0;
 }
 
 /* Insert a job and its outbox event, in one transaction. */
@@ -196,7 +194,7 @@ static int store_job_cas(lab_store_t *s, const char *id, const char *from_state,
                          const char *to_state, const char *reason, const char *detail)
 {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
-        int r, rc;
+        int r;
 
         r = store_stmt(s, &s->job_transition,
                        "UPDATE jobs SET state = ?3, reason = ?4, detail = ?5, "
@@ -211,10 +209,7 @@ static int store_job_cas(lab_store_t *s, const char *id, const char *from_state,
             (r = store_bind_text(stmt, 5, detail)) < 0)
                 return r;
 
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-                return store_step_errno(s, rc);
-        return sqlite3_changes(s->db);
+        return (int)store_step_write(s, stmt);
 }
 
 /* Compare-and-set the job's state and record its event, in one transaction. */
@@ -254,7 +249,7 @@ int lab_store_job_set_download(lab_store_t *s, const char *id, int download_atte
                                const char *asset_path, const char *asset_type)
 {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
-        int r, rc;
+        int r;
 
         if (!s || !nonempty(id) || download_attempts < 0)
                 return -EINVAL;
@@ -271,10 +266,8 @@ int lab_store_job_set_download(lab_store_t *s, const char *id, int download_atte
             (r = store_bind_text(stmt, 4, asset_type)) < 0)
                 return r;
 
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-                return store_step_errno(s, rc);
-        return sqlite3_changes(s->db) > 0 ? 0 : -ENOENT;
+        r = (int)store_step_write(s, stmt);
+        return r < 0 ? r : (r > 0 ? 0 : -ENOENT);
 }
 
 /* Add the job in the current row to l. */

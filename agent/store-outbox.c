@@ -70,7 +70,7 @@ int store_event_insert(lab_store_t *s, lab_event_class_t cls, const char *kind, 
         const char *class_name = event_class_name(cls);
         char uuid[SD_ID128_UUID_STRING_MAX];
         sd_id128_t id;
-        int r, rc;
+        int r;
 
         if (!s || !kind || !*kind || !class_name)
                 return -EINVAL;
@@ -95,9 +95,9 @@ int store_event_insert(lab_store_t *s, lab_event_class_t cls, const char *kind, 
             (r = store_bind_text(stmt, 5, class_name)) < 0)
                 return r;
 
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-                return store_step_errno(s, rc);
+        r = (int)store_step_write(s, stmt);
+        if (r < 0)
+                return r;
 
         if (ret_seq)
                 *ret_seq = sqlite3_last_insert_rowid(s->db);
@@ -248,7 +248,7 @@ void lab_store_events_free(lab_store_event_t *v, size_t n)
 static int store_event_delete(lab_store_t *s, const char *uuid)
 {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
-        int r, rc;
+        int r;
 
         r = store_stmt(s, &s->event_ack, "DELETE FROM events WHERE uuid = ?1", &stmt);
         if (r < 0)
@@ -257,10 +257,7 @@ static int store_event_delete(lab_store_t *s, const char *uuid)
         if (r < 0)
                 return r;
 
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-                return store_step_errno(s, rc);
-        return sqlite3_changes(s->db);
+        return (int)store_step_write(s, stmt);
 }
 
 /* Delete the acknowledged events, in one transaction. */
@@ -302,7 +299,7 @@ int lab_store_events_ack(lab_store_t *s, const char *const *uuids, size_t n, siz
 static int store_events_shed_oldest(lab_store_t *s, int64_t n, int64_t *ret)
 {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
-        int r, rc;
+        int r;
 
         /* The literal class matches the partial index events_telemetry, which serves it. */
         r = store_stmt(s, &s->events_shed,
@@ -315,11 +312,8 @@ static int store_events_shed_oldest(lab_store_t *s, int64_t n, int64_t *ret)
         if (r < 0)
                 return r;
 
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-                return store_step_errno(s, rc);
-        *ret = sqlite3_changes64(s->db);
-        return 0;
+        *ret = store_step_write(s, stmt);
+        return *ret < 0 ? (int)*ret : 0;
 }
 
 /* Shed the oldest telemetry until the outbox, shed event included, is at or under cap. */

@@ -80,6 +80,9 @@ int store_errno(sqlite3 *db, int rc);
 /* Map the failed result code rc of a step to a negative errno (never 0). */
 int store_step_errno(lab_store_t *s, int rc);
 
+/* Run a bound write statement to completion; returns the rows it changed, or a negative errno. */
+int64_t store_step_write(lab_store_t *s, sqlite3_stmt *stmt);
+
 /* Borrow the cached statement *cache, preparing it from sql on first use. */
 int store_stmt(lab_store_t *s, sqlite3_stmt **cache, const char *sql, sqlite3_stmt **ret);
 

@@ -464,6 +464,16 @@ int store_step_errno(lab_store_t *s, int rc)
         return store_errno(s->db, rc) ?: -EIO;
 }
 
+/* Run a bound write statement to completion; returns the rows it changed, or a negative errno. */
+int64_t store_step_write(lab_store_t *s, sqlite3_stmt *stmt)
+{
+        int rc = sqlite3_step(stmt);
+
+        if (rc != SQLITE_DONE)
+                return store_step_errno(s, rc);
+        return sqlite3_changes64(s->db);
+}
+
 /* Borrow the cached statement *cache, preparing it from sql on first use. */
 int store_stmt(lab_store_t *s, sqlite3_stmt **cache, const char *sql, sqlite3_stmt **ret)
 {
@@ -552,7 +562,7 @@ int lab_store_audit_append(lab_store_t *s, const char *actor, const char *action
                            const char *detail)
 {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
-        int r, rc;
+        int r;
 
         if (!s || !actor || !*actor || !action || !*action)
                 return -EINVAL;
@@ -566,8 +576,6 @@ int lab_store_audit_append(lab_store_t *s, const char *actor, const char *action
             (r = store_bind_text(stmt, 3, detail)) < 0)
                 return r;
 
-        rc = sqlite3_step(stmt);
-        if (rc != SQLITE_DONE)
-                return store_errno(s->db, rc) ?: -EIO;
-        return 0;
+        r = (int)store_step_write(s, stmt);
+        return r < 0 ? r : 0;
 }
