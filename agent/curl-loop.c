@@ -39,12 +39,7 @@ static void transfer_forget(lab_curl_loop_t *l, transfer_t *t)
 {
         curl_multi_remove_handle(l->multi, t->easy);
         curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
-        if (t->prev)
-                t->prev->next = t->next;
-        else
-                l->transfers = t->next;
-        if (t->next)
-                t->next->prev = t->prev;
+        LAB_LIST_REMOVE(l->transfers, t);
         l->count--;
         free(t);
 }
@@ -230,10 +225,7 @@ int lab_curl_loop_add(lab_curl_loop_t *l, CURL *easy, lab_curl_done_fn done, voi
                 log_error("curl: cannot start transfer: %s", curl_multi_strerror(mc));
                 return -EIO;
         }
-        t->next = l->transfers;
-        if (t->next)
-                t->next->prev = t;
-        l->transfers = t;
+        LAB_LIST_PREPEND(l->transfers, t);
         l->count++;
         return 0;
 }

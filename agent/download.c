@@ -103,12 +103,7 @@ static void download_free(lab_download_t *d)
 {
         lab_platform_t *p = d->p;
 
-        if (d->prev)
-                d->prev->next = d->next;
-        else if (p->downloads == d)
-                p->downloads = d->next;
-        if (d->next)
-                d->next->prev = d->prev;
+        LAB_LIST_REMOVE(p->downloads, d);
         p->n_downloads--;
         if (d->fd >= 0)
                 close(d->fd);
@@ -399,10 +394,7 @@ static int download_start(lab_platform_t *p, const lab_store_job_t *job)
                 free(d);
                 return -ENOMEM;
         }
-        d->next = p->downloads;
-        if (d->next)
-                d->next->prev = d;
-        p->downloads = d;
+        LAB_LIST_PREPEND(p->downloads, d);
         p->n_downloads++;
 
         d->fd = open(d->part_path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);

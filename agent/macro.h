@@ -64,3 +64,27 @@ static inline void lab_fclosep(FILE **f)
 
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
 #define _unused_       __attribute__((unused))
+
+/*
+ * Intrusive doubly linked lists: an item struct with `prev` and `next`
+ * pointers, a head pointer of the same type. Prepend and remove are O(1).
+ */
+#define LAB_LIST_PREPEND(head, item)                                                               \
+        do {                                                                                       \
+                (item)->prev = NULL;                                                               \
+                (item)->next = (head);                                                             \
+                if ((item)->next)                                                                  \
+                        (item)->next->prev = (item);                                               \
+                (head) = (item);                                                                   \
+        } while (0)
+
+#define LAB_LIST_REMOVE(head, item)                                                                \
+        do {                                                                                       \
+                if ((item)->prev)                                                                  \
+                        (item)->prev->next = (item)->next;                                         \
+                else if ((head) == (item))                                                         \
+                        (head) = (item)->next;                                                     \
+                if ((item)->next)                                                                  \
+                        (item)->next->prev = (item)->prev;                                         \
+                (item)->prev = (item)->next = NULL;                                                \
+        } while (0)

@@ -221,15 +221,7 @@ void lab_req_free(lab_req_t *r)
 /* Unlink r from the platform's list of requests in flight. */
 static void req_unlink(lab_req_t *r)
 {
-        lab_platform_t *p = r->p;
-
-        if (r->prev)
-                r->prev->next = r->next;
-        else if (p->reqs == r)
-                p->reqs = r->next;
-        if (r->next)
-                r->next->prev = r->prev;
-        r->prev = r->next = NULL;
+        LAB_LIST_REMOVE(r->p->reqs, r);
 }
 
 /* curl-loop: a request ended. */
@@ -250,10 +242,7 @@ int lab_req_start(lab_req_t *r)
                 lab_req_free(r);
                 return ret;
         }
-        r->next = r->p->reqs;
-        if (r->next)
-                r->next->prev = r;
-        r->p->reqs = r;
+        LAB_LIST_PREPEND(r->p->reqs, r);
         return 0;
 }
 
