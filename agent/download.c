@@ -23,6 +23,7 @@
 #include <jansson.h>
 
 #include "digest.h"
+#include "io-util.h"
 #include "log.h"
 #include "platform-private.h"
 #include "sniff.h"
@@ -112,24 +113,6 @@ static void download_free(lab_download_t *d)
         free(d->part_path);
         free(d->final_path);
         free(d);
-}
-
-/* Write all of buf to fd. */
-static int write_all(int fd, const void *buf, size_t n)
-{
-        const char *c = buf;
-
-        while (n > 0) {
-                ssize_t w = write(fd, c, n);
-                if (w < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                c += w;
-                n -= (size_t)w;
-        }
-        return 0;
 }
 
 /* Start over: empty the part file and the hash. */
@@ -223,23 +206,12 @@ static size_t on_asset_body(char *data, size_t size, size_t nmemb, void *userdat
                 d->overflow = true;
                 return 0;
         }
-        if (write_all(d->fd, data, n) < 0)
+        if (lab_write_all(d->fd, data, n) < 0)
                 return 0;
         lab_sha256_update(d->hash, data, n);
         keep_head(d, (const uint8_t *)data, n);
         d->have += (int64_t)n;
         return n;
-}
-
-/* fsync the spool directory so a rename in it is durable. */
-static void sync_dir(const char *dir)
-{
-        int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-        if (fd >= 0) {
-                fsync(fd);
-                close(fd);
-        }
 }
 
 /* Fail the job (downloading → failed) with reason and a job.failed event. */
@@ -303,7 +275,7 @@ static void download_finish(lab_download_t *d)
                                 d->final_path);
                 return;
         }
-        sync_dir(p->spool_dir);
+        lab_fsync_dir(p->spool_dir);
         r = lab_store_job_set_download(p->store, d->job_id, attempts, d->final_path, type);
         snprintf(body, sizeof body,
                  "{\"bytes\":%" PRId64 ",\"sha256\":\"%s\",\"sniffed_type\":\"%s\"}", d->have, got,

@@ -172,7 +172,7 @@ int lab_store_job_get(lab_store_t *s, const char *id, lab_store_job_t **ret)
 static int store_job_exists(lab_store_t *s, const char *id)
 {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
-        int r, rc;
+        int r;
 
         r = store_stmt(s, &s->job_exists, "SELECT 1 FROM jobs WHERE id = ?1", &stmt);
         if (r < 0)
@@ -180,13 +180,7 @@ static int store_job_exists(lab_store_t *s, const char *id)
         r = store_bind_text(stmt, 1, id);
         if (r < 0)
                 return r;
-
-        rc = sqlite3_step(stmt);
-        if (rc == SQLITE_ROW)
-                return 1;
-        if (rc == SQLITE_DONE)
-                return 0;
-        return store_step_errno(s, rc);
+        return store_step_exists(s, stmt);
 }
 
 /* Set the state of the job if it is from_state. Returns the rows changed (0 or 1). */

@@ -141,7 +141,7 @@ int lab_store_event_count(lab_store_t *s, int64_t *ret)
 int lab_store_event_exists(lab_store_t *s, int64_t seq)
 {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
-        int r, rc;
+        int r;
 
         if (!s)
                 return -EINVAL;
@@ -152,13 +152,7 @@ int lab_store_event_exists(lab_store_t *s, int64_t seq)
         r = store_bind_int64(stmt, 1, seq);
         if (r < 0)
                 return r;
-
-        rc = sqlite3_step(stmt);
-        if (rc == SQLITE_ROW)
-                return 1;
-        if (rc == SQLITE_DONE)
-                return 0;
-        return store_step_errno(s, rc);
+        return store_step_exists(s, stmt);
 }
 
 /* Add the event in the current row of a peek to l. */

@@ -80,6 +80,9 @@ int store_errno(sqlite3 *db, int rc);
 /* Map the failed result code rc of a step to a negative errno (never 0). */
 int store_step_errno(lab_store_t *s, int rc);
 
+/* Step a bound "SELECT 1 ..." statement: 1 when it has a row, 0 when not, or a negative errno. */
+int store_step_exists(lab_store_t *s, sqlite3_stmt *stmt);
+
 /* Run a bound write statement to completion; returns the rows it changed, or a negative errno. */
 int64_t store_step_write(lab_store_t *s, sqlite3_stmt *stmt);
 

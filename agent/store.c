@@ -464,6 +464,18 @@ int store_step_errno(lab_store_t *s, int rc)
         return store_errno(s->db, rc) ?: -EIO;
 }
 
+/* Step a bound "SELECT 1 ..." statement: 1 when it has a row, 0 when not, or a negative errno. */
+int store_step_exists(lab_store_t *s, sqlite3_stmt *stmt)
+{
+        int rc = sqlite3_step(stmt);
+
+        if (rc == SQLITE_ROW)
+                return 1;
+        if (rc == SQLITE_DONE)
+                return 0;
+        return store_step_errno(s, rc);
+}
+
 /* Run a bound write statement to completion; returns the rows it changed, or a negative errno. */
 int64_t store_step_write(lab_store_t *s, sqlite3_stmt *stmt)
 {

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "io-util.h"
 #include "store.h"
 
 #define WRITER_MAX_APPENDS 200000
@@ -28,23 +29,6 @@ static long long now_ms(void)
 
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-/* Write all of buf to fd with write(2) (no stdio buffer to lose on SIGKILL). */
-static int write_all(int fd, const char *buf, size_t len)
-{
-        while (len > 0) {
-                ssize_t n = write(fd, buf, len);
-
-                if (n < 0) {
-                        if (errno == EINTR)
-                                continue;
-                        return -errno;
-                }
-                buf += n;
-                len -= (size_t)n;
-        }
-        return 0;
 }
 
 /* Open the store, append until the bounds are hit, report every committed seq. */
@@ -85,7 +69,7 @@ int main(int argc, char **argv)
                         return 1;
                 }
                 n = snprintf(line, sizeof line, "%" PRId64 "\n", seq);
-                if (write_all(STDOUT_FILENO, line, (size_t)n) < 0)
+                if (lab_write_all(STDOUT_FILENO, line, (size_t)n) < 0)
                         break;
         }
 
