@@ -72,6 +72,9 @@ struct lab_platform_s {
         /* Certificate expiry, checked daily. */
         sd_event_source *cert_timer;
         char cert_status[160]; /* "" or a warning for STATUS */
+        int cert_event_level;  /* lab_tls_expiry_t of the last lab.certificate_expiring event */
+        long cert_event_day;   /* and the day (since the epoch) it was recorded */
+        bool connected;        /* a link request has succeeded since start */
 
         lab_platform_cancel_hook_t cancel_hook;
         void *cancel_userdata;

@@ -65,7 +65,10 @@ void lab_platform_update_status(lab_platform_t *p)
 
         lab_store_event_count(p->store, &outbox);
         snprintf(p->status, sizeof p->status, "platform %s, %u download(s), outbox %lld%s%s%s%s",
-                 p->last_error[0] ? "unreachable" : (p->started ? "connected" : "not started"),
+                 !p->started         ? "not started"
+                 : p->last_error[0] ? "unreachable"
+                 : p->connected     ? "connected"
+                                    : "connecting",
                  p->n_downloads, (long long)outbox, p->cert_status[0] ? "; " : "", p->cert_status,
                  p->last_error[0] ? "; last error: " : "", p->last_error);
 }
@@ -97,6 +100,7 @@ static void link_ok(lab_platform_t *p)
         if (p->last_error[0])
                 log_notice("platform: reachable again");
         p->last_error[0] = '\0';
+        p->connected = true;
         lab_backoff_reset(&p->link_backoff);
 }
 
@@ -548,7 +552,7 @@ static void link_step(lab_platform_t *p)
         p->link_busy = true;
 }
 
-/* Check the client certificate's expiry: STATUS, log and (once per level per day) an event. */
+/* Check the client certificate's expiry: STATUS and log, and an event once per level per day. */
 static void check_cert_expiry(lab_platform_t *p)
 {
         lab_tls_cert_info_t info;
@@ -575,6 +579,11 @@ static void check_cert_expiry(lab_platform_t *p)
                  not_after, days, p->config->platform.cert_file);
         log_struct(level == LAB_TLS_EXPIRY_WARNING ? LOG_WARNING : LOG_ERR,
                    LAB_FIELDS({"ERROR_KEYWORD", "tls_cert_expiring"}), "%s", p->cert_status);
+        /* Reloads on the same day do not repeat the event (a restart does). */
+        if ((int)level == p->cert_event_level && time(NULL) / 86400 == p->cert_event_day)
+                return;
+        p->cert_event_level = (int)level;
+        p->cert_event_day = (long)(time(NULL) / 86400);
         snprintf(body, sizeof body, "{\"not_after\":\"%s\",\"days_left\":%ld,\"severity\":\"%s\"}",
                  not_after, days, level == LAB_TLS_EXPIRY_WARNING ? "warning" : "error");
         if (lab_store_event_append(p->store, LAB_EVENT_JOB, "lab.certificate_expiring", NULL, body,
