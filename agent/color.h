@@ -44,7 +44,12 @@ void lab_color_profile_description(const char *path, char *out, size_t size);
 /*
  * Share (0..1) of the pixels of an 8-bit sRGB-or-given-profile RGB buffer
  * that fall outside the output profile's gamut, over at most max_samples
- * evenly spaced pixels. in_profile NULL means sRGB.
+ * evenly spaced pixels. in_profile NULL means sRGB. A pixel is outside when
+ * its colorimetric round trip through the output profile lands more than
+ * ΔE2000 2 away (docs/colour.md). max_samples 0 means every pixel. Error
+ * keywords: profile_missing, profile_unreadable, profile_invalid (the output
+ * profile), bad_input_profile (in_profile does not parse or is not RGB),
+ * gamut_failed (no memory).
  */
 int lab_color_gamut_share(const uint8_t *rgb, size_t n_pixels, const char *in_profile,
                           size_t in_profile_len, const char *out_profile_path, lab_intent_t intent,

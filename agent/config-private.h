@@ -112,3 +112,79 @@ void lab_format_duration(uint64_t usec, char *buf, size_t size);
 
 /* Write bytes in its largest exact IEC unit ("1MiB", "20GiB", "17B") into buf. */
 void lab_format_size(uint64_t bytes, char *buf, size_t size);
+
+/*
+ * ---- the schema walker, shared by every strict YAML document we read ----
+ *
+ * labagent.yaml (config-schema.c) and the profile registry (profiles.c) are
+ * both described by tables of these descriptors and decoded by one walker,
+ * so both get the same strictness, positions, key paths and keywords.
+ */
+
+/* What a key holds, and so how the walker decodes and frees it. */
+typedef enum lab_schema_type_e {
+        LAB_KEY_STRING,   /* char * */
+        LAB_KEY_BOOL,     /* bool, plain true/false */
+        LAB_KEY_UINT,     /* unsigned, plain decimal integer */
+        LAB_KEY_NUMBER,   /* double, plain decimal number */
+        LAB_KEY_DURATION, /* uint64_t usec */
+        LAB_KEY_SIZE,     /* uint64_t bytes */
+        LAB_KEY_ENUM,     /* int-sized enum, one of words */
+        LAB_KEY_SECTION,  /* nested mapping, laid out inside the parent struct */
+        LAB_KEY_LIST,     /* list of mappings: pointer + size_t count */
+} lab_schema_type_t;
+
+typedef struct lab_schema_section_s lab_schema_section_t;
+
+/* What a string validator returns: NULL when fine, else the sentence saying what is wrong. */
+typedef const char *(*lab_string_check_t)(const char *s);
+
+/* One key of a section. */
+typedef struct lab_schema_key_s {
+        const char *name;
+        lab_schema_type_t type;
+        bool required;     /* missing_key when absent (and it applies to the selected variant) */
+        unsigned only_for; /* bit mask of selector values this key belongs to; 0: all */
+        size_t offset;     /* where the value lands, from the section's base */
+
+        const char *def_string; /* LAB_KEY_STRING default, NULL: none */
+        bool def_bool;
+        double def_number;
+        uint64_t def_uint; /* LAB_KEY_UINT, LAB_KEY_DURATION, LAB_KEY_SIZE */
+        int def_enum;
+
+        uint64_t min, max; /* LAB_KEY_UINT, LAB_KEY_DURATION, LAB_KEY_SIZE; max 0: no upper limit */
+        double min_number, max_number;
+        bool min_exclusive;
+
+        const lab_config_word_t *words; /* LAB_KEY_ENUM */
+        lab_string_check_t check;       /* LAB_KEY_STRING */
+
+        const lab_schema_section_t *section; /* LAB_KEY_SECTION, LAB_KEY_LIST elements */
+        size_t count_offset;                 /* LAB_KEY_LIST: the size_t count */
+        size_t element_size;                 /* LAB_KEY_LIST */
+        const char *unique; /* LAB_KEY_LIST: key whose value must be unique across elements */
+} lab_schema_key_t;
+
+/* A mapping: its keys, and the enum key (if any) whose value selects which keys apply. */
+struct lab_schema_section_s {
+        const lab_schema_key_t *keys;
+        size_t n_keys;
+        const char *selector;
+};
+
+/*
+ * Fill base with sec's defaults, then decode the document root (NULL: empty
+ * file) into it by sec, reporting every problem. An empty document is one
+ * wrong_type problem at 1:1 saying empty_text; a root that is not a mapping
+ * is wrong_type "expected root_text". Returns ctx->error.
+ */
+int lab_schema_decode(lab_config_ctx_t *ctx, const lab_schema_section_t *sec,
+                      const lab_ynode_t *root, void *base, const char *empty_text,
+                      const char *root_text);
+
+/* Free every string and list sec describes inside base (not base itself). */
+void lab_schema_free(const lab_schema_section_t *sec, void *base);
+
+/* The value node of mapping m under the scalar key name, or NULL (also when m is no mapping). */
+const lab_ynode_t *lab_ynode_map_get(const lab_ynode_t *m, const char *name);

@@ -23,56 +23,23 @@
 
 #include "config-private.h"
 
-typedef enum key_type_e {
-        KEY_STRING,   /* char * */
-        KEY_BOOL,     /* bool, plain true/false */
-        KEY_UINT,     /* unsigned, plain decimal integer */
-        KEY_NUMBER,   /* double, plain decimal number */
-        KEY_DURATION, /* uint64_t usec */
-        KEY_SIZE,     /* uint64_t bytes */
-        KEY_ENUM,     /* int-sized enum, one of words */
-        KEY_SECTION,  /* nested mapping, laid out inside the parent struct */
-        KEY_LIST,     /* list of mappings: pointer + size_t count */
-} key_type_t;
-
-typedef struct schema_section_s schema_section_t;
-
-/* What a string validator returns: NULL when fine, else the sentence saying what is wrong. */
-typedef const char *(*string_check_t)(const char *s);
-
-/* One key of a section. */
-typedef struct schema_key_s {
-        const char *name;
-        key_type_t type;
-        bool required;     /* missing_key when absent (and it applies to the selected variant) */
-        unsigned only_for; /* bit mask of selector values this key belongs to; 0: all */
-        size_t offset;     /* where the value lands, from the section's base */
-
-        const char *def_string; /* KEY_STRING default, NULL: none */
-        bool def_bool;
-        double def_number;
-        uint64_t def_uint; /* KEY_UINT, KEY_DURATION, KEY_SIZE */
-        int def_enum;
-
-        uint64_t min, max; /* KEY_UINT, KEY_DURATION, KEY_SIZE; max 0: no upper limit */
-        double min_number, max_number;
-        bool min_exclusive;
-
-        const lab_config_word_t *words; /* KEY_ENUM */
-        string_check_t check;           /* KEY_STRING */
-
-        const schema_section_t *section; /* KEY_SECTION, KEY_LIST elements */
-        size_t count_offset;             /* KEY_LIST: the size_t count */
-        size_t element_size;             /* KEY_LIST */
-        const char *unique; /* KEY_LIST: key whose value must be unique across elements */
-} schema_key_t;
-
-/* A mapping: its keys, and the enum key (if any) whose value selects which keys apply. */
-struct schema_section_s {
-        const schema_key_t *keys;
-        size_t n_keys;
-        const char *selector;
-};
+/*
+ * The key and section descriptors are declared in config-private.h, because
+ * the profile registry (profiles.c) is decoded by the same walker; the table
+ * below uses the short names.
+ */
+typedef lab_schema_key_t schema_key_t;
+typedef lab_schema_section_t schema_section_t;
+typedef lab_string_check_t string_check_t;
+#define KEY_STRING   LAB_KEY_STRING
+#define KEY_BOOL     LAB_KEY_BOOL
+#define KEY_UINT     LAB_KEY_UINT
+#define KEY_NUMBER   LAB_KEY_NUMBER
+#define KEY_DURATION LAB_KEY_DURATION
+#define KEY_SIZE     LAB_KEY_SIZE
+#define KEY_ENUM     LAB_KEY_ENUM
+#define KEY_SECTION  LAB_KEY_SECTION
+#define KEY_LIST     LAB_KEY_LIST
 
 _Static_assert(sizeof(lab_printer_driver_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lab_hotfolder_format_t) == sizeof(int), "enums are stored as int");
@@ -241,6 +208,9 @@ static const schema_key_t product_keys[] = {
         { .name = "fit", .type = KEY_ENUM,
           .offset = offsetof(lab_config_product_t, fit), .words = fits,
           .def_enum = LAB_FIT_FILL },
+        { .name = "sharpen", .type = KEY_NUMBER,
+          .offset = offsetof(lab_config_product_t, sharpen), .def_number = 0.0,
+          .min_number = 0.0, .max_number = 5.0 },
 };
 
 static const schema_key_t profiles_keys[] = {
@@ -282,6 +252,15 @@ static const schema_key_t logging_keys[] = {
           .words = lab_config_log_levels, .def_enum = LOG_INFO },
 };
 
+static const schema_key_t render_keys[] = {
+        { .name = "max_pixels", .type = KEY_UINT, .offset = IN(render, max_pixels),
+          .def_uint = 100000000, .min = 1000000, .max = 1000000000 },
+        { .name = "threads", .type = KEY_UINT, .offset = IN(render, threads),
+          .def_uint = 1, .min = 1, .max = 16 },
+        { .name = "cache_max", .type = KEY_SIZE, .offset = IN(render, cache_max),
+          .def_uint = 64 * LAB_MIB, .min = LAB_MIB },
+};
+
 #define SECTION(k, sel) { .keys = k, .n_keys = ELEMENTSOF(k), .selector = sel }
 
 static const schema_section_t lab_section      = SECTION(lab_keys, NULL);
@@ -293,6 +272,7 @@ static const schema_section_t stock_section    = SECTION(stock_keys, NULL);
 static const schema_section_t meter_section    = SECTION(meter_keys, NULL);
 static const schema_section_t storage_section  = SECTION(storage_keys, NULL);
 static const schema_section_t logging_section  = SECTION(logging_keys, NULL);
+static const schema_section_t render_section   = SECTION(render_keys, NULL);
 
 static const schema_key_t root_keys[] = {
         { .name = "lab", .type = KEY_SECTION, .required = true,
@@ -319,6 +299,8 @@ static const schema_key_t root_keys[] = {
           .section = &storage_section },
         { .name = "logging", .type = KEY_SECTION, .offset = offsetof(lab_config_t, logging),
           .section = &logging_section },
+        { .name = "render", .type = KEY_SECTION, .offset = offsetof(lab_config_t, render),
+          .section = &render_section },
 };
 
 static const schema_section_t root_section = SECTION(root_keys, NULL);
@@ -408,6 +390,11 @@ static void section_free(const schema_section_t *sec, void *base)
 void lab_config_schema_free(lab_config_t *c)
 {
         section_free(&root_section, c);
+}
+
+void lab_schema_free(const lab_schema_section_t *sec, void *base)
+{
+        section_free(sec, base);
 }
 
 /* ---- helpers for the walker ---- */
@@ -1087,24 +1074,37 @@ static void walk_section(lab_config_ctx_t *ctx, const schema_section_t *sec, con
         }
 }
 
-int lab_config_schema_decode(lab_config_ctx_t *ctx, const lab_ynode_t *root, lab_config_t *c)
+int lab_schema_decode(lab_config_ctx_t *ctx, const lab_schema_section_t *sec,
+                      const lab_ynode_t *root, void *base, const char *empty_text,
+                      const char *root_text)
 {
         int r;
 
-        r = section_defaults(&root_section, c);
+        r = section_defaults(sec, base);
         if (r < 0)
                 return r;
 
         if (!root || is_null(root)) {
-                lab_config_problem_add(ctx, 1, 1, "", "wrong_type",
-                                       "the file is empty; expected a mapping with at least "
-                                       "the sections lab and platform");
+                lab_config_problem_add(ctx, 1, 1, "", "wrong_type", "%s", empty_text);
                 return ctx->error;
         }
         if (root->type != LAB_YNODE_MAPPING && !uses_yaml_extras(root)) {
-                wrong_type(ctx, root, "", "a mapping of sections (lab, platform, ...)");
+                wrong_type(ctx, root, "", root_text);
                 return ctx->error;
         }
-        walk_section(ctx, &root_section, root, c, "");
+        walk_section(ctx, sec, root, base, "");
         return ctx->error;
+}
+
+int lab_config_schema_decode(lab_config_ctx_t *ctx, const lab_ynode_t *root, lab_config_t *c)
+{
+        return lab_schema_decode(ctx, &root_section, root, c,
+                                 "the file is empty; expected a mapping with at least the "
+                                 "sections lab and platform",
+                                 "a mapping of sections (lab, platform, ...)");
+}
+
+const lab_ynode_t *lab_ynode_map_get(const lab_ynode_t *m, const char *name)
+{
+        return m && m->type == LAB_YNODE_MAPPING ? map_get(m, name) : NULL;
 }

@@ -55,6 +55,7 @@ typedef struct lab_config_product_s {
         char *media;      /* PWG 5101.1 media size name, required */
         char *media_type; /* default "photographic-glossy" */
         lab_fit_t fit;    /* default fill */
+        double sharpen;   /* output sharpening sigma in pixels, 0 (none, default) .. 5 */
 } lab_config_product_t;
 
 typedef struct lab_config_meter_s {
@@ -112,6 +113,12 @@ typedef struct lab_config_s {
         struct {
                 int level; /* syslog priority, default LOG_INFO */
         } logging;
+
+        struct {
+                unsigned max_pixels; /* input width × height above which image_too_large, default 100000000 */
+                unsigned threads;    /* libvips threads per render, default 1, 1..16 */
+                uint64_t cache_max;  /* libvips operation cache, bytes, default 64MiB */
+        } render;
 } lab_config_t;
 
 /* One problem found in a config file. */

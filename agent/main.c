@@ -3,14 +3,18 @@
  *
  *   labagent [--config FILE] [--state-dir DIR] [--log-level LEVEL]
  *   labagent --check-config [FILE]     (exit 0: valid, 1: not, like nginx -t)
+ *   labagent render [--config FILE] --printer NAME --product SKU IN OUT
  */
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cli.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "profiles.h"
 
 #define LAB_CONFIG_DEFAULT "/etc/labagent/labagent.yaml"
 
@@ -20,6 +24,7 @@ static void usage(FILE *f)
         fprintf(f,
                 "Usage: labagent [OPTIONS]\n"
                 "       labagent --check-config [FILE]\n"
+                "       labagent render [--config FILE] --printer NAME --product SKU IN OUT\n"
                 "\n"
                 "The lab-side fulfillment agent of the photo-printing platform.\n"
                 "\n"
@@ -33,10 +38,17 @@ static void usage(FILE *f)
                 LAB_CONFIG_DEFAULT);
 }
 
-/* --check-config: print every problem and return 0 (valid) or 1. */
+/*
+ * --check-config: the config file, then the colour registry it points at
+ * (profiles.directory/registry.yaml). Prints every problem; returns 0 (valid)
+ * or 1. A registry that is not there is a warning: the daemon runs without
+ * rendering until one is installed.
+ */
 static int check_config(const char *path)
 {
         lab_config_problems_t problems = {0};
+        _cleanup_free_ char *registry_path = NULL;
+        lab_registry_t *registry = NULL;
         lab_config_t *config = NULL;
         int r;
 
@@ -47,7 +59,23 @@ static int check_config(const char *path)
                 lab_config_problems_clear(&problems);
                 return 1;
         }
+        if (asprintf(&registry_path, "%s/registry.yaml", config->profiles.directory) < 0)
+                registry_path = NULL;
+        if (registry_path && access(registry_path, F_OK) < 0) {
+                fprintf(stderr,
+                        "%s: warning: no colour registry at %s (profiles.directory); jobs cannot "
+                        "be rendered until one is installed\n",
+                        path, registry_path);
+        } else if (registry_path && lab_registry_load(registry_path, &registry, &problems) < 0) {
+                lab_config_problems_print(&problems, stderr);
+                fprintf(stderr, "%s: %zu problem(s); colour registry NOT valid\n", registry_path,
+                        problems.n);
+                lab_config_problems_clear(&problems);
+                lab_config_free(config);
+                return 1;
+        }
         printf("%s: configuration ok\n", path);
+        lab_registry_free(registry);
         lab_config_free(config);
         return 0;
 }
@@ -67,6 +95,9 @@ int main(int argc, char **argv)
         lab_daemon_options_t opts = {.config_path = LAB_CONFIG_DEFAULT, .log_level = -1};
         bool check = false;
         int c;
+
+        if (argc > 1 && strcmp(argv[1], "render") == 0)
+                return lab_cli_render(argc - 1, argv + 1, LAB_CONFIG_DEFAULT);
 
         while ((c = getopt_long(argc, argv, "c:s:l:th", options, NULL)) >= 0) {
                 switch (c) {

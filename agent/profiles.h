@@ -72,6 +72,10 @@ typedef struct lab_registry_s {
  */
 int lab_registry_load(const char *path, lab_registry_t **ret, lab_config_problems_t *problems);
 
+/* As lab_registry_load, from memory; name is used in reports and to resolve relative ICC paths. */
+int lab_registry_load_buffer(const char *name, const char *buf, size_t len, lab_registry_t **ret,
+                             lab_config_problems_t *problems);
+
 /* Free a registry (NULL is fine). */
 void lab_registry_free(lab_registry_t *r);
 
@@ -82,3 +86,6 @@ const lab_paper_profile_t *lab_model_paper(const lab_model_t *m, const char *med
 
 /* "perceptual", "relative", "saturation", "absolute". */
 const char *lab_intent_name(lab_intent_t intent);
+
+/* "jpeg", "tiff", "pwg". */
+const char *lab_encoding_name(lab_encoding_t encoding);

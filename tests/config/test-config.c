@@ -150,6 +150,7 @@ static const char full_yaml[] =
     "    media: na_5x7_5x7in\n"
     "    media_type: photographic-matte\n"
     "    fit: exact\n"
+    "    sharpen: 1.5\n"
     "  - sku: 8x10\n"
     "    media: na_govt-letter_8x10in\n"
     "    fit: fit\n"
@@ -171,7 +172,11 @@ static const char full_yaml[] =
     "  spool_max: 1MiB\n"
     "  max_asset_size: 1KiB\n"
     "logging:\n"
-    "  level: debug\n";
+    "  level: debug\n"
+    "render:\n"
+    "  max_pixels: 50000000\n"
+    "  threads: 4\n"
+    "  cache_max: 256MiB\n";
 
 /* A file setting every key decodes into exactly those values; defaults fill the rest. */
 static void test_full(void **state)
@@ -234,11 +239,13 @@ static void test_full(void **state)
         assert_string_equal(pr->media, "na_index-4x6_4x6in");
         assert_string_equal(pr->media_type, "photographic-glossy");
         assert_int_equal(pr->fit, LAB_FIT_FILL);
+        assert_true(pr->sharpen == 0.0);
         pr = &c->products[1];
         assert_string_equal(pr->sku, "5x7-matte");
         assert_string_equal(pr->media, "na_5x7_5x7in");
         assert_string_equal(pr->media_type, "photographic-matte");
         assert_int_equal(pr->fit, LAB_FIT_EXACT);
+        assert_true(pr->sharpen == 1.5);
         pr = &c->products[2];
         assert_string_equal(pr->sku, "8x10");
         assert_int_equal(pr->fit, LAB_FIT_FIT);
@@ -263,6 +270,9 @@ static void test_full(void **state)
         assert_int_equal(c->storage.spool_max, MIB);
         assert_int_equal(c->storage.max_asset_size, KIB);
         assert_int_equal(c->logging.level, LOG_DEBUG);
+        assert_int_equal(c->render.max_pixels, 50000000);
+        assert_int_equal(c->render.threads, 4);
+        assert_int_equal(c->render.cache_max, 256 * MIB);
 
         assert_ptr_equal(lab_config_find_printer(c, "dnp-folder"), &c->printers[2]);
         assert_ptr_equal(lab_config_find_printer(c, "ds620"), &c->printers[0]);
@@ -299,6 +309,9 @@ static void test_defaults(void **state)
         assert_int_equal(c->stock.report_interval, 5 * MIN);
         assert_string_equal(c->storage.state_dir, "/var/lib/labagent");
         assert_int_equal(c->storage.spool_max, 20 * GIB);
+        assert_int_equal(c->render.max_pixels, 100000000);
+        assert_int_equal(c->render.threads, 1);
+        assert_int_equal(c->render.cache_max, 64 * MIB);
         assert_int_equal(c->storage.max_asset_size, 200 * MIB);
         assert_int_equal(c->logging.level, LOG_INFO);
         assert_null(lab_config_find_printer(c, "ds620"));
@@ -337,7 +350,7 @@ static void test_unknown_key(void **state)
                         "'connect_timeout'? [unknown_key]",
                    NAME ":10:1: printer: unknown key; did you mean 'printers'? [unknown_key]",
                    NAME ":11:1: colour: unknown key; known keys here: lab, platform, printers, "
-                        "products, profiles, stock, meters, storage, logging [unknown_key]",
+                        "products, profiles, stock, meters, storage, logging, render [unknown_key]",
                    NAME ":13:3: stock.low: unknown key; known keys here: low_percent, "
                         "report_interval [unknown_key]");
 }
@@ -806,12 +819,12 @@ static void test_too_many_problems(void **state)
         line = lab_config_problem_format(&problems.v[0]);
         assert_string_equal(line, NAME ":8:1: unknown_000: unknown key; known keys here: lab, "
                                        "platform, printers, products, profiles, stock, meters, "
-                                       "storage, logging [unknown_key]");
+                                       "storage, logging, render [unknown_key]");
         free(line);
         line = lab_config_problem_format(&problems.v[99]);
         assert_string_equal(line, NAME ":107:1: unknown_099: unknown key; known keys here: lab, "
                                        "platform, printers, products, profiles, stock, meters, "
-                                       "storage, logging [unknown_key]");
+                                       "storage, logging, render [unknown_key]");
         free(line);
         line = lab_config_problem_format(&problems.v[100]);
         assert_string_equal(line, NAME ": more than 100 problems; fix these and check again "
@@ -894,7 +907,7 @@ static void test_hostile(void **state)
         /* A control character in a key cannot forge a second output line. */
         EXPECT_BAD(HEADER "\"bad\\nkey\": 1\n",
                    NAME ":8:1: bad?key: unknown key; known keys here: lab, platform, printers, "
-                        "products, profiles, stock, meters, storage, logging [unknown_key]");
+                        "products, profiles, stock, meters, storage, logging, render [unknown_key]");
 }
 
 /* Files over 1 MiB are refused before parsing; exactly 1 MiB is still read. */

@@ -1,0 +1,174 @@
+/*
+ * cli-render.c - `labagent render`: lab IT tries a profile by hand.
+ *
+ *   labagent render [--config FILE] --printer NAME --product SKU IN OUT
+ *
+ * Why: before a vendor's new paper profile goes live, lab IT wants to see
+ * what it does to a real photo on the real printer, with exactly the
+ * parameters the daemon would use. This resolves printer → model → media and
+ * paper profile from the same config and registry the daemon reads, checks
+ * the profile, renders IN to OUT with the same pipeline, and prints the
+ * audit record (JSON) on stdout. Exit 0 when rendered, 1 with a
+ * "keyword: sentence" line on stderr when not, 2 for a bad command line.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "color.h"
+#include "config.h"
+#include "profiles.h"
+#include "render.h"
+
+/* Print "keyword: message" and return 1. */
+static int fail(const lab_error_t *err)
+{
+        fprintf(stderr, "%s: %s\n", err->keyword, err->message);
+        return 1;
+}
+
+/* The config's product with this SKU, or NULL. */
+static const lab_config_product_t *find_product(const lab_config_t *c, const char *sku)
+{
+        for (size_t i = 0; i < c->n_products; i++)
+                if (strcmp(c->products[i].sku, sku) == 0)
+                        return &c->products[i];
+        return NULL;
+}
+
+int lab_cli_render(int argc, char **argv, const char *default_config)
+{
+        static const struct option options[] = {
+            {"config", required_argument, NULL, 'c'},
+            {"printer", required_argument, NULL, 'p'},
+            {"product", required_argument, NULL, 's'},
+            {"help", no_argument, NULL, 'h'},
+            {},
+        };
+        const char *config_path = default_config, *printer = NULL, *sku = NULL;
+        lab_config_problems_t problems = {0};
+        _cleanup_free_ char *registry_path = NULL, *json = NULL;
+        lab_config_t *config = NULL;
+        lab_registry_t *registry = NULL;
+        lab_render_audit_t audit;
+        lab_error_t err = {0};
+        int c, ret = 1;
+
+        optind = 1;
+        while ((c = getopt_long(argc, argv, "c:p:s:h", options, NULL)) >= 0) {
+                switch (c) {
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case 'p':
+                        printer = optarg;
+                        break;
+                case 's':
+                        sku = optarg;
+                        break;
+                case 'h':
+                        printf(
+                            "Usage: labagent render [--config FILE] --printer NAME --product SKU "
+                            "IN OUT\n");
+                        return 0;
+                default:
+                        return 2;
+                }
+        }
+        if (!printer || !sku || argc - optind != 2) {
+                fprintf(stderr, "usage: labagent render [--config FILE] --printer NAME --product "
+                                "SKU IN OUT\n");
+                return 2;
+        }
+
+        if (lab_config_load_file(config_path, &config, &problems) < 0) {
+                lab_config_problems_print(&problems, stderr);
+                lab_config_problems_clear(&problems);
+                return 1;
+        }
+        if (asprintf(&registry_path, "%s/registry.yaml", config->profiles.directory) < 0)
+                goto out;
+        if (lab_registry_load(registry_path, &registry, &problems) < 0) {
+                lab_config_problems_print(&problems, stderr);
+                lab_config_problems_clear(&problems);
+                goto out;
+        }
+
+        const lab_config_printer_t *pr = lab_config_find_printer(config, printer);
+        const lab_config_product_t *product = find_product(config, sku);
+        const lab_model_t *model = pr && pr->model ? lab_registry_model(registry, pr->model) : NULL;
+        const lab_media_t *media = model && product ? lab_model_media(model, product->media) : NULL;
+        const lab_paper_profile_t *paper =
+            model && product ? lab_model_paper(model, product->media_type) : NULL;
+
+        if (!pr) {
+                lab_error_set(&err, ENOENT, "unknown_printer", "no printer %s in %s", printer,
+                              config_path);
+        } else if (!product) {
+                lab_error_set(&err, ENOENT, "unknown_sku", "no product %s in %s", sku, config_path);
+        } else if (!model) {
+                lab_error_set(&err, ENOENT, "unknown_model",
+                              "printer %s has model %s, which %s does not describe", printer,
+                              pr->model ? pr->model : "(none)", registry_path);
+        } else if (!media) {
+                lab_error_set(&err, ENOENT, "media_unsupported",
+                              "model %s has no media %s (product %s) in %s", model->name,
+                              product->media, sku, registry_path);
+        } else if (!paper) {
+                lab_error_set(&err, ENOENT, "paper_unsupported",
+                              "model %s has no profile for paper %s (product %s) in %s",
+                              model->name, product->media_type, sku, registry_path);
+        }
+        if (lab_error_isset(&err)) {
+                ret = fail(&err);
+                goto out;
+        }
+        /* JPEG and PWG raster are RGB; a TIFF printer may take RGB or CMYK. */
+        if (lab_color_check_output_profile(paper->icc, LAB_COLORSPACE_RGB, paper->intent, &err) <
+            0) {
+                lab_error_t cmyk_err = {0};
+
+                if (model->encoding != LAB_ENCODING_TIFF ||
+                    strcmp(err.keyword, "profile_wrong_colorspace") != 0 ||
+                    lab_color_check_output_profile(paper->icc, LAB_COLORSPACE_CMYK, paper->intent,
+                                                   &cmyk_err) < 0) {
+                        ret = fail(&err);
+                        goto out;
+                }
+                lab_error_clear(&err);
+        }
+
+        lab_render_params_t params = {
+            .input = argv[optind],
+            .output = argv[optind + 1],
+            .width = media->width,
+            .height = media->height,
+            .dpi = media->dpi,
+            .fit = product->fit,
+            .output_profile = paper->icc,
+            .intent = paper->intent,
+            .bpc = paper->bpc,
+            .depth = paper->depth,
+            .encoding = model->encoding,
+            .sharpen_sigma = product->sharpen,
+            .max_input_bytes = config->storage.max_asset_size,
+            .max_input_pixels = config->render.max_pixels,
+        };
+        if (lab_render_init(argv[0], config->render.threads, config->render.cache_max) < 0 ||
+            lab_render(&params, &audit, &err) < 0) {
+                if (!lab_error_isset(&err))
+                        lab_error_set(&err, EIO, "render_failed", "libvips could not start");
+                ret = fail(&err);
+                goto out;
+        }
+        json = lab_render_audit_json(&audit);
+        printf("%s\n", json ? json : "{}");
+        ret = 0;
+out:
+        lab_render_shutdown();
+        lab_registry_free(registry);
+        lab_config_free(config);
+        return ret;
+}

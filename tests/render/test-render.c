@@ -1,0 +1,696 @@
+/*
+ * test-render.c - lab_render() on fixtures generated here with libvips and
+ * real Debian ICC profiles: geometry (sizes × fits × orientations), EXIF
+ * orientations 1..8, metadata stripping (exiftool), bad inputs (each its own
+ * keyword), audit JSON, reproducibility and the hand-written PWG raster.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+#include <lcms2.h>
+#include <vips/vips.h>
+
+#include "color.h"
+#include "render.h"
+#include "testutil.h"
+
+#define ADOBE_RGB "/usr/share/color/icc/colord/AdobeRGB1998.icc"
+#define GS_CMYK   "/usr/share/color/icc/ghostscript/default_cmyk.icc"
+
+/*
+ * color.c is written in parallel; until it links, these weak stand-ins (lcms2
+ * directly) satisfy render.c. A real color.o, once pulled in, wins.
+ */
+__attribute__((weak)) int lab_color_profile_id(const char *path, char out[33], lab_error_t *err)
+{
+        cmsHPROFILE h = cmsOpenProfileFromFile(path, "r");
+        cmsUInt8Number id[16];
+
+        if (!h)
+                return lab_error_set(err, EINVAL, "profile_invalid", "%s does not parse", path);
+        cmsMD5computeID(h);
+        cmsGetHeaderProfileID(h, id);
+        cmsCloseProfile(h);
+        for (int i = 0; i < 16; i++)
+                snprintf(out + 2 * i, 3, "%02x", id[i]);
+        return 0;
+}
+
+__attribute__((weak)) const char *lab_color_lcms_version(void)
+{
+        static char v[16];
+        int n = cmsGetEncodedCMMversion();
+
+        snprintf(v, sizeof v, "%d.%d", n / 1000, (n % 1000) / 10);
+        return v;
+}
+
+static char *dir;
+
+static char *path_of(const char *name)
+{
+        return lab_test_path(dir, name);
+}
+
+/* An upright w×h RGB picture: dark with a bright top-left quadrant and a gentle gradient. */
+static uint8_t upright(unsigned x, unsigned y, unsigned w, unsigned h, unsigned band)
+{
+        if (x < w / 2 && y < h / 2)
+                return 230;
+        return (uint8_t)(30 + (x * 20 / w) + band * 5);
+}
+
+/*
+ * Save the upright picture (w×h) stored as EXIF orientation o would store it
+ * (EXIF 2.3 §4.6.4: where the stored row 0 / column 0 go), tagged with o.
+ */
+static void make_oriented_jpeg(const char *path, unsigned w, unsigned h, int o)
+{
+        bool swap = o >= 5;
+        unsigned sw = swap ? h : w, sh = swap ? w : h;
+        uint8_t *buf = malloc((size_t)sw * sh * 3);
+        VipsImage *img;
+
+        assert_non_null(buf);
+        for (unsigned sy = 0; sy < sh; sy++)
+                for (unsigned sx = 0; sx < sw; sx++) {
+                        unsigned x, y;
+
+                        switch (o) {
+                        case 2:
+                                x = w - 1 - sx, y = sy;
+                                break;
+                        case 3:
+                                x = w - 1 - sx, y = h - 1 - sy;
+                                break;
+                        case 4:
+                                x = sx, y = h - 1 - sy;
+                                break;
+                        case 5:
+                                x = sy, y = sx;
+                                break;
+                        case 6:
+                                x = w - 1 - sy, y = sx;
+                                break;
+                        case 7:
+                                x = w - 1 - sy, y = h - 1 - sx;
+                                break;
+                        case 8:
+                                x = sy, y = h - 1 - sx;
+                                break;
+                        default:
+                                x = sx, y = sy;
+                                break;
+                        }
+                        for (unsigned b = 0; b < 3; b++)
+                                buf[((size_t)sy * sw + sx) * 3 + b] = upright(x, y, w, h, b);
+                }
+        img = vips_image_new_from_memory_copy(buf, (size_t)sw * sh * 3, (int)sw, (int)sh, 3,
+                                              VIPS_FORMAT_UCHAR);
+        free(buf);
+        assert_non_null(img);
+        img->Type = VIPS_INTERPRETATION_sRGB;
+        if (o > 1)
+                vips_image_set_int(img, VIPS_META_ORIENTATION, o);
+        assert_int_equal(vips_jpegsave(img, path, "Q", 90, NULL), 0);
+        g_object_unref(img);
+}
+
+/* A w×h noisy image with bands bands (3: sRGB, 4: CMYK), optionally with an ICC blob. */
+static void make_noise(const char *path, unsigned w, unsigned h, int bands, const void *icc,
+                       size_t icc_len)
+{
+        VipsImage *n = NULL, *c = NULL;
+
+        assert_int_equal(vips_gaussnoise(&n, (int)w, (int)h, "mean", 128.0, "sigma", 40.0, NULL),
+                         0);
+        if (bands > 1) {
+                VipsImage *v[4] = {n, n, n, n};
+
+                assert_int_equal(vips_bandjoin(v, &c, bands, NULL), 0);
+        } else
+                c = g_object_ref(n);
+        g_object_unref(n);
+        assert_int_equal(vips_cast(c, &n, VIPS_FORMAT_UCHAR, NULL), 0);
+        g_object_unref(c);
+        n->Type = bands == 4 ? VIPS_INTERPRETATION_CMYK : VIPS_INTERPRETATION_sRGB;
+        if (icc)
+                vips_image_set_blob_copy(n, VIPS_META_ICC_NAME, icc, icc_len);
+        assert_int_equal(vips_image_write_to_file(n, path, NULL), 0);
+        g_object_unref(n);
+}
+
+static lab_render_params_t params(const char *in, const char *out, unsigned w, unsigned h,
+                                  lab_fit_t fit)
+{
+        return (lab_render_params_t){
+            .input = in,
+            .output = out,
+            .width = w,
+            .height = h,
+            .dpi = 300,
+            .fit = fit,
+            .output_profile = ADOBE_RGB,
+            .intent = LAB_INTENT_RELATIVE,
+            .bpc = true,
+            .depth = 8,
+            .encoding = LAB_ENCODING_JPEG,
+            .max_input_bytes = 200 * 1024 * 1024,
+            .max_input_pixels = 100 * 1000 * 1000,
+        };
+}
+
+/* Mean of band 0 over a box of the image at path. */
+static double box_mean(const char *path, int x, int y, int w, int h)
+{
+        VipsImage *img = vips_image_new_from_file(path, NULL), *box = NULL, *b0 = NULL;
+        double m = -1;
+
+        assert_non_null(img);
+        assert_int_equal(vips_extract_area(img, &box, x, y, w, h, NULL), 0);
+        assert_int_equal(vips_extract_band(box, &b0, 0, NULL), 0);
+        assert_int_equal(vips_avg(b0, &m, NULL), 0);
+        g_object_unref(b0);
+        g_object_unref(box);
+        g_object_unref(img);
+        return m;
+}
+
+static void image_size(const char *path, int *w, int *h, int *bands)
+{
+        VipsImage *img = vips_image_new_from_file(path, NULL);
+
+        assert_non_null(img);
+        *w = img->Xsize;
+        *h = img->Ysize;
+        if (bands)
+                *bands = img->Bands;
+        g_object_unref(img);
+}
+
+static void expect_ok(const lab_render_params_t *p, lab_render_audit_t *a)
+{
+        lab_error_t err = {0};
+        int r = lab_render(p, a, &err);
+
+        if (r < 0)
+                fail_msg("render %s: %s: %s", p->input, err.keyword, err.message);
+}
+
+static void expect_fail(const lab_render_params_t *p, const char *keyword)
+{
+        lab_error_t err = {0};
+        lab_render_audit_t a;
+        struct stat st;
+        _cleanup_free_ char *tmp = NULL;
+
+        if (lab_render(p, &a, &err) >= 0)
+                fail_msg("%s: rendered, expected %s", p->input, keyword);
+        if (strcmp(err.keyword, keyword) != 0)
+                fail_msg("%s: expected %s, got %s: %s", p->input, keyword, err.keyword,
+                         err.message);
+        assert_true(err.message[0] != '\0');
+        assert_true(asprintf(&tmp, "%s.tmp", p->output) > 0);
+        assert_true(stat(tmp, &st) < 0); /* no partial output left behind */
+}
+
+/* Geometry: every size × fit × input orientation gives exactly the media's pixels. */
+static void test_geometry_sizes(void **state)
+{
+        static const struct {
+                const char *name;
+                unsigned w, h;
+        } media[] = {
+            {"ds620-4x6", 1240, 1920}, {"cpd90-4x6", 1226, 1852}, {"ds620-5x7", 1920, 2138},
+            {"8x10", 2400, 3000},      {"square", 1800, 1800},    {"panorama", 1240, 3624},
+        };
+        _cleanup_free_ char *portrait = path_of("portrait.jpg"), *landscape = path_of("land.jpg"),
+                            *out = path_of("geo.jpg");
+
+        make_oriented_jpeg(portrait, 600, 900, 1);
+        make_oriented_jpeg(landscape, 900, 600, 1);
+        for (size_t i = 0; i < ELEMENTSOF(media); i++)
+                for (int fit = LAB_FIT_FILL; fit <= LAB_FIT_EXACT; fit++)
+                        for (int land = 0; land <= 1; land++) {
+                                _cleanup_free_ char *exact_in = NULL;
+                                lab_render_params_t p =
+                                    params(land ? landscape : portrait, out, media[i].w, media[i].h,
+                                           (lab_fit_t)fit);
+                                lab_render_audit_t a;
+                                int w, h;
+
+                                if (fit == LAB_FIT_EXACT) {
+                                        /* exact wants the print's aspect: make one that has it */
+                                        unsigned iw = media[i].w / 3, ih = media[i].h / 3;
+
+                                        exact_in = path_of("exact.jpg");
+                                        make_oriented_jpeg(exact_in, land ? ih : iw, land ? iw : ih,
+                                                           1);
+                                        p.input = exact_in;
+                                }
+                                expect_ok(&p, &a);
+                                image_size(out, &w, &h, NULL);
+                                assert_int_equal(w, media[i].w);
+                                assert_int_equal(h, media[i].h);
+                                assert_int_equal(a.width, media[i].w);
+                                assert_int_equal(a.height, media[i].h);
+                                /* landscape pictures turn to the (portrait) paper */
+                                assert_int_equal(a.rotated,
+                                                 land && media[i].w < media[i].h ? 1 : 0);
+                        }
+}
+
+/* fit: white border in device space (RGB 255, CMYK 0), exact: aspect_mismatch. */
+static void test_geometry_fit_border(void **state)
+{
+        _cleanup_free_ char *in = path_of("square.jpg"), *out = path_of("fit.jpg"),
+                            *tif = path_of("fit.tif");
+        lab_render_params_t p;
+        lab_render_audit_t a;
+
+        make_oriented_jpeg(in, 600, 600, 1);
+        p = params(in, out, 1240, 1920, LAB_FIT_FIT);
+        expect_ok(&p, &a);
+        assert_true(box_mean(out, 0, 0, 1240, 300) > 253.0);
+        assert_true(box_mean(out, 0, 1620, 1240, 300) > 253.0);
+
+        p.output = tif;
+        p.output_profile = GS_CMYK;
+        p.encoding = LAB_ENCODING_TIFF;
+        p.depth = 16;
+        expect_ok(&p, &a);
+        assert_true(box_mean(tif, 0, 0, 1240, 300) < 1.0);
+
+        p = params(in, out, 1240, 1920, LAB_FIT_EXACT);
+        expect_fail(&p, "aspect_mismatch");
+}
+
+/* EXIF orientations 1..8: the bright quadrant ends up top-left. */
+static void test_geometry_orientations(void **state)
+{
+        _cleanup_free_ char *out = path_of("orient.jpg");
+
+        for (int o = 1; o <= 8; o++) {
+                char name[32];
+                _cleanup_free_ char *in = NULL;
+                lab_render_params_t p;
+                lab_render_audit_t a;
+
+                snprintf(name, sizeof name, "orient-%d.jpg", o);
+                in = path_of(name);
+                make_oriented_jpeg(in, 400, 600, o);
+                p = params(in, out, 1240, 1920, LAB_FIT_FILL);
+                expect_ok(&p, &a);
+                assert_int_equal(a.orientation, o);
+                assert_int_equal(a.input_width, 400);
+                assert_int_equal(a.input_height, 600);
+                assert_false(a.rotated);
+                if (!(box_mean(out, 100, 100, 400, 700) > 180.0 &&
+                      box_mean(out, 720, 100, 400, 700) < 100.0 &&
+                      box_mean(out, 100, 1060, 400, 700) < 100.0 &&
+                      box_mean(out, 720, 1060, 400, 700) < 100.0))
+                        fail_msg("orientation %d: bright quadrant not top-left", o);
+        }
+}
+
+/* Run a command and return its stdout (malloc'd). */
+static char *run(const char *cmd)
+{
+        FILE *f = popen(cmd, "r");
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *m = open_memstream(&buf, &len);
+        char chunk[4096];
+        size_t n;
+
+        assert_non_null(f);
+        assert_non_null(m);
+        while ((n = fread(chunk, 1, sizeof chunk, f)) > 0)
+                fwrite(chunk, 1, n, m);
+        pclose(f);
+        fclose(m);
+        return buf;
+}
+
+/* Metadata: EXIF (with GPS and Make), XMP and IPTC in, nothing out. */
+static void test_metadata_stripped(void **state)
+{
+        static const char *const banned[] = {"GPS",   "Orientation", "XMP",     "IPTC",   "Make",
+                                             "Alice", "secret",      "Profile", "Creator"};
+        static const lab_encoding_t encs[] = {LAB_ENCODING_JPEG, LAB_ENCODING_TIFF};
+        _cleanup_free_ char *in = path_of("meta.jpg"), *before = NULL, *cmd = NULL;
+
+        make_oriented_jpeg(in, 600, 400, 6);
+        assert_true(asprintf(&cmd,
+                             "exiftool -q -overwrite_original -Make=Canon -GPSLatitude=48.8584 "
+                             "-GPSLatitudeRef=N -GPSLongitude=2.2945 -GPSLongitudeRef=E "
+                             "-XMP-dc:Creator=Alice -IPTC:Keywords=secret '%s' 2>&1",
+                             in) > 0);
+        free(run(cmd));
+        free(cmd);
+        cmd = NULL;
+        assert_true(asprintf(&cmd, "exiftool -j '%s'", in) > 0);
+        before = run(cmd);
+        assert_non_null(strstr(before, "GPSLatitude")); /* the fixture really carries them */
+        assert_non_null(strstr(before, "Alice"));
+        assert_non_null(strstr(before, "secret"));
+
+        for (size_t e = 0; e < ELEMENTSOF(encs); e++) {
+                _cleanup_free_ char *out = path_of(e == 0 ? "meta-out.jpg" : "meta-out.tif"),
+                                    *c2 = NULL, *after = NULL;
+                lab_render_params_t p = params(in, out, 1240, 1920, LAB_FIT_FILL);
+                lab_render_audit_t a;
+
+                p.encoding = encs[e];
+                expect_ok(&p, &a);
+                assert_true(asprintf(&c2, "exiftool -j -a -G1 '%s'", out) > 0);
+                after = run(c2);
+                /* TIFF's structural orientation tag (1 = normal) is not metadata */
+                for (char *t; (t = strstr(after, "\"IFD0:Orientation\": \"Horizontal (normal)\""));)
+                        memset(t, ' ', strlen("\"IFD0:Orientation\": \"Horizontal (normal)\""));
+                for (size_t i = 0; i < ELEMENTSOF(banned); i++)
+                        if (strstr(after, banned[i]))
+                                fail_msg("%s still carries %s:\n%s", out, banned[i], after);
+        }
+}
+
+/* CRC-32 as PNG wants it. */
+static uint32_t png_crc(const uint8_t *p, size_t n)
+{
+        uint32_t c = 0xffffffffu;
+
+        for (size_t i = 0; i < n; i++) {
+                c ^= p[i];
+                for (int k = 0; k < 8; k++)
+                        c = (c >> 1) ^ (0xedb88320u & (0u - (c & 1)));
+        }
+        return c ^ 0xffffffffu;
+}
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+        p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8),
+        p[3] = (uint8_t)v;
+}
+
+static void test_bad_inputs(void **state)
+{
+        _cleanup_free_ char *out = path_of("bad.jpg"), *trunc = path_of("trunc.jpg"),
+                            *bomb = path_of("bomb.png"), *text = path_of("notes.jpg"),
+                            *cmyk = path_of("cmyk.jpg"), *badicc = path_of("badicc.jpg"),
+                            *empty = path_of("empty.jpg"), *ok = path_of("ok.jpg"), *data = NULL;
+        uint8_t garbage[400];
+        size_t len;
+        lab_render_params_t p;
+        long long t0;
+
+        /* truncated JPEG */
+        make_noise(trunc, 800, 1200, 3, NULL, 0);
+        data = lab_test_read_file(trunc, &len);
+        lab_test_write_file(trunc, data, len / 2);
+        free(TAKE_PTR(data));
+        p = params(trunc, out, 1240, 1920, LAB_FIT_FILL);
+        expect_fail(&p, "image_corrupt");
+
+        /* a PNG declaring 100000×100000: refused from the header, fast */
+        make_noise(bomb, 1, 1, 3, NULL, 0);
+        data = lab_test_read_file(bomb, &len);
+        assert_true(len > 33 && memcmp(data + 12, "IHDR", 4) == 0);
+        put_be32((uint8_t *)data + 16, 100000);
+        put_be32((uint8_t *)data + 20, 100000);
+        put_be32((uint8_t *)data + 29, png_crc((uint8_t *)data + 12, 17));
+        lab_test_write_file(bomb, data, len);
+        free(TAKE_PTR(data));
+        p = params(bomb, out, 1240, 1920, LAB_FIT_FILL);
+        t0 = lab_test_now_ms();
+        expect_fail(&p, "image_too_large");
+        assert_true(lab_test_now_ms() - t0 < 2000);
+
+        /* not an image */
+        lab_test_write_string(text, "Dear lab, please print my photos nicely.\n");
+        p = params(text, out, 1240, 1920, LAB_FIT_FILL);
+        expect_fail(&p, "unsupported_image");
+
+        /* CMYK without a profile */
+        make_noise(cmyk, 300, 400, 4, NULL, 0);
+        p = params(cmyk, out, 1240, 1920, LAB_FIT_FILL);
+        expect_fail(&p, "missing_input_profile");
+
+        /* an embedded profile lcms2 refuses */
+        for (size_t i = 0; i < sizeof garbage; i++)
+                garbage[i] = (uint8_t)(i * 37 + 11);
+        make_noise(badicc, 300, 400, 3, NULL, 0);
+        data = lab_test_read_file(badicc, &len);
+        {
+                /* SOI, then APP2 "ICC_PROFILE\0" chunk 1 of 1 holding garbage, then the rest */
+                size_t seg = 2 + 12 + 2 + sizeof garbage, n = 0;
+                uint8_t *j = malloc(len + seg + 2);
+
+                assert_non_null(j);
+                memcpy(j, data, 2), n = 2;
+                j[n++] = 0xff, j[n++] = 0xe2, j[n++] = (uint8_t)(seg >> 8), j[n++] = (uint8_t)seg;
+                memcpy(j + n, "ICC_PROFILE", 12), n += 12;
+                j[n++] = 1, j[n++] = 1;
+                memcpy(j + n, garbage, sizeof garbage), n += sizeof garbage;
+                memcpy(j + n, data + 2, len - 2), n += len - 2;
+                lab_test_write_file(badicc, j, n);
+                free(j);
+        }
+        free(TAKE_PTR(data));
+        p = params(badicc, out, 1240, 1920, LAB_FIT_FILL);
+        expect_fail(&p, "bad_input_profile");
+
+        /* zero bytes */
+        lab_test_write_file(empty, "", 0);
+        p = params(empty, out, 1240, 1920, LAB_FIT_FILL);
+        expect_fail(&p, "empty_input");
+
+        /* bytes over the limit, crop outside the picture */
+        make_oriented_jpeg(ok, 400, 600, 1);
+        p = params(ok, out, 1240, 1920, LAB_FIT_FILL);
+        p.max_input_bytes = 100;
+        expect_fail(&p, "input_too_large");
+        p = params(ok, out, 1240, 1920, LAB_FIT_FILL);
+        p.crop = &(lab_crop_t){300, 0, 200, 300};
+        expect_fail(&p, "bad_crop");
+}
+
+/* Tagged inputs: CMYK with a profile and Adobe RGB are honoured; a crop box is used. */
+static void test_profiles_and_crop(void **state)
+{
+        _cleanup_free_ char *cmyk = path_of("cmyk-tagged.jpg"), *argb = path_of("argb.jpg"),
+                            *out = path_of("tagged.tif"), *icc = NULL, *icc2 = NULL;
+        size_t len, len2;
+        lab_render_params_t p;
+        lab_render_audit_t a;
+        int w, h, bands;
+
+        icc = lab_test_read_file(GS_CMYK, &len);
+        icc2 = lab_test_read_file(ADOBE_RGB, &len2);
+        assert_non_null(icc);
+        assert_non_null(icc2);
+        make_noise(cmyk, 600, 400, 4, icc, len);
+        make_noise(argb, 600, 400, 3, icc2, len2);
+
+        p = params(cmyk, out, 1240, 1920, LAB_FIT_FILL);
+        p.encoding = LAB_ENCODING_TIFF;
+        expect_ok(&p, &a);
+        assert_true(strncmp(a.input_profile, "embedded: ", 10) == 0);
+        assert_true(a.rotated);
+        image_size(out, &w, &h, &bands);
+        assert_int_equal(w, 1240);
+        assert_int_equal(h, 1920);
+        assert_int_equal(bands, 3);
+
+        p = params(argb, out, 1226, 1852, LAB_FIT_FIT);
+        p.output_profile = GS_CMYK;
+        p.encoding = LAB_ENCODING_TIFF;
+        p.depth = 16;
+        p.sharpen_sigma = 1.0;
+        p.crop = &(lab_crop_t){100, 50, 200, 300};
+        expect_ok(&p, &a);
+        assert_true(strncmp(a.input_profile, "embedded: ", 10) == 0);
+        assert_int_equal(a.crop.x, 100);
+        assert_int_equal(a.crop.width, 200);
+        assert_false(a.rotated);
+        {
+                VipsImage *img = vips_image_new_from_file(out, NULL);
+                double xres;
+
+                assert_non_null(img);
+                assert_int_equal(img->Bands, 4);
+                assert_int_equal(img->BandFmt, VIPS_FORMAT_USHORT);
+                assert_int_equal(img->Xsize, 1226);
+                xres = img->Xres * 25.4;
+                assert_true(xres > 299.0 && xres < 301.0);
+                g_object_unref(img);
+        }
+}
+
+/* Audit: every field, JSON parses; the same render twice gives the same bytes. */
+static void test_audit_reproducible(void **state)
+{
+        static const lab_encoding_t encs[] = {LAB_ENCODING_JPEG, LAB_ENCODING_TIFF,
+                                              LAB_ENCODING_PWG};
+        _cleanup_free_ char *in = path_of("audit.jpg"), *out = path_of("audit.out");
+
+        make_noise(in, 900, 600, 3, NULL, 0);
+        for (size_t e = 0; e < ELEMENTSOF(encs); e++) {
+                lab_render_params_t p = params(in, out, 1240, 1920, LAB_FIT_FILL);
+                lab_render_audit_t a1, a2;
+                json_error_t jerr;
+                json_t *j;
+                char *s;
+
+                p.encoding = encs[e];
+                p.sharpen_sigma = 0.8;
+                expect_ok(&p, &a1);
+                expect_ok(&p, &a2);
+                assert_string_equal(a1.output_sha256, a2.output_sha256);
+                assert_int_equal(strlen(a1.input_sha256), 64);
+                assert_int_equal(strlen(a1.output_sha256), 64);
+                assert_int_equal(strlen(a1.output_profile_id), 32);
+                assert_string_equal(a1.input_profile, "sRGB (none embedded)");
+                assert_string_equal(a1.output_profile, ADOBE_RGB);
+                assert_true(a1.vips_version[0] == '8');
+                assert_true(a1.lcms_version[0] == '2');
+                assert_true(a1.rotated);
+                assert_true(a1.scale > 0);
+                assert_int_equal(a1.orientation, 1);
+                assert_true(a1.crop.width > 0 && a1.crop.height > 0);
+
+                s = lab_render_audit_json(&a1);
+                assert_non_null(s);
+                j = json_loads(s, 0, &jerr);
+                assert_non_null(j);
+                assert_string_equal(json_string_value(json_object_get(j, "output_sha256")),
+                                    a1.output_sha256);
+                assert_string_equal(json_string_value(json_object_get(j, "intent")), "relative");
+                assert_int_equal(json_integer_value(json_object_get(j, "width")), 1240);
+                assert_true(json_is_object(json_object_get(j, "crop")));
+                json_decref(j);
+                free(s);
+        }
+}
+
+static uint32_t get_be32(const uint8_t *p)
+{
+        return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+/* PWG raster: decode our own file and compare it with the same render as TIFF. */
+static void test_pwg_raster(void **state)
+{
+        _cleanup_free_ char *in = path_of("pwg-in.jpg"), *pwg = path_of("out.pwg"),
+                            *tif = path_of("pwg-ref.tif"), *data = NULL, *ref = NULL, *pix = NULL;
+        lab_render_params_t p;
+        lab_render_audit_t a;
+        const uint8_t *d, *end;
+        size_t len, reflen, w = 1240, h = 1920, bpp = 3, y = 0;
+        VipsImage *img;
+
+        make_noise(in, 300, 200, 3, NULL, 0); /* landscape, turned; noise defeats runs */
+        p = params(in, pwg, (unsigned)w, (unsigned)h, LAB_FIT_FIT);
+        p.encoding = LAB_ENCODING_PWG;
+        expect_ok(&p, &a);
+        p.output = tif;
+        p.encoding = LAB_ENCODING_TIFF;
+        expect_ok(&p, &a);
+
+        data = lab_test_read_file(pwg, &len);
+        assert_true(len > 4 + 1796);
+        d = (const uint8_t *)data;
+        end = d + len;
+        assert_memory_equal(d, "RaS2", 4);
+        assert_string_equal((const char *)d + 4, "PwgRaster");
+        assert_int_equal(get_be32(d + 4 + 276), 300);
+        assert_int_equal(get_be32(d + 4 + 372), w);
+        assert_int_equal(get_be32(d + 4 + 376), h);
+        assert_int_equal(get_be32(d + 4 + 384), 8);
+        assert_int_equal(get_be32(d + 4 + 392), w * bpp);
+        assert_int_equal(get_be32(d + 4 + 400), 1);
+        d += 4 + 1796;
+
+        pix = malloc(w * h * bpp);
+        assert_non_null(pix);
+        while (y < h) {
+                size_t rep, x = 0;
+                uint8_t *line = (uint8_t *)pix + y * w * bpp;
+
+                assert_true(d < end);
+                rep = *d++;
+                while (x < w) {
+                        unsigned c;
+
+                        assert_true(d < end);
+                        c = *d++;
+                        assert_int_not_equal(c, 128);
+                        if (c < 128) {
+                                assert_true(x + c + 1 <= w && d + bpp <= end);
+                                for (unsigned k = 0; k <= c; k++)
+                                        memcpy(line + (x + k) * bpp, d, bpp);
+                                d += bpp, x += c + 1;
+                        } else {
+                                size_t n = 257 - c;
+
+                                assert_true(x + n <= w && d + n * bpp <= end);
+                                memcpy(line + x * bpp, d, n * bpp);
+                                d += n * bpp, x += n;
+                        }
+                }
+                for (size_t k = 1; k <= rep; k++) {
+                        assert_true(y + k < h);
+                        memcpy(line + k * w * bpp, line, w * bpp);
+                }
+                y += rep + 1;
+        }
+        assert_true(d == end);
+
+        img = vips_image_new_from_file(tif, NULL);
+        assert_non_null(img);
+        ref = vips_image_write_to_memory(img, &reflen);
+        g_object_unref(img);
+        assert_int_equal(reflen, w * h * bpp);
+        assert_memory_equal(pix, ref, reflen);
+        /* the fit border is white */
+        assert_int_equal((uint8_t)pix[0], 255);
+}
+
+static int setup(void **state)
+{
+        if (lab_render_init("test-render", 2, 64 * 1024 * 1024) < 0)
+                return -1;
+        vips_leak_set(TRUE);
+        dir = lab_test_mkdtemp("render");
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        lab_test_rm_rf(dir);
+        free(dir);
+        lab_render_shutdown();
+        return 0;
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_geometry_sizes),
+            cmocka_unit_test(test_geometry_fit_border),
+            cmocka_unit_test(test_geometry_orientations),
+            cmocka_unit_test(test_metadata_stripped),
+            cmocka_unit_test(test_bad_inputs),
+            cmocka_unit_test(test_profiles_and_crop),
+            cmocka_unit_test(test_audit_reproducible),
+            cmocka_unit_test(test_pwg_raster),
+        };
+
+        return cmocka_run_group_tests(tests, setup, teardown);
+}
