@@ -83,21 +83,6 @@ void lab_render_shutdown(void)
         vips_shutdown();
 }
 
-static const char *render_intent_name(lab_intent_t i)
-{
-        switch (i) {
-        case LAB_INTENT_PERCEPTUAL:
-                return "perceptual";
-        case LAB_INTENT_RELATIVE:
-                return "relative";
-        case LAB_INTENT_SATURATION:
-                return "saturation";
-        case LAB_INTENT_ABSOLUTE:
-                return "absolute";
-        }
-        return "unknown";
-}
-
 /* Only these loaders may touch customer files (no magick, pdf, svg, matrix, csv, ...). */
 static bool render_loader_allowed(const char *loader)
 {
@@ -545,7 +530,7 @@ char *lab_render_audit_json(const lab_render_audit_t *a)
             "input_sha256", a->input_sha256, "input_profile", a->input_profile, "input_width",
             (int)a->input_width, "input_height", (int)a->input_height, "orientation",
             a->orientation, "output_profile", a->output_profile, "output_profile_id",
-            a->output_profile_id, "intent", render_intent_name(a->intent), "bpc", a->bpc, "crop",
+            a->output_profile_id, "intent", lab_intent_name(a->intent), "bpc", a->bpc, "crop",
             "x", (int)a->crop.x, "y", (int)a->crop.y, "width", (int)a->crop.width, "height",
             (int)a->crop.height, "rotated", a->rotated, "scale", a->scale, "sharpen_sigma",
             a->sharpen_sigma, "width", (int)a->width, "height", (int)a->height, "output_sha256",

@@ -23,34 +23,6 @@
 #define ADOBE_RGB "/usr/share/color/icc/colord/AdobeRGB1998.icc"
 #define GS_CMYK   "/usr/share/color/icc/ghostscript/default_cmyk.icc"
 
-/*
- * color.c is written in parallel; until it links, these weak stand-ins (lcms2
- * directly) satisfy render.c. A real color.o, once pulled in, wins.
- */
-__attribute__((weak)) int lab_color_profile_id(const char *path, char out[33], lab_error_t *err)
-{
-        cmsHPROFILE h = cmsOpenProfileFromFile(path, "r");
-        cmsUInt8Number id[16];
-
-        if (!h)
-                return lab_error_set(err, EINVAL, "profile_invalid", "%s does not parse", path);
-        cmsMD5computeID(h);
-        cmsGetHeaderProfileID(h, id);
-        cmsCloseProfile(h);
-        for (int i = 0; i < 16; i++)
-                snprintf(out + 2 * i, 3, "%02x", id[i]);
-        return 0;
-}
-
-__attribute__((weak)) const char *lab_color_lcms_version(void)
-{
-        static char v[16];
-        int n = cmsGetEncodedCMMversion();
-
-        snprintf(v, sizeof v, "%d.%d", n / 1000, (n % 1000) / 10);
-        return v;
-}
-
 static char *dir;
 
 static char *path_of(const char *name)
