@@ -12,6 +12,7 @@
  * "keyword: sentence" line on stderr when not, 2 for a bad command line.
  */
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +55,7 @@ int lab_cli_render(int argc, char **argv, const char *default_config)
         lab_registry_t *registry = NULL;
         lab_render_audit_t audit;
         lab_error_t err = {0};
+        bool vips_started = false;
         int c, ret = 1;
 
         optind = 1;
@@ -156,8 +158,9 @@ int lab_cli_render(int argc, char **argv, const char *default_config)
             .max_input_bytes = config->storage.max_asset_size,
             .max_input_pixels = config->render.max_pixels,
         };
-        if (lab_render_init(argv[0], config->render.threads, config->render.cache_max) < 0 ||
-            lab_render(&params, &audit, &err) < 0) {
+        vips_started = lab_render_init(argv[0], config->render.threads,
+                                       config->render.cache_max) >= 0;
+        if (!vips_started || lab_render(&params, &audit, &err) < 0) {
                 if (!lab_error_isset(&err))
                         lab_error_set(&err, EIO, "render_failed", "libvips could not start");
                 ret = fail(&err);
@@ -167,7 +170,8 @@ int lab_cli_render(int argc, char **argv, const char *default_config)
         printf("%s\n", json ? json : "{}");
         ret = 0;
 out:
-        lab_render_shutdown();
+        if (vips_started)
+                lab_render_shutdown();
         lab_registry_free(registry);
         lab_config_free(config);
         return ret;
