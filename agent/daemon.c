@@ -22,6 +22,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "platform.h"
+#include "printer-color.h"
 #include "statedir.h"
 #include "store.h"
 
@@ -31,6 +32,7 @@ typedef struct lab_daemon_s {
         lab_config_t *config;
         lab_store_t *store;
         lab_platform_t *platform;
+        lab_color_setup_t *color; /* which printers can render, for the config in force */
         sd_event_source *status_timer;
         char note[256];         /* the last reload's outcome, for STATUS */
         char last_status[2048]; /* the STATUS last sent */
@@ -56,6 +58,40 @@ static void log_config_problems(const lab_config_problems_t *problems)
         }
 }
 
+/*
+ * Check every printer's colour setup for config c: log the registry's
+ * problems and each printer that cannot render, with its reason. A bad
+ * profile stops only the printers that use it. Returns NULL only when out of
+ * memory.
+ */
+static lab_color_setup_t *check_colour(const lab_config_t *c)
+{
+        lab_config_problems_t problems = {0};
+        lab_color_setup_t *s = NULL;
+
+        if (lab_color_setup_load(c, &s, &problems) < 0) {
+                log_error("colour: out of memory checking the printers' profiles");
+                lab_config_problems_clear(&problems);
+                return NULL;
+        }
+        log_config_problems(&problems);
+        lab_config_problems_clear(&problems);
+        for (size_t i = 0; i < s->n_printers; i++) {
+                const lab_printer_color_t *p = &s->printers[i];
+                char keyword[LAB_ERROR_KEYWORD_MAX];
+
+                if (p->usable)
+                        continue;
+                snprintf(keyword, sizeof keyword, "%.*s", (int)strcspn(p->reason, ":"),
+                         p->reason);
+                log_struct(LOG_ERR, LAB_FIELDS({"PRINTER", p->printer}, {"ERROR_KEYWORD", keyword}),
+                           "printer %s cannot render: %s", p->printer, p->reason);
+        }
+        log_notice("colour: %zu of %zu printer(s) can render (registry %s)", s->n_usable,
+                   s->n_printers, s->registry_path);
+        return s;
+}
+
 /* The log level in force: the command line wins over the config. */
 static void apply_log_level(lab_daemon_t *d)
 {
@@ -69,9 +105,10 @@ static void notify_status(lab_daemon_t *d)
         char status[sizeof d->last_status];
 
         snprintf(status, sizeof status,
-                 "Ready: lab %s, %zu printer(s), %zu product(s), store schema %d at %s; %s%s%s",
-                 d->config->lab.id, d->config->n_printers, d->config->n_products,
-                 lab_store_schema_version(d->store), d->store_path,
+                 "Ready: lab %s, %zu printer(s) (%zu can render), %zu product(s), store schema "
+                 "%d at %s; %s%s%s",
+                 d->config->lab.id, d->config->n_printers, d->color ? d->color->n_usable : 0,
+                 d->config->n_products, lab_store_schema_version(d->store), d->store_path,
                  d->platform ? lab_platform_status(d->platform) : "platform not started",
                  d->note[0] ? "; " : "", d->note);
         if (strcmp(status, d->last_status) == 0)
@@ -177,6 +214,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         }
 
         keep_restart_only(d->config, fresh);
+        lab_color_setup_free(d->color);
+        d->color = check_colour(fresh);
         /* The link moves to the new config (and certificate) before the old one is freed. */
         lab_platform_reload(d->platform, fresh);
         lab_config_free(d->config);
@@ -223,6 +262,7 @@ static int load_initial_config(lab_daemon_t *d)
                 return LAB_EXIT_CONFIG;
         }
         apply_log_level(d);
+        d->color = check_colour(d->config);
         return LAB_EXIT_OK;
 }
 
@@ -344,6 +384,7 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
 
 out:
         lab_platform_free(d.platform);
+        lab_color_setup_free(d.color);
         sd_event_source_disable_unref(d.status_timer);
         sd_event_unref(d.event);
         lab_store_close(d.store);

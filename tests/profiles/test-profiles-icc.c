@@ -46,7 +46,7 @@ static void test_shipped_icc_files_exist(void **state)
                                 missing++;
                         }
                 }
-        assert_int_equal(checked, 9);
+        assert_int_equal(checked, 11);
         assert_int_equal(missing, 0);
         lab_registry_free(r);
 }

@@ -163,7 +163,7 @@ static void test_shipped_media_tables(void **state)
         const lab_model_t *m;
 
         (void)state;
-        assert_int_equal(r->n_models, 4);
+        assert_int_equal(r->n_models, 5);
 
         m = lab_registry_model(r, "dnp-ds620");
         assert_non_null(m);
@@ -198,6 +198,13 @@ static void test_shipped_media_tables(void **state)
         assert_int_equal(m->n_media, 2);
         assert_media(m, "na_govt-letter_8x10in", 2400, 3000, 300);
         assert_media(m, "na_letter_8.5x11in", 2550, 3300, 300);
+
+        m = lab_registry_model(r, "noritsu-qss-3701");
+        assert_non_null(m);
+        assert_int_equal(m->encoding, LAB_ENCODING_JPEG);
+        assert_int_equal(m->n_media, 2);
+        assert_media(m, "na_index-4x6_4x6in", 1200, 1800, 300);
+        assert_media(m, "na_5x7_5x7in", 1500, 2100, 300);
 
         lab_registry_free(r);
 }
