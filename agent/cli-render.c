@@ -158,8 +158,8 @@ int lab_cli_render(int argc, char **argv, const char *default_config)
             .max_input_bytes = config->storage.max_asset_size,
             .max_input_pixels = config->render.max_pixels,
         };
-        vips_started = lab_render_init(argv[0], config->render.threads,
-                                       config->render.cache_max) >= 0;
+        vips_started =
+            lab_render_init(argv[0], config->render.threads, config->render.cache_max) >= 0;
         if (!vips_started || lab_render(&params, &audit, &err) < 0) {
                 if (!lab_error_isset(&err))
                         lab_error_set(&err, EIO, "render_failed", "libvips could not start");
@@ -168,6 +168,12 @@ int lab_cli_render(int argc, char **argv, const char *default_config)
         }
         json = lab_render_audit_json(&audit);
         printf("%s\n", json ? json : "{}");
+        if (audit.gamut_share > config->render.gamut_warn)
+                fprintf(stderr,
+                        "gamut_warning: %.1f%% of the pixels are outside the gamut of %s "
+                        "(render.gamut_warn is %.1f%%); the print may look duller than the "
+                        "screen\n",
+                        audit.gamut_share * 100, paper->icc, config->render.gamut_warn * 100);
         ret = 0;
 out:
         if (vips_started)

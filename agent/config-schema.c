@@ -259,6 +259,8 @@ static const schema_key_t render_keys[] = {
           .def_uint = 1, .min = 1, .max = 16 },
         { .name = "cache_max", .type = KEY_SIZE, .offset = IN(render, cache_max),
           .def_uint = 64 * LAB_MIB, .min = LAB_MIB },
+        { .name = "gamut_warn", .type = KEY_NUMBER, .offset = IN(render, gamut_warn),
+          .def_number = 0.05, .min_number = 0.0, .max_number = 1.0 },
 };
 
 #define SECTION(k, sel) { .keys = k, .n_keys = ELEMENTSOF(k), .selector = sel }

@@ -375,6 +375,44 @@ static int render_geometry(const lab_render_params_t *p, lab_render_audit_t *a, 
 }
 
 /* Pixels at output size → device pixels of the printer on this paper, exactly W×H. */
+/*
+ * The share of img's pixels outside the output profile's gamut (color.c,
+ * ΔE2000 round trip), measured on a copy shrunk to at most 128 pixels a side
+ * (enough for a share, cheap next to the render). -1 when it cannot be
+ * measured; never fails the render.
+ */
+static double render_gamut(const lab_render_params_t *p, VipsImage *img)
+{
+        _cleanup_image_ VipsImage *small = NULL;
+        const void *icc = NULL;
+        size_t icc_len = 0, size = 0;
+        double scale = 128.0 / render_max(img->Xsize, img->Ysize), share = -1;
+        VipsImage *t = NULL;
+        lab_error_t err = {0};
+        uint8_t *rgb;
+
+        if (vips_image_get_typeof(img, VIPS_META_ICC_NAME))
+                vips_image_get_blob(img, VIPS_META_ICC_NAME, &icc, &icc_len);
+        small = img;
+        g_object_ref(small);
+        if (scale < 1 && (vips_resize(small, &t, scale, NULL) || render_step(&small, t) < 0))
+                return -1;
+        if (small->BandFmt == VIPS_FORMAT_USHORT &&
+            (vips_rshift_const1(small, &t, 8, NULL) || render_step(&small, t) < 0))
+                return -1;
+        if ((vips_extract_band(small, &t, 0, "n", 3, NULL) || render_step(&small, t) < 0) ||
+            (vips_cast_uchar(small, &t, NULL) || render_step(&small, t) < 0))
+                return -1;
+        rgb = vips_image_write_to_memory(small, &size);
+        if (!rgb)
+                return -1;
+        if (lab_color_gamut_share(rgb, size / 3, (const char *)icc, icc_len, p->output_profile,
+                                  p->intent, 16384, &share, &err) < 0)
+                share = -1;
+        g_free(rgb);
+        return share;
+}
+
 static int render_colour(const lab_render_params_t *p, lab_render_audit_t *a, bool cmyk,
                          VipsImage **io, lab_error_t *err)
 {
@@ -414,6 +452,7 @@ static int render_colour(const lab_render_params_t *p, lab_render_audit_t *a, bo
                 if (render_step(&img, t) < 0)
                         return render_vips_error(err, EIO, "render_failed", "sharpen");
         }
+        a->gamut_share = cmyk ? -1 : render_gamut(p, img);
         if (vips_icc_transform(img, &t, p->output_profile, "embedded", TRUE, "input_profile",
                                "srgb", "intent", (VipsIntent)p->intent, "black_point_compensation",
                                p->bpc, "depth", (int)depth, NULL) ||
@@ -524,17 +563,18 @@ char *lab_render_audit_json(const lab_render_audit_t *a)
         json_t *o;
         char *s;
 
-        o = json_pack(
-            "{s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:{s:i, s:i, s:i, s:i}, s:b,"
-            " s:f, s:f, s:i, s:i, s:s, s:s, s:s}",
-            "input_sha256", a->input_sha256, "input_profile", a->input_profile, "input_width",
-            (int)a->input_width, "input_height", (int)a->input_height, "orientation",
-            a->orientation, "output_profile", a->output_profile, "output_profile_id",
-            a->output_profile_id, "intent", lab_intent_name(a->intent), "bpc", a->bpc, "crop",
-            "x", (int)a->crop.x, "y", (int)a->crop.y, "width", (int)a->crop.width, "height",
-            (int)a->crop.height, "rotated", a->rotated, "scale", a->scale, "sharpen_sigma",
-            a->sharpen_sigma, "width", (int)a->width, "height", (int)a->height, "output_sha256",
-            a->output_sha256, "vips_version", a->vips_version, "lcms_version", a->lcms_version);
+        o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:{s:i, s:i, s:i, s:i}, s:b,"
+                      " s:f, s:f, s:i, s:i, s:s, s:s, s:s, s:f}",
+                      "input_sha256", a->input_sha256, "input_profile", a->input_profile,
+                      "input_width", (int)a->input_width, "input_height", (int)a->input_height,
+                      "orientation", a->orientation, "output_profile", a->output_profile,
+                      "output_profile_id", a->output_profile_id, "intent",
+                      lab_intent_name(a->intent), "bpc", a->bpc, "crop", "x", (int)a->crop.x, "y",
+                      (int)a->crop.y, "width", (int)a->crop.width, "height", (int)a->crop.height,
+                      "rotated", a->rotated, "scale", a->scale, "sharpen_sigma", a->sharpen_sigma,
+                      "width", (int)a->width, "height", (int)a->height, "output_sha256",
+                      a->output_sha256, "vips_version", a->vips_version, "lcms_version",
+                      a->lcms_version, "gamut_share", a->gamut_share);
         if (!o)
                 return NULL;
         s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);

@@ -56,6 +56,7 @@ typedef struct lab_render_audit_s {
         double scale;     /* output pixels per input pixel */
         double sharpen_sigma;
         unsigned width, height; /* output */
+        double gamut_share;     /* 0..1 of the pixels outside the printer's gamut; -1: not measured (CMYK input) */
         char output_sha256[65];
         char vips_version[32];
         char lcms_version[16];

@@ -176,7 +176,8 @@ static const char full_yaml[] =
     "render:\n"
     "  max_pixels: 50000000\n"
     "  threads: 4\n"
-    "  cache_max: 256MiB\n";
+    "  cache_max: 256MiB\n"
+    "  gamut_warn: 0.2\n";
 
 /* A file setting every key decodes into exactly those values; defaults fill the rest. */
 static void test_full(void **state)
@@ -273,6 +274,7 @@ static void test_full(void **state)
         assert_int_equal(c->render.max_pixels, 50000000);
         assert_int_equal(c->render.threads, 4);
         assert_int_equal(c->render.cache_max, 256 * MIB);
+        assert_true(c->render.gamut_warn == 0.2);
 
         assert_ptr_equal(lab_config_find_printer(c, "dnp-folder"), &c->printers[2]);
         assert_ptr_equal(lab_config_find_printer(c, "ds620"), &c->printers[0]);
@@ -312,6 +314,7 @@ static void test_defaults(void **state)
         assert_int_equal(c->render.max_pixels, 100000000);
         assert_int_equal(c->render.threads, 1);
         assert_int_equal(c->render.cache_max, 64 * MIB);
+        assert_true(c->render.gamut_warn == 0.05);
         assert_int_equal(c->storage.max_asset_size, 200 * MIB);
         assert_int_equal(c->logging.level, LOG_INFO);
         assert_null(lab_config_find_printer(c, "ds620"));

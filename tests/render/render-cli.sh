@@ -34,7 +34,7 @@ vips linear "$WORK/black.v" "$WORK/in.jpg[Q=90]" 1 120 --uchar
 size=$(vipsheader -f width "$WORK/out.jpg")x$(vipsheader -f height "$WORK/out.jpg")
 [ "$size" = 1240x1920 ] || { echo "FAIL: output is $size, not 1240x1920"; exit 1; }
 for field in '"output_sha256"' '"output_profile_id"' '"intent": *"perceptual"' '"rotated": *true' \
-        '"sharpen_sigma": *0.5'; do
+        '"sharpen_sigma": *0.5' '"gamut_share": *0'; do
         grep -q "$field" "$WORK/audit.json" || { echo "FAIL: audit lacks $field:"; cat "$WORK/audit.json"; exit 1; }
 done
 want=$(sha256sum "$WORK/out.jpg" | cut -d' ' -f1)

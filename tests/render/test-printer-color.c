@@ -57,30 +57,30 @@ static int setup(void **state)
         lab_test_write_string(bad, "this is not an ICC profile at all, just text\n");
         reg = lab_test_path(dir, "registry.yaml");
         lab_test_write_string(
-                reg, "models:\n"
-                     "  - name: good-rgb\n"
-                     "    encoding: jpeg\n"
-                     "    media: [{name: na_index-4x6_4x6in, width: 1200, height: 1800, dpi: 300}]\n"
-                     "    papers: [{media_type: photographic-glossy, icc: " ADOBE
-                     ", intent: perceptual, bpc: true}]\n"
-                     "  - name: broken\n"
-                     "    encoding: jpeg\n"
-                     "    media: [{name: na_index-4x6_4x6in, width: 1200, height: 1800, dpi: 300}]\n"
-                     "    papers:\n"
-                     "      - {media_type: photographic-glossy, icc: " ADOBE
-                     ", intent: perceptual, bpc: true}\n"
-                     "      - {media_type: photographic-matte, icc: broken.icc, intent: relative, "
-                     "bpc: false}\n"
-                     "  - name: proofer\n"
-                     "    encoding: tiff\n"
-                     "    media: [{name: na_index-4x6_4x6in, width: 1200, height: 1800, dpi: 300}]\n"
-                     "    papers: [{media_type: photographic-glossy, icc: " CMYK
-                     ", intent: perceptual, bpc: false, depth: 16}]\n"
-                     "  - name: cmyk-on-jpeg\n"
-                     "    encoding: jpeg\n"
-                     "    media: [{name: na_index-4x6_4x6in, width: 1200, height: 1800, dpi: 300}]\n"
-                     "    papers: [{media_type: photographic-glossy, icc: " CMYK
-                     ", intent: perceptual, bpc: false}]\n");
+            reg, "models:\n"
+                 "  - name: good-rgb\n"
+                 "    encoding: jpeg\n"
+                 "    media: [{name: na_index-4x6_4x6in, width: 1200, height: 1800, dpi: 300}]\n"
+                 "    papers: [{media_type: photographic-glossy, icc: " ADOBE
+                 ", intent: perceptual, bpc: true}]\n"
+                 "  - name: broken\n"
+                 "    encoding: jpeg\n"
+                 "    media: [{name: na_index-4x6_4x6in, width: 1200, height: 1800, dpi: 300}]\n"
+                 "    papers:\n"
+                 "      - {media_type: photographic-glossy, icc: " ADOBE
+                 ", intent: perceptual, bpc: true}\n"
+                 "      - {media_type: photographic-matte, icc: broken.icc, intent: relative, "
+                 "bpc: false}\n"
+                 "  - name: proofer\n"
+                 "    encoding: tiff\n"
+                 "    media: [{name: na_index-4x6_4x6in, width: 1200, height: 1800, dpi: 300}]\n"
+                 "    papers: [{media_type: photographic-glossy, icc: " CMYK
+                 ", intent: perceptual, bpc: false, depth: 16}]\n"
+                 "  - name: cmyk-on-jpeg\n"
+                 "    encoding: jpeg\n"
+                 "    media: [{name: na_index-4x6_4x6in, width: 1200, height: 1800, dpi: 300}]\n"
+                 "    papers: [{media_type: photographic-glossy, icc: " CMYK
+                 ", intent: perceptual, bpc: false}]\n");
         free(reg);
         free(bad);
         return 0;
@@ -93,13 +93,12 @@ static int teardown(void **state)
         return 0;
 }
 
-static const char printers[] =
-        "  - {name: a, driver: ipp, uri: 'ipp://h/a', model: good-rgb}\n"
-        "  - {name: b, driver: ipp, uri: 'ipp://h/b', model: broken}\n"
-        "  - {name: c, driver: hotfolder, folder: /srv/c, model: proofer}\n"
-        "  - {name: d, driver: ipp, uri: 'ipp://h/d', model: cmyk-on-jpeg}\n"
-        "  - {name: e, driver: ipp, uri: 'ipp://h/e', model: nobody-knows}\n"
-        "  - {name: f, driver: ipp, uri: 'ipp://h/f'}\n";
+static const char printers[] = "  - {name: a, driver: ipp, uri: 'ipp://h/a', model: good-rgb}\n"
+                               "  - {name: b, driver: ipp, uri: 'ipp://h/b', model: broken}\n"
+                               "  - {name: c, driver: hotfolder, folder: /srv/c, model: proofer}\n"
+                               "  - {name: d, driver: ipp, uri: 'ipp://h/d', model: cmyk-on-jpeg}\n"
+                               "  - {name: e, driver: ipp, uri: 'ipp://h/e', model: nobody-knows}\n"
+                               "  - {name: f, driver: ipp, uri: 'ipp://h/f'}\n";
 
 /* Assert printer name's verdict; reason must start with keyword and contain needle. */
 static void expect(const lab_color_setup_t *s, const char *name, const char *keyword,
@@ -180,8 +179,8 @@ static void test_no_registry(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_each_printer_judged_alone),
-                cmocka_unit_test(test_no_registry),
+            cmocka_unit_test(test_each_printer_judged_alone),
+            cmocka_unit_test(test_no_registry),
         };
         return cmocka_run_group_tests(tests, setup, teardown);
 }

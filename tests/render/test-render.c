@@ -536,6 +536,9 @@ static void test_audit_reproducible(void **state)
                 assert_true(a1.scale > 0);
                 assert_int_equal(a1.orientation, 1);
                 assert_true(a1.crop.width > 0 && a1.crop.height > 0);
+                /* Grey-ish noise fits inside Adobe RGB: measured, and small. */
+                assert_true(a1.gamut_share >= 0 && a1.gamut_share < 0.05);
+                assert_true(a1.gamut_share == a2.gamut_share);
 
                 s = lab_render_audit_json(&a1);
                 assert_non_null(s);
@@ -546,9 +549,50 @@ static void test_audit_reproducible(void **state)
                 assert_string_equal(json_string_value(json_object_get(j, "intent")), "relative");
                 assert_int_equal(json_integer_value(json_object_get(j, "width")), 1240);
                 assert_true(json_is_object(json_object_get(j, "crop")));
+                assert_true(json_real_value(json_object_get(j, "gamut_share")) ==
+                            a1.gamut_share);
                 json_decref(j);
                 free(s);
         }
+}
+
+/* Saturated sRGB primaries into the CMYK LUT profile: most pixels are out of gamut. */
+static void test_gamut_share(void **state)
+{
+        _cleanup_free_ char *in = path_of("primaries.png"), *out = path_of("primaries.tif");
+        lab_render_params_t p = params(in, out, 600, 600, LAB_FIT_FILL);
+        VipsImage *r = NULL, *rgb = NULL;
+        VipsImage *bands[3];
+        lab_render_audit_t a;
+
+        /* Left third red, middle green, right blue. */
+        assert_int_equal(vips_xyz(&r, 600, 600, NULL), 0);
+        {
+                VipsImage *x = NULL, *lo = NULL, *mid = NULL, *hi = NULL, *t = NULL;
+
+                assert_int_equal(vips_extract_band(r, &x, 0, NULL), 0);
+                assert_int_equal(vips_less_const1(x, &lo, 200, NULL), 0);
+                assert_int_equal(vips_moreeq_const1(x, &hi, 400, NULL), 0);
+                assert_int_equal(vips_boolean(lo, hi, &t, VIPS_OPERATION_BOOLEAN_OR, NULL), 0);
+                assert_int_equal(vips_invert(t, &mid, NULL), 0);
+                bands[0] = lo;
+                bands[1] = mid;
+                bands[2] = hi;
+                g_object_unref(x);
+                g_object_unref(t);
+        }
+        assert_int_equal(vips_bandjoin(bands, &rgb, 3, NULL), 0);
+        assert_int_equal(vips_pngsave(rgb, in, NULL), 0);
+        for (int i = 0; i < 3; i++)
+                g_object_unref(bands[i]);
+        g_object_unref(rgb);
+        g_object_unref(r);
+
+        p.output_profile = GS_CMYK;
+        p.encoding = LAB_ENCODING_TIFF;
+        expect_ok(&p, &a);
+        print_message("gamut share of sRGB primaries in default_cmyk: %.3f\n", a.gamut_share);
+        assert_true(a.gamut_share > 0.5 && a.gamut_share <= 1.0);
 }
 
 static uint32_t get_be32(const uint8_t *p)
@@ -661,6 +705,7 @@ int main(void)
             cmocka_unit_test(test_bad_inputs),
             cmocka_unit_test(test_profiles_and_crop),
             cmocka_unit_test(test_audit_reproducible),
+            cmocka_unit_test(test_gamut_share),
             cmocka_unit_test(test_pwg_raster),
         };
 
