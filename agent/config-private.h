@@ -188,3 +188,13 @@ void lab_schema_free(const lab_schema_section_t *sec, void *base);
 
 /* The value node of mapping m under the scalar key name, or NULL (also when m is no mapping). */
 const lab_ynode_t *lab_ynode_map_get(const lab_ynode_t *m, const char *name);
+
+/*
+ * Shared by every strict YAML file (labagent.yaml, the colour registry):
+ * read ctx->file (at most 1 MiB; problems config_unreadable, file_too_large
+ * naming what the file should have been), report that a buffer is too large,
+ * and put a load's problems in document order with the too_many_problems cap.
+ */
+int lab_config_read_file(lab_config_ctx_t *ctx, const char *what, char **ret_buf, size_t *ret_len);
+int lab_config_too_large(lab_config_ctx_t *ctx, const char *what);
+int lab_config_problems_finish(lab_config_ctx_t *ctx);

@@ -91,7 +91,7 @@ int lab_config_problem_add(lab_config_ctx_t *ctx, unsigned line, unsigned column
 }
 
 /* Put this load's problems in document order (stable), then add the cap's entry. */
-static int problems_finish(lab_config_ctx_t *ctx)
+int lab_config_problems_finish(lab_config_ctx_t *ctx)
 {
         size_t n = lab_config_ctx_count(ctx);
         lab_config_problem_t *v;
@@ -126,15 +126,13 @@ static int problems_finish(lab_config_ctx_t *ctx)
 
 LAB_DEFINE_CLEANUP(lab_config_t *, lab_config_free)
 
-/* Report file_too_large (line 0: the whole file) and return -EFBIG. */
-static int too_large(lab_config_ctx_t *ctx)
+int lab_config_too_large(lab_config_ctx_t *ctx, const char *what)
 {
         int r;
 
         r = lab_config_problem_add(ctx, 0, 0, "", "file_too_large",
-                                   "file is larger than %zu bytes (1 MiB); this is not a "
-                                   "labagent configuration",
-                                   LAB_CONFIG_MAX_FILE_SIZE);
+                                   "file is larger than %zu bytes (1 MiB); this is not a %s",
+                                   LAB_CONFIG_MAX_FILE_SIZE, what);
         return r < 0 ? r : -EFBIG;
 }
 
@@ -152,7 +150,7 @@ int lab_config_load_buffer(const char *name, const char *buf, size_t len, lab_co
 
         *ret = NULL;
         if (len > LAB_CONFIG_MAX_FILE_SIZE)
-                return too_large(&ctx);
+                return lab_config_too_large(&ctx, "labagent configuration");
 
         r = lab_yaml_read(&ctx, buf ? buf : "", buf ? len : 0, &root);
         if (r < 0)
@@ -172,7 +170,7 @@ int lab_config_load_buffer(const char *name, const char *buf, size_t len, lab_co
                         return r;
         }
 
-        r = problems_finish(&ctx);
+        r = lab_config_problems_finish(&ctx);
         if (r < 0)
                 return r;
         if (lab_config_ctx_count(&ctx) > 0)
@@ -182,7 +180,7 @@ int lab_config_load_buffer(const char *name, const char *buf, size_t len, lab_co
         return 0;
 }
 
-/* Report that path could not be read (line 0: the whole file) and return -err. */
+/* Report that the file could not be read (line 0: the whole file) and return -err. */
 static int unreadable(lab_config_ctx_t *ctx, int err)
 {
         char buf[256];
@@ -193,24 +191,22 @@ static int unreadable(lab_config_ctx_t *ctx, int err)
         return r < 0 ? r : -err;
 }
 
-int lab_config_load_file(const char *path, lab_config_t **ret, lab_config_problems_t *problems)
+int lab_config_read_file(lab_config_ctx_t *ctx, const char *what, char **ret_buf, size_t *ret_len)
 {
-        lab_config_ctx_t ctx = {.file = path, .problems = problems, .first = problems->n};
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
         struct stat st;
 
-        *ret = NULL;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        fd = open(ctx->file, O_RDONLY | O_CLOEXEC | O_NOCTTY);
         if (fd < 0)
-                return unreadable(&ctx, errno);
+                return unreadable(ctx, errno);
         if (fstat(fd, &st) < 0)
-                return unreadable(&ctx, errno);
+                return unreadable(ctx, errno);
         if (S_ISDIR(st.st_mode))
-                return unreadable(&ctx, EISDIR);
+                return unreadable(ctx, EISDIR);
         if (S_ISREG(st.st_mode) && (uint64_t)st.st_size > LAB_CONFIG_MAX_FILE_SIZE)
-                return too_large(&ctx);
+                return lab_config_too_large(ctx, what);
 
         /* Read at most one byte past the limit, so pipes and growing files are bounded too. */
         buf = malloc(LAB_CONFIG_MAX_FILE_SIZE + 1);
@@ -222,13 +218,29 @@ int lab_config_load_file(const char *path, lab_config_t **ret, lab_config_proble
                 if (n < 0 && errno == EINTR)
                         continue;
                 if (n < 0)
-                        return unreadable(&ctx, errno);
+                        return unreadable(ctx, errno);
                 if (n == 0)
                         break;
                 len += (size_t)n;
         }
         if (len > LAB_CONFIG_MAX_FILE_SIZE)
-                return too_large(&ctx);
+                return lab_config_too_large(ctx, what);
+        *ret_buf = TAKE_PTR(buf);
+        *ret_len = len;
+        return 0;
+}
+
+int lab_config_load_file(const char *path, lab_config_t **ret, lab_config_problems_t *problems)
+{
+        lab_config_ctx_t ctx = {.file = path, .problems = problems, .first = problems->n};
+        _cleanup_free_ char *buf = NULL;
+        size_t len = 0;
+        int r;
+
+        *ret = NULL;
+        r = lab_config_read_file(&ctx, "labagent configuration", &buf, &len);
+        if (r < 0)
+                return r;
         return lab_config_load_buffer(path, buf, len, ret, problems);
 }
 

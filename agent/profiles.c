@@ -279,37 +279,6 @@ static int resolve_icc_paths(lab_registry_t *r, const char *file)
 
 /* ---- the problem list and the file ---- */
 
-/* Put this load's problems in document order (stable) and add the cap's entry. */
-static int problems_finish(lab_config_ctx_t *ctx)
-{
-        size_t n = lab_config_ctx_count(ctx);
-        lab_config_problem_t *v;
-
-        if (n == 0)
-                return ctx->error;
-        v = ctx->problems->v + ctx->first;
-        for (size_t i = 1; i < n; i++) {
-                lab_config_problem_t p = v[i];
-                size_t j = i;
-
-                while (j > 0 && (v[j - 1].line > p.line ||
-                                 (v[j - 1].line == p.line && v[j - 1].column > p.column))) {
-                        v[j] = v[j - 1];
-                        j--;
-                }
-                v[j] = p;
-        }
-        if (ctx->overflowed && ctx->error == 0) {
-                /* The cap itself is past the limit: let one more through for its own line. */
-                ctx->first++;
-                lab_config_problem_add(ctx, 0, 0, "", "too_many_problems",
-                                       "more than %d problems; fix these and check again",
-                                       LAB_CONFIG_MAX_PROBLEMS);
-                ctx->first--;
-        }
-        return ctx->error;
-}
-
 LAB_DEFINE_CLEANUP(lab_registry_t *, lab_registry_free)
 
 int lab_registry_load_buffer(const char *name, const char *buf, size_t len, lab_registry_t **ret,
@@ -325,13 +294,8 @@ int lab_registry_load_buffer(const char *name, const char *buf, size_t len, lab_
         int k;
 
         *ret = NULL;
-        if (len > LAB_CONFIG_MAX_FILE_SIZE) {
-                k = lab_config_problem_add(&ctx, 0, 0, "", "file_too_large",
-                                           "file is larger than %zu bytes (1 MiB); this is not "
-                                           "a profile registry",
-                                           LAB_CONFIG_MAX_FILE_SIZE);
-                return k < 0 ? k : -EFBIG;
-        }
+        if (len > LAB_CONFIG_MAX_FILE_SIZE)
+                return lab_config_too_large(&ctx, "profile registry");
 
         k = lab_yaml_read(&ctx, buf ? buf : "", buf ? len : 0, &root);
         if (k < 0)
@@ -357,7 +321,7 @@ int lab_registry_load_buffer(const char *name, const char *buf, size_t len, lab_
                         return ctx.error;
         }
 
-        k = problems_finish(&ctx);
+        k = lab_config_problems_finish(&ctx);
         if (k < 0)
                 return k;
         if (lab_config_ctx_count(&ctx) > 0)
@@ -370,49 +334,17 @@ int lab_registry_load_buffer(const char *name, const char *buf, size_t len, lab_
         return 0;
 }
 
-/* Report that path could not be read (no position) and return -err. */
-static int unreadable(lab_config_ctx_t *ctx, int err)
-{
-        char buf[256];
-        int r;
-
-        r = lab_config_problem_add(ctx, 0, 0, "", "config_unreadable", "%s",
-                                   strerror_r(err, buf, sizeof buf));
-        return r < 0 ? r : -err;
-}
-
 int lab_registry_load(const char *path, lab_registry_t **ret, lab_config_problems_t *problems)
 {
         lab_config_ctx_t ctx = {.file = path, .problems = problems, .first = problems->n};
-        _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
         size_t len = 0;
-        struct stat st;
+        int r;
 
         *ret = NULL;
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return unreadable(&ctx, errno);
-        if (fstat(fd, &st) < 0)
-                return unreadable(&ctx, errno);
-        if (S_ISDIR(st.st_mode))
-                return unreadable(&ctx, EISDIR);
-
-        /* Read at most one byte past the limit; load_buffer refuses that as file_too_large. */
-        buf = malloc(LAB_CONFIG_MAX_FILE_SIZE + 1);
-        if (!buf)
-                return -ENOMEM;
-        while (len < LAB_CONFIG_MAX_FILE_SIZE + 1) {
-                ssize_t n = read(fd, buf + len, LAB_CONFIG_MAX_FILE_SIZE + 1 - len);
-
-                if (n < 0 && errno == EINTR)
-                        continue;
-                if (n < 0)
-                        return unreadable(&ctx, errno);
-                if (n == 0)
-                        break;
-                len += (size_t)n;
-        }
+        r = lab_config_read_file(&ctx, "profile registry", &buf, &len);
+        if (r < 0)
+                return r;
         return lab_registry_load_buffer(path, buf, len, ret, problems);
 }
 
