@@ -18,7 +18,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "macro.h"
+
 #include "store-private.h"
 
 /* The columns every job query reads, in the order store_job_from_row() expects. */
@@ -206,6 +209,24 @@ static int store_job_cas(lab_store_t *s, const char *id, const char *from_state,
         return (int)store_step_write(s, stmt);
 }
 
+/*
+ * Compare-and-set in the caller's transaction: 0 when the state moved,
+ * -ESTALE when the job is in another state, -ENOENT when there is no job.
+ */
+static int store_job_move(lab_store_t *s, const char *id, const char *from_state,
+                          const char *to_state, const char *reason, const char *detail)
+{
+        int r = store_job_cas(s, id, from_state, to_state, reason, detail);
+
+        if (r != 0)
+                return r < 0 ? r : 0;
+        /* Nothing changed: tell a job in another state from no job at all. */
+        r = store_job_exists(s, id);
+        if (r < 0)
+                return r;
+        return r ? -ESTALE : -ENOENT;
+}
+
 /* Compare-and-set the job's state and record its event, in one transaction. */
 int lab_store_job_transition(lab_store_t *s, const char *id, const char *from_state,
                              const char *to_state, const char *reason, const char *detail,
@@ -220,21 +241,72 @@ int lab_store_job_transition(lab_store_t *s, const char *id, const char *from_st
         r = store_txn_begin(s, true, &txn);
         if (r < 0)
                 return r;
-        r = store_job_cas(s, id, from_state, to_state, reason, detail);
+        r = store_job_move(s, id, from_state, to_state, reason, detail);
         if (r < 0)
                 return r;
-        if (r == 0) {
-                /* Nothing changed: tell a job in another state from no job at all. */
-                r = store_job_exists(s, id);
-                if (r < 0)
-                        return r;
-                return r ? -ESTALE : -ENOENT;
-        }
         if (event_kind) {
                 r = store_event_insert(s, LAB_EVENT_JOB, event_kind, id, event_body, NULL);
                 if (r < 0)
                         return r;
         }
+        return store_txn_commit(&txn);
+}
+
+/* The job.rendered event body: {printer, output, audit}. NULL if audit_json is not an object. */
+static char *rendered_body(const char *printer, const char *output_path, const char *audit_json)
+{
+        json_auto_t *audit = json_loads(audit_json, 0, NULL);
+        json_auto_t *body = NULL;
+
+        if (!json_is_object(audit))
+                return NULL;
+        body =
+            json_pack("{s:s,s:s,s:O}", "printer", printer, "output", output_path, "audit", audit);
+        return body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+}
+
+int lab_store_job_rendered(lab_store_t *s, const char *id, const char *from_state,
+                           const char *to_state, const char *printer, const char *output_path,
+                           const char *audit_json, const char *quality_body)
+{
+        _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
+        _cleanup_free_ char *body = NULL;
+        int r;
+
+        if (!s || !nonempty(id) || !nonempty(from_state) || !nonempty(to_state) ||
+            !nonempty(printer) || !nonempty(output_path) || !store_is_json_object(audit_json) ||
+            (quality_body && !store_is_json_object(quality_body)))
+                return -EINVAL;
+        body = rendered_body(printer, output_path, audit_json);
+        if (!body)
+                return -EINVAL;
+
+        r = store_txn_begin(s, true, &txn);
+        if (r < 0)
+                return r;
+        r = store_job_move(s, id, from_state, to_state, NULL, NULL);
+        if (r < 0)
+                return r;
+        r = store_stmt(s, &s->render_insert,
+                       "INSERT INTO renders (job_id, printer, output_path, audit) "
+                       "VALUES (?1, ?2, ?3, ?4)",
+                       &stmt);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_text(stmt, 1, id)) < 0 || (r = store_bind_text(stmt, 2, printer)) < 0 ||
+            (r = store_bind_text(stmt, 3, output_path)) < 0 ||
+            (r = store_bind_text(stmt, 4, audit_json)) < 0)
+                return r;
+        r = (int)store_step_write(s, stmt);
+        if (r < 0)
+                return r;
+        r = store_event_insert(s, LAB_EVENT_JOB, "job.rendered", id, body, NULL);
+        if (r >= 0 && quality_body)
+                r = store_event_insert(s, LAB_EVENT_JOB, "job.quality_warning", id, quality_body,
+                                       NULL);
+        if (r < 0)
+                return r;
         return store_txn_commit(&txn);
 }
 

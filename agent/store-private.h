@@ -50,6 +50,7 @@ struct lab_store_s {
         sqlite3_stmt *job_set_download;
         sqlite3_stmt *jobs_all;
         sqlite3_stmt *jobs_in_state;
+        sqlite3_stmt *render_insert;
 };
 
 /* The SQL script that migrates schema version-1 to version (1..latest), or NULL. */

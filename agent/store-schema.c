@@ -71,6 +71,17 @@ static const char *const migrations[] = {
     "        updated_at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW ")\n"
     ");\n"
     "CREATE INDEX jobs_state ON jobs (state);\n",
+
+    /* 4: the audit record of every render, so a reprint reproduces the same bytes. */
+    "CREATE TABLE renders (\n"
+    "        id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "        job_id TEXT NOT NULL REFERENCES jobs (id),\n"
+    "        printer TEXT NOT NULL,\n"
+    "        output_path TEXT NOT NULL,\n"
+    "        audit TEXT NOT NULL CHECK (json_valid(audit)),\n"
+    "        created_at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW ")\n"
+    ");\n"
+    "CREATE INDEX renders_job_id ON renders (job_id);\n",
 };
 
 /* The schema version this build writes: the number of migrations. */

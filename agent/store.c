@@ -430,6 +430,7 @@ void lab_store_close(lab_store_t *s)
         sqlite3_finalize(s->job_set_download);
         sqlite3_finalize(s->jobs_all);
         sqlite3_finalize(s->jobs_in_state);
+        sqlite3_finalize(s->render_insert);
 
         if (s->db && sqlite3_close(s->db) == SQLITE_BUSY) {
                 /* A statement escaped the cache: finalize what is left, then close for real. */

@@ -187,6 +187,19 @@ int lab_store_job_transition(lab_store_t *s,          /* I - store */
                              const char *event_kind,  /* I - event to record, or NULL */
                              const char *event_body); /* I - its JSON object body */
 
+/*
+ * A job was rendered: in ONE transaction, compare-and-set its state
+ * (from_state → to_state), keep the render's audit record (a JSON object:
+ * input/output sha256, profiles, intent, crop, scale, versions) in the
+ * renders table, and append the job.rendered event {printer, output, audit},
+ * plus job.quality_warning with quality_body when that is not NULL (a gamut
+ * warning). -ESTALE / -ENOENT as lab_store_job_transition, -EINVAL for an
+ * audit that is not a JSON object; nothing is written on any failure.
+ */
+int lab_store_job_rendered(lab_store_t *s, const char *id, const char *from_state,
+                           const char *to_state, const char *printer, const char *output_path,
+                           const char *audit_json, const char *quality_body);
+
 /* Record download progress: attempts so far, the file (or NULL), the sniffed type (or NULL). */
 int lab_store_job_set_download(lab_store_t *s, const char *id, int download_attempts,
                                const char *asset_path, const char *asset_type);

@@ -207,8 +207,8 @@ static void test_fresh_open(void **state)
         sqlite3 *own = lab_store_sqlite(s), *raw;
         _cleanup_free_ char *mode = NULL, *created = NULL;
 
-        assert_int_equal(lab_store_schema_latest(), 3);
-        assert_int_equal(lab_store_schema_version(s), 3);
+        assert_int_equal(lab_store_schema_latest(), 4);
+        assert_int_equal(lab_store_schema_version(s), 4);
         assert_true(sidecar_exists(f->db, "-wal"));
 
         /* Per-connection settings, seen on the store's own connection. */
@@ -220,7 +220,7 @@ static void test_fresh_open(void **state)
         raw = raw_open(f->db);
         mode = raw_text(raw, "PRAGMA journal_mode");
         assert_string_equal(mode, "wal");
-        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 3);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 4);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM events"), 0);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM audit"), 0);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM jobs"), 0);
@@ -307,7 +307,7 @@ static void test_migration_v1_to_latest(void **state)
         sqlite3_close(raw);
 
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 3);
+        assert_int_equal(lab_store_schema_version(s), 4);
         assert_int_equal(lab_store_event_exists(s, seq), 1);
         assert_int_equal(lab_store_event_count(s, &count), 0);
         assert_int_equal(count, 1);
@@ -316,7 +316,7 @@ static void test_migration_v1_to_latest(void **state)
         lab_store_close(s);
 
         raw = raw_open(f->db);
-        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 3);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 4);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM audit"), 1);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM events WHERE class = 'job'"), 2);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
@@ -341,14 +341,14 @@ static void test_reopen_latest_is_noop(void **state)
         before = lab_test_read_file(f->db, &before_len);
 
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 3);
+        assert_int_equal(lab_store_schema_version(s), 4);
         assert_int_equal(lab_store_event_count(s, &count), 0);
         assert_int_equal(count, 1);
         lab_store_close(s);
 
         /* Asking for an older target never migrates backwards. */
         s = store_open_ok(f->db, 1);
-        assert_int_equal(lab_store_schema_version(s), 3);
+        assert_int_equal(lab_store_schema_version(s), 4);
         lab_store_close(s);
 
         after = lab_test_read_file(f->db, &after_len);
@@ -420,7 +420,7 @@ static void test_newer_refused(void **state)
         assert_false(sidecar_exists(f->db, "-wal"));
         assert_refused_unchanged(f->db, "store_schema_newer", false, &err);
         assert_non_null(strstr(err.message, "schema 999"));
-        assert_non_null(strstr(err.message, "knows up to 3"));
+        assert_non_null(strstr(err.message, "knows up to 4"));
         assert_non_null(strstr(err.message, "the file was not changed"));
 }
 
@@ -578,7 +578,7 @@ static void test_zero_length_is_new(void **state)
 
         lab_test_write_file(f->db, "", 0);
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 3);
+        assert_int_equal(lab_store_schema_version(s), 4);
         assert_int_equal(append_one(s, NULL, 1), 1);
         lab_store_close(s);
         assert_int_equal(stat(f->db, &st), 0);
@@ -758,9 +758,9 @@ static void test_migration_v2_to_v3(void **state)
         sqlite3_close(raw);
 
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 3);
+        assert_int_equal(lab_store_schema_version(s), 4);
         raw = raw_open(f->db);
-        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 3);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 4);
         seqs = raw_list(raw, "SELECT seq FROM events WHERE class = 'job' ORDER BY seq");
         assert_string_equal(seqs, "1,2,3");
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM events"), 3);
@@ -1468,6 +1468,51 @@ static void test_jobs_list(void **state)
         lab_store_close(s);
 }
 
+/* job_rendered: state, render row and events in one transaction, or nothing at all. */
+static void test_job_rendered(void **state)
+{
+        static const char audit[] = "{\"output_sha256\":\"ab\",\"intent\":\"perceptual\"}";
+        fixture_t *f = *state;
+        lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
+        sqlite3 *own = lab_store_sqlite(s);
+        lab_store_job_t job = job_template("job-r", "rendering");
+        _cleanup_free_ char *body = NULL, *kinds = NULL;
+
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+
+        /* Refusals write nothing. */
+        assert_int_equal(lab_store_job_rendered(s, "job-r", "queued", "rendered", "ds620",
+                                                "/spool/job-r.jpg", audit, NULL),
+                         -ESTALE);
+        assert_int_equal(lab_store_job_rendered(s, "job-x", "rendering", "rendered", "ds620",
+                                                "/spool/job-x.jpg", audit, NULL),
+                         -ENOENT);
+        assert_int_equal(lab_store_job_rendered(s, "job-r", "rendering", "rendered", "ds620",
+                                                "/spool/job-r.jpg", "[1]", NULL),
+                         -EINVAL);
+        assert_int_equal(lab_store_job_rendered(s, "job-r", "rendering", "rendered", "ds620",
+                                                "/spool/job-r.jpg", audit, "not json"),
+                         -EINVAL);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM renders"), 0);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 0);
+
+        assert_int_equal(lab_store_job_rendered(s, "job-r", "rendering", "rendered", "ds620",
+                                                "/spool/job-r.jpg", audit,
+                                                "{\"gamut_share\":0.12}"),
+                         0);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs WHERE state = 'rendered'"), 1);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM renders WHERE job_id = 'job-r' AND "
+                                      "printer = 'ds620' AND output_path = '/spool/job-r.jpg' AND "
+                                      "json_extract(audit, '$.intent') = 'perceptual'"),
+                         1);
+        kinds = raw_list(own, "SELECT kind FROM events ORDER BY seq");
+        assert_string_equal(kinds, "job.rendered,job.quality_warning");
+        body = raw_text(own, "SELECT body FROM events WHERE kind = 'job.rendered'");
+        assert_string_equal(body, "{\"audit\":{\"intent\":\"perceptual\",\"output_sha256\":"
+                                  "\"ab\"},\"output\":\"/spool/job-r.jpg\",\"printer\":\"ds620\"}");
+        lab_store_close(s);
+}
+
 /* set_download updates attempts, path and type (NULL clears), and nothing else. */
 static void test_job_set_download(void **state)
 {
@@ -1697,6 +1742,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_job_transition, setup, teardown),
             cmocka_unit_test_setup_teardown(test_jobs_list, setup, teardown),
             cmocka_unit_test_setup_teardown(test_job_set_download, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_job_rendered, setup, teardown),
             cmocka_unit_test_setup_teardown(test_crash_safety, setup, teardown),
         };
 
