@@ -407,8 +407,10 @@ class LinkTest(unittest.TestCase):
                 attempts = len(re.findall(r"platform_tls_verify_failed.*retrying in", log))
                 self.assertGreaterEqual(attempts, 2, log)
                 self.assertLessEqual(attempts, 10, log)
+                # The link and the outbox each back off on their own: together still a
+                # handful, where a busy loop would make hundreds.
                 self.assertGreaterEqual(sb.handshakes(), 2)
-                self.assertLessEqual(sb.handshakes(), 12)
+                self.assertLessEqual(sb.handshakes(), 16)
                 self.assertEqual(ag.stop(), 0)
 
     def test_client_from_another_ca_is_refused(self):
