@@ -23,7 +23,6 @@ struct lab_curl_loop_s {
         CURLM *multi;
         sd_event_source *timer;
         struct transfer_s *transfers; /* in flight, newest first */
-        unsigned count;
 };
 
 /* What we remember per transfer (CURLOPT_PRIVATE), on the loop's list. */
@@ -40,7 +39,6 @@ static void transfer_forget(lab_curl_loop_t *l, transfer_t *t)
         curl_multi_remove_handle(l->multi, t->easy);
         curl_easy_setopt(t->easy, CURLOPT_PRIVATE, NULL);
         LAB_LIST_REMOVE(l->transfers, t);
-        l->count--;
         free(t);
 }
 
@@ -226,13 +224,7 @@ int lab_curl_loop_add(lab_curl_loop_t *l, CURL *easy, lab_curl_done_fn done, voi
                 return -EIO;
         }
         LAB_LIST_PREPEND(l->transfers, t);
-        l->count++;
         return 0;
-}
-
-unsigned lab_curl_loop_count(const lab_curl_loop_t *l)
-{
-        return l ? l->count : 0;
 }
 
 void lab_curl_loop_free(lab_curl_loop_t *l)

@@ -34,6 +34,3 @@ int lab_curl_loop_add(lab_curl_loop_t *l, CURL *easy, lab_curl_done_fn done, voi
 
 /* Stop a transfer without calling its done callback. */
 void lab_curl_loop_remove(lab_curl_loop_t *l, CURL *easy);
-
-/* Number of transfers in flight. */
-unsigned lab_curl_loop_count(const lab_curl_loop_t *l);

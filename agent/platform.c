@@ -64,12 +64,14 @@ void lab_platform_update_status(lab_platform_t *p)
         int64_t outbox = 0;
 
         lab_store_event_count(p->store, &outbox);
-        snprintf(p->status, sizeof p->status, "platform %s, %u download(s), outbox %lld%s%s%s%s",
-                 !p->started         ? "not started"
+        snprintf(p->status, sizeof p->status,
+                 "platform %s, %u download(s), outbox %lld, %lld event(s) delivered%s%s%s%s",
+                 !p->started        ? "not started"
                  : p->last_error[0] ? "unreachable"
                  : p->connected     ? "connected"
                                     : "connecting",
-                 p->n_downloads, (long long)outbox, p->cert_status[0] ? "; " : "", p->cert_status,
+                 p->n_downloads, (long long)outbox, (long long)p->delivered,
+                 p->cert_status[0] ? "; " : "", p->cert_status,
                  p->last_error[0] ? "; last error: " : "", p->last_error);
 }
 
@@ -269,8 +271,7 @@ static void on_accept_done(lab_req_t *r, CURLcode rc)
                                    "job %s: not accepted, dropped without printing: %s", job_id,
                                    err.message);
                         refused_add(p, job_id);
-                }
-                else if (rc != CURLE_ABORTED_BY_CALLBACK)
+                } else if (rc != CURLE_ABORTED_BY_CALLBACK)
                         log_struct(LOG_WARNING, LAB_FIELDS({"JOB_ID", job_id}),
                                    "job %s: accept failed (%s: %s); the offer will come again",
                                    job_id, err.keyword, err.message);
@@ -378,7 +379,8 @@ static bool sku_known(const lab_config_t *c, const char *sku)
         return false;
 }
 
-/* One offer from the poll: ignore it if known, reject it if unusable, else accept it. Returns whether it acted. */
+/* One offer from the poll: ignore it if known, reject it if unusable, else accept it. Returns
+ * whether it acted. */
 static bool handle_offer(lab_platform_t *p, json_t *obj)
 {
         _cleanup_(lab_store_job_freep) lab_store_job_t *known = NULL;
@@ -456,8 +458,8 @@ static void on_poll_done(lab_req_t *r, CURLcode rc)
                 for (size_t i = 0; i < json_array_size(a.jobs); i++)
                         acted |= handle_offer(p, json_array_get(a.jobs, i));
                 for (size_t i = 0; i < a.n_cancellations; i++)
-                        acted |= cancel_job(p, a.cancellations[i].job_id,
-                                            a.cancellations[i].reason);
+                        acted |=
+                            cancel_job(p, a.cancellations[i].job_id, a.cancellations[i].reason);
                 lab_proto_assignments_done(&a);
         } else {
                 acted = true; /* 204: the long poll waited; ask again at once */
