@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "config.h"
+#include "problems.h"
 #include "testutil.h"
 
 #define SEC  UINT64_C(1000000)
@@ -43,32 +44,6 @@
         "  cert_file: /etc/labagent/lab.crt\n"                                                     \
         "  key_file: /etc/labagent/lab.key\n"
 
-/* Print every problem of l to stderr, to make a failing comparison readable. */
-static void dump_problems(const lab_config_problems_t *l)
-{
-        fprintf(stderr, "--- %zu problem(s):\n", l->n);
-        lab_config_problems_print(l, stderr);
-}
-
-/* Assert that l holds exactly the n formatted lines of want, in order. */
-static void assert_problems(const lab_config_problems_t *l, const char *const *want, size_t n)
-{
-        if (l->n != n) {
-                dump_problems(l);
-                fail_msg("%zu problems, expected %zu", l->n, n);
-        }
-        for (size_t i = 0; i < n; i++) {
-                char *got = lab_config_problem_format(&l->v[i]);
-
-                assert_non_null(got);
-                if (strcmp(got, want[i]) != 0) {
-                        dump_problems(l);
-                        fail_msg("problem %zu:\n  got      %s\n  expected %s", i, got, want[i]);
-                }
-                free(got);
-        }
-}
-
 /* Load yaml as NAME and assert it fails with -EINVAL and exactly the lines in want. */
 static void expect_bad(const char *yaml, const char *const *want, size_t n)
 {
@@ -78,10 +53,10 @@ static void expect_bad(const char *yaml, const char *const *want, size_t n)
 
         r = lab_config_load_buffer(NAME, yaml, strlen(yaml), &c, &problems);
         if (r != -EINVAL)
-                dump_problems(&problems);
+                lab_test_dump_problems(&problems);
         assert_int_equal(r, -EINVAL);
         assert_null(c);
-        assert_problems(&problems, want, n);
+        lab_test_assert_problems(&problems, want, n);
         lab_config_problems_clear(&problems);
         assert_int_equal(problems.n, 0);
         assert_null(problems.v);
@@ -102,7 +77,7 @@ static lab_config_t *expect_good(const char *yaml)
 
         r = lab_config_load_buffer(NAME, yaml, strlen(yaml), &c, &problems);
         if (r != 0 || problems.n != 0)
-                dump_problems(&problems);
+                lab_test_dump_problems(&problems);
         assert_int_equal(r, 0);
         assert_int_equal(problems.n, 0);
         assert_non_null(c);
@@ -908,9 +883,9 @@ static void test_hostile(void **state)
                  "unknown key; known keys here: low_percent, report_interval [unknown_key]");
 
         /* A control character in a key cannot forge a second output line. */
-        EXPECT_BAD(HEADER "\"bad\\nkey\": 1\n",
-                   NAME ":8:1: bad?key: unknown key; known keys here: lab, platform, printers, "
-                        "products, profiles, stock, meters, storage, logging, render [unknown_key]");
+        EXPECT_BAD(HEADER "\"bad\\nkey\": 1\n", NAME
+                   ":8:1: bad?key: unknown key; known keys here: lab, platform, printers, "
+                   "products, profiles, stock, meters, storage, logging, render [unknown_key]");
 }
 
 /* Files over 1 MiB are refused before parsing; exactly 1 MiB is still read. */
@@ -935,7 +910,7 @@ static void test_file_too_large(void **state)
         lab_test_write_file(path, buf, limit);
         r = lab_config_load_file(path, &c, &problems);
         if (r != 0)
-                dump_problems(&problems);
+                lab_test_dump_problems(&problems);
         assert_int_equal(r, 0);
         assert_int_equal(problems.n, 0);
         assert_string_equal(c->lab.id, "berlin-01");
@@ -1042,7 +1017,7 @@ static void test_append(void **state)
                 size_t size = 0;
                 FILE *f;
 
-                assert_problems(&problems, want, 3);
+                lab_test_assert_problems(&problems, want, 3);
                 f = open_memstream(&printed, &size);
                 assert_non_null(f);
                 lab_config_problems_print(&problems, f);
@@ -1097,7 +1072,7 @@ static void test_packaging_example(void **state)
         (void)state;
         r = lab_config_load_file(LAB_SOURCE_DIR "/packaging/labagent.yaml", &c, &problems);
         if (r != 0)
-                dump_problems(&problems);
+                lab_test_dump_problems(&problems);
         assert_int_equal(r, 0);
         assert_int_equal(problems.n, 0);
         assert_string_equal(c->path, LAB_SOURCE_DIR "/packaging/labagent.yaml");
@@ -1137,7 +1112,7 @@ static void test_fixture_bad_printer(void **state)
         r = lab_config_load_file(path, &c, &problems);
         assert_int_equal(r, -EINVAL);
         assert_null(c);
-        assert_problems(&problems, want, sizeof want / sizeof want[0]);
+        lab_test_assert_problems(&problems, want, sizeof want / sizeof want[0]);
         lab_config_problems_clear(&problems);
 }
 

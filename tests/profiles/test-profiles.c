@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "profiles.h"
+#include "problems.h"
 #include "testutil.h"
 
 #define NAME      "/etc/labagent/profiles/registry.yaml"
@@ -45,32 +46,6 @@
         "        intent: perceptual\n"                                                             \
         "        bpc: true\n"
 
-/* Print every problem of l to stderr, to make a failing comparison readable. */
-static void dump_problems(const lab_config_problems_t *l)
-{
-        fprintf(stderr, "--- %zu problem(s):\n", l->n);
-        lab_config_problems_print(l, stderr);
-}
-
-/* Assert that l holds exactly the n formatted lines of want, in order. */
-static void assert_problems(const lab_config_problems_t *l, const char *const *want, size_t n)
-{
-        if (l->n != n) {
-                dump_problems(l);
-                fail_msg("%zu problems, expected %zu", l->n, n);
-        }
-        for (size_t i = 0; i < n; i++) {
-                char *got = lab_config_problem_format(&l->v[i]);
-
-                assert_non_null(got);
-                if (strcmp(got, want[i]) != 0) {
-                        dump_problems(l);
-                        fail_msg("problem %zu:\n  got      %s\n  expected %s", i, got, want[i]);
-                }
-                free(got);
-        }
-}
-
 /* Load yaml as NAME and assert it fails with -EINVAL and exactly the lines in want. */
 static void expect_bad(const char *yaml, const char *const *want, size_t n)
 {
@@ -80,10 +55,10 @@ static void expect_bad(const char *yaml, const char *const *want, size_t n)
 
         k = lab_registry_load_buffer(NAME, yaml, strlen(yaml), &r, &problems);
         if (k != -EINVAL)
-                dump_problems(&problems);
+                lab_test_dump_problems(&problems);
         assert_int_equal(k, -EINVAL);
         assert_null(r);
-        assert_problems(&problems, want, n);
+        lab_test_assert_problems(&problems, want, n);
         lab_config_problems_clear(&problems);
 }
 
@@ -102,7 +77,7 @@ static lab_registry_t *expect_good(const char *name, const char *yaml)
 
         k = lab_registry_load_buffer(name, yaml, strlen(yaml), &r, &problems);
         if (k != 0 || problems.n != 0)
-                dump_problems(&problems);
+                lab_test_dump_problems(&problems);
         assert_int_equal(k, 0);
         assert_int_equal(problems.n, 0);
         assert_non_null(r);
@@ -118,7 +93,7 @@ static lab_registry_t *load_shipped(void)
 
         k = lab_registry_load(SHIPPED, &r, &problems);
         if (k != 0 || problems.n != 0)
-                dump_problems(&problems);
+                lab_test_dump_problems(&problems);
         assert_int_equal(k, 0);
         assert_int_equal(problems.n, 0);
         assert_non_null(r);
@@ -377,7 +352,7 @@ static void test_bad_file(void **state)
                     "/nonexistent/registry.yaml: No such file or directory [config_unreadable]",
                     "/: Is a directory [config_unreadable]",
                 };
-                assert_problems(&problems, want, 2);
+                lab_test_assert_problems(&problems, want, 2);
         }
         lab_config_problems_clear(&problems);
 
@@ -391,7 +366,7 @@ static void test_bad_file(void **state)
                     NAME ": file is larger than 1048576 bytes (1 MiB); this is not a profile "
                          "registry [file_too_large]",
                 };
-                assert_problems(&problems, want, 1);
+                lab_test_assert_problems(&problems, want, 1);
         }
         lab_config_problems_clear(&problems);
         free(big);
