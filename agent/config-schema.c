@@ -45,6 +45,7 @@ _Static_assert(sizeof(lab_printer_driver_t) == sizeof(int), "enums are stored as
 _Static_assert(sizeof(lab_hotfolder_format_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lab_fit_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lab_meter_driver_t) == sizeof(int), "enums are stored as int");
+_Static_assert(sizeof(lab_print_quality_t) == sizeof(int), "enums are stored as int");
 
 /* ---- validators ---- */
 
@@ -127,6 +128,13 @@ static const lab_config_word_t hotfolder_formats[] = {
         { NULL, 0 },
 };
 
+static const lab_config_word_t print_qualities[] = {
+        { "draft", LAB_PRINT_QUALITY_DRAFT },
+        { "normal", LAB_PRINT_QUALITY_NORMAL },
+        { "high", LAB_PRINT_QUALITY_HIGH },
+        { NULL, 0 },
+};
+
 static const lab_config_word_t fits[] = {
         { "fill", LAB_FIT_FILL },
         { "fit", LAB_FIT_FIT },
@@ -195,6 +203,16 @@ static const schema_key_t printer_keys[] = {
         { .name = "weight", .type = KEY_NUMBER,
           .offset = offsetof(lab_config_printer_t, weight), .def_number = 1.0,
           .min_number = 0.0, .min_exclusive = true, .max_number = 1000.0 },
+        { .name = "timeout", .type = KEY_DURATION,
+          .offset = offsetof(lab_config_printer_t, timeout), .def_uint = 30 * LAB_USEC_PER_SEC,
+          .min = LAB_USEC_PER_SEC, .max = 300 * LAB_USEC_PER_SEC },
+        { .name = "stall_after", .type = KEY_DURATION,
+          .offset = offsetof(lab_config_printer_t, stall_after),
+          .def_uint = 10 * LAB_USEC_PER_MIN,
+          .min = LAB_USEC_PER_SEC, .max = LAB_USEC_PER_DAY },
+        { .name = "print_quality", .type = KEY_ENUM, .only_for = IPP_ONLY,
+          .offset = offsetof(lab_config_printer_t, print_quality), .words = print_qualities,
+          .def_enum = LAB_PRINT_QUALITY_HIGH },
 };
 
 static const schema_key_t product_keys[] = {

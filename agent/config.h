@@ -28,6 +28,12 @@ typedef enum lab_hotfolder_format_e {
         LAB_HOTFOLDER_DNP,     /* one folder per print size */
 } lab_hotfolder_format_t;
 
+typedef enum lab_print_quality_e {
+        LAB_PRINT_QUALITY_DRAFT = 3, /* the IPP print-quality enum values */
+        LAB_PRINT_QUALITY_NORMAL = 4,
+        LAB_PRINT_QUALITY_HIGH = 5,
+} lab_print_quality_t;
+
 typedef enum lab_fit_e {
         LAB_FIT_FILL,  /* crop to fill the print */
         LAB_FIT_FIT,   /* fit inside, white border */
@@ -48,6 +54,9 @@ typedef struct lab_config_printer_s {
         char *model;                   /* optional: media table key */
         bool enabled;                  /* default true */
         double weight;                 /* routing weight, > 0, default 1.0 */
+        uint64_t timeout;              /* usec: one request to the printer, default 30s, 1s..300s */
+        uint64_t stall_after;          /* usec: work not taken up by then = stalled, default 10m */
+        lab_print_quality_t print_quality; /* ipp: print-quality, default high */
 } lab_config_printer_t;
 
 typedef struct lab_config_product_s {

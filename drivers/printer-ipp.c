@@ -1,0 +1,13 @@
+/*
+ * printer-ipp.c - placeholder until the ipp driver lands.
+ */
+#include <errno.h>
+
+#include "printer-private.h"
+
+static int ipp_open(const lab_config_printer_t *cfg, lab_printer_t **ret, lab_error_t *err)
+{
+        return lab_error_set(err, EOPNOTSUPP, "printer_config", "printer %s: the ipp driver is not built yet", cfg->name);
+}
+
+const lab_printer_ops_t lab_printer_ipp_ops = {.driver = "ipp", .open = ipp_open};

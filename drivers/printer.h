@@ -1,0 +1,241 @@
+/*
+ * printer.h - the one interface every printer driver implements.
+ *
+ * Why: the lab's printers are the agent's hands, and they come in two kinds:
+ * IPP (CUPS queues and IPP Everywhere printers, drivers/printer-ipp.c on
+ * libcups) and minilab hot folders (drivers/printer-hotfolder*.c). The
+ * orchestration sees only this interface: submit a file under a stable job
+ * name, follow that job, cancel it, read the printer's health, supplies and
+ * loaded media, and find a job again by its name after a crash.
+ *
+ * Threading: every call may block (network, disk) for up to the printer's
+ * configured timeout (printers[].timeout). Call them from a worker thread,
+ * never from the event loop. One handle is used by one thread at a time;
+ * different handles are independent of each other.
+ *
+ * Errors: negative errno plus a lab_error_t whose keyword is one of
+ *   printer_unreachable  cannot connect (refused, no route, name unknown)
+ *   printer_timeout      connected, but no answer within the timeout
+ *   printer_busy         the printer said busy (IPP server-error-busy) for
+ *                        longer than the timeout allowed retrying: try later
+ *   printer_refused      the printer refused the job or its attributes
+ *                        (document format, media, ...): retrying will not help
+ *   printer_file_error   the print file cannot be read
+ *   printer_protocol     the printer answered something this driver cannot use
+ *   printer_job_unknown  no such job on the printer (it may have forgotten it)
+ *   hotfolder_unwritable the hot folder cannot be written (missing, full, denied)
+ *   printer_config       the printer's config entry cannot work (bad URI, ...)
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "error.h"
+
+typedef struct lab_printer_s lab_printer_t;
+
+/* ---- printer status ---- */
+
+typedef enum lab_printer_state_e {
+        LAB_PRINTER_IDLE,        /* ready for work */
+        LAB_PRINTER_PROCESSING,  /* printing */
+        LAB_PRINTER_STOPPED,     /* stopped by itself or an operator (IPP printer-state 5) */
+        LAB_PRINTER_UNREACHABLE, /* no answer: the status holds only what we knew */
+} lab_printer_state_t;
+
+typedef enum lab_severity_e {
+        LAB_SEVERITY_REPORT,  /* -report or no suffix */
+        LAB_SEVERITY_WARNING, /* -warning */
+        LAB_SEVERITY_ERROR,   /* -error */
+} lab_severity_t;
+
+#define LAB_PRINTER_REASONS_MAX 32
+#define LAB_PRINTER_SUPPLIES_MAX 16
+#define LAB_PRINTER_MEDIA_MAX 16
+
+/* One printer-state-reasons value, split: "media-empty-error" → media-empty, error. */
+typedef struct lab_printer_reason_s {
+        char keyword[64]; /* without the severity suffix; "stalled" for a stalled hot folder */
+        lab_severity_t severity;
+} lab_printer_reason_t;
+
+/* One supply (PWG 5100.13 printer-supply, or the CUPS marker-* attributes). */
+typedef struct lab_supply_s {
+        char name[128];   /* printer-supply-description or marker-names */
+        char type[64];    /* PWG type keyword (ribbonWax, toner, ...) or marker-types */
+        char color[64];   /* colorantname or marker-colors, "" when unknown */
+        int level;        /* percent 0..100, -1 unknown */
+        char message[256]; /* marker-message (Gutenprint: "310 native prints remaining"), or "" */
+        long remaining;   /* prints remaining parsed from message, -1 unknown */
+} lab_supply_t;
+
+/* One loaded medium (media-col-ready, or media-ready when that is all there is). */
+typedef struct lab_media_ready_s {
+        char size[64];   /* PWG 5101.1 self-describing name, e.g. na_index-4x6_4x6in */
+        char type[64];   /* media-type keyword, "" when unknown */
+        char source[32]; /* media-source keyword, "" when unknown */
+} lab_media_ready_t;
+
+typedef struct lab_printer_status_s {
+        lab_printer_state_t state;
+        char message[256]; /* printer-state-message, or the driver's own sentence */
+        lab_printer_reason_t reasons[LAB_PRINTER_REASONS_MAX];
+        size_t n_reasons; /* "none" is not listed */
+        lab_supply_t supplies[LAB_PRINTER_SUPPLIES_MAX];
+        size_t n_supplies;
+        lab_media_ready_t media[LAB_PRINTER_MEDIA_MAX];
+        size_t n_media;
+        bool accepting; /* printer-is-accepting-jobs (true for a writable hot folder) */
+} lab_printer_status_t;
+
+/* ---- capabilities ---- */
+
+typedef struct lab_printer_caps_s {
+        char **media; /* media-supported: PWG size names */
+        size_t n_media;
+        char **media_types; /* media-type-supported */
+        size_t n_media_types;
+        char **formats; /* document-format-supported, MIME types */
+        size_t n_formats;
+        unsigned *resolutions; /* printer-resolution-supported, dpi (cross-feed) */
+        size_t n_resolutions;
+        bool color;      /* print-color-mode-supported includes color */
+        char *make_model; /* printer-make-and-model, or NULL */
+} lab_printer_caps_t;
+
+/* Free what a caps holds and zero it. */
+void lab_printer_caps_done(lab_printer_caps_t *c);
+
+/* Whether caps list s (media, media type or format). */
+bool lab_printer_caps_has(char *const *list, size_t n, const char *s);
+
+/* ---- jobs ---- */
+
+typedef enum lab_pjob_state_e {
+        LAB_PJOB_PENDING,    /* waiting at the printer (IPP pending/pending-held; not picked up) */
+        LAB_PJOB_PROCESSING, /* being printed (IPP processing/processing-stopped) */
+        LAB_PJOB_COMPLETED,  /* printed */
+        LAB_PJOB_ABORTED,    /* the printer gave up (jam, out of paper, error) */
+        LAB_PJOB_CANCELED,   /* canceled (by us or at the printer) */
+        LAB_PJOB_UNKNOWN,    /* the printer cannot tell (it vanished mid-job) */
+} lab_pjob_state_t;
+
+typedef struct lab_pjob_status_s {
+        lab_pjob_state_t state;
+        int impressions_completed; /* -1 unknown */
+        char reasons[256];         /* job-state-reasons, comma-separated, or the driver's keyword */
+        char message[256];         /* job-state-message, or the minilab's error text */
+} lab_pjob_status_t;
+
+typedef struct lab_print_request_s {
+        const char *file;       /* the print file (rendered) */
+        const char *format;     /* its MIME type: image/jpeg, image/tiff, image/pwg-raster */
+        const char *job_name;   /* stable key from lab_printer_job_name() */
+        unsigned copies;        /* >= 1 */
+        const char *media;      /* PWG media size name, e.g. na_index-4x6_4x6in */
+        const char *media_type; /* e.g. photographic-glossy, or NULL */
+        const char *order_id;   /* for order descriptions (hot folders), or NULL */
+        unsigned width, height; /* the file's pixels (for hot-folder order files), 0 unknown */
+        unsigned dpi;           /* 0 unknown */
+} lab_print_request_t;
+
+#define LAB_PRINTER_JOB_NAME_MAX 160
+
+/*
+ * The stable job name for copy `copy` (1-based) of lab job job_id, attempt
+ * `attempt` (1-based): "<job_id>/<copy>/<attempt>". Job ids never hold '/'.
+ * Returns 0, or -ENAMETOOLONG / -EINVAL (bad id or zero copy/attempt).
+ */
+int lab_printer_job_name(char *buf, size_t size, const char *job_id, unsigned copy,
+                         unsigned attempt);
+
+/* Split a job name made by lab_printer_job_name(); -EINVAL if it is not one. */
+int lab_printer_job_name_parse(const char *name, char *job_id, size_t size, unsigned *copy,
+                               unsigned *attempt);
+
+/* ---- the driver calls ---- */
+
+/*
+ * Open the printer a config entry describes (copies what it needs from cfg).
+ * Does not talk to the printer yet: an unreachable printer opens fine and
+ * its status says unreachable. Fails only for a config the driver cannot use
+ * (printer_config) or out of memory.
+ */
+int lab_printer_open(const lab_config_printer_t *cfg, lab_printer_t **ret, lab_error_t *err);
+
+/* Close and free (NULL is fine). Jobs already submitted go on at the printer. */
+void lab_printer_close(lab_printer_t *p);
+
+/* The printer's configured name. */
+const char *lab_printer_name(const lab_printer_t *p);
+
+/* What the printer can do (media, media types, document formats, resolutions, colour). */
+int lab_printer_capabilities(lab_printer_t *p, lab_printer_caps_t *ret, lab_error_t *err);
+
+/*
+ * Submit a print file. On success *ret_handle is the driver's handle for
+ * the job (IPP: the job-id in decimal; hot folder: the item's name),
+ * malloc'd. On failure nothing was queued at the printer, as far as the
+ * driver can tell; if the connection dropped after the file was sent, the
+ * caller must use lab_printer_find_job() before trying again.
+ */
+int lab_printer_submit(lab_printer_t *p, const lab_print_request_t *req, char **ret_handle,
+                       lab_error_t *err);
+
+/* Where a submitted job stands. printer_job_unknown when the printer forgot it. */
+int lab_printer_job_status(lab_printer_t *p, const char *handle, lab_pjob_status_t *ret,
+                           lab_error_t *err);
+
+/* Cancel a submitted job (a job already finished is not an error: 0). */
+int lab_printer_cancel(lab_printer_t *p, const char *handle, lab_error_t *err);
+
+/*
+ * The printer's state, reasons, supplies and loaded media. An unreachable
+ * printer is not an error here: returns 0 with state UNREACHABLE and the
+ * reason in message (keyword printer_unreachable or printer_timeout in err).
+ */
+int lab_printer_status(lab_printer_t *p, lab_printer_status_t *ret, lab_error_t *err);
+
+/*
+ * Find a job submitted earlier by its job name (crash recovery). 0 with
+ * *ret_handle (malloc'd) and *ret_status; -ENOENT (printer_job_unknown)
+ * when the printer has no job of that name — it never had it, or it has
+ * forgotten it: the caller cannot tell which.
+ */
+int lab_printer_find_job(lab_printer_t *p, const char *job_name, char **ret_handle,
+                         lab_pjob_status_t *ret_status, lab_error_t *err);
+
+/*
+ * A file descriptor that becomes readable when a job or the printer may have
+ * changed (hot folders: inotify), for the event loop to watch; -1 when the
+ * driver must be polled (IPP). Owned by the handle; the watcher calls
+ * lab_printer_drain_watch() when it is readable.
+ */
+int lab_printer_watch_fd(lab_printer_t *p);
+
+/* Read and discard what made the watch fd readable (does not block). */
+void lab_printer_drain_watch(lab_printer_t *p);
+
+/* ---- health (pure) ---- */
+
+/*
+ * Can the printer take work, judging by its status? Returns true when it
+ * can; otherwise false with a "keyword: sentence" reason in buf. Keywords:
+ * printer_unreachable, printer_stopped, printer_not_accepting, media_empty,
+ * media_jam, cover_open, door_open, marker_supply_empty, printer_offline,
+ * printer_stalled, printer_error (any other -error reason). Warnings
+ * (media-low, marker-supply-low) do not make a printer unavailable.
+ */
+bool lab_printer_status_available(const lab_printer_status_t *s, char *buf, size_t size);
+
+/* "idle", "processing", "stopped", "unreachable". */
+const char *lab_printer_state_to_string(lab_printer_state_t s);
+
+/* "pending", "processing", "completed", "aborted", "canceled", "unknown". */
+const char *lab_pjob_state_to_string(lab_pjob_state_t s);
+
+/* Split an IPP reason "media-empty-error" into *out (keyword + severity). */
+void lab_printer_reason_parse(const char *value, lab_printer_reason_t *out);
