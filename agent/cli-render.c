@@ -18,9 +18,9 @@
 #include <string.h>
 
 #include "cli.h"
-#include "color.h"
 #include "config.h"
 #include "profiles.h"
+#include "render-plan.h"
 #include "render.h"
 
 /* Print "keyword: message" and return 1. */
@@ -28,15 +28,6 @@ static int fail(const lab_error_t *err)
 {
         fprintf(stderr, "%s: %s\n", err->keyword, err->message);
         return 1;
-}
-
-/* The config's product with this SKU, or NULL. */
-static const lab_config_product_t *find_product(const lab_config_t *c, const char *sku)
-{
-        for (size_t i = 0; i < c->n_products; i++)
-                if (strcmp(c->products[i].sku, sku) == 0)
-                        return &c->products[i];
-        return NULL;
 }
 
 int lab_cli_render(int argc, char **argv, const char *default_config)
@@ -98,66 +89,15 @@ int lab_cli_render(int argc, char **argv, const char *default_config)
                 goto out;
         }
 
-        const lab_config_printer_t *pr = lab_config_find_printer(config, printer);
-        const lab_config_product_t *product = find_product(config, sku);
-        const lab_model_t *model = pr && pr->model ? lab_registry_model(registry, pr->model) : NULL;
-        const lab_media_t *media = model && product ? lab_model_media(model, product->media) : NULL;
-        const lab_paper_profile_t *paper =
-            model && product ? lab_model_paper(model, product->media_type) : NULL;
-
-        if (!pr) {
-                lab_error_set(&err, ENOENT, "unknown_printer", "no printer %s in %s", printer,
-                              config_path);
-        } else if (!product) {
-                lab_error_set(&err, ENOENT, "unknown_sku", "no product %s in %s", sku, config_path);
-        } else if (!model) {
-                lab_error_set(&err, ENOENT, "unknown_model",
-                              "printer %s has model %s, which %s does not describe", printer,
-                              pr->model ? pr->model : "(none)", registry_path);
-        } else if (!media) {
-                lab_error_set(&err, ENOENT, "media_unsupported",
-                              "model %s has no media %s (product %s) in %s", model->name,
-                              product->media, sku, registry_path);
-        } else if (!paper) {
-                lab_error_set(&err, ENOENT, "paper_unsupported",
-                              "model %s has no profile for paper %s (product %s) in %s",
-                              model->name, product->media_type, sku, registry_path);
-        }
-        if (lab_error_isset(&err)) {
+        lab_render_plan_t plan;
+        if (lab_render_plan(config, registry, printer, sku, &plan, &err) < 0 ||
+            lab_render_plan_check_profile(&plan, &err) < 0) {
                 ret = fail(&err);
                 goto out;
         }
-        /* JPEG and PWG raster are RGB; a TIFF printer may take RGB or CMYK. */
-        if (lab_color_check_output_profile(paper->icc, LAB_COLORSPACE_RGB, paper->intent, &err) <
-            0) {
-                lab_error_t cmyk_err = {0};
-
-                if (model->encoding != LAB_ENCODING_TIFF ||
-                    strcmp(err.keyword, "profile_wrong_colorspace") != 0 ||
-                    lab_color_check_output_profile(paper->icc, LAB_COLORSPACE_CMYK, paper->intent,
-                                                   &cmyk_err) < 0) {
-                        ret = fail(&err);
-                        goto out;
-                }
-                lab_error_clear(&err);
-        }
-
-        lab_render_params_t params = {
-            .input = argv[optind],
-            .output = argv[optind + 1],
-            .width = media->width,
-            .height = media->height,
-            .dpi = media->dpi,
-            .fit = product->fit,
-            .output_profile = paper->icc,
-            .intent = paper->intent,
-            .bpc = paper->bpc,
-            .depth = paper->depth,
-            .encoding = model->encoding,
-            .sharpen_sigma = product->sharpen,
-            .max_input_bytes = config->storage.max_asset_size,
-            .max_input_pixels = config->render.max_pixels,
-        };
+        lab_render_params_t params = plan.params;
+        params.input = argv[optind];
+        params.output = argv[optind + 1];
         vips_started =
             lab_render_init(argv[0], config->render.threads, config->render.cache_max) >= 0;
         if (!vips_started || lab_render(&params, &audit, &err) < 0) {
@@ -173,7 +113,7 @@ int lab_cli_render(int argc, char **argv, const char *default_config)
                         "gamut_warning: %.1f%% of the pixels are outside the gamut of %s "
                         "(render.gamut_warn is %.1f%%); the print may look duller than the "
                         "screen\n",
-                        audit.gamut_share * 100, paper->icc, config->render.gamut_warn * 100);
+                        audit.gamut_share * 100, plan.paper->icc, config->render.gamut_warn * 100);
         ret = 0;
 out:
         if (vips_started)

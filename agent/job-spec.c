@@ -56,6 +56,37 @@ static int dup_into(char **dst, const char *s)
         return *dst ? 0 : -ENOMEM;
 }
 
+/* The optional crop box {x, y, width, height}: integers, width and height at least 1. */
+static int get_crop(const json_t *obj, lab_job_spec_t *s, lab_error_t *err)
+{
+        static const char *const keys[] = {"x", "y", "width", "height"};
+        const json_t *crop = json_object_get(obj, "crop");
+        unsigned v[4];
+
+        if (!crop || json_is_null(crop))
+                return 0;
+        if (!json_is_object(crop))
+                return lab_error_set(err, EBADMSG, "bad_job",
+                                     "job field 'crop' must be an object {x, y, width, height}");
+        for (size_t i = 0; i < 4; i++) {
+                const json_t *n = json_object_get(crop, keys[i]);
+                json_int_t min = i < 2 ? 0 : 1;
+
+                if (!json_is_integer(n) || json_integer_value(n) < min ||
+                    json_integer_value(n) > 1000000)
+                        return lab_error_set(err, EBADMSG, "bad_job",
+                                             "crop.%s must be an integer from %d to 1000000",
+                                             keys[i], (int)min);
+                v[i] = (unsigned)json_integer_value(n);
+        }
+        s->has_crop = true;
+        s->crop.x = v[0];
+        s->crop.y = v[1];
+        s->crop.width = v[2];
+        s->crop.height = v[3];
+        return 0;
+}
+
 int lab_job_spec_parse(const json_t *obj, lab_job_spec_t *ret, lab_error_t *err)
 {
         lab_job_spec_t s = {0};
@@ -121,6 +152,9 @@ int lab_job_spec_parse(const json_t *obj, lab_job_spec_t *ret, lab_error_t *err)
         lab_error_clear(err);
         ctype = get_string(asset, "content_type", 128, 0, err);
         if (lab_error_isset(err))
+                return -EBADMSG;
+
+        if (get_crop(obj, &s, err) < 0)
                 return -EBADMSG;
 
         s.quantity = (int)json_integer_value(q);

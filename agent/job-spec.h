@@ -7,6 +7,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -28,6 +29,10 @@ typedef struct lab_job_spec_s {
         int64_t asset_bytes;
         char *asset_content_type; /* informative only, may be NULL */
         char *lease_expires_at;
+        bool has_crop; /* crop box given: in the asset's pixels, after EXIF orientation */
+        struct {
+                unsigned x, y, width, height;
+        } crop;
         char *json; /* the whole object, compact, as stored */
 } lab_job_spec_t;
 

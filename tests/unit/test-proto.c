@@ -17,11 +17,11 @@
 #define SHA "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 
 static const char job_json[] =
-        "{\"id\":\"job-7f3a\",\"order_id\":\"ord-1\",\"sku\":\"print-4x6-glossy\",\"quantity\":2,"
-        "\"priority\":\"rush\",\"deadline\":\"2026-11-28T18:00:00Z\","
-        "\"asset\":{\"url\":\"https://p.example/v1/assets/a\",\"sha256\":\"" SHA "\","
-        "\"bytes\":4718592,\"content_type\":\"image/jpeg\"},"
-        "\"lease_expires_at\":\"2026-11-28T16:55:00Z\"}";
+    "{\"id\":\"job-7f3a\",\"order_id\":\"ord-1\",\"sku\":\"print-4x6-glossy\",\"quantity\":2,"
+    "\"priority\":\"rush\",\"deadline\":\"2026-11-28T18:00:00Z\","
+    "\"asset\":{\"url\":\"https://p.example/v1/assets/a\",\"sha256\":\"" SHA "\","
+    "\"bytes\":4718592,\"content_type\":\"image/jpeg\"},"
+    "\"lease_expires_at\":\"2026-11-28T16:55:00Z\"}";
 
 /* Parse text as a job; returns the result and fills spec/err. */
 static int parse_job(const char *text, lab_job_spec_t *spec, lab_error_t *err)
@@ -52,6 +52,26 @@ static void test_job_good(void **state)
         assert_int_equal(s.asset_bytes, 4718592);
         assert_string_equal(s.asset_content_type, "image/jpeg");
         assert_non_null(strstr(s.json, "\"id\":\"job-7f3a\""));
+        assert_false(s.has_crop);
+        lab_job_spec_done(&s);
+}
+
+/* The optional crop box comes through as numbers. */
+static void test_job_crop(void **state)
+{
+        char text[1024];
+        lab_job_spec_t s;
+        lab_error_t err = {0};
+
+        snprintf(text, sizeof text,
+                 "%.*s,\"crop\":{\"x\":10,\"y\":0,\"width\":800,\"height\":1200}}",
+                 (int)strlen(job_json) - 1, job_json);
+        assert_int_equal(parse_job(text, &s, &err), 0);
+        assert_true(s.has_crop);
+        assert_int_equal(s.crop.x, 10);
+        assert_int_equal(s.crop.y, 0);
+        assert_int_equal(s.crop.width, 800);
+        assert_int_equal(s.crop.height, 1200);
         lab_job_spec_done(&s);
 }
 
@@ -61,19 +81,27 @@ static void test_job_bad(void **state)
         static const struct {
                 const char *from, *to, *message;
         } cases[] = {
-                {"\"quantity\":2", "\"quantity\":0", "'quantity' must be an integer from 1 to 1000"},
-                {"\"quantity\":2", "\"quantity\":\"2\"", "'quantity'"},
-                {"\"quantity\":2", "\"quantity\":1001", "'quantity'"},
-                {"\"id\":\"job-7f3a\"", "\"id\":\"a/b\"", "job id must be printable ASCII"},
-                {"\"id\":\"job-7f3a\"", "\"id\":\"\"", "'id' must be 1 to 128"},
-                {"\"id\":\"job-7f3a\",", "", "'id' is missing"},
-                {"\"sku\":\"print-4x6-glossy\"", "\"sku\":5", "'sku' must be a string"},
-                {"\"priority\":\"rush\"", "\"priority\":\"urgent\"", "rush or standard"},
-                {"https://p.example", "http://p.example", "asset url must be https://"},
-                {SHA, "9f86", "64 hexadecimal digits"},
-                {"\"bytes\":4718592", "\"bytes\":-1", "asset bytes must be a positive integer"},
-                {"\"lease_expires_at\":\"2026-11-28T16:55:00Z\"", "\"lease_expires_at\":null",
-                 "'lease_expires_at' is missing"},
+            {"\"quantity\":2", "\"quantity\":0", "'quantity' must be an integer from 1 to 1000"},
+            {"\"quantity\":2", "\"quantity\":\"2\"", "'quantity'"},
+            {"\"quantity\":2", "\"quantity\":1001", "'quantity'"},
+            {"\"id\":\"job-7f3a\"", "\"id\":\"a/b\"", "job id must be printable ASCII"},
+            {"\"id\":\"job-7f3a\"", "\"id\":\"\"", "'id' must be 1 to 128"},
+            {"\"id\":\"job-7f3a\",", "", "'id' is missing"},
+            {"\"sku\":\"print-4x6-glossy\"", "\"sku\":5", "'sku' must be a string"},
+            {"\"priority\":\"rush\"", "\"priority\":\"urgent\"", "rush or standard"},
+            {"https://p.example", "http://p.example", "asset url must be https://"},
+            {SHA, "9f86", "64 hexadecimal digits"},
+            {"\"bytes\":4718592", "\"bytes\":-1", "asset bytes must be a positive integer"},
+            {"\"lease_expires_at\":\"2026-11-28T16:55:00Z\"", "\"lease_expires_at\":null",
+             "'lease_expires_at' is missing"},
+            {"\"quantity\":2", "\"quantity\":2,\"crop\":[1,2,3,4]", "'crop' must be an object"},
+            {"\"quantity\":2", "\"quantity\":2,\"crop\":{\"x\":0,\"y\":0,\"width\":0,\"height\":5}",
+             "crop.width must be an integer from 1"},
+            {"\"quantity\":2",
+             "\"quantity\":2,\"crop\":{\"x\":-1,\"y\":0,\"width\":5,\"height\":5}",
+             "crop.x must be an integer from 0"},
+            {"\"quantity\":2", "\"quantity\":2,\"crop\":{\"x\":0,\"y\":0,\"width\":5}",
+             "crop.height"},
         };
 
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -83,8 +111,8 @@ static void test_job_bad(void **state)
 
                 at = strstr(job_json, cases[i].from);
                 assert_non_null(at);
-                snprintf(text, sizeof text, "%.*s%s%s", (int)(at - job_json), job_json,
-                         cases[i].to, at + strlen(cases[i].from));
+                snprintf(text, sizeof text, "%.*s%s%s", (int)(at - job_json), job_json, cases[i].to,
+                         at + strlen(cases[i].from));
                 assert_int_equal(parse_job(text, &s, &err), -EBADMSG);
                 assert_string_equal(err.keyword, "bad_job");
                 if (!strstr(err.message, cases[i].message))
@@ -110,10 +138,14 @@ static void test_assignments(void **state)
 
         /* Hostile: not JSON, not an object, duplicate keys, wrong types, bad ids. */
         static const char *const bad[] = {
-                "", "[]", "{\"assignments\":{}}", "{\"cancellations\":[]}",
-                "{\"assignments\":[],\"assignments\":[]}",
-                "{\"assignments\":[],\"cancellations\":[{\"job_id\":\"a/b\"}]}",
-                "{\"assignments\":[],\"cancellations\":[7]}", "{\"assignments\":[",
+            "",
+            "[]",
+            "{\"assignments\":{}}",
+            "{\"cancellations\":[]}",
+            "{\"assignments\":[],\"assignments\":[]}",
+            "{\"assignments\":[],\"cancellations\":[{\"job_id\":\"a/b\"}]}",
+            "{\"assignments\":[],\"cancellations\":[7]}",
+            "{\"assignments\":[",
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
                 assert_int_equal(lab_proto_parse_assignments(bad[i], strlen(bad[i]), &a, &err),
@@ -182,9 +214,10 @@ static void test_problem(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_job_good),   cmocka_unit_test(test_job_bad),
-                cmocka_unit_test(test_assignments), cmocka_unit_test(test_ack),
-                cmocka_unit_test(test_reconcile),  cmocka_unit_test(test_problem),
+            cmocka_unit_test(test_job_good), cmocka_unit_test(test_job_bad),
+            cmocka_unit_test(test_job_crop), cmocka_unit_test(test_assignments),
+            cmocka_unit_test(test_ack),      cmocka_unit_test(test_reconcile),
+            cmocka_unit_test(test_problem),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
