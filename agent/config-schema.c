@@ -273,6 +273,8 @@ static const schema_key_t logging_keys[] = {
 static const schema_key_t render_keys[] = {
         { .name = "max_pixels", .type = KEY_UINT, .offset = IN(render, max_pixels),
           .def_uint = 100000000, .min = 1000000, .max = 1000000000 },
+        { .name = "workers", .type = KEY_UINT, .offset = IN(render, workers),
+          .def_uint = 0, .min = 0, .max = 64 },
         { .name = "threads", .type = KEY_UINT, .offset = IN(render, threads),
           .def_uint = 1, .min = 1, .max = 16 },
         { .name = "cache_max", .type = KEY_SIZE, .offset = IN(render, cache_max),

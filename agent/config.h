@@ -125,6 +125,7 @@ typedef struct lab_config_s {
 
         struct {
                 unsigned max_pixels; /* input width × height above which image_too_large, default 100000000 */
+                unsigned workers;    /* renders at once; 0 (default): one per CPU core */
                 unsigned threads;    /* libvips threads per render, default 1, 1..16 */
                 uint64_t cache_max;  /* libvips operation cache, bytes, default 64MiB */
                 double gamut_warn;   /* share of out-of-gamut pixels that raises a quality warning, default 0.05 */

@@ -11,9 +11,11 @@
  * It must never keep running on a config it could not fully validate, and a
  * bad config at reload must never replace the good one that is running.
  */
+#include <errno.h>
 #include <signal.h>
 #include <string.h>
 #include <syslog.h>
+#include <sys/stat.h>
 
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
@@ -23,6 +25,8 @@
 #include "log.h"
 #include "platform.h"
 #include "printer-color.h"
+#include "render-stage.h"
+#include "render.h"
 #include "statedir.h"
 #include "store.h"
 
@@ -32,6 +36,8 @@ typedef struct lab_daemon_s {
         lab_config_t *config;
         lab_store_t *store;
         lab_platform_t *platform;
+        lab_render_stage_t *render;
+        bool vips_started;
         lab_color_setup_t *color; /* which printers can render, for the config in force */
         sd_event_source *status_timer;
         char note[256];         /* the last reload's outcome, for STATUS */
@@ -82,8 +88,7 @@ static lab_color_setup_t *check_colour(const lab_config_t *c)
 
                 if (p->usable)
                         continue;
-                snprintf(keyword, sizeof keyword, "%.*s", (int)strcspn(p->reason, ":"),
-                         p->reason);
+                snprintf(keyword, sizeof keyword, "%.*s", (int)strcspn(p->reason, ":"), p->reason);
                 log_struct(LOG_ERR, LAB_FIELDS({"PRINTER", p->printer}, {"ERROR_KEYWORD", keyword}),
                            "printer %s cannot render: %s", p->printer, p->reason);
         }
@@ -106,10 +111,11 @@ static void notify_status(lab_daemon_t *d)
 
         snprintf(status, sizeof status,
                  "Ready: lab %s, %zu printer(s) (%zu can render), %zu product(s), store schema "
-                 "%d at %s; %s%s%s",
+                 "%d at %s; %s; %s%s%s",
                  d->config->lab.id, d->config->n_printers, d->color ? d->color->n_usable : 0,
                  d->config->n_products, lab_store_schema_version(d->store), d->store_path,
                  d->platform ? lab_platform_status(d->platform) : "platform not started",
+                 d->render ? lab_render_stage_status(d->render) : "renders not started",
                  d->note[0] ? "; " : "", d->note);
         if (strcmp(status, d->last_status) == 0)
                 return;
@@ -214,10 +220,13 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         }
 
         keep_restart_only(d->config, fresh);
-        lab_color_setup_free(d->color);
+        lab_color_setup_t *old_color = d->color;
         d->color = check_colour(fresh);
-        /* The link moves to the new config (and certificate) before the old one is freed. */
+        /* The link and the renders move to the new config before the old one is freed. */
         lab_platform_reload(d->platform, fresh);
+        lab_render_stage_set_config(d->render, fresh, d->color);
+        lab_render_init(NULL, fresh->render.threads, fresh->render.cache_max);
+        lab_color_setup_free(old_color);
         lab_config_free(d->config);
         d->config = fresh;
         d->generation++;
@@ -243,6 +252,52 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         sd_notify(false, "STOPPING=1\nSTATUS=Stopping");
         log_notice("stopping on %s", strsignal((int)si->ssi_signo));
         return sd_event_exit(d->event, 0);
+}
+
+/* A render recorded events: deliver them. */
+static void on_render_events(void *userdata)
+{
+        lab_daemon_t *d = userdata;
+
+        lab_platform_kick_outbox(d->platform);
+}
+
+/* A print master was downloaded: render it. */
+static void on_downloaded(const char *job_id, void *userdata)
+{
+        lab_daemon_t *d = userdata;
+
+        lab_render_stage_kick(d->render);
+}
+
+/* libvips and the render stage (worker pool, state_dir/render); returns an exit code. */
+static int start_renders(lab_daemon_t *d)
+{
+        _cleanup_free_ char *dir = NULL;
+        int r;
+
+        if (asprintf(&dir, "%s/render", d->state_dir) < 0)
+                return LAB_EXIT_FAILURE;
+        if (mkdir(dir, 0750) < 0 && errno != EEXIST) {
+                log_struct(LOG_ERR, LAB_FIELDS({"ERROR_KEYWORD", "state_dir_unusable"}),
+                           "state_dir_unusable: cannot create %s: %s", dir, strerror(errno));
+                return LAB_EXIT_FAILURE;
+        }
+        r = lab_render_init(d->opts->argv0, d->config->render.threads, d->config->render.cache_max);
+        if (r < 0) {
+                log_error_errno(r, "render: libvips cannot start: %m");
+                return LAB_EXIT_FAILURE;
+        }
+        d->vips_started = true;
+        r = lab_render_stage_new(&d->render, d->event, d->store, dir, d->config->render.workers);
+        if (r < 0) {
+                log_error_errno(r, "render: cannot start the worker pool: %m");
+                return LAB_EXIT_FAILURE;
+        }
+        lab_render_stage_set_hook(d->render, on_render_events, d);
+        lab_render_stage_set_config(d->render, d->config, d->color);
+        lab_platform_set_downloaded_hook(d->platform, on_downloaded, d);
+        return LAB_EXIT_OK;
 }
 
 /* Load the config at start; returns an exit code (LAB_EXIT_OK to go on). */
@@ -352,6 +407,9 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
                 ret = LAB_EXIT_CONFIG;
                 goto out;
         }
+        ret = start_renders(&d);
+        if (ret != LAB_EXIT_OK)
+                goto out;
         r = sd_event_add_time_relative(d.event, &d.status_timer, CLOCK_MONOTONIC, 5ULL * 1000000ULL,
                                        0, on_status_timer, &d);
         if (r < 0) {
@@ -370,6 +428,7 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
                    lab_store_schema_version(d.store));
         sd_notify(false, "READY=1");
         lab_platform_start(d.platform);
+        lab_render_stage_start(d.render);
         notify_status(&d);
 
         r = sd_event_loop(d.event);
@@ -383,6 +442,10 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
         log_notice("stopped");
 
 out:
+        /* Renders in progress finish and are recorded before the link and the store go. */
+        lab_render_stage_free(d.render);
+        if (d.vips_started)
+                lab_render_shutdown();
         lab_platform_free(d.platform);
         lab_color_setup_free(d.color);
         sd_event_source_disable_unref(d.status_timer);

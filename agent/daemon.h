@@ -23,6 +23,7 @@ typedef struct lab_daemon_options_s {
         const char *config_path; /* --config */
         const char *state_dir;   /* --state-dir, NULL for the config's */
         int log_level;           /* --log-level, -1 for the config's */
+        const char *argv0;       /* argv[0], for libvips */
 } lab_daemon_options_t;
 
 /* Load the config, lock the state directory, open the store, run the loop until SIGTERM. Returns an

@@ -292,6 +292,8 @@ static void download_finish(lab_download_t *d)
                    "job %s: downloaded %" PRId64 " bytes, %s, sha256 verified", d->job_id, d->have,
                    type);
         lab_platform_kick_outbox(p);
+        if (p->downloaded_hook)
+                p->downloaded_hook(d->job_id, p->downloaded_userdata);
 }
 
 static int on_download_timer(sd_event_source *s, uint64_t usec, void *userdata);

@@ -92,7 +92,8 @@ int main(int argc, char **argv)
             {"version", no_argument, NULL, OPT_VERSION},
             {},
         };
-        lab_daemon_options_t opts = {.config_path = LAB_CONFIG_DEFAULT, .log_level = -1};
+        lab_daemon_options_t opts = {
+            .config_path = LAB_CONFIG_DEFAULT, .log_level = -1, .argv0 = argv[0]};
         bool check = false;
         int c;
 

@@ -12,6 +12,7 @@
 
 #include "backoff.h"
 #include "curl-loop.h"
+#include "event-util.h"
 #include "platform.h"
 
 typedef struct lab_req_s lab_req_t;
@@ -78,6 +79,8 @@ struct lab_platform_s {
 
         lab_platform_cancel_hook_t cancel_hook;
         void *cancel_userdata;
+        lab_platform_job_hook_t downloaded_hook;
+        void *downloaded_userdata;
         char status[1600];
 };
 
@@ -106,9 +109,6 @@ char *lab_url_escape(const char *s);
 int lab_req_result(lab_req_t *r, CURLcode rc, lab_error_t *err);
 /* The delay before retrying after r failed: Retry-After if given, else backoff b (equal jitter). */
 uint64_t lab_req_retry_delay(lab_req_t *r, lab_backoff_t *b);
-/* Arm (or re-arm) a one-shot timer source *s to fire after delay_usec. */
-int lab_timer_arm(sd_event *e, sd_event_source **s, uint64_t delay_usec,
-                  sd_event_time_handler_t handler, void *userdata, const char *description);
 
 /* platform.c, for the other parts */
 void lab_platform_update_status(lab_platform_t *p);

@@ -44,7 +44,8 @@ typedef struct lab_refused_s {
 } lab_refused_t;
 
 /* Job states in which a job is the lab's and not finished (reported to reconcile). */
-static const char *const active_states[] = {"accepted", "downloading", "downloaded"};
+static const char *const active_states[] = {"accepted",  "downloading", "downloaded",
+                                            "rendering", "rendered",    "held"};
 /* States in which a job is at a printer: a cancellation goes through the cancel hook. */
 static const char *const printer_states[] = {"queued", "submitting", "printing"};
 
@@ -699,6 +700,13 @@ void lab_platform_reload(lab_platform_t *p, const lab_config_t *config)
                 lab_download_schedule(p);
                 lab_outbox_deliver(p);
         }
+}
+
+void lab_platform_set_downloaded_hook(lab_platform_t *p, lab_platform_job_hook_t hook,
+                                      void *userdata)
+{
+        p->downloaded_hook = hook;
+        p->downloaded_userdata = userdata;
 }
 
 void lab_platform_set_cancel_hook(lab_platform_t *p, lab_platform_cancel_hook_t hook,

@@ -26,6 +26,9 @@ typedef struct lab_platform_s lab_platform_t;
  */
 typedef int (*lab_platform_cancel_hook_t)(const char *job_id, void *userdata);
 
+/* Called on the loop when a job's print master is downloaded and verified. */
+typedef void (*lab_platform_job_hook_t)(const char *job_id, void *userdata);
+
 /*
  * Check the TLS material a config names (CA bundle, client certificate, key
  * permissions, key matches certificate, expiry). Error keywords:
@@ -51,6 +54,10 @@ void lab_platform_reload(lab_platform_t *p, const lab_config_t *config);
 /* Set the hook for canceling a job that reached a printer. */
 void lab_platform_set_cancel_hook(lab_platform_t *p, lab_platform_cancel_hook_t hook,
                                   void *userdata);
+
+/* Set the hook called after a job reached "downloaded". */
+void lab_platform_set_downloaded_hook(lab_platform_t *p, lab_platform_job_hook_t hook,
+                                      void *userdata);
 
 /* Deliver the outbox soon (call after appending events). */
 void lab_platform_kick_outbox(lab_platform_t *p);

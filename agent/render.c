@@ -337,6 +337,7 @@ static int render_geometry(const lab_render_params_t *p, lab_render_audit_t *a, 
         }
         a->crop = render_used_box(bx, by, bw, bh, tw, th, p->fit, &a->scale);
 
+        a->load_shrink = 1;
         if (!p->crop && !cmyk) {
                 if (vips_thumbnail(p->input, &t, (int)tw, "height", (int)th, "size", size, "crop",
                                    crop, "fail_on", VIPS_FAIL_ON_ERROR, NULL))
@@ -345,20 +346,43 @@ static int render_geometry(const lab_render_params_t *p, lab_render_audit_t *a, 
         } else {
                 /*
                  * A crop box is in upright pixels, and vips_thumbnail would turn
-                 * CMYK into sRGB behind our back: decode, turn upright, cut, resize.
+                 * CMYK into sRGB behind our back: decode (a JPEG shrunk on load
+                 * by a power of two that leaves at least twice the pixels the
+                 * print needs, as vips_thumbnail does), turn upright, cut, resize.
                  */
-                double sx = (double)tw / bw, sy = (double)th / bh;
+                double need = p->fit == LAB_FIT_EXACT ? render_max((double)tw / bw, (double)th / bh)
+                                                      : a->scale;
+                const char *loader = vips_foreign_find_load(p->input);
+                unsigned f = 1, x0, y0, x1, y1;
+                double sx, sy;
 
-                if (render_step(&img, vips_image_new_from_file(p->input, "fail_on",
-                                                               VIPS_FAIL_ON_ERROR, NULL)) < 0 ||
-                    vips_autorot(img, &t, NULL) || render_step(&img, t) < 0 ||
-                    vips_extract_area(img, &t, (int)bx, (int)by, (int)bw, (int)bh, NULL) ||
+                vips_error_clear();
+                if (loader && strcmp(loader, "VipsForeignLoadJpegFile") == 0)
+                        while (f < 8 && need * f * 4 <= 1.0)
+                                f *= 2;
+                a->load_shrink = f;
+                t = f > 1 ? vips_image_new_from_file(p->input, "shrink", (int)f, "fail_on",
+                                                     VIPS_FAIL_ON_ERROR, NULL)
+                          : vips_image_new_from_file(p->input, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+                if (render_step(&img, t) < 0 || vips_autorot(img, &t, NULL) ||
                     render_step(&img, t) < 0)
                         return render_vips_error(err, EINVAL, "image_corrupt", p->input);
+                /* The box in the shrunk image: whole pixels that cover it. */
+                x0 = bx / f, y0 = by / f;
+                x1 = (unsigned)render_min(img->Xsize, (bx + bw + f - 1) / f);
+                y1 = (unsigned)render_min(img->Ysize, (by + bh + f - 1) / f);
+                if (x1 <= x0 || y1 <= y0 ||
+                    vips_extract_area(img, &t, (int)x0, (int)y0, (int)(x1 - x0), (int)(y1 - y0),
+                                      NULL) ||
+                    render_step(&img, t) < 0)
+                        return render_vips_error(err, EINVAL, "image_corrupt", p->input);
+                sx = (double)tw / img->Xsize, sy = (double)th / img->Ysize;
                 if (p->fit == LAB_FIT_EXACT)
                         r = vips_resize(img, &t, sx, "vscale", sy, NULL);
                 else
-                        r = vips_resize(img, &t, a->scale, NULL);
+                        r = vips_resize(
+                            img, &t,
+                            p->fit == LAB_FIT_FILL ? render_max(sx, sy) : render_min(sx, sy), NULL);
                 if (r || render_step(&img, t) < 0)
                         return render_vips_error(err, EINVAL, "image_corrupt", p->input);
                 if (p->fit == LAB_FIT_FILL &&
@@ -563,18 +587,18 @@ char *lab_render_audit_json(const lab_render_audit_t *a)
         json_t *o;
         char *s;
 
-        o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:{s:i, s:i, s:i, s:i}, s:b,"
-                      " s:f, s:f, s:i, s:i, s:s, s:s, s:s, s:f}",
-                      "input_sha256", a->input_sha256, "input_profile", a->input_profile,
-                      "input_width", (int)a->input_width, "input_height", (int)a->input_height,
-                      "orientation", a->orientation, "output_profile", a->output_profile,
-                      "output_profile_id", a->output_profile_id, "intent",
-                      lab_intent_name(a->intent), "bpc", a->bpc, "crop", "x", (int)a->crop.x, "y",
-                      (int)a->crop.y, "width", (int)a->crop.width, "height", (int)a->crop.height,
-                      "rotated", a->rotated, "scale", a->scale, "sharpen_sigma", a->sharpen_sigma,
-                      "width", (int)a->width, "height", (int)a->height, "output_sha256",
-                      a->output_sha256, "vips_version", a->vips_version, "lcms_version",
-                      a->lcms_version, "gamut_share", a->gamut_share);
+        o = json_pack(
+            "{s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:{s:i, s:i, s:i, s:i}, s:b,"
+            " s:f, s:i, s:f, s:i, s:i, s:s, s:s, s:s, s:f}",
+            "input_sha256", a->input_sha256, "input_profile", a->input_profile, "input_width",
+            (int)a->input_width, "input_height", (int)a->input_height, "orientation",
+            a->orientation, "output_profile", a->output_profile, "output_profile_id",
+            a->output_profile_id, "intent", lab_intent_name(a->intent), "bpc", a->bpc, "crop", "x",
+            (int)a->crop.x, "y", (int)a->crop.y, "width", (int)a->crop.width, "height",
+            (int)a->crop.height, "rotated", a->rotated, "scale", a->scale, "load_shrink",
+            (int)a->load_shrink, "sharpen_sigma", a->sharpen_sigma, "width", (int)a->width,
+            "height", (int)a->height, "output_sha256", a->output_sha256, "vips_version",
+            a->vips_version, "lcms_version", a->lcms_version, "gamut_share", a->gamut_share);
         if (!o)
                 return NULL;
         s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);

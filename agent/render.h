@@ -51,12 +51,15 @@ typedef struct lab_render_audit_s {
         char output_profile_id[33];         /* MD5 profile ID */
         lab_intent_t intent;
         bool bpc;
-        lab_crop_t crop;  /* the box of the input actually used */
-        bool rotated;     /* turned 90° to match the paper's orientation */
-        double scale;     /* output pixels per input pixel */
+        lab_crop_t crop;      /* the box of the input actually used */
+        bool rotated;         /* turned 90° to match the paper's orientation */
+        double scale;         /* output pixels per input pixel */
+        unsigned load_shrink; /* JPEG shrink-on-load factor of the crop-box/CMYK path (1, 2, 4, 8);
+                                 1 otherwise (vips_thumbnail shrinks on load itself) */
         double sharpen_sigma;
         unsigned width, height; /* output */
-        double gamut_share;     /* 0..1 of the pixels outside the printer's gamut; -1: not measured (CMYK input) */
+        double gamut_share;     /* 0..1 of the pixels outside the printer's gamut; -1: not measured
+                                   (CMYK input) */
         char output_sha256[65];
         char vips_version[32];
         char lcms_version[16];

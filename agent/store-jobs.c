@@ -310,6 +310,32 @@ int lab_store_job_rendered(lab_store_t *s, const char *id, const char *from_stat
         return store_txn_commit(&txn);
 }
 
+/* Prints rendered for printer and not yet printed. */
+int lab_store_printer_backlog(lab_store_t *s, const char *printer, int64_t *ret)
+{
+        _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        if (!s || !nonempty(printer) || !ret)
+                return -EINVAL;
+        r = store_stmt(s, &s->printer_backlog,
+                       "SELECT coalesce(sum(j.quantity), 0) FROM jobs j "
+                       "WHERE j.state IN ('rendered', 'queued', 'submitting', 'printing') "
+                       "AND (SELECT r.printer FROM renders r WHERE r.job_id = j.id "
+                       "ORDER BY r.id DESC LIMIT 1) = ?1",
+                       &stmt);
+        if (r < 0)
+                return r;
+        r = store_bind_text(stmt, 1, printer);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(stmt);
+        if (rc != SQLITE_ROW)
+                return store_step_errno(s, rc);
+        *ret = sqlite3_column_int64(stmt, 0);
+        return 0;
+}
+
 /* Record download progress. */
 int lab_store_job_set_download(lab_store_t *s, const char *id, int download_attempts,
                                const char *asset_path, const char *asset_type)

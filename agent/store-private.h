@@ -51,6 +51,7 @@ struct lab_store_s {
         sqlite3_stmt *jobs_all;
         sqlite3_stmt *jobs_in_state;
         sqlite3_stmt *render_insert;
+        sqlite3_stmt *printer_backlog;
 };
 
 /* The SQL script that migrates schema version-1 to version (1..latest), or NULL. */

@@ -431,6 +431,7 @@ void lab_store_close(lab_store_t *s)
         sqlite3_finalize(s->jobs_all);
         sqlite3_finalize(s->jobs_in_state);
         sqlite3_finalize(s->render_insert);
+        sqlite3_finalize(s->printer_backlog);
 
         if (s->db && sqlite3_close(s->db) == SQLITE_BUSY) {
                 /* A statement escaped the cache: finalize what is left, then close for real. */

@@ -200,6 +200,13 @@ int lab_store_job_rendered(lab_store_t *s, const char *id, const char *from_stat
                            const char *to_state, const char *printer, const char *output_path,
                            const char *audit_json, const char *quality_body);
 
+/*
+ * The prints (sum of quantities) of jobs rendered for printer whose printing
+ * has not finished (states rendered, queued, submitting, printing): the
+ * router's backlog.
+ */
+int lab_store_printer_backlog(lab_store_t *s, const char *printer, int64_t *ret);
+
 /* Record download progress: attempts so far, the file (or NULL), the sniffed type (or NULL). */
 int lab_store_job_set_download(lab_store_t *s, const char *id, int download_attempts,
                                const char *asset_path, const char *asset_type);

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -505,6 +506,93 @@ static void test_profiles_and_crop(void **state)
         }
 }
 
+/* A w×h smooth picture (red across, green down), saved by vips to path (format by suffix). */
+static void make_gradient(const char *path, unsigned w, unsigned h)
+{
+        uint8_t *buf = malloc((size_t)w * h * 3);
+        VipsImage *img;
+
+        assert_non_null(buf);
+        for (unsigned y = 0; y < h; y++)
+                for (unsigned x = 0; x < w; x++) {
+                        uint8_t *px = buf + ((size_t)y * w + x) * 3;
+                        px[0] = (uint8_t)(x * 255 / (w - 1));
+                        px[1] = (uint8_t)(y * 255 / (h - 1));
+                        px[2] = 128;
+                }
+        img = vips_image_new_from_memory_copy(buf, (size_t)w * h * 3, (int)w, (int)h, 3,
+                                              VIPS_FORMAT_UCHAR);
+        free(buf);
+        assert_non_null(img);
+        img->Type = VIPS_INTERPRETATION_sRGB;
+        assert_int_equal(vips_image_write_to_file(img, path, "Q", 95, NULL), 0);
+        g_object_unref(img);
+}
+
+/* Mean absolute difference of two same-sized 8-bit images, over every band. */
+static double mean_abs_diff(const char *a, const char *b)
+{
+        VipsImage *ia = vips_image_new_from_file(a, NULL), *ib = vips_image_new_from_file(b, NULL);
+        VipsImage *d = NULL, *abs = NULL;
+        double m = 1e9;
+
+        assert_non_null(ia);
+        assert_non_null(ib);
+        assert_int_equal(ia->Xsize, ib->Xsize);
+        assert_int_equal(ia->Ysize, ib->Ysize);
+        assert_int_equal(vips_subtract(ia, ib, &d, NULL), 0);
+        assert_int_equal(vips_abs(d, &abs, NULL), 0);
+        assert_int_equal(vips_avg(abs, &m, NULL), 0);
+        g_object_unref(abs);
+        g_object_unref(d);
+        g_object_unref(ib);
+        g_object_unref(ia);
+        return m;
+}
+
+/*
+ * Shrink-on-load on the crop-box path: a big JPEG cut to a small print is
+ * decoded at an eighth of its size, and the result matches a full decode of
+ * the same picture (a PNG, which has no shrink-on-load) closely.
+ */
+static void test_crop_shrink_on_load(void **state)
+{
+        _cleanup_free_ char *jpg = path_of("big.jpg"), *png = path_of("big.png"),
+                            *out_jpg = path_of("shrunk.tif"), *out_png = path_of("full.tif");
+        const lab_crop_t box = {200, 300, 1600, 2400};
+        lab_render_params_t p;
+        lab_render_audit_t a, b;
+        int w, h;
+
+        make_gradient(jpg, 2000, 3000);
+        make_gradient(png, 2000, 3000);
+
+        p = params(jpg, out_jpg, 100, 150, LAB_FIT_FILL);
+        p.encoding = LAB_ENCODING_TIFF;
+        p.crop = &box;
+        expect_ok(&p, &a);
+        assert_int_equal(a.load_shrink, 8); /* 1600/8 = 200: twice the 100 it needs */
+        image_size(out_jpg, &w, &h, NULL);
+        assert_int_equal(w, 100);
+        assert_int_equal(h, 150);
+        assert_int_equal(a.crop.x, 200);
+        assert_int_equal(a.crop.width, 1600);
+
+        p.input = png;
+        p.output = out_png;
+        expect_ok(&p, &b);
+        assert_int_equal(b.load_shrink, 1);
+        /* Same picture, same box: within about one level of 255 on average. */
+        assert_true(mean_abs_diff(out_jpg, out_png) < 1.5);
+
+        /* A print that needs most of the pixels is not shrunk. */
+        p.input = jpg;
+        p.output = out_jpg;
+        p.width = 1240, p.height = 1920;
+        expect_ok(&p, &a);
+        assert_int_equal(a.load_shrink, 1);
+}
+
 /* Audit: every field, JSON parses; the same render twice gives the same bytes. */
 static void test_audit_reproducible(void **state)
 {
@@ -549,8 +637,7 @@ static void test_audit_reproducible(void **state)
                 assert_string_equal(json_string_value(json_object_get(j, "intent")), "relative");
                 assert_int_equal(json_integer_value(json_object_get(j, "width")), 1240);
                 assert_true(json_is_object(json_object_get(j, "crop")));
-                assert_true(json_real_value(json_object_get(j, "gamut_share")) ==
-                            a1.gamut_share);
+                assert_true(json_real_value(json_object_get(j, "gamut_share")) == a1.gamut_share);
                 json_decref(j);
                 free(s);
         }
@@ -704,6 +791,7 @@ int main(void)
             cmocka_unit_test(test_metadata_stripped),
             cmocka_unit_test(test_bad_inputs),
             cmocka_unit_test(test_profiles_and_crop),
+            cmocka_unit_test(test_crop_shrink_on_load),
             cmocka_unit_test(test_audit_reproducible),
             cmocka_unit_test(test_gamut_share),
             cmocka_unit_test(test_pwg_raster),

@@ -1,0 +1,533 @@
+/*
+ * render-stage.c - route and render downloaded jobs on the worker pool (see render-stage.h).
+ *
+ * Loop thread: pick jobs (rush first, then oldest), choose the printer,
+ * move the job to "rendering", hand a self-contained task (its own copies
+ * of every path and parameter: a reload may free the config meanwhile) to
+ * the pool. Worker thread: lab_render() only. Loop thread again: record the
+ * result with its event, in one transaction.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "event-util.h"
+#include "job-spec.h"
+#include "log.h"
+#include "macro.h"
+#include "render-plan.h"
+#include "render-stage.h"
+#include "render.h"
+#include "router.h"
+#include "worker-pool.h"
+
+/* Held jobs (no printer, output not writable) are tried again this often. */
+#define RETRY_HELD_USEC (60ULL * 1000000ULL)
+
+/* Held reasons that a later attempt may clear. */
+static const char *const retryable_reasons[] = {"no_printer", "output_failed"};
+
+/* Render failures that come from the print master itself: it can never print. */
+static const char *const input_faults[] = {
+    "empty_input",       "input_too_large", "image_too_large",
+    "unsupported_image", "image_corrupt",   "missing_input_profile",
+    "bad_input_profile", "bad_crop",        "aspect_mismatch",
+};
+
+struct lab_render_stage_s {
+        sd_event *event;
+        lab_store_t *store;
+        char *render_dir;
+        lab_pool_t *pool;
+        unsigned workers;
+        unsigned in_flight;
+        const lab_config_t *config;
+        const lab_color_setup_t *color;
+        sd_event_source *defer;
+        sd_event_source *retry_timer;
+        bool retry_held; /* the next scan also takes retryable held jobs */
+        bool stopping;
+        lab_render_stage_hook_t hook;
+        void *hook_userdata;
+        unsigned long rendered, rejected, held, failed;
+        char status[256];
+};
+
+/* One render, owned by the pool from submit to done. */
+typedef struct render_task_s {
+        lab_render_stage_t *stage;
+        char *job_id;
+        char *printer;
+        char *input;
+        char *output;
+        char *profile;
+        lab_render_params_t params;
+        lab_crop_t crop;
+        double gamut_warn;
+        /* results, written by the worker */
+        int r;
+        lab_error_t err;
+        lab_render_audit_t audit;
+} render_task_t;
+
+static void scan(lab_render_stage_t *s);
+
+/* Whether s is one of the n strings in v. */
+static bool str_in(const char *s, const char *const *v, size_t n)
+{
+        for (size_t i = 0; s && i < n; i++)
+                if (strcmp(s, v[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* Free a task. */
+static void task_free(render_task_t *t)
+{
+        if (!t)
+                return;
+        free(t->job_id);
+        free(t->printer);
+        free(t->input);
+        free(t->output);
+        free(t->profile);
+        free(t);
+}
+
+/* Tell the owner that events were appended. */
+static void events_appended(lab_render_stage_t *s)
+{
+        if (s->hook)
+                s->hook(s->hook_userdata);
+}
+
+/* The JSON body {reason, detail} of a job.rejected / job.held / job.failed event. */
+static char *reason_body(const char *reason, const char *detail)
+{
+        _cleanup_(json_decrefp) json_t *o =
+            json_pack("{s:s, s:s}", "reason", reason, "detail", detail ? detail : "");
+
+        return o ? json_dumps(o, JSON_COMPACT) : NULL;
+}
+
+/* Move job from from_state to to_state with reason and its event; log it. */
+static void stop_job(lab_render_stage_t *s, const char *job_id, const char *from_state,
+                     const char *to_state, const char *reason, const char *detail,
+                     const char *event_kind)
+{
+        _cleanup_free_ char *body = reason_body(reason, detail);
+        int r;
+
+        r = lab_store_job_transition(s->store, job_id, from_state, to_state, reason, detail,
+                                     event_kind, body ? body : "{}");
+        if (r == -ESTALE) {
+                log_debug("job %s: no longer %s (canceled meanwhile?); not moved to %s", job_id,
+                          from_state, to_state);
+                return;
+        }
+        if (r < 0) {
+                log_error_errno(r, "job %s: cannot move from %s to %s: %m", job_id, from_state,
+                                to_state);
+                return;
+        }
+        log_struct(strcmp(to_state, "held") == 0 ? LOG_WARNING : LOG_ERR,
+                   LAB_FIELDS({"JOB_ID", job_id}, {"ERROR_KEYWORD", reason}), "job %s: %s: %s: %s",
+                   job_id, to_state, reason, detail ? detail : "");
+        if (strcmp(to_state, "held") == 0)
+                s->held++;
+        else if (strcmp(to_state, "rejected") == 0)
+                s->rejected++;
+        else
+                s->failed++;
+        events_appended(s);
+}
+
+/* Worker thread: render. */
+static void task_work(void *userdata)
+{
+        render_task_t *t = userdata;
+
+        t->r = lab_render(&t->params, &t->audit, &t->err);
+}
+
+/* The job.quality_warning body when the render has too much out of gamut, else NULL. */
+static char *quality_body(const render_task_t *t)
+{
+        _cleanup_(json_decrefp) json_t *o = NULL;
+
+        if (t->audit.gamut_share < 0 || t->audit.gamut_share <= t->gamut_warn)
+                return NULL;
+        o = json_pack("{s:s, s:f, s:f, s:s, s:s}", "warning", "gamut", "gamut_share",
+                      t->audit.gamut_share, "threshold", t->gamut_warn, "printer", t->printer,
+                      "output_profile", t->profile);
+        return o ? json_dumps(o, JSON_COMPACT) : NULL;
+}
+
+/* Loop thread: record a finished render. */
+static void task_done(void *userdata, bool ran)
+{
+        render_task_t *t = userdata;
+        lab_render_stage_t *s = t->stage;
+        _cleanup_free_ char *audit = NULL, *quality = NULL;
+        int r;
+
+        s->in_flight--;
+        if (!ran) {
+                /* Stopped before it started: still "rendering", redone at the next start. */
+                task_free(t);
+                return;
+        }
+        if (t->r < 0) {
+                const char *kw = t->err.keyword[0] ? t->err.keyword : "render_failed";
+
+                if (str_in(kw, input_faults, ELEMENTSOF(input_faults)))
+                        stop_job(s, t->job_id, "rendering", "rejected", kw, t->err.message,
+                                 "job.rejected");
+                else if (strcmp(kw, "output_failed") == 0)
+                        stop_job(s, t->job_id, "rendering", "held", kw, t->err.message, "job.held");
+                else
+                        stop_job(s, t->job_id, "rendering", "failed", kw, t->err.message,
+                                 "job.failed");
+                goto next;
+        }
+
+        audit = lab_render_audit_json(&t->audit);
+        quality = quality_body(t);
+        r = audit ? lab_store_job_rendered(s->store, t->job_id, "rendering", "rendered", t->printer,
+                                           t->output, audit, quality)
+                  : -ENOMEM;
+        if (r == -ESTALE || r == -ENOENT) {
+                log_info("job %s: rendered, but it was canceled meanwhile; deleting %s", t->job_id,
+                         t->output);
+                unlink(t->output);
+                goto next;
+        }
+        if (r < 0) {
+                /* Nothing was written: the job stays "rendering" and is redone at the next start.
+                 */
+                log_error_errno(r, "job %s: cannot record its render: %m", t->job_id);
+                goto next;
+        }
+        s->rendered++;
+        log_struct(LOG_INFO, LAB_FIELDS({"JOB_ID", t->job_id}, {"PRINTER", t->printer}),
+                   "job %s: rendered for %s (%ux%u, %s, gamut %.1f%% out) -> %s", t->job_id,
+                   t->printer, t->audit.width, t->audit.height, lab_intent_name(t->params.intent),
+                   t->audit.gamut_share >= 0 ? t->audit.gamut_share * 100 : 0.0, t->output);
+        if (quality)
+                log_struct(LOG_WARNING,
+                           LAB_FIELDS({"JOB_ID", t->job_id}, {"ERROR_KEYWORD", "gamut_warning"}),
+                           "job %s: gamut_warning: %.1f%% of the pixels are outside the gamut of "
+                           "%s (render.gamut_warn %.1f%%)",
+                           t->job_id, t->audit.gamut_share * 100, t->profile, t->gamut_warn * 100);
+        events_appended(s);
+next:
+        task_free(t);
+        if (!s->stopping)
+                lab_render_stage_kick(s);
+}
+
+/* The output file name for job id on a model's encoding. */
+static char *output_path(const lab_render_stage_t *s, const char *id, lab_encoding_t enc)
+{
+        const char *ext = enc == LAB_ENCODING_TIFF  ? "tif"
+                          : enc == LAB_ENCODING_PWG ? "pwg"
+                                                    : "jpg";
+        char *path = NULL;
+
+        if (asprintf(&path, "%s/%s.%s", s->render_dir, id, ext) < 0)
+                return NULL;
+        return path;
+}
+
+/* Why printer i cannot print sku (a "keyword: sentence" into buf), or NULL when it can. */
+static const char *unfit_reason(lab_render_stage_t *s, const lab_config_printer_t *pr,
+                                const char *sku, lab_render_plan_t *plan, char *buf, size_t size)
+{
+        const lab_printer_color_t *color;
+        lab_error_t err = {0};
+
+        if (!pr->enabled) {
+                snprintf(buf, size, "printer_disabled: disabled in %s", s->config->path);
+                return buf;
+        }
+        color = s->color ? lab_color_setup_printer(s->color, pr->name) : NULL;
+        if (!color || !color->usable) {
+                snprintf(buf, size, "%s",
+                         color && color->reason
+                             ? color->reason
+                             : "colour_unusable: the colour setup is not loaded");
+                return buf;
+        }
+        if (lab_render_plan(s->config, s->color->registry, pr->name, sku, plan, &err) < 0) {
+                snprintf(buf, size, "%s: %s", err.keyword, err.message);
+                return buf;
+        }
+        return NULL;
+}
+
+/* Choose a printer for job and start its render; false when no worker is free. */
+static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
+{
+        size_t n = s->config->n_printers;
+        _cleanup_free_ lab_route_candidate_t *cand = calloc(n ? n : 1, sizeof *cand);
+        _cleanup_free_ lab_render_plan_t *plans = calloc(n ? n : 1, sizeof *plans);
+        _cleanup_free_ char *reasons = calloc(n ? n : 1, 512);
+        _cleanup_(json_decrefp) json_t *spec_json = NULL;
+        lab_job_spec_t spec = {0};
+        lab_error_t err = {0};
+        render_task_t *t = NULL;
+        char why[2048];
+        int best, r;
+
+        if (!cand || !plans || !reasons)
+                return (void)log_error("render: out of memory");
+
+        spec_json = json_loads(job->spec, 0, NULL);
+        if (!spec_json || lab_job_spec_parse(spec_json, &spec, &err) < 0) {
+                /* The store only holds specs that parsed when accepted: a newer agent's? */
+                stop_job(s, job->id, job->state, "failed", "bad_job",
+                         err.keyword[0] ? err.message : "the stored job cannot be read",
+                         "job.failed");
+                return;
+        }
+
+        for (size_t i = 0; i < n; i++) {
+                const lab_config_printer_t *pr = &s->config->printers[i];
+                int64_t backlog = 0;
+
+                cand[i].printer = pr->name;
+                cand[i].weight = pr->weight;
+                cand[i].unfit = unfit_reason(s, pr, job->sku, &plans[i], reasons + 512 * i, 512);
+                if (!cand[i].unfit && lab_store_printer_backlog(s->store, pr->name, &backlog) >= 0)
+                        cand[i].backlog = backlog > 0 ? (unsigned)backlog : 0;
+        }
+        best = lab_router_choose(cand, n, why, sizeof why);
+        if (best < 0) {
+                /* Say it once: a job already held for this reason stays quiet. */
+                if (strcmp(job->state, "held") != 0 || !job->detail ||
+                    strcmp(job->detail, why) != 0)
+                        stop_job(s, job->id, job->state, "held", "no_printer", why, "job.held");
+                goto out;
+        }
+
+        t = calloc(1, sizeof *t);
+        if (!t)
+                goto oom;
+        t->stage = s;
+        t->params = plans[best].params;
+        t->job_id = strdup(job->id);
+        t->printer = strdup(cand[best].printer);
+        t->input = job->asset_path ? strdup(job->asset_path) : NULL;
+        t->output = output_path(s, job->id, t->params.encoding);
+        t->profile = strdup(t->params.output_profile);
+        t->gamut_warn = s->config->render.gamut_warn;
+        if (!t->job_id || !t->printer || !t->input || !t->output || !t->profile)
+                goto oom;
+        t->params.input = t->input;
+        t->params.output = t->output;
+        t->params.output_profile = t->profile;
+        if (spec.has_crop) {
+                t->crop = (lab_crop_t){spec.crop.x, spec.crop.y, spec.crop.width, spec.crop.height};
+                t->params.crop = &t->crop;
+        }
+
+        r = lab_store_job_transition(s->store, job->id, job->state, "rendering", NULL, NULL, NULL,
+                                     NULL);
+        if (r < 0) {
+                if (r != -ESTALE)
+                        log_error_errno(r, "job %s: cannot move to rendering: %m", job->id);
+                goto out;
+        }
+        log_debug("job %s: rendering for %s (score %.3f)", job->id, t->printer,
+                  lab_router_score(&cand[best]));
+        r = lab_pool_submit(s->pool, task_work, task_done, t);
+        if (r < 0) {
+                /* Back where it was; tried again at the next scan. */
+                lab_store_job_transition(s->store, job->id, "rendering", job->state, job->reason,
+                                         job->detail, NULL, NULL);
+                goto oom;
+        }
+        TAKE_PTR(t);
+        s->in_flight++;
+        goto out;
+oom:
+        log_error("job %s: out of memory starting its render", job->id);
+out:
+        task_free(t);
+        lab_job_spec_done(&spec);
+}
+
+/* Rush before standard; the list is already oldest first. */
+static int by_priority(const void *a, const void *b)
+{
+        const lab_store_job_t *x = *(lab_store_job_t *const *)a, *y = *(lab_store_job_t *const *)b;
+        int rx = x->priority && strcmp(x->priority, "rush") == 0;
+        int ry = y->priority && strcmp(y->priority, "rush") == 0;
+
+        if (rx != ry)
+                return ry - rx;
+        return strcmp(x->created_at, y->created_at) != 0 ? strcmp(x->created_at, y->created_at)
+                                                         : strcmp(x->id, y->id);
+}
+
+/* Start renders while workers are free. */
+static void scan(lab_render_stage_t *s)
+{
+        static const char *const states[] = {"downloaded", "held"};
+        lab_store_job_t **jobs = NULL;
+        size_t n = 0;
+        bool retry_held = s->retry_held;
+        int r;
+
+        if (!s->config || s->stopping)
+                return;
+        s->retry_held = false;
+        if (s->in_flight >= s->workers)
+                return;
+        r = lab_store_jobs_list(s->store, states, retry_held ? 2 : 1, &jobs, &n);
+        if (r < 0) {
+                log_error_errno(r, "render: cannot list the jobs to render: %m");
+                return;
+        }
+        if (n > 1)
+                qsort(jobs, n, sizeof *jobs, by_priority);
+        for (size_t i = 0; i < n && s->in_flight < s->workers; i++) {
+                if (strcmp(jobs[i]->state, "held") == 0 &&
+                    !str_in(jobs[i]->reason, retryable_reasons, ELEMENTSOF(retryable_reasons)))
+                        continue;
+                start_job(s, jobs[i]);
+        }
+        lab_store_jobs_free(jobs, n);
+}
+
+/* Deferred: look for work once per loop iteration, however often it was kicked. */
+static int on_defer(sd_event_source *src, void *userdata)
+{
+        scan(userdata);
+        return 0;
+}
+
+/* Every minute: give held jobs another chance. */
+static int on_retry_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+        lab_render_stage_t *s = userdata;
+
+        s->retry_held = true;
+        scan(s);
+        lab_timer_arm(s->event, &s->retry_timer, RETRY_HELD_USEC, on_retry_timer, s,
+                      "render-retry");
+        return 0;
+}
+
+int lab_render_stage_new(lab_render_stage_t **ret, sd_event *e, lab_store_t *store,
+                         const char *render_dir, unsigned workers)
+{
+        lab_render_stage_t *s;
+        long cores = sysconf(_SC_NPROCESSORS_ONLN);
+        int r;
+
+        if (workers == 0)
+                workers = cores > 0 ? (unsigned)cores : 1;
+        if (workers > 64)
+                workers = 64;
+        s = calloc(1, sizeof *s);
+        if (!s)
+                return -ENOMEM;
+        s->event = sd_event_ref(e);
+        s->store = store;
+        s->workers = workers;
+        s->render_dir = strdup(render_dir);
+        if (!s->render_dir) {
+                r = -ENOMEM;
+                goto fail;
+        }
+        r = lab_pool_new(&s->pool, e, workers, "render");
+        if (r < 0)
+                goto fail;
+        r = sd_event_add_defer(e, &s->defer, on_defer, s);
+        if (r < 0)
+                goto fail;
+        sd_event_source_set_description(s->defer, "render-scan");
+        sd_event_source_set_enabled(s->defer, SD_EVENT_OFF);
+        *ret = s;
+        return 0;
+fail:
+        lab_render_stage_free(s);
+        return r;
+}
+
+void lab_render_stage_set_config(lab_render_stage_t *s, const lab_config_t *c,
+                                 const lab_color_setup_t *color)
+{
+        s->config = c;
+        s->color = color;
+        s->retry_held = true;
+        lab_render_stage_kick(s);
+}
+
+void lab_render_stage_set_hook(lab_render_stage_t *s, lab_render_stage_hook_t hook, void *userdata)
+{
+        s->hook = hook;
+        s->hook_userdata = userdata;
+}
+
+int lab_render_stage_start(lab_render_stage_t *s)
+{
+        static const char *const rendering[] = {"rendering"};
+        lab_store_job_t **jobs = NULL;
+        size_t n = 0;
+        int r;
+
+        r = lab_store_jobs_list(s->store, rendering, 1, &jobs, &n);
+        if (r < 0)
+                return log_error_errno(r, "render: cannot list interrupted renders: %m");
+        for (size_t i = 0; i < n; i++) {
+                r = lab_store_job_transition(s->store, jobs[i]->id, "rendering", "downloaded", NULL,
+                                             NULL, NULL, NULL);
+                if (r < 0)
+                        log_error_errno(r, "job %s: cannot restart its render: %m", jobs[i]->id);
+                else
+                        log_notice("job %s: its render was interrupted; rendering it again",
+                                   jobs[i]->id);
+        }
+        lab_store_jobs_free(jobs, n);
+        r = lab_timer_arm(s->event, &s->retry_timer, RETRY_HELD_USEC, on_retry_timer, s,
+                          "render-retry");
+        if (r < 0)
+                return log_error_errno(r, "render: cannot arm the retry timer: %m");
+        s->retry_held = true;
+        lab_render_stage_kick(s);
+        return 0;
+}
+
+void lab_render_stage_kick(lab_render_stage_t *s)
+{
+        if (s && s->defer)
+                sd_event_source_set_enabled(s->defer, SD_EVENT_ONESHOT);
+}
+
+const char *lab_render_stage_status(lab_render_stage_t *s)
+{
+        snprintf(
+            s->status, sizeof s->status,
+            "renders: %u running on %u worker(s), %lu done, %lu rejected, %lu held, %lu failed",
+            s->in_flight, s->workers, s->rendered, s->rejected, s->held, s->failed);
+        return s->status;
+}
+
+void lab_render_stage_free(lab_render_stage_t *s)
+{
+        if (!s)
+                return;
+        s->stopping = true;
+        lab_pool_free(s->pool);
+        sd_event_source_disable_unref(s->defer);
+        sd_event_source_disable_unref(s->retry_timer);
+        sd_event_unref(s->event);
+        free(s->render_dir);
+        free(s);
+}
