@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "job-spec.h"
+#include "job-state.h"
 #include "log.h"
 #include "platform-private.h"
 #include "proto.h"
@@ -141,9 +142,11 @@ int lab_platform_stop_job(lab_platform_t *p, const char *job_id, const char *to_
         r = lab_store_job_get(p->store, job_id, &job);
         if (r < 0)
                 return r;
+        if (lab_job_state_is_final(lab_job_state_from_string(job->state)))
+                return 0; /* already finished here; its event is in the outbox */
         lab_download_abort(p, job_id, true);
-        r = lab_store_job_transition(p->store, job_id, job->state, to_state, reason, NULL,
-                                     event_kind, event_body);
+        r = lab_job_move(p->store, job_id, job->state, to_state, reason, NULL, event_kind,
+                         event_body);
         if (r < 0)
                 return log_error_errno(r, "job %s: cannot move from %s to %s: %m", job_id,
                                        job->state, to_state);

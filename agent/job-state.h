@@ -1,0 +1,65 @@
+/*
+ * job-state.h - the job state machine: which state may follow which.
+ *
+ * Why: a lab that prints an order twice loses money, one that loses an order
+ * loses a customer. Every change of a job's state in the agent goes through
+ * lab_job_move(), which refuses (and logs) a transition this table does not
+ * allow, so no code path can, say, take a printed job back to queued. The
+ * table is pure data, unit-tested over every pair of states.
+ *
+ *   accepted → downloading → downloaded → rendering → rendered → queued
+ *     → submitting → printing → printed → reported
+ *   side exits: rejected (input that can never print) · held (waits for the
+ *   lab, with a reason) · rerouted (its printer failed before the job
+ *   started: rendered again for another) · uncertain (a person must say
+ *   whether it printed) · canceled · failed · dropped (not the lab's job)
+ */
+#pragma once
+
+#include <stdbool.h>
+
+#include "store.h"
+
+typedef enum lab_job_state_e {
+        LAB_JOB_ACCEPTED,
+        LAB_JOB_DOWNLOADING,
+        LAB_JOB_DOWNLOADED,
+        LAB_JOB_RENDERING,
+        LAB_JOB_RENDERED,
+        LAB_JOB_QUEUED,
+        LAB_JOB_SUBMITTING,
+        LAB_JOB_PRINTING,
+        LAB_JOB_PRINTED,
+        LAB_JOB_REPORTED,
+        LAB_JOB_REJECTED,
+        LAB_JOB_HELD,
+        LAB_JOB_REROUTED,
+        LAB_JOB_UNCERTAIN,
+        LAB_JOB_CANCELED,
+        LAB_JOB_FAILED,
+        LAB_JOB_DROPPED,
+        LAB_JOB_STATE_MAX,
+        LAB_JOB_STATE_INVALID = -1,
+} lab_job_state_t;
+
+/* The state's keyword as stored ("downloaded"), or NULL for an invalid value. */
+const char *lab_job_state_to_string(lab_job_state_t s);
+
+/* The state for a keyword, or LAB_JOB_STATE_INVALID. */
+lab_job_state_t lab_job_state_from_string(const char *s);
+
+/* Whether the job is finished here: nothing will happen to it any more. */
+bool lab_job_state_is_final(lab_job_state_t s);
+
+/* Whether from → to is allowed (pure). */
+bool lab_job_state_can_move(lab_job_state_t from, lab_job_state_t to);
+
+/*
+ * Move a job from from_state to to_state with its event, through
+ * lab_store_job_transition (compare-and-set, one transaction). An
+ * illegal transition (or an unknown state) is logged with the keyword
+ * illegal_transition and refused with -EPERM, and nothing is written.
+ */
+int lab_job_move(lab_store_t *store, const char *id, const char *from_state, const char *to_state,
+                 const char *reason, const char *detail, const char *event_kind,
+                 const char *event_body);
