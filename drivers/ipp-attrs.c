@@ -1,0 +1,540 @@
+/*
+ * ipp-attrs.c - turn IPP responses into lab_printer_status_t, caps and job
+ * status, without any I/O.
+ *
+ * Why: this is where untrusted printer data enters the agent. Every string
+ * is copied bounded and cleaned of control characters, every number is
+ * range-checked, and an attribute with an unexpected value tag is ignored
+ * rather than misread. printer-ipp.c sends requests; this file only reads.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cups/cups.h>
+
+#include "ipp-attrs.h"
+#include "macro.h"
+
+/* The most values one capabilities list keeps (a hostile printer could send more). */
+#define CAPS_LIST_MAX 1024
+
+/* Copy src (or "" for NULL) into dst[size], truncated, control characters made spaces. */
+static void copy_clean(char *dst, size_t size, const char *src)
+{
+        size_t i = 0;
+
+        if (size == 0)
+                return;
+        for (; src && src[i] && i + 1 < size; i++)
+                dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? ' ' : src[i];
+        dst[i] = '\0';
+}
+
+/* Copy the len bytes at src into dst[size] as above (stops at a NUL). */
+static void copy_clean_n(char *dst, size_t size, const char *src, size_t len)
+{
+        size_t i = 0;
+
+        if (size == 0)
+                return;
+        for (; i < len && src[i] && i + 1 < size; i++)
+                dst[i] = (unsigned char)src[i] < 0x20 || src[i] == 0x7f ? ' ' : src[i];
+        dst[i] = '\0';
+}
+
+/* The first attribute called name in any group, NULL if none. */
+static ipp_attribute_t *find(ipp_t *resp, const char *name)
+{
+        return ippFindAttribute(resp, name, IPP_TAG_ZERO);
+}
+
+/* Value i of a string-like attribute (text, name, keyword, ...), NULL otherwise. */
+static const char *attr_str(ipp_attribute_t *a, int i)
+{
+        return a ? ippGetString(a, i, NULL) : NULL;
+}
+
+/* Whether a holds integers or enums. */
+static bool attr_is_int(ipp_attribute_t *a)
+{
+        return a && (ippGetValueTag(a) == IPP_TAG_INTEGER || ippGetValueTag(a) == IPP_TAG_ENUM);
+}
+
+lab_printer_state_t lab_ipp_printer_state(int ipp_state)
+{
+        switch (ipp_state) {
+        case IPP_PSTATE_PROCESSING:
+                return LAB_PRINTER_PROCESSING;
+        case IPP_PSTATE_STOPPED:
+                return LAB_PRINTER_STOPPED;
+        default:
+                return LAB_PRINTER_IDLE;
+        }
+}
+
+lab_pjob_state_t lab_ipp_job_state(int ipp_job_state)
+{
+        switch (ipp_job_state) {
+        case IPP_JSTATE_PENDING:
+        case IPP_JSTATE_HELD:
+                return LAB_PJOB_PENDING;
+        case IPP_JSTATE_PROCESSING:
+        case IPP_JSTATE_STOPPED:
+                return LAB_PJOB_PROCESSING;
+        case IPP_JSTATE_CANCELED:
+                return LAB_PJOB_CANCELED;
+        case IPP_JSTATE_ABORTED:
+                return LAB_PJOB_ABORTED;
+        case IPP_JSTATE_COMPLETED:
+                return LAB_PJOB_COMPLETED;
+        default:
+                return LAB_PJOB_UNKNOWN;
+        }
+}
+
+/* Parse a decimal int of at most 9 digits with optional '-' in [s, s+len); -EINVAL otherwise. */
+static int parse_int(const char *s, size_t len, int *ret)
+{
+        bool neg = false;
+        int v = 0;
+
+        if (len > 0 && s[0] == '-') {
+                neg = true;
+                s++;
+                len--;
+        }
+        if (len == 0 || len > 9)
+                return -EINVAL;
+        for (size_t i = 0; i < len; i++) {
+                if (s[i] < '0' || s[i] > '9')
+                        return -EINVAL;
+                v = v * 10 + (s[i] - '0');
+        }
+        *ret = neg ? -v : v;
+        return 0;
+}
+
+int lab_ipp_supply_parse(const char *value, size_t len, lab_supply_t *out)
+{
+        int level = INT_MIN, maxcap = -1, index = -1;
+        bool percent = false, any = false;
+        const char *p = value, *end = value + len;
+
+        out->type[0] = out->color[0] = '\0';
+        out->level = -1;
+        while (p < end) {
+                const char *semi = memchr(p, ';', (size_t)(end - p));
+                const char *stop = semi ? semi : end;
+                const char *eq = memchr(p, '=', (size_t)(stop - p));
+
+                if (eq && eq > p) {
+                        size_t klen = (size_t)(eq - p), vlen = (size_t)(stop - eq - 1);
+                        const char *v = eq + 1;
+
+                        any = true;
+                        if (klen == 4 && memcmp(p, "type", 4) == 0)
+                                copy_clean_n(out->type, sizeof out->type, v, vlen);
+                        else if (klen == 12 && memcmp(p, "colorantname", 12) == 0)
+                                copy_clean_n(out->color, sizeof out->color, v, vlen);
+                        else if (klen == 5 && memcmp(p, "level", 5) == 0)
+                                (void)parse_int(v, vlen, &level);
+                        else if (klen == 11 && memcmp(p, "maxcapacity", 11) == 0)
+                                (void)parse_int(v, vlen, &maxcap);
+                        else if (klen == 5 && memcmp(p, "index", 5) == 0)
+                                (void)parse_int(v, vlen, &index);
+                        else if (klen == 4 && memcmp(p, "unit", 4) == 0)
+                                percent = vlen == 7 && memcmp(v, "percent", 7) == 0;
+                }
+                p = semi ? semi + 1 : end;
+        }
+        if (!any)
+                return -EINVAL;
+        if (strcmp(out->color, "unknown") == 0)
+                out->color[0] = '\0';
+        /* PWG: level -1 other, -2 unknown, -3 "some left"; scale to percent unless unit=percent. */
+        if (level >= 0) {
+                long pct = level;
+                if (!percent && maxcap > 0 && maxcap != 100)
+                        pct = (long)level * 100 / maxcap;
+                out->level = pct <= 100 ? (int)pct : -1;
+        }
+        return index >= 0 ? index : -1;
+}
+
+long lab_ipp_marker_remaining(const char *message)
+{
+        const char *p;
+        long v = 0;
+        int digits = 0;
+
+        if (!message || !strstr(message, "remaining"))
+                return -1;
+        for (p = message; *p && !isdigit((unsigned char)*p); p++)
+                ;
+        for (; isdigit((unsigned char)*p); p++) {
+                if (++digits > 9)
+                        return -1;
+                v = v * 10 + (*p - '0');
+        }
+        return digits ? v : -1;
+}
+
+/* Attach marker-message values to the supplies: one per supply, or a single one to the first. */
+static void attach_marker_messages(ipp_t *resp, lab_printer_status_t *ret)
+{
+        ipp_attribute_t *m = find(resp, "marker-message");
+        int n = m ? ippGetCount(m) : 0;
+
+        if (n <= 0 || ret->n_supplies == 0)
+                return;
+        for (size_t i = 0; i < ret->n_supplies && (int)i < n; i++) {
+                const char *s = attr_str(m, (int)i);
+                if (!s)
+                        continue;
+                copy_clean(ret->supplies[i].message, sizeof ret->supplies[i].message, s);
+                ret->supplies[i].remaining = lab_ipp_marker_remaining(s);
+        }
+}
+
+/* Supplies from printer-supply (+ printer-supply-description); false if there is none. */
+static bool supplies_from_pwg(ipp_t *resp, lab_printer_status_t *ret)
+{
+        ipp_attribute_t *sup = find(resp, "printer-supply");
+        ipp_attribute_t *desc = find(resp, "printer-supply-description");
+        int n = sup ? ippGetCount(sup) : 0;
+
+        if (n <= 0)
+                return false;
+        for (int i = 0; i < n && ret->n_supplies < LAB_PRINTER_SUPPLIES_MAX; i++) {
+                lab_supply_t *s = &ret->supplies[ret->n_supplies];
+                const char *text = NULL;
+                int len = 0;
+
+                *s = (lab_supply_t){.level = -1, .remaining = -1};
+                if (ippGetValueTag(sup) == IPP_TAG_STRING)
+                        text = ippGetOctetString(sup, i, &len);
+                else if ((text = attr_str(sup, i)))
+                        len = (int)strlen(text);
+                if (!text || len <= 0 || lab_ipp_supply_parse(text, (size_t)len, s) == -EINVAL)
+                        continue;
+                copy_clean(s->name, sizeof s->name, attr_str(desc, i));
+                if (!s->name[0])
+                        copy_clean(s->name, sizeof s->name, s->type);
+                ret->n_supplies++;
+        }
+        return true;
+}
+
+/* Supplies from the CUPS marker-names/-types/-colors/-levels attributes. */
+static void supplies_from_markers(ipp_t *resp, lab_printer_status_t *ret)
+{
+        ipp_attribute_t *names = find(resp, "marker-names"), *types = find(resp, "marker-types"),
+                        *colors = find(resp, "marker-colors"),
+                        *levels = find(resp, "marker-levels");
+        int n = names ? ippGetCount(names) : 0;
+
+        for (int i = 0; i < n && ret->n_supplies < LAB_PRINTER_SUPPLIES_MAX; i++) {
+                lab_supply_t *s = &ret->supplies[ret->n_supplies];
+                const char *name = attr_str(names, i);
+
+                if (!name)
+                        continue;
+                *s = (lab_supply_t){.level = -1, .remaining = -1};
+                copy_clean(s->name, sizeof s->name, name);
+                copy_clean(s->type, sizeof s->type, attr_str(types, i));
+                copy_clean(s->color, sizeof s->color, attr_str(colors, i));
+                if (strcmp(s->color, "none") == 0 || strcmp(s->color, "unknown") == 0)
+                        s->color[0] = '\0';
+                if (attr_is_int(levels) && i < ippGetCount(levels)) {
+                        int l = ippGetInteger(levels, i);
+                        s->level = l >= 0 && l <= 100 ? l : -1;
+                }
+                ret->n_supplies++;
+        }
+}
+
+/* Loaded media from media-col-ready, else media-ready. */
+static void media_from(ipp_t *resp, lab_printer_status_t *ret)
+{
+        ipp_attribute_t *cols = find(resp, "media-col-ready");
+        ipp_attribute_t *names = find(resp, "media-ready");
+
+        if (cols && ippGetValueTag(cols) == IPP_TAG_BEGIN_COLLECTION) {
+                for (int i = 0; i < ippGetCount(cols) && ret->n_media < LAB_PRINTER_MEDIA_MAX;
+                     i++) {
+                        ipp_t *col = ippGetCollection(cols, i);
+                        lab_media_ready_t *m = &ret->media[ret->n_media];
+                        ipp_attribute_t *size;
+
+                        if (!col)
+                                continue;
+                        *m = (lab_media_ready_t){0};
+                        copy_clean(m->size, sizeof m->size,
+                                   attr_str(find(col, "media-size-name"), 0));
+                        size = find(col, "media-size");
+                        if (!m->size[0] && size &&
+                            ippGetValueTag(size) == IPP_TAG_BEGIN_COLLECTION) {
+                                ipp_t *dim = ippGetCollection(size, 0);
+                                ipp_attribute_t *x = dim ? find(dim, "x-dimension") : NULL;
+                                ipp_attribute_t *y = dim ? find(dim, "y-dimension") : NULL;
+                                if (attr_is_int(x) && attr_is_int(y) && ippGetInteger(x, 0) > 0 &&
+                                    ippGetInteger(y, 0) > 0) {
+                                        pwg_media_t *pwg = pwgMediaForSize(ippGetInteger(x, 0),
+                                                                           ippGetInteger(y, 0));
+                                        if (pwg)
+                                                copy_clean(m->size, sizeof m->size, pwg->pwg);
+                                }
+                        }
+                        copy_clean(m->type, sizeof m->type, attr_str(find(col, "media-type"), 0));
+                        copy_clean(m->source, sizeof m->source,
+                                   attr_str(find(col, "media-source"), 0));
+                        if (m->size[0])
+                                ret->n_media++;
+                }
+                if (ret->n_media > 0)
+                        return;
+        }
+        for (int i = 0; names && i < ippGetCount(names) && ret->n_media < LAB_PRINTER_MEDIA_MAX;
+             i++) {
+                const char *s = attr_str(names, i);
+                if (!s || !s[0])
+                        continue;
+                ret->media[ret->n_media] = (lab_media_ready_t){0};
+                copy_clean(ret->media[ret->n_media].size, sizeof ret->media[0].size, s);
+                ret->n_media++;
+        }
+}
+
+void lab_ipp_printer_status_from(ipp_t *resp, lab_printer_status_t *ret)
+{
+        ipp_attribute_t *a;
+
+        a = find(resp, "printer-state");
+        ret->state = attr_is_int(a) ? lab_ipp_printer_state(ippGetInteger(a, 0)) : LAB_PRINTER_IDLE;
+        copy_clean(ret->message, sizeof ret->message,
+                   attr_str(find(resp, "printer-state-message"), 0));
+
+        ret->n_reasons = 0;
+        a = find(resp, "printer-state-reasons");
+        for (int i = 0; a && i < ippGetCount(a) && ret->n_reasons < LAB_PRINTER_REASONS_MAX; i++) {
+                const char *r = attr_str(a, i);
+                if (!r || !r[0] || strcmp(r, "none") == 0)
+                        continue;
+                lab_printer_reason_parse(r, &ret->reasons[ret->n_reasons++]);
+        }
+
+        a = find(resp, "printer-is-accepting-jobs");
+        /* Required by RFC 8011; a printer that leaves it out is taken as accepting. */
+        ret->accepting = a && ippGetValueTag(a) == IPP_TAG_BOOLEAN ? ippGetBoolean(a, 0) : true;
+
+        ret->n_supplies = 0;
+        if (!supplies_from_pwg(resp, ret))
+                supplies_from_markers(resp, ret);
+        attach_marker_messages(resp, ret);
+
+        ret->n_media = 0;
+        media_from(resp, ret);
+}
+
+/* Add the string values of every attribute called name to *list (no duplicates). */
+static int list_collect(ipp_t *resp, const char *name, char ***list, size_t *n)
+{
+        for (ipp_attribute_t *a = ippFindAttribute(resp, name, IPP_TAG_ZERO); a;
+             a = ippFindNextAttribute(resp, name, IPP_TAG_ZERO)) {
+                for (int i = 0; i < ippGetCount(a) && *n < CAPS_LIST_MAX; i++) {
+                        const char *s = attr_str(a, i);
+                        char **grown, *copy;
+
+                        if (!s || !s[0] || lab_printer_caps_has(*list, *n, s))
+                                continue;
+                        copy = strdup(s);
+                        if (!copy)
+                                return -ENOMEM;
+                        grown = realloc(*list, (*n + 1) * sizeof **list);
+                        if (!grown) {
+                                free(copy);
+                                return -ENOMEM;
+                        }
+                        *list = grown;
+                        (*list)[(*n)++] = copy;
+                }
+        }
+        return 0;
+}
+
+/* Add printer-resolution-supported, in dpi, without duplicates. */
+static int resolutions_collect(ipp_t *resp, lab_printer_caps_t *ret)
+{
+        ipp_attribute_t *a = find(resp, "printer-resolution-supported");
+
+        if (!a || ippGetValueTag(a) != IPP_TAG_RESOLUTION)
+                return 0;
+        for (int i = 0; i < ippGetCount(a) && ret->n_resolutions < CAPS_LIST_MAX; i++) {
+                int y;
+                ipp_res_t units;
+                int x = ippGetResolution(a, i, &y, &units);
+                long dpi = units == IPP_RES_PER_CM ? ((long)x * 254 + 50) / 100 : x;
+                unsigned *grown;
+                bool dup = false;
+
+                if (dpi <= 0 || dpi > 100000)
+                        continue;
+                for (size_t k = 0; k < ret->n_resolutions; k++)
+                        dup = dup || ret->resolutions[k] == (unsigned)dpi;
+                if (dup)
+                        continue;
+                grown = realloc(ret->resolutions, (ret->n_resolutions + 1) * sizeof *grown);
+                if (!grown)
+                        return -ENOMEM;
+                ret->resolutions = grown;
+                ret->resolutions[ret->n_resolutions++] = (unsigned)dpi;
+        }
+        return 0;
+}
+
+int lab_ipp_caps_from(ipp_t *resp, lab_printer_caps_t *ret)
+{
+        ipp_attribute_t *a;
+        const char *mm;
+        int r;
+
+        r = list_collect(resp, "media-supported", &ret->media, &ret->n_media);
+        if (r >= 0)
+                r = list_collect(resp, "media-type-supported", &ret->media_types,
+                                 &ret->n_media_types);
+        if (r >= 0)
+                r = list_collect(resp, "document-format-supported", &ret->formats, &ret->n_formats);
+        if (r >= 0)
+                r = resolutions_collect(resp, ret);
+        if (r < 0) {
+                lab_printer_caps_done(ret);
+                return r;
+        }
+
+        ret->color = false;
+        a = find(resp, "print-color-mode-supported");
+        for (int i = 0; a && i < ippGetCount(a); i++) {
+                const char *s = attr_str(a, i);
+                ret->color = ret->color || (s && strcmp(s, "color") == 0);
+        }
+        if (!a) {
+                a = find(resp, "color-supported");
+                ret->color = a && ippGetValueTag(a) == IPP_TAG_BOOLEAN && ippGetBoolean(a, 0);
+        }
+
+        mm = attr_str(find(resp, "printer-make-and-model"), 0);
+        if (mm && mm[0]) {
+                char buf[256];
+                copy_clean(buf, sizeof buf, mm);
+                ret->make_model = strdup(buf);
+                if (!ret->make_model) {
+                        lab_printer_caps_done(ret);
+                        return -ENOMEM;
+                }
+        }
+        return 0;
+}
+
+/* What one job group says; filled attribute by attribute. */
+typedef struct job_rec_s {
+        int id;           /* 0 unknown */
+        const char *name; /* job-name, NULL unknown */
+        lab_pjob_status_t status;
+} job_rec_t;
+
+/* Start an empty record. */
+static void job_rec_init(job_rec_t *j)
+{
+        *j = (job_rec_t){.status = {.state = LAB_PJOB_UNKNOWN, .impressions_completed = -1}};
+}
+
+/* Join the values of a keyword attribute with commas into buf (whole values only, no "none"). */
+static void join_keywords(ipp_attribute_t *a, char *buf, size_t size)
+{
+        size_t used = 0;
+
+        buf[0] = '\0';
+        for (int i = 0; i < ippGetCount(a); i++) {
+                const char *s = attr_str(a, i);
+                size_t len;
+
+                if (!s || !s[0] || strcmp(s, "none") == 0)
+                        continue;
+                len = strlen(s);
+                if (used + (used ? 1 : 0) + len + 1 > size)
+                        break;
+                if (used)
+                        buf[used++] = ',';
+                copy_clean(buf + used, size - used, s);
+                used += len;
+        }
+}
+
+/* Take one attribute of a job group into j. */
+static void job_rec_add(job_rec_t *j, ipp_attribute_t *a)
+{
+        const char *name = ippGetName(a);
+
+        if (!name)
+                return;
+        if (strcmp(name, "job-id") == 0 && attr_is_int(a))
+                j->id = ippGetInteger(a, 0) > 0 ? ippGetInteger(a, 0) : 0;
+        else if (strcmp(name, "job-name") == 0)
+                j->name = attr_str(a, 0);
+        else if (strcmp(name, "job-state") == 0 && attr_is_int(a))
+                j->status.state = lab_ipp_job_state(ippGetInteger(a, 0));
+        else if (strcmp(name, "job-state-reasons") == 0)
+                join_keywords(a, j->status.reasons, sizeof j->status.reasons);
+        else if (strcmp(name, "job-state-message") == 0)
+                copy_clean(j->status.message, sizeof j->status.message, attr_str(a, 0));
+        else if (strcmp(name, "job-impressions-completed") == 0 && attr_is_int(a))
+                j->status.impressions_completed =
+                    ippGetInteger(a, 0) >= 0 ? ippGetInteger(a, 0) : -1;
+}
+
+void lab_ipp_job_status_from(ipp_t *resp, lab_pjob_status_t *ret)
+{
+        job_rec_t j;
+
+        job_rec_init(&j);
+        for (ipp_attribute_t *a = ippFirstAttribute(resp); a; a = ippNextAttribute(resp))
+                if (ippGetGroupTag(a) == IPP_TAG_JOB)
+                        job_rec_add(&j, a);
+        *ret = j.status;
+}
+
+int lab_ipp_find_job(ipp_t *resp, const char *job_name, int *ret_job_id,
+                     lab_pjob_status_t *ret_status)
+{
+        job_rec_t cur, best;
+        bool in_job = false;
+
+        job_rec_init(&cur);
+        job_rec_init(&best);
+        /* One pass; a NULL attribute at the end flushes the last job. */
+        for (ipp_attribute_t *a = ippFirstAttribute(resp);; a = ippNextAttribute(resp)) {
+                bool job_attr = a && ippGetGroupTag(a) == IPP_TAG_JOB && ippGetName(a);
+
+                if (in_job && !job_attr) {
+                        if (cur.id > 0 && cur.name && strcmp(cur.name, job_name) == 0 &&
+                            cur.id > best.id)
+                                best = cur;
+                        job_rec_init(&cur);
+                        in_job = false;
+                }
+                if (!a)
+                        break;
+                if (job_attr) {
+                        in_job = true;
+                        job_rec_add(&cur, a);
+                }
+        }
+        if (best.id <= 0)
+                return -ENOENT;
+        *ret_job_id = best.id;
+        *ret_status = best.status;
+        return 0;
+}

@@ -1,0 +1,58 @@
+/*
+ * ipp-attrs.h - pure conversions of IPP responses into the printer
+ * interface's structs (status, capabilities, job status).
+ *
+ * Why: the network half of the IPP driver (printer-ipp.c) only sends
+ * requests; everything it learns from a printer passes through these
+ * functions, which do no I/O and so can be tested on ipp_t messages built
+ * in memory, hostile ones included. Values come from the network: every
+ * string is bounded, every number range-checked, wrong value tags ignored.
+ */
+#pragma once
+
+#include <stddef.h>
+
+#include <cups/ipp.h>
+
+#include "printer.h"
+
+/* IPP printer-state enum (3 idle, 4 processing, 5 stopped) → ours; unknown values: idle. */
+lab_printer_state_t lab_ipp_printer_state(int ipp_state);
+
+/* IPP job-state enum (3..9) → ours; unknown values: LAB_PJOB_UNKNOWN. */
+lab_pjob_state_t lab_ipp_job_state(int ipp_job_state);
+
+/*
+ * Parse one PWG 5100.13 printer-supply value ("index=1;class=...;type=ribbonWax;
+ * unit=percent;maxcapacity=100;level=80;colorantname=multi-color;") of len bytes
+ * (not NUL-terminated) into out's type, color and level (percent, -1 unknown).
+ * name, message and remaining are left alone. Returns the supply's index (>= 0,
+ * -1 when absent) or -EINVAL when the value has no usable key=value pair.
+ */
+int lab_ipp_supply_parse(const char *value, size_t len, lab_supply_t *out);
+
+/*
+ * Prints remaining from a marker-message such as Gutenprint's "310 native prints
+ * remaining": the first number in a message that says "remaining"; -1 otherwise.
+ */
+long lab_ipp_marker_remaining(const char *message);
+
+/* Fill *ret from a Get-Printer-Attributes response (state, reasons, supplies, media). */
+void lab_ipp_printer_status_from(ipp_t *resp, lab_printer_status_t *ret);
+
+/*
+ * Fill *ret (zeroed by the caller) from a Get-Printer-Attributes response.
+ * document-format-supported is gathered from every occurrence, without
+ * duplicates. 0, or -ENOMEM (then *ret is freed and zeroed).
+ */
+int lab_ipp_caps_from(ipp_t *resp, lab_printer_caps_t *ret);
+
+/* Fill *ret from a Get-Job-Attributes response (job-state, reasons, message, impressions). */
+void lab_ipp_job_status_from(ipp_t *resp, lab_pjob_status_t *ret);
+
+/*
+ * In a Get-Jobs response, the job named job_name (exact match; the highest
+ * job-id if several): 0 with *ret_job_id and *ret_status, or -ENOENT.
+ */
+int lab_ipp_find_job(ipp_t *resp, const char *job_name, int *ret_job_id,
+                     lab_pjob_status_t *ret_status);

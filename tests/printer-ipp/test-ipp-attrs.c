@@ -1,0 +1,406 @@
+/*
+ * test-ipp-attrs.c - the pure ipp_t -> status / caps / job conversions of
+ * drivers/ipp-attrs.c, on responses built in memory: well-formed ones, the
+ * shapes real printers send (ippeveprinter's duplicate format list, CUPS
+ * marker-* only, Gutenprint's marker-message), and hostile ones.
+ *
+ * Why: printer answers are untrusted input; every branch of the parsing must
+ * be exercised without a printer, and must never crash or overflow.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ipp-attrs.h"
+
+/* A Get-Printer-Attributes-shaped response to add printer attributes to. */
+static ipp_t *printer_resp(void)
+{
+        ipp_t *r = ippNew();
+
+        ippSetStatusCode(r, IPP_STATUS_OK);
+        ippAddString(r, IPP_TAG_OPERATION, IPP_TAG_CHARSET, "attributes-charset", NULL, "utf-8");
+        return r;
+}
+
+/* Add a printer-supply octetString with n values. */
+static void add_supplies(ipp_t *r, const char *const *values, int n)
+{
+        ipp_attribute_t *a = NULL;
+
+        for (int i = 0; i < n; i++) {
+                if (i == 0)
+                        a = ippAddOctetString(r, IPP_TAG_PRINTER, "printer-supply", values[0],
+                                              (int)strlen(values[0]));
+                else
+                        ippSetOctetString(r, &a, i, values[i], (int)strlen(values[i]));
+        }
+}
+
+/* printer-supply strings: the keys we use, and what hostile values give. */
+static void test_supply_parse(void **state)
+{
+        lab_supply_t s;
+        const char *v;
+
+        v = "index=1;class=supplyThatIsConsumed;type=ribbonWax;unit=percent;maxcapacity=100;"
+            "level=80;colorantname=multi-color;";
+        assert_int_equal(lab_ipp_supply_parse(v, strlen(v), &s), 1);
+        assert_string_equal(s.type, "ribbonWax");
+        assert_string_equal(s.color, "multi-color");
+        assert_int_equal(s.level, 80);
+
+        v = "type=toner;maxcapacity=200;level=50;colorantname=unknown";
+        assert_int_equal(lab_ipp_supply_parse(v, strlen(v), &s), -1); /* no index */
+        assert_int_equal(s.level, 25);                                /* scaled to percent */
+        assert_string_equal(s.color, "");                             /* unknown -> "" */
+
+        v = "type=ink;level=150;unit=percent;";
+        assert_true(lab_ipp_supply_parse(v, strlen(v), &s) != -EINVAL);
+        assert_int_equal(s.level, -1);           /* over 100: not believed */
+        v = "type=ink;level=-3;maxcapacity=100"; /* PWG "some left" */
+        assert_true(lab_ipp_supply_parse(v, strlen(v), &s) != -EINVAL);
+        assert_int_equal(s.level, -1);
+        v = "level=12abc;type=ink";
+        assert_true(lab_ipp_supply_parse(v, strlen(v), &s) != -EINVAL);
+        assert_int_equal(s.level, -1);
+        v = "level=99999999999999999;maxcapacity=0";
+        assert_true(lab_ipp_supply_parse(v, strlen(v), &s) != -EINVAL);
+        assert_int_equal(s.level, -1);
+        v = "index=99999999999;level=;type=";
+        assert_int_equal(lab_ipp_supply_parse(v, strlen(v), &s), -1);
+        assert_int_equal(s.level, -1);
+
+        /* Nothing usable at all. */
+        assert_int_equal(lab_ipp_supply_parse("", 0, &s), -EINVAL);
+        assert_int_equal(lab_ipp_supply_parse("garbage", 7, &s), -EINVAL);
+        assert_int_equal(lab_ipp_supply_parse("=;=x;;", 6, &s), -EINVAL);
+
+        /* Length-bounded (no NUL needed), long values truncated, control characters removed. */
+        char buf[300];
+        memset(buf, 'x', sizeof buf);
+        memcpy(buf, "type=", 5);
+        assert_true(lab_ipp_supply_parse(buf, sizeof buf, &s) != -EINVAL);
+        assert_int_equal(strlen(s.type), sizeof s.type - 1);
+        v = "type=a\nb\x1b;level=5";
+        assert_true(lab_ipp_supply_parse(v, strlen(v), &s) != -EINVAL);
+        assert_string_equal(s.type, "a b ");
+        assert_int_equal(s.level, 5);
+        v = "level=70;type=toner";
+        assert_true(lab_ipp_supply_parse(v, 8, &s) != -EINVAL); /* only "level=70" */
+        assert_int_equal(s.level, 70);
+        assert_string_equal(s.type, "");
+}
+
+/* marker-message: Gutenprint's prints remaining, and messages without a count. */
+static void test_marker_remaining(void **state)
+{
+        assert_int_equal(lab_ipp_marker_remaining("310 native prints remaining"), 310);
+        assert_int_equal(lab_ipp_marker_remaining("Ribbon: 12 prints remaining on 4x6"), 12);
+        assert_int_equal(lab_ipp_marker_remaining("0 native prints remaining"), 0);
+        assert_int_equal(lab_ipp_marker_remaining("no count remaining"), -1);
+        assert_int_equal(lab_ipp_marker_remaining("310 prints"), -1);
+        assert_int_equal(lab_ipp_marker_remaining("99999999999 prints remaining"), -1);
+        assert_int_equal(lab_ipp_marker_remaining(""), -1);
+        assert_int_equal(lab_ipp_marker_remaining(NULL), -1);
+}
+
+/* A stopped printer with PWG supplies, marker-message and media-col-ready without a size name. */
+static void test_status_pwg(void **state)
+{
+        ipp_t *r = printer_resp(), *col = ippNew(), *size = ippNew();
+        const char *reasons[] = {"media-empty-error", "none", "marker-supply-low-warning"};
+        const char *supplies[] = {
+            "index=1;type=ribbonWax;unit=percent;maxcapacity=100;level=80;colorantname=multi-"
+            "color;",
+            "no key value pairs", /* skipped */
+            "index=3;type=paper;level=350;maxcapacity=700;",
+        };
+        const char *desc[] = {"4x6 ribbon", "junk", ""};
+        lab_printer_status_t s = {0};
+        char why[256];
+
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_ENUM, "printer-state", IPP_PSTATE_STOPPED);
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "printer-state-reasons", 3, NULL,
+                      reasons);
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-state-message", NULL,
+                     "Out of paper.\n");
+        ippAddBoolean(r, IPP_TAG_PRINTER, "printer-is-accepting-jobs", 0);
+        add_supplies(r, supplies, 3);
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-supply-description", 3, NULL,
+                      desc);
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "marker-message", NULL,
+                     "310 native prints remaining");
+        ippAddInteger(size, IPP_TAG_ZERO, IPP_TAG_INTEGER, "x-dimension", 10160);
+        ippAddInteger(size, IPP_TAG_ZERO, IPP_TAG_INTEGER, "y-dimension", 15240);
+        ippAddCollection(col, IPP_TAG_ZERO, "media-size", size);
+        ippAddString(col, IPP_TAG_ZERO, IPP_TAG_KEYWORD, "media-type", NULL, "photographic-glossy");
+        ippAddCollection(r, IPP_TAG_PRINTER, "media-col-ready", col);
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "media-ready", NULL, "ignored_when_col");
+
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.state, LAB_PRINTER_STOPPED);
+        assert_string_equal(s.message, "Out of paper. ");
+        assert_false(s.accepting);
+        assert_int_equal(s.n_reasons, 2);
+        assert_string_equal(s.reasons[0].keyword, "media-empty");
+        assert_int_equal(s.reasons[0].severity, LAB_SEVERITY_ERROR);
+        assert_string_equal(s.reasons[1].keyword, "marker-supply-low");
+        assert_int_equal(s.reasons[1].severity, LAB_SEVERITY_WARNING);
+        assert_int_equal(s.n_supplies, 2);
+        assert_string_equal(s.supplies[0].name, "4x6 ribbon");
+        assert_int_equal(s.supplies[0].level, 80);
+        assert_int_equal(s.supplies[0].remaining, 310);
+        assert_string_equal(s.supplies[0].message, "310 native prints remaining");
+        assert_string_equal(s.supplies[1].name, "paper"); /* empty description: the type */
+        assert_int_equal(s.supplies[1].level, 50);
+        assert_int_equal(s.supplies[1].remaining, -1);
+        assert_int_equal(s.n_media, 1);
+        assert_string_equal(s.media[0].size, "na_index-4x6_4x6in"); /* from x/y */
+        assert_string_equal(s.media[0].type, "photographic-glossy");
+        assert_string_equal(s.media[0].source, "");
+        assert_false(lab_printer_status_available(&s, why, sizeof why));
+        assert_int_equal(strncmp(why, "media_empty:", 12), 0);
+
+        ippDelete(size);
+        ippDelete(col);
+        ippDelete(r);
+}
+
+/* A CUPS queue: marker-* only, media-ready only, wrongly-typed attributes ignored. */
+static void test_status_markers(void **state)
+{
+        ipp_t *r = printer_resp();
+        const char *names[] = {"Ribbon", "Paper"}, *colors[] = {"none", "#FFFFFF"};
+        const char *types[] = {"ribbonWax", "paper"};
+        int levels[] = {50, -3};
+        lab_printer_status_t s = {0};
+        char why[256];
+
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "printer-state", NULL, "stopped");
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_NAME, "marker-names", 2, NULL, names);
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_NAME, "marker-colors", 2, NULL, colors);
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "marker-types", 2, NULL, types);
+        ippAddIntegers(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "marker-levels", 2, levels);
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "marker-message", NULL,
+                     "310 native prints remaining");
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "media-ready", NULL, "na_5x7_5x7in");
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "printer-is-accepting-jobs", NULL,
+                     "false"); /* wrong tag: ignored, taken as accepting */
+
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.state, LAB_PRINTER_IDLE); /* printer-state as keyword: ignored */
+        assert_true(s.accepting);
+        assert_int_equal(s.n_reasons, 0);
+        assert_int_equal(s.n_supplies, 2);
+        assert_string_equal(s.supplies[0].name, "Ribbon");
+        assert_string_equal(s.supplies[0].type, "ribbonWax");
+        assert_string_equal(s.supplies[0].color, "");
+        assert_int_equal(s.supplies[0].level, 50);
+        assert_int_equal(s.supplies[0].remaining, 310);
+        assert_string_equal(s.supplies[1].color, "#FFFFFF");
+        assert_int_equal(s.supplies[1].level, -1);
+        assert_int_equal(s.supplies[1].remaining, -1);
+        assert_int_equal(s.n_media, 1);
+        assert_string_equal(s.media[0].size, "na_5x7_5x7in");
+        assert_string_equal(s.media[0].type, "");
+        assert_true(lab_printer_status_available(&s, why, sizeof why));
+        ippDelete(r);
+}
+
+/* More values than the status holds: bounded, no overflow. */
+static void test_status_bounds(void **state)
+{
+        ipp_t *r = printer_resp();
+        const char *reasons[40], *supplies[20];
+        char longmsg[1000];
+        lab_printer_status_t s = {0};
+
+        for (int i = 0; i < 40; i++)
+                reasons[i] = "door-open-report";
+        for (int i = 0; i < 20; i++)
+                supplies[i] = "type=toner;level=10";
+        memset(longmsg, 'm', sizeof longmsg - 1);
+        longmsg[sizeof longmsg - 1] = '\0';
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "printer-state-reasons", 40, NULL,
+                      reasons);
+        add_supplies(r, supplies, 20);
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-state-message", NULL, longmsg);
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "marker-message", NULL, longmsg);
+
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.n_reasons, LAB_PRINTER_REASONS_MAX);
+        assert_int_equal(s.n_supplies, LAB_PRINTER_SUPPLIES_MAX);
+        assert_int_equal(strlen(s.message), sizeof s.message - 1);
+        assert_int_equal(strlen(s.supplies[0].message), sizeof s.supplies[0].message - 1);
+        assert_string_equal(s.supplies[15].name, "toner");
+        ippDelete(r);
+
+        /* An empty response: defaults, nothing else. */
+        r = printer_resp();
+        s = (lab_printer_status_t){.n_supplies = 3};
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.state, LAB_PRINTER_IDLE);
+        assert_int_equal(s.n_supplies, 0);
+        assert_int_equal(s.n_media, 0);
+        ippDelete(r);
+}
+
+/* Capabilities: two document-format-supported lists merged without duplicates, dpcm, colour. */
+static void test_caps(void **state)
+{
+        ipp_t *r = printer_resp();
+        const char *f1[] = {"image/jpeg", "image/pwg-raster", "image/urf"};
+        const char *f2[] = {"application/octet-stream", "image/pwg-raster", "image/urf"};
+        const char *media[] = {"na_index-4x6_4x6in", "na_5x7_5x7in", "na_index-4x6_4x6in"};
+        const char *modes[] = {"monochrome", "color"};
+        lab_printer_caps_t c = {0};
+        ipp_attribute_t *res;
+
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_MIMETYPE, "document-format-supported", 3, NULL,
+                      f1);
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "media-supported", 3, NULL, media);
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_MIMETYPE, "document-format-supported", 3, NULL,
+                      f2);
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "print-color-mode-supported", 2, NULL,
+                      modes);
+        res = ippAddResolution(r, IPP_TAG_PRINTER, "printer-resolution-supported", IPP_RES_PER_INCH,
+                               300, 300);
+        ippSetResolution(r, &res, 1, IPP_RES_PER_CM, 118, 118); /* 299.7 dpi: a duplicate */
+        ippSetResolution(r, &res, 2, IPP_RES_PER_INCH, 600, 600);
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-make-and-model", NULL, "DNP DS620");
+
+        assert_int_equal(lab_ipp_caps_from(r, &c), 0);
+        assert_int_equal(c.n_formats, 4);
+        assert_string_equal(c.formats[0], "image/jpeg");
+        assert_string_equal(c.formats[3], "application/octet-stream");
+        assert_int_equal(c.n_media, 2);
+        assert_int_equal(c.n_media_types, 0);
+        assert_int_equal(c.n_resolutions, 2);
+        assert_int_equal(c.resolutions[0], 300);
+        assert_int_equal(c.resolutions[1], 600);
+        assert_true(c.color);
+        assert_string_equal(c.make_model, "DNP DS620");
+        lab_printer_caps_done(&c);
+        ippDelete(r);
+
+        /* Monochrome only; color-supported is only a fallback. */
+        r = printer_resp();
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_KEYWORD, "print-color-mode-supported", NULL,
+                     "monochrome");
+        ippAddBoolean(r, IPP_TAG_PRINTER, "color-supported", 1);
+        assert_int_equal(lab_ipp_caps_from(r, &c), 0);
+        assert_false(c.color);
+        assert_null(c.make_model);
+        lab_printer_caps_done(&c);
+        ippDelete(r);
+        r = printer_resp();
+        ippAddBoolean(r, IPP_TAG_PRINTER, "color-supported", 1);
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "media-supported", 5); /* wrong tag */
+        assert_int_equal(lab_ipp_caps_from(r, &c), 0);
+        assert_true(c.color);
+        assert_int_equal(c.n_media, 0);
+        lab_printer_caps_done(&c);
+        ippDelete(r);
+}
+
+/* Job states and a Get-Job-Attributes response. */
+static void test_job_status(void **state)
+{
+        ipp_t *r = printer_resp();
+        const char *reasons[] = {"aborted-by-system", "none", "job-completed-with-errors"};
+        lab_pjob_status_t st;
+
+        assert_int_equal(lab_ipp_job_state(IPP_JSTATE_PENDING), LAB_PJOB_PENDING);
+        assert_int_equal(lab_ipp_job_state(IPP_JSTATE_HELD), LAB_PJOB_PENDING);
+        assert_int_equal(lab_ipp_job_state(IPP_JSTATE_PROCESSING), LAB_PJOB_PROCESSING);
+        assert_int_equal(lab_ipp_job_state(IPP_JSTATE_STOPPED), LAB_PJOB_PROCESSING);
+        assert_int_equal(lab_ipp_job_state(IPP_JSTATE_CANCELED), LAB_PJOB_CANCELED);
+        assert_int_equal(lab_ipp_job_state(IPP_JSTATE_ABORTED), LAB_PJOB_ABORTED);
+        assert_int_equal(lab_ipp_job_state(IPP_JSTATE_COMPLETED), LAB_PJOB_COMPLETED);
+        assert_int_equal(lab_ipp_job_state(42), LAB_PJOB_UNKNOWN);
+        assert_int_equal(lab_ipp_printer_state(4), LAB_PRINTER_PROCESSING);
+
+        ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_INTEGER, "job-id", 7);
+        ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_ENUM, "job-state", IPP_JSTATE_ABORTED);
+        ippAddStrings(r, IPP_TAG_JOB, IPP_TAG_KEYWORD, "job-state-reasons", 3, NULL, reasons);
+        ippAddString(r, IPP_TAG_JOB, IPP_TAG_TEXT, "job-state-message", NULL, " Ribbon end");
+        ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_INTEGER, "job-impressions-completed", 1);
+        st = (lab_pjob_status_t){0};
+        lab_ipp_job_status_from(r, &st);
+        assert_int_equal(st.state, LAB_PJOB_ABORTED);
+        assert_string_equal(st.reasons, "aborted-by-system,job-completed-with-errors");
+        assert_string_equal(st.message, " Ribbon end");
+        assert_int_equal(st.impressions_completed, 1);
+        ippDelete(r);
+
+        /* Nothing known: unknown state, -1 impressions; reasons that do not fit are dropped whole.
+         */
+        r = printer_resp();
+        const char *many[40];
+        for (int i = 0; i < 40; i++)
+                many[i] = "job-printing-with-a-very-long-reason";
+        ippAddStrings(r, IPP_TAG_JOB, IPP_TAG_KEYWORD, "job-state-reasons", 40, NULL, many);
+        ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_INTEGER, "job-impressions-completed", -5);
+        lab_ipp_job_status_from(r, &st);
+        assert_int_equal(st.state, LAB_PJOB_UNKNOWN);
+        assert_int_equal(st.impressions_completed, -1);
+        assert_true(strlen(st.reasons) < sizeof st.reasons);
+        assert_int_equal(strlen(st.reasons) % (strlen(many[0]) + 1), strlen(many[0]));
+        ippDelete(r);
+}
+
+/* Add one job group to a Get-Jobs response (with a separator before all but the first). */
+static void add_job(ipp_t *r, bool first, int id, const char *name, ipp_jstate_t state)
+{
+        if (!first)
+                ippAddSeparator(r);
+        if (id > 0)
+                ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_INTEGER, "job-id", id);
+        if (name)
+                ippAddString(r, IPP_TAG_JOB, IPP_TAG_NAME, "job-name", NULL, name);
+        ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_ENUM, "job-state", state);
+}
+
+/* Get-Jobs: exact name match, highest job-id wins, groups without a job-id ignored. */
+static void test_find_job(void **state)
+{
+        ipp_t *r = printer_resp();
+        lab_pjob_status_t st;
+        int id = 0;
+
+        add_job(r, true, 4, "job-1/1/1", IPP_JSTATE_ABORTED);
+        add_job(r, false, 5, "job-1/1/10", IPP_JSTATE_COMPLETED);
+        add_job(r, false, 7, "job-1/1/1", IPP_JSTATE_PROCESSING);
+        add_job(r, false, 0, "job-2/1/1", IPP_JSTATE_COMPLETED);
+        add_job(r, false, 9, NULL, IPP_JSTATE_COMPLETED);
+
+        assert_int_equal(lab_ipp_find_job(r, "job-1/1/1", &id, &st), 0);
+        assert_int_equal(id, 7);
+        assert_int_equal(st.state, LAB_PJOB_PROCESSING);
+        assert_int_equal(lab_ipp_find_job(r, "job-1/1/10", &id, &st), 0);
+        assert_int_equal(id, 5);
+        assert_int_equal(st.state, LAB_PJOB_COMPLETED);
+        assert_int_equal(lab_ipp_find_job(r, "job-2/1/1", &id, &st), -ENOENT);
+        assert_int_equal(lab_ipp_find_job(r, "job-1/1", &id, &st), -ENOENT);
+        ippDelete(r);
+
+        r = printer_resp();
+        assert_int_equal(lab_ipp_find_job(r, "job-1/1/1", &id, &st), -ENOENT);
+        ippDelete(r);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test(test_supply_parse),  cmocka_unit_test(test_marker_remaining),
+            cmocka_unit_test(test_status_pwg),    cmocka_unit_test(test_status_markers),
+            cmocka_unit_test(test_status_bounds), cmocka_unit_test(test_caps),
+            cmocka_unit_test(test_job_status),    cmocka_unit_test(test_find_job),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
