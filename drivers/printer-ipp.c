@@ -495,7 +495,7 @@ static int ipp_capabilities(lab_printer_t *base, lab_printer_caps_t *ret, lab_er
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
         lab_error_t local_err;
-        _cleanup_(call_end) ipp_call_t call = call_begin(p);
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
 
         if (!err)
                 err = &local_err;
@@ -544,7 +544,7 @@ static int ipp_submit(lab_printer_t *base, const lab_print_request_t *rq, char *
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
         lab_error_t local_err;
-        _cleanup_(call_end) ipp_call_t call = call_begin(p);
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
 
         if (!err)
                 err = &local_err;
@@ -626,7 +626,7 @@ static int ipp_job_status(lab_printer_t *base, const char *handle, lab_pjob_stat
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
         lab_error_t local_err;
-        _cleanup_(call_end) ipp_call_t call = call_begin(p);
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
 
         if (!err)
                 err = &local_err;
@@ -660,7 +660,7 @@ static int ipp_cancel(lab_printer_t *base, const char *handle, lab_error_t *err)
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
         lab_error_t local_err;
-        _cleanup_(call_end) ipp_call_t call = call_begin(p);
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
 
         if (!err)
                 err = &local_err;
@@ -702,7 +702,7 @@ static int ipp_status(lab_printer_t *base, lab_printer_status_t *ret, lab_error_
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
         lab_error_t local_err;
-        _cleanup_(call_end) ipp_call_t call = call_begin(p);
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
 
         if (!err)
                 err = &local_err;
@@ -740,7 +740,7 @@ static int ipp_find_job(lab_printer_t *base, const char *job_name, char **ret_ha
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
         lab_error_t local_err;
-        _cleanup_(call_end) ipp_call_t call = call_begin(p);
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
 
         if (!err)
                 err = &local_err;
