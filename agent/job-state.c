@@ -41,10 +41,11 @@ static const unsigned next[LAB_JOB_STATE_MAX] = {
     /* at the printer: exactly once */
     [LAB_JOB_QUEUED] = S(SUBMITTING) | S(REROUTED) | S(HELD),
     /* back to queued only when the printer is known not to have the copy */
-    [LAB_JOB_SUBMITTING] = S(PRINTING) | S(QUEUED) | S(UNCERTAIN) | S(FAILED),
-    [LAB_JOB_PRINTING] = S(PRINTED) | S(QUEUED) | S(UNCERTAIN) | S(FAILED),
+    [LAB_JOB_SUBMITTING] = S(PRINTING) | S(QUEUED) | S(UNCERTAIN) | S(FAILED) | S(PRINTED),
+    /* a copy aborted and sent again: back to submitting or queued */
+    [LAB_JOB_PRINTING] = S(PRINTED) | S(QUEUED) | S(SUBMITTING) | S(UNCERTAIN) | S(FAILED),
     /* a person decides: it printed, or print it again */
-    [LAB_JOB_UNCERTAIN] = S(PRINTED) | S(QUEUED),
+    [LAB_JOB_UNCERTAIN] = S(PRINTED) | S(QUEUED) | S(PRINTING),
     [LAB_JOB_PRINTED] = S(REPORTED),
 };
 
@@ -98,4 +99,25 @@ int lab_job_move(lab_store_t *store, const char *id, const char *from_state, con
         }
         return lab_store_job_transition(store, id, from_state, to_state, reason, detail, event_kind,
                                         event_body);
+}
+
+lab_job_state_t lab_job_state_from_copies(const lab_copy_counts_t *c)
+{
+        unsigned active = c->queued + c->submitting + c->printing;
+        unsigned done = c->printed + c->uncertain + c->failed + c->canceled;
+
+        if (active + done == 0)
+                return LAB_JOB_STATE_INVALID;
+        if (c->printed == active + done)
+                return LAB_JOB_PRINTED;
+        if (active > 0) {
+                if (c->printing > 0 || done > 0)
+                        return LAB_JOB_PRINTING;
+                return c->submitting > 0 ? LAB_JOB_SUBMITTING : LAB_JOB_QUEUED;
+        }
+        if (c->uncertain > 0)
+                return LAB_JOB_UNCERTAIN;
+        if (c->failed > 0)
+                return LAB_JOB_FAILED;
+        return c->printed > 0 ? LAB_JOB_PRINTED : LAB_JOB_CANCELED;
 }

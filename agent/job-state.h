@@ -54,6 +54,21 @@ bool lab_job_state_is_final(lab_job_state_t s);
 /* Whether from → to is allowed (pure). */
 bool lab_job_state_can_move(lab_job_state_t from, lab_job_state_t to);
 
+/* How many copies of a job are in each copy state (copies table). */
+typedef struct lab_copy_counts_s {
+        unsigned queued, submitting, printing, printed, uncertain, failed, canceled;
+} lab_copy_counts_t;
+
+/*
+ * The job's state from its copies' (pure): printed when every copy printed;
+ * with copies still to go: printing once any copy reached the printer (or
+ * ended), submitting while the first ones are being sent, else queued; with
+ * none to go: uncertain if a person must decide about one, else failed if
+ * one failed, else canceled (printed when the rest were canceled).
+ * LAB_JOB_STATE_INVALID for no copies.
+ */
+lab_job_state_t lab_job_state_from_copies(const lab_copy_counts_t *c);
+
 /*
  * Move a job from from_state to to_state with its event, through
  * lab_store_job_transition (compare-and-set, one transaction). An

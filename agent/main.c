@@ -4,6 +4,7 @@
  *   labagent [--config FILE] [--state-dir DIR] [--log-level LEVEL]
  *   labagent --check-config [FILE]     (exit 0: valid, 1: not, like nginx -t)
  *   labagent render [--config FILE] --printer NAME --product SKU IN OUT
+ *   labagent --list-hotfolders [FILE]  (for the systemd generator)
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@ static void usage(FILE *f)
                 "Usage: labagent [OPTIONS]\n"
                 "       labagent --check-config [FILE]\n"
                 "       labagent render [--config FILE] --printer NAME --product SKU IN OUT\n"
+                "       labagent --list-hotfolders [FILE]\n"
                 "\n"
                 "The lab-side fulfillment agent of the photo-printing platform.\n"
                 "\n"
@@ -33,6 +35,7 @@ static void usage(FILE *f)
                 "  -l, --log-level LEVEL  error, warning, notice, info or debug\n"
                 "                         (default: logging.level)\n"
                 "  -t, --check-config     validate the configuration and exit 0 or 1\n"
+                "      --list-hotfolders  print the hot folders the configuration names\n"
                 "  -h, --help             show this help\n"
                 "      --version          show the version\n",
                 LAB_CONFIG_DEFAULT);
@@ -82,7 +85,7 @@ static int check_config(const char *path)
 
 int main(int argc, char **argv)
 {
-        enum { OPT_VERSION = 0x100 };
+        enum { OPT_VERSION = 0x100, OPT_LIST_HOTFOLDERS };
         static const struct option options[] = {
             {"config", required_argument, NULL, 'c'},
             {"state-dir", required_argument, NULL, 's'},
@@ -90,11 +93,12 @@ int main(int argc, char **argv)
             {"check-config", no_argument, NULL, 't'},
             {"help", no_argument, NULL, 'h'},
             {"version", no_argument, NULL, OPT_VERSION},
+            {"list-hotfolders", no_argument, NULL, OPT_LIST_HOTFOLDERS},
             {},
         };
         lab_daemon_options_t opts = {
             .config_path = LAB_CONFIG_DEFAULT, .log_level = -1, .argv0 = argv[0]};
-        bool check = false;
+        bool check = false, list_hotfolders = false;
         int c;
 
         if (argc > 1 && strcmp(argv[1], "render") == 0)
@@ -124,6 +128,9 @@ int main(int argc, char **argv)
                 case 'h':
                         usage(stdout);
                         return LAB_EXIT_OK;
+                case OPT_LIST_HOTFOLDERS:
+                        list_hotfolders = true;
+                        break;
                 case OPT_VERSION:
                         printf("labagent %s\n", LABAGENT_VERSION);
                         return LAB_EXIT_OK;
@@ -133,6 +140,13 @@ int main(int argc, char **argv)
                 }
         }
 
+        if (list_hotfolders) {
+                if (check || argc - optind > 1) {
+                        usage(stderr);
+                        return LAB_EXIT_USAGE;
+                }
+                return lab_cli_list_hotfolders(optind < argc ? argv[optind] : opts.config_path);
+        }
         if (check) {
                 if (argc - optind > 1) {
                         usage(stderr);

@@ -213,8 +213,8 @@ static int store_job_cas(lab_store_t *s, const char *id, const char *from_state,
  * Compare-and-set in the caller's transaction: 0 when the state moved,
  * -ESTALE when the job is in another state, -ENOENT when there is no job.
  */
-static int store_job_move(lab_store_t *s, const char *id, const char *from_state,
-                          const char *to_state, const char *reason, const char *detail)
+int store_job_move(lab_store_t *s, const char *id, const char *from_state, const char *to_state,
+                   const char *reason, const char *detail)
 {
         int r = store_job_cas(s, id, from_state, to_state, reason, detail);
 

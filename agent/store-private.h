@@ -121,3 +121,14 @@ void store_txn_rollbackp(lab_store_t **txn);
  */
 int store_event_insert(lab_store_t *s, lab_event_class_t cls, const char *kind, const char *job_id,
                        const char *body_json, int64_t *ret_seq);
+
+/*
+ * Compare-and-set a job's state in the caller's transaction (store-jobs.c):
+ * 0 when it moved, -ESTALE when the job is in another state, -ENOENT when
+ * there is no such job.
+ */
+int store_job_move(lab_store_t *s, const char *id, const char *from_state, const char *to_state,
+                   const char *reason, const char *detail);
+
+/* Prepare a one-off statement (finalize it with sqlite3_finalizep). */
+int store_prepare(lab_store_t *s, const char *sql, sqlite3_stmt **ret);

@@ -82,6 +82,27 @@ static const char *const migrations[] = {
     "        created_at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW ")\n"
     ");\n"
     "CREATE INDEX renders_job_id ON renders (job_id);\n",
+
+    /*
+     * 5: printing, one row per copy. The printer chosen for the job is kept
+     * on the job before anything is sent; each copy counts its attempts,
+     * and the attempt's key (job/copy/attempt) is the name the printer
+     * knows it by, so it can be found again after a crash.
+     */
+    "ALTER TABLE jobs ADD COLUMN printer TEXT;\n"
+    "CREATE TABLE copies (\n"
+    "        job_id TEXT NOT NULL REFERENCES jobs (id),\n"
+    "        copy INTEGER NOT NULL CHECK (copy >= 1),\n"
+    "        state TEXT NOT NULL,\n"
+    "        printer TEXT NOT NULL,\n"
+    "        attempt INTEGER NOT NULL DEFAULT 0 CHECK (attempt >= 0),\n"
+    "        handle TEXT,\n"
+    "        reason TEXT,\n"
+    "        detail TEXT,\n"
+    "        updated_at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW "),\n"
+    "        PRIMARY KEY (job_id, copy)\n"
+    ");\n"
+    "CREATE INDEX copies_printer_state ON copies (printer, state);\n",
 };
 
 /* The schema version this build writes: the number of migrations. */

@@ -500,6 +500,14 @@ int store_stmt(lab_store_t *s, sqlite3_stmt **cache, const char *sql, sqlite3_st
         return 0;
 }
 
+/* Prepare a one-off statement. */
+int store_prepare(lab_store_t *s, const char *sql, sqlite3_stmt **ret)
+{
+        int rc = sqlite3_prepare_v2(s->db, sql, -1, ret, NULL);
+
+        return rc == SQLITE_OK ? 0 : store_errno(s->db, rc) ?: -EIO;
+}
+
 /* Bind text (NULL binds SQL NULL); the caller keeps the string alive until the step. */
 int store_bind_text(sqlite3_stmt *stmt, int index, const char *text)
 {

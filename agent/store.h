@@ -13,6 +13,7 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -228,6 +229,88 @@ LAB_DEFINE_CLEANUP(lab_store_job_t *, lab_store_job_free)
 
 /* Free n jobs returned by lab_store_jobs_list() (NULL is fine). */
 void lab_store_jobs_free(lab_store_job_t **v, size_t n);
+
+/*
+ * Copies.
+ *
+ * A job's quantity is printed copy by copy, each in its own row: the state
+ * of the copy (queued, submitting, printing, printed, uncertain, failed,
+ * canceled), the printer, how many attempts were made, and the driver's
+ * handle for the current one. The attempt's key "job/copy/attempt" is the
+ * job name the printer knows it by. Every change to a copy recomputes the
+ * job's state from all its copies (lab_job_state_from_copies) in the same
+ * transaction, with the job events that change causes (job.printing,
+ * job.printed, job.uncertain, job.failed).
+ */
+typedef struct lab_store_copy_s {
+        char *job_id;
+        int copy;      /* 1-based */
+        char *state;   /* copy state keyword */
+        char *printer; /* where it goes */
+        int attempt;   /* attempts made; the current one's key uses this number */
+        char *handle;  /* the driver's handle of the current attempt, or NULL */
+        char *reason;  /* keyword of the last problem, or NULL */
+        char *detail;  /* its sentence, or NULL */
+        char *updated_at;
+        /* from the job */
+        char *priority;   /* rush or standard */
+        char *sku;
+        char *job_created_at;
+        char *output_path; /* the job's latest render for this printer, or NULL */
+} lab_store_copy_t;
+
+/*
+ * A rendered job goes to its printer's queue: in one transaction, move the
+ * job from from_state to "queued", record its printer, create quantity
+ * copies in state "queued", and append job.queued {printer, copies}.
+ * -ESTALE / -ENOENT as lab_store_job_transition.
+ */
+int lab_store_job_queue(lab_store_t *s, const char *job_id, const char *from_state,
+                        const char *printer);
+
+/* What lab_store_copy_move changes besides the state. */
+typedef struct lab_store_copy_change_s {
+        bool new_attempt;   /* attempt = attempt + 1 (before the key is used) */
+        const char *handle; /* set the handle (NULL: clear it) */
+        bool keep_handle;   /* leave the handle as it is */
+        const char *reason; /* NULL clears */
+        const char *detail; /* NULL clears */
+} lab_store_copy_change_t;
+
+/*
+ * Compare-and-set a copy's state (from → to) with chg, append the copy's
+ * event (event_kind with event_body, if not NULL), and move the job to the
+ * state its copies now give it, with that move's event, all in one
+ * transaction. A job already finished (canceled, dropped) keeps its state.
+ * -ESTALE when the copy is not in from, -ENOENT when there is no such copy,
+ * -EPERM when the job's new state is not a legal move (nothing written).
+ * *ret_attempt (may be NULL) is the copy's attempt number after the change.
+ */
+int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, const char *from,
+                        const char *to, const lab_store_copy_change_t *chg,
+                        const char *event_kind, const char *event_body, int *ret_attempt);
+
+/*
+ * The copies for printer (all printers when NULL) whose state is one of
+ * states (all when n_states is 0): rush first, then the job's age, then
+ * job id and copy. *ret is NULL when there are none.
+ */
+int lab_store_copies_list(lab_store_t *s, const char *printer, const char *const *states,
+                          size_t n_states, lab_store_copy_t ***ret, size_t *ret_n);
+
+/* Free a copy list (NULL is fine). */
+void lab_store_copies_free(lab_store_copy_t **v, size_t n);
+
+/*
+ * The job leaves its printer while none of its copies is there: in one
+ * transaction, the job moves queued → rerouted with reason and detail, its
+ * copies (all queued: never sent, or found not to be at the printer) are
+ * deleted, and job.rerouted {from, reason, detail} is appended. -ESTALE
+ * (nothing written) when the job is not queued (a copy is on its way or
+ * printed); -EBUSY when a copy ended otherwise.
+ */
+int lab_store_job_reroute(lab_store_t *s, const char *job_id, const char *reason,
+                          const char *detail);
 
 /* Record an action in the audit log: who (e.g. "daemon", "labctl:uid=1000"), what, detail. */
 int lab_store_audit_append(lab_store_t *s, const char *actor, const char *action,

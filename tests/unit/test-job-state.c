@@ -17,18 +17,46 @@
 
 /* Every allowed move, "from>to". Cancel and drop are allowed from every live state but printed. */
 static const char *const allowed[] = {
-    "accepted>downloading", "accepted>failed",      "downloading>downloaded",
-    "downloading>failed",   "downloading>rejected", "downloaded>rendering",
-    "downloaded>held",      "downloaded>failed",    "rendering>rendered",
-    "rendering>rejected",   "rendering>held",       "rendering>failed",
-    "rendering>downloaded", "rendered>queued",      "rendered>held",
-    "rendered>rerouted",    "held>rendering",       "held>held",
-    "held>queued",          "held>failed",          "rerouted>rendering",
-    "rerouted>held",        "queued>submitting",    "queued>rerouted",
-    "queued>held",          "submitting>printing",  "submitting>queued",
-    "submitting>uncertain", "submitting>failed",    "printing>printed",
-    "printing>queued",      "printing>uncertain",   "printing>failed",
-    "uncertain>printed",    "uncertain>queued",     "printed>reported",
+    "accepted>downloading",
+    "accepted>failed",
+    "downloading>downloaded",
+    "downloading>failed",
+    "downloading>rejected",
+    "downloaded>rendering",
+    "downloaded>held",
+    "downloaded>failed",
+    "rendering>rendered",
+    "rendering>rejected",
+    "rendering>held",
+    "rendering>failed",
+    "rendering>downloaded",
+    "rendered>queued",
+    "rendered>held",
+    "rendered>rerouted",
+    "held>rendering",
+    "held>held",
+    "held>queued",
+    "held>failed",
+    "rerouted>rendering",
+    "rerouted>held",
+    "queued>submitting",
+    "queued>rerouted",
+    "queued>held",
+    "submitting>printing",
+    "submitting>queued",
+    "submitting>uncertain",
+    "submitting>failed",
+    "printing>printed",
+    "printing>queued",
+    "printing>uncertain",
+    "printing>failed",
+    "uncertain>printed",
+    "uncertain>queued",
+    "printed>reported",
+    /* copies: a job whose copies move on separately */
+    "submitting>printed",
+    "printing>submitting",
+    "uncertain>printing",
 };
 
 static const char *const live[] = {
@@ -80,8 +108,8 @@ static void test_every_pair(void **state)
                                          got ? "allowed" : "refused");
                         n_allowed += got;
                 }
-        /* 36 listed moves plus cancel and drop from the 11 live states. */
-        assert_int_equal(n_allowed, 36 + 2 * 11);
+        /* 39 listed moves plus cancel and drop from the 11 live states. */
+        assert_int_equal(n_allowed, 39 + 2 * 11);
         assert_false(lab_job_state_can_move(LAB_JOB_STATE_INVALID, LAB_JOB_QUEUED));
         assert_false(lab_job_state_can_move(LAB_JOB_QUEUED, LAB_JOB_STATE_MAX));
 }
@@ -133,12 +161,39 @@ static void test_move_refused(void **state)
                          -EPERM);
 }
 
+/* The job's state from its copies: every case of the rule, and each result a legal target. */
+static void test_from_copies(void **state)
+{
+        static const struct {
+                lab_copy_counts_t c;
+                lab_job_state_t want;
+        } cases[] = {
+            {{0}, LAB_JOB_STATE_INVALID},
+            {{.queued = 3}, LAB_JOB_QUEUED},
+            {{.queued = 2, .submitting = 1}, LAB_JOB_SUBMITTING},
+            {{.queued = 1, .printing = 1}, LAB_JOB_PRINTING},
+            {{.queued = 1, .printed = 2}, LAB_JOB_PRINTING},
+            {{.submitting = 1, .failed = 1}, LAB_JOB_PRINTING},
+            {{.printed = 3}, LAB_JOB_PRINTED},
+            {{.printed = 2, .uncertain = 1}, LAB_JOB_UNCERTAIN},
+            {{.printed = 2, .failed = 1}, LAB_JOB_FAILED},
+            {{.uncertain = 1, .failed = 1}, LAB_JOB_UNCERTAIN},
+            {{.canceled = 2}, LAB_JOB_CANCELED},
+            {{.printed = 1, .canceled = 1}, LAB_JOB_PRINTED},
+        };
+
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+                if (lab_job_state_from_copies(&cases[i].c) != cases[i].want)
+                        fail_msg("case %zu: got %s", i,
+                                 lab_job_state_to_string(lab_job_state_from_copies(&cases[i].c)));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_names_round_trip), cmocka_unit_test(test_every_pair),
             cmocka_unit_test(test_finals),           cmocka_unit_test(test_reachability),
-            cmocka_unit_test(test_move_refused),
+            cmocka_unit_test(test_move_refused),     cmocka_unit_test(test_from_copies),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,436 @@
+/*
+ * store-copies.c - the copies of a job at its printer (see store.h, "Copies").
+ *
+ * The one idea: a copy's state and its job's state never disagree. Every
+ * change to a copy recounts the job's copies and moves the job to the state
+ * lab_job_state_from_copies() gives, with that move's event, in the same
+ * transaction as the copy's own change and event.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "job-state.h"
+#include "macro.h"
+#include "store-private.h"
+
+#define COPY_COLUMNS                                                                               \
+        "c.job_id, c.copy, c.state, c.printer, c.attempt, c.handle, c.reason, c.detail, "          \
+        "c.updated_at, j.priority, j.sku, j.created_at, "                                          \
+        "(SELECT r.output_path FROM renders r WHERE r.job_id = c.job_id AND r.printer = "          \
+        "c.printer ORDER BY r.id DESC LIMIT 1)"
+
+/* Whether a string argument is present and not empty. */
+static bool nonempty(const char *s)
+{
+        return s && *s;
+}
+
+/* Read the copy in the current row of a COPY_COLUMNS query into a new *ret. */
+static int copy_from_row(sqlite3_stmt *stmt, lab_store_copy_t **ret)
+{
+        lab_store_copy_t *c = calloc(1, sizeof *c);
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        if ((r = store_column_strdup(stmt, 0, &c->job_id)) < 0 ||
+            (r = store_column_strdup(stmt, 2, &c->state)) < 0 ||
+            (r = store_column_strdup(stmt, 3, &c->printer)) < 0 ||
+            (r = store_column_strdup(stmt, 5, &c->handle)) < 0 ||
+            (r = store_column_strdup(stmt, 6, &c->reason)) < 0 ||
+            (r = store_column_strdup(stmt, 7, &c->detail)) < 0 ||
+            (r = store_column_strdup(stmt, 8, &c->updated_at)) < 0 ||
+            (r = store_column_strdup(stmt, 9, &c->priority)) < 0 ||
+            (r = store_column_strdup(stmt, 10, &c->sku)) < 0 ||
+            (r = store_column_strdup(stmt, 11, &c->job_created_at)) < 0 ||
+            (r = store_column_strdup(stmt, 12, &c->output_path)) < 0) {
+                lab_store_copies_free(&c, 1);
+                return r;
+        }
+        c->copy = sqlite3_column_int(stmt, 1);
+        c->attempt = sqlite3_column_int(stmt, 4);
+        *ret = c;
+        return 0;
+}
+
+/* Count the job's copies by state. */
+static int count_copies(lab_store_t *s, const char *job_id, lab_copy_counts_t *ret)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        *ret = (lab_copy_counts_t){0};
+        r = store_prepare(s, "SELECT state, count(*) FROM copies WHERE job_id = ?1 GROUP BY state",
+                          &stmt);
+        if (r < 0)
+                return r;
+        r = store_bind_text(stmt, 1, job_id);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                const char *state = (const char *)sqlite3_column_text(stmt, 0);
+                unsigned n = (unsigned)sqlite3_column_int(stmt, 1);
+
+                if (!state)
+                        continue;
+                if (strcmp(state, "queued") == 0)
+                        ret->queued += n;
+                else if (strcmp(state, "submitting") == 0)
+                        ret->submitting += n;
+                else if (strcmp(state, "printing") == 0)
+                        ret->printing += n;
+                else if (strcmp(state, "printed") == 0)
+                        ret->printed += n;
+                else if (strcmp(state, "uncertain") == 0)
+                        ret->uncertain += n;
+                else if (strcmp(state, "failed") == 0)
+                        ret->failed += n;
+                else if (strcmp(state, "canceled") == 0)
+                        ret->canceled += n;
+        }
+        return rc == SQLITE_DONE ? 0 : store_step_errno(s, rc);
+}
+
+/* The job's state and printer, in the caller's transaction. */
+static int job_state_of(lab_store_t *s, const char *job_id, char **state, char **printer)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        r = store_prepare(s, "SELECT state, printer FROM jobs WHERE id = ?1", &stmt);
+        if (r < 0)
+                return r;
+        r = store_bind_text(stmt, 1, job_id);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return store_step_errno(s, rc);
+        if ((r = store_column_strdup(stmt, 0, state)) < 0 ||
+            (r = store_column_strdup(stmt, 1, printer)) < 0)
+                return r;
+        return 0;
+}
+
+/* The event a job's move to `to` (from its copies) causes, and its body; NULL kind for none. */
+static const char *aggregate_event(lab_job_state_t to, const char *printer,
+                                   const lab_copy_counts_t *c, char **body)
+{
+        json_auto_t *o = NULL;
+        const char *kind = NULL;
+        unsigned total = c->queued + c->submitting + c->printing + c->printed + c->uncertain +
+                         c->failed + c->canceled;
+
+        switch (to) {
+        case LAB_JOB_PRINTING:
+                kind = "job.printing";
+                o = json_pack("{s:s}", "printer", printer ? printer : "");
+                break;
+        case LAB_JOB_PRINTED:
+                kind = "job.printed";
+                o = json_pack("{s:s, s:i, s:i}", "printer", printer ? printer : "", "copies",
+                              (int)c->printed, "quantity", (int)total);
+                break;
+        case LAB_JOB_UNCERTAIN:
+                kind = "job.uncertain";
+                o = json_pack("{s:s, s:i, s:i}", "printer", printer ? printer : "", "uncertain",
+                              (int)c->uncertain, "printed", (int)c->printed);
+                break;
+        case LAB_JOB_FAILED:
+                kind = "job.failed";
+                o = json_pack("{s:s, s:s}", "reason", "copies_failed", "detail",
+                              "a copy could not be printed after every attempt");
+                break;
+        default:
+                return NULL;
+        }
+        *body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        return *body ? kind : NULL;
+}
+
+/* Move the job to the state its copies give it (caller's transaction). */
+static int job_follow_copies(lab_store_t *s, const char *job_id)
+{
+        _cleanup_free_ char *state = NULL, *printer = NULL, *body = NULL;
+        lab_copy_counts_t counts;
+        lab_job_state_t from, to;
+        const char *kind;
+        int r;
+
+        r = job_state_of(s, job_id, &state, &printer);
+        if (r < 0)
+                return r;
+        from = lab_job_state_from_string(state);
+        if (lab_job_state_is_final(from))
+                return 0; /* canceled or dropped meanwhile: the copies are history */
+        r = count_copies(s, job_id, &counts);
+        if (r < 0)
+                return r;
+        to = lab_job_state_from_copies(&counts);
+        if (to == from || to == LAB_JOB_STATE_INVALID)
+                return 0;
+        if (!lab_job_state_can_move(from, to))
+                return -EPERM;
+        r = store_job_move(s, job_id, state, lab_job_state_to_string(to), NULL, NULL);
+        if (r < 0)
+                return r;
+        /* job.printing once: not again when a copy is sent anew. */
+        if (to == LAB_JOB_PRINTING && from != LAB_JOB_QUEUED && from != LAB_JOB_SUBMITTING)
+                return 0;
+        kind = aggregate_event(to, printer, &counts, &body);
+        return kind ? store_event_insert(s, LAB_EVENT_JOB, kind, job_id, body, NULL) : 0;
+}
+
+int lab_store_job_queue(lab_store_t *s, const char *job_id, const char *from_state,
+                        const char *printer)
+{
+        _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *set = NULL, *ins = NULL;
+        _cleanup_free_ char *body = NULL;
+        json_auto_t *o = NULL;
+        int r;
+
+        if (!s || !nonempty(job_id) || !nonempty(from_state) || !nonempty(printer))
+                return -EINVAL;
+        r = store_txn_begin(s, true, &txn);
+        if (r < 0)
+                return r;
+        r = store_job_move(s, job_id, from_state, "queued", NULL, NULL);
+        if (r < 0)
+                return r;
+        r = store_prepare(s, "UPDATE jobs SET printer = ?2 WHERE id = ?1", &set);
+        if (r >= 0 && (r = store_bind_text(set, 1, job_id)) >= 0 &&
+            (r = store_bind_text(set, 2, printer)) >= 0)
+                r = (int)store_step_write(s, set);
+        if (r < 0)
+                return r;
+        /* Copies left from an earlier printer (rerouted) are replaced. */
+        r = store_prepare(s,
+                          "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
+                          "WHERE i < (SELECT quantity FROM jobs WHERE id = ?1)) "
+                          "INSERT OR REPLACE INTO copies (job_id, copy, state, printer) "
+                          "SELECT ?1, i, 'queued', ?2 FROM n",
+                          &ins);
+        if (r >= 0 && (r = store_bind_text(ins, 1, job_id)) >= 0 &&
+            (r = store_bind_text(ins, 2, printer)) >= 0)
+                r = (int)store_step_write(s, ins);
+        if (r < 0)
+                return r;
+        o = json_pack("{s:s, s:i}", "printer", printer, "copies", r);
+        body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        if (!body)
+                return -ENOMEM;
+        r = store_event_insert(s, LAB_EVENT_JOB, "job.queued", job_id, body, NULL);
+        if (r < 0)
+                return r;
+        return store_txn_commit(&txn);
+}
+
+int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, const char *from,
+                        const char *to, const lab_store_copy_change_t *chg, const char *event_kind,
+                        const char *event_body, int *ret_attempt)
+{
+        static const lab_store_copy_change_t none = {.keep_handle = true};
+        _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *upd = NULL, *get = NULL;
+        int r, rc, changed;
+
+        if (!s || !nonempty(job_id) || copy < 1 || !nonempty(from) || !nonempty(to))
+                return -EINVAL;
+        if (!chg)
+                chg = &none;
+        r = store_txn_begin(s, true, &txn);
+        if (r < 0)
+                return r;
+        r = store_prepare(s,
+                          "UPDATE copies SET state = ?4, attempt = attempt + ?5, "
+                          "handle = CASE WHEN ?6 THEN handle ELSE ?7 END, reason = ?8, "
+                          "detail = ?9, updated_at = " LAB_SQL_NOW
+                          " WHERE job_id = ?1 AND copy = ?2 AND state = ?3",
+                          &upd);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_text(upd, 1, job_id)) < 0 || (r = store_bind_int64(upd, 2, copy)) < 0 ||
+            (r = store_bind_text(upd, 3, from)) < 0 || (r = store_bind_text(upd, 4, to)) < 0 ||
+            (r = store_bind_int64(upd, 5, chg->new_attempt ? 1 : 0)) < 0 ||
+            (r = store_bind_int64(upd, 6, chg->keep_handle ? 1 : 0)) < 0 ||
+            (r = store_bind_text(upd, 7, chg->handle)) < 0 ||
+            (r = store_bind_text(upd, 8, chg->reason)) < 0 ||
+            (r = store_bind_text(upd, 9, chg->detail)) < 0)
+                return r;
+        r = (int)store_step_write(s, upd);
+        if (r < 0)
+                return r;
+        changed = r;
+        r = store_prepare(s, "SELECT attempt FROM copies WHERE job_id = ?1 AND copy = ?2", &get);
+        if (r < 0)
+                return r;
+        if ((r = store_bind_text(get, 1, job_id)) < 0 || (r = store_bind_int64(get, 2, copy)) < 0)
+                return r;
+        rc = sqlite3_step(get);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return store_step_errno(s, rc);
+        if (changed == 0)
+                return -ESTALE;
+        if (ret_attempt)
+                *ret_attempt = sqlite3_column_int(get, 0);
+        if (event_kind) {
+                r = store_event_insert(s, LAB_EVENT_JOB, event_kind, job_id, event_body, NULL);
+                if (r < 0)
+                        return r;
+        }
+        r = job_follow_copies(s, job_id);
+        if (r < 0)
+                return r;
+        return store_txn_commit(&txn);
+}
+
+/* Order copies: rush first, then the job's age, job id, copy. */
+static int copy_compare(const void *a, const void *b)
+{
+        const lab_store_copy_t *x = *(lab_store_copy_t *const *)a,
+                               *y = *(lab_store_copy_t *const *)b;
+        int rx = x->priority && strcmp(x->priority, "rush") == 0;
+        int ry = y->priority && strcmp(y->priority, "rush") == 0;
+        int c;
+
+        if (rx != ry)
+                return ry - rx;
+        if ((c = strcmp(x->job_created_at, y->job_created_at)) != 0)
+                return c;
+        if ((c = strcmp(x->job_id, y->job_id)) != 0)
+                return c;
+        return (x->copy > y->copy) - (x->copy < y->copy);
+}
+
+int lab_store_copies_list(lab_store_t *s, const char *printer, const char *const *states,
+                          size_t n_states, lab_store_copy_t ***ret, size_t *ret_n)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        lab_store_copy_t **v = NULL;
+        size_t n = 0, cap = 0;
+        int r, rc;
+
+        if (!s || !ret || !ret_n || (n_states > 0 && !states))
+                return -EINVAL;
+        *ret = NULL;
+        *ret_n = 0;
+        r = store_prepare(s,
+                          "SELECT " COPY_COLUMNS " FROM copies c JOIN jobs j ON j.id = c.job_id "
+                          "WHERE (?1 IS NULL OR c.printer = ?1)",
+                          &stmt);
+        if (r < 0)
+                return r;
+        r = store_bind_text(stmt, 1, printer);
+        if (r < 0)
+                return r;
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                const char *state = (const char *)sqlite3_column_text(stmt, 2);
+                bool wanted = n_states == 0;
+
+                for (size_t i = 0; !wanted && i < n_states; i++)
+                        wanted = state && strcmp(state, states[i]) == 0;
+                if (!wanted)
+                        continue;
+                if (n == cap) {
+                        size_t ncap = cap ? cap * 2 : 16;
+                        lab_store_copy_t **nv = reallocarray(v, ncap, sizeof *nv);
+
+                        if (!nv) {
+                                lab_store_copies_free(v, n);
+                                return -ENOMEM;
+                        }
+                        v = nv;
+                        cap = ncap;
+                }
+                r = copy_from_row(stmt, &v[n]);
+                if (r < 0) {
+                        lab_store_copies_free(v, n);
+                        return r;
+                }
+                n++;
+        }
+        if (rc != SQLITE_DONE) {
+                lab_store_copies_free(v, n);
+                return store_step_errno(s, rc);
+        }
+        if (n > 1)
+                qsort(v, n, sizeof *v, copy_compare);
+        *ret = v;
+        *ret_n = n;
+        return 0;
+}
+
+void lab_store_copies_free(lab_store_copy_t **v, size_t n)
+{
+        for (size_t i = 0; v && i < n; i++) {
+                lab_store_copy_t *c = v[i];
+
+                if (!c)
+                        continue;
+                free(c->job_id);
+                free(c->state);
+                free(c->printer);
+                free(c->handle);
+                free(c->reason);
+                free(c->detail);
+                free(c->updated_at);
+                free(c->priority);
+                free(c->sku);
+                free(c->job_created_at);
+                free(c->output_path);
+                free(c);
+        }
+        free(v);
+}
+
+int lab_store_job_reroute(lab_store_t *s, const char *job_id, const char *reason,
+                          const char *detail)
+{
+        _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *del = NULL;
+        _cleanup_free_ char *state = NULL, *printer = NULL, *body = NULL;
+        lab_copy_counts_t c;
+        json_auto_t *o = NULL;
+        int r;
+
+        if (!s || !nonempty(job_id) || !nonempty(reason))
+                return -EINVAL;
+        r = store_txn_begin(s, true, &txn);
+        if (r < 0)
+                return r;
+        r = job_state_of(s, job_id, &state, &printer);
+        if (r < 0)
+                return r;
+        if (strcmp(state, "queued") != 0)
+                return -ESTALE;
+        r = count_copies(s, job_id, &c);
+        if (r < 0)
+                return r;
+        if (c.submitting + c.printing + c.printed + c.uncertain + c.failed > 0)
+                return -EBUSY;
+        r = store_job_move(s, job_id, "queued", "rerouted", reason, detail);
+        if (r < 0)
+                return r;
+        r = store_prepare(s, "DELETE FROM copies WHERE job_id = ?1", &del);
+        if (r >= 0 && (r = store_bind_text(del, 1, job_id)) >= 0)
+                r = (int)store_step_write(s, del);
+        if (r < 0)
+                return r;
+        o = json_pack("{s:s, s:s, s:s}", "from", printer ? printer : "", "reason", reason, "detail",
+                      detail ? detail : "");
+        body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        if (!body)
+                return -ENOMEM;
+        r = store_event_insert(s, LAB_EVENT_JOB, "job.rerouted", job_id, body, NULL);
+        if (r < 0)
+                return r;
+        return store_txn_commit(&txn);
+}

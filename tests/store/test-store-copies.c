@@ -1,0 +1,290 @@
+/*
+ * test-store-copies.c - copies of a job at its printer (store-copies.c): the
+ * job's state always follows its copies in the same transaction, with the
+ * events that says so; a copy moves only from the state the caller saw;
+ * attempts count up; a job is rerouted only while no copy is at (or on its
+ * way to) the printer.
+ */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "store-private.h"
+#include "testutil.h"
+
+typedef struct fixture_s {
+        char *dir;
+        lab_store_t *s;
+} fixture_t;
+
+static int setup(void **state)
+{
+        fixture_t *f = calloc(1, sizeof *f);
+        _cleanup_free_ char *db = NULL;
+        lab_error_t err = {0};
+
+        f->dir = lab_test_mkdtemp("store-copies");
+        db = lab_test_path(f->dir, "labagent.db");
+        if (lab_store_open(&f->s, db, &err) < 0)
+                return -1;
+        *state = f;
+        return 0;
+}
+
+static int teardown(void **state)
+{
+        fixture_t *f = *state;
+
+        lab_store_close(f->s);
+        lab_test_rm_rf(f->dir);
+        free(f->dir);
+        free(f);
+        return 0;
+}
+
+/* A job in state "rendered" for printer with quantity copies. */
+static void rendered_job(lab_store_t *s, const char *id, int quantity, const char *printer)
+{
+        lab_store_job_t job = {
+            .id = (char *)id,
+            .order_id = "o",
+            .sku = "print-4x6",
+            .quantity = quantity,
+            .state = "rendering",
+            .asset_url = "https://p/a",
+            .asset_sha256 = "00",
+            .asset_bytes = 1,
+            .spec = "{}",
+        };
+
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+        assert_int_equal(lab_store_job_rendered(s, id, "rendering", "rendered", printer,
+                                                "/spool/render/x.jpg", "{\"a\":1}", NULL),
+                         0);
+}
+
+/* The job's state. */
+static char *job_state(lab_store_t *s, const char *id)
+{
+        _cleanup_(lab_store_job_freep) lab_store_job_t *j = NULL;
+
+        assert_int_equal(lab_store_job_get(s, id, &j), 0);
+        return strdup(j->state);
+}
+
+static void assert_job_state(lab_store_t *s, const char *id, const char *want)
+{
+        _cleanup_free_ char *got = job_state(s, id);
+
+        assert_string_equal(got, want);
+}
+
+/* How many events of kind the job has in the outbox. */
+static int events_of(lab_store_t *s, const char *id, const char *kind)
+{
+        sqlite3_stmt *st = NULL;
+        int n = -1;
+
+        assert_int_equal(sqlite3_prepare_v2(lab_store_sqlite(s),
+                                            "SELECT count(*) FROM events WHERE job_id = ?1 AND "
+                                            "kind = ?2",
+                                            -1, &st, NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
+        if (sqlite3_step(st) == SQLITE_ROW)
+                n = sqlite3_column_int(st, 0);
+        sqlite3_finalize(st);
+        return n;
+}
+
+static void test_copies_drive_the_job(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_copy_t **v = NULL;
+        size_t n = 0;
+        int attempt = 0;
+        const lab_store_copy_change_t begin = {.new_attempt = true};
+        const lab_store_copy_change_t sent = {.handle = "17"};
+
+        rendered_job(f->s, "j1", 2, "ds620");
+        assert_int_equal(lab_store_job_queue(f->s, "j1", "rendered", "ds620"), 0);
+        assert_job_state(f->s, "j1", "queued");
+        assert_int_equal(events_of(f->s, "j1", "job.queued"), 1);
+
+        assert_int_equal(lab_store_copies_list(f->s, "ds620", NULL, 0, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(v[0]->copy, 1);
+        assert_string_equal(v[0]->state, "queued");
+        assert_int_equal(v[0]->attempt, 0);
+        assert_string_equal(v[0]->output_path, "/spool/render/x.jpg");
+        lab_store_copies_free(v, n);
+
+        /* Attempt 1 of copy 1: persisted before anything is sent. */
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 1, "queued", "submitting", &begin, NULL,
+                                             NULL, &attempt),
+                         0);
+        assert_int_equal(attempt, 1);
+        assert_job_state(f->s, "j1", "submitting");
+        /* Only from the state the caller saw. */
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 1, "queued", "submitting", &begin, NULL,
+                                             NULL, &attempt),
+                         -ESTALE);
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j1", 3, "queued", "submitting", &begin, NULL, NULL, NULL),
+            -ENOENT);
+
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j1", 1, "submitting", "printing", &sent, NULL, NULL, NULL),
+            0);
+        assert_job_state(f->s, "j1", "printing");
+        assert_int_equal(events_of(f->s, "j1", "job.printing"), 1);
+
+        assert_int_equal(lab_store_copies_list(f->s, NULL, (const char *[]){"printing"}, 1, &v, &n),
+                         0);
+        assert_int_equal(n, 1);
+        assert_string_equal(v[0]->handle, "17");
+        lab_store_copies_free(v, n);
+
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 1, "printing", "printed", NULL,
+                                             "job.copy_printed", "{\"copy\":1}", NULL),
+                         0);
+        assert_job_state(f->s, "j1", "printing");
+        /* Copy 2 aborted once, sent again: attempt 2, no second job.printing. */
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j1", 2, "queued", "submitting", &begin, NULL, NULL, NULL),
+            0);
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j1", 2, "submitting", "queued", NULL, NULL, NULL, NULL), 0);
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, "queued", "submitting", &begin, NULL,
+                                             NULL, &attempt),
+                         0);
+        assert_int_equal(attempt, 2);
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j1", 2, "submitting", "printing", &sent, NULL, NULL, NULL),
+            0);
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, "printing", "printed", NULL,
+                                             "job.copy_printed", "{\"copy\":2}", NULL),
+                         0);
+        assert_job_state(f->s, "j1", "printed");
+        assert_int_equal(events_of(f->s, "j1", "job.printing"), 1);
+        assert_int_equal(events_of(f->s, "j1", "job.copy_printed"), 2);
+        assert_int_equal(events_of(f->s, "j1", "job.printed"), 1);
+        /* A printed copy is a fact. */
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j1", 2, "printed", "queued", NULL, NULL, NULL, NULL),
+            -EPERM);
+        assert_job_state(f->s, "j1", "printed");
+}
+
+static void test_uncertain_and_canceled(void **state)
+{
+        fixture_t *f = *state;
+        const lab_store_copy_change_t begin = {.new_attempt = true};
+
+        rendered_job(f->s, "j2", 1, "ds620");
+        assert_int_equal(lab_store_job_queue(f->s, "j2", "rendered", "ds620"), 0);
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j2", 1, "queued", "submitting", &begin, NULL, NULL, NULL),
+            0);
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j2", 1, "submitting", "uncertain", NULL, NULL, NULL, NULL),
+            0);
+        assert_job_state(f->s, "j2", "uncertain");
+        assert_int_equal(events_of(f->s, "j2", "job.uncertain"), 1);
+
+        /* A canceled job keeps its state whatever its copies do. */
+        rendered_job(f->s, "j3", 1, "ds620");
+        assert_int_equal(lab_store_job_queue(f->s, "j3", "rendered", "ds620"), 0);
+        assert_int_equal(
+            lab_store_job_transition(f->s, "j3", "queued", "canceled", NULL, NULL, NULL, NULL), 0);
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j3", 1, "queued", "canceled", NULL, NULL, NULL, NULL), 0);
+        assert_job_state(f->s, "j3", "canceled");
+}
+
+static void test_reroute(void **state)
+{
+        fixture_t *f = *state;
+        const lab_store_copy_change_t begin = {.new_attempt = true};
+        lab_store_copy_t **v = NULL;
+        size_t n = 0;
+
+        rendered_job(f->s, "j4", 3, "ds620");
+        assert_int_equal(lab_store_job_queue(f->s, "j4", "rendered", "ds620"), 0);
+        assert_int_equal(lab_store_job_reroute(f->s, "j4", "media_empty", "out of paper"), 0);
+        assert_job_state(f->s, "j4", "rerouted");
+        assert_int_equal(events_of(f->s, "j4", "job.rerouted"), 1);
+        assert_int_equal(lab_store_copies_list(f->s, NULL, NULL, 0, &v, &n), 0);
+        for (size_t i = 0; i < n; i++)
+                assert_string_not_equal(v[i]->job_id, "j4");
+        lab_store_copies_free(v, n);
+        /* Not queued any more. */
+        assert_int_equal(lab_store_job_reroute(f->s, "j4", "x", NULL), -ESTALE);
+
+        /* Once a copy was sent, the job stays with its printer. */
+        rendered_job(f->s, "j5", 2, "ds620");
+        assert_int_equal(lab_store_job_queue(f->s, "j5", "rendered", "ds620"), 0);
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j5", 1, "queued", "submitting", &begin, NULL, NULL, NULL),
+            0);
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j5", 1, "submitting", "queued", NULL, NULL, NULL, NULL), 0);
+        /* Back in the queue (the printer was found not to have it): it may go elsewhere... */
+        assert_job_state(f->s, "j5", "queued");
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j5", 2, "queued", "submitting", &begin, NULL, NULL, NULL),
+            0);
+        /* ...but not while a copy is on its way to the printer. */
+        assert_int_equal(lab_store_job_reroute(f->s, "j5", "x", NULL), -ESTALE);
+}
+
+static void test_rush_first(void **state)
+{
+        fixture_t *f = *state;
+        lab_store_copy_t **v = NULL;
+        size_t n = 0;
+        lab_store_job_t job = {
+            .id = "j-rush",
+            .order_id = "o",
+            .sku = "s",
+            .quantity = 1,
+            .priority = "rush",
+            .state = "rendering",
+            .asset_url = "https://p/a",
+            .asset_sha256 = "00",
+            .asset_bytes = 1,
+            .spec = "{}",
+        };
+
+        rendered_job(f->s, "j-std", 1, "cpd90");
+        assert_int_equal(lab_store_job_insert(f->s, &job, NULL, NULL), 0);
+        assert_int_equal(lab_store_job_rendered(f->s, "j-rush", "rendering", "rendered", "cpd90",
+                                                "/r.jpg", "{}", NULL),
+                         0);
+        assert_int_equal(lab_store_job_queue(f->s, "j-std", "rendered", "cpd90"), 0);
+        assert_int_equal(lab_store_job_queue(f->s, "j-rush", "rendered", "cpd90"), 0);
+        assert_int_equal(
+            lab_store_copies_list(f->s, "cpd90", (const char *[]){"queued"}, 1, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_string_equal(v[0]->job_id, "j-rush");
+        assert_string_equal(v[1]->job_id, "j-std");
+        lab_store_copies_free(v, n);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+            cmocka_unit_test_setup_teardown(test_copies_drive_the_job, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_uncertain_and_canceled, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_reroute, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_rush_first, setup, teardown),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
