@@ -39,7 +39,8 @@ int lab_cli_list_hotfolders(const char *path)
         r = lab_config_load_file(path, &config, &problems);
         if (r < 0) {
                 lab_config_problems_print(&problems, stderr);
-                fprintf(stderr, "%s: %zu problem(s); configuration NOT valid, no hot folders listed\n",
+                fprintf(stderr,
+                        "%s: %zu problem(s); configuration NOT valid, no hot folders listed\n",
                         path, problems.n);
                 lab_config_problems_clear(&problems);
                 return 1;

@@ -210,6 +210,12 @@ static const schema_key_t printer_keys[] = {
           .offset = offsetof(lab_config_printer_t, stall_after),
           .def_uint = 10 * LAB_USEC_PER_MIN,
           .min = LAB_USEC_PER_SEC, .max = LAB_USEC_PER_DAY },
+        { .name = "queue_depth", .type = KEY_UINT,
+          .offset = offsetof(lab_config_printer_t, queue_depth), .def_uint = 2, .min = 1,
+          .max = 64 },
+        { .name = "per_minute", .type = KEY_NUMBER,
+          .offset = offsetof(lab_config_printer_t, per_minute), .def_number = 1.0,
+          .min_number = 0.0, .min_exclusive = true, .max_number = 1000.0 },
         { .name = "print_quality", .type = KEY_ENUM, .only_for = IPP_ONLY,
           .offset = offsetof(lab_config_printer_t, print_quality), .words = print_qualities,
           .def_enum = LAB_PRINT_QUALITY_HIGH },
@@ -283,6 +289,17 @@ static const schema_key_t render_keys[] = {
           .def_number = 0.05, .min_number = 0.0, .max_number = 1.0 },
 };
 
+static const schema_key_t jobs_keys[] = {
+        { .name = "max_attempts", .type = KEY_UINT, .offset = IN(jobs, max_attempts),
+          .def_uint = 3, .min = 1, .max = 20 },
+        { .name = "poll_interval", .type = KEY_DURATION, .offset = IN(jobs, poll_interval),
+          .def_uint = 2 * LAB_USEC_PER_SEC, .min = LAB_USEC_PER_SEC / 10,
+          .max = 60 * LAB_USEC_PER_SEC },
+        { .name = "status_interval", .type = KEY_DURATION, .offset = IN(jobs, status_interval),
+          .def_uint = 10 * LAB_USEC_PER_SEC, .min = LAB_USEC_PER_SEC,
+          .max = 600 * LAB_USEC_PER_SEC },
+};
+
 #define SECTION(k, sel) { .keys = k, .n_keys = ELEMENTSOF(k), .selector = sel }
 
 static const schema_section_t lab_section      = SECTION(lab_keys, NULL);
@@ -295,6 +312,7 @@ static const schema_section_t meter_section    = SECTION(meter_keys, NULL);
 static const schema_section_t storage_section  = SECTION(storage_keys, NULL);
 static const schema_section_t logging_section  = SECTION(logging_keys, NULL);
 static const schema_section_t render_section   = SECTION(render_keys, NULL);
+static const schema_section_t jobs_section     = SECTION(jobs_keys, NULL);
 
 static const schema_key_t root_keys[] = {
         { .name = "lab", .type = KEY_SECTION, .required = true,
@@ -323,6 +341,8 @@ static const schema_key_t root_keys[] = {
           .section = &logging_section },
         { .name = "render", .type = KEY_SECTION, .offset = offsetof(lab_config_t, render),
           .section = &render_section },
+        { .name = "jobs", .type = KEY_SECTION, .offset = offsetof(lab_config_t, jobs),
+          .section = &jobs_section },
 };
 
 static const schema_section_t root_section = SECTION(root_keys, NULL);

@@ -57,6 +57,8 @@ typedef struct lab_config_printer_s {
         uint64_t timeout;              /* usec: one request to the printer, default 30s, 1s..300s */
         uint64_t stall_after;          /* usec: work not taken up by then = stalled, default 10m */
         lab_print_quality_t print_quality; /* ipp: print-quality, default high */
+        unsigned queue_depth;          /* copies sent and not finished at once, default 2 */
+        double per_minute;             /* prints a minute, for the router, default 1.0 */
 } lab_config_printer_t;
 
 typedef struct lab_config_product_s {
@@ -130,6 +132,12 @@ typedef struct lab_config_s {
                 uint64_t cache_max;  /* libvips operation cache, bytes, default 64MiB */
                 double gamut_warn;   /* share of out-of-gamut pixels that raises a quality warning, default 0.05 */
         } render;
+
+        struct {
+                unsigned max_attempts;    /* attempts per copy before it fails, default 3 */
+                uint64_t poll_interval;   /* usec: how often printing copies are checked, default 2s */
+                uint64_t status_interval; /* usec: how often printer health is read, default 10s */
+        } jobs;
 } lab_config_t;
 
 /* One problem found in a config file. */

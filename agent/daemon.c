@@ -24,6 +24,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "platform.h"
+#include "print-stage.h"
 #include "printer-color.h"
 #include "render-stage.h"
 #include "render.h"
@@ -37,6 +38,7 @@ typedef struct lab_daemon_s {
         lab_store_t *store;
         lab_platform_t *platform;
         lab_render_stage_t *render;
+        lab_print_stage_t *print;
         bool vips_started;
         lab_color_setup_t *color; /* which printers can render, for the config in force */
         sd_event_source *status_timer;
@@ -111,11 +113,12 @@ static void notify_status(lab_daemon_t *d)
 
         snprintf(status, sizeof status,
                  "Ready: lab %s, %zu printer(s) (%zu can render), %zu product(s), store schema "
-                 "%d at %s; %s; %s%s%s",
+                 "%d at %s; %s; %s; %s%s%s",
                  d->config->lab.id, d->config->n_printers, d->color ? d->color->n_usable : 0,
                  d->config->n_products, lab_store_schema_version(d->store), d->store_path,
                  d->platform ? lab_platform_status(d->platform) : "platform not started",
                  d->render ? lab_render_stage_status(d->render) : "renders not started",
+                 d->print ? lab_print_stage_status(d->print) : "printing not started",
                  d->note[0] ? "; " : "", d->note);
         if (strcmp(status, d->last_status) == 0)
                 return;
@@ -225,6 +228,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         /* The link and the renders move to the new config before the old one is freed. */
         lab_platform_reload(d->platform, fresh);
         lab_render_stage_set_config(d->render, fresh, d->color);
+        lab_print_stage_set_config(d->print, fresh);
         lab_render_init(NULL, fresh->render.threads, fresh->render.cache_max);
         lab_color_setup_free(old_color);
         lab_config_free(d->config);
@@ -254,12 +258,45 @@ static int on_sigterm(sd_event_source *s, const struct signalfd_siginfo *si, voi
         return sd_event_exit(d->event, 0);
 }
 
-/* A render recorded events: deliver them. */
+/* A render recorded events (a job may be rendered): deliver them, queue it at its printer. */
 static void on_render_events(void *userdata)
 {
         lab_daemon_t *d = userdata;
 
         lab_platform_kick_outbox(d->platform);
+        lab_print_stage_kick(d->print);
+}
+
+/* The print stage recorded events: deliver them. */
+static void on_print_events(void *userdata)
+{
+        lab_daemon_t *d = userdata;
+
+        lab_platform_kick_outbox(d->platform);
+}
+
+/* Jobs were rerouted or a printer came back: render what waits. */
+static void on_rerouted(void *userdata)
+{
+        lab_daemon_t *d = userdata;
+
+        lab_render_stage_retry_held(d->render);
+}
+
+/* For the router: whether the print stage knows a printer cannot take work. */
+static const char *printer_health(const char *printer, char *buf, size_t size, void *userdata)
+{
+        lab_daemon_t *d = userdata;
+
+        return lab_print_stage_unfit(d->print, printer, buf, size);
+}
+
+/* The platform canceled a job at a printer. */
+static int on_cancel_at_printer(const char *job_id, void *userdata)
+{
+        lab_daemon_t *d = userdata;
+
+        return lab_print_stage_cancel(d->print, job_id);
 }
 
 /* A print master was downloaded: render it. */
@@ -295,8 +332,18 @@ static int start_renders(lab_daemon_t *d)
                 return LAB_EXIT_FAILURE;
         }
         lab_render_stage_set_hook(d->render, on_render_events, d);
+        lab_render_stage_set_health(d->render, printer_health, d);
         lab_render_stage_set_config(d->render, d->config, d->color);
         lab_platform_set_downloaded_hook(d->platform, on_downloaded, d);
+
+        r = lab_print_stage_new(&d->print, d->event, d->store);
+        if (r < 0) {
+                log_error_errno(r, "printing: cannot start the printer workers: %m");
+                return LAB_EXIT_FAILURE;
+        }
+        lab_print_stage_set_hooks(d->print, on_print_events, on_rerouted, d);
+        lab_print_stage_set_config(d->print, d->config);
+        lab_platform_set_cancel_hook(d->platform, on_cancel_at_printer, d);
         return LAB_EXIT_OK;
 }
 
@@ -429,6 +476,7 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
         sd_notify(false, "READY=1");
         lab_platform_start(d.platform);
         lab_render_stage_start(d.render);
+        lab_print_stage_start(d.print);
         notify_status(&d);
 
         r = sd_event_loop(d.event);
@@ -442,7 +490,9 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
         log_notice("stopped");
 
 out:
-        /* Renders in progress finish and are recorded before the link and the store go. */
+        /* Calls in progress finish and are recorded before the link and the store go. */
+        lab_print_stage_free(d.print);
+        d.print = NULL; /* the render stage's last results may still kick it */
         lab_render_stage_free(d.render);
         if (d.vips_started)
                 lab_render_shutdown();

@@ -45,10 +45,11 @@ typedef struct lab_refused_s {
 } lab_refused_t;
 
 /* Job states in which a job is the lab's and not finished (reported to reconcile). */
-static const char *const active_states[] = {"accepted",  "downloading", "downloaded",
-                                            "rendering", "rendered",    "held"};
+static const char *const active_states[] = {"accepted",   "downloading", "downloaded", "rendering",
+                                            "rendered",   "held",        "rerouted",   "queued",
+                                            "submitting", "printing",    "uncertain"};
 /* States in which a job is at a printer: a cancellation goes through the cancel hook. */
-static const char *const printer_states[] = {"queued", "submitting", "printing"};
+static const char *const printer_states[] = {"queued", "submitting", "printing", "uncertain"};
 
 static void link_step(lab_platform_t *p);
 

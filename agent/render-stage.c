@@ -54,6 +54,8 @@ struct lab_render_stage_s {
         bool stopping;
         lab_render_stage_hook_t hook;
         void *hook_userdata;
+        lab_render_stage_health_t health;
+        void *health_userdata;
         unsigned long rendered, rejected, held, failed;
         char status[256];
 };
@@ -267,6 +269,8 @@ static const char *unfit_reason(lab_render_stage_t *s, const lab_config_printer_
                 snprintf(buf, size, "%s: %s", err.keyword, err.message);
                 return buf;
         }
+        if (s->health)
+                return s->health(pr->name, buf, size, s->health_userdata);
         return NULL;
 }
 
@@ -303,6 +307,13 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
                 cand[i].printer = pr->name;
                 cand[i].weight = pr->weight;
                 cand[i].unfit = unfit_reason(s, pr, job->sku, &plans[i], reasons + 512 * i, 512);
+                /* Sent away from a printer: not back to it (it refused, or it failed). */
+                if (!cand[i].unfit && strcmp(job->state, "rerouted") == 0 && job->printer &&
+                    strcmp(job->printer, pr->name) == 0) {
+                        snprintf(reasons + 512 * i, 512, "rerouted_away: %s",
+                                 job->detail ? job->detail : "the job was sent away from it");
+                        cand[i].unfit = reasons + 512 * i;
+                }
                 if (!cand[i].unfit && lab_store_printer_backlog(s->store, pr->name, &backlog) >= 0)
                         cand[i].backlog = backlog > 0 ? (unsigned)backlog : 0;
         }
@@ -377,7 +388,7 @@ static int by_priority(const void *a, const void *b)
 /* Start renders while workers are free. */
 static void scan(lab_render_stage_t *s)
 {
-        static const char *const states[] = {"downloaded", "held"};
+        static const char *const states[] = {"downloaded", "rerouted", "held"};
         lab_store_job_t **jobs = NULL;
         size_t n = 0;
         bool retry_held = s->retry_held;
@@ -388,7 +399,7 @@ static void scan(lab_render_stage_t *s)
         s->retry_held = false;
         if (s->in_flight >= s->workers)
                 return;
-        r = lab_store_jobs_list(s->store, states, retry_held ? 2 : 1, &jobs, &n);
+        r = lab_store_jobs_list(s->store, states, retry_held ? 3 : 2, &jobs, &n);
         if (r < 0) {
                 log_error_errno(r, "render: cannot list the jobs to render: %m");
                 return;
@@ -465,6 +476,19 @@ void lab_render_stage_set_config(lab_render_stage_t *s, const lab_config_t *c,
 {
         s->config = c;
         s->color = color;
+        s->retry_held = true;
+        lab_render_stage_kick(s);
+}
+
+void lab_render_stage_set_health(lab_render_stage_t *s, lab_render_stage_health_t health,
+                                 void *userdata)
+{
+        s->health = health;
+        s->health_userdata = userdata;
+}
+
+void lab_render_stage_retry_held(lab_render_stage_t *s)
+{
         s->retry_held = true;
         lab_render_stage_kick(s);
 }

@@ -20,6 +20,8 @@
  */
 #pragma once
 
+#include <stddef.h>
+
 #include <systemd/sd-event.h>
 
 #include "config.h"
@@ -46,9 +48,19 @@ int lab_render_stage_new(lab_render_stage_t **ret, sd_event *e, lab_store_t *sto
 void lab_render_stage_set_config(lab_render_stage_t *s, const lab_config_t *c,
                                  const lab_color_setup_t *color);
 
+/* Why printer cannot take work now ("keyword: sentence" in buf), or NULL: for the router. */
+typedef const char *(*lab_render_stage_health_t)(const char *printer, char *buf, size_t size,
+                                                 void *userdata);
+
+/* Set where printer health comes from (the print stage). */
+void lab_render_stage_set_health(lab_render_stage_t *s, lab_render_stage_health_t health,
+                                 void *userdata);
+
+/* Printers changed (one came back, a job was rerouted): try held jobs again now. */
+void lab_render_stage_retry_held(lab_render_stage_t *s);
+
 /* Set the hook called after events were appended. */
-void lab_render_stage_set_hook(lab_render_stage_t *s, lab_render_stage_hook_t hook,
-                               void *userdata);
+void lab_render_stage_set_hook(lab_render_stage_t *s, lab_render_stage_hook_t hook, void *userdata);
 
 /* Start: jobs left in "rendering" by a crash go back to "downloaded"; look for work. */
 int lab_render_stage_start(lab_render_stage_t *s);

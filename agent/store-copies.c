@@ -20,7 +20,7 @@
         "c.job_id, c.copy, c.state, c.printer, c.attempt, c.handle, c.reason, c.detail, "          \
         "c.updated_at, j.priority, j.sku, j.created_at, "                                          \
         "(SELECT r.output_path FROM renders r WHERE r.job_id = c.job_id AND r.printer = "          \
-        "c.printer ORDER BY r.id DESC LIMIT 1)"
+        "c.printer ORDER BY r.id DESC LIMIT 1), j.order_id, j.state"
 
 /* Whether a string argument is present and not empty. */
 static bool nonempty(const char *s)
@@ -46,7 +46,9 @@ static int copy_from_row(sqlite3_stmt *stmt, lab_store_copy_t **ret)
             (r = store_column_strdup(stmt, 9, &c->priority)) < 0 ||
             (r = store_column_strdup(stmt, 10, &c->sku)) < 0 ||
             (r = store_column_strdup(stmt, 11, &c->job_created_at)) < 0 ||
-            (r = store_column_strdup(stmt, 12, &c->output_path)) < 0) {
+            (r = store_column_strdup(stmt, 12, &c->output_path)) < 0 ||
+            (r = store_column_strdup(stmt, 13, &c->order_id)) < 0 ||
+            (r = store_column_strdup(stmt, 14, &c->job_state)) < 0) {
                 lab_store_copies_free(&c, 1);
                 return r;
         }
@@ -209,12 +211,19 @@ int lab_store_job_queue(lab_store_t *s, const char *job_id, const char *from_sta
                 r = (int)store_step_write(s, set);
         if (r < 0)
                 return r;
-        /* Copies left from an earlier printer (rerouted) are replaced. */
+        /*
+         * Copies left from an earlier printer (rerouted) are queued again for
+         * this one, keeping their attempt count: a new attempt never reuses
+         * a job name any printer may have seen.
+         */
         r = store_prepare(s,
                           "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n "
                           "WHERE i < (SELECT quantity FROM jobs WHERE id = ?1)) "
-                          "INSERT OR REPLACE INTO copies (job_id, copy, state, printer) "
-                          "SELECT ?1, i, 'queued', ?2 FROM n",
+                          "INSERT INTO copies (job_id, copy, state, printer) "
+                          "SELECT ?1, i, 'queued', ?2 FROM n WHERE true "
+                          "ON CONFLICT (job_id, copy) DO UPDATE SET state = 'queued', "
+                          "printer = excluded.printer, handle = NULL, reason = NULL, "
+                          "detail = NULL, updated_at = " LAB_SQL_NOW,
                           &ins);
         if (r >= 0 && (r = store_bind_text(ins, 1, job_id)) >= 0 &&
             (r = store_bind_text(ins, 2, printer)) >= 0)
@@ -386,6 +395,8 @@ void lab_store_copies_free(lab_store_copy_t **v, size_t n)
                 free(c->sku);
                 free(c->job_created_at);
                 free(c->output_path);
+                free(c->order_id);
+                free(c->job_state);
                 free(c);
         }
         free(v);
@@ -419,7 +430,12 @@ int lab_store_job_reroute(lab_store_t *s, const char *job_id, const char *reason
         r = store_job_move(s, job_id, "queued", "rerouted", reason, detail);
         if (r < 0)
                 return r;
-        r = store_prepare(s, "DELETE FROM copies WHERE job_id = ?1", &del);
+        /* Kept (with their attempt counts) until the job is queued again elsewhere. */
+        r = store_prepare(
+            s,
+            "UPDATE copies SET state = 'rerouted', handle = NULL, updated_at = " LAB_SQL_NOW
+            " WHERE job_id = ?1",
+            &del);
         if (r >= 0 && (r = store_bind_text(del, 1, job_id)) >= 0)
                 r = (int)store_step_write(s, del);
         if (r < 0)

@@ -28,7 +28,7 @@
 #define JOB_COLUMNS                                                                                \
         "id, order_id, sku, quantity, priority, deadline, state, reason, detail, asset_url, "      \
         "asset_sha256, asset_bytes, asset_type, asset_path, download_attempts, spec, "             \
-        "created_at, updated_at"
+        "created_at, updated_at, printer"
 
 /* A list of jobs being built, freed whole on an early return. */
 typedef struct job_list_s {
@@ -64,7 +64,8 @@ static int store_job_from_row(sqlite3_stmt *stmt, lab_store_job_t **ret)
             (r = store_column_strdup(stmt, 13, &j->asset_path)) < 0 ||
             (r = store_column_strdup(stmt, 15, &j->spec)) < 0 ||
             (r = store_column_strdup(stmt, 16, &j->created_at)) < 0 ||
-            (r = store_column_strdup(stmt, 17, &j->updated_at)) < 0)
+            (r = store_column_strdup(stmt, 17, &j->updated_at)) < 0 ||
+            (r = store_column_strdup(stmt, 18, &j->printer)) < 0)
                 return r;
         j->quantity = sqlite3_column_int(stmt, 3);
         j->asset_bytes = sqlite3_column_int64(stmt, 11);
@@ -288,6 +289,16 @@ int lab_store_job_rendered(lab_store_t *s, const char *id, const char *from_stat
         r = store_job_move(s, id, from_state, to_state, NULL, NULL);
         if (r < 0)
                 return r;
+        {
+                _cleanup_(sqlite3_finalizep) sqlite3_stmt *set = NULL;
+
+                r = store_prepare(s, "UPDATE jobs SET printer = ?2 WHERE id = ?1", &set);
+                if (r >= 0 && (r = store_bind_text(set, 1, id)) >= 0 &&
+                    (r = store_bind_text(set, 2, printer)) >= 0)
+                        r = (int)store_step_write(s, set);
+                if (r < 0)
+                        return r;
+        }
         r = store_stmt(s, &s->render_insert,
                        "INSERT INTO renders (job_id, printer, output_path, audit) "
                        "VALUES (?1, ?2, ?3, ?4)",
@@ -496,6 +507,7 @@ void lab_store_job_free(lab_store_job_t *j)
         free(j->spec);
         free(j->created_at);
         free(j->updated_at);
+        free(j->printer);
         free(j);
 }
 

@@ -154,6 +154,7 @@ typedef struct lab_store_job_s {
         char *spec;            /* the job JSON object as accepted */
         char *created_at;      /* set by the store on insert (ignored by insert) */
         char *updated_at;      /* set by the store on every change (ignored by insert) */
+        char *printer;         /* the printer it was rendered for (ignored by insert), or NULL */
 } lab_store_job_t;
 
 /*
@@ -190,7 +191,8 @@ int lab_store_job_transition(lab_store_t *s,          /* I - store */
 
 /*
  * A job was rendered: in ONE transaction, compare-and-set its state
- * (from_state → to_state), keep the render's audit record (a JSON object:
+ * (from_state → to_state), record printer as the job's printer, keep the
+ * render's audit record (a JSON object:
  * input/output sha256, profiles, intent, crop, scale, versions) in the
  * renders table, and append the job.rendered event {printer, output, audit},
  * plus job.quality_warning with quality_body when that is not NULL (a gamut
@@ -257,12 +259,15 @@ typedef struct lab_store_copy_s {
         char *sku;
         char *job_created_at;
         char *output_path; /* the job's latest render for this printer, or NULL */
+        char *order_id;
+        char *job_state;
 } lab_store_copy_t;
 
 /*
  * A rendered job goes to its printer's queue: in one transaction, move the
  * job from from_state to "queued", record its printer, create quantity
- * copies in state "queued", and append job.queued {printer, copies}.
+ * copies in state "queued" (copies rerouted from another printer are queued
+ * again with their attempt counts), and append job.queued {printer, copies}.
  * -ESTALE / -ENOENT as lab_store_job_transition.
  */
 int lab_store_job_queue(lab_store_t *s, const char *job_id, const char *from_state,
@@ -304,8 +309,9 @@ void lab_store_copies_free(lab_store_copy_t **v, size_t n);
 /*
  * The job leaves its printer while none of its copies is there: in one
  * transaction, the job moves queued → rerouted with reason and detail, its
- * copies (all queued: never sent, or found not to be at the printer) are
- * deleted, and job.rerouted {from, reason, detail} is appended. -ESTALE
+ * copies (all queued: never sent, or found not to be at the printer) move to
+ * "rerouted" (keeping their attempt counts, so that the next printer gets
+ * new job names), and job.rerouted {from, reason, detail} is appended. -ESTALE
  * (nothing written) when the job is not queued (a copy is on its way or
  * printed); -EBUSY when a copy ended otherwise.
  */

@@ -328,7 +328,7 @@ static void test_unknown_key(void **state)
                         "'connect_timeout'? [unknown_key]",
                    NAME ":10:1: printer: unknown key; did you mean 'printers'? [unknown_key]",
                    NAME ":11:1: colour: unknown key; known keys here: lab, platform, printers, "
-                        "products, profiles, stock, meters, storage, logging, render [unknown_key]",
+                        "products, profiles, stock, meters, storage, logging, render, jobs [unknown_key]",
                    NAME ":13:3: stock.low: unknown key; known keys here: low_percent, "
                         "report_interval [unknown_key]");
 }
@@ -767,7 +767,7 @@ static void test_document_order(void **state)
                    NAME ":8:11: printers[1].name: duplicate name 'a'; first used at line 5 "
                         "[duplicate_name]",
                    NAME ":10:5: printers[1].colour: unknown key; known keys here: name, driver, "
-                        "uri, folder, format, model, enabled, weight [unknown_key]",
+                        "uri, folder, format, model, enabled, weight, timeout, stall_after, queue_depth, per_minute, print_quality [unknown_key]",
                    NAME ":12:10: logging.level: unknown value 'loud'; allowed: error, warning, "
                         "notice, info, debug [bad_value]");
 }
@@ -797,12 +797,12 @@ static void test_too_many_problems(void **state)
         line = lab_config_problem_format(&problems.v[0]);
         assert_string_equal(line, NAME ":8:1: unknown_000: unknown key; known keys here: lab, "
                                        "platform, printers, products, profiles, stock, meters, "
-                                       "storage, logging, render [unknown_key]");
+                                       "storage, logging, render, jobs [unknown_key]");
         free(line);
         line = lab_config_problem_format(&problems.v[99]);
         assert_string_equal(line, NAME ":107:1: unknown_099: unknown key; known keys here: lab, "
                                        "platform, printers, products, profiles, stock, meters, "
-                                       "storage, logging, render [unknown_key]");
+                                       "storage, logging, render, jobs [unknown_key]");
         free(line);
         line = lab_config_problem_format(&problems.v[100]);
         assert_string_equal(line, NAME ": more than 100 problems; fix these and check again "
@@ -885,7 +885,7 @@ static void test_hostile(void **state)
         /* A control character in a key cannot forge a second output line. */
         EXPECT_BAD(HEADER "\"bad\\nkey\": 1\n", NAME
                    ":8:1: bad?key: unknown key; known keys here: lab, platform, printers, "
-                   "products, profiles, stock, meters, storage, logging, render [unknown_key]");
+                   "products, profiles, stock, meters, storage, logging, render, jobs [unknown_key]");
 }
 
 /* Files over 1 MiB are refused before parsing; exactly 1 MiB is still read. */

@@ -221,7 +221,8 @@ static void test_reroute(void **state)
         assert_int_equal(lab_store_job_reroute(f->s, "j4", "media_empty", "out of paper"), 0);
         assert_job_state(f->s, "j4", "rerouted");
         assert_int_equal(events_of(f->s, "j4", "job.rerouted"), 1);
-        assert_int_equal(lab_store_copies_list(f->s, NULL, NULL, 0, &v, &n), 0);
+        assert_int_equal(lab_store_copies_list(f->s, NULL, (const char *[]){"queued"}, 1, &v, &n),
+                         0);
         for (size_t i = 0; i < n; i++)
                 assert_string_not_equal(v[i]->job_id, "j4");
         lab_store_copies_free(v, n);
@@ -243,6 +244,26 @@ static void test_reroute(void **state)
             0);
         /* ...but not while a copy is on its way to the printer. */
         assert_int_equal(lab_store_job_reroute(f->s, "j5", "x", NULL), -ESTALE);
+        assert_int_equal(
+            lab_store_copy_move(f->s, "j5", 2, "submitting", "queued", NULL, NULL, NULL, NULL), 0);
+        assert_int_equal(lab_store_job_reroute(f->s, "j5", "x", NULL), 0);
+
+        /* Queued again elsewhere: the attempt counts go on, so job names are never reused. */
+        assert_int_equal(
+            lab_store_job_transition(f->s, "j5", "rerouted", "rendering", NULL, NULL, NULL, NULL),
+            0);
+        assert_int_equal(lab_store_job_rendered(f->s, "j5", "rendering", "rendered", "cpd90",
+                                                "/r2.jpg", "{}", NULL),
+                         0);
+        assert_int_equal(lab_store_job_queue(f->s, "j5", "rendered", "cpd90"), 0);
+        assert_int_equal(lab_store_copies_list(f->s, "cpd90", NULL, 0, &v, &n), 0);
+        assert_int_equal(n, 2);
+        assert_int_equal(v[0]->attempt, 1);
+        assert_int_equal(v[1]->attempt, 1);
+        assert_string_equal(v[0]->state, "queued");
+        assert_string_equal(v[0]->output_path, "/r2.jpg");
+        assert_null(v[0]->handle);
+        lab_store_copies_free(v, n);
 }
 
 static void test_rush_first(void **state)

@@ -1,0 +1,1067 @@
+/*
+ * print-stage.c - copies to printers, exactly once (see print-stage.h).
+ *
+ * Loop thread: decide the next driver call for each printer (step), persist
+ * what must be durable before it (a copy's new attempt), hand the call to
+ * the printer pool with its own copies of every input, and apply the result
+ * to the store when it comes back. Worker thread: driver calls only, on the
+ * printer's one handle; never the store.
+ *
+ * Order of business for an idle printer: reconcile (once, before anything is
+ * sent), cancellations, health, checks on copies being printed, then the
+ * next queued copy if the printer is available and under its queue depth.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "event-util.h"
+#include "job-state.h"
+#include "log.h"
+#include "macro.h"
+#include "print-stage.h"
+#include "printer.h"
+#include "render-plan.h"
+#include "worker-pool.h"
+
+#define POLL_BATCH 32
+
+typedef enum op_kind_e {
+        OP_RECONCILE, /* find every copy on its way or printing by its job name */
+        OP_STATUS,    /* printer health, supplies, media */
+        OP_POLL,      /* status of copies being printed */
+        OP_SUBMIT,    /* send one copy */
+        OP_CANCEL,    /* cancel copies of canceled jobs at the printer */
+} op_kind_t;
+
+typedef struct pst_printer_s pst_printer_t;
+
+/* One copy an operation is about, with what the driver said of it. */
+typedef struct op_copy_s {
+        char *job_id;
+        int copy;
+        int attempt;
+        char *state;  /* copy state when the op was planned */
+        char *handle; /* driver handle known, or NULL */
+        char job_name[LAB_PRINTER_JOB_NAME_MAX];
+        /* results */
+        int r;
+        lab_error_t err;
+        lab_pjob_status_t st;
+        bool found;         /* find_job found it */
+        char *found_handle; /* its handle then */
+} op_copy_t;
+
+typedef struct op_s {
+        pst_printer_t *printer;
+        op_kind_t kind;
+        op_copy_t *copies;
+        size_t n_copies;
+        /* submit */
+        char *file, *format, *media, *media_type, *order_id;
+        char *handle; /* result */
+        /* status */
+        lab_printer_status_t status;
+        /* result of the main call */
+        int r;
+        lab_error_t err;
+} op_t;
+
+struct pst_printer_s {
+        lab_print_stage_t *stage;
+        char *name;
+        lab_printer_t *drv;
+        unsigned queue_depth;
+        bool busy;       /* a call is on the pool */
+        bool removed;    /* gone from the config: free when idle */
+        bool reconciled; /* the start-up reconcile is done */
+        bool status_known;
+        bool available;
+        bool cancel_pending;
+        char reason[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8]; /* why not available */
+        uint64_t next_status;                                           /* CLOCK_MONOTONIC usec */
+        uint64_t next_poll;
+        sd_event_source *timer;
+        pst_printer_t *next;
+};
+
+struct lab_print_stage_s {
+        sd_event *event;
+        lab_store_t *store;
+        lab_pool_t *pool;
+        const lab_config_t *config;
+        pst_printer_t *printers;
+        sd_event_source *defer;
+        bool started;
+        bool stopping;
+        lab_print_stage_hook_t events_hook, rerouted_hook;
+        void *hook_userdata;
+        unsigned long printed, aborted, uncertain, rerouted;
+        char status[256];
+};
+
+static void step(pst_printer_t *p);
+
+/* Monotonic now. */
+static uint64_t now_usec(lab_print_stage_t *s)
+{
+        uint64_t now = 0;
+
+        sd_event_now(s->event, CLOCK_MONOTONIC, &now);
+        return now;
+}
+
+/* Tell the daemon events were appended. */
+static void events_appended(lab_print_stage_t *s)
+{
+        if (s->events_hook)
+                s->events_hook(s->hook_userdata);
+}
+
+/* The printer called name, or NULL. */
+static pst_printer_t *find_printer(lab_print_stage_t *s, const char *name)
+{
+        for (pst_printer_t *p = s->printers; p; p = p->next)
+                if (!p->removed && strcmp(p->name, name) == 0)
+                        return p;
+        return NULL;
+}
+
+/* Free an op and everything it holds. */
+static void op_free(op_t *op)
+{
+        if (!op)
+                return;
+        for (size_t i = 0; i < op->n_copies; i++) {
+                free(op->copies[i].job_id);
+                free(op->copies[i].state);
+                free(op->copies[i].handle);
+                free(op->copies[i].found_handle);
+        }
+        free(op->copies);
+        free(op->file);
+        free(op->format);
+        free(op->media);
+        free(op->media_type);
+        free(op->order_id);
+        free(op->handle);
+        free(op);
+}
+
+/* Add copy c to op; 0 or -ENOMEM. */
+static int op_add_copy(op_t *op, const lab_store_copy_t *c, int attempt)
+{
+        op_copy_t *v = reallocarray(op->copies, op->n_copies + 1, sizeof *v);
+        op_copy_t *oc;
+
+        if (!v)
+                return -ENOMEM;
+        op->copies = v;
+        oc = &v[op->n_copies];
+        *oc = (op_copy_t){.copy = c->copy, .attempt = attempt};
+        oc->job_id = strdup(c->job_id);
+        oc->state = strdup(c->state);
+        oc->handle = c->handle ? strdup(c->handle) : NULL;
+        op->n_copies++;
+        if (!oc->job_id || !oc->state || (c->handle && !oc->handle))
+                return -ENOMEM;
+        if (lab_printer_job_name(oc->job_name, sizeof oc->job_name, c->job_id, (unsigned)c->copy,
+                                 (unsigned)(attempt > 0 ? attempt : 1)) < 0)
+                return -EINVAL;
+        return 0;
+}
+
+/* ---- worker thread ---- */
+
+/* Whether a failed submit may still have reached the printer (ask it by name). */
+static bool submit_ambiguous(const lab_error_t *err)
+{
+        return strcmp(err->keyword, "printer_refused") != 0 &&
+               strcmp(err->keyword, "printer_file_error") != 0 &&
+               strcmp(err->keyword, "printer_config") != 0 &&
+               strcmp(err->keyword, "printer_busy") != 0;
+}
+
+/* Find oc at the printer by its job name. */
+static void find_copy(lab_printer_t *drv, op_copy_t *oc)
+{
+        int r = lab_printer_find_job(drv, oc->job_name, &oc->found_handle, &oc->st, &oc->err);
+
+        oc->found = r >= 0;
+        oc->r = r;
+}
+
+/* Worker: run the driver calls of op on the printer's handle. */
+static void op_work(void *userdata)
+{
+        op_t *op = userdata;
+        lab_printer_t *drv = op->printer->drv;
+
+        switch (op->kind) {
+        case OP_RECONCILE:
+                for (size_t i = 0; i < op->n_copies; i++)
+                        find_copy(drv, &op->copies[i]);
+                break;
+        case OP_STATUS:
+                op->r = lab_printer_status(drv, &op->status, &op->err);
+                break;
+        case OP_POLL:
+                for (size_t i = 0; i < op->n_copies; i++) {
+                        op_copy_t *oc = &op->copies[i];
+
+                        oc->r = oc->handle
+                                    ? lab_printer_job_status(drv, oc->handle, &oc->st, &oc->err)
+                                    : -ENOENT;
+                        /* The handle is not known there: ask by name before judging. */
+                        if (oc->r == -ENOENT) {
+                                lab_error_clear(&oc->err);
+                                find_copy(drv, oc);
+                        }
+                }
+                break;
+        case OP_SUBMIT: {
+                op_copy_t *oc = &op->copies[0];
+                lab_print_request_t req = {
+                    .file = op->file,
+                    .format = op->format,
+                    .job_name = oc->job_name,
+                    .copies = 1,
+                    .media = op->media,
+                    .media_type = op->media_type,
+                    .order_id = op->order_id,
+                };
+
+                op->r = lab_printer_submit(drv, &req, &op->handle, &op->err);
+                if (op->r < 0 && submit_ambiguous(&op->err))
+                        find_copy(drv, oc);
+                break;
+        }
+        case OP_CANCEL:
+                for (size_t i = 0; i < op->n_copies; i++) {
+                        op_copy_t *oc = &op->copies[i];
+
+                        oc->r = oc->handle ? lab_printer_cancel(drv, oc->handle, &oc->err) : 0;
+                }
+                break;
+        }
+}
+
+/* ---- applying results (loop thread) ---- */
+
+/* A JSON body for a copy event. */
+static char *copy_body(const pst_printer_t *p, const op_copy_t *oc, const char *reason,
+                       const char *message)
+{
+        json_auto_t *o = json_pack("{s:i, s:s, s:i, s:s}", "copy", oc->copy, "printer", p->name,
+                                   "attempt", oc->attempt, "job_name", oc->job_name);
+
+        if (o && reason)
+                json_object_set_new(o, "reason", json_string(reason));
+        if (o && message)
+                json_object_set_new(o, "message", json_string(message));
+        return o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+}
+
+/* Move a copy; log a failure (a stale state means someone else moved it: fine). */
+static int move_copy(pst_printer_t *p, const op_copy_t *oc, const char *from, const char *to,
+                     const lab_store_copy_change_t *chg, const char *kind, const char *body)
+{
+        int r = lab_store_copy_move(p->stage->store, oc->job_id, oc->copy, from, to, chg, kind,
+                                    body, NULL);
+
+        if (r < 0 && r != -ESTALE && r != -ENOENT)
+                log_error_errno(r, "job %s copy %d: cannot move from %s to %s: %m", oc->job_id,
+                                oc->copy, from, to);
+        if (r >= 0 && kind)
+                events_appended(p->stage);
+        return r;
+}
+
+/* What the printer said of a copy being printed: printed, aborted, gone, or still going. */
+static void apply_job_status(pst_printer_t *p, op_copy_t *oc, const char *from)
+{
+        lab_print_stage_t *s = p->stage;
+        const lab_store_copy_change_t keep = {.keep_handle = true};
+        _cleanup_free_ char *body = NULL;
+
+        switch (oc->st.state) {
+        case LAB_PJOB_COMPLETED:
+                body = copy_body(p, oc, NULL, NULL);
+                if (move_copy(p, oc, from, "printed", &keep, "job.copy_printed", body) >= 0) {
+                        s->printed++;
+                        log_struct(LOG_INFO,
+                                   LAB_FIELDS({"JOB_ID", oc->job_id}, {"PRINTER", p->name}),
+                                   "job %s copy %d: printed on %s (%s)", oc->job_id, oc->copy,
+                                   p->name, oc->job_name);
+                }
+                break;
+        case LAB_PJOB_ABORTED:
+        case LAB_PJOB_CANCELED: {
+                const char *why =
+                    oc->st.state == LAB_PJOB_ABORTED ? "printer_aborted" : "printer_canceled";
+                bool last = oc->attempt >= (int)s->config->jobs.max_attempts;
+                lab_store_copy_change_t chg = {.reason = why, .detail = oc->st.message};
+
+                body = copy_body(p, oc, why, oc->st.message[0] ? oc->st.message : oc->st.reasons);
+                s->aborted++;
+                log_struct(LOG_WARNING,
+                           LAB_FIELDS({"JOB_ID", oc->job_id}, {"PRINTER", p->name},
+                                      {"ERROR_KEYWORD", why}),
+                           "job %s copy %d: %s on %s (attempt %d of %u): %s %s%s", oc->job_id,
+                           oc->copy, why, p->name, oc->attempt, s->config->jobs.max_attempts,
+                           oc->st.reasons, oc->st.message,
+                           last ? "; giving up" : "; sending again");
+                move_copy(p, oc, from, last ? "failed" : "queued", &chg,
+                          last ? "job.copy_failed" : "job.copy_aborted", body);
+                break;
+        }
+        case LAB_PJOB_UNKNOWN: {
+                lab_store_copy_change_t chg = {.keep_handle = true,
+                                               .reason = "printer_forgot",
+                                               .detail = "the printer no longer knows this copy; "
+                                                         "check whether it printed"};
+
+                body = copy_body(p, oc, "printer_forgot", NULL);
+                s->uncertain++;
+                log_struct(LOG_ERR,
+                           LAB_FIELDS({"JOB_ID", oc->job_id}, {"PRINTER", p->name},
+                                      {"ERROR_KEYWORD", "copy_uncertain"}),
+                           "copy_uncertain: job %s copy %d on %s (%s): the printer cannot say "
+                           "whether it printed; a technician must check, it is not sent again",
+                           oc->job_id, oc->copy, p->name, oc->job_name);
+                move_copy(p, oc, from, "uncertain", &chg, "job.copy_uncertain", body);
+                break;
+        }
+        case LAB_PJOB_PENDING:
+        case LAB_PJOB_PROCESSING:
+                if (strcmp(from, "submitting") == 0) {
+                        const lab_store_copy_change_t chg = {
+                            .handle = oc->found_handle ? oc->found_handle : oc->handle};
+                        move_copy(p, oc, from, "printing", &chg, NULL, NULL);
+                }
+                break;
+        }
+}
+
+/* A printer call failed in a way that says the printer is not there. */
+static void printer_lost(pst_printer_t *p, const lab_error_t *err)
+{
+        if (strcmp(err->keyword, "printer_unreachable") != 0 &&
+            strcmp(err->keyword, "printer_timeout") != 0 &&
+            strcmp(err->keyword, "hotfolder_unwritable") != 0)
+                return;
+        if (p->available)
+                log_struct(LOG_WARNING,
+                           LAB_FIELDS({"PRINTER", p->name}, {"ERROR_KEYWORD", err->keyword}),
+                           "printer %s: %s: %s; not sending it anything until it answers", p->name,
+                           err->keyword, err->message);
+        p->available = false;
+        snprintf(p->reason, sizeof p->reason, "%s: %s", err->keyword, err->message);
+        p->next_status = now_usec(p->stage); /* look again soon */
+}
+
+static void apply_reconcile(pst_printer_t *p, op_t *op)
+{
+        bool all = true;
+
+        for (size_t i = 0; i < op->n_copies; i++) {
+                op_copy_t *oc = &op->copies[i];
+
+                if (oc->found) {
+                        free(oc->handle);
+                        oc->handle = oc->found_handle ? strdup(oc->found_handle) : NULL;
+                        log_info("job %s copy %d: found at %s as %s (%s)", oc->job_id, oc->copy,
+                                 p->name, oc->job_name, lab_pjob_state_to_string(oc->st.state));
+                        if (strcmp(oc->state, "submitting") == 0 &&
+                            oc->st.state != LAB_PJOB_PENDING &&
+                            oc->st.state != LAB_PJOB_PROCESSING) {
+                                /* Record that it got there, then what became of it. */
+                                const lab_store_copy_change_t chg = {.handle = oc->handle};
+                                if (move_copy(p, oc, "submitting", "printing", &chg, NULL, NULL) >=
+                                    0)
+                                        apply_job_status(p, oc, "printing");
+                        } else {
+                                apply_job_status(p, oc, oc->state);
+                        }
+                } else if (oc->r == -ENOENT) {
+                        if (strcmp(oc->state, "submitting") == 0) {
+                                /* It never got there: the attempt is spent, the copy waits again.
+                                 */
+                                const lab_store_copy_change_t chg = {
+                                    .reason = "not_at_printer",
+                                    .detail = "the agent stopped while sending it; the printer "
+                                              "does not have it"};
+                                log_notice("job %s copy %d: %s does not have %s; sending it again",
+                                           oc->job_id, oc->copy, p->name, oc->job_name);
+                                move_copy(p, oc, "submitting", "queued", &chg, NULL, NULL);
+                        } else {
+                                oc->st.state = LAB_PJOB_UNKNOWN;
+                                apply_job_status(p, oc, oc->state);
+                        }
+                } else {
+                        all = false;
+                        printer_lost(p, &oc->err);
+                }
+        }
+        p->reconciled = all;
+        if (all)
+                log_info("printer %s: reconciled %zu copy(ies) with the printer", p->name,
+                         op->n_copies);
+}
+
+/* Health changed: log it, tell the platform (telemetry), reroute its waiting jobs. */
+static void apply_status(pst_printer_t *p, op_t *op)
+{
+        lab_print_stage_t *s = p->stage;
+        char why[sizeof p->reason];
+        bool available = lab_printer_status_available(&op->status, why, sizeof why);
+        bool changed = !p->status_known || available != p->available ||
+                       (!available && strcmp(why, p->reason) != 0);
+        json_auto_t *o = NULL;
+        _cleanup_free_ char *body = NULL;
+
+        if (op->r < 0 && !available && op->status.state != LAB_PRINTER_UNREACHABLE)
+                snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
+        p->status_known = true;
+        p->available = available;
+        snprintf(p->reason, sizeof p->reason, "%s", available ? "" : why);
+        if (!changed)
+                return;
+
+        if (available)
+                log_notice("printer %s: available (%s)", p->name,
+                           lab_printer_state_to_string(op->status.state));
+        else
+                log_struct(LOG_WARNING, LAB_FIELDS({"PRINTER", p->name}),
+                           "printer %s: unavailable: %s", p->name, why);
+        o = json_pack("{s:s, s:b, s:s, s:s}", "printer", p->name, "available", available, "state",
+                      lab_printer_state_to_string(op->status.state), "reason",
+                      available ? "" : why);
+        if (o) {
+                json_t *supplies = json_array();
+
+                for (size_t i = 0; supplies && i < op->status.n_supplies; i++) {
+                        const lab_supply_t *sp = &op->status.supplies[i];
+                        json_array_append_new(
+                            supplies, json_pack("{s:s, s:i, s:I}", "name", sp->name, "level",
+                                                sp->level, "remaining", (json_int_t)sp->remaining));
+                }
+                json_object_set_new(o, "supplies", supplies ? supplies : json_null());
+                body = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
+        }
+        if (body && lab_store_event_append(s->store, LAB_EVENT_TELEMETRY, "printer.status", NULL,
+                                           body, NULL) >= 0)
+                events_appended(s);
+
+        if (!available) {
+                static const char *const queued[] = {"queued"};
+                lab_store_copy_t **v = NULL;
+                size_t n = 0;
+                unsigned moved = 0;
+                char kw[LAB_ERROR_KEYWORD_MAX];
+
+                snprintf(kw, sizeof kw, "%.*s", (int)strcspn(why, ":"), why);
+                if (lab_store_copies_list(s->store, p->name, queued, 1, &v, &n) < 0)
+                        return;
+                for (size_t i = 0; i < n; i++) {
+                        /* A job once: its copies are listed one after another. */
+                        if (i > 0 && strcmp(v[i]->job_id, v[i - 1]->job_id) == 0)
+                                continue;
+                        if (lab_store_job_reroute(s->store, v[i]->job_id, kw, why) >= 0) {
+                                moved++;
+                                log_struct(
+                                    LOG_NOTICE,
+                                    LAB_FIELDS({"JOB_ID", v[i]->job_id}, {"PRINTER", p->name}),
+                                    "job %s: rerouted away from %s: %s", v[i]->job_id, p->name,
+                                    why);
+                        }
+                }
+                lab_store_copies_free(v, n);
+                if (moved) {
+                        s->rerouted += moved;
+                        events_appended(s);
+                        if (s->rerouted_hook)
+                                s->rerouted_hook(s->hook_userdata);
+                }
+        } else if (s->rerouted_hook) {
+                /* A printer came back: held jobs may now have somewhere to go. */
+                s->rerouted_hook(s->hook_userdata);
+        }
+}
+
+static void apply_submit(pst_printer_t *p, op_t *op)
+{
+        op_copy_t *oc = &op->copies[0];
+
+        if (op->r >= 0) {
+                const lab_store_copy_change_t chg = {.handle = op->handle};
+                log_debug("job %s copy %d: sent to %s as %s (handle %s)", oc->job_id, oc->copy,
+                          p->name, oc->job_name, op->handle);
+                move_copy(p, oc, "submitting", "printing", &chg, NULL, NULL);
+                return;
+        }
+        if (oc->found) {
+                /* The answer was lost, but the printer has it. */
+                oc->handle = oc->found_handle ? strdup(oc->found_handle) : NULL;
+                const lab_store_copy_change_t chg = {.handle = oc->handle};
+                if (move_copy(p, oc, "submitting", "printing", &chg, NULL, NULL) >= 0)
+                        apply_job_status(p, oc, "printing");
+                return;
+        }
+        log_struct(LOG_WARNING,
+                   LAB_FIELDS({"JOB_ID", oc->job_id}, {"PRINTER", p->name},
+                              {"ERROR_KEYWORD", op->err.keyword}),
+                   "job %s copy %d: not sent to %s: %s: %s", oc->job_id, oc->copy, p->name,
+                   op->err.keyword, op->err.message);
+        if (submit_ambiguous(&op->err) && oc->r != -ENOENT) {
+                /* Neither sent for sure nor known absent: ask again before anything else. */
+                p->reconciled = false;
+                printer_lost(p, &oc->err);
+                return;
+        }
+        {
+                const lab_store_copy_change_t chg = {.reason = op->err.keyword,
+                                                     .detail = op->err.message};
+                bool refused = strcmp(op->err.keyword, "printer_refused") == 0 ||
+                               strcmp(op->err.keyword, "printer_file_error") == 0 ||
+                               strcmp(op->err.keyword, "printer_config") == 0;
+
+                if (move_copy(p, oc, "submitting", "queued", &chg, NULL, NULL) < 0)
+                        return;
+                if (refused) {
+                        /* This printer will never take it: render it for another. */
+                        char why[LAB_ERROR_MESSAGE_MAX + 64];
+                        snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
+                        if (lab_store_job_reroute(p->stage->store, oc->job_id, op->err.keyword,
+                                                  why) >= 0) {
+                                p->stage->rerouted++;
+                                events_appended(p->stage);
+                                if (p->stage->rerouted_hook)
+                                        p->stage->rerouted_hook(p->stage->hook_userdata);
+                        }
+                } else {
+                        printer_lost(p, &op->err);
+                }
+        }
+}
+
+static void apply_poll(pst_printer_t *p, op_t *op)
+{
+        for (size_t i = 0; i < op->n_copies; i++) {
+                op_copy_t *oc = &op->copies[i];
+
+                if (oc->found || oc->r >= 0) {
+                        if (oc->found && oc->found_handle &&
+                            (!oc->handle || strcmp(oc->handle, oc->found_handle) != 0)) {
+                                const lab_store_copy_change_t chg = {.handle = oc->found_handle};
+                                move_copy(p, oc, "printing", "printing", &chg, NULL, NULL);
+                        }
+                        apply_job_status(p, oc, "printing");
+                } else if (oc->r == -ENOENT) {
+                        oc->st.state = LAB_PJOB_UNKNOWN;
+                        apply_job_status(p, oc, "printing");
+                } else {
+                        printer_lost(p, &oc->err);
+                }
+        }
+}
+
+static void apply_cancel(pst_printer_t *p, op_t *op)
+{
+        for (size_t i = 0; i < op->n_copies; i++) {
+                op_copy_t *oc = &op->copies[i];
+                const lab_store_copy_change_t chg = {.keep_handle = true,
+                                                     .reason = "platform_canceled"};
+
+                if (oc->r < 0) {
+                        log_warning("job %s copy %d: cannot cancel it at %s: %s: %s", oc->job_id,
+                                    oc->copy, p->name, oc->err.keyword, oc->err.message);
+                        continue;
+                }
+                move_copy(p, oc, oc->state, "canceled", &chg, NULL, NULL);
+        }
+}
+
+/* Loop: a driver call came back. */
+static void op_done(void *userdata, bool ran)
+{
+        op_t *op = userdata;
+        pst_printer_t *p = op->printer;
+        lab_print_stage_t *s = p->stage;
+
+        p->busy = false;
+        if (ran && !p->removed) {
+                switch (op->kind) {
+                case OP_RECONCILE:
+                        apply_reconcile(p, op);
+                        break;
+                case OP_STATUS:
+                        apply_status(p, op);
+                        break;
+                case OP_POLL:
+                        apply_poll(p, op);
+                        break;
+                case OP_SUBMIT:
+                        apply_submit(p, op);
+                        break;
+                case OP_CANCEL:
+                        apply_cancel(p, op);
+                        break;
+                }
+        }
+        op_free(op);
+        if (!s->stopping)
+                step(p);
+}
+
+/* ---- planning (loop thread) ---- */
+
+/* Hand op to the pool. */
+static void dispatch(pst_printer_t *p, op_t *op)
+{
+        int r = lab_pool_submit(p->stage->pool, op_work, op_done, op);
+
+        if (r < 0) {
+                log_error_errno(r, "printer %s: cannot start a driver call: %m", p->name);
+                op_free(op);
+                return;
+        }
+        p->busy = true;
+}
+
+/* A new op for p. */
+static op_t *op_new(pst_printer_t *p, op_kind_t kind)
+{
+        op_t *op = calloc(1, sizeof *op);
+
+        if (op) {
+                op->printer = p;
+                op->kind = kind;
+        }
+        return op;
+}
+
+/* Copies of p in the given states. */
+static int copies_of(pst_printer_t *p, const char *const *states, size_t n_states,
+                     lab_store_copy_t ***v, size_t *n)
+{
+        int r = lab_store_copies_list(p->stage->store, p->name, states, n_states, v, n);
+
+        if (r < 0)
+                log_error_errno(r, "printer %s: cannot read its copies: %m", p->name);
+        return r;
+}
+
+/* Plan an op over copies in states (at most max); NULL when there are none. */
+static op_t *plan_copies(pst_printer_t *p, op_kind_t kind, const char *const *states,
+                         size_t n_states, size_t max, bool only_canceled_jobs)
+{
+        lab_store_copy_t **v = NULL;
+        size_t n = 0;
+        op_t *op;
+
+        if (copies_of(p, states, n_states, &v, &n) < 0 || n == 0) {
+                lab_store_copies_free(v, n);
+                return NULL;
+        }
+        op = op_new(p, kind);
+        for (size_t i = 0; op && i < n && op->n_copies < max; i++) {
+                if (only_canceled_jobs &&
+                    (!v[i]->job_state || strcmp(v[i]->job_state, "canceled") != 0))
+                        continue;
+                if (op_add_copy(op, v[i], v[i]->attempt) < 0) {
+                        op_free(op);
+                        op = NULL;
+                }
+        }
+        lab_store_copies_free(v, n);
+        if (op && op->n_copies == 0) {
+                op_free(op);
+                op = NULL;
+        }
+        return op;
+}
+
+/* The MIME type of a print file, by the extension the render stage gives it. */
+static const char *format_of(const char *path)
+{
+        const char *dot = path ? strrchr(path, '.') : NULL;
+
+        if (dot && strcmp(dot, ".tif") == 0)
+                return "image/tiff";
+        if (dot && strcmp(dot, ".pwg") == 0)
+                return "image/pwg-raster";
+        return "image/jpeg";
+}
+
+/* Plan sending the next queued copy (attempt persisted first); NULL when none can go. */
+static op_t *plan_submit(pst_printer_t *p)
+{
+        static const char *const queued[] = {"queued"}, *const busy[] = {"submitting", "printing"};
+        lab_print_stage_t *s = p->stage;
+        lab_store_copy_t **v = NULL, **b = NULL;
+        size_t n = 0, nb = 0;
+        op_t *op = NULL;
+
+        if (copies_of(p, busy, 2, &b, &nb) < 0)
+                return NULL;
+        lab_store_copies_free(b, nb);
+        if (nb >= p->queue_depth)
+                return NULL;
+        if (copies_of(p, queued, 1, &v, &n) < 0)
+                return NULL;
+        for (size_t i = 0; i < n && !op; i++) {
+                const lab_store_copy_t *c = v[i];
+                const lab_config_product_t *product = lab_config_find_product(s->config, c->sku);
+                const lab_store_copy_change_t begin = {.new_attempt = true};
+                int attempt = 0, r;
+
+                if (!c->job_state || strcmp(c->job_state, "canceled") == 0 ||
+                    strcmp(c->job_state, "dropped") == 0)
+                        continue;
+                if (!product || !c->output_path) {
+                        log_error("job %s: cannot send copy %d to %s: %s", c->job_id, c->copy,
+                                  p->name,
+                                  !product ? "its product is no longer configured"
+                                           : "it has no print file for this printer");
+                        continue;
+                }
+                /* Durable before the driver is called: the name it will carry. */
+                r = lab_store_copy_move(s->store, c->job_id, c->copy, "queued", "submitting",
+                                        &begin, NULL, NULL, &attempt);
+                if (r < 0) {
+                        if (r != -ESTALE)
+                                log_error_errno(r, "job %s copy %d: cannot record the attempt: %m",
+                                                c->job_id, c->copy);
+                        continue;
+                }
+                op = op_new(p, OP_SUBMIT);
+                if (!op || op_add_copy(op, c, attempt) < 0) {
+                        op_free(op);
+                        op = NULL;
+                        /* Not sent: recorded as an attempt that never left, reconciled by name. */
+                        p->reconciled = false;
+                        break;
+                }
+                op->file = strdup(c->output_path);
+                op->format = strdup(format_of(c->output_path));
+                op->media = strdup(product->media);
+                op->media_type = product->media_type ? strdup(product->media_type) : NULL;
+                op->order_id = c->order_id ? strdup(c->order_id) : NULL;
+                if (!op->file || !op->format || !op->media) {
+                        op_free(op);
+                        op = NULL;
+                        p->reconciled = false;
+                }
+        }
+        lab_store_copies_free(v, n);
+        return op;
+}
+
+/* Timer: time to look at the printer again. */
+static int on_printer_timer(sd_event_source *src, uint64_t usec, void *userdata)
+{
+        step(userdata);
+        return 0;
+}
+
+/* Free a printer (idle, removed or at stop). */
+static void printer_free(pst_printer_t *p)
+{
+        if (!p)
+                return;
+        sd_event_source_disable_unref(p->timer);
+        lab_printer_close(p->drv);
+        free(p->name);
+        free(p);
+}
+
+/* Unlink and free removed printers that are idle. */
+static void reap_removed(lab_print_stage_t *s)
+{
+        for (pst_printer_t **pp = &s->printers; *pp;) {
+                pst_printer_t *p = *pp;
+
+                if (p->removed && !p->busy) {
+                        *pp = p->next;
+                        printer_free(p);
+                } else {
+                        pp = &p->next;
+                }
+        }
+}
+
+/* Decide and start the printer's next driver call, or wait for the next due time. */
+static void step(pst_printer_t *p)
+{
+        static const char *const active[] = {"submitting", "printing"}, *const printing[] = {
+                                                                            "printing"};
+        lab_print_stage_t *s = p->stage;
+        uint64_t now = now_usec(s), wake;
+        op_t *op = NULL;
+
+        if (p->removed) {
+                reap_removed(s);
+                return;
+        }
+        if (p->busy || !s->started || s->stopping || !s->config)
+                return;
+
+        if (!p->reconciled) {
+                op = plan_copies(p, OP_RECONCILE, active, 2, SIZE_MAX, false);
+                if (!op) {
+                        p->reconciled = true;
+                } else {
+                        dispatch(p, op);
+                        return;
+                }
+        }
+        if (p->cancel_pending) {
+                p->cancel_pending = false;
+                op = plan_copies(p, OP_CANCEL, active, 2, SIZE_MAX, true);
+                if (op) {
+                        dispatch(p, op);
+                        return;
+                }
+        }
+        if (now >= p->next_status) {
+                p->next_status = now + s->config->jobs.status_interval;
+                op = op_new(p, OP_STATUS);
+                if (op) {
+                        dispatch(p, op);
+                        return;
+                }
+        }
+        if (now >= p->next_poll) {
+                p->next_poll = now + s->config->jobs.poll_interval;
+                op = plan_copies(p, OP_POLL, printing, 1, POLL_BATCH, false);
+                if (op) {
+                        dispatch(p, op);
+                        return;
+                }
+        }
+        if (p->status_known && p->available) {
+                op = plan_submit(p);
+                if (op) {
+                        dispatch(p, op);
+                        return;
+                }
+        }
+        wake = p->next_poll < p->next_status ? p->next_poll : p->next_status;
+        lab_timer_arm(s->event, &p->timer, wake > now ? wake - now : 0, on_printer_timer, p,
+                      "printer");
+}
+
+/* Queue rendered jobs at their printers. */
+static void queue_rendered(lab_print_stage_t *s)
+{
+        static const char *const rendered[] = {"rendered"};
+        lab_store_job_t **jobs = NULL;
+        size_t n = 0;
+
+        if (lab_store_jobs_list(s->store, rendered, 1, &jobs, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                const lab_store_job_t *j = jobs[i];
+                int r;
+
+                if (!j->printer || !find_printer(s, j->printer)) {
+                        /* Its printer left the config: render it for another. */
+                        r = lab_job_move(s->store, j->id, "rendered", "rerouted", "printer_removed",
+                                         "its printer is no longer configured", "job.rerouted",
+                                         "{\"from\":\"\",\"reason\":\"printer_removed\","
+                                         "\"detail\":\"its printer is no longer configured\"}");
+                        if (r >= 0 && s->rerouted_hook)
+                                s->rerouted_hook(s->hook_userdata);
+                        continue;
+                }
+                r = lab_store_job_queue(s->store, j->id, "rendered", j->printer);
+                if (r < 0 && r != -ESTALE)
+                        log_error_errno(r, "job %s: cannot queue it at %s: %m", j->id, j->printer);
+                else if (r >= 0)
+                        events_appended(s);
+        }
+        lab_store_jobs_free(jobs, n);
+}
+
+/* Deferred: queue what was rendered, then let every printer take a step. */
+static int on_defer(sd_event_source *src, void *userdata)
+{
+        lab_print_stage_t *s = userdata;
+
+        if (!s->started || s->stopping || !s->config)
+                return 0;
+        queue_rendered(s);
+        for (pst_printer_t *p = s->printers; p; p = p->next)
+                step(p);
+        return 0;
+}
+
+int lab_print_stage_new(lab_print_stage_t **ret, sd_event *e, lab_store_t *store)
+{
+        lab_print_stage_t *s = calloc(1, sizeof *s);
+        int r;
+
+        if (!s)
+                return -ENOMEM;
+        s->event = sd_event_ref(e);
+        s->store = store;
+        /* One call at a time per printer: threads for up to 16 printers at once. */
+        r = lab_pool_new(&s->pool, e, 16, "printers");
+        if (r >= 0)
+                r = sd_event_add_defer(e, &s->defer, on_defer, s);
+        if (r < 0) {
+                lab_print_stage_free(s);
+                return r;
+        }
+        sd_event_source_set_description(s->defer, "print-scan");
+        sd_event_source_set_enabled(s->defer, SD_EVENT_OFF);
+        *ret = s;
+        return 0;
+}
+
+void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c)
+{
+        s->config = c;
+        for (pst_printer_t *p = s->printers; p; p = p->next)
+                if (!lab_config_find_printer(c, p->name))
+                        p->removed = true;
+        for (size_t i = 0; i < c->n_printers; i++) {
+                const lab_config_printer_t *cp = &c->printers[i];
+                pst_printer_t *p = find_printer(s, cp->name);
+                lab_error_t err = {0};
+
+                if (p) {
+                        /* Depth and timings take effect now; the driver handle stays. */
+                        p->queue_depth = cp->queue_depth;
+                        continue;
+                }
+                if (!cp->enabled)
+                        continue;
+                p = calloc(1, sizeof *p);
+                if (!p || !(p->name = strdup(cp->name))) {
+                        free(p);
+                        log_error("printer %s: out of memory", cp->name);
+                        continue;
+                }
+                if (lab_printer_open(cp, &p->drv, &err) < 0) {
+                        log_struct(
+                            LOG_ERR,
+                            LAB_FIELDS({"PRINTER", cp->name}, {"ERROR_KEYWORD", err.keyword}),
+                            "printer %s: %s: %s", cp->name, err.keyword, err.message);
+                        free(p->name);
+                        free(p);
+                        continue;
+                }
+                p->stage = s;
+                p->queue_depth = cp->queue_depth;
+                p->next = s->printers;
+                s->printers = p;
+        }
+        /* Disabled printers are closed like removed ones once idle. */
+        for (pst_printer_t *p = s->printers; p; p = p->next) {
+                const lab_config_printer_t *cp = lab_config_find_printer(c, p->name);
+                if (cp && !cp->enabled)
+                        p->removed = true;
+        }
+        reap_removed(s);
+        lab_print_stage_kick(s);
+}
+
+void lab_print_stage_set_hooks(lab_print_stage_t *s, lab_print_stage_hook_t events,
+                               lab_print_stage_hook_t rerouted, void *userdata)
+{
+        s->events_hook = events;
+        s->rerouted_hook = rerouted;
+        s->hook_userdata = userdata;
+}
+
+int lab_print_stage_start(lab_print_stage_t *s)
+{
+        s->started = true;
+        lab_print_stage_kick(s);
+        return 0;
+}
+
+void lab_print_stage_kick(lab_print_stage_t *s)
+{
+        if (s && s->defer)
+                sd_event_source_set_enabled(s->defer, SD_EVENT_ONESHOT);
+}
+
+const char *lab_print_stage_unfit(lab_print_stage_t *s, const char *printer, char *buf, size_t size)
+{
+        pst_printer_t *p = s ? find_printer(s, printer) : NULL;
+
+        if (!p || !p->status_known || p->available)
+                return NULL;
+        snprintf(buf, size, "%s", p->reason);
+        return buf;
+}
+
+int lab_print_stage_cancel(lab_print_stage_t *s, const char *job_id)
+{
+        static const char *const states[] = {"queued", "submitting", "printing", "uncertain"};
+        lab_store_copy_t **v = NULL;
+        size_t n = 0;
+        int r;
+
+        r = lab_store_copies_list(s->store, NULL, states, ELEMENTSOF(states), &v, &n);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n; i++) {
+                const lab_store_copy_change_t chg = {.keep_handle = true,
+                                                     .reason = "platform_canceled"};
+                pst_printer_t *p;
+
+                if (strcmp(v[i]->job_id, job_id) != 0)
+                        continue;
+                if (strcmp(v[i]->state, "queued") == 0 || strcmp(v[i]->state, "uncertain") == 0) {
+                        lab_store_copy_move(s->store, v[i]->job_id, v[i]->copy, v[i]->state,
+                                            "canceled", &chg, NULL, NULL, NULL);
+                        continue;
+                }
+                p = find_printer(s, v[i]->printer);
+                if (p) {
+                        p->cancel_pending = true;
+                        lab_print_stage_kick(s);
+                }
+        }
+        lab_store_copies_free(v, n);
+        return 0;
+}
+
+const char *lab_print_stage_status(lab_print_stage_t *s)
+{
+        unsigned n = 0, up = 0;
+
+        for (pst_printer_t *p = s->printers; p; p = p->next)
+                if (!p->removed) {
+                        n++;
+                        up += p->status_known && p->available;
+                }
+        snprintf(s->status, sizeof s->status,
+                 "printers: %u of %u available; %lu copies printed, %lu aborted, %lu uncertain, "
+                 "%lu job(s) rerouted",
+                 up, n, s->printed, s->aborted, s->uncertain, s->rerouted);
+        return s->status;
+}
+
+void lab_print_stage_free(lab_print_stage_t *s)
+{
+        if (!s)
+                return;
+        s->stopping = true;
+        lab_pool_free(s->pool);
+        while (s->printers) {
+                pst_printer_t *p = s->printers;
+                s->printers = p->next;
+                printer_free(p);
+        }
+        sd_event_source_disable_unref(s->defer);
+        sd_event_unref(s->event);
+        free(s);
+}

@@ -1,0 +1,74 @@
+/*
+ * print-stage.h - from rendered to printed, exactly once, through the
+ * printer drivers.
+ *
+ * Why: this is where a lab loses money (a copy printed twice) or a customer
+ * (a copy lost). Every copy is sent under a stable job name
+ * "job/copy/attempt", and the attempt is written to the store BEFORE the
+ * driver is called. After a crash, each printer is first asked, by those
+ * names, about every copy that was on its way or printing, before anything
+ * new is sent to it. A copy the printer has forgotten while it was printing
+ * is held as uncertain for a person, never printed again on a guess.
+ *
+ * Each printer has one driver handle, used by one worker thread at a time:
+ * a slow or frozen printer holds only its own work. At most
+ * printers[].queue_depth copies are at a printer at once; the rest wait in
+ * the store, where they can still be moved. A printer that cannot print
+ * (lab_printer_status_available) is marked unavailable with its reason, and
+ * its queued jobs that have nothing at the printer are rerouted: rendered
+ * again for another printer.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "store.h"
+
+typedef struct lab_print_stage_s lab_print_stage_t;
+
+/* Called on the loop after the stage appended events, or when a job went back to rendering. */
+typedef void (*lab_print_stage_hook_t)(void *userdata);
+
+/* Create the stage; nothing is sent before lab_print_stage_start. */
+int lab_print_stage_new(lab_print_stage_t **ret, sd_event *e, lab_store_t *store);
+
+/*
+ * The config in force (at start and after every reload; it must outlive
+ * the next call). Printers that appeared are opened, printers that went
+ * away are closed once their current call ends.
+ */
+void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c);
+
+/* events: after events were appended; rerouted: after jobs went back to be rendered. */
+void lab_print_stage_set_hooks(lab_print_stage_t *s, lab_print_stage_hook_t events,
+                               lab_print_stage_hook_t rerouted, void *userdata);
+
+/* Start: reconcile every printer, then print. */
+int lab_print_stage_start(lab_print_stage_t *s);
+
+/* Rendered jobs may be waiting: queue them soon. */
+void lab_print_stage_kick(lab_print_stage_t *s);
+
+/*
+ * Why printer cannot take new work now ("keyword: sentence" into buf), or
+ * NULL when it can (or nothing is known yet). For the router.
+ */
+const char *lab_print_stage_unfit(lab_print_stage_t *s, const char *printer, char *buf,
+                                  size_t size);
+
+/*
+ * The platform canceled a job that reached a printer: its queued copies are
+ * canceled now, the ones at the printer are canceled there by a driver call
+ * on the printer's worker. Returns 0 (the cancellation is under way).
+ */
+int lab_print_stage_cancel(lab_print_stage_t *s, const char *job_id);
+
+/* One line for STATUS=. */
+const char *lab_print_stage_status(lab_print_stage_t *s);
+
+/* Stop: waits for driver calls in progress and records them. NULL is fine. */
+void lab_print_stage_free(lab_print_stage_t *s);
