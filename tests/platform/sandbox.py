@@ -509,6 +509,15 @@ EVENT_BODY = {
     "job.held": {"reason": str, "detail": str},
     "job.rendered": {"printer": str, "output": str, "audit": dict},
     "job.quality_warning": {"gamut_share": float, "threshold": float, "printer": str},
+    "job.queued": {"printer": str, "copies": int},
+    "job.printing": {"printer": str},
+    "job.copy_printed": {"copy": int, "printer": str, "attempt": int, "job_name": str},
+    "job.copy_aborted": {"copy": int, "printer": str, "attempt": int, "reason": str},
+    "job.copy_failed": {"copy": int, "printer": str, "attempt": int, "reason": str},
+    "job.copy_uncertain": {"copy": int, "printer": str, "attempt": int, "reason": str},
+    "job.printed": {"printer": str, "copies": int, "quantity": int},
+    "job.uncertain": {"printer": str, "uncertain": int, "printed": int},
+    "job.rerouted": {"from": str, "reason": str, "detail": str},
     "job.canceled": {"by": str, "reached_printer": bool},
     "job.dropped": {"reason": str},
     "lab.started": {"version": str},
@@ -516,6 +525,9 @@ EVENT_BODY = {
     "lab.telemetry_shed": {"dropped": int},
 }
 EVENT_CLASS = {k: "job" for k in list(EVENT_BODY) + ["job.accepted"]}
+# Printer health samples are telemetry: they may be shed, job events never.
+EVENT_BODY["printer.status"] = {"printer": str, "available": bool, "state": str, "reason": str}
+EVENT_CLASS["printer.status"] = "telemetry"
 
 
 # ---------------------------------------------------------------- platform
