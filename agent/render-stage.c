@@ -26,6 +26,9 @@
 #include "router.h"
 #include "worker-pool.h"
 
+/* Room for one printer's "keyword: sentence" (a lab_error_t and its separator). */
+#define REASON_MAX (LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8)
+
 /* Held jobs (no printer, output not writable) are tried again this often. */
 #define RETRY_HELD_USEC (60ULL * 1000000ULL)
 
@@ -280,7 +283,7 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
         size_t n = s->config->n_printers;
         _cleanup_free_ lab_route_candidate_t *cand = calloc(n ? n : 1, sizeof *cand);
         _cleanup_free_ lab_render_plan_t *plans = calloc(n ? n : 1, sizeof *plans);
-        _cleanup_free_ char *reasons = calloc(n ? n : 1, 512);
+        _cleanup_free_ char *reasons = calloc(n ? n : 1, REASON_MAX);
         _cleanup_(json_decrefp) json_t *spec_json = NULL;
         lab_job_spec_t spec = {0};
         lab_error_t err = {0};
@@ -306,13 +309,14 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
 
                 cand[i].printer = pr->name;
                 cand[i].weight = pr->weight;
-                cand[i].unfit = unfit_reason(s, pr, job->sku, &plans[i], reasons + 512 * i, 512);
+                cand[i].unfit =
+                    unfit_reason(s, pr, job->sku, &plans[i], reasons + REASON_MAX * i, REASON_MAX);
                 /* Sent away from a printer: not back to it (it refused, or it failed). */
                 if (!cand[i].unfit && strcmp(job->state, "rerouted") == 0 && job->printer &&
                     strcmp(job->printer, pr->name) == 0) {
-                        snprintf(reasons + 512 * i, 512, "rerouted_away: %s",
+                        snprintf(reasons + REASON_MAX * i, REASON_MAX, "rerouted_away: %s",
                                  job->detail ? job->detail : "the job was sent away from it");
-                        cand[i].unfit = reasons + 512 * i;
+                        cand[i].unfit = reasons + REASON_MAX * i;
                 }
                 if (!cand[i].unfit && lab_store_printer_backlog(s->store, pr->name, &backlog) >= 0)
                         cand[i].backlog = backlog > 0 ? (unsigned)backlog : 0;
