@@ -295,6 +295,8 @@ static const schema_key_t jobs_keys[] = {
         { .name = "poll_interval", .type = KEY_DURATION, .offset = IN(jobs, poll_interval),
           .def_uint = 2 * LAB_USEC_PER_SEC, .min = LAB_USEC_PER_SEC / 10,
           .max = 60 * LAB_USEC_PER_SEC },
+        { .name = "backlog_max", .type = KEY_UINT, .offset = IN(jobs, backlog_max),
+          .def_uint = 500, .min = 1, .max = 1000000 },
         { .name = "status_interval", .type = KEY_DURATION, .offset = IN(jobs, status_interval),
           .def_uint = 10 * LAB_USEC_PER_SEC, .min = LAB_USEC_PER_SEC,
           .max = 600 * LAB_USEC_PER_SEC },

@@ -135,6 +135,7 @@ typedef struct lab_config_s {
 
         struct {
                 unsigned max_attempts;    /* attempts per copy before it fails, default 3 */
+                unsigned backlog_max;     /* jobs waiting to print above which no offer is claimed, default 500 */
                 uint64_t poll_interval;   /* usec: how often printing copies are checked, default 2s */
                 uint64_t status_interval; /* usec: how often printer health is read, default 10s */
         } jobs;

@@ -43,7 +43,7 @@ typedef struct lab_daemon_s {
         lab_color_setup_t *color; /* which printers can render, for the config in force */
         sd_event_source *status_timer;
         char note[256];         /* the last reload's outcome, for STATUS */
-        char last_status[2048]; /* the STATUS last sent */
+        char last_status[4096]; /* the STATUS last sent */
         char *state_dir;
         char *store_path;
         int lock_fd;

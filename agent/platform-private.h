@@ -44,6 +44,10 @@ struct lab_platform_s {
         lab_store_t *store;
         const lab_config_t *config;
         char *spool_dir;
+        char *render_dir;
+        char *state_dir;
+        bool accepting;           /* new offers are claimed (backpressure.h) */
+        char not_accepting[1200]; /* why not, "" while accepting */
         lab_curl_loop_t *curl;
         lab_req_t *reqs; /* every request in flight */
 
@@ -81,7 +85,7 @@ struct lab_platform_s {
         void *cancel_userdata;
         lab_platform_job_hook_t downloaded_hook;
         void *downloaded_userdata;
-        char status[1600];
+        char status[3200];
 };
 
 /* platform-http.c */

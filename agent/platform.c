@@ -24,6 +24,8 @@
 #include <jansson.h>
 
 #include "job-spec.h"
+#include "backpressure.h"
+#include "io-util.h"
 #include "job-state.h"
 #include "log.h"
 #include "platform-private.h"
@@ -68,14 +70,15 @@ void lab_platform_update_status(lab_platform_t *p)
 
         lab_store_event_count(p->store, &outbox);
         snprintf(p->status, sizeof p->status,
-                 "platform %s, %u download(s), outbox %lld, %lld event(s) delivered%s%s%s%s",
+                 "platform %s, %u download(s), outbox %lld, %lld event(s) delivered%s%s%s%s%s%s",
                  !p->started        ? "not started"
                  : p->last_error[0] ? "unreachable"
                  : p->connected     ? "connected"
                                     : "connecting",
                  p->n_downloads, (long long)outbox, (long long)p->delivered,
                  p->cert_status[0] ? "; " : "", p->cert_status,
-                 p->last_error[0] ? "; last error: " : "", p->last_error);
+                 p->last_error[0] ? "; last error: " : "", p->last_error,
+                 p->not_accepting[0] ? "; not taking new offers: " : "", p->not_accepting);
 }
 
 const char *lab_platform_status(lab_platform_t *p)
@@ -329,6 +332,16 @@ out:
 }
 
 /* Whether an accept request for job_id is already in flight. */
+/* Accept requests in flight (jobs about to join the backlog). */
+static unsigned accepts_in_flight(lab_platform_t *p)
+{
+        unsigned n = 0;
+
+        for (lab_req_t *r = p->reqs; r; r = r->next)
+                n += r->done == on_accept_done;
+        return n;
+}
+
 static bool accept_in_flight(lab_platform_t *p, const char *job_id)
 {
         for (lab_req_t *r = p->reqs; r; r = r->next)
@@ -437,6 +450,53 @@ out:
         return acted;
 }
 
+/*
+ * Whether the lab takes new offers now (backpressure.h): its backlog, its
+ * spool and its disk. On a change, log it and tell the platform
+ * (lab.accepting), so it can send the work elsewhere meanwhile.
+ */
+static bool check_accepting(lab_platform_t *p, uint64_t spool_bytes)
+{
+        lab_load_t load = {
+            .backlog_max = p->config->jobs.backlog_max,
+            .spool_max = p->config->storage.spool_max,
+            .reserve = 2 * p->config->storage.max_asset_size,
+        };
+        int64_t backlog = 0;
+        char why[sizeof p->not_accepting];
+        bool accepting;
+
+        if (lab_store_jobs_count(p->store, active_states, ELEMENTSOF(active_states), &backlog) >= 0)
+                load.backlog = (uint64_t)backlog + accepts_in_flight(p);
+        load.spool_bytes = spool_bytes;
+        load.free_bytes = lab_free_bytes(p->state_dir);
+        accepting = lab_backpressure_accepting(&load, why, sizeof why);
+        if (accepting != p->accepting) {
+                _cleanup_(json_decrefp) json_t *body = NULL;
+                _cleanup_free_ char *text = NULL;
+                char keyword[LAB_ERROR_KEYWORD_MAX];
+
+                snprintf(keyword, sizeof keyword, "%.*s", (int)strcspn(why, ":"), why);
+                if (accepting)
+                        log_notice("platform: taking new offers again (%llu job(s) waiting)",
+                                   (unsigned long long)load.backlog);
+                else
+                        log_struct(LOG_WARNING, LAB_FIELDS({"ERROR_KEYWORD", keyword}),
+                                   "platform: not taking new offers: %s", why);
+                body = json_pack("{s:b, s:s, s:s, s:I, s:I}", "accepting", accepting, "reason",
+                                 accepting ? "" : keyword, "detail", why, "backlog",
+                                 (json_int_t)load.backlog, "spool_bytes",
+                                 (json_int_t)load.spool_bytes);
+                text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+                if (text && lab_store_event_append(p->store, LAB_EVENT_JOB, "lab.accepting", NULL,
+                                                   text, NULL) >= 0)
+                        lab_platform_kick_outbox(p);
+                p->accepting = accepting;
+        }
+        snprintf(p->not_accepting, sizeof p->not_accepting, "%s", accepting ? "" : why);
+        return accepting;
+}
+
 /* The poll answer arrived. */
 static void on_poll_done(lab_req_t *r, CURLcode rc)
 {
@@ -460,8 +520,17 @@ static void on_poll_done(lab_req_t *r, CURLcode rc)
                         lab_req_free(r);
                         return;
                 }
-                for (size_t i = 0; i < json_array_size(a.jobs); i++)
+                /*
+                 * Offers not claimed stay with the platform (and may go to another
+                 * lab). Checked before each claim: one poll may list many offers.
+                 */
+                uint64_t spool = lab_dir_bytes(p->spool_dir) + lab_dir_bytes(p->render_dir);
+                bool accepting = check_accepting(p, spool);
+
+                for (size_t i = 0; accepting && i < json_array_size(a.jobs); i++) {
                         acted |= handle_offer(p, json_array_get(a.jobs, i));
+                        accepting = check_accepting(p, spool);
+                }
                 for (size_t i = 0; i < a.n_cancellations; i++)
                         acted |=
                             cancel_job(p, a.cancellations[i].job_id, a.cancellations[i].reason);
@@ -649,7 +718,11 @@ int lab_platform_new(lab_platform_t **ret, sd_event *e, lab_store_t *store,
         p->store = store;
         p->config = config;
         p->need_reconcile = true;
-        if (asprintf(&p->spool_dir, "%s/spool", state_dir) < 0) {
+        p->accepting = true;
+        if (asprintf(&p->render_dir, "%s/render", state_dir) < 0)
+                p->render_dir = NULL;
+        p->state_dir = strdup(state_dir);
+        if (!p->render_dir || !p->state_dir || asprintf(&p->spool_dir, "%s/spool", state_dir) < 0) {
                 p->spool_dir = NULL;
                 lab_platform_free(p);
                 return -ENOMEM;
@@ -741,5 +814,7 @@ void lab_platform_free(lab_platform_t *p)
         sd_event_source_disable_unref(p->cert_timer);
         sd_event_unref(p->event);
         free(p->spool_dir);
+        free(p->render_dir);
+        free(p->state_dir);
         free(p);
 }

@@ -487,6 +487,44 @@ int lab_store_jobs_list(lab_store_t *s, const char *const *states, size_t n_stat
         return 0;
 }
 
+/* How many jobs are in any of the states (one indexed count per state, one snapshot). */
+int lab_store_jobs_count(lab_store_t *s, const char *const *states, size_t n_states,
+                         int64_t *ret)
+{
+        _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
+        int64_t total = 0;
+        int r;
+
+        if (!s || !ret || (n_states > 0 && !states))
+                return -EINVAL;
+        r = store_txn_begin(s, false, &txn);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; i < n_states; i++) {
+                _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+
+                if (!states[i])
+                        return -EINVAL;
+                if (state_seen(states, i))
+                        continue;
+                r = store_prepare(s, "SELECT count(*) FROM jobs WHERE state = ?1", &stmt);
+                if (r < 0)
+                        return r;
+                r = store_bind_text(stmt, 1, states[i]);
+                if (r < 0)
+                        return r;
+                r = sqlite3_step(stmt);
+                if (r != SQLITE_ROW)
+                        return store_step_errno(s, r);
+                total += sqlite3_column_int64(stmt, 0);
+        }
+        r = store_txn_commit(&txn);
+        if (r < 0)
+                return r;
+        *ret = total;
+        return 0;
+}
+
 /* Free a job. */
 void lab_store_job_free(lab_store_job_t *j)
 {

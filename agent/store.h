@@ -225,6 +225,10 @@ int lab_store_jobs_list(lab_store_t *s,            /* I - store */
                         lab_store_job_t ***ret,    /* O - jobs */
                         size_t *ret_n);            /* O - how many */
 
+/* How many jobs are in any of the states. */
+int lab_store_jobs_count(lab_store_t *s, const char *const *states, size_t n_states,
+                         int64_t *ret);
+
 /* Free a job (NULL is fine). */
 void lab_store_job_free(lab_store_job_t *j);
 LAB_DEFINE_CLEANUP(lab_store_job_t *, lab_store_job_free)

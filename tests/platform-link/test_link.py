@@ -489,6 +489,39 @@ class LinkTest(AgentTestCase):
 
     # --- cancellations and reconciliation ---------------------------------
 
+    def test_backlog_full_leaves_offers_with_the_platform(self):
+        sb = self.sandbox()
+        sb.add_jobs([{"id": "job-b%d" % i, "order_id": "ord-b", "sku": "print-4x6-glossy",
+                      "quantity": 1, "asset_bytes": 20000} for i in range(4)])
+        # No printers: accepted jobs stay in the backlog (held, no printer).
+        ag = self.agent(sb, extra="jobs:\n  backlog_max: 2\n")
+        ag.start()
+        wait_until(lambda: [e for e in sb.events() if e["kind"] == "lab.accepting"],
+                   WAIT_WORK, "lab.accepting upstream")
+        time.sleep(3)  # several polls: the two other offers are still not claimed
+        self.assertEqual(sorted(ag.job_states()), ["job-b0", "job-b1"])
+        ev = [e for e in sb.events() if e["kind"] == "lab.accepting"]
+        self.assertEqual(len(ev), 1)
+        self.assertEqual(ev[0]["body"]["accepting"], False)
+        self.assertEqual(ev[0]["body"]["reason"], "backlog_full")
+        self.assertEqual(ev[0]["body"]["backlog"], 2)
+        accepts = [r for r in sb.requests() if r["path"].endswith("/accept")]
+        self.assertEqual(sorted(r["path"] for r in accepts),
+                         ["/v1/jobs/job-b0/accept", "/v1/jobs/job-b1/accept"])
+        self.assertIn("not taking new offers: backlog_full", ag.log())
+
+        # Room again (the limit raised by a reload): the rest are claimed, and the platform told.
+        with open(ag.config) as f:
+            text = f.read()
+        with open(ag.config, "w") as f:
+            f.write(text.replace("backlog_max: 2", "backlog_max: 10"))
+        ag.proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: len(ag.job_states()) == 4, WAIT_WORK, "all four jobs claimed")
+        ev = wait_until(lambda: [e for e in sb.events() if e["kind"] == "lab.accepting"
+                                 and e["body"]["accepting"]], WAIT_WORK, "accepting again")
+        self.assertEqual(ev[0]["body"]["reason"], "")
+        self.assertEqual(ag.stop(), 0)
+
     def test_cancellation_stops_a_job_before_the_printer(self):
         sb = self.sandbox()
         sb.add_jobs([{"id": "job-c", "order_id": "ord-c", "sku": "print-4x6-glossy",
