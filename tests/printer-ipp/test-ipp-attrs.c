@@ -114,9 +114,10 @@ static void test_status_pwg(void **state)
 {
         ipp_t *r = printer_resp(), *col = ippNew(), *size = ippNew();
         const char *reasons[] = {"media-empty-error", "none", "marker-supply-low-warning"};
+        static const char ribbon[] = "index=1;type=ribbonWax;unit=percent;maxcapacity=100;level=80;"
+                                     "colorantname=multi-color;";
         const char *supplies[] = {
-            "index=1;type=ribbonWax;unit=percent;maxcapacity=100;level=80;colorantname=multi-"
-            "color;",
+            ribbon,
             "no key value pairs", /* skipped */
             "index=3;type=paper;level=350;maxcapacity=700;",
         };
