@@ -269,6 +269,9 @@ static const schema_key_t storage_keys[] = {
           .def_uint = 20 * LAB_GIB, .min = LAB_MIB },
         { .name = "max_asset_size", .type = KEY_SIZE, .offset = IN(storage, max_asset_size),
           .def_uint = 200 * LAB_MIB, .min = LAB_KIB },
+        { .name = "retention", .type = KEY_DURATION, .offset = IN(storage, retention),
+          .def_uint = 14 * LAB_USEC_PER_DAY, .min = LAB_USEC_PER_MIN,
+          .max = 3650 * LAB_USEC_PER_DAY },
 };
 
 static const schema_key_t logging_keys[] = {

@@ -119,6 +119,7 @@ typedef struct lab_config_s {
                 char *state_dir;         /* default /var/lib/labagent */
                 uint64_t spool_max;      /* bytes, default 20GiB */
                 uint64_t max_asset_size; /* bytes, default 200MiB */
+                uint64_t retention;      /* usec: files of finished jobs kept this long, default 14d */
         } storage;
 
         struct {

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <string.h>
 #include <syslog.h>
+#include <time.h>
 #include <sys/stat.h>
 
 #include <systemd/sd-daemon.h>
@@ -28,6 +29,7 @@
 #include "printer-color.h"
 #include "render-stage.h"
 #include "render.h"
+#include "retention.h"
 #include "statedir.h"
 #include "store.h"
 
@@ -42,6 +44,7 @@ typedef struct lab_daemon_s {
         bool vips_started;
         lab_color_setup_t *color; /* which printers can render, for the config in force */
         sd_event_source *status_timer;
+        sd_event_source *retention_timer;
         char note[256];         /* the last reload's outcome, for STATUS */
         char last_status[4096]; /* the STATUS last sent */
         char *state_dir;
@@ -133,6 +136,23 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
 
         notify_status(d);
         sd_event_source_set_time_relative(s, 5ULL * 1000000ULL);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* Hourly (and at start): delete the files of jobs finished longer ago than storage.retention. */
+static int on_retention_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        lab_daemon_t *d = userdata;
+        unsigned jobs = 0, files = 0;
+        int r;
+
+        r = lab_retention_sweep(d->store, d->config->storage.retention, time(NULL), &jobs, &files);
+        if (r < 0)
+                log_warning_errno(r, "retention: the sweep failed: %m; trying again in an hour");
+        else if (jobs > 0)
+                log_info("retention: deleted %u file(s) of %u finished job(s)", files, jobs);
+        sd_event_source_set_time_relative(s, 3600ULL * 1000000ULL);
         sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
@@ -457,6 +477,13 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
         ret = start_renders(&d);
         if (ret != LAB_EXIT_OK)
                 goto out;
+        r = sd_event_add_time_relative(d.event, &d.retention_timer, CLOCK_MONOTONIC,
+                                       10ULL * 1000000ULL, 0, on_retention_timer, &d);
+        if (r < 0) {
+                log_error_errno(r, "cannot arm the retention timer: %m");
+                ret = LAB_EXIT_FAILURE;
+                goto out;
+        }
         r = sd_event_add_time_relative(d.event, &d.status_timer, CLOCK_MONOTONIC, 5ULL * 1000000ULL,
                                        0, on_status_timer, &d);
         if (r < 0) {
@@ -499,6 +526,7 @@ out:
         lab_platform_free(d.platform);
         lab_color_setup_free(d.color);
         sd_event_source_disable_unref(d.status_timer);
+        sd_event_source_disable_unref(d.retention_timer);
         sd_event_unref(d.event);
         lab_store_close(d.store);
         lab_config_free(d.config);

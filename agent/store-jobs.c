@@ -488,8 +488,7 @@ int lab_store_jobs_list(lab_store_t *s, const char *const *states, size_t n_stat
 }
 
 /* How many jobs are in any of the states (one indexed count per state, one snapshot). */
-int lab_store_jobs_count(lab_store_t *s, const char *const *states, size_t n_states,
-                         int64_t *ret)
+int lab_store_jobs_count(lab_store_t *s, const char *const *states, size_t n_states, int64_t *ret)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         int64_t total = 0;
@@ -523,6 +522,105 @@ int lab_store_jobs_count(lab_store_t *s, const char *const *states, size_t n_sta
                 return r;
         *ret = total;
         return 0;
+}
+
+/* Append a copy of text to the NULL-terminated list *v of *n entries. */
+static int strv_push(char ***v, size_t *n, const char *text)
+{
+        char **nv = reallocarray(*v, *n + 2, sizeof *nv);
+
+        if (!nv)
+                return -ENOMEM;
+        *v = nv;
+        nv[*n] = strdup(text);
+        if (!nv[*n])
+                return -ENOMEM;
+        nv[++*n] = NULL;
+        return 0;
+}
+
+/* Free a NULL-terminated list. */
+static void strv_free(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
+int lab_store_jobs_expired(lab_store_t *s, const char *before, size_t max, char ***ret_ids)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        char **ids = NULL;
+        size_t n = 0;
+        int r, rc = SQLITE_DONE;
+
+        if (!s || !nonempty(before) || !ret_ids)
+                return -EINVAL;
+        *ret_ids = NULL;
+        r = store_prepare(s,
+                          "SELECT id FROM jobs WHERE asset_path IS NOT NULL AND state IN "
+                          "('reported', 'rejected', 'canceled', 'failed', 'dropped') AND "
+                          "updated_at < ?1 ORDER BY updated_at LIMIT ?2",
+                          &stmt);
+        if (r >= 0 && (r = store_bind_text(stmt, 1, before)) >= 0)
+                r = store_bind_int64(stmt, 2, (int64_t)max);
+        while (r >= 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                const char *id = (const char *)sqlite3_column_text(stmt, 0);
+                if (id)
+                        r = strv_push(&ids, &n, id);
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = store_step_errno(s, rc);
+        if (r < 0) {
+                strv_free(ids);
+                return r;
+        }
+        *ret_ids = ids;
+        return 0;
+}
+
+int lab_store_job_files(lab_store_t *s, const char *id, char ***ret_paths)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        char **paths = NULL;
+        size_t n = 0;
+        int r, rc = SQLITE_DONE;
+
+        if (!s || !nonempty(id) || !ret_paths)
+                return -EINVAL;
+        *ret_paths = NULL;
+        r = store_prepare(s,
+                          "SELECT asset_path FROM jobs WHERE id = ?1 AND asset_path IS NOT NULL "
+                          "UNION SELECT output_path FROM renders WHERE job_id = ?1",
+                          &stmt);
+        if (r >= 0)
+                r = store_bind_text(stmt, 1, id);
+        while (r >= 0 && (rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                const char *path = (const char *)sqlite3_column_text(stmt, 0);
+                if (path)
+                        r = strv_push(&paths, &n, path);
+        }
+        if (r >= 0 && rc != SQLITE_DONE)
+                r = store_step_errno(s, rc);
+        if (r < 0) {
+                strv_free(paths);
+                return r;
+        }
+        *ret_paths = paths;
+        return 0;
+}
+
+int lab_store_job_files_gone(lab_store_t *s, const char *id)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        int r;
+
+        if (!s || !nonempty(id))
+                return -EINVAL;
+        r = store_prepare(s, "UPDATE jobs SET asset_path = NULL WHERE id = ?1", &stmt);
+        if (r >= 0 && (r = store_bind_text(stmt, 1, id)) >= 0)
+                r = (int)store_step_write(s, stmt);
+        return r < 0 ? r : 0;
 }
 
 /* Free a job. */

@@ -229,6 +229,20 @@ int lab_store_jobs_list(lab_store_t *s,            /* I - store */
 int lab_store_jobs_count(lab_store_t *s, const char *const *states, size_t n_states,
                          int64_t *ret);
 
+/*
+ * Finished jobs whose time is up: at most max jobs in a final state
+ * (reported, rejected, canceled, failed, dropped), last changed before
+ * `before` (the store's UTC timestamp format), that still have their files;
+ * their ids in *ret_ids (NULL-terminated, malloc'd; NULL when none).
+ */
+int lab_store_jobs_expired(lab_store_t *s, const char *before, size_t max, char ***ret_ids);
+
+/* The job's files: its print master and every print file rendered for it (NULL-terminated). */
+int lab_store_job_files(lab_store_t *s, const char *id, char ***ret_paths);
+
+/* The job's files are deleted: forget the master's path (the render audit stays). */
+int lab_store_job_files_gone(lab_store_t *s, const char *id);
+
 /* Free a job (NULL is fine). */
 void lab_store_job_free(lab_store_job_t *j);
 LAB_DEFINE_CLEANUP(lab_store_job_t *, lab_store_job_free)
