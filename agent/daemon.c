@@ -30,6 +30,7 @@
 #include "render-stage.h"
 #include "render.h"
 #include "retention.h"
+#include "deadline.h"
 #include "statedir.h"
 #include "store.h"
 
@@ -45,6 +46,8 @@ typedef struct lab_daemon_s {
         lab_color_setup_t *color; /* which printers can render, for the config in force */
         sd_event_source *status_timer;
         sd_event_source *retention_timer;
+        sd_event_source *deadline_timer;
+        lab_deadlines_t *deadlines;
         char note[256];         /* the last reload's outcome, for STATUS */
         char last_status[4096]; /* the STATUS last sent */
         char *state_dir;
@@ -153,6 +156,21 @@ static int on_retention_timer(sd_event_source *s, uint64_t usec, void *userdata)
         else if (jobs > 0)
                 log_info("retention: deleted %u file(s) of %u finished job(s)", files, jobs);
         sd_event_source_set_time_relative(s, 3600ULL * 1000000ULL);
+        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        return 0;
+}
+
+/* Every minute: report jobs whose deadline is at risk. */
+static int on_deadline_timer(sd_event_source *s, uint64_t usec, void *userdata)
+{
+        lab_daemon_t *d = userdata;
+        int r = lab_deadlines_check(d->deadlines, d->store, d->config, time(NULL));
+
+        if (r < 0)
+                log_warning_errno(r, "deadlines: cannot check them: %m");
+        else if (r > 0)
+                lab_platform_kick_outbox(d->platform);
+        sd_event_source_set_time_relative(s, 60ULL * 1000000ULL);
         sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
         return 0;
 }
@@ -477,6 +495,15 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
         ret = start_renders(&d);
         if (ret != LAB_EXIT_OK)
                 goto out;
+        r = lab_deadlines_new(&d.deadlines);
+        if (r >= 0)
+                r = sd_event_add_time_relative(d.event, &d.deadline_timer, CLOCK_MONOTONIC,
+                                               15ULL * 1000000ULL, 0, on_deadline_timer, &d);
+        if (r < 0) {
+                log_error_errno(r, "cannot arm the deadline timer: %m");
+                ret = LAB_EXIT_FAILURE;
+                goto out;
+        }
         r = sd_event_add_time_relative(d.event, &d.retention_timer, CLOCK_MONOTONIC,
                                        10ULL * 1000000ULL, 0, on_retention_timer, &d);
         if (r < 0) {
@@ -527,6 +554,8 @@ out:
         lab_color_setup_free(d.color);
         sd_event_source_disable_unref(d.status_timer);
         sd_event_source_disable_unref(d.retention_timer);
+        sd_event_source_disable_unref(d.deadline_timer);
+        lab_deadlines_free(d.deadlines);
         sd_event_unref(d.event);
         lab_store_close(d.store);
         lab_config_free(d.config);

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
+#include "deadline.h"
 #include "digest.h"
 #include "job-spec.h"
 
@@ -128,6 +129,10 @@ int lab_job_spec_parse(const json_t *obj, lab_job_spec_t *ret, lab_error_t *err)
         deadline = get_string(obj, "deadline", 64, 0, err);
         if (lab_error_isset(err))
                 return -EBADMSG;
+        if (deadline && lab_parse_rfc3339(deadline, &(time_t){0}) < 0)
+                return lab_error_set(err, EBADMSG, "bad_job",
+                                     "job field 'deadline' must be an RFC 3339 date-time "
+                                     "(2026-11-28T18:00:00Z)");
 
         asset = json_object_get(obj, "asset");
         if (!json_is_object(asset))

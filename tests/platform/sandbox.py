@@ -518,6 +518,7 @@ EVENT_BODY = {
     "job.printed": {"printer": str, "copies": int, "quantity": int},
     "job.uncertain": {"printer": str, "uncertain": int, "printed": int},
     "job.rerouted": {"from": str, "reason": str, "detail": str},
+    "job.deadline_at_risk": {"deadline": str, "prints_ahead": int},
     "lab.accepting": {"accepting": bool, "reason": str, "detail": str, "backlog": int},
     "job.canceled": {"by": str, "reached_printer": bool},
     "job.dropped": {"reason": str},
