@@ -330,10 +330,8 @@ int lab_store_printer_backlog(lab_store_t *s, const char *printer, int64_t *ret)
         if (!s || !nonempty(printer) || !ret)
                 return -EINVAL;
         r = store_stmt(s, &s->printer_backlog,
-                       "SELECT coalesce(sum(j.quantity), 0) FROM jobs j "
-                       "WHERE j.state IN ('rendered', 'queued', 'submitting', 'printing') "
-                       "AND (SELECT r.printer FROM renders r WHERE r.job_id = j.id "
-                       "ORDER BY r.id DESC LIMIT 1) = ?1",
+                       "SELECT coalesce(sum(quantity), 0) FROM jobs WHERE printer = ?1 "
+                       "AND state IN ('rendered', 'queued', 'submitting', 'printing')",
                        &stmt);
         if (r < 0)
                 return r;

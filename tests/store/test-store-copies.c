@@ -117,6 +117,14 @@ static void test_copies_drive_the_job(void **state)
         assert_int_equal(lab_store_job_queue(f->s, "j1", "rendered", "ds620"), 0);
         assert_job_state(f->s, "j1", "queued");
         assert_int_equal(events_of(f->s, "j1", "job.queued"), 1);
+        /* The router's backlog: prints waiting for each printer. */
+        {
+                int64_t backlog = -1;
+                assert_int_equal(lab_store_printer_backlog(f->s, "ds620", &backlog), 0);
+                assert_int_equal(backlog, 2);
+                assert_int_equal(lab_store_printer_backlog(f->s, "cpd90", &backlog), 0);
+                assert_int_equal(backlog, 0);
+        }
 
         assert_int_equal(lab_store_copies_list(f->s, "ds620", NULL, 0, &v, &n), 0);
         assert_int_equal(n, 2);
@@ -173,6 +181,11 @@ static void test_copies_drive_the_job(void **state)
                                              "job.copy_printed", "{\"copy\":2}", NULL),
                          0);
         assert_job_state(f->s, "j1", "printed");
+        {
+                int64_t backlog = -1;
+                assert_int_equal(lab_store_printer_backlog(f->s, "ds620", &backlog), 0);
+                assert_int_equal(backlog, 0);
+        }
         assert_int_equal(events_of(f->s, "j1", "job.printing"), 1);
         assert_int_equal(events_of(f->s, "j1", "job.copy_printed"), 2);
         assert_int_equal(events_of(f->s, "j1", "job.printed"), 1);
