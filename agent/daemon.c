@@ -322,11 +322,12 @@ static void on_rerouted(void *userdata)
 }
 
 /* For the router: whether the print stage knows a printer cannot take work. */
-static const char *printer_health(const char *printer, char *buf, size_t size, void *userdata)
+static const char *printer_health(const char *printer, const char *media, const char *format,
+                                  char *buf, size_t size, void *userdata)
 {
         lab_daemon_t *d = userdata;
 
-        return lab_print_stage_unfit(d->print, printer, buf, size);
+        return lab_print_stage_unfit(d->print, printer, media, format, buf, size);
 }
 
 /* The platform canceled a job at a printer. */

@@ -9,14 +9,23 @@
 #include "macro.h"
 
 static const char *const names[LAB_JOB_STATE_MAX] = {
-    [LAB_JOB_ACCEPTED] = "accepted",     [LAB_JOB_DOWNLOADING] = "downloading",
-    [LAB_JOB_DOWNLOADED] = "downloaded", [LAB_JOB_RENDERING] = "rendering",
-    [LAB_JOB_RENDERED] = "rendered",     [LAB_JOB_QUEUED] = "queued",
-    [LAB_JOB_SUBMITTING] = "submitting", [LAB_JOB_PRINTING] = "printing",
-    [LAB_JOB_PRINTED] = "printed",       [LAB_JOB_REPORTED] = "reported",
-    [LAB_JOB_REJECTED] = "rejected",     [LAB_JOB_HELD] = "held",
-    [LAB_JOB_REROUTED] = "rerouted",     [LAB_JOB_UNCERTAIN] = "uncertain",
-    [LAB_JOB_CANCELED] = "canceled",     [LAB_JOB_FAILED] = "failed",
+    [LAB_JOB_CLAIMING] = "claiming",
+    [LAB_JOB_ACCEPTED] = "accepted",
+    [LAB_JOB_DOWNLOADING] = "downloading",
+    [LAB_JOB_DOWNLOADED] = "downloaded",
+    [LAB_JOB_RENDERING] = "rendering",
+    [LAB_JOB_RENDERED] = "rendered",
+    [LAB_JOB_QUEUED] = "queued",
+    [LAB_JOB_SUBMITTING] = "submitting",
+    [LAB_JOB_PRINTING] = "printing",
+    [LAB_JOB_PRINTED] = "printed",
+    [LAB_JOB_REPORTED] = "reported",
+    [LAB_JOB_REJECTED] = "rejected",
+    [LAB_JOB_HELD] = "held",
+    [LAB_JOB_REROUTED] = "rerouted",
+    [LAB_JOB_UNCERTAIN] = "uncertain",
+    [LAB_JOB_CANCELED] = "canceled",
+    [LAB_JOB_FAILED] = "failed",
     [LAB_JOB_DROPPED] = "dropped",
 };
 
@@ -28,6 +37,7 @@ static const char *const names[LAB_JOB_STATE_MAX] = {
  */
 static const unsigned next[LAB_JOB_STATE_MAX] = {
     /* the link: claim, fetch, verify */
+    [LAB_JOB_CLAIMING] = S(ACCEPTED),
     [LAB_JOB_ACCEPTED] = S(DOWNLOADING) | S(FAILED),
     [LAB_JOB_DOWNLOADING] = S(DOWNLOADED) | S(FAILED) | S(REJECTED),
     /* render: a bad stored spec fails, no printer holds */

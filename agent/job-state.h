@@ -7,7 +7,7 @@
  * allow, so no code path can, say, take a printed job back to queued. The
  * table is pure data, unit-tested over every pair of states.
  *
- *   accepted → downloading → downloaded → rendering → rendered → queued
+ *   claiming → accepted → downloading → downloaded → rendering → rendered → queued
  *     → submitting → printing → printed → reported
  *   side exits: rejected (input that can never print) · held (waits for the
  *   lab, with a reason) · rerouted (its printer failed before the job
@@ -21,6 +21,7 @@
 #include "store.h"
 
 typedef enum lab_job_state_e {
+        LAB_JOB_CLAIMING, /* stored as offered, the claim (accept) sent or about to be */
         LAB_JOB_ACCEPTED,
         LAB_JOB_DOWNLOADING,
         LAB_JOB_DOWNLOADED,

@@ -262,7 +262,7 @@ static void refused_add(lab_platform_t *p, const char *job_id)
         p->n_refused++;
 }
 
-/* The accept answer arrived. */
+/* The accept answer arrived: the claimed job is the lab's (200) or not (409, 404). */
 static void on_accept_done(lab_req_t *r, CURLcode rc)
 {
         lab_platform_t *p = r->p;
@@ -278,49 +278,47 @@ static void on_accept_done(lab_req_t *r, CURLcode rc)
                         log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", job_id}),
                                    "job %s: not accepted, dropped without printing: %s", job_id,
                                    err.message);
+                        ret = lab_store_job_forget_claim(p->store, job_id);
+                        if (ret < 0 && ret != -ENOENT)
+                                log_error_errno(ret, "job %s: cannot forget the claim: %m", job_id);
                         refused_add(p, job_id);
                 } else if (rc != CURLE_ABORTED_BY_CALLBACK)
                         log_struct(LOG_WARNING, LAB_FIELDS({"JOB_ID", job_id}),
-                                   "job %s: accept failed (%s: %s); the offer will come again",
+                                   "job %s: accept failed (%s: %s); the claim is sent again",
                                    job_id, err.keyword, err.message);
                 goto out;
         }
 
+        /*
+         * The platform's copy is informative: the job was stored as offered
+         * before the claim was sent, so a crash meanwhile loses nothing.
+         */
         if (lab_proto_parse_accept(r->resp, r->resp_len, &job_json, &err) < 0 ||
-            lab_job_spec_parse(job_json, &spec, &err) < 0) {
-                log_struct(LOG_ERR, LAB_FIELDS({"JOB_ID", job_id}, {"ERROR_KEYWORD", err.keyword}),
-                           "job %s: accepted, but the platform's answer is unusable: %s: %s",
+            lab_job_spec_parse(job_json, &spec, &err) < 0)
+                log_struct(LOG_WARNING,
+                           LAB_FIELDS({"JOB_ID", job_id}, {"ERROR_KEYWORD", err.keyword}),
+                           "job %s: accepted; the platform's answer is unusable (%s: %s), the job "
+                           "as offered is kept",
                            job_id, err.keyword, err.message);
-                goto out;
-        }
+        else if (strcmp(spec.id, job_id) != 0)
+                log_warning("job %s: the platform's accept answer describes job %s; the job as "
+                            "offered is kept",
+                            job_id, spec.id);
 
-        lab_store_job_t row = {
-            .id = spec.id,
-            .order_id = spec.order_id,
-            .sku = spec.sku,
-            .quantity = spec.quantity,
-            .priority = spec.priority,
-            .deadline = spec.deadline,
-            .state = (char *)"accepted",
-            .asset_url = spec.asset_url,
-            .asset_sha256 = spec.asset_sha256,
-            .asset_bytes = spec.asset_bytes,
-            .spec = spec.json,
-        };
-        if (strcmp(spec.id, job_id) != 0) {
-                log_error("job %s: the platform's accept answer describes job %s; ignored", job_id,
-                          spec.id);
-                goto out;
-        }
-        ret = lab_store_job_insert(p->store, &row, "job.accepted", "{}");
-        if (ret == -EEXIST) {
+        ret = lab_job_move(p->store, job_id, "claiming", "accepted", NULL, NULL, "job.accepted",
+                           "{}");
+        if (ret == -ESTALE || ret == -ENOENT) {
                 log_debug("job %s: already accepted", job_id);
         } else if (ret < 0) {
                 log_error_errno(ret, "job %s: cannot record the accepted job: %m", job_id);
         } else {
-                log_struct(LOG_INFO, LAB_FIELDS({"JOB_ID", spec.id}, {"ORDER_ID", spec.order_id}),
-                           "job %s: accepted (order %s, %s × %d)", spec.id, spec.order_id, spec.sku,
-                           spec.quantity);
+                _cleanup_(lab_store_job_freep) lab_store_job_t *job = NULL;
+
+                if (lab_store_job_get(p->store, job_id, &job) >= 0)
+                        log_struct(LOG_INFO,
+                                   LAB_FIELDS({"JOB_ID", job->id}, {"ORDER_ID", job->order_id}),
+                                   "job %s: accepted (order %s, %s × %d)", job->id, job->order_id,
+                                   job->sku, job->quantity);
                 lab_platform_kick_outbox(p);
                 lab_download_schedule(p);
         }
@@ -331,17 +329,25 @@ out:
         lab_req_free(r);
 }
 
-/* Whether an accept request for job_id is already in flight. */
-/* Accept requests in flight (jobs about to join the backlog). */
-static unsigned accepts_in_flight(lab_platform_t *p)
+/* Send the claim (accept) of a job stored as "claiming"; false when it could not start. */
+static bool send_claim(lab_platform_t *p, const char *job_id)
 {
-        unsigned n = 0;
+        _cleanup_free_ char *escaped = lab_url_escape(job_id), *url = NULL, *body = NULL;
+        lab_req_t *r;
 
-        for (lab_req_t *r = p->reqs; r; r = r->next)
-                n += r->done == on_accept_done;
-        return n;
+        url = escaped ? lab_platform_url(p, "/v1/jobs/%s/accept", escaped) : NULL;
+        if (asprintf(&body, "{\"lab\":\"%s\"}", p->config->lab.id) < 0)
+                body = NULL;
+        r = url && body ? lab_req_new(p, "POST", url, body, on_accept_done, strdup(job_id)) : NULL;
+        if (!r || !r->data || lab_req_start(r) < 0) {
+                log_error("job %s: cannot send the accept request", job_id);
+                return false;
+        }
+        log_debug("job %s: accepting", job_id);
+        return true;
 }
 
+/* Whether an accept request for job_id is already in flight. */
 static bool accept_in_flight(lab_platform_t *p, const char *job_id)
 {
         for (lab_req_t *r = p->reqs; r; r = r->next)
@@ -402,12 +408,10 @@ static bool sku_known(const lab_config_t *c, const char *sku)
 static bool handle_offer(lab_platform_t *p, json_t *obj)
 {
         _cleanup_(lab_store_job_freep) lab_store_job_t *known = NULL;
-        _cleanup_free_ char *escaped = NULL, *url = NULL, *body = NULL;
         lab_job_spec_t spec = {0};
         lab_error_t err = {0};
         char detail[256];
         bool acted = false;
-        lab_req_t *r;
 
         if (lab_job_spec_parse(obj, &spec, &err) < 0) {
                 const char *id = json_string_value(json_object_get(obj, "id"));
@@ -436,18 +440,51 @@ static bool handle_offer(lab_platform_t *p, json_t *obj)
                 goto out;
         }
 
-        escaped = lab_url_escape(spec.id);
-        url = escaped ? lab_platform_url(p, "/v1/jobs/%s/accept", escaped) : NULL;
-        if (asprintf(&body, "{\"lab\":\"%s\"}", p->config->lab.id) < 0)
-                body = NULL;
-        r = url && body ? lab_req_new(p, "POST", url, body, on_accept_done, strdup(spec.id)) : NULL;
-        if (!r || !r->data || lab_req_start(r) < 0)
-                log_error("job %s: cannot send the accept request", spec.id);
-        else
-                log_debug("job %s: accepting", spec.id);
+        /* Durable before the platform hears of it: a crash after the claim loses nothing. */
+        {
+                lab_store_job_t row = {
+                    .id = spec.id,
+                    .order_id = spec.order_id,
+                    .sku = spec.sku,
+                    .quantity = spec.quantity,
+                    .priority = spec.priority,
+                    .deadline = spec.deadline,
+                    .state = (char *)"claiming",
+                    .asset_url = spec.asset_url,
+                    .asset_sha256 = spec.asset_sha256,
+                    .asset_bytes = spec.asset_bytes,
+                    .spec = spec.json,
+                };
+                int r = lab_store_job_insert(p->store, &row, NULL, NULL);
+
+                if (r < 0) {
+                        log_error_errno(r, "job %s: cannot record the claim: %m", spec.id);
+                        goto out;
+                }
+        }
+        send_claim(p, spec.id);
 out:
         lab_job_spec_done(&spec);
         return acted;
+}
+
+/*
+ * Claims stored but not answered (the agent stopped, or the answer was lost):
+ * send them again. Accepting is idempotent; the platform no longer offers a
+ * job it counts as claimed, so this is the only way such a job arrives.
+ */
+static void resend_claims(lab_platform_t *p)
+{
+        static const char *const claiming[] = {"claiming"};
+        lab_store_job_t **jobs = NULL;
+        size_t n = 0;
+
+        if (lab_store_jobs_list(p->store, claiming, 1, &jobs, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++)
+                if (!accept_in_flight(p, jobs[i]->id))
+                        send_claim(p, jobs[i]->id);
+        lab_store_jobs_free(jobs, n);
 }
 
 /*
@@ -467,7 +504,9 @@ static bool check_accepting(lab_platform_t *p, uint64_t spool_bytes)
         bool accepting;
 
         if (lab_store_jobs_count(p->store, active_states, ELEMENTSOF(active_states), &backlog) >= 0)
-                load.backlog = (uint64_t)backlog + accepts_in_flight(p);
+                load.backlog = (uint64_t)backlog;
+        if (lab_store_jobs_count(p->store, (const char *const[]){"claiming"}, 1, &backlog) >= 0)
+                load.backlog += (uint64_t)backlog;
         load.spool_bytes = spool_bytes;
         load.free_bytes = lab_free_bytes(p->state_dir);
         accepting = lab_backpressure_accepting(&load, why, sizeof why);
@@ -513,6 +552,7 @@ static void on_poll_done(lab_req_t *r, CURLcode rc)
                 return;
         }
         link_ok(p);
+        resend_claims(p);
         if (r->status == 200) {
                 if (lab_proto_parse_assignments(r->resp, r->resp_len, &a, &err) < 0) {
                         lab_req_t *tmp = r;

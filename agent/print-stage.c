@@ -35,6 +35,7 @@ typedef enum op_kind_e {
         OP_POLL,      /* status of copies being printed */
         OP_SUBMIT,    /* send one copy */
         OP_CANCEL,    /* cancel copies of canceled jobs at the printer */
+        OP_CAPS,      /* what the printer can do (document formats) */
 } op_kind_t;
 
 typedef struct pst_printer_s pst_printer_t;
@@ -65,6 +66,8 @@ typedef struct op_s {
         char *handle; /* result */
         /* status */
         lab_printer_status_t status;
+        /* capabilities */
+        lab_printer_caps_t caps;
         /* result of the main call */
         int r;
         lab_error_t err;
@@ -81,8 +84,16 @@ struct pst_printer_s {
         bool status_known;
         bool available;
         bool cancel_pending;
+        bool announced;           /* availability told (log, printer.status, reroutes) */
+        bool announced_available; /* what was told */
+        char announced_kw[LAB_ERROR_KEYWORD_MAX]; /* the reason keyword told */
         char reason[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8]; /* why not available */
-        uint64_t next_status;                                           /* CLOCK_MONOTONIC usec */
+        lab_media_ready_t loaded[LAB_PRINTER_MEDIA_MAX];                /* from the last status */
+        size_t n_loaded;
+        char **formats; /* document formats it takes (capabilities), NULL until known */
+        size_t n_formats;
+        bool caps_known;
+        uint64_t next_status; /* CLOCK_MONOTONIC usec */
         uint64_t next_poll;
         sd_event_source *timer;
         pst_printer_t *next;
@@ -148,6 +159,7 @@ static void op_free(op_t *op)
         free(op->media_type);
         free(op->order_id);
         free(op->handle);
+        lab_printer_caps_done(&op->caps);
         free(op);
 }
 
@@ -207,6 +219,9 @@ static void op_work(void *userdata)
                 break;
         case OP_STATUS:
                 op->r = lab_printer_status(drv, &op->status, &op->err);
+                break;
+        case OP_CAPS:
+                op->r = lab_printer_capabilities(drv, &op->caps, &op->err);
                 break;
         case OP_POLL:
                 for (size_t i = 0; i < op->n_copies; i++) {
@@ -353,11 +368,12 @@ static void printer_lost(pst_printer_t *p, const lab_error_t *err)
             strcmp(err->keyword, "printer_timeout") != 0 &&
             strcmp(err->keyword, "hotfolder_unwritable") != 0)
                 return;
-        if (p->available)
-                log_struct(LOG_WARNING,
-                           LAB_FIELDS({"PRINTER", p->name}, {"ERROR_KEYWORD", err->keyword}),
-                           "printer %s: %s: %s; not sending it anything until it answers", p->name,
-                           err->keyword, err->message);
+        /* Already known to be away: the next health check says when it is back. */
+        if (!p->available)
+                return;
+        log_struct(LOG_WARNING, LAB_FIELDS({"PRINTER", p->name}, {"ERROR_KEYWORD", err->keyword}),
+                   "printer %s: %s: %s; not sending it anything until it answers", p->name,
+                   err->keyword, err->message);
         p->available = false;
         snprintf(p->reason, sizeof p->reason, "%s: %s", err->keyword, err->message);
         p->next_status = now_usec(p->stage); /* look again soon */
@@ -418,8 +434,16 @@ static void apply_status(pst_printer_t *p, op_t *op)
         lab_print_stage_t *s = p->stage;
         char why[sizeof p->reason];
         bool available = lab_printer_status_available(&op->status, why, sizeof why);
-        bool changed = !p->status_known || available != p->available ||
-                       (!available && strcmp(why, p->reason) != 0);
+        /*
+         * Told again on a change of availability or of reason keyword, not of
+         * wording (messages carry details that change from one check to the next).
+         */
+        char kw[LAB_ERROR_KEYWORD_MAX];
+        bool changed;
+
+        snprintf(kw, sizeof kw, "%.*s", (int)strcspn(why, ":"), available ? "" : why);
+        changed = !p->announced || available != p->announced_available ||
+                  strcmp(kw, p->announced_kw) != 0;
         json_auto_t *o = NULL;
         _cleanup_free_ char *body = NULL;
 
@@ -427,6 +451,13 @@ static void apply_status(pst_printer_t *p, op_t *op)
                 snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
         p->status_known = true;
         p->available = available;
+        p->announced = true;
+        p->announced_available = available;
+        snprintf(p->announced_kw, sizeof p->announced_kw, "%s", kw);
+        if (op->status.state != LAB_PRINTER_UNREACHABLE) {
+                memcpy(p->loaded, op->status.media, sizeof p->loaded);
+                p->n_loaded = op->status.n_media;
+        }
         snprintf(p->reason, sizeof p->reason, "%s", available ? "" : why);
         if (!changed)
                 return;
@@ -461,9 +492,7 @@ static void apply_status(pst_printer_t *p, op_t *op)
                 lab_store_copy_t **v = NULL;
                 size_t n = 0;
                 unsigned moved = 0;
-                char kw[LAB_ERROR_KEYWORD_MAX];
 
-                snprintf(kw, sizeof kw, "%.*s", (int)strcspn(why, ":"), why);
                 if (lab_store_copies_list(s->store, p->name, queued, 1, &v, &n) < 0)
                         return;
                 for (size_t i = 0; i < n; i++) {
@@ -585,6 +614,24 @@ static void apply_cancel(pst_printer_t *p, op_t *op)
         }
 }
 
+/* What the printer takes: keep its document formats for the router. */
+static void apply_caps(pst_printer_t *p, op_t *op)
+{
+        if (op->r < 0) {
+                printer_lost(p, &op->err);
+                return;
+        }
+        for (size_t i = 0; i < p->n_formats; i++)
+                free(p->formats[i]);
+        free(p->formats);
+        p->formats = TAKE_PTR(op->caps.formats);
+        p->n_formats = op->caps.n_formats;
+        op->caps.n_formats = 0;
+        p->caps_known = true;
+        log_debug("printer %s: %zu document format(s), %zu media size(s)", p->name, p->n_formats,
+                  op->caps.n_media);
+}
+
 /* Loop: a driver call came back. */
 static void op_done(void *userdata, bool ran)
 {
@@ -609,6 +656,9 @@ static void op_done(void *userdata, bool ran)
                         break;
                 case OP_CANCEL:
                         apply_cancel(p, op);
+                        break;
+                case OP_CAPS:
+                        apply_caps(p, op);
                         break;
                 }
         }
@@ -774,6 +824,9 @@ static void printer_free(pst_printer_t *p)
         if (!p)
                 return;
         sd_event_source_disable_unref(p->timer);
+        for (size_t i = 0; i < p->n_formats; i++)
+                free(p->formats[i]);
+        free(p->formats);
         lab_printer_close(p->drv);
         free(p->name);
         free(p);
@@ -815,6 +868,14 @@ static void step(pst_printer_t *p)
                 if (!op) {
                         p->reconciled = true;
                 } else {
+                        dispatch(p, op);
+                        return;
+                }
+        }
+        if (!p->caps_known && now >= p->next_status) {
+                /* Once, with the first health check (and again while it fails). */
+                op = op_new(p, OP_CAPS);
+                if (op) {
                         dispatch(p, op);
                         return;
                 }
@@ -992,13 +1053,34 @@ void lab_print_stage_kick(lab_print_stage_t *s)
                 sd_event_source_set_enabled(s->defer, SD_EVENT_ONESHOT);
 }
 
-const char *lab_print_stage_unfit(lab_print_stage_t *s, const char *printer, char *buf, size_t size)
+const char *lab_print_stage_unfit(lab_print_stage_t *s, const char *printer, const char *media,
+                                  const char *format, char *buf, size_t size)
 {
         pst_printer_t *p = s ? find_printer(s, printer) : NULL;
+        size_t used = 0;
 
-        if (!p || !p->status_known || p->available)
+        if (!p || !p->status_known)
                 return NULL;
-        snprintf(buf, size, "%s", p->reason);
+        if (!p->available) {
+                snprintf(buf, size, "%s", p->reason);
+                return buf;
+        }
+        if (format && p->caps_known && p->n_formats > 0 &&
+            !lab_printer_caps_has(p->formats, p->n_formats, format)) {
+                snprintf(buf, size, "format_unsupported: %s does not take %s", p->name, format);
+                return buf;
+        }
+        if (!media || p->n_loaded == 0)
+                return NULL;
+        for (size_t i = 0; i < p->n_loaded; i++)
+                if (strcmp(p->loaded[i].size, media) == 0)
+                        return NULL;
+        used = (size_t)snprintf(buf, size, "media_not_loaded: %s has", p->name);
+        for (size_t i = 0; i < p->n_loaded && used < size; i++)
+                used += (size_t)snprintf(buf + used, size - used, "%s %s", i ? "," : "",
+                                         p->loaded[i].size);
+        if (used < size)
+                snprintf(buf + used, size - used, " loaded; the job needs %s", media);
         return buf;
 }
 

@@ -54,11 +54,17 @@ int lab_print_stage_start(lab_print_stage_t *s);
 void lab_print_stage_kick(lab_print_stage_t *s);
 
 /*
- * Why printer cannot take new work now ("keyword: sentence" into buf), or
- * NULL when it can (or nothing is known yet). For the router.
+ * Why printer cannot take a job for media (PWG size name) as format (MIME
+ * type) now ("keyword: sentence" into buf), or NULL when it can, or when
+ * nothing is known yet. For the router. Keywords: the printer's health
+ * (lab_printer_status_available), media_not_loaded (the printer reports
+ * what is loaded and the size is not among it), format_unsupported (the
+ * printer lists its document formats and this is not one). Media type
+ * (glossy, matte) is not compared: dye-sublimation printers make both from
+ * the same ribbon.
  */
-const char *lab_print_stage_unfit(lab_print_stage_t *s, const char *printer, char *buf,
-                                  size_t size);
+const char *lab_print_stage_unfit(lab_print_stage_t *s, const char *printer, const char *media,
+                                  const char *format, char *buf, size_t size);
 
 /*
  * The platform canceled a job that reached a printer: its queued copies are

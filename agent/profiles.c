@@ -391,6 +391,13 @@ const char *lab_intent_name(lab_intent_t intent)
         return "unknown";
 }
 
+const char *lab_encoding_mime(lab_encoding_t encoding)
+{
+        return encoding == LAB_ENCODING_TIFF  ? "image/tiff"
+               : encoding == LAB_ENCODING_PWG ? "image/pwg-raster"
+                                              : "image/jpeg";
+}
+
 const char *lab_encoding_name(lab_encoding_t encoding)
 {
         for (const lab_config_word_t *w = encodings; w->word; w++)

@@ -27,9 +27,9 @@ typedef enum lab_intent_e {
 
 /* What a printer model is sent. */
 typedef enum lab_encoding_e {
-        LAB_ENCODING_JPEG,   /* 8-bit RGB JPEG, quality >= 95 */
-        LAB_ENCODING_TIFF,   /* RGB or CMYK TIFF, 8 or 16 bits (profile depth) */
-        LAB_ENCODING_PWG,    /* PWG raster (IPP Everywhere) */
+        LAB_ENCODING_JPEG, /* 8-bit RGB JPEG, quality >= 95 */
+        LAB_ENCODING_TIFF, /* RGB or CMYK TIFF, 8 or 16 bits (profile depth) */
+        LAB_ENCODING_PWG,  /* PWG raster (IPP Everywhere) */
 } lab_encoding_t;
 
 /* One media size of a model: native pixels, portrait (width <= height), bleed included. */
@@ -89,3 +89,6 @@ const char *lab_intent_name(lab_intent_t intent);
 
 /* "jpeg", "tiff", "pwg". */
 const char *lab_encoding_name(lab_encoding_t encoding);
+
+/* The MIME type printers know the encoding by: image/jpeg, image/tiff, image/pwg-raster. */
+const char *lab_encoding_mime(lab_encoding_t encoding);

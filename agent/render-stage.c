@@ -273,7 +273,9 @@ static const char *unfit_reason(lab_render_stage_t *s, const lab_config_printer_
                 return buf;
         }
         if (s->health)
-                return s->health(pr->name, buf, size, s->health_userdata);
+                return s->health(pr->name, plan->media->name,
+                                 lab_encoding_mime(plan->model->encoding), buf, size,
+                                 s->health_userdata);
         return NULL;
 }
 
@@ -309,6 +311,7 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
 
                 cand[i].printer = pr->name;
                 cand[i].weight = pr->weight;
+                cand[i].per_minute = pr->per_minute;
                 cand[i].unfit =
                     unfit_reason(s, pr, job->sku, &plans[i], reasons + REASON_MAX * i, REASON_MAX);
                 /* Sent away from a printer: not back to it (it refused, or it failed). */

@@ -48,8 +48,12 @@ int lab_render_stage_new(lab_render_stage_t **ret, sd_event *e, lab_store_t *sto
 void lab_render_stage_set_config(lab_render_stage_t *s, const lab_config_t *c,
                                  const lab_color_setup_t *color);
 
-/* Why printer cannot take work now ("keyword: sentence" in buf), or NULL: for the router. */
-typedef const char *(*lab_render_stage_health_t)(const char *printer, char *buf, size_t size,
+/*
+ * Why printer cannot take a job for media (PWG size) in format (MIME type)
+ * now ("keyword: sentence" in buf), or NULL: for the router.
+ */
+typedef const char *(*lab_render_stage_health_t)(const char *printer, const char *media,
+                                                 const char *format, char *buf, size_t size,
                                                  void *userdata);
 
 /* Set where printer health comes from (the print stage). */

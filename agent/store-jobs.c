@@ -172,6 +172,21 @@ int lab_store_job_get(lab_store_t *s, const char *id, lab_store_job_t **ret)
         return store_job_from_row(stmt, ret);
 }
 
+int lab_store_job_forget_claim(lab_store_t *s, const char *id)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        int r;
+
+        if (!s || !nonempty(id))
+                return -EINVAL;
+        r = store_prepare(s, "DELETE FROM jobs WHERE id = ?1 AND state = 'claiming'", &stmt);
+        if (r >= 0 && (r = store_bind_text(stmt, 1, id)) >= 0)
+                r = (int)store_step_write(s, stmt);
+        if (r < 0)
+                return r;
+        return r == 0 ? -ENOENT : 0;
+}
+
 /* Whether the job exists (1) or not (0). */
 static int store_job_exists(lab_store_t *s, const char *id)
 {

@@ -254,6 +254,28 @@ static int store_event_delete(lab_store_t *s, const char *uuid)
         return (int)store_step_write(s, stmt);
 }
 
+/*
+ * The platform has a job's job.printed: the job is reported, the end of its
+ * life here (caller's transaction; nothing happens for other events).
+ */
+static int store_job_reported(lab_store_t *s, const char *uuid)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        int r;
+
+        r = store_prepare(s,
+                          "UPDATE jobs SET state = 'reported', updated_at = " LAB_SQL_NOW
+                          " WHERE state = 'printed' AND id = (SELECT job_id FROM events "
+                          "WHERE uuid = ?1 AND kind = 'job.printed')",
+                          &stmt);
+        if (r < 0)
+                return r;
+        r = store_bind_text(stmt, 1, uuid);
+        if (r < 0)
+                return r;
+        return (int)store_step_write(s, stmt);
+}
+
 /* Delete the acknowledged events, in one transaction. */
 int lab_store_events_ack(lab_store_t *s, const char *const *uuids, size_t n, size_t *ret_deleted)
 {
@@ -275,6 +297,9 @@ int lab_store_events_ack(lab_store_t *s, const char *const *uuids, size_t n, siz
         if (r < 0)
                 return r;
         for (size_t i = 0; i < n; i++) {
+                r = store_job_reported(s, uuids[i]);
+                if (r < 0)
+                        return r;
                 r = store_event_delete(s, uuids[i]);
                 if (r < 0)
                         return r;

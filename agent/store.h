@@ -102,8 +102,9 @@ void lab_store_events_free(lab_store_event_t *v, size_t n);
 /*
  * Delete the events with these UUIDs (the platform acknowledged them), in one
  * transaction. A UUID the outbox does not hold (unknown, already deleted,
- * listed twice) is ignored and not counted. -EINVAL (nothing deleted) if any
- * entry is NULL.
+ * listed twice) is ignored and not counted. A job whose job.printed is
+ * acknowledged moves from printed to reported in the same transaction.
+ * -EINVAL (nothing deleted) if any entry is NULL.
  */
 int lab_store_events_ack(lab_store_t *s,           /* I - store */
                          const char *const *uuids, /* I - acknowledged UUIDs */
@@ -169,6 +170,12 @@ int lab_store_job_insert(
     const lab_store_job_t *job, /* I - the job (created_at, updated_at ignored) */
     const char *event_kind,     /* I - event to record with it, or NULL */
     const char *event_body);    /* I - its JSON object body */
+
+/*
+ * The platform refused a claim: delete the job if it is still in state
+ * "claiming" (it was never the lab's). -ENOENT when there is no such claim.
+ */
+int lab_store_job_forget_claim(lab_store_t *s, const char *id);
 
 /* Read the job id into a new *ret (free with lab_store_job_free). -ENOENT if absent. */
 int lab_store_job_get(lab_store_t *s, const char *id, lab_store_job_t **ret);

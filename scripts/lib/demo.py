@@ -61,7 +61,7 @@ IPP_DELAY = 0.4  # seconds per document, in ippeveprinter's job script
 MINILAB_HOLD = 400  # milliseconds per item, in minilab.py
 
 # Job states of the agent's store, grouped for the progress line.
-BUCKETS = [("accepted", ("accepted", "downloading")),
+BUCKETS = [("accepted", ("claiming", "accepted", "downloading")),
            ("downloaded", ("downloaded", "rendering")),
            ("rendered", ("rendered", "queued")),
            ("printing", ("submitting", "printing")),

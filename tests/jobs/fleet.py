@@ -24,6 +24,8 @@ temp dir cleaned up, also on failure, when the dir is kept for a look):
                 a -c job script that simulates print time (set_delay) and
                 faults (set_fault("media-empty"); refill() clears it). kill()
                 (SIGKILL of its process group: a print in progress is lost),
+                extra_media=("na_govt-letter_8x10in", ...) adds sizes to what it
+                offers (photo_conf(); EXTRA_MEDIA_SIZES),
                 stop(), restart() on the same port and spool. Records:
                 kept_files() / received_job_names() (documents it received,
                 -k), printed_job_names() (documents its job script finished:
@@ -105,6 +107,10 @@ PYTHON = "/usr/bin/python3"
 
 wait_until = tl.wait_until
 
+# Job states in which every copy is printed (printed, then reported once the
+# platform has the job.printed event, where the agent records that).
+DONE_STATES = ("printed", "reported")
+
 # Bounds of every wait in this file.
 WAIT_PORT = 10.0  # a printer listening after (re)start
 WAIT_STOP = 5.0  # a process ending after SIGTERM / SIGKILL
@@ -122,7 +128,8 @@ PRODUCTS = [
 
 # ippeveprinter -a lines: a photo printer that the IPP driver and cupsd accept.
 # The lines of ipp_peer_photo_conf in tests/printer-ipp/ipp-peer.c (keep them
-# in step), except: both sizes in media-ready, make-and-model per printer, a
+# in step), except: both sizes loaded (media-ready and media-col-ready: the
+# agent routes a job only to a printer that has its size loaded), make-and-model per printer, a
 # neutral ribbon name. JPEG first in document-format-supported, 4x6 and 5x7,
 # glossy and matte, borderless media-col-database and media-size-supported, an
 # input tray so the /media web form works, a ribbon as supply and marker.
@@ -157,8 +164,44 @@ ATTR octetString printer-supply "index=1;class=supplyThatIsConsumed;type=ribbonW
 ATTR text printer-supply-description "photo ribbon"
 ATTR keyword media-source-supported main
 ATTR octetString printer-input-tray "type=sheetFeedAutoNonRemovableTray;mediafeed=0;mediaxfeed=0;maxcapacity=700;level=700;status=0;name=main;"
-ATTR collection media-col-ready { MEMBER collection media-size { MEMBER integer x-dimension 10160 MEMBER integer y-dimension 15240 } MEMBER keyword media-size-name na_index-4x6_4x6in MEMBER keyword media-source main MEMBER keyword media-type photographic-glossy }
+ATTR collection media-col-ready { MEMBER collection media-size { MEMBER integer x-dimension 10160 MEMBER integer y-dimension 15240 } MEMBER keyword media-size-name na_index-4x6_4x6in MEMBER keyword media-source main MEMBER keyword media-type photographic-glossy },{ MEMBER collection media-size { MEMBER integer x-dimension 12700 MEMBER integer y-dimension 17780 } MEMBER keyword media-size-name na_5x7_5x7in MEMBER keyword media-source main MEMBER keyword media-type photographic-glossy }
 """
+
+# Media sizes extra_media may add: PWG name -> (x, y) in hundredths of mm.
+EXTRA_MEDIA_SIZES = {
+    "na_govt-letter_8x10in": (20320, 25400),
+    "custom_6x8_6x8in": (15240, 20320),
+    "custom_8x8_8x8in": (20320, 20320),
+}
+
+
+def photo_conf(make, extra_media=()):
+    """PHOTO_CONF for make, with extra_media (names of EXTRA_MEDIA_SIZES) also in
+    media-supported, media-ready, media-col-ready (loaded), media-size-supported
+    and media-col-database."""
+    text = PHOTO_CONF % {"make": make}
+    for name in extra_media:
+        x, y = EXTRA_MEDIA_SIZES[name]
+        size = "{ MEMBER integer x-dimension %d MEMBER integer y-dimension %d }" % (x, y)
+        col = ("{ MEMBER collection media-size %s MEMBER integer media-bottom-margin 0 "
+               "MEMBER integer media-left-margin 0 MEMBER integer media-right-margin 0 "
+               "MEMBER integer media-top-margin 0 }" % size)
+        out = []
+        for line in text.splitlines():
+            if line.startswith(("ATTR keyword media-supported ", "ATTR keyword media-ready ")):
+                line += "," + name
+            elif line.startswith("ATTR collection media-size-supported "):
+                line += "," + size
+            elif line.startswith("ATTR collection media-col-database "):
+                line += "," + col
+            elif line.startswith("ATTR collection media-col-ready "):
+                line += (",{ MEMBER collection media-size %s MEMBER keyword media-size-name %s "
+                         "MEMBER keyword media-source main MEMBER keyword media-type "
+                         "photographic-glossy }" % (size, name))
+            out.append(line)
+        text = "\n".join(out) + "\n"
+    return text
+
 
 # The -c command: runs once per document (argument: the kept spool file).
 # Reads its behaviour from files next to it at every job, so a test changes
@@ -441,7 +484,7 @@ class IppPrinter:
                   7: "canceled", 8: "aborted", 9: "completed"}
 
     def __init__(self, workdir, name, model="dnp-ds620", delay=0.0, fault=None,
-                 make="DNP DS620 (labagent fleet)"):
+                 make="DNP DS620 (labagent fleet)", extra_media=()):
         self.name = name
         self.model = model
         self.dir = os.path.join(workdir, "printers", name)
@@ -455,7 +498,7 @@ class IppPrinter:
         os.makedirs(self.archive)
         os.chmod(self.dir, 0o755)
         with open(self.conf, "w") as f:
-            f.write(PHOTO_CONF % {"make": make})
+            f.write(photo_conf(make, extra_media))
         with open(self.script, "w") as f:
             f.write(JOB_SCRIPT)
         os.chmod(self.script, 0o755)
@@ -851,8 +894,9 @@ class FleetAgent(tl.Agent):
     """The labagent binary on one state dir, configured by agent_config()."""
 
     def __init__(self, workdir, sandbox, printers, products=None, workers=2, client="client",
-                 platform=None, extra=""):
+                 platform=None, extra="", log_level="debug"):
         super().__init__(workdir, sandbox.api_port, "", client)  # paths, then our own config
+        self.log_level = log_level  # --log-level of every start
         with open(self.config, "w") as f:
             f.write(agent_config(sandbox.api_port, tl.CERTS, self.state, printers, products,
                                  workers, client=client, platform=platform, extra=extra))
@@ -877,8 +921,8 @@ class FleetAgent(tl.Agent):
         env.pop("JOURNAL_STREAM", None)
         self.proc = subprocess.Popen(
             [tl.LABAGENT, "--config", self.config, "--state-dir", self.state,
-             "--log-level", "debug"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            stderr=self.err, env=env, preexec_fn=_pdeathsig)
+             "--log-level", self.log_level], stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, stderr=self.err, env=env, preexec_fn=_pdeathsig)
         self.starts += 1
 
         def ready():

@@ -49,7 +49,7 @@ class FleetTest(fleet.FleetTestCase):
         ag.start()
         ids = {j["id"] for j in jobs}
         # Rendered, and then on to the printers (test_print.py follows them there).
-        later = ("rendered", "queued", "submitting", "printing", "printed")
+        later = ("rendered", "queued", "submitting", "printing", "printed", "reported")
         wait_until(lambda: {i for i, s in ag.job_states().items() if s in later} >= ids
                    or [s for s in ag.job_states().values()
                        if s in ("rejected", "failed", "held")],

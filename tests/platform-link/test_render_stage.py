@@ -29,7 +29,7 @@ ADOBE_RGB = "/usr/share/color/icc/colord/AdobeRGB1998.icc"
 
 # States a rendered job may be in by the time the test looks: the print stage
 # takes it on to its printer at once.
-RENDERED = ("rendered", "queued", "submitting", "printing", "printed")
+RENDERED = ("rendered", "queued", "submitting", "printing", "printed", "reported")
 
 
 def extra_config(workdir):

@@ -17,6 +17,7 @@
 
 /* Every allowed move, "from>to". Cancel and drop are allowed from every live state but printed. */
 static const char *const allowed[] = {
+    "claiming>accepted",
     "accepted>downloading",
     "accepted>failed",
     "downloading>downloaded",
@@ -60,8 +61,8 @@ static const char *const allowed[] = {
 };
 
 static const char *const live[] = {
-    "accepted", "downloading", "downloaded", "rendering", "rendered",  "held",
-    "rerouted", "queued",      "submitting", "printing",  "uncertain",
+    "claiming", "accepted", "downloading", "downloaded", "rendering", "rendered",
+    "held",     "rerouted", "queued",      "submitting", "printing",  "uncertain",
 };
 static const char *const final[] = {"reported", "rejected", "canceled", "failed", "dropped"};
 
@@ -81,7 +82,7 @@ static bool listed(const char *from, const char *to)
 
 static void test_names_round_trip(void **state)
 {
-        assert_int_equal(LAB_JOB_STATE_MAX, 17);
+        assert_int_equal(LAB_JOB_STATE_MAX, 18);
         for (int s = 0; s < LAB_JOB_STATE_MAX; s++) {
                 const char *name = lab_job_state_to_string((lab_job_state_t)s);
                 assert_non_null(name);
@@ -108,8 +109,8 @@ static void test_every_pair(void **state)
                                          got ? "allowed" : "refused");
                         n_allowed += got;
                 }
-        /* 39 listed moves plus cancel and drop from the 11 live states. */
-        assert_int_equal(n_allowed, 39 + 2 * 11);
+        /* 40 listed moves plus cancel and drop from the 12 live states. */
+        assert_int_equal(n_allowed, 40 + 2 * 12);
         assert_false(lab_job_state_can_move(LAB_JOB_STATE_INVALID, LAB_JOB_QUEUED));
         assert_false(lab_job_state_can_move(LAB_JOB_QUEUED, LAB_JOB_STATE_MAX));
 }
