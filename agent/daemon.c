@@ -31,6 +31,7 @@
 #include "render.h"
 #include "retention.h"
 #include "deadline.h"
+#include "event-util.h"
 #include "statedir.h"
 #include "store.h"
 
@@ -138,8 +139,7 @@ static int on_status_timer(sd_event_source *s, uint64_t usec, void *userdata)
         lab_daemon_t *d = userdata;
 
         notify_status(d);
-        sd_event_source_set_time_relative(s, 5ULL * 1000000ULL);
-        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        lab_timer_arm(d->event, &d->status_timer, 5ULL * 1000000ULL, on_status_timer, d, "status");
         return 0;
 }
 
@@ -155,8 +155,8 @@ static int on_retention_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 log_warning_errno(r, "retention: the sweep failed: %m; trying again in an hour");
         else if (jobs > 0)
                 log_info("retention: deleted %u file(s) of %u finished job(s)", files, jobs);
-        sd_event_source_set_time_relative(s, 3600ULL * 1000000ULL);
-        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        lab_timer_arm(d->event, &d->retention_timer, 3600ULL * 1000000ULL, on_retention_timer, d,
+                      "retention");
         return 0;
 }
 
@@ -170,8 +170,8 @@ static int on_deadline_timer(sd_event_source *s, uint64_t usec, void *userdata)
                 log_warning_errno(r, "deadlines: cannot check them: %m");
         else if (r > 0)
                 lab_platform_kick_outbox(d->platform);
-        sd_event_source_set_time_relative(s, 60ULL * 1000000ULL);
-        sd_event_source_set_enabled(s, SD_EVENT_ONESHOT);
+        lab_timer_arm(d->event, &d->deadline_timer, 60ULL * 1000000ULL, on_deadline_timer, d,
+                      "deadlines");
         return 0;
 }
 
@@ -496,26 +496,19 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
         ret = start_renders(&d);
         if (ret != LAB_EXIT_OK)
                 goto out;
+        /* Housekeeping: STATUS, deadlines at risk, old files. */
         r = lab_deadlines_new(&d.deadlines);
         if (r >= 0)
-                r = sd_event_add_time_relative(d.event, &d.deadline_timer, CLOCK_MONOTONIC,
-                                               15ULL * 1000000ULL, 0, on_deadline_timer, &d);
+                r = lab_timer_arm(d.event, &d.status_timer, 5ULL * 1000000ULL, on_status_timer, &d,
+                                  "status");
+        if (r >= 0)
+                r = lab_timer_arm(d.event, &d.deadline_timer, 15ULL * 1000000ULL, on_deadline_timer,
+                                  &d, "deadlines");
+        if (r >= 0)
+                r = lab_timer_arm(d.event, &d.retention_timer, 10ULL * 1000000ULL,
+                                  on_retention_timer, &d, "retention");
         if (r < 0) {
-                log_error_errno(r, "cannot arm the deadline timer: %m");
-                ret = LAB_EXIT_FAILURE;
-                goto out;
-        }
-        r = sd_event_add_time_relative(d.event, &d.retention_timer, CLOCK_MONOTONIC,
-                                       10ULL * 1000000ULL, 0, on_retention_timer, &d);
-        if (r < 0) {
-                log_error_errno(r, "cannot arm the retention timer: %m");
-                ret = LAB_EXIT_FAILURE;
-                goto out;
-        }
-        r = sd_event_add_time_relative(d.event, &d.status_timer, CLOCK_MONOTONIC, 5ULL * 1000000ULL,
-                                       0, on_status_timer, &d);
-        if (r < 0) {
-                log_error_errno(r, "cannot arm the status timer: %m");
+                log_error_errno(r, "cannot arm the housekeeping timers: %m");
                 ret = LAB_EXIT_FAILURE;
                 goto out;
         }

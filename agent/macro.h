@@ -42,6 +42,14 @@ static inline void lab_fclosep(FILE **f)
                 fclose(*f);
 }
 
+/* Free a NULL-terminated list of strings and the list (NULL is fine). */
+static inline void lab_strv_free(char **v)
+{
+        for (size_t i = 0; v && v[i]; i++)
+                free(v[i]);
+        free(v);
+}
+
 #define _cleanup_(f)     __attribute__((cleanup(f)))
 #define _cleanup_free_   _cleanup_(lab_freep)
 #define _cleanup_close_  _cleanup_(lab_closep)

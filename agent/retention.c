@@ -21,14 +21,6 @@ void lab_retention_cutoff(time_t t, char buf[32])
         strftime(buf, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
 }
 
-/* Free a NULL-terminated list. */
-static void strv_free(char **v)
-{
-        for (size_t i = 0; v && v[i]; i++)
-                free(v[i]);
-        free(v);
-}
-
 int lab_retention_sweep(lab_store_t *s, uint64_t retention_usec, time_t now, unsigned *ret_jobs,
                         unsigned *ret_files)
 {
@@ -63,13 +55,13 @@ int lab_retention_sweep(lab_store_t *s, uint64_t retention_usec, time_t now, uns
                                         failed = true;
                                 }
                         }
-                        strv_free(paths);
+                        lab_strv_free(paths);
                         if (failed || lab_store_job_files_gone(s, ids[n_ids]) < 0)
                                 kept++;
                         else
                                 jobs++;
                 }
-                strv_free(ids);
+                lab_strv_free(ids);
                 /* A full batch of jobs that all stay would come back at once: stop there. */
                 if (n_ids < SWEEP_BATCH || kept == n_ids)
                         break;

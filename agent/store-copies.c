@@ -192,7 +192,7 @@ int lab_store_job_queue(lab_store_t *s, const char *job_id, const char *from_sta
                         const char *printer)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *set = NULL, *ins = NULL;
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *ins = NULL;
         _cleanup_free_ char *body = NULL;
         json_auto_t *o = NULL;
         int r;
@@ -205,10 +205,7 @@ int lab_store_job_queue(lab_store_t *s, const char *job_id, const char *from_sta
         r = store_job_move(s, job_id, from_state, "queued", NULL, NULL);
         if (r < 0)
                 return r;
-        r = store_prepare(s, "UPDATE jobs SET printer = ?2 WHERE id = ?1", &set);
-        if (r >= 0 && (r = store_bind_text(set, 1, job_id)) >= 0 &&
-            (r = store_bind_text(set, 2, printer)) >= 0)
-                r = (int)store_step_write(s, set);
+        r = (int)store_write_text(s, "UPDATE jobs SET printer = ?2 WHERE id = ?1", job_id, printer);
         if (r < 0)
                 return r;
         /*

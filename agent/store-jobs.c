@@ -174,16 +174,13 @@ int lab_store_job_get(lab_store_t *s, const char *id, lab_store_job_t **ret)
 
 int lab_store_job_forget_claim(lab_store_t *s, const char *id)
 {
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
-        int r;
+        int64_t r;
 
         if (!s || !nonempty(id))
                 return -EINVAL;
-        r = store_prepare(s, "DELETE FROM jobs WHERE id = ?1 AND state = 'claiming'", &stmt);
-        if (r >= 0 && (r = store_bind_text(stmt, 1, id)) >= 0)
-                r = (int)store_step_write(s, stmt);
+        r = store_write_text(s, "DELETE FROM jobs WHERE id = ?1 AND state = 'claiming'", id, NULL);
         if (r < 0)
-                return r;
+                return (int)r;
         return r == 0 ? -ENOENT : 0;
 }
 
@@ -304,16 +301,9 @@ int lab_store_job_rendered(lab_store_t *s, const char *id, const char *from_stat
         r = store_job_move(s, id, from_state, to_state, NULL, NULL);
         if (r < 0)
                 return r;
-        {
-                _cleanup_(sqlite3_finalizep) sqlite3_stmt *set = NULL;
-
-                r = store_prepare(s, "UPDATE jobs SET printer = ?2 WHERE id = ?1", &set);
-                if (r >= 0 && (r = store_bind_text(set, 1, id)) >= 0 &&
-                    (r = store_bind_text(set, 2, printer)) >= 0)
-                        r = (int)store_step_write(s, set);
-                if (r < 0)
-                        return r;
-        }
+        r = (int)store_write_text(s, "UPDATE jobs SET printer = ?2 WHERE id = ?1", id, printer);
+        if (r < 0)
+                return r;
         r = store_stmt(s, &s->render_insert,
                        "INSERT INTO renders (job_id, printer, output_path, audit) "
                        "VALUES (?1, ?2, ?3, ?4)",
@@ -552,14 +542,6 @@ static int strv_push(char ***v, size_t *n, const char *text)
         return 0;
 }
 
-/* Free a NULL-terminated list. */
-static void strv_free(char **v)
-{
-        for (size_t i = 0; v && v[i]; i++)
-                free(v[i]);
-        free(v);
-}
-
 int lab_store_jobs_expired(lab_store_t *s, const char *before, size_t max, char ***ret_ids)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
@@ -585,7 +567,7 @@ int lab_store_jobs_expired(lab_store_t *s, const char *before, size_t max, char 
         if (r >= 0 && rc != SQLITE_DONE)
                 r = store_step_errno(s, rc);
         if (r < 0) {
-                strv_free(ids);
+                lab_strv_free(ids);
                 return r;
         }
         *ret_ids = ids;
@@ -616,7 +598,7 @@ int lab_store_job_files(lab_store_t *s, const char *id, char ***ret_paths)
         if (r >= 0 && rc != SQLITE_DONE)
                 r = store_step_errno(s, rc);
         if (r < 0) {
-                strv_free(paths);
+                lab_strv_free(paths);
                 return r;
         }
         *ret_paths = paths;
@@ -625,15 +607,12 @@ int lab_store_job_files(lab_store_t *s, const char *id, char ***ret_paths)
 
 int lab_store_job_files_gone(lab_store_t *s, const char *id)
 {
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
-        int r;
+        int64_t r;
 
         if (!s || !nonempty(id))
                 return -EINVAL;
-        r = store_prepare(s, "UPDATE jobs SET asset_path = NULL WHERE id = ?1", &stmt);
-        if (r >= 0 && (r = store_bind_text(stmt, 1, id)) >= 0)
-                r = (int)store_step_write(s, stmt);
-        return r < 0 ? r : 0;
+        r = store_write_text(s, "UPDATE jobs SET asset_path = NULL WHERE id = ?1", id, NULL);
+        return r < 0 ? (int)r : 0;
 }
 
 /* Free a job. */

@@ -260,20 +260,11 @@ static int store_event_delete(lab_store_t *s, const char *uuid)
  */
 static int store_job_reported(lab_store_t *s, const char *uuid)
 {
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
-        int r;
-
-        r = store_prepare(s,
-                          "UPDATE jobs SET state = 'reported', updated_at = " LAB_SQL_NOW
-                          " WHERE state = 'printed' AND id = (SELECT job_id FROM events "
-                          "WHERE uuid = ?1 AND kind = 'job.printed')",
-                          &stmt);
-        if (r < 0)
-                return r;
-        r = store_bind_text(stmt, 1, uuid);
-        if (r < 0)
-                return r;
-        return (int)store_step_write(s, stmt);
+        return (int)store_write_text(s,
+                                     "UPDATE jobs SET state = 'reported', updated_at = " LAB_SQL_NOW
+                                     " WHERE state = 'printed' AND id = (SELECT job_id FROM events "
+                                     "WHERE uuid = ?1 AND kind = 'job.printed')",
+                                     uuid, NULL);
 }
 
 /* Delete the acknowledged events, in one transaction. */

@@ -132,3 +132,10 @@ int store_job_move(lab_store_t *s, const char *id, const char *from_state, const
 
 /* Prepare a one-off statement (finalize it with sqlite3_finalizep). */
 int store_prepare(lab_store_t *s, const char *sql, sqlite3_stmt **ret);
+
+/*
+ * Run a one-off write statement with text parameters ?1 and ?2 (a2 may be
+ * NULL when the statement has only ?1); returns the rows changed, or a
+ * negative errno.
+ */
+int64_t store_write_text(lab_store_t *s, const char *sql, const char *a1, const char *a2);

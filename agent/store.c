@@ -508,6 +508,18 @@ int store_prepare(lab_store_t *s, const char *sql, sqlite3_stmt **ret)
         return rc == SQLITE_OK ? 0 : store_errno(s->db, rc) ?: -EIO;
 }
 
+int64_t store_write_text(lab_store_t *s, const char *sql, const char *a1, const char *a2)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        int r = store_prepare(s, sql, &stmt);
+
+        if (r >= 0)
+                r = store_bind_text(stmt, 1, a1);
+        if (r >= 0 && a2)
+                r = store_bind_text(stmt, 2, a2);
+        return r < 0 ? r : store_step_write(s, stmt);
+}
+
 /* Bind text (NULL binds SQL NULL); the caller keeps the string alive until the step. */
 int store_bind_text(sqlite3_stmt *stmt, int index, const char *text)
 {
