@@ -57,8 +57,9 @@ typedef struct lab_config_printer_s {
         uint64_t timeout;              /* usec: one request to the printer, default 30s, 1s..300s */
         uint64_t stall_after;          /* usec: work not taken up by then = stalled, default 10m */
         lab_print_quality_t print_quality; /* ipp: print-quality, default high */
-        unsigned queue_depth;          /* copies sent and not finished at once, default 2 */
-        double per_minute;             /* prints a minute, for the router, default 1.0 */
+        unsigned queue_depth;              /* copies sent and not finished at once, default 2 */
+        double per_minute;                 /* prints a minute, for the router, default 1.0 */
+        uint64_t job_history; /* usec the printer keeps finished jobs listed, default 60s */
 } lab_config_printer_t;
 
 typedef struct lab_config_product_s {
@@ -85,13 +86,13 @@ typedef struct lab_config_s {
         } lab;
 
         struct {
-                char *url;                /* required, https:// */
-                char *ca_file;            /* required, absolute path */
-                char *cert_file;          /* required, absolute path */
-                char *key_file;           /* required, absolute path */
-                uint64_t poll_wait;       /* usec, default 25s, 1s..300s */
-                uint64_t connect_timeout; /* usec, default 10s */
-                bool trust_system_ca;     /* also trust the system CA store, default false */
+                char *url;                     /* required, https:// */
+                char *ca_file;                 /* required, absolute path */
+                char *cert_file;               /* required, absolute path */
+                char *key_file;                /* required, absolute path */
+                uint64_t poll_wait;            /* usec, default 25s, 1s..300s */
+                uint64_t connect_timeout;      /* usec, default 10s */
+                bool trust_system_ca;          /* also trust the system CA store, default false */
                 unsigned download_attempts;    /* per asset, default 3, 1..20 */
                 unsigned download_concurrency; /* parallel downloads, default 2, 1..16 */
                 unsigned outbox_max_events;    /* telemetry shed above this, default 100000 */
@@ -119,7 +120,7 @@ typedef struct lab_config_s {
                 char *state_dir;         /* default /var/lib/labagent */
                 uint64_t spool_max;      /* bytes, default 20GiB */
                 uint64_t max_asset_size; /* bytes, default 200MiB */
-                uint64_t retention;      /* usec: files of finished jobs kept this long, default 14d */
+                uint64_t retention; /* usec: files of finished jobs kept this long, default 14d */
         } storage;
 
         struct {
@@ -127,17 +128,21 @@ typedef struct lab_config_s {
         } logging;
 
         struct {
-                unsigned max_pixels; /* input width × height above which image_too_large, default 100000000 */
+                unsigned max_pixels; /* input width × height above which image_too_large, default
+                                        100000000 */
                 unsigned workers;    /* renders at once; 0 (default): one per CPU core */
                 unsigned threads;    /* libvips threads per render, default 1, 1..16 */
                 uint64_t cache_max;  /* libvips operation cache, bytes, default 64MiB */
-                double gamut_warn;   /* share of out-of-gamut pixels that raises a quality warning, default 0.05 */
+                double gamut_warn;   /* share of out-of-gamut pixels that raises a quality warning,
+                                        default 0.05 */
         } render;
 
         struct {
-                unsigned max_attempts;    /* attempts per copy before it fails, default 3 */
-                unsigned backlog_max;     /* jobs waiting to print above which no offer is claimed, default 500 */
-                uint64_t poll_interval;   /* usec: how often printing copies are checked, default 2s */
+                unsigned max_attempts; /* attempts per copy before it fails, default 3 */
+                unsigned backlog_max;  /* jobs waiting to print above which no offer is claimed,
+                                          default 500 */
+                uint64_t
+                    poll_interval; /* usec: how often printing copies are checked, default 2s */
                 uint64_t status_interval; /* usec: how often printer health is read, default 10s */
         } jobs;
 } lab_config_t;

@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
+#include "deadline.h"
 #include "event-util.h"
 #include "job-state.h"
 #include "log.h"
@@ -47,6 +49,7 @@ typedef struct op_copy_s {
         int attempt;
         char *state;  /* copy state when the op was planned */
         char *handle; /* driver handle known, or NULL */
+        time_t since; /* when the copy entered its state (store), 0 unknown */
         char job_name[LAB_PRINTER_JOB_NAME_MAX];
         /* results */
         int r;
@@ -78,9 +81,10 @@ struct pst_printer_s {
         char *name;
         lab_printer_t *drv;
         unsigned queue_depth;
-        bool busy;       /* a call is on the pool */
-        bool removed;    /* gone from the config: free when idle */
-        bool reconciled; /* the start-up reconcile is done */
+        uint64_t history; /* usec: printers[].job_history */
+        bool busy;        /* a call is on the pool */
+        bool removed;     /* gone from the config: free when idle */
+        bool reconciled;  /* the start-up reconcile is done */
         bool status_known;
         bool available;
         bool cancel_pending;
@@ -95,6 +99,8 @@ struct pst_printer_s {
         bool caps_known;
         uint64_t next_status; /* CLOCK_MONOTONIC usec */
         uint64_t next_poll;
+        uint64_t next_reconcile; /* when to ask again after an unanswered reconcile */
+        uint64_t next_caps;
         sd_event_source *timer;
         pst_printer_t *next;
 };
@@ -177,6 +183,8 @@ static int op_add_copy(op_t *op, const lab_store_copy_t *c, int attempt)
         oc->job_id = strdup(c->job_id);
         oc->state = strdup(c->state);
         oc->handle = c->handle ? strdup(c->handle) : NULL;
+        if (!c->updated_at || lab_parse_rfc3339(c->updated_at, &oc->since) < 0)
+                oc->since = 0;
         op->n_copies++;
         if (!oc->job_id || !oc->state || (c->handle && !oc->handle))
                 return -ENOMEM;
@@ -290,7 +298,8 @@ static int move_copy(pst_printer_t *p, const op_copy_t *oc, const char *from, co
         if (r < 0 && r != -ESTALE && r != -ENOENT)
                 log_error_errno(r, "job %s copy %d: cannot move from %s to %s: %m", oc->job_id,
                                 oc->copy, from, to);
-        if (r >= 0 && kind)
+        /* The job's own events (job.printing, job.printed, ...) come with any copy move. */
+        if (r >= 0)
                 events_appended(p->stage);
         return r;
 }
@@ -403,9 +412,17 @@ static void apply_reconcile(pst_printer_t *p, op_t *op)
                                 apply_job_status(p, oc, oc->state);
                         }
                 } else if (oc->r == -ENOENT) {
-                        if (strcmp(oc->state, "submitting") == 0) {
-                                /* It never got there: the attempt is spent, the copy waits again.
-                                 */
+                        /*
+                         * Not there. While the send was recent enough for the printer
+                         * to still list a job it finished, it never got there: the
+                         * attempt is spent and the copy waits again. Older than that,
+                         * it may have printed and been forgotten: a person decides.
+                         */
+                        time_t now = time(NULL);
+                        bool recent = oc->since > 0 && now >= oc->since &&
+                                      (uint64_t)(now - oc->since) * 1000000ULL < p->history;
+
+                        if (strcmp(oc->state, "submitting") == 0 && recent) {
                                 const lab_store_copy_change_t chg = {
                                     .reason = "not_at_printer",
                                     .detail = "the agent stopped while sending it; the printer "
@@ -426,6 +443,10 @@ static void apply_reconcile(pst_printer_t *p, op_t *op)
         if (all)
                 log_info("printer %s: reconciled %zu copy(ies) with the printer", p->name,
                          op->n_copies);
+        else
+                log_debug("printer %s: reconcile not answered; nothing new is sent to it until "
+                          "it is (next try with the health check)",
+                          p->name);
 }
 
 /* Health changed: log it, tell the platform (telemetry), reroute its waiting jobs. */
@@ -863,17 +884,20 @@ static void step(pst_printer_t *p)
         if (p->busy || !s->started || s->stopping || !s->config)
                 return;
 
-        if (!p->reconciled) {
+        if (!p->reconciled && now >= p->next_reconcile) {
                 op = plan_copies(p, OP_RECONCILE, active, 2, SIZE_MAX, false);
                 if (!op) {
                         p->reconciled = true;
                 } else {
+                        /* Not answered: asked again at the next health check, not at once. */
+                        p->next_reconcile = now + s->config->jobs.status_interval;
                         dispatch(p, op);
                         return;
                 }
         }
-        if (!p->caps_known && now >= p->next_status) {
-                /* Once, with the first health check (and again while it fails). */
+        if (!p->caps_known && now >= p->next_caps) {
+                /* Once (and again, at the health checks' pace, while it fails). */
+                p->next_caps = now + s->config->jobs.status_interval;
                 op = op_new(p, OP_CAPS);
                 if (op) {
                         dispatch(p, op);
@@ -904,7 +928,8 @@ static void step(pst_printer_t *p)
                         return;
                 }
         }
-        if (p->status_known && p->available) {
+        /* Nothing new before every copy on its way there is accounted for. */
+        if (p->reconciled && p->status_known && p->available) {
                 op = plan_submit(p);
                 if (op) {
                         dispatch(p, op);
@@ -912,6 +937,10 @@ static void step(pst_printer_t *p)
                 }
         }
         wake = p->next_poll < p->next_status ? p->next_poll : p->next_status;
+        if (!p->reconciled && p->next_reconcile < wake)
+                wake = p->next_reconcile;
+        if (!p->caps_known && p->next_caps < wake)
+                wake = p->next_caps;
         lab_timer_arm(s->event, &p->timer, wake > now ? wake - now : 0, on_printer_timer, p,
                       "printer");
 }
@@ -998,6 +1027,7 @@ void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c)
                 if (p) {
                         /* Depth and timings take effect now; the driver handle stays. */
                         p->queue_depth = cp->queue_depth;
+                        p->history = cp->job_history;
                         continue;
                 }
                 if (!cp->enabled)
@@ -1019,6 +1049,7 @@ void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c)
                 }
                 p->stage = s;
                 p->queue_depth = cp->queue_depth;
+                p->history = cp->job_history;
                 p->next = s->printers;
                 s->printers = p;
         }
