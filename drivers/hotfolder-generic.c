@@ -199,16 +199,6 @@ static int generic_waiting(hf_t *h, hf_waiting_t *ret)
         return 0;
 }
 
-/* Any size of the table: the sidecar names it. */
-static void generic_loaded_media(hf_t *h, lab_printer_status_t *st)
-{
-        size_t n;
-        const hf_media_t *m = hf_media_table(&n);
-
-        for (size_t i = 0; i < n && st->n_media < LAB_PRINTER_MEDIA_MAX; i++)
-                snprintf(st->media[st->n_media++].size, sizeof st->media[0].size, "%s", m[i].pwg);
-}
-
 /* Replies land in the areas. */
 static void generic_watch(hf_t *h)
 {
@@ -222,6 +212,6 @@ const hf_format_t hf_format_generic = {
     .item_status = generic_item_status,
     .cancel = generic_cancel,
     .waiting = generic_waiting,
-    .loaded_media = generic_loaded_media,
+    .loaded_media = hf_all_media,
     .watch = generic_watch,
 };

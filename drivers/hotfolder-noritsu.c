@@ -246,16 +246,6 @@ static int noritsu_waiting(hf_t *h, hf_waiting_t *ret)
         return 0;
 }
 
-/* The channel on the machine decides the paper; any size of the table can be sent. */
-static void noritsu_loaded_media(hf_t *h, lab_printer_status_t *st)
-{
-        size_t n;
-        const hf_media_t *m = hf_media_table(&n);
-
-        for (size_t i = 0; i < n && st->n_media < LAB_PRINTER_MEDIA_MAX; i++)
-                snprintf(st->media[st->n_media++].size, sizeof st->media[0].size, "%s", m[i].pwg);
-}
-
 /* Every reply is a rename in the folder itself, which is always watched. */
 static void noritsu_watch(hf_t *h)
 {
@@ -267,6 +257,6 @@ const hf_format_t hf_format_noritsu = {
     .item_status = noritsu_item_status,
     .cancel = noritsu_cancel,
     .waiting = noritsu_waiting,
-    .loaded_media = noritsu_loaded_media,
+    .loaded_media = hf_all_media,
     .watch = noritsu_watch,
 };

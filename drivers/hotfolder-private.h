@@ -107,6 +107,13 @@ const hf_media_t *hf_media_find(const char *pwg);
 /* Look up a short name ("4x6"). NULL when unknown. */
 const hf_media_t *hf_media_find_short(const char *short_name);
 
+/*
+ * Every size of the media table as loaded: for formats where any size may be
+ * sent (generic: the sidecar names the size; Noritsu: the machine's channel
+ * decides the paper).
+ */
+void hf_all_media(hf_t *h, lab_printer_status_t *st);
+
 /* File name extension for a MIME type: "jpg", "tif"; NULL when a format cannot take it. */
 const char *hf_mime_ext(const char *mime);
 

@@ -188,6 +188,15 @@ const char *hf_mime_ext(const char *mime)
         return NULL;
 }
 
+void hf_all_media(hf_t *h, lab_printer_status_t *st)
+{
+        size_t n;
+        const hf_media_t *m = hf_media_table(&n);
+
+        for (size_t i = 0; i < n && st->n_media < LAB_PRINTER_MEDIA_MAX; i++)
+                snprintf(st->media[st->n_media++].size, sizeof st->media[0].size, "%s", m[i].pwg);
+}
+
 void hf_reason_clean(const char *text, size_t len, char *buf, size_t size)
 {
         size_t o = 0;
