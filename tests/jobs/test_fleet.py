@@ -80,7 +80,10 @@ class FleetTest(fleet.FleetTestCase):
         self.assertEqual(v["unexpected"], [])
         self.assertEqual(len(v["copies"]), sum(j["quantity"] for j in jobs))
 
-        # The printers answer IPP: raw Get-Printer-Attributes, and ipptool.
+        # The printers answer IPP: raw Get-Printer-Attributes, and ipptool; idle once the
+        # print stage has finished with them.
+        wait_until(lambda: all(s in ("printed", "reported") for s in ag.job_states().values()),
+                   WAIT_RENDER, "every job printed")
         for p in (ds620, cpd90):
             attrs = p.get_printer_attributes()
             self.assertEqual(attrs["printer-state"], [3], attrs)  # idle
