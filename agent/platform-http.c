@@ -260,6 +260,19 @@ void lab_req_abort_all(lab_platform_t *p)
                 lab_req_abort(p->reqs);
 }
 
+/* True if this request opened its own connection and got no byte of answer back. */
+static bool lab_req_cut_after_handshake(lab_req_t *r)
+{
+        long connects = 0, header_bytes = 0;
+
+        if (!r->easy || r->status != 0 || r->resp_len != 0)
+                return false;
+        if (curl_easy_getinfo(r->easy, CURLINFO_NUM_CONNECTS, &connects) != CURLE_OK ||
+            curl_easy_getinfo(r->easy, CURLINFO_HEADER_SIZE, &header_bytes) != CURLE_OK)
+                return false;
+        return connects > 0 && header_bytes == 0;
+}
+
 int lab_req_result(lab_req_t *r, CURLcode rc, lab_error_t *err)
 {
         char code[64], detail[512];
@@ -292,6 +305,19 @@ int lab_req_result(lab_req_t *r, CURLcode rc, lab_error_t *err)
                                              "refused the lab's certificate. Check "
                                              "platform.cert_file and platform.key_file",
                                              r->url, r->errbuf);
+                /*
+                 * The alert can also be lost: the server closes the socket
+                 * and we see a reset or a broken pipe. A connection opened
+                 * for this request and cut before a single byte of answer
+                 * is the same refusal.
+                 */
+                if (lab_req_cut_after_handshake(r))
+                        return lab_error_set(err, EPROTO, "platform_tls_failed",
+                                             "TLS handshake with %s failed: the platform closed "
+                                             "the new connection before answering (%s); it most "
+                                             "likely refused the lab's certificate. Check "
+                                             "platform.cert_file and platform.key_file",
+                                             r->url, r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
                 /* fall through */
         case CURLE_PARTIAL_FILE:
                 return lab_error_set(err, EPIPE, "platform_transfer_interrupted",
