@@ -309,6 +309,18 @@ static const schema_key_t jobs_keys[] = {
           .max = 600 * LAB_USEC_PER_SEC },
 };
 
+static const schema_key_t control_keys[] = {
+        { .name = "socket", .type = KEY_STRING, .offset = IN(control, socket),
+          .def_string = "/run/labagent/control.sock", .check = check_absolute_path },
+        { .name = "operators_group", .type = KEY_STRING, .offset = IN(control, operators_group),
+          .def_string = "labagent-operators" },
+        { .name = "viewers_group", .type = KEY_STRING, .offset = IN(control, viewers_group),
+          .def_string = "labagent-viewers" },
+        { .name = "stuck_after", .type = KEY_DURATION, .offset = IN(control, stuck_after),
+          .def_uint = 10 * LAB_USEC_PER_MIN, .min = LAB_USEC_PER_SEC,
+          .max = LAB_USEC_PER_DAY },
+};
+
 #define SECTION(k, sel) { .keys = k, .n_keys = ELEMENTSOF(k), .selector = sel }
 
 static const schema_section_t lab_section      = SECTION(lab_keys, NULL);
@@ -322,6 +334,7 @@ static const schema_section_t storage_section  = SECTION(storage_keys, NULL);
 static const schema_section_t logging_section  = SECTION(logging_keys, NULL);
 static const schema_section_t render_section   = SECTION(render_keys, NULL);
 static const schema_section_t jobs_section     = SECTION(jobs_keys, NULL);
+static const schema_section_t control_section  = SECTION(control_keys, NULL);
 
 static const schema_key_t root_keys[] = {
         { .name = "lab", .type = KEY_SECTION, .required = true,
@@ -352,6 +365,8 @@ static const schema_key_t root_keys[] = {
           .section = &render_section },
         { .name = "jobs", .type = KEY_SECTION, .offset = offsetof(lab_config_t, jobs),
           .section = &jobs_section },
+        { .name = "control", .type = KEY_SECTION, .offset = offsetof(lab_config_t, control),
+          .section = &control_section },
 };
 
 static const schema_section_t root_section = SECTION(root_keys, NULL);

@@ -145,6 +145,13 @@ typedef struct lab_config_s {
                     poll_interval; /* usec: how often printing copies are checked, default 2s */
                 uint64_t status_interval; /* usec: how often printer health is read, default 10s */
         } jobs;
+
+        struct {
+                char *socket;          /* the console's unix socket, default /run/labagent/control.sock */
+                char *operators_group; /* may act (pause, reprint), default labagent-operators */
+                char *viewers_group;   /* may look, default labagent-viewers */
+                uint64_t stuck_after;  /* usec: a job unchanged this long is shown stuck, default 10m */
+        } control;
 } lab_config_t;
 
 /* One problem found in a config file. */

@@ -27,6 +27,8 @@
 #include "platform.h"
 #include "print-stage.h"
 #include "printer-color.h"
+#include "console.h"
+#include "control.h"
 #include "render-stage.h"
 #include "render.h"
 #include "retention.h"
@@ -49,6 +51,8 @@ typedef struct lab_daemon_s {
         sd_event_source *retention_timer;
         sd_event_source *deadline_timer;
         lab_deadlines_t *deadlines;
+        lab_control_t *control; /* the console socket, NULL when it could not be made */
+        lab_console_t console;
         char note[256];         /* the last reload's outcome, for STATUS */
         char last_status[4096]; /* the STATUS last sent */
         char *state_dir;
@@ -205,6 +209,12 @@ static void keep_restart_only(lab_config_t *old, lab_config_t *fresh)
                             old->storage.state_dir, fresh->storage.state_dir);
                 swap_str(&old->storage.state_dir, &fresh->storage.state_dir);
         }
+        if (strcmp(old->control.socket, fresh->control.socket) != 0) {
+                log_warning("config: control.socket changed from %s to %s; this takes effect at "
+                            "the next restart",
+                            old->control.socket, fresh->control.socket);
+                swap_str(&old->control.socket, &fresh->control.socket);
+        }
         if (strcmp(old->lab.id, fresh->lab.id) != 0) {
                 log_warning("config: lab.id changed from %s to %s; this takes effect at the next "
                             "restart",
@@ -267,6 +277,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         lab_platform_reload(d->platform, fresh);
         lab_render_stage_set_config(d->render, fresh, d->color);
         lab_print_stage_set_config(d->print, fresh);
+        lab_control_set_groups(d->control, fresh->control.operators_group,
+                               fresh->control.viewers_group);
         lab_render_init(NULL, fresh->render.threads, fresh->render.cache_max);
         lab_color_setup_free(old_color);
         lab_config_free(d->config);
@@ -336,6 +348,47 @@ static int on_cancel_at_printer(const char *job_id, void *userdata)
         lab_daemon_t *d = userdata;
 
         return lab_print_stage_cancel(d->print, job_id);
+}
+
+/* The daemon's STATUS line, for labctl status. */
+static const char *console_status(void *userdata)
+{
+        lab_daemon_t *d = userdata;
+
+        notify_status(d);
+        return d->last_status;
+}
+
+/* The console changed copies (a reprint, a confirmed copy): print, report. */
+static void on_console_changed(void *userdata)
+{
+        lab_daemon_t *d = userdata;
+
+        lab_print_stage_kick(d->print);
+        lab_platform_kick_outbox(d->platform);
+}
+
+/* The console socket; without it the daemon still prints (logged). */
+static void start_console(lab_daemon_t *d)
+{
+        lab_error_t err = {0};
+
+        d->console = (lab_console_t){.store = d->store,
+                                     .print = d->print,
+                                     .config = (const lab_config_t *const *)&d->config,
+                                     .started_at = time(NULL),
+                                     .status_line = console_status,
+                                     .changed = on_console_changed,
+                                     .userdata = d};
+        if (lab_control_new(&d->control, d->event, d->config->control.socket, lab_console_answer,
+                            &d->console, &err) < 0) {
+                log_struct(LOG_ERR, LAB_FIELDS({"ERROR_KEYWORD", err.keyword}), "%s: %s",
+                           err.keyword, err.message);
+                return;
+        }
+        lab_control_set_groups(d->control, d->config->control.operators_group,
+                               d->config->control.viewers_group);
+        log_info("console: labctl served at %s", d->config->control.socket);
 }
 
 /* A print master was downloaded: render it. */
@@ -521,6 +574,7 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
         log_notice("labagent %s ready: lab %s, config %s, store %s (schema %d)", LABAGENT_VERSION,
                    d.config->lab.id, opts->config_path, d.store_path,
                    lab_store_schema_version(d.store));
+        start_console(&d);
         sd_notify(false, "READY=1");
         lab_platform_start(d.platform);
         lab_render_stage_start(d.render);
@@ -538,6 +592,7 @@ int lab_daemon_main(const lab_daemon_options_t *opts)
         log_notice("stopped");
 
 out:
+        lab_control_free(d.control);
         /* Calls in progress finish and are recorded before the link and the store go. */
         lab_print_stage_free(d.print);
         d.print = NULL; /* the render stage's last results may still kick it */

@@ -56,7 +56,8 @@ static const unsigned next[LAB_JOB_STATE_MAX] = {
     [LAB_JOB_PRINTING] = S(PRINTED) | S(QUEUED) | S(SUBMITTING) | S(UNCERTAIN) | S(FAILED),
     /* a person decides: it printed, or print it again */
     [LAB_JOB_UNCERTAIN] = S(PRINTED) | S(QUEUED) | S(PRINTING),
-    [LAB_JOB_PRINTED] = S(REPORTED),
+    /* a person found a print bad: its reprint is a new copy, the job prints again */
+    [LAB_JOB_PRINTED] = S(REPORTED) | S(PRINTING),
 };
 
 /* States from which nothing moves on. */
@@ -85,6 +86,9 @@ bool lab_job_state_can_move(lab_job_state_t from, lab_job_state_t to)
 {
         if (from < 0 || from >= LAB_JOB_STATE_MAX || to < 0 || to >= LAB_JOB_STATE_MAX)
                 return false;
+        /* The one way out of a finished state: a reprint for a bad print (console). */
+        if (from == LAB_JOB_REPORTED)
+                return to == LAB_JOB_PRINTING;
         if (lab_job_state_is_final(from))
                 return false;
         /* A printed copy is a fact: it can only be reported, never canceled or dropped. */

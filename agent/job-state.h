@@ -13,6 +13,9 @@
  *   lab, with a reason) · rerouted (its printer failed before the job
  *   started: rendered again for another) · uncertain (a person must say
  *   whether it printed) · canceled · failed · dropped (not the lab's job)
+ *   A technician who finds a print bad (labctl reprint) adds a copy: a
+ *   printed or reported job goes back to printing, the only move out of a
+ *   finished state.
  */
 #pragma once
 

@@ -88,6 +88,9 @@ struct pst_printer_s {
         bool status_known;
         bool available;
         bool cancel_pending;
+        bool paused;              /* by a technician (labctl pause): nothing new is sent */
+        char pause_why[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8];
+        lab_printer_state_t state; /* from the last health check */
         bool announced;           /* availability told (log, printer.status, reroutes) */
         bool announced_available; /* what was told */
         char announced_kw[LAB_ERROR_KEYWORD_MAX]; /* the reason keyword told */
@@ -462,14 +465,20 @@ static void apply_status(pst_printer_t *p, op_t *op)
         char kw[LAB_ERROR_KEYWORD_MAX];
         bool changed;
 
-        snprintf(kw, sizeof kw, "%.*s", (int)strcspn(why, ":"), available ? "" : why);
-        changed = !p->announced || available != p->announced_available ||
-                  strcmp(kw, p->announced_kw) != 0;
         json_auto_t *o = NULL;
         _cleanup_free_ char *body = NULL;
 
         if (op->r < 0 && !available && op->status.state != LAB_PRINTER_UNREACHABLE)
                 snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
+        if (p->paused) {
+                /* Paused by a person: not available whatever its health, its queue stays. */
+                available = false;
+                snprintf(why, sizeof why, "%s", p->pause_why);
+        }
+        snprintf(kw, sizeof kw, "%.*s", (int)strcspn(why, ":"), available ? "" : why);
+        changed = !p->announced || available != p->announced_available ||
+                  strcmp(kw, p->announced_kw) != 0;
+        p->state = op->status.state;
         p->status_known = true;
         p->available = available;
         p->announced = true;
@@ -508,7 +517,7 @@ static void apply_status(pst_printer_t *p, op_t *op)
                                            body, NULL) >= 0)
                 events_appended(s);
 
-        if (!available) {
+        if (!available && !p->paused) {
                 static const char *const queued[] = {"queued"};
                 lab_store_copy_t **v = NULL;
                 size_t n = 0;
@@ -1015,6 +1024,12 @@ int lab_print_stage_new(lab_print_stage_t **ret, sd_event *e, lab_store_t *store
 
 void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c)
 {
+        lab_store_pause_t *pauses = NULL;
+        size_t n_pauses = 0;
+
+        if (lab_store_printer_pauses(s->store, &pauses, &n_pauses) < 0)
+                log_error("cannot read the printers paused from the console; they take work "
+                          "until paused again");
         s->config = c;
         for (pst_printer_t *p = s->printers; p; p = p->next)
                 if (!lab_config_find_printer(c, p->name))
@@ -1050,6 +1065,12 @@ void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c)
                 p->stage = s;
                 p->queue_depth = cp->queue_depth;
                 p->history = cp->job_history;
+                for (size_t k = 0; k < n_pauses; k++)
+                        if (strcmp(pauses[k].printer, p->name) == 0) {
+                                p->paused = true;
+                                lab_print_stage_pause_reason(p->pause_why, sizeof p->pause_why,
+                                                             &pauses[k]);
+                        }
                 p->next = s->printers;
                 s->printers = p;
         }
@@ -1059,8 +1080,62 @@ void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c)
                 if (cp && !cp->enabled)
                         p->removed = true;
         }
+        lab_store_pauses_free(pauses, n_pauses);
         reap_removed(s);
         lab_print_stage_kick(s);
+}
+
+void lab_print_stage_pause_reason(char *buf, size_t size, const lab_store_pause_t *pause)
+{
+        snprintf(buf, size, "printer_paused: paused by %s at %s%s%s; labctl resume %s ends it",
+                 pause->by, pause->since, pause->reason ? ": " : "",
+                 pause->reason ? pause->reason : "", pause->printer);
+}
+
+int lab_print_stage_pause(lab_print_stage_t *s, const lab_store_pause_t *pause,
+                          const char *printer)
+{
+        pst_printer_t *p = find_printer(s, pause ? pause->printer : printer);
+
+        if (!p)
+                return -ENOENT;
+        p->paused = pause != NULL;
+        if (pause) {
+                lab_print_stage_pause_reason(p->pause_why, sizeof p->pause_why, pause);
+                p->available = false;
+        } else if (!p->available) {
+                /* Sent nothing until its health is read again (at once, below). */
+                snprintf(p->reason, sizeof p->reason, "%s",
+                         "resuming: its health is being read again");
+        }
+        /* Read its health now: that tells the platform and, on resume, frees it. */
+        p->next_status = 0;
+        lab_print_stage_kick(s);
+        return 0;
+}
+
+int lab_print_stage_info(lab_print_stage_t *s, const char *printer,
+                         lab_print_stage_info_t *info)
+{
+        pst_printer_t *p = find_printer(s, printer);
+
+        *info = (lab_print_stage_info_t){.state = "unknown"};
+        if (!p)
+                return -ENOENT;
+        info->open = true;
+        info->known = p->status_known;
+        info->available = p->status_known && p->available && !p->paused;
+        info->paused = p->paused;
+        if (p->status_known)
+                info->state = lab_printer_state_to_string(p->state);
+        if (p->paused)
+                snprintf(info->reason, sizeof info->reason, "%s", p->pause_why);
+        else if (p->status_known && !p->available)
+                snprintf(info->reason, sizeof info->reason, "%s", p->reason);
+        else if (!p->status_known)
+                snprintf(info->reason, sizeof info->reason, "%s",
+                         "not_checked: its health has not been read yet");
+        return 0;
 }
 
 void lab_print_stage_set_hooks(lab_print_stage_t *s, lab_print_stage_hook_t events,
@@ -1090,6 +1165,10 @@ const char *lab_print_stage_unfit(lab_print_stage_t *s, const char *printer, con
         pst_printer_t *p = s ? find_printer(s, printer) : NULL;
         size_t used = 0;
 
+        if (p && p->paused) {
+                snprintf(buf, size, "%s", p->pause_why);
+                return buf;
+        }
         if (!p || !p->status_known)
                 return NULL;
         if (!p->available) {

@@ -73,6 +73,32 @@ const char *lab_print_stage_unfit(lab_print_stage_t *s, const char *printer, con
  */
 int lab_print_stage_cancel(lab_print_stage_t *s, const char *job_id);
 
+/* The sentence of a pause: "printer_paused: paused by WHO at WHEN: WHY; ...". */
+void lab_print_stage_pause_reason(char *buf, size_t size, const lab_store_pause_t *pause);
+
+/*
+ * A technician paused (pause not NULL: already stored) or resumed (pause
+ * NULL, printer named) a printer. Paused, it is sent nothing new; its
+ * queued copies wait for it (they are not rerouted); the router sees it as
+ * unfit with the pause's sentence; the platform hears a printer.status.
+ * -ENOENT when the stage does not drive that printer (disabled, not opened).
+ */
+int lab_print_stage_pause(lab_print_stage_t *s, const lab_store_pause_t *pause,
+                          const char *printer);
+
+/* What the console shows of a printer. */
+typedef struct lab_print_stage_info_s {
+        bool open;         /* the stage drives it */
+        bool known;        /* its health was read at least once */
+        bool available;    /* it takes work now */
+        bool paused;
+        const char *state; /* idle, processing, stopped, unreachable, unknown */
+        char reason[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8]; /* why not, or "" */
+} lab_print_stage_info_t;
+
+/* Fill info for printer; -ENOENT (info says "unknown") when the stage does not drive it. */
+int lab_print_stage_info(lab_print_stage_t *s, const char *printer, lab_print_stage_info_t *info);
+
 /* One line for STATUS=. */
 const char *lab_print_stage_status(lab_print_stage_t *s);
 

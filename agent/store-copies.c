@@ -16,12 +16,6 @@
 #include "macro.h"
 #include "store-private.h"
 
-#define COPY_COLUMNS                                                                               \
-        "c.job_id, c.copy, c.state, c.printer, c.attempt, c.handle, c.reason, c.detail, "          \
-        "c.updated_at, j.priority, j.sku, j.created_at, "                                          \
-        "(SELECT r.output_path FROM renders r WHERE r.job_id = c.job_id AND r.printer = "          \
-        "c.printer ORDER BY r.id DESC LIMIT 1), j.order_id, j.state"
-
 /* Whether a string argument is present and not empty. */
 static bool nonempty(const char *s)
 {
@@ -29,7 +23,7 @@ static bool nonempty(const char *s)
 }
 
 /* Read the copy in the current row of a COPY_COLUMNS query into a new *ret. */
-static int copy_from_row(sqlite3_stmt *stmt, lab_store_copy_t **ret)
+int store_copy_from_row(sqlite3_stmt *stmt, lab_store_copy_t **ret)
 {
         lab_store_copy_t *c = calloc(1, sizeof *c);
         int r;
@@ -59,7 +53,7 @@ static int copy_from_row(sqlite3_stmt *stmt, lab_store_copy_t **ret)
 }
 
 /* Count the job's copies by state. */
-static int count_copies(lab_store_t *s, const char *job_id, lab_copy_counts_t *ret)
+int store_count_copies(lab_store_t *s, const char *job_id, lab_copy_counts_t *ret)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
         int r, rc;
@@ -97,7 +91,7 @@ static int count_copies(lab_store_t *s, const char *job_id, lab_copy_counts_t *r
 }
 
 /* The job's state and printer, in the caller's transaction. */
-static int job_state_of(lab_store_t *s, const char *job_id, char **state, char **printer)
+int store_job_state_of(lab_store_t *s, const char *job_id, char **state, char **printer)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
         int r, rc;
@@ -156,7 +150,7 @@ static const char *aggregate_event(lab_job_state_t to, const char *printer,
 }
 
 /* Move the job to the state its copies give it (caller's transaction). */
-static int job_follow_copies(lab_store_t *s, const char *job_id)
+int store_job_follow_copies(lab_store_t *s, const char *job_id)
 {
         _cleanup_free_ char *state = NULL, *printer = NULL, *body = NULL;
         lab_copy_counts_t counts;
@@ -164,13 +158,13 @@ static int job_follow_copies(lab_store_t *s, const char *job_id)
         const char *kind;
         int r;
 
-        r = job_state_of(s, job_id, &state, &printer);
+        r = store_job_state_of(s, job_id, &state, &printer);
         if (r < 0)
                 return r;
         from = lab_job_state_from_string(state);
         if (lab_job_state_is_final(from))
                 return 0; /* canceled or dropped meanwhile: the copies are history */
-        r = count_copies(s, job_id, &counts);
+        r = store_count_copies(s, job_id, &counts);
         if (r < 0)
                 return r;
         to = lab_job_state_from_copies(&counts);
@@ -292,7 +286,7 @@ int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, const char
                 if (r < 0)
                         return r;
         }
-        r = job_follow_copies(s, job_id);
+        r = store_job_follow_copies(s, job_id);
         if (r < 0)
                 return r;
         return store_txn_commit(&txn);
@@ -356,7 +350,7 @@ int lab_store_copies_list(lab_store_t *s, const char *printer, const char *const
                         v = nv;
                         cap = ncap;
                 }
-                r = copy_from_row(stmt, &v[n]);
+                r = store_copy_from_row(stmt, &v[n]);
                 if (r < 0) {
                         lab_store_copies_free(v, n);
                         return r;
@@ -414,12 +408,12 @@ int lab_store_job_reroute(lab_store_t *s, const char *job_id, const char *reason
         r = store_txn_begin(s, true, &txn);
         if (r < 0)
                 return r;
-        r = job_state_of(s, job_id, &state, &printer);
+        r = store_job_state_of(s, job_id, &state, &printer);
         if (r < 0)
                 return r;
         if (strcmp(state, "queued") != 0)
                 return -ESTALE;
-        r = count_copies(s, job_id, &c);
+        r = store_count_copies(s, job_id, &c);
         if (r < 0)
                 return r;
         if (c.submitting + c.printing + c.printed + c.uncertain + c.failed > 0)

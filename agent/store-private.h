@@ -17,6 +17,7 @@
 
 #include <sqlite3.h>
 
+#include "job-state.h"
 #include "store.h"
 
 /*
@@ -139,3 +140,25 @@ int store_prepare(lab_store_t *s, const char *sql, sqlite3_stmt **ret);
  * negative errno.
  */
 int64_t store_write_text(lab_store_t *s, const char *sql, const char *a1, const char *a2);
+
+/*
+ * Copies (store-copies.c), shared with store-console.c. COPY_COLUMNS is the
+ * select list store_copy_from_row() reads (copies c joined with jobs j).
+ */
+#define COPY_COLUMNS                                                                               \
+        "c.job_id, c.copy, c.state, c.printer, c.attempt, c.handle, c.reason, c.detail, "          \
+        "c.updated_at, j.priority, j.sku, j.created_at, "                                          \
+        "(SELECT r.output_path FROM renders r WHERE r.job_id = c.job_id AND r.printer = "          \
+        "c.printer ORDER BY r.id DESC LIMIT 1), j.order_id, j.state"
+
+/* Read the copy in the current row of a COPY_COLUMNS query into a new *ret. */
+int store_copy_from_row(sqlite3_stmt *stmt, lab_store_copy_t **ret);
+
+/* Count the job's copies by state. */
+int store_count_copies(lab_store_t *s, const char *job_id, lab_copy_counts_t *ret);
+
+/* The job's state and printer, in the caller's transaction (-ENOENT: no such job). */
+int store_job_state_of(lab_store_t *s, const char *job_id, char **state, char **printer);
+
+/* Move the job to the state its copies give it, with that move's event (caller's transaction). */
+int store_job_follow_copies(lab_store_t *s, const char *job_id);

@@ -103,6 +103,14 @@ static const char *const migrations[] = {
     "        PRIMARY KEY (job_id, copy)\n"
     ");\n"
     "CREATE INDEX copies_printer_state ON copies (printer, state);\n",
+
+    /* 6: printers a technician paused from the console (labctl pause), kept across restarts. */
+    "CREATE TABLE printer_pauses (\n"
+    "        printer TEXT PRIMARY KEY,\n"
+    "        paused_by TEXT NOT NULL,\n"
+    "        reason TEXT,\n"
+    "        since TEXT NOT NULL DEFAULT (" LAB_SQL_NOW ")\n"
+    ");\n",
 };
 
 /* The schema version this build writes: the number of migrations. */

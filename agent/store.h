@@ -343,6 +343,78 @@ void lab_store_copies_free(lab_store_copy_t **v, size_t n);
 int lab_store_job_reroute(lab_store_t *s, const char *job_id, const char *reason,
                           const char *detail);
 
+/*
+ * The console (store-console.c): what technicians do through labctl. Each
+ * call is one transaction with its audit record (actor, action, detail JSON).
+ */
+
+/* A printer paused from the console. */
+typedef struct lab_store_pause_s {
+        char *printer;
+        char *by;     /* who paused it */
+        char *reason; /* why, or NULL */
+        char *since;  /* when, RFC 3339 UTC */
+} lab_store_pause_t;
+
+/* Pause printer (replacing an earlier pause's reason), with the audit record. */
+int lab_store_printer_pause(lab_store_t *s, const char *printer, const char *by,
+                            const char *reason, const char *actor, const char *audit_detail);
+
+/* End printer's pause, with the audit record; *ret_was_paused (may be NULL) says if it was. */
+int lab_store_printer_resume(lab_store_t *s, const char *printer, const char *actor,
+                             const char *audit_detail, bool *ret_was_paused);
+
+/* Every pause, by printer name. *ret is NULL when there are none. */
+int lab_store_printer_pauses(lab_store_t *s, lab_store_pause_t **ret, size_t *ret_n);
+
+/* Free n pauses (NULL is fine). */
+void lab_store_pauses_free(lab_store_pause_t *v, size_t n);
+
+/* A reprint asked for by a technician. */
+typedef struct lab_store_reprint_s {
+        const char *job_id;
+        int copy;           /* the bad (or uncertain) copy */
+        const char *defect; /* keyword (docs/control.md); "not_printed" re-sends an uncertain copy */
+        const char *note;   /* or NULL */
+        const char *by;     /* who */
+        const char *actor;  /* for the audit log */
+        const char *job_name; /* the uncertain copy's current job name at the printer, or NULL */
+        /* results */
+        int reprint_copy;   /* the copy that will be printed */
+        char printer[256];  /* where */
+} lab_store_reprint_t;
+
+/*
+ * Reprint a copy (docs/control.md, "reprint"), in one transaction: an
+ * uncertain copy with defect not_printed is queued again; otherwise an
+ * uncertain copy is recorded printed (job.copy_printed) and, as for a
+ * printed copy, a new copy is queued at the bad copy's printer. The job
+ * follows its copies (a printed or reported job goes back to printing);
+ * job.defect {copy, defect, note, by, reprint_copy} and the audit record are
+ * written. -ENOENT no such job, -ENXIO no such copy, -EPERM the job is not
+ * printing or printed (canceled, failed, ...), -EBUSY the copy is neither
+ * printed nor uncertain; nothing is written then.
+ */
+int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp);
+
+/*
+ * A person confirms an uncertain copy printed: uncertain → printed with
+ * job.copy_printed {copy, printer, attempt, job_name, by}, the job following
+ * its copies, and the audit record, in one transaction. -ENOENT / -ENXIO as
+ * above, -EBUSY when the copy is not uncertain.
+ */
+int lab_store_copy_confirm_printed(lab_store_t *s, const char *job_id, int copy,
+                                   const char *job_name, const char *by, const char *actor);
+
+/* Every copy of a job, by copy number. *ret is NULL when there are none. */
+int lab_store_job_copies(lab_store_t *s, const char *job_id, lab_store_copy_t ***ret,
+                         size_t *ret_n);
+
+/* Jobs per state: the callback is called once per state that has jobs. */
+int lab_store_jobs_by_state(lab_store_t *s,
+                            void (*fn)(const char *state, int64_t n, void *userdata),
+                            void *userdata);
+
 /* Record an action in the audit log: who (e.g. "daemon", "labctl:uid=1000"), what, detail. */
 int lab_store_audit_append(lab_store_t *s, const char *actor, const char *action,
                            const char *detail);

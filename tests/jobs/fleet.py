@@ -885,6 +885,10 @@ def agent_config(api_port, certs, state_dir, printers, products=None, workers=2,
         text += _list_of_maps("printers", printers)
     text += "profiles:\n  directory: %s\n" % _scalar(profiles_dir)
     text += "render:\n  workers: %d\n" % workers
+    # The console socket beside the state dir: never the system's /run/labagent.
+    if "\ncontrol:" not in "\n" + extra:
+        text += "control:\n  socket: %s\n" % _scalar(
+            os.path.join(os.path.dirname(state_dir.rstrip("/")), "control.sock"))
     return text + extra
 
 

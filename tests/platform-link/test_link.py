@@ -142,7 +142,9 @@ products:
   - sku: print-5x7-matte
     media: na_5x7_5x7in
     media_type: photographic-matte
-%s""" % (api_port, CERTS, CERTS, client, CERTS, client, extra))
+%s%s""" % (api_port, CERTS, CERTS, client, CERTS, client, extra,
+           "" if "\ncontrol:" in "\n" + extra
+           else "control:\n  socket: %s/control.sock\n" % workdir))
         self.proc = None
 
     def start(self):

@@ -207,8 +207,8 @@ static void test_fresh_open(void **state)
         sqlite3 *own = lab_store_sqlite(s), *raw;
         _cleanup_free_ char *mode = NULL, *created = NULL;
 
-        assert_int_equal(lab_store_schema_latest(), 5);
-        assert_int_equal(lab_store_schema_version(s), 5);
+        assert_int_equal(lab_store_schema_latest(), 6);
+        assert_int_equal(lab_store_schema_version(s), 6);
         assert_true(sidecar_exists(f->db, "-wal"));
 
         /* Per-connection settings, seen on the store's own connection. */
@@ -220,7 +220,7 @@ static void test_fresh_open(void **state)
         raw = raw_open(f->db);
         mode = raw_text(raw, "PRAGMA journal_mode");
         assert_string_equal(mode, "wal");
-        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 5);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 6);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM events"), 0);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM audit"), 0);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM jobs"), 0);
@@ -307,7 +307,7 @@ static void test_migration_v1_to_latest(void **state)
         sqlite3_close(raw);
 
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 5);
+        assert_int_equal(lab_store_schema_version(s), 6);
         assert_int_equal(lab_store_event_exists(s, seq), 1);
         assert_int_equal(lab_store_event_count(s, &count), 0);
         assert_int_equal(count, 1);
@@ -316,7 +316,7 @@ static void test_migration_v1_to_latest(void **state)
         lab_store_close(s);
 
         raw = raw_open(f->db);
-        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 5);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 6);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM audit"), 1);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM events WHERE class = 'job'"), 2);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "

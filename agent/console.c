@@ -1,0 +1,577 @@
+/*
+ * console.c - the daemon's answers to labctl (see console.h and
+ * docs/control.md). Read-outs come from one store read each; actions are
+ * one store transaction each (with the audit record), then the print stage
+ * is told, so a crash between the two loses nothing: the stage reads pauses
+ * and queued copies from the store when it starts.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "console.h"
+#include "job-state.h"
+#include "log.h"
+#include "macro.h"
+#include "printer.h"
+
+#define STUCK_MAX 100
+
+/* "2026-11-28T09:12:44.000Z" for t: the store's timestamp format (sorts as text). */
+static void format_time(time_t t, char *buf, size_t size)
+{
+        struct tm tm;
+
+        gmtime_r(&t, &tm);
+        strftime(buf, size, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+}
+
+/* The store failed: nothing changed. */
+static json_t *store_failed(int r)
+{
+        return lab_control_error("store_failed",
+                                 "the store refused the change (%s); nothing changed. Check the "
+                                 "disk of the state directory and the daemon's log",
+                                 strerror(r < 0 ? -r : r));
+}
+
+/* Set key to a string or JSON null. */
+static void set_str(json_t *o, const char *key, const char *v)
+{
+        json_object_set_new(o, key, v ? json_string(v) : json_null());
+}
+
+/* The audit actor of a peer: "labctl:NAME(uid=N)". */
+static void actor_of(const lab_control_peer_t *peer, char *buf, size_t size)
+{
+        snprintf(buf, size, "labctl:%s(uid=%u)", peer->user, (unsigned)peer->uid);
+}
+
+/* {state: n} of a job's copies. */
+static json_t *copy_counts(lab_store_copy_t **v, size_t n)
+{
+        json_t *o = json_object();
+
+        for (size_t i = 0; o && i < n; i++) {
+                json_t *cur = json_object_get(o, v[i]->state);
+
+                json_object_set_new(o, v[i]->state,
+                                    json_integer(cur ? json_integer_value(cur) + 1 : 1));
+        }
+        return o;
+}
+
+/* A job summary (docs/control.md, JOB); with its copies in detail when detail is set. */
+static json_t *job_json(lab_console_t *c, const lab_store_job_t *j, bool detail)
+{
+        lab_store_copy_t **v = NULL;
+        size_t n = 0;
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        set_str(o, "id", j->id);
+        set_str(o, "order_id", j->order_id);
+        set_str(o, "sku", j->sku);
+        json_object_set_new(o, "quantity", json_integer(j->quantity));
+        set_str(o, "priority", j->priority ? j->priority : "standard");
+        set_str(o, "deadline", j->deadline);
+        set_str(o, "state", j->state);
+        set_str(o, "reason", j->reason);
+        set_str(o, "detail", j->detail);
+        set_str(o, "printer", j->printer);
+        set_str(o, "created_at", j->created_at);
+        set_str(o, "updated_at", j->updated_at);
+        if (lab_store_job_copies(c->store, j->id, &v, &n) < 0) {
+                json_decref(o);
+                return NULL;
+        }
+        json_object_set_new(o, "copies", copy_counts(v, n));
+        if (detail) {
+                json_t *list = json_array();
+
+                for (size_t i = 0; list && i < n; i++) {
+                        char name[LAB_PRINTER_JOB_NAME_MAX];
+                        json_t *cp = json_object();
+
+                        if (!cp)
+                                break;
+                        json_object_set_new(cp, "copy", json_integer(v[i]->copy));
+                        set_str(cp, "state", v[i]->state);
+                        set_str(cp, "printer", v[i]->printer);
+                        json_object_set_new(cp, "attempt", json_integer(v[i]->attempt));
+                        set_str(cp, "job_name",
+                                v[i]->attempt > 0 &&
+                                        lab_printer_job_name(name, sizeof name, v[i]->job_id,
+                                                             (unsigned)v[i]->copy,
+                                                             (unsigned)v[i]->attempt) >= 0
+                                    ? name
+                                    : NULL);
+                        set_str(cp, "reason", v[i]->reason);
+                        set_str(cp, "detail", v[i]->detail);
+                        set_str(cp, "updated_at", v[i]->updated_at);
+                        json_array_append_new(list, cp);
+                }
+                json_object_set_new(o, "copies_detail", list);
+        }
+        lab_store_copies_free(v, n);
+        return o;
+}
+
+/* How many copies of printer are in one of states. */
+static json_int_t count_copies(lab_console_t *c, const char *printer, const char *const *states,
+                               size_t n_states)
+{
+        lab_store_copy_t **v = NULL;
+        size_t n = 0;
+
+        if (lab_store_copies_list(c->store, printer, states, n_states, &v, &n) < 0)
+                return -1;
+        lab_store_copies_free(v, n);
+        return (json_int_t)n;
+}
+
+/* A printer as the console shows it (docs/control.md, PRINTER). */
+static json_t *printer_json(lab_console_t *c, const lab_config_printer_t *cp,
+                            const lab_store_pause_t *pauses, size_t n_pauses)
+{
+        static const char *const queued[] = {"queued"}, *const at[] = {"submitting", "printing"};
+        lab_print_stage_info_t info = {.state = "unknown"};
+        const lab_store_pause_t *pause = NULL;
+        json_t *o = json_object();
+
+        if (!o)
+                return NULL;
+        for (size_t i = 0; i < n_pauses; i++)
+                if (strcmp(pauses[i].printer, cp->name) == 0)
+                        pause = &pauses[i];
+        if (c->print)
+                (void)lab_print_stage_info(c->print, cp->name, &info);
+        if (!info.open)
+                snprintf(info.reason, sizeof info.reason, "%s",
+                         !cp->enabled ? "printer_disabled: enabled is false in the config"
+                                      : "printer_not_open: its driver could not be opened; see "
+                                        "the daemon's log");
+        set_str(o, "name", cp->name);
+        set_str(o, "driver", cp->driver == LAB_PRINTER_DRIVER_IPP ? "ipp" : "hotfolder");
+        json_object_set_new(o, "enabled", json_boolean(cp->enabled));
+        json_object_set_new(o, "available", json_boolean(info.available));
+        set_str(o, "state", info.state);
+        set_str(o, "reason", info.available ? "" : info.reason);
+        if (pause)
+                json_object_set_new(o, "paused",
+                                    json_pack("{s:s, s:s, s:s?}", "by", pause->by, "since",
+                                              pause->since, "reason", pause->reason));
+        else
+                json_object_set_new(o, "paused", json_null());
+        json_object_set_new(o, "queued", json_integer(count_copies(c, cp->name, queued, 1)));
+        json_object_set_new(o, "printing", json_integer(count_copies(c, cp->name, at, 2)));
+        return o;
+}
+
+/* Every printer of the config, in config order. */
+static json_t *printers_json(lab_console_t *c)
+{
+        const lab_config_t *cfg = *c->config;
+        lab_store_pause_t *pauses = NULL;
+        size_t n_pauses = 0;
+        json_t *list = json_array();
+
+        if (!list || lab_store_printer_pauses(c->store, &pauses, &n_pauses) < 0) {
+                json_decref(list);
+                return NULL;
+        }
+        for (size_t i = 0; i < cfg->n_printers; i++)
+                json_array_append_new(list,
+                                      printer_json(c, &cfg->printers[i], pauses, n_pauses));
+        lab_store_pauses_free(pauses, n_pauses);
+        return list;
+}
+
+/* Add a state's count to the counts object. */
+static void add_count(const char *state, int64_t n, void *userdata)
+{
+        json_object_set_new(userdata, state, json_integer((json_int_t)n));
+}
+
+/* Jobs that need a person (held, uncertain) or have not moved for control.stuck_after. */
+static json_t *stuck_json(lab_console_t *c)
+{
+        static const char *const live[] = {"claiming",  "accepted", "downloading", "downloaded",
+                                           "rendering", "rendered", "held",        "rerouted",
+                                           "queued",    "submitting", "printing",  "printed",
+                                           "uncertain"};
+        const lab_config_t *cfg = *c->config;
+        lab_store_job_t **jobs = NULL;
+        size_t n = 0;
+        char cutoff[40];
+        json_t *list = json_array();
+
+        format_time(time(NULL) - (time_t)(cfg->control.stuck_after / 1000000ULL), cutoff,
+                    sizeof cutoff);
+        if (!list || lab_store_jobs_list(c->store, live, ELEMENTSOF(live), &jobs, &n) < 0) {
+                json_decref(list);
+                return NULL;
+        }
+        for (size_t i = 0; i < n && json_array_size(list) < STUCK_MAX; i++) {
+                const lab_store_job_t *j = jobs[i];
+                bool needs_person =
+                    strcmp(j->state, "held") == 0 || strcmp(j->state, "uncertain") == 0;
+
+                /* printed waits for the platform's acknowledgement: not the lab's to fix. */
+                if (needs_person ||
+                    (strcmp(j->state, "printed") != 0 && strcmp(j->updated_at, cutoff) < 0))
+                        json_array_append_new(list, job_json(c, j, false));
+        }
+        lab_store_jobs_free(jobs, n);
+        return list;
+}
+
+static json_t *answer_status(lab_console_t *c, const lab_control_peer_t *peer)
+{
+        const lab_config_t *cfg = *c->config;
+        const char *line = c->status_line ? c->status_line(c->userdata) : NULL;
+        char started[40], now[40];
+        int64_t outbox = -1;
+        json_t *o, *counts = json_object();
+
+        format_time(c->started_at, started, sizeof started);
+        format_time(time(NULL), now, sizeof now);
+        (void)lab_store_event_count(c->store, &outbox);
+        if (counts && lab_store_jobs_by_state(c->store, add_count, counts) < 0) {
+                json_decref(counts);
+                return store_failed(-EIO);
+        }
+        o = json_pack("{s:b, s:s, s:s, s:{s:s, s:s, s:i, s:s, s:s, s:s?}, s:{s:s, s:I}, s:o}",
+                      "ok", 1, "role", lab_control_role_to_string(peer->role), "user", peer->user,
+                      "agent", "version", LABAGENT_VERSION, "lab", cfg->lab.id, "pid",
+                      (int)getpid(), "started_at", started, "now", now, "status", line,
+                      "platform", "url", cfg->platform.url, "outbox", (json_int_t)outbox,
+                      "counts", counts ? counts : json_object());
+        if (!o)
+                return NULL;
+        json_object_set_new(o, "printers", printers_json(c));
+        json_object_set_new(o, "stuck", stuck_json(c));
+        return o;
+}
+
+static json_t *answer_jobs(lab_console_t *c, const lab_control_request_t *req)
+{
+        static const char *const unfinished[] = {
+            "claiming",  "accepted", "downloading", "downloaded", "rendering",
+            "rendered",  "held",     "rerouted",    "queued",     "submitting",
+            "printing",  "printed",  "uncertain"};
+        const char *const *states = req->n_states ? req->states : unfinished;
+        size_t n_states = req->n_states ? req->n_states : ELEMENTSOF(unfinished);
+        lab_store_job_t **jobs = NULL;
+        size_t n = 0;
+        json_t *list = json_array(), *o;
+        int r;
+
+        r = lab_store_jobs_list(c->store, states, n_states, &jobs, &n);
+        if (r < 0 || !list) {
+                json_decref(list);
+                return store_failed(r);
+        }
+        for (size_t i = 0; i < n && i < req->limit; i++)
+                json_array_append_new(list, job_json(c, jobs[i], false));
+        lab_store_jobs_free(jobs, n);
+        o = json_pack("{s:b, s:o, s:I}", "ok", 1, "jobs", list, "total", (json_int_t)n);
+        return o;
+}
+
+/* The job, or an unknown_job answer in *answer. */
+static lab_store_job_t *find_job(lab_console_t *c, const char *id, json_t **answer)
+{
+        lab_store_job_t *j = NULL;
+        int r = lab_store_job_get(c->store, id, &j);
+
+        if (r == -ENOENT)
+                *answer = lab_control_error("unknown_job",
+                                            "there is no job %s at this lab; labctl jobs --all "
+                                            "lists them",
+                                            id);
+        else if (r < 0)
+                *answer = store_failed(r);
+        return r < 0 ? NULL : j;
+}
+
+static json_t *answer_job(lab_console_t *c, const lab_control_request_t *req)
+{
+        _cleanup_(lab_store_job_freep) lab_store_job_t *j = NULL;
+        json_t *answer = NULL;
+
+        j = find_job(c, req->job, &answer);
+        if (!j)
+                return answer;
+        return json_pack("{s:b, s:o}", "ok", 1, "job", job_json(c, j, true));
+}
+
+/* The printer's config, or an unknown_printer answer in *answer. */
+static const lab_config_printer_t *find_printer(lab_console_t *c, const char *name,
+                                                json_t **answer)
+{
+        const lab_config_printer_t *cp = lab_config_find_printer(*c->config, name);
+
+        if (!cp)
+                *answer = lab_control_error("unknown_printer",
+                                            "there is no printer called \"%s\"; labctl printers "
+                                            "lists them",
+                                            name);
+        return cp;
+}
+
+/* {"ok": true, "printer": PRINTER} plus extra fields. */
+static json_t *printer_answer(lab_console_t *c, const lab_config_printer_t *cp)
+{
+        lab_store_pause_t *pauses = NULL;
+        size_t n = 0;
+        json_t *o;
+
+        if (lab_store_printer_pauses(c->store, &pauses, &n) < 0)
+                return store_failed(-EIO);
+        o = json_pack("{s:b, s:o}", "ok", 1, "printer", printer_json(c, cp, pauses, n));
+        lab_store_pauses_free(pauses, n);
+        return o;
+}
+
+static json_t *answer_pause(lab_console_t *c, const lab_control_request_t *req,
+                            const lab_control_peer_t *peer)
+{
+        const lab_config_printer_t *cp;
+        lab_store_pause_t *pauses = NULL;
+        size_t n = 0;
+        char actor[128];
+        _cleanup_free_ char *detail = NULL;
+        json_t *answer = NULL, *d;
+        int r;
+
+        cp = find_printer(c, req->printer, &answer);
+        if (!cp)
+                return answer;
+        actor_of(peer, actor, sizeof actor);
+        d = json_pack("{s:s, s:s?}", "printer", cp->name, "reason", req->reason);
+        detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(d);
+        r = lab_store_printer_pause(c->store, cp->name, peer->user, req->reason, actor, detail);
+        if (r < 0)
+                return store_failed(r);
+        log_struct(LOG_NOTICE, LAB_FIELDS({"PRINTER", cp->name}),
+                   "printer %s: paused by %s (uid %u) from the console%s%s", cp->name, peer->user,
+                   (unsigned)peer->uid, req->reason ? ": " : "", req->reason ? req->reason : "");
+        if (c->print && lab_store_printer_pauses(c->store, &pauses, &n) >= 0) {
+                for (size_t i = 0; i < n; i++)
+                        if (strcmp(pauses[i].printer, cp->name) == 0)
+                                (void)lab_print_stage_pause(c->print, &pauses[i], NULL);
+                lab_store_pauses_free(pauses, n);
+        }
+        return printer_answer(c, cp);
+}
+
+static json_t *answer_resume(lab_console_t *c, const lab_control_request_t *req,
+                             const lab_control_peer_t *peer)
+{
+        const lab_config_printer_t *cp;
+        char actor[128];
+        _cleanup_free_ char *detail = NULL;
+        bool was_paused = false;
+        json_t *answer = NULL, *d;
+        int r;
+
+        cp = find_printer(c, req->printer, &answer);
+        if (!cp)
+                return answer;
+        actor_of(peer, actor, sizeof actor);
+        d = json_pack("{s:s}", "printer", cp->name);
+        detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(d);
+        r = lab_store_printer_resume(c->store, cp->name, actor, detail, &was_paused);
+        if (r < 0)
+                return store_failed(r);
+        if (was_paused) {
+                log_struct(LOG_NOTICE, LAB_FIELDS({"PRINTER", cp->name}),
+                           "printer %s: resumed by %s (uid %u) from the console", cp->name,
+                           peer->user, (unsigned)peer->uid);
+                if (c->print)
+                        (void)lab_print_stage_pause(c->print, NULL, cp->name);
+        }
+        answer = printer_answer(c, cp);
+        if (answer && json_is_true(json_object_get(answer, "ok")))
+                json_object_set_new(answer, "was_paused", json_boolean(was_paused));
+        return answer;
+}
+
+/* The copy of a job the request names (the only one when it names none), or an error answer. */
+static const lab_store_copy_t *pick_copy(lab_store_copy_t **v, size_t n,
+                                         const lab_control_request_t *req, json_t **answer)
+{
+        if (req->copy == 0) {
+                if (n == 1)
+                        return v[0];
+                *answer = lab_control_error(
+                    n == 0 ? "not_reprintable" : "unknown_copy",
+                    n == 0 ? "job %s has no copies yet: it has not reached a printer"
+                           : "job %s has %zu copies; say which with --copy N (labctl job %s "
+                             "lists them)",
+                    req->job, n, req->job);
+                return NULL;
+        }
+        for (size_t i = 0; i < n; i++)
+                if (v[i]->copy == req->copy)
+                        return v[i];
+        *answer = lab_control_error("unknown_copy",
+                                    "job %s has no copy %d; labctl job %s lists its copies",
+                                    req->job, req->copy, req->job);
+        return NULL;
+}
+
+static json_t *answer_reprint(lab_console_t *c, const lab_control_request_t *req,
+                              const lab_control_peer_t *peer)
+{
+        _cleanup_(lab_store_job_freep) lab_store_job_t *j = NULL;
+        lab_store_copy_t **v = NULL;
+        const lab_store_copy_t *cp;
+        char actor[128], name[LAB_PRINTER_JOB_NAME_MAX] = "";
+        lab_store_reprint_t rp = {0};
+        json_t *answer = NULL;
+        int r;
+
+        j = find_job(c, req->job, &answer);
+        if (!j)
+                return answer;
+        size_t n = 0;
+        r = lab_store_job_copies(c->store, j->id, &v, &n);
+        if (r < 0)
+                return store_failed(r);
+        cp = pick_copy(v, n, req, &answer);
+        if (!cp) {
+                lab_store_copies_free(v, n);
+                return answer;
+        }
+        /* The print file must still be there: retention deletes it after storage.retention. */
+        if (!cp->output_path || access(cp->output_path, R_OK) < 0) {
+                answer = lab_control_error(
+                    "print_file_gone",
+                    "the print file of job %s for %s is gone (deleted after storage.retention); "
+                    "the platform must send the job again",
+                    j->id, cp->printer);
+                lab_store_copies_free(v, n);
+                return answer;
+        }
+        actor_of(peer, actor, sizeof actor);
+        if (cp->attempt > 0)
+                (void)lab_printer_job_name(name, sizeof name, j->id, (unsigned)cp->copy,
+                                           (unsigned)cp->attempt);
+        rp = (lab_store_reprint_t){.job_id = j->id,
+                                   .copy = cp->copy,
+                                   .defect = req->defect,
+                                   .note = req->note,
+                                   .by = peer->user,
+                                   .actor = actor,
+                                   .job_name = name};
+        lab_store_copies_free(v, n);
+        r = lab_store_copy_reprint(c->store, &rp);
+        if (r == -EPERM)
+                return lab_control_error("not_reprintable",
+                                         "job %s is %s: only a job printing or printed can have a "
+                                         "copy reprinted",
+                                         j->id, j->state);
+        if (r == -EBUSY)
+                return lab_control_error("not_reprintable",
+                                         "copy %d of job %s is not printed yet (nor uncertain); "
+                                         "wait for it, or cancel the job from the platform",
+                                         rp.copy, j->id);
+        if (r < 0)
+                return store_failed(r);
+        log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", j->id}, {"PRINTER", rp.printer}),
+                   "job %s: copy %d reported %s by %s (uid %u); reprint queued as copy %d on %s",
+                   j->id, rp.copy, req->defect, peer->user, (unsigned)peer->uid, rp.reprint_copy,
+                   rp.printer);
+        if (c->changed)
+                c->changed(c->userdata);
+        return json_pack("{s:b, s:s, s:i, s:i, s:s}", "ok", 1, "job", j->id, "copy", rp.copy,
+                         "reprint_copy", rp.reprint_copy, "printer", rp.printer);
+}
+
+static json_t *answer_printed(lab_console_t *c, const lab_control_request_t *req,
+                              const lab_control_peer_t *peer)
+{
+        _cleanup_(lab_store_job_freep) lab_store_job_t *j = NULL, *after = NULL;
+        lab_store_copy_t **v = NULL;
+        const lab_store_copy_t *cp;
+        char actor[128], name[LAB_PRINTER_JOB_NAME_MAX] = "";
+        json_t *answer = NULL;
+        size_t n = 0;
+        int r;
+
+        j = find_job(c, req->job, &answer);
+        if (!j)
+                return answer;
+        r = lab_store_job_copies(c->store, j->id, &v, &n);
+        if (r < 0)
+                return store_failed(r);
+        cp = pick_copy(v, n, req, &answer);
+        if (!cp) {
+                lab_store_copies_free(v, n);
+                return answer;
+        }
+        if (cp->attempt > 0)
+                (void)lab_printer_job_name(name, sizeof name, j->id, (unsigned)cp->copy,
+                                           (unsigned)cp->attempt);
+        actor_of(peer, actor, sizeof actor);
+        r = lab_store_copy_confirm_printed(c->store, j->id, cp->copy, name, peer->user, actor);
+        if (r == -EBUSY)
+                answer = lab_control_error("not_uncertain",
+                                           "copy %d of job %s is %s, not uncertain: there is "
+                                           "nothing to confirm",
+                                           cp->copy, j->id, cp->state);
+        else if (r < 0)
+                answer = store_failed(r);
+        if (r >= 0)
+                log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", j->id}),
+                           "job %s: copy %d confirmed printed by %s (uid %u)", j->id, cp->copy,
+                           peer->user, (unsigned)peer->uid);
+        lab_store_copies_free(v, n);
+        if (r < 0)
+                return answer;
+        if (c->changed)
+                c->changed(c->userdata);
+        after = find_job(c, req->job, &answer);
+        if (!after)
+                return answer;
+        return json_pack("{s:b, s:o}", "ok", 1, "job", job_json(c, after, false));
+}
+
+json_t *lab_console_answer(const lab_control_request_t *req, const lab_control_peer_t *peer,
+                           void *userdata)
+{
+        lab_console_t *c = userdata;
+
+        switch (req->cmd) {
+        case LAB_CONTROL_STATUS:
+                return answer_status(c, peer);
+        case LAB_CONTROL_JOBS:
+                return answer_jobs(c, req);
+        case LAB_CONTROL_JOB:
+                return answer_job(c, req);
+        case LAB_CONTROL_PRINTERS: {
+                json_t *list = printers_json(c);
+                return list ? json_pack("{s:b, s:o}", "ok", 1, "printers", list)
+                            : store_failed(-EIO);
+        }
+        case LAB_CONTROL_PAUSE:
+                return answer_pause(c, req, peer);
+        case LAB_CONTROL_RESUME:
+                return answer_resume(c, req, peer);
+        case LAB_CONTROL_REPRINT:
+                return answer_reprint(c, req, peer);
+        case LAB_CONTROL_PRINTED:
+                return answer_printed(c, req, peer);
+        default:
+                return lab_control_error("bad_request", "unknown command");
+        }
+}

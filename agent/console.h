@@ -1,0 +1,37 @@
+/*
+ * console.h - what the daemon answers to labctl (docs/control.md,
+ * "Commands").
+ *
+ * Why: the control socket (control.c) only moves lines; this module reads
+ * the store and the print stage to show technicians where every job and
+ * printer stands, and carries out their actions (pause, resume, reprint,
+ * printed) through the same store calls and print-stage hooks as the
+ * daemon's own work. It runs on the loop thread, like everything that
+ * writes the store.
+ */
+#pragma once
+
+#include <time.h>
+
+#include <jansson.h>
+
+#include "config.h"
+#include "control.h"
+#include "print-stage.h"
+#include "store.h"
+
+typedef struct lab_console_s {
+        lab_store_t *store;
+        lab_print_stage_t *print;           /* NULL before printing starts */
+        const lab_config_t *const *config;  /* the daemon's config in force */
+        time_t started_at;
+        /* The daemon's one-line status (STATUS=), or NULL. */
+        const char *(*status_line)(void *userdata);
+        /* Called after the console changed something the loop must act on. */
+        void (*changed)(void *userdata);
+        void *userdata;
+} lab_console_t;
+
+/* Answer one allowed request (a lab_control_handler_t; userdata is the lab_console_t). */
+json_t *lab_console_answer(const lab_control_request_t *req, const lab_control_peer_t *peer,
+                           void *userdata);
