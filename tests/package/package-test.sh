@@ -63,6 +63,11 @@ done
 had_etc=$([ -e /etc/labagent ] && echo yes || echo no)
 [ "$had_etc" = no ] || fail "/etc/labagent exists but labagent is not installed; remove it first"
 had_run_systemd=$([ -d /run/systemd ] && echo yes || echo no)
+had_run_labagent=$([ -e /run/labagent ] && echo yes || echo no)
+[ "$had_run_labagent" = no ] || fail "/run/labagent exists but labagent is not installed; remove it first"
+# Technicians for the console checks: one viewer, one with no console group.
+viewer=labtest-viewer-$$
+outsider=labtest-outsider-$$
 
 WORK=$(mktemp -d /tmp/labagent-pkgtest.XXXXXX)
 chmod 0755 "$WORK" # lintian and the daemon run as other users
@@ -87,6 +92,10 @@ cleanup() {
                 getent group "$g" >/dev/null && groupdel "$g"
         done
         [ "$had_run_systemd" = no ] && rm -rf /run/systemd
+        rm -rf /run/labagent
+        for u in "$viewer" "$outsider"; do
+                getent passwd "$u" >/dev/null && userdel "$u"
+        done
         rm -rf "$WORK"
         echo "package test: $(($(date +%s) - T0)) s"
         exit $rc
@@ -95,12 +104,13 @@ trap cleanup EXIT
 
 # --- assertions ------------------------------------------------------------
 
-# assert_stat PATH TYPE OWNER:GROUP MODE   (TYPE: f, d or l)
+# assert_stat PATH TYPE OWNER:GROUP MODE   (TYPE: f, d, s or l)
 assert_stat() {
         local path=$1 type=$2 owner=$3 mode=$4 got
         case $type in
         f) [ -f "$path" ] && [ ! -L "$path" ] || fail "$path: not a regular file" ;;
         d) [ -d "$path" ] && [ ! -L "$path" ] || fail "$path: not a directory" ;;
+        s) [ -S "$path" ] || fail "$path: not a socket" ;;
         esac
         got=$(stat -c '%U:%G %a' "$path")
         [ "$got" = "$owner $mode" ] || fail "$path: $got, expected $owner $mode"
@@ -233,6 +243,7 @@ ok "labagent.service enabled"
 check_installed_files() {
         assert_system_account
         assert_stat /usr/sbin/labagent f root:root 755
+        assert_stat /usr/bin/labctl f root:root 755
         assert_stat /lib/systemd/system/labagent.service f root:root 644
         assert_stat /usr/lib/systemd/system-generators/labagent-generator f root:root 755
         assert_stat /usr/lib/sysusers.d/labagent.conf f root:root 644
@@ -246,9 +257,10 @@ check_installed_files() {
         dpkg-query -W -f='${Conffiles}\n' labagent | grep -q '^ /etc/labagent/labagent.yaml ' ||
                 fail "/etc/labagent/labagent.yaml is not a conffile"
         ok "/etc/labagent/labagent.yaml is a conffile"
-        man -w 8 labagent >/dev/null && man -w 5 labagent.yaml >/dev/null ||
-                fail "man pages labagent(8), labagent.yaml(5) not found"
-        ok "man pages labagent(8) and labagent.yaml(5)"
+        man -w 8 labagent >/dev/null && man -w 5 labagent.yaml >/dev/null &&
+                man -w 1 labctl >/dev/null ||
+                fail "man pages labagent(8), labagent.yaml(5), labctl(1) not found"
+        ok "man pages labagent(8), labagent.yaml(5) and labctl(1)"
         /usr/sbin/labagent --check-config /usr/share/doc/labagent/examples/labagent.yaml >/dev/null ||
                 fail "the installed example config does not pass --check-config"
         ok "the example config passes labagent --check-config"
@@ -322,6 +334,10 @@ run_daemon() {
         done < <(sed -n 's/^Environment=//p' "$UNIT" | tr ' ' '\n')
         [ -n "$exec_start" ] && [ -n "$umask" ] || fail "unit without ExecStart= or UMask="
 
+        # RuntimeDirectory=, as systemd makes it before ExecStart=.
+        install -d -m "$(unit_value RuntimeDirectoryMode)" -o labagent -g labagent \
+                "/run/$(unit_value RuntimeDirectory)"
+
         python3 "$HERE/notify-listen.py" "$WORK/notify.sock" 120 >"$notify" &
         listener_pid=$!
         for ((i = 0; i < 50; i++)); do
@@ -356,6 +372,7 @@ run_daemon() {
         [ "$(stat -c %U "/proc/$daemon_pid")" = labagent ] || fail "$label: daemon not running as labagent"
         ok "$label: runs as labagent"
         assert_stat /var/lib/labagent/labagent.db f labagent:labagent 640
+        check_console "$label"
 
         kill -TERM "$daemon_pid"
         for ((i = 0; i < 150; i++)); do
@@ -372,9 +389,40 @@ run_daemon() {
         [ "$rc" -eq 0 ] || { cat "$WORK/daemon-$label.log" >&2; fail "$label: exit status $rc after SIGTERM"; }
         grep -qx STOPPING=1 "$notify" || fail "$label: no STOPPING=1"
         ok "$label: STOPPING=1, exit status 0"
+        assert_absent /run/labagent/control.sock
+        rm -rf /run/labagent # RuntimeDirectory= goes with the service
         kill "$listener_pid" 2>/dev/null || true
         wait "$listener_pid" 2>/dev/null || true
         listener_pid=""
+}
+
+# as_user USER CMD...: run CMD as USER with USER's groups, as a login would.
+as_user() {
+        local u=$1
+        shift
+        setpriv --reuid="$u" --regid="$(id -g "$u")" --init-groups -- "$@"
+}
+
+# check_console LABEL: labctl against the running daemon, as root, as a member of
+# labagent-viewers and as a user in no console group.
+check_console() {
+        local label=$1 rc out
+        assert_stat /run/labagent/control.sock s labagent:labagent 666
+        out=$(labctl status 2>&1) || fail "$label: labctl status as root: $out"
+        grep -q "test-lab" <<<"$out" || fail "$label: labctl status does not name the lab: $out"
+        ok "$label: labctl status as root"
+        getent passwd "$viewer" >/dev/null ||
+                useradd --system --no-create-home --groups labagent-viewers "$viewer"
+        getent passwd "$outsider" >/dev/null || useradd --system --no-create-home "$outsider"
+        out=$(as_user "$viewer" labctl status 2>&1) || fail "$label: labctl status as a viewer: $out"
+        rc=0
+        out=$(as_user "$viewer" labctl pause no-such-printer 2>&1) || rc=$?
+        [ "$rc" -eq 77 ] && grep -q not_authorized <<<"$out" ||
+                fail "$label: a viewer's pause: exit $rc: $out (expected 77, not_authorized)"
+        rc=0
+        out=$(as_user "$outsider" labctl status 2>&1) || rc=$?
+        [ "$rc" -eq 77 ] || fail "$label: labctl status by a user in no console group: exit $rc: $out"
+        ok "$label: a labagent-viewers member looks but may not act; others are refused (77)"
 }
 
 install -m 0755 "$SANDBOX" "$WORK/sandbox-exec"

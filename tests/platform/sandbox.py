@@ -519,6 +519,7 @@ EVENT_BODY = {
     "job.uncertain": {"printer": str, "uncertain": int, "printed": int},
     "job.rerouted": {"from": str, "reason": str, "detail": str},
     "job.deadline_at_risk": {"deadline": str, "prints_ahead": int},
+    "job.defect": {"copy": int, "defect": str, "by": str, "reprint_copy": int},
     "lab.accepting": {"accepting": bool, "reason": str, "detail": str, "backlog": int},
     "job.canceled": {"by": str, "reached_printer": bool},
     "job.dropped": {"reason": str},
