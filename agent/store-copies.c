@@ -242,6 +242,9 @@ int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, const char
 
         if (!s || !nonempty(job_id) || copy < 1 || !nonempty(from) || !nonempty(to))
                 return -EINVAL;
+        /* A printed copy is a fact: it never moves again (a reprint is a new copy). */
+        if (strcmp(from, "printed") == 0)
+                return -EPERM;
         if (!chg)
                 chg = &none;
         r = store_txn_begin(s, true, &txn);

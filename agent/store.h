@@ -313,7 +313,9 @@ typedef struct lab_store_copy_change_s {
  * state its copies now give it, with that move's event, all in one
  * transaction. A job already finished (canceled, dropped) keeps its state.
  * -ESTALE when the copy is not in from, -ENOENT when there is no such copy,
- * -EPERM when the job's new state is not a legal move (nothing written).
+ * -EPERM when from is "printed" (a printed copy never moves; a reprint is a
+ * new copy, lab_store_copy_reprint) or the job's new state is not a legal
+ * move (nothing written).
  * *ret_attempt (may be NULL) is the copy's attempt number after the change.
  */
 int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, const char *from,

@@ -328,7 +328,7 @@ static void test_unknown_key(void **state)
                         "'connect_timeout'? [unknown_key]",
                    NAME ":10:1: printer: unknown key; did you mean 'printers'? [unknown_key]",
                    NAME ":11:1: colour: unknown key; known keys here: lab, platform, printers, "
-                        "products, profiles, stock, meters, storage, logging, render, jobs [unknown_key]",
+                        "products, profiles, stock, meters, storage, logging, render, jobs, control [unknown_key]",
                    NAME ":13:3: stock.low: unknown key; known keys here: low_percent, "
                         "report_interval [unknown_key]");
 }
@@ -797,12 +797,12 @@ static void test_too_many_problems(void **state)
         line = lab_config_problem_format(&problems.v[0]);
         assert_string_equal(line, NAME ":8:1: unknown_000: unknown key; known keys here: lab, "
                                        "platform, printers, products, profiles, stock, meters, "
-                                       "storage, logging, render, jobs [unknown_key]");
+                                       "storage, logging, render, jobs, control [unknown_key]");
         free(line);
         line = lab_config_problem_format(&problems.v[99]);
         assert_string_equal(line, NAME ":107:1: unknown_099: unknown key; known keys here: lab, "
                                        "platform, printers, products, profiles, stock, meters, "
-                                       "storage, logging, render, jobs [unknown_key]");
+                                       "storage, logging, render, jobs, control [unknown_key]");
         free(line);
         line = lab_config_problem_format(&problems.v[100]);
         assert_string_equal(line, NAME ": more than 100 problems; fix these and check again "
@@ -885,7 +885,7 @@ static void test_hostile(void **state)
         /* A control character in a key cannot forge a second output line. */
         EXPECT_BAD(HEADER "\"bad\\nkey\": 1\n", NAME
                    ":8:1: bad?key: unknown key; known keys here: lab, platform, printers, "
-                   "products, profiles, stock, meters, storage, logging, render, jobs [unknown_key]");
+                   "products, profiles, stock, meters, storage, logging, render, jobs, control [unknown_key]");
 }
 
 /* Files over 1 MiB are refused before parsing; exactly 1 MiB is still read. */

@@ -341,14 +341,14 @@ static void test_reopen_latest_is_noop(void **state)
         before = lab_test_read_file(f->db, &before_len);
 
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 5);
+        assert_int_equal(lab_store_schema_version(s), 6);
         assert_int_equal(lab_store_event_count(s, &count), 0);
         assert_int_equal(count, 1);
         lab_store_close(s);
 
         /* Asking for an older target never migrates backwards. */
         s = store_open_ok(f->db, 1);
-        assert_int_equal(lab_store_schema_version(s), 5);
+        assert_int_equal(lab_store_schema_version(s), 6);
         lab_store_close(s);
 
         after = lab_test_read_file(f->db, &after_len);
@@ -420,7 +420,7 @@ static void test_newer_refused(void **state)
         assert_false(sidecar_exists(f->db, "-wal"));
         assert_refused_unchanged(f->db, "store_schema_newer", false, &err);
         assert_non_null(strstr(err.message, "schema 999"));
-        assert_non_null(strstr(err.message, "knows up to 5"));
+        assert_non_null(strstr(err.message, "knows up to 6"));
         assert_non_null(strstr(err.message, "the file was not changed"));
 }
 
@@ -578,7 +578,7 @@ static void test_zero_length_is_new(void **state)
 
         lab_test_write_file(f->db, "", 0);
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 5);
+        assert_int_equal(lab_store_schema_version(s), 6);
         assert_int_equal(append_one(s, NULL, 1), 1);
         lab_store_close(s);
         assert_int_equal(stat(f->db, &st), 0);
@@ -758,9 +758,9 @@ static void test_migration_v2_to_v3(void **state)
         sqlite3_close(raw);
 
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 5);
+        assert_int_equal(lab_store_schema_version(s), 6);
         raw = raw_open(f->db);
-        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 5);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 6);
         seqs = raw_list(raw, "SELECT seq FROM events WHERE class = 'job' ORDER BY seq");
         assert_string_equal(seqs, "1,2,3");
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM events"), 3);
