@@ -175,7 +175,7 @@ int lab_ctl_client_call(lab_ctl_client_t *c, const json_t *request, int timeout_
         long long deadline = now_ms() + timeout_ms;
         _cleanup_free_ char *line = NULL;
         json_t *a;
-        size_t n, nl;
+        size_t n, nl = 0;
         int r;
 
         line = json_dumps(request, JSON_COMPACT);

@@ -813,6 +813,7 @@ void lab_ctl_format_job(FILE *f, const json_t *a, const lab_ctl_fmt_t *o)
         size_t n = json_is_array(detail) ? json_array_size(detail) : 0;
         table_t t = {.cols = cols, .n_cols = ELEMENTSOF(cols), .o = o};
         char buf[1024], copies[96];
+        const char *sku;
         long long qty;
 
         fputs("Job ", f);
@@ -830,7 +831,8 @@ void lab_ctl_format_job(FILE *f, const json_t *a, const lab_ctl_fmt_t *o)
         fputc('\n', f);
         if (jstr_nonempty(j, "detail"))
                 detail_line(f, "Detail:", jstr(j, "detail"), o);
-        snprintf(buf, sizeof buf, "%s", jstr(j, "sku") ? jstr(j, "sku") : "-");
+        sku = jstr(j, "sku");
+        snprintf(buf, sizeof buf, "%s", sku ? sku : "-");
         if (jint(j, "quantity", &qty)) {
                 size_t l = strlen(buf);
 

@@ -438,6 +438,7 @@ def print_jobs(lab, jobs, printable, faults, wait_s):
     sb = lab.platform
     entries = [p.config_entry() for p in lab.all_printers()]
     lab.agent = fleet.FleetAgent(lab.work, sb, entries, workers=2)
+    lab.agent.sock = os.path.join(lab.work, "control.sock")  # fleet.agent_config's socket
     qty = {j["id"]: j["quantity"] for j in jobs}
     total_copies = sum(qty[j] for j in printable)
     t_start = time.time()
@@ -529,8 +530,31 @@ def exactly_once(lab, jobs, printable):
     return v
 
 
+def console(lab):
+    """What a technician sees and does with labctl, against the running agent."""
+    step("7. The technicians' console: labctl status, pause a printer, resume it")
+    labctl = os.path.join(os.path.dirname(lab.labagent), "labctl")
+    sock = lab.agent.sock
+
+    def run(*args):
+        p = subprocess.run([labctl, "--socket", sock] + list(args), capture_output=True,
+                           text=True, timeout=WAIT_CLI, stdin=subprocess.DEVNULL)
+        print("$ labctl %s" % " ".join(args))
+        print(indent((p.stdout + p.stderr).rstrip()))
+        if p.returncode != 0:
+            raise DemoFailure("labctl %s exited %d" % (" ".join(args), p.returncode))
+        return p.stdout
+    run("status")
+    name = lab.printers[0].name
+    out = run("pause", name, "--reason", "reloading 4x6 paper")
+    if "paused" not in out:
+        raise DemoFailure("labctl pause did not say the printer is paused")
+    run("printers")
+    run("resume", name)
+
+
 def clean_stop(lab):
-    step("7. SIGTERM: clean stop")
+    step("8. SIGTERM: clean stop")
     offset = os.path.getsize(lab.agent.stderr_path)
     rc = lab.agent.stop()
     with open(lab.agent.stderr_path, errors="replace") as f:
@@ -545,7 +569,7 @@ def clean_stop(lab):
 def render_by_hand(lab):
     """labagent render on a job's print master, for the printer and product the daemon
     used: the same bytes as the daemon's render (its audit record in the store)."""
-    step("8. labagent render by hand reproduces the daemon's render (same bytes)")
+    step("9. labagent render by hand reproduces the daemon's render (same bytes)")
     a = lab.agent
     rows = a.query("SELECT r.job_id, r.printer, r.audit, j.sku, j.asset_path FROM renders r "
                    "JOIN jobs j ON j.id = r.job_id ORDER BY r.id")
@@ -690,6 +714,7 @@ def main():
         jobs, printable, faults = offer_jobs(lab, args.jobs)
         t_start, t_done, total = print_jobs(lab, jobs, printable, faults, args.wait)
         exactly_once(lab, jobs, printable)
+        console(lab)
         clean_stop(lab)
         same = render_by_hand(lab)
         summary(lab, jobs, printable, faults, t_start, t_done, total, same)
