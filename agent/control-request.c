@@ -91,14 +91,36 @@ lab_control_role_t lab_control_role(uid_t uid, gid_t gid, const gid_t *gids, siz
         return LAB_CONTROL_ROLE_NONE;
 }
 
-/* A text field: absent is fine unless required; else a string of 1..max bytes, no control
- * characters. */
+/*
+ * Whether the UTF-8 text s (len bytes, valid: jansson checked it) holds a
+ * control character: C0 (below 0x20), DEL, or C1 (U+0080..U+009F, which some
+ * terminals act on). Its length in characters goes to *chars.
+ */
+static bool has_control(const char *s, size_t len, size_t *chars)
+{
+        const unsigned char *u = (const unsigned char *)s;
+        bool bad = false;
+
+        *chars = 0;
+        for (size_t i = 0; i < len; i++) {
+                if ((u[i] & 0xc0) != 0x80)
+                        (*chars)++;
+                if (u[i] < 0x20 || u[i] == 0x7f)
+                        bad = true;
+                else if (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 && u[i + 1] <= 0x9f)
+                        bad = true;
+        }
+        return bad;
+}
+
+/* A text field: absent is fine unless required; else a string of 1..max characters, no
+ * control characters. */
 static int text_field(json_t *root, const char *key, bool required, size_t max, const char **ret,
                       lab_error_t *err)
 {
         json_t *v = json_object_get(root, key);
         const char *s;
-        size_t len;
+        size_t len, chars;
 
         *ret = NULL;
         if (!v || json_is_null(v)) {
@@ -113,13 +135,13 @@ static int text_field(json_t *root, const char *key, bool required, size_t max, 
         len = json_string_length(v);
         if (len == 0 && required)
                 return lab_error_set(err, EINVAL, "bad_request", "\"%s\" must not be empty", key);
-        if (len > max)
+        if (has_control(s, len, &chars))
                 return lab_error_set(err, EINVAL, "bad_request",
-                                     "\"%s\" is %zu bytes long; at most %zu", key, len, max);
-        for (size_t i = 0; i < len; i++)
-                if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
-                        return lab_error_set(err, EINVAL, "bad_request",
-                                             "\"%s\" contains a control character", key);
+                                     "\"%s\" contains a control character", key);
+        if (chars > max)
+                return lab_error_set(err, EINVAL, "bad_request",
+                                     "\"%s\" is %zu characters long; at most %zu", key, chars,
+                                     max);
         *ret = len ? s : NULL;
         return 0;
 }
@@ -229,10 +251,15 @@ int lab_control_request_parse(const char *line, size_t len, lab_control_request_
                                      "the request is longer than %d bytes",
                                      LAB_CONTROL_LINE_MAX - 1);
         root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-        if (!root)
+        if (!root) {
+                /* jansson quotes the bytes near the error: the sender's, maybe escapes. */
+                for (char *c = jerr.text; *c; c++)
+                        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+                                *c = '?';
                 return lab_error_set(err, EINVAL, "bad_request",
                                      "the request is not JSON (%s at column %d)", jerr.text,
                                      jerr.column);
+        }
         if (!json_is_object(root)) {
                 json_decref(root);
                 return lab_error_set(err, EINVAL, "bad_request",
@@ -246,6 +273,7 @@ int lab_control_request_parse(const char *line, size_t len, lab_control_request_
                         req->cmd = (lab_control_cmd_t)i;
         if (req->cmd == LAB_CONTROL_CMD_MAX) {
                 json_decref(root);
+                *req = (lab_control_request_t){0};
                 return lab_error_set(err, EINVAL, "bad_request",
                                      "\"cmd\" must be one of status, jobs, job, printers, pause, "
                                      "resume, reprint, printed");

@@ -55,7 +55,7 @@ static const unsigned next[LAB_JOB_STATE_MAX] = {
     /* a copy aborted and sent again: back to submitting or queued */
     [LAB_JOB_PRINTING] = S(PRINTED) | S(QUEUED) | S(SUBMITTING) | S(UNCERTAIN) | S(FAILED),
     /* a person decides: it printed, or print it again */
-    [LAB_JOB_UNCERTAIN] = S(PRINTED) | S(QUEUED) | S(PRINTING),
+    [LAB_JOB_UNCERTAIN] = S(PRINTED) | S(QUEUED) | S(PRINTING) | S(FAILED),
     /* a person found a print bad: its reprint is a new copy, the job prints again */
     [LAB_JOB_PRINTED] = S(REPORTED) | S(PRINTING),
 };

@@ -180,6 +180,7 @@ static int set_copy_state(lab_store_t *s, const char *job_id, int copy, const ch
 
         r = store_prepare(s,
                           "UPDATE copies SET state = ?3, reason = ?4, detail = ?5, "
+                          "handle = CASE WHEN ?3 = 'queued' THEN NULL ELSE handle END, "
                           "updated_at = " LAB_SQL_NOW " WHERE job_id = ?1 AND copy = ?2",
                           &stmt);
         if (r >= 0 && (r = store_bind_text(stmt, 1, job_id)) >= 0 &&
