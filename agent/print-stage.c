@@ -90,6 +90,8 @@ struct pst_printer_s {
         bool cancel_pending;
         bool paused;              /* by a technician (labctl pause): nothing new is sent */
         char pause_why[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8];
+        bool healthy;             /* what the last health check said, pause aside */
+        char health_why[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8];
         lab_printer_state_t state; /* from the last health check */
         bool announced;           /* availability told (log, printer.status, reroutes) */
         bool announced_available; /* what was told */
@@ -380,14 +382,16 @@ static void printer_lost(pst_printer_t *p, const lab_error_t *err)
             strcmp(err->keyword, "printer_timeout") != 0 &&
             strcmp(err->keyword, "hotfolder_unwritable") != 0)
                 return;
-        /* Already known to be away: the next health check says when it is back. */
+        p->healthy = false; /* also while paused: a resume must not trust the old check */
+        snprintf(p->health_why, sizeof p->health_why, "%s: %s", err->keyword, err->message);
+        /* Already known to be away (or paused): the next health check says more. */
         if (!p->available)
                 return;
         log_struct(LOG_WARNING, LAB_FIELDS({"PRINTER", p->name}, {"ERROR_KEYWORD", err->keyword}),
                    "printer %s: %s: %s; not sending it anything until it answers", p->name,
                    err->keyword, err->message);
         p->available = false;
-        snprintf(p->reason, sizeof p->reason, "%s: %s", err->keyword, err->message);
+        snprintf(p->reason, sizeof p->reason, "%s", p->health_why);
         p->next_status = now_usec(p->stage); /* look again soon */
 }
 
@@ -470,6 +474,8 @@ static void apply_status(pst_printer_t *p, op_t *op)
 
         if (op->r < 0 && !available && op->status.state != LAB_PRINTER_UNREACHABLE)
                 snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
+        p->healthy = available;
+        snprintf(p->health_why, sizeof p->health_why, "%s", available ? "" : why);
         if (p->paused) {
                 /* Paused by a person: not available whatever its health, its queue stays. */
                 available = false;
@@ -1103,10 +1109,11 @@ int lab_print_stage_pause(lab_print_stage_t *s, const lab_store_pause_t *pause,
         if (pause) {
                 lab_print_stage_pause_reason(p->pause_why, sizeof p->pause_why, pause);
                 p->available = false;
-        } else if (!p->available) {
-                /* Sent nothing until its health is read again (at once, below). */
+        } else {
+                /* As healthy as it was at the last check; read again at once, below. */
+                p->available = p->status_known && p->healthy;
                 snprintf(p->reason, sizeof p->reason, "%s",
-                         "resuming: its health is being read again");
+                         !p->status_known ? "" : p->health_why);
         }
         /* Read its health now: that tells the platform and, on resume, frees it. */
         p->next_status = 0;
