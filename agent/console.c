@@ -51,6 +51,15 @@ static void actor_of(const lab_control_peer_t *peer, char *buf, size_t size)
         snprintf(buf, size, "labctl:%s(uid=%u)", peer->user, (unsigned)peer->uid);
 }
 
+/* The compact text of an audit detail object (consumed), or NULL. */
+static char *audit_detail(json_t *o)
+{
+        char *text = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+
+        json_decref(o);
+        return text;
+}
+
 /* {state: n} of a job's copies. */
 static json_t *copy_counts(lab_store_copy_t **v, size_t n)
 {
@@ -186,8 +195,7 @@ static json_t *printers_json(lab_console_t *c)
                 return NULL;
         }
         for (size_t i = 0; i < cfg->n_printers; i++)
-                json_array_append_new(list,
-                                      printer_json(c, &cfg->printers[i], pauses, n_pauses));
+                json_array_append_new(list, printer_json(c, &cfg->printers[i], pauses, n_pauses));
         lab_store_pauses_free(pauses, n_pauses);
         return list;
 }
@@ -201,10 +209,9 @@ static void add_count(const char *state, int64_t n, void *userdata)
 /* Jobs that need a person (held, uncertain) or have not moved for control.stuck_after. */
 static json_t *stuck_json(lab_console_t *c)
 {
-        static const char *const live[] = {"claiming",  "accepted", "downloading", "downloaded",
-                                           "rendering", "rendered", "held",        "rerouted",
-                                           "queued",    "submitting", "printing",  "printed",
-                                           "uncertain"};
+        static const char *const live[] = {
+            "claiming", "accepted", "downloading", "downloaded", "rendering", "rendered", "held",
+            "rerouted", "queued",   "submitting",  "printing",   "printed",   "uncertain"};
         const lab_config_t *cfg = *c->config;
         lab_store_job_t **jobs = NULL;
         size_t n = 0;
@@ -246,12 +253,12 @@ static json_t *answer_status(lab_console_t *c, const lab_control_peer_t *peer)
                 json_decref(counts);
                 return store_failed(-EIO);
         }
-        o = json_pack("{s:b, s:s, s:s, s:{s:s, s:s, s:i, s:s, s:s, s:s?}, s:{s:s, s:I}, s:o}",
-                      "ok", 1, "role", lab_control_role_to_string(peer->role), "user", peer->user,
+        o = json_pack("{s:b, s:s, s:s, s:{s:s, s:s, s:i, s:s, s:s, s:s?}, s:{s:s, s:I}, s:o}", "ok",
+                      1, "role", lab_control_role_to_string(peer->role), "user", peer->user,
                       "agent", "version", LABAGENT_VERSION, "lab", cfg->lab.id, "pid",
-                      (int)getpid(), "started_at", started, "now", now, "status", line,
-                      "platform", "url", cfg->platform.url, "outbox", (json_int_t)outbox,
-                      "counts", counts ? counts : json_object());
+                      (int)getpid(), "started_at", started, "now", now, "status", line, "platform",
+                      "url", cfg->platform.url, "outbox", (json_int_t)outbox, "counts",
+                      counts ? counts : json_object());
         if (!o)
                 return NULL;
         json_object_set_new(o, "printers", printers_json(c));
@@ -262,9 +269,8 @@ static json_t *answer_status(lab_console_t *c, const lab_control_peer_t *peer)
 static json_t *answer_jobs(lab_console_t *c, const lab_control_request_t *req)
 {
         static const char *const unfinished[] = {
-            "claiming",  "accepted", "downloading", "downloaded", "rendering",
-            "rendered",  "held",     "rerouted",    "queued",     "submitting",
-            "printing",  "printed",  "uncertain"};
+            "claiming", "accepted", "downloading", "downloaded", "rendering", "rendered", "held",
+            "rerouted", "queued",   "submitting",  "printing",   "printed",   "uncertain"};
         const char *const *states = req->n_states ? req->states : unfinished;
         size_t n_states = req->n_states ? req->n_states : ELEMENTSOF(unfinished);
         lab_store_job_t **jobs = NULL;
@@ -312,8 +318,7 @@ static json_t *answer_job(lab_console_t *c, const lab_control_request_t *req)
 }
 
 /* The printer's config, or an unknown_printer answer in *answer. */
-static const lab_config_printer_t *find_printer(lab_console_t *c, const char *name,
-                                                json_t **answer)
+static const lab_config_printer_t *find_printer(lab_console_t *c, const char *name, json_t **answer)
 {
         const lab_config_printer_t *cp = lab_config_find_printer(*c->config, name);
 
@@ -347,16 +352,14 @@ static json_t *answer_pause(lab_console_t *c, const lab_control_request_t *req,
         size_t n = 0;
         char actor[128];
         _cleanup_free_ char *detail = NULL;
-        json_t *answer = NULL, *d;
+        json_t *answer = NULL;
         int r;
 
         cp = find_printer(c, req->printer, &answer);
         if (!cp)
                 return answer;
         actor_of(peer, actor, sizeof actor);
-        d = json_pack("{s:s, s:s?}", "printer", cp->name, "reason", req->reason);
-        detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        json_decref(d);
+        detail = audit_detail(json_pack("{s:s, s:s?}", "printer", cp->name, "reason", req->reason));
         r = lab_store_printer_pause(c->store, cp->name, peer->user, req->reason, actor, detail);
         if (r < 0)
                 return store_failed(r);
@@ -379,16 +382,14 @@ static json_t *answer_resume(lab_console_t *c, const lab_control_request_t *req,
         char actor[128];
         _cleanup_free_ char *detail = NULL;
         bool was_paused = false;
-        json_t *answer = NULL, *d;
+        json_t *answer = NULL;
         int r;
 
         cp = find_printer(c, req->printer, &answer);
         if (!cp)
                 return answer;
         actor_of(peer, actor, sizeof actor);
-        d = json_pack("{s:s}", "printer", cp->name);
-        detail = d ? json_dumps(d, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
-        json_decref(d);
+        detail = audit_detail(json_pack("{s:s}", "printer", cp->name));
         r = lab_store_printer_resume(c->store, cp->name, actor, detail, &was_paused);
         if (r < 0)
                 return store_failed(r);

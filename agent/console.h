@@ -22,8 +22,8 @@
 
 typedef struct lab_console_s {
         lab_store_t *store;
-        lab_print_stage_t *print;           /* NULL before printing starts */
-        const lab_config_t *const *config;  /* the daemon's config in force */
+        lab_print_stage_t *print;          /* NULL before printing starts */
+        const lab_config_t *const *config; /* the daemon's config in force */
         time_t started_at;
         /* The daemon's one-line status (STATUS=), or NULL. */
         const char *(*status_line)(void *userdata);

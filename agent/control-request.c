@@ -140,8 +140,7 @@ static int text_field(json_t *root, const char *key, bool required, size_t max, 
                                      "\"%s\" contains a control character", key);
         if (chars > max)
                 return lab_error_set(err, EINVAL, "bad_request",
-                                     "\"%s\" is %zu characters long; at most %zu", key, chars,
-                                     max);
+                                     "\"%s\" is %zu characters long; at most %zu", key, chars, max);
         *ret = len ? s : NULL;
         return 0;
 }

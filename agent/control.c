@@ -26,11 +26,11 @@
 #include "log.h"
 #include "macro.h"
 
-#define MAX_CONNS    32
-#define MAX_GROUPS   256
-#define OUT_MAX      (4u << 20)
-#define IDLE_USEC    (5ULL * 60 * 1000000)
-#define READ_CHUNK   16384
+#define MAX_CONNS  32
+#define MAX_GROUPS 256
+#define OUT_MAX    (4u << 20)
+#define IDLE_USEC  (5ULL * 60 * 1000000)
+#define READ_CHUNK 16384
 
 typedef struct conn_s conn_t;
 
@@ -172,9 +172,8 @@ static bool conn_request(conn_t *c, const char *line, size_t len)
                            (unsigned)c->uid, lab_control_cmd_to_string(req.cmd),
                            lab_control_role_to_string(peer.role));
                 answer = lab_control_error(
-                    "not_authorized",
-                    "%s may not %s: %s",
-                    c->user, lab_control_cmd_to_string(req.cmd),
+                    "not_authorized", "%s may not %s: %s", c->user,
+                    lab_control_cmd_to_string(req.cmd),
                     peer.role == LAB_CONTROL_ROLE_VIEWER
                         ? "viewers may only look; ask lab IT to add you to the operators' group "
                           "(control.operators_group)"
@@ -193,8 +192,7 @@ static bool conn_process(conn_t *c)
         size_t start = 0;
         char *nl;
 
-        while (!c->closing &&
-               (nl = memchr(c->in + start, '\n', c->in_len - start)) != NULL) {
+        while (!c->closing && (nl = memchr(c->in + start, '\n', c->in_len - start)) != NULL) {
                 size_t len = (size_t)(nl - (c->in + start));
 
                 if (len > 0 && c->in[start + len - 1] == '\r')
@@ -337,8 +335,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         }
         if (ctl->n_conns >= MAX_CONNS) {
-                log_warning("control: %d consoles connected already; refusing another",
-                            MAX_CONNS);
+                log_warning("control: %d consoles connected already; refusing another", MAX_CONNS);
                 close(cfd);
                 return 0;
         }
@@ -365,8 +362,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
                 return 0;
         }
         (void)sd_event_source_set_description(c->io, "control-conn");
-        log_debug("control: %s (uid %u, pid %d) connected", c->user, (unsigned)c->uid,
-                  (int)c->pid);
+        log_debug("control: %s (uid %u, pid %d) connected", c->user, (unsigned)c->uid, (int)c->pid);
         return 0;
 }
 

@@ -41,12 +41,12 @@ typedef json_t *(*lab_control_handler_t)(const lab_control_request_t *req,
  * crash is replaced; a live one (another labagent) or a file that is not a
  * socket is refused. Error keyword: control_socket_failed.
  */
-int lab_control_new(lab_control_t **ret,              /* O - the server */
-                    sd_event *e,                      /* I - the loop */
-                    const char *path,                 /* I - socket path */
-                    lab_control_handler_t handler,    /* I - answers requests */
-                    void *userdata,                   /* I - for handler */
-                    lab_error_t *err);                /* O - why not */
+int lab_control_new(lab_control_t **ret,           /* O - the server */
+                    sd_event *e,                   /* I - the loop */
+                    const char *path,              /* I - socket path */
+                    lab_control_handler_t handler, /* I - answers requests */
+                    void *userdata,                /* I - for handler */
+                    lab_error_t *err);             /* O - why not */
 
 /*
  * The groups whose members are operators and viewers (at start and after

@@ -14,14 +14,9 @@
 #include <time.h>
 
 #include "config.h"
+#include "rfc3339.h"
 #include "store.h"
 
-/*
- * Parse an RFC 3339 date-time ("2026-11-28T18:00:00Z", "...T18:00:00.5+01:00";
- * 'T'/'t' and 'Z'/'z' in either case). 0 with *ret (seconds since the epoch),
- * or -EINVAL.
- */
-int lab_parse_rfc3339(const char *s, time_t *ret);
 
 /* Whether a job done in `minutes` from now, plus margin_minutes, misses its deadline (pure). */
 bool lab_deadline_at_risk(time_t deadline, time_t now, double minutes, double margin_minutes);

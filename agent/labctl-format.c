@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "labctl-format.h"
+#include "rfc3339.h"
 #include "macro.h"
 
 const char *const lab_ctl_job_states[LAB_CTL_N_JOB_STATES] = {
@@ -86,66 +87,6 @@ static size_t utf8_prefix_bytes(const char *s, size_t chars)
         return i;
 }
 
-/* Read exactly n digits at *p into *ret and advance *p; -EINVAL otherwise. */
-static int read_digits(const char **p, int n, int *ret)
-{
-        int v = 0;
-
-        for (int i = 0; i < n; i++) {
-                if (!isdigit((unsigned char)(*p)[i]))
-                        return -EINVAL;
-                v = v * 10 + ((*p)[i] - '0');
-        }
-        *p += n;
-        *ret = v;
-        return 0;
-}
-
-int lab_ctl_parse_time(const char *s, time_t *ret)
-{
-        int y, mo, d, h, mi, se, oh = 0, om = 0, sign = 0;
-        const char *p = s;
-        struct tm tm = {0};
-        time_t t;
-
-        if (!s || read_digits(&p, 4, &y) < 0 || *p++ != '-' || read_digits(&p, 2, &mo) < 0 ||
-            *p++ != '-' || read_digits(&p, 2, &d) < 0 || (*p != 'T' && *p != 't'))
-                return -EINVAL;
-        p++;
-        if (read_digits(&p, 2, &h) < 0 || *p++ != ':' || read_digits(&p, 2, &mi) < 0 ||
-            *p++ != ':' || read_digits(&p, 2, &se) < 0)
-                return -EINVAL;
-        if (*p == '.') {
-                p++;
-                if (!isdigit((unsigned char)*p))
-                        return -EINVAL;
-                while (isdigit((unsigned char)*p))
-                        p++;
-        }
-        if (*p == 'Z' || *p == 'z')
-                p++;
-        else if (*p == '+' || *p == '-') {
-                sign = *p++ == '+' ? 1 : -1;
-                if (read_digits(&p, 2, &oh) < 0 || *p++ != ':' || read_digits(&p, 2, &om) < 0 ||
-                    oh > 23 || om > 59)
-                        return -EINVAL;
-        } else
-                return -EINVAL;
-        if (*p || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
-                return -EINVAL;
-        tm.tm_year = y - 1900;
-        tm.tm_mon = mo - 1;
-        tm.tm_mday = d;
-        tm.tm_hour = h;
-        tm.tm_min = mi;
-        tm.tm_sec = se;
-        t = timegm(&tm);
-        if (tm.tm_mday != d || tm.tm_mon != mo - 1) /* 31 February */
-                return -EINVAL;
-        *ret = t - sign * (oh * 3600 + om * 60);
-        return 0;
-}
-
 /* The string at key, or NULL when missing or not a string. */
 static const char *jstr(const json_t *o, const char *key)
 {
@@ -189,7 +130,7 @@ time_t lab_ctl_answer_now(const json_t *answer, time_t fallback)
         json_t *agent = json_is_object(answer) ? json_object_get(answer, "agent") : NULL;
         time_t t;
 
-        if (lab_ctl_parse_time(jstr(agent, "now"), &t) < 0)
+        if (lab_parse_rfc3339(jstr(agent, "now"), &t) < 0)
                 return fallback;
         return t;
 }
@@ -222,7 +163,7 @@ static const char *age_of(const json_t *obj, const char *key, const lab_ctl_fmt_
 {
         time_t t;
 
-        if (lab_ctl_parse_time(jstr(obj, key), &t) < 0)
+        if (lab_parse_rfc3339(jstr(obj, key), &t) < 0)
                 return "-";
         return lab_ctl_format_age((long long)o->now - (long long)t, buf, size);
 }
@@ -789,7 +730,7 @@ static const char *when_text(const json_t *obj, const char *key, const lab_ctl_f
 
         if (!s)
                 return NULL;
-        if (lab_ctl_parse_time(s, &t) < 0)
+        if (lab_parse_rfc3339(s, &t) < 0)
                 snprintf(buf, size, "%s", s);
         else if (t > o->now)
                 snprintf(buf, size, "%s (in %s)", s,

@@ -46,12 +46,6 @@ bool lab_ctl_defect_valid(const char *s);
 /* Number of UTF-8 characters in s (what the daemon's "at most N characters" counts). */
 size_t lab_ctl_utf8_length(const char *s);
 
-/*
- * Parse an RFC 3339 date-time ("2026-11-28T09:12:44Z", fractions and
- * offsets allowed) into seconds since the epoch. 0, or -EINVAL.
- */
-int lab_ctl_parse_time(const char *s, time_t *ret);
-
 /* The answer's agent.now when present and valid, else fallback. */
 time_t lab_ctl_answer_now(const json_t *answer, time_t fallback);
 

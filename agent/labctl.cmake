@@ -19,7 +19,7 @@ else()
 endif()
 
 # Pure: daemon answers to terminal text (unit-tested, no I/O but a FILE *).
-add_library(labctlformat STATIC labctl-format.c)
+add_library(labctlformat STATIC labctl-format.c rfc3339.c)
 target_include_directories(labctlformat PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(labctlformat PUBLIC PkgConfig::JANSSON)
 

@@ -27,16 +27,16 @@ static bool nonempty(const char *s)
 /* Append the audit record inside the caller's transaction. */
 static int audit(lab_store_t *s, const char *actor, const char *action, json_t *detail)
 {
-        _cleanup_free_ char *text = detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS)
-                                           : NULL;
+        _cleanup_free_ char *text =
+            detail ? json_dumps(detail, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 
         if (detail && !text)
                 return -ENOMEM;
         return lab_store_audit_append(s, actor, action, text);
 }
 
-int lab_store_printer_pause(lab_store_t *s, const char *printer, const char *by,
-                            const char *reason, const char *actor, const char *audit_detail)
+int lab_store_printer_pause(lab_store_t *s, const char *printer, const char *by, const char *reason,
+                            const char *actor, const char *audit_detail)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
@@ -156,8 +156,7 @@ static int copy_of(lab_store_t *s, const char *job_id, int copy, char **state, c
                           &stmt);
         if (r < 0)
                 return r;
-        if ((r = store_bind_text(stmt, 1, job_id)) < 0 ||
-            (r = store_bind_int64(stmt, 2, copy)) < 0)
+        if ((r = store_bind_text(stmt, 1, job_id)) < 0 || (r = store_bind_int64(stmt, 2, copy)) < 0)
                 return r;
         rc = sqlite3_step(stmt);
         if (rc == SQLITE_DONE)
@@ -215,8 +214,8 @@ static int uncertain_printed(lab_store_t *s, const char *job_id, int copy, const
 /* Whether a job in this state can have a copy reprinted: it printed, or is printing. */
 static bool reprintable(const char *state)
 {
-        static const char *const ok[] = {"queued",   "submitting", "printing",
-                                         "printed",  "reported",   "uncertain"};
+        static const char *const ok[] = {"queued",  "submitting", "printing",
+                                         "printed", "reported",   "uncertain"};
 
         for (size_t i = 0; i < ELEMENTSOF(ok); i++)
                 if (strcmp(state, ok[i]) == 0)
@@ -228,8 +227,8 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *ins = NULL;
-        _cleanup_free_ char *job_state = NULL, *job_printer = NULL, *state = NULL,
-                            *printer = NULL, *body = NULL;
+        _cleanup_free_ char *job_state = NULL, *job_printer = NULL, *state = NULL, *printer = NULL,
+                            *body = NULL;
         json_auto_t *o = NULL, *detail = NULL;
         int attempt = 0, r;
 
@@ -302,8 +301,8 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
         if (r < 0)
                 return r;
         detail = json_pack("{s:s, s:i, s:s, s:s?, s:i, s:s}", "job", rp->job_id, "copy", rp->copy,
-                           "defect", rp->defect, "note", rp->note, "reprint_copy",
-                           rp->reprint_copy, "printer", printer);
+                           "defect", rp->defect, "note", rp->note, "reprint_copy", rp->reprint_copy,
+                           "printer", printer);
         r = audit(s, rp->actor, "job.reprint", detail);
         if (r < 0)
                 return r;
@@ -314,8 +313,7 @@ int lab_store_copy_confirm_printed(lab_store_t *s, const char *job_id, int copy,
                                    const char *job_name, const char *by, const char *actor)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
-        _cleanup_free_ char *job_state = NULL, *job_printer = NULL, *state = NULL,
-                            *printer = NULL;
+        _cleanup_free_ char *job_state = NULL, *job_printer = NULL, *state = NULL, *printer = NULL;
         json_auto_t *detail = NULL;
         int attempt = 0, r;
 
@@ -345,18 +343,13 @@ int lab_store_copy_confirm_printed(lab_store_t *s, const char *job_id, int copy,
         return store_txn_commit(&txn);
 }
 
-int lab_store_job_copies(lab_store_t *s, const char *job_id, lab_store_copy_t ***ret,
-                         size_t *ret_n)
+int lab_store_job_copies(lab_store_t *s, const char *job_id, lab_store_copy_t ***ret, size_t *ret_n)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
-        lab_store_copy_t **v = NULL;
-        size_t n = 0;
-        int r, rc;
+        int r;
 
         if (!s || !nonempty(job_id) || !ret || !ret_n)
                 return -EINVAL;
-        *ret = NULL;
-        *ret_n = 0;
         r = store_prepare(s,
                           "SELECT " COPY_COLUMNS " FROM copies c JOIN jobs j ON j.id = c.job_id "
                           "WHERE c.job_id = ?1 ORDER BY c.copy",
@@ -366,28 +359,7 @@ int lab_store_job_copies(lab_store_t *s, const char *job_id, lab_store_copy_t **
         r = store_bind_text(stmt, 1, job_id);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                lab_store_copy_t **nv = reallocarray(v, n + 1, sizeof *nv);
-
-                if (!nv) {
-                        lab_store_copies_free(v, n);
-                        return -ENOMEM;
-                }
-                v = nv;
-                r = store_copy_from_row(stmt, &v[n]);
-                if (r < 0) {
-                        lab_store_copies_free(v, n);
-                        return r;
-                }
-                n++;
-        }
-        if (rc != SQLITE_DONE) {
-                lab_store_copies_free(v, n);
-                return store_step_errno(s, rc);
-        }
-        *ret = v;
-        *ret_n = n;
-        return 0;
+        return store_copies_collect(s, stmt, NULL, 0, ret, ret_n);
 }
 
 int lab_store_jobs_by_state(lab_store_t *s,

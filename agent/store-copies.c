@@ -313,27 +313,15 @@ static int copy_compare(const void *a, const void *b)
         return (x->copy > y->copy) - (x->copy < y->copy);
 }
 
-int lab_store_copies_list(lab_store_t *s, const char *printer, const char *const *states,
-                          size_t n_states, lab_store_copy_t ***ret, size_t *ret_n)
+int store_copies_collect(lab_store_t *s, sqlite3_stmt *stmt, const char *const *states,
+                         size_t n_states, lab_store_copy_t ***ret, size_t *ret_n)
 {
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
         lab_store_copy_t **v = NULL;
         size_t n = 0, cap = 0;
         int r, rc;
 
-        if (!s || !ret || !ret_n || (n_states > 0 && !states))
-                return -EINVAL;
         *ret = NULL;
         *ret_n = 0;
-        r = store_prepare(s,
-                          "SELECT " COPY_COLUMNS " FROM copies c JOIN jobs j ON j.id = c.job_id "
-                          "WHERE (?1 IS NULL OR c.printer = ?1)",
-                          &stmt);
-        if (r < 0)
-                return r;
-        r = store_bind_text(stmt, 1, printer);
-        if (r < 0)
-                return r;
         while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
                 const char *state = (const char *)sqlite3_column_text(stmt, 2);
                 bool wanted = n_states == 0;
@@ -364,11 +352,32 @@ int lab_store_copies_list(lab_store_t *s, const char *printer, const char *const
                 lab_store_copies_free(v, n);
                 return store_step_errno(s, rc);
         }
-        if (n > 1)
-                qsort(v, n, sizeof *v, copy_compare);
         *ret = v;
         *ret_n = n;
         return 0;
+}
+
+int lab_store_copies_list(lab_store_t *s, const char *printer, const char *const *states,
+                          size_t n_states, lab_store_copy_t ***ret, size_t *ret_n)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        int r;
+
+        if (!s || !ret || !ret_n || (n_states > 0 && !states))
+                return -EINVAL;
+        r = store_prepare(s,
+                          "SELECT " COPY_COLUMNS " FROM copies c JOIN jobs j ON j.id = c.job_id "
+                          "WHERE (?1 IS NULL OR c.printer = ?1)",
+                          &stmt);
+        if (r < 0)
+                return r;
+        r = store_bind_text(stmt, 1, printer);
+        if (r < 0)
+                return r;
+        r = store_copies_collect(s, stmt, states, n_states, ret, ret_n);
+        if (r >= 0 && *ret_n > 1)
+                qsort(*ret, *ret_n, sizeof **ret, copy_compare);
+        return r;
 }
 
 void lab_store_copies_free(lab_store_copy_t **v, size_t n)

@@ -154,6 +154,13 @@ int64_t store_write_text(lab_store_t *s, const char *sql, const char *a1, const 
 /* Read the copy in the current row of a COPY_COLUMNS query into a new *ret. */
 int store_copy_from_row(sqlite3_stmt *stmt, lab_store_copy_t **ret);
 
+/*
+ * Read every row of a prepared COPY_COLUMNS query whose copy state is one of
+ * states (all when n_states is 0) into a new list, in the query's order.
+ */
+int store_copies_collect(lab_store_t *s, sqlite3_stmt *stmt, const char *const *states,
+                         size_t n_states, lab_store_copy_t ***ret, size_t *ret_n);
+
 /* Count the job's copies by state. */
 int store_count_copies(lab_store_t *s, const char *job_id, lab_copy_counts_t *ret);
 

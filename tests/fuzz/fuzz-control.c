@@ -96,7 +96,8 @@ static void one_line(const char *line, size_t len)
         }
         if (strcmp(err.keyword, "bad_request") != 0 && strcmp(err.keyword, "bad_defect") != 0)
                 abort();
-        if (err.message[0] == '\0' || strnlen(err.message, sizeof err.message) >= sizeof err.message)
+        if (err.message[0] == '\0' ||
+            strnlen(err.message, sizeof err.message) >= sizeof err.message)
                 abort();
         /* The sentence goes to a person's terminal (labctl) and the journal: one printable line. */
         for (const char *m = err.message; *m; m++)

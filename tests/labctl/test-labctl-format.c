@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "labctl-format.h"
+#include "rfc3339.h"
 
 /* 2026-11-28T09:12:44Z: the agent.now of the canned status answer. */
 #define NOW 1795857164
@@ -159,20 +160,20 @@ static void test_parse_time(void **state)
 {
         time_t t = 0;
 
-        assert_int_equal(lab_ctl_parse_time("2026-11-28T09:12:44Z", &t), 0);
+        assert_int_equal(lab_parse_rfc3339("2026-11-28T09:12:44Z", &t), 0);
         assert_int_equal(t, NOW);
-        assert_int_equal(lab_ctl_parse_time("2026-11-28T09:12:44.123Z", &t), 0);
+        assert_int_equal(lab_parse_rfc3339("2026-11-28T09:12:44.123Z", &t), 0);
         assert_int_equal(t, NOW);
-        assert_int_equal(lab_ctl_parse_time("2026-11-28T10:12:44+01:00", &t), 0);
+        assert_int_equal(lab_parse_rfc3339("2026-11-28T10:12:44+01:00", &t), 0);
         assert_int_equal(t, NOW);
-        assert_int_equal(lab_ctl_parse_time("2026-11-28t08:12:44-01:00", &t), 0);
+        assert_int_equal(lab_parse_rfc3339("2026-11-28t08:12:44-01:00", &t), 0);
         assert_int_equal(t, NOW);
-        assert_int_equal(lab_ctl_parse_time("2026-02-31T00:00:00Z", &t), -EINVAL);
-        assert_int_equal(lab_ctl_parse_time("2026-11-28 09:12:44Z", &t), -EINVAL);
-        assert_int_equal(lab_ctl_parse_time("2026-11-28T09:12:44", &t), -EINVAL);
-        assert_int_equal(lab_ctl_parse_time("2026-11-28T09:12:44Zjunk", &t), -EINVAL);
-        assert_int_equal(lab_ctl_parse_time("", &t), -EINVAL);
-        assert_int_equal(lab_ctl_parse_time(NULL, &t), -EINVAL);
+        assert_int_equal(lab_parse_rfc3339("2026-02-31T00:00:00Z", &t), -EINVAL);
+        assert_int_equal(lab_parse_rfc3339("2026-11-28 09:12:44Z", &t), -EINVAL);
+        assert_int_equal(lab_parse_rfc3339("2026-11-28T09:12:44", &t), -EINVAL);
+        assert_int_equal(lab_parse_rfc3339("2026-11-28T09:12:44Zjunk", &t), -EINVAL);
+        assert_int_equal(lab_parse_rfc3339("", &t), -EINVAL);
+        assert_int_equal(lab_parse_rfc3339(NULL, &t), -EINVAL);
 }
 
 static void test_answer_now(void **state)

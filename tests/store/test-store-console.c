@@ -436,12 +436,10 @@ static void test_resume(void **state)
         size_t n = 0;
         bool was = false;
 
-        assert_int_equal(lab_store_printer_pause(f->s, "ds620-1", "anna", "paper", "labctl:uid=1000",
-                                                 NULL),
-                         0);
-        assert_int_equal(lab_store_printer_pause(f->s, "cpd90", "anna", NULL, "labctl:uid=1000",
-                                                 NULL),
-                         0);
+        assert_int_equal(
+            lab_store_printer_pause(f->s, "ds620-1", "anna", "paper", "labctl:uid=1000", NULL), 0);
+        assert_int_equal(
+            lab_store_printer_pause(f->s, "cpd90", "anna", NULL, "labctl:uid=1000", NULL), 0);
         assert_int_equal(rows(f->s, "audit"), 2);
 
         assert_int_equal(lab_store_printer_resume(f->s, "ds620-1", "labctl:uid=1001",
@@ -892,9 +890,9 @@ static void test_reprint_refusals(void **state)
         queued_job(f->s, "c", 2, "ds620");
         print_copy(f->s, "c", 1);
         assert_job_state(f->s, "c", "printing");
-        assert_int_equal(
-            lab_store_job_transition(f->s, "c", "printing", "canceled", "canceled", NULL, NULL, NULL),
-            0);
+        assert_int_equal(lab_store_job_transition(f->s, "c", "printing", "canceled", "canceled",
+                                                  NULL, NULL, NULL),
+                         0);
         assert_int_equal(
             lab_store_copy_move(f->s, "c", 2, "queued", "canceled", NULL, NULL, NULL, NULL), 0);
         assert_job_state(f->s, "c", "canceled");
@@ -1067,7 +1065,8 @@ static void test_confirm_printed_with_failed_sibling(void **state)
         queued_job(f->s, "k5", 2, "ds620");
         uncertain_copy(f->s, "k5", 1);
         assert_int_equal(
-            lab_store_copy_move(f->s, "k5", 2, "queued", "submitting", &begin, NULL, NULL, NULL), 0);
+            lab_store_copy_move(f->s, "k5", 2, "queued", "submitting", &begin, NULL, NULL, NULL),
+            0);
         assert_int_equal(
             lab_store_copy_move(f->s, "k5", 2, "submitting", "failed", NULL, NULL, NULL, NULL), 0);
         assert_job_state(f->s, "k5", "uncertain");

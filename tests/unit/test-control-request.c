@@ -225,8 +225,8 @@ static void test_pause_resume(void **state)
         lab_control_request_done(&req);
 
         /* Longest printer name (255 bytes) and reason (200). */
-        assert_true(asprintf(&line, "{\"cmd\":\"pause\",\"printer\":\"%s\",\"reason\":\"%s\"}", name,
-                             reason) > 0);
+        assert_true(asprintf(&line, "{\"cmd\":\"pause\",\"printer\":\"%s\",\"reason\":\"%s\"}",
+                             name, reason) > 0);
         assert_parses(line, LAB_CONTROL_PAUSE, &req);
         assert_string_equal(req.printer, name);
         assert_string_equal(req.reason, reason);
@@ -250,8 +250,8 @@ static void test_pause_resume(void **state)
 
 static void test_reprint(void **state)
 {
-        static const char *const defects[] = {"banding", "colour_cast", "scratch",
-                                              "crease",  "smear",       "cut",
+        static const char *const defects[] = {"banding",   "colour_cast", "scratch",
+                                              "crease",    "smear",       "cut",
                                               "paper_jam", "not_printed", "other"};
         lab_control_request_t req;
         char *note = repeat('n', 500), *line;
@@ -474,8 +474,8 @@ static void test_too_long(void **state)
         free(line);
         free(s);
         s = repeat('n', 501);
-        line = line_with("{\"cmd\":\"reprint\",\"job\":\"J\",\"defect\":\"cut\",\"note\":\"%s\"}",
-                         s);
+        line =
+            line_with("{\"cmd\":\"reprint\",\"job\":\"J\",\"defect\":\"cut\",\"note\":\"%s\"}", s);
         assert_refused(line, "bad_request");
         free(line);
         free(s);
@@ -747,8 +747,8 @@ static void test_allowed(void **state)
             [LAB_CONTROL_REPRINT] = {false, false, true},
             [LAB_CONTROL_PRINTED] = {false, false, true},
         };
-        static const lab_control_role_t roles[3] = {
-            LAB_CONTROL_ROLE_NONE, LAB_CONTROL_ROLE_VIEWER, LAB_CONTROL_ROLE_OPERATOR};
+        static const lab_control_role_t roles[3] = {LAB_CONTROL_ROLE_NONE, LAB_CONTROL_ROLE_VIEWER,
+                                                    LAB_CONTROL_ROLE_OPERATOR};
 
         (void)state;
         for (int c = 0; c < LAB_CONTROL_CMD_MAX; c++)
