@@ -60,6 +60,17 @@ static char *audit_detail(json_t *o)
         return text;
 }
 
+/* The keywords of every state a job has not finished in, into v; how many. */
+static size_t unfinished_states(const char *v[LAB_JOB_STATE_MAX])
+{
+        size_t n = 0;
+
+        for (int i = 0; i < LAB_JOB_STATE_MAX; i++)
+                if (!lab_job_state_is_final((lab_job_state_t)i))
+                        v[n++] = lab_job_state_to_string((lab_job_state_t)i);
+        return n;
+}
+
 /* {state: n} of a job's copies. */
 static json_t *copy_counts(lab_store_copy_t **v, size_t n)
 {
@@ -209,9 +220,8 @@ static void add_count(const char *state, int64_t n, void *userdata)
 /* Jobs that need a person (held, uncertain) or have not moved for control.stuck_after. */
 static json_t *stuck_json(lab_console_t *c)
 {
-        static const char *const live[] = {
-            "claiming", "accepted", "downloading", "downloaded", "rendering", "rendered", "held",
-            "rerouted", "queued",   "submitting",  "printing",   "printed",   "uncertain"};
+        const char *live[LAB_JOB_STATE_MAX];
+        size_t n_live = unfinished_states(live);
         const lab_config_t *cfg = *c->config;
         lab_store_job_t **jobs = NULL;
         size_t n = 0;
@@ -220,7 +230,7 @@ static json_t *stuck_json(lab_console_t *c)
 
         format_time(time(NULL) - (time_t)(cfg->control.stuck_after / 1000000ULL), cutoff,
                     sizeof cutoff);
-        if (!list || lab_store_jobs_list(c->store, live, ELEMENTSOF(live), &jobs, &n) < 0) {
+        if (!list || lab_store_jobs_list(c->store, live, n_live, &jobs, &n) < 0) {
                 json_decref(list);
                 return NULL;
         }
@@ -268,11 +278,10 @@ static json_t *answer_status(lab_console_t *c, const lab_control_peer_t *peer)
 
 static json_t *answer_jobs(lab_console_t *c, const lab_control_request_t *req)
 {
-        static const char *const unfinished[] = {
-            "claiming", "accepted", "downloading", "downloaded", "rendering", "rendered", "held",
-            "rerouted", "queued",   "submitting",  "printing",   "printed",   "uncertain"};
+        const char *unfinished[LAB_JOB_STATE_MAX];
+        size_t n_unfinished = unfinished_states(unfinished);
         const char *const *states = req->n_states ? req->states : unfinished;
-        size_t n_states = req->n_states ? req->n_states : ELEMENTSOF(unfinished);
+        size_t n_states = req->n_states ? req->n_states : n_unfinished;
         lab_store_job_t **jobs = NULL;
         size_t n = 0;
         json_t *list = json_array(), *o;
