@@ -960,6 +960,30 @@ static void step(pst_printer_t *p)
                       "printer");
 }
 
+/* A rendered job's printer is unavailable: rendered → rerouted with job.rerouted. */
+static int reroute_rendered(lab_print_stage_t *s, const lab_store_job_t *j, pst_printer_t *p)
+{
+        char kw[LAB_ERROR_KEYWORD_MAX];
+        _cleanup_free_ char *body = NULL;
+        json_auto_t *o = NULL;
+        int r;
+
+        snprintf(kw, sizeof kw, "%.*s", (int)strcspn(p->reason, ":"), p->reason);
+        o = json_pack("{s:s, s:s, s:s}", "from", p->name, "reason", kw, "detail", p->reason);
+        body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        if (!body)
+                return -ENOMEM;
+        r = lab_job_move(s->store, j->id, "rendered", "rerouted", kw, p->reason, "job.rerouted",
+                         body);
+        if (r >= 0) {
+                s->rerouted++;
+                log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", j->id}, {"PRINTER", p->name}),
+                           "job %s: rerouted away from %s: %s", j->id, p->name, p->reason);
+                events_appended(s);
+        }
+        return r;
+}
+
 /* Queue rendered jobs at their printers. */
 static void queue_rendered(lab_print_stage_t *s)
 {
@@ -971,6 +995,7 @@ static void queue_rendered(lab_print_stage_t *s)
                 return;
         for (size_t i = 0; i < n; i++) {
                 const lab_store_job_t *j = jobs[i];
+                pst_printer_t *p;
                 int r;
 
                 if (!j->printer || !find_printer(s, j->printer)) {
@@ -980,6 +1005,17 @@ static void queue_rendered(lab_print_stage_t *s)
                                          "{\"from\":\"\",\"reason\":\"printer_removed\","
                                          "\"detail\":\"its printer is no longer configured\"}");
                         if (r >= 0 && s->rerouted_hook)
+                                s->rerouted_hook(s->hook_userdata);
+                        continue;
+                }
+                p = find_printer(s, j->printer);
+                if (p->status_known && !p->available && !p->paused) {
+                        /*
+                         * Rendered while its printer went away (the reroute of its
+                         * queue happened before this job joined it): render it again
+                         * for another, as that reroute would have.
+                         */
+                        if (reroute_rendered(s, j, p) >= 0 && s->rerouted_hook)
                                 s->rerouted_hook(s->hook_userdata);
                         continue;
                 }
