@@ -198,3 +198,13 @@ const lab_ynode_t *lab_ynode_map_get(const lab_ynode_t *m, const char *name);
 int lab_config_read_file(lab_config_ctx_t *ctx, const char *what, char **ret_buf, size_t *ret_len);
 int lab_config_too_large(lab_config_ctx_t *ctx, const char *what);
 int lab_config_problems_finish(lab_config_ctx_t *ctx);
+
+/*
+ * The two ends of loading a buffer as one of those files. Begin: the size
+ * guard, then the YAML tree into *root; *decode says whether to decode it
+ * (a tree, or an empty file with no problem yet; a syntax error leaves no
+ * tree and a problem). End: the problems finished; -EINVAL if there are any.
+ */
+int lab_config_load_begin(lab_config_ctx_t *ctx, const char *what, const char *buf, size_t len,
+                          lab_ynode_t **root, bool *decode);
+int lab_config_load_end(lab_config_ctx_t *ctx);

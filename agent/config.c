@@ -146,13 +146,11 @@ int lab_config_load_buffer(const char *name, const char *buf, size_t len, lab_co
         };
         _cleanup_(lab_ynode_freep) lab_ynode_t *root = NULL;
         _cleanup_(lab_config_freep) lab_config_t *c = NULL;
+        bool decode;
         int r;
 
         *ret = NULL;
-        if (len > LAB_CONFIG_MAX_FILE_SIZE)
-                return lab_config_too_large(&ctx, "labagent configuration");
-
-        r = lab_yaml_read(&ctx, buf ? buf : "", buf ? len : 0, &root);
+        r = lab_config_load_begin(&ctx, "labagent configuration", buf, len, &root, &decode);
         if (r < 0)
                 return r;
 
@@ -162,22 +160,42 @@ int lab_config_load_buffer(const char *name, const char *buf, size_t len, lab_co
         c->path = strdup(ctx.file);
         if (!c->path)
                 return -ENOMEM;
-
-        /* A YAML syntax error leaves no tree; an empty file has no tree and no problem yet. */
-        if (root || lab_config_ctx_count(&ctx) == 0) {
+        if (decode) {
                 r = lab_config_schema_decode(&ctx, root, c);
                 if (r < 0)
                         return r;
         }
-
-        r = lab_config_problems_finish(&ctx);
+        r = lab_config_load_end(&ctx);
         if (r < 0)
                 return r;
-        if (lab_config_ctx_count(&ctx) > 0)
-                return -EINVAL;
-
         *ret = TAKE_PTR(c);
         return 0;
+}
+
+int lab_config_load_begin(lab_config_ctx_t *ctx, const char *what, const char *buf, size_t len,
+                          lab_ynode_t **root, bool *decode)
+{
+        int r;
+
+        *root = NULL;
+        *decode = false;
+        if (len > LAB_CONFIG_MAX_FILE_SIZE)
+                return lab_config_too_large(ctx, what);
+        r = lab_yaml_read(ctx, buf ? buf : "", buf ? len : 0, root);
+        if (r < 0)
+                return r;
+        /* A YAML syntax error leaves no tree; an empty file has no tree and no problem yet. */
+        *decode = *root || lab_config_ctx_count(ctx) == 0;
+        return 0;
+}
+
+int lab_config_load_end(lab_config_ctx_t *ctx)
+{
+        int r = lab_config_problems_finish(ctx);
+
+        if (r < 0)
+                return r;
+        return lab_config_ctx_count(ctx) > 0 ? -EINVAL : 0;
 }
 
 /* Report that the file could not be read (line 0: the whole file) and return -err. */

@@ -291,13 +291,11 @@ int lab_registry_load_buffer(const char *name, const char *buf, size_t len, lab_
         };
         _cleanup_(lab_ynode_freep) lab_ynode_t *root = NULL;
         _cleanup_(lab_registry_freep) lab_registry_t *r = NULL;
+        bool decode;
         int k;
 
         *ret = NULL;
-        if (len > LAB_CONFIG_MAX_FILE_SIZE)
-                return lab_config_too_large(&ctx, "profile registry");
-
-        k = lab_yaml_read(&ctx, buf ? buf : "", buf ? len : 0, &root);
+        k = lab_config_load_begin(&ctx, "profile registry", buf, len, &root, &decode);
         if (k < 0)
                 return k;
 
@@ -307,9 +305,7 @@ int lab_registry_load_buffer(const char *name, const char *buf, size_t len, lab_
         r->path = strdup(ctx.file);
         if (!r->path)
                 return -ENOMEM;
-
-        /* A YAML syntax error leaves no tree; an empty file has no tree and no problem yet. */
-        if (root || lab_config_ctx_count(&ctx) == 0) {
+        if (decode) {
                 k = lab_schema_decode(&ctx, &root_section, root, r,
                                       "the file is empty; expected a mapping with the key models",
                                       "a mapping with the key models");
@@ -321,12 +317,9 @@ int lab_registry_load_buffer(const char *name, const char *buf, size_t len, lab_
                         return ctx.error;
         }
 
-        k = lab_config_problems_finish(&ctx);
+        k = lab_config_load_end(&ctx);
         if (k < 0)
                 return k;
-        if (lab_config_ctx_count(&ctx) > 0)
-                return -EINVAL;
-
         k = resolve_icc_paths(r, ctx.file);
         if (k < 0)
                 return k;
