@@ -17,6 +17,8 @@ usage: test_console.py LABAGENT EVENT_WRITER [unittest args]
 import grp
 import json
 import os
+import pty
+import select
 import socket
 import sqlite3
 import subprocess
@@ -104,6 +106,51 @@ class ConsoleTest(fleet.FleetTestCase):
         wait_until(lambda: len(set(ids) & set(ag.job_states())) == len(ids)
                    and all(ag.job_states()[i] in states for i in ids),
                    WAIT_PRINT, what)
+
+    def check_top(self, ag):
+        """labctl top: --batch frames for scripts, and the live view on a terminal."""
+        rc, out, err = labctl(ag.sock, "top", "--batch", "2", "--interval", "0.5")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(out.count("ds620"), 2, out)  # the printer, once a frame
+        self.assertRegex(out, r"\n-{10,}\n")       # frames are separated
+        # The live view in a pseudo-terminal: it draws the printer, q quits.
+        pid, fd = pty.fork()
+        if pid == 0:
+            os.environ["TERM"] = "xterm"
+            os.execv(LABCTL, [LABCTL, "--socket", ag.sock, "top", "--interval", "0.5"])
+        screen = b""
+        try:
+            deadline = time.monotonic() + 10
+            while b"ds620" not in screen and time.monotonic() < deadline:
+                r, _, _ = select.select([fd], [], [], 0.5)
+                if r:
+                    try:
+                        screen += os.read(fd, 65536)
+                    except OSError:
+                        break
+            self.assertIn(b"ds620", screen)
+            os.write(fd, b"q")
+            deadline = time.monotonic() + 10
+            status = None
+            while status is None and time.monotonic() < deadline:
+                done, st = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    status = st
+                else:
+                    try:  # keep the pty drained so the view can finish drawing
+                        if select.select([fd], [], [], 0.2)[0]:
+                            os.read(fd, 65536)
+                    except OSError:
+                        time.sleep(0.1)
+            self.assertIsNotNone(status, "labctl top did not quit on q")
+            self.assertEqual(os.waitstatus_to_exitcode(status), 0)
+        finally:
+            try:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+            except (ProcessLookupError, ChildProcessError):
+                pass
+            os.close(fd)
 
     def test_pause_keeps_the_queue_and_routes_new_work_elsewhere(self):
         """A paused printer is sent nothing new, its queued copies wait for it (never
@@ -197,6 +244,7 @@ class ConsoleTest(fleet.FleetTestCase):
         self.wait_states(ag, ids)
         a, b, c = [j["id"] for j in jobs]
         q = two[0]["id"]
+        self.check_top(ag)
 
         rc, out, err = labctl(ag.sock, "reprint", a, "--defect", "banding", "--note",
                               "cyan stripe at the top")
