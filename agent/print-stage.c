@@ -995,10 +995,10 @@ static void queue_rendered(lab_print_stage_t *s)
                 return;
         for (size_t i = 0; i < n; i++) {
                 const lab_store_job_t *j = jobs[i];
-                pst_printer_t *p;
+                pst_printer_t *p = j->printer ? find_printer(s, j->printer) : NULL;
                 int r;
 
-                if (!j->printer || !find_printer(s, j->printer)) {
+                if (!p) {
                         /* Its printer left the config: render it for another. */
                         r = lab_job_move(s->store, j->id, "rendered", "rerouted", "printer_removed",
                                          "its printer is no longer configured", "job.rerouted",
@@ -1008,7 +1008,6 @@ static void queue_rendered(lab_print_stage_t *s)
                                 s->rerouted_hook(s->hook_userdata);
                         continue;
                 }
-                p = find_printer(s, j->printer);
                 if (p->status_known && !p->available && !p->paused) {
                         /*
                          * Rendered while its printer went away (the reroute of its
