@@ -119,8 +119,10 @@ static bool conn_queue(conn_t *c, json_t *answer)
         size_t len, need;
 
         if (!answer)
-                answer = lab_control_error("internal_error", "the daemon could not build the "
-                                                             "answer (out of memory?); try again");
+                answer = lab_control_error("internal_error",
+                                           "the daemon could not build the answer (out of "
+                                           "memory?); an action may have been done: look with "
+                                           "labctl status before repeating it");
         text = answer ? json_dumps(answer, JSON_COMPACT) : NULL;
         json_decref(answer);
         if (!text)
