@@ -86,12 +86,7 @@ static void conn_free(conn_t *c)
         if (!c)
                 return;
         ctl = c->ctl;
-        if (c->prev)
-                c->prev->next = c->next;
-        else
-                ctl->conns = c->next;
-        if (c->next)
-                c->next->prev = c->prev;
+        LAB_LIST_REMOVE(ctl->conns, c);
         ctl->n_conns--;
         sd_event_source_disable_unref(c->io);
         sd_event_source_disable_unref(c->idle);
@@ -348,10 +343,7 @@ static int on_accept(sd_event_source *s, int fd, uint32_t revents, void *userdat
         }
         c->ctl = ctl;
         c->fd = cfd;
-        c->next = ctl->conns;
-        if (ctl->conns)
-                ctl->conns->prev = c;
-        ctl->conns = c;
+        LAB_LIST_PREPEND(ctl->conns, c);
         ctl->n_conns++;
         r = conn_credentials(c);
         if (r >= 0)

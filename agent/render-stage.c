@@ -49,6 +49,7 @@ struct lab_render_stage_s {
         lab_pool_t *pool;
         unsigned workers;
         unsigned in_flight;
+        struct render_task_s *tasks; /* the renders on the pool, for the router's backlog */
         const lab_config_t *config;
         const lab_color_setup_t *color;
         sd_event_source *defer;
@@ -68,6 +69,8 @@ typedef struct render_task_s {
         lab_render_stage_t *stage;
         char *job_id;
         char *printer;
+        unsigned prints; /* the job's quantity: its share of the printer's backlog */
+        struct render_task_s *prev, *next;
         char *input;
         char *output;
         char *profile;
@@ -182,6 +185,7 @@ static void task_done(void *userdata, bool ran)
         int r;
 
         s->in_flight--;
+        LAB_LIST_REMOVE(s->tasks, t);
         if (!ran) {
                 /* Stopped before it started: still "rendering", redone at the next start. */
                 task_free(t);
@@ -279,6 +283,21 @@ static const char *unfit_reason(lab_render_stage_t *s, const lab_config_printer_
         return NULL;
 }
 
+/*
+ * The prints being rendered for printer: they are not in its store backlog
+ * yet (a job's printer is recorded when its render ends), and without them
+ * renders starting side by side would all pick the same idle printer.
+ */
+static unsigned rendering_for(const lab_render_stage_t *s, const char *printer)
+{
+        unsigned n = 0;
+
+        for (const render_task_t *t = s->tasks; t; t = t->next)
+                if (strcmp(t->printer, printer) == 0)
+                        n += t->prints;
+        return n;
+}
+
 /* Choose a printer for job and start its render; false when no worker is free. */
 static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
 {
@@ -322,7 +341,8 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
                         cand[i].unfit = reasons + REASON_MAX * i;
                 }
                 if (!cand[i].unfit && lab_store_printer_backlog(s->store, pr->name, &backlog) >= 0)
-                        cand[i].backlog = backlog > 0 ? (unsigned)backlog : 0;
+                        cand[i].backlog = (backlog > 0 ? (unsigned)backlog : 0) +
+                                          rendering_for(s, pr->name);
         }
         best = lab_router_choose(cand, n, why, sizeof why);
         if (best < 0) {
@@ -337,6 +357,7 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
         if (!t)
                 goto oom;
         t->stage = s;
+        t->prints = job->quantity > 0 ? (unsigned)job->quantity : 1;
         t->params = plans[best].params;
         t->job_id = strdup(job->id);
         t->printer = strdup(cand[best].printer);
@@ -369,6 +390,7 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
                              NULL, NULL);
                 goto oom;
         }
+        LAB_LIST_PREPEND(s->tasks, t);
         TAKE_PTR(t);
         s->in_flight++;
         goto out;
