@@ -22,39 +22,20 @@
 #include <jansson.h>
 
 #include "store-private.h"
+#include "store-fixture.h"
 #include "testutil.h"
 
-typedef struct fixture_s {
-        char *dir;
-        char *db;
-        lab_store_t *s;
-} fixture_t;
+typedef store_fixture_t fixture_t;
 
-/* Open a fresh store in a scratch directory. */
+/* A fresh store for each test. */
 static int setup(void **state)
 {
-        fixture_t *f = calloc(1, sizeof *f);
-        lab_error_t err = {0};
-
-        f->dir = lab_test_mkdtemp("store-console");
-        f->db = lab_test_path(f->dir, "labagent.db");
-        if (lab_store_open(&f->s, f->db, &err) < 0)
-                return -1;
-        *state = f;
-        return 0;
+        return store_fixture_open(state, "store-console");
 }
 
-/* Close the store and remove the scratch directory. */
 static int teardown(void **state)
 {
-        fixture_t *f = *state;
-
-        lab_store_close(f->s);
-        lab_test_rm_rf(f->dir);
-        free(f->db);
-        free(f->dir);
-        free(f);
-        return 0;
+        return store_fixture_close(state);
 }
 
 /* ---- helpers: build jobs and copies through the public API ---- */
@@ -62,31 +43,10 @@ static int teardown(void **state)
 static const lab_store_copy_change_t begin = {.new_attempt = true};
 static const lab_store_copy_change_t sent = {.handle = "17"};
 
-/* Insert a job and render it for printer (state "rendered"). */
-static void rendered_job(lab_store_t *s, const char *id, int quantity, const char *printer)
-{
-        lab_store_job_t job = {
-            .id = (char *)id,
-            .order_id = "o",
-            .sku = "print-4x6",
-            .quantity = quantity,
-            .state = "rendering",
-            .asset_url = "https://p/a",
-            .asset_sha256 = "00",
-            .asset_bytes = 1,
-            .spec = "{}",
-        };
-
-        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
-        assert_int_equal(lab_store_job_rendered(s, id, "rendering", "rendered", printer,
-                                                "/spool/render/x.jpg", "{\"a\":1}", NULL),
-                         0);
-}
-
 /* A job queued at printer with quantity copies. */
 static void queued_job(lab_store_t *s, const char *id, int quantity, const char *printer)
 {
-        rendered_job(s, id, quantity, printer);
+        store_fixture_rendered_job(s, id, quantity, printer);
         assert_int_equal(lab_store_job_queue(s, id, "rendered", printer), 0);
 }
 
@@ -164,12 +124,6 @@ static int64_t rows(lab_store_t *s, const char *table)
         return sql_int(s, sql, NULL, NULL);
 }
 
-/* Events of kind for job. */
-static int64_t events_of(lab_store_t *s, const char *id, const char *kind)
-{
-        return sql_int(s, "SELECT count(*) FROM events WHERE job_id = ?1 AND kind = ?2", id, kind);
-}
-
 /* The body of the job's latest event of kind, parsed (asserts there is one). */
 static json_t *last_event(lab_store_t *s, const char *id, const char *kind)
 {
@@ -183,15 +137,6 @@ static json_t *last_event(lab_store_t *s, const char *id, const char *kind)
         assert_non_null(o);
         assert_true(json_is_object(o));
         return o;
-}
-
-/* The job's state. */
-static void assert_job_state(lab_store_t *s, const char *id, const char *want)
-{
-        _cleanup_(lab_store_job_freep) lab_store_job_t *j = NULL;
-
-        assert_int_equal(lab_store_job_get(s, id, &j), 0);
-        assert_string_equal(j->state, want);
 }
 
 /* The copy's row as "state|printer|attempt|reason" (NULL when there is none). */
@@ -555,8 +500,8 @@ static void test_reprint_printed_copy(void **state)
         size_t n = 0;
 
         printed_job(f->s, "j1", 1, "ds620");
-        assert_job_state(f->s, "j1", "printed");
-        assert_int_equal(events_of(f->s, "j1", "job.printed"), 1);
+        store_fixture_assert_job_state(f->s, "j1", "printed");
+        assert_int_equal(store_fixture_events_of(f->s, "j1", "job.printed"), 1);
         events0 = rows(f->s, "events");
         audit0 = rows(f->s, "audit");
 
@@ -572,7 +517,7 @@ static void test_reprint_printed_copy(void **state)
                 assert_non_null(row);
                 assert_true(strncmp(row, "queued|ds620|0|", 15) == 0);
         }
-        assert_job_state(f->s, "j1", "printing");
+        store_fixture_assert_job_state(f->s, "j1", "printing");
 
         /* The same print file: the job's render for that printer. */
         assert_int_equal(lab_store_job_copies(f->s, "j1", &v, &n), 0);
@@ -585,8 +530,8 @@ static void test_reprint_printed_copy(void **state)
 
         /* Exactly one event, job.defect, and one audit record. */
         assert_int_equal(rows(f->s, "events"), events0 + 1);
-        assert_int_equal(events_of(f->s, "j1", "job.defect"), 1);
-        assert_int_equal(events_of(f->s, "j1", "job.copy_printed"), 1);
+        assert_int_equal(store_fixture_events_of(f->s, "j1", "job.defect"), 1);
+        assert_int_equal(store_fixture_events_of(f->s, "j1", "job.copy_printed"), 1);
         {
                 json_auto_t *o = last_event(f->s, "j1", "job.defect");
                 assert_int_equal(json_object_size(o), 5);
@@ -616,17 +561,17 @@ static void test_reprint_printed_copy(void **state)
         assert_int_equal(
             lab_store_copy_move(f->s, "j1", 2, "queued", "submitting", &begin, NULL, NULL, NULL),
             0);
-        assert_job_state(f->s, "j1", "printing");
+        store_fixture_assert_job_state(f->s, "j1", "printing");
         assert_int_equal(
             lab_store_copy_move(f->s, "j1", 2, "submitting", "printing", &sent, NULL, NULL, NULL),
             0);
-        assert_job_state(f->s, "j1", "printing");
+        store_fixture_assert_job_state(f->s, "j1", "printing");
         assert_int_equal(lab_store_copy_move(f->s, "j1", 2, "printing", "printed", NULL,
                                              "job.copy_printed", "{\"copy\":2}", NULL),
                          0);
-        assert_job_state(f->s, "j1", "printed");
+        store_fixture_assert_job_state(f->s, "j1", "printed");
         assert_copy(f->s, "j1", 2, "printed|ds620|1|");
-        assert_int_equal(events_of(f->s, "j1", "job.printed"), 2);
+        assert_int_equal(store_fixture_events_of(f->s, "j1", "job.printed"), 2);
         {
                 json_auto_t *o = last_event(f->s, "j1", "job.printed");
                 assert_json_int(o, "copies", 2);
@@ -643,7 +588,7 @@ static void test_reprint_reported_job(void **state)
         const char *uuid = NULL;
 
         printed_job(f->s, "j2", 2, "cpd90");
-        assert_job_state(f->s, "j2", "printed");
+        store_fixture_assert_job_state(f->s, "j2", "printed");
         /* The platform acknowledges job.printed: the job is reported, finished. */
         assert_int_equal(lab_store_events_peek(f->s, 100, &ev, &n), 0);
         for (size_t i = 0; i < n; i++)
@@ -652,12 +597,12 @@ static void test_reprint_reported_job(void **state)
         assert_non_null(uuid);
         assert_int_equal(lab_store_events_ack(f->s, &uuid, 1, NULL), 0);
         lab_store_events_free(ev, n);
-        assert_job_state(f->s, "j2", "reported");
+        store_fixture_assert_job_state(f->s, "j2", "reported");
 
         assert_int_equal(lab_store_copy_reprint(f->s, &rp), 0);
         assert_int_equal(rp.reprint_copy, 3);
         assert_string_equal(rp.printer, "cpd90");
-        assert_job_state(f->s, "j2", "printing");
+        store_fixture_assert_job_state(f->s, "j2", "printing");
         assert_copy(f->s, "j2", 1, "printed|cpd90|1|");
         assert_copy(f->s, "j2", 2, "printed|cpd90|1|");
         {
@@ -682,18 +627,19 @@ static void test_reprint_reported_job(void **state)
         rp = reprint("j2", 1, "crease", NULL);
         assert_int_equal(lab_store_copy_reprint(f->s, &rp), 0);
         assert_int_equal(rp.reprint_copy, 4);
-        assert_job_state(f->s, "j2", "printing");
+        store_fixture_assert_job_state(f->s, "j2", "printing");
         assert_int_equal(rows(f->s, "copies"), 4);
 
         print_copy(f->s, "j2", 3);
-        assert_job_state(f->s, "j2", "printing");
+        store_fixture_assert_job_state(f->s, "j2", "printing");
         print_copy(f->s, "j2", 4);
-        assert_job_state(f->s, "j2", "printed");
+        store_fixture_assert_job_state(f->s, "j2", "printed");
         {
                 json_auto_t *o = last_event(f->s, "j2", "job.printed");
                 assert_json_int(o, "copies", 4);
         }
-        assert_int_equal(events_of(f->s, "j2", "job.printed"), 1); /* the first was acked */
+        assert_int_equal(store_fixture_events_of(f->s, "j2", "job.printed"),
+                         1); /* the first was acked */
 }
 
 /* ---- reprint: an uncertain copy ---- */
@@ -707,7 +653,7 @@ static void test_reprint_uncertain_not_printed(void **state)
 
         queued_job(f->s, "j3", 1, "ds620");
         uncertain_copy(f->s, "j3", 1);
-        assert_job_state(f->s, "j3", "uncertain");
+        store_fixture_assert_job_state(f->s, "j3", "uncertain");
         assert_copy(f->s, "j3", 1, "uncertain|ds620|1|");
         events0 = rows(f->s, "events");
         audit0 = rows(f->s, "audit");
@@ -723,11 +669,11 @@ static void test_reprint_uncertain_not_printed(void **state)
                 assert_non_null(row);
                 assert_true(strncmp(row, "queued|ds620|1|", 15) == 0);
         }
-        assert_job_state(f->s, "j3", "queued");
+        store_fixture_assert_job_state(f->s, "j3", "queued");
 
         /* job.defect only: it never printed, so no job.copy_printed. */
         assert_int_equal(rows(f->s, "events"), events0 + 1);
-        assert_int_equal(events_of(f->s, "j3", "job.copy_printed"), 0);
+        assert_int_equal(store_fixture_events_of(f->s, "j3", "job.copy_printed"), 0);
         {
                 json_auto_t *o = last_event(f->s, "j3", "job.defect");
                 assert_int_equal(json_object_size(o), 5);
@@ -756,11 +702,11 @@ static void test_reprint_uncertain_not_printed(void **state)
         assert_int_equal(
             lab_store_copy_move(f->s, "j3", 1, "submitting", "printing", &sent, NULL, NULL, NULL),
             0);
-        assert_job_state(f->s, "j3", "printing");
+        store_fixture_assert_job_state(f->s, "j3", "printing");
         assert_int_equal(lab_store_copy_move(f->s, "j3", 1, "printing", "printed", NULL,
                                              "job.copy_printed", "{\"copy\":1}", NULL),
                          0);
-        assert_job_state(f->s, "j3", "printed");
+        store_fixture_assert_job_state(f->s, "j3", "printed");
         {
                 json_auto_t *o = last_event(f->s, "j3", "job.printed");
                 assert_json_int(o, "copies", 1);
@@ -775,7 +721,7 @@ static void test_reprint_uncertain_not_printed_with_printed_sibling(void **state
         queued_job(f->s, "j3b", 2, "ds620");
         print_copy(f->s, "j3b", 1);
         uncertain_copy(f->s, "j3b", 2);
-        assert_job_state(f->s, "j3b", "uncertain");
+        store_fixture_assert_job_state(f->s, "j3b", "uncertain");
 
         assert_int_equal(lab_store_copy_reprint(f->s, &rp), 0);
         assert_int_equal(rp.reprint_copy, 2);
@@ -787,9 +733,9 @@ static void test_reprint_uncertain_not_printed_with_printed_sibling(void **state
                 assert_true(strncmp(row, "queued|ds620|1|", 15) == 0);
         }
         /* One printed, one queued: the job is printing. */
-        assert_job_state(f->s, "j3b", "printing");
+        store_fixture_assert_job_state(f->s, "j3b", "printing");
         print_copy(f->s, "j3b", 2);
-        assert_job_state(f->s, "j3b", "printed");
+        store_fixture_assert_job_state(f->s, "j3b", "printed");
         {
                 json_auto_t *o = last_event(f->s, "j3b", "job.printed");
                 assert_json_int(o, "copies", 2);
@@ -804,7 +750,7 @@ static void test_reprint_uncertain_other_defect(void **state)
 
         queued_job(f->s, "j4", 1, "ds620");
         uncertain_copy(f->s, "j4", 1);
-        assert_job_state(f->s, "j4", "uncertain");
+        store_fixture_assert_job_state(f->s, "j4", "uncertain");
         events0 = rows(f->s, "events");
         audit0 = rows(f->s, "audit");
 
@@ -821,11 +767,11 @@ static void test_reprint_uncertain_other_defect(void **state)
                 assert_non_null(row);
                 assert_true(strncmp(row, "queued|ds620|0|", 15) == 0);
         }
-        assert_job_state(f->s, "j4", "printing");
+        store_fixture_assert_job_state(f->s, "j4", "printing");
 
         /* job.copy_printed (with who) then job.defect. */
         assert_int_equal(rows(f->s, "events"), events0 + 2);
-        assert_int_equal(events_of(f->s, "j4", "job.copy_printed"), 1);
+        assert_int_equal(store_fixture_events_of(f->s, "j4", "job.copy_printed"), 1);
         {
                 json_auto_t *o = last_event(f->s, "j4", "job.copy_printed");
                 assert_int_equal(json_object_size(o), 5);
@@ -856,8 +802,8 @@ static void test_reprint_uncertain_other_defect(void **state)
 
         /* The reprint printed: job printed, job.printed with both copies. */
         print_copy(f->s, "j4", 2);
-        assert_job_state(f->s, "j4", "printed");
-        assert_int_equal(events_of(f->s, "j4", "job.printed"), 1);
+        store_fixture_assert_job_state(f->s, "j4", "printed");
+        assert_int_equal(store_fixture_events_of(f->s, "j4", "job.printed"), 1);
         {
                 json_auto_t *o = last_event(f->s, "j4", "job.printed");
                 assert_json_int(o, "copies", 2);
@@ -885,24 +831,24 @@ static void test_reprint_refusals(void **state)
         queued_job(f->s, "b", 3, "ds620");
         print_copy(f->s, "b", 1);
         send_copy(f->s, "b", 2);
-        assert_job_state(f->s, "b", "printing");
+        store_fixture_assert_job_state(f->s, "b", "printing");
         /* canceled while printing, with a printed copy. */
         queued_job(f->s, "c", 2, "ds620");
         print_copy(f->s, "c", 1);
-        assert_job_state(f->s, "c", "printing");
+        store_fixture_assert_job_state(f->s, "c", "printing");
         assert_int_equal(lab_store_job_transition(f->s, "c", "printing", "canceled", "canceled",
                                                   NULL, NULL, NULL),
                          0);
         assert_int_equal(
             lab_store_copy_move(f->s, "c", 2, "queued", "canceled", NULL, NULL, NULL, NULL), 0);
-        assert_job_state(f->s, "c", "canceled");
+        store_fixture_assert_job_state(f->s, "c", "canceled");
         /* failed: its one copy failed. */
         queued_job(f->s, "x", 1, "ds620");
         assert_int_equal(
             lab_store_copy_move(f->s, "x", 1, "queued", "submitting", &begin, NULL, NULL, NULL), 0);
         assert_int_equal(
             lab_store_copy_move(f->s, "x", 1, "submitting", "failed", NULL, NULL, NULL, NULL), 0);
-        assert_job_state(f->s, "x", "failed");
+        store_fixture_assert_job_state(f->s, "x", "failed");
         /* dropped (no longer the lab's) while printing, with a printed copy. */
         queued_job(f->s, "d", 2, "ds620");
         print_copy(f->s, "d", 1);
@@ -915,7 +861,7 @@ static void test_reprint_refusals(void **state)
             lab_store_job_transition(f->s, "h", "queued", "held", "no_printer", NULL, NULL, NULL),
             0);
         /* a job with no copies yet. */
-        rendered_job(f->s, "r", 1, "ds620");
+        store_fixture_rendered_job(f->s, "r", 1, "ds620");
         /* uncertain job, and one that was reported (finished). */
         queued_job(f->s, "u", 1, "ds620");
         uncertain_copy(f->s, "u", 1);
@@ -958,17 +904,18 @@ static void test_reprint_refusals(void **state)
         assert_int_equal(lab_store_copy_reprint(NULL, &(lab_store_reprint_t){0}), -EINVAL);
 
         assert_int_equal(rows(f->s, "audit"), 0);
-        assert_int_equal(events_of(f->s, "p", "job.defect") + events_of(f->s, "b", "job.defect") +
-                             events_of(f->s, "c", "job.defect") +
-                             events_of(f->s, "x", "job.defect") +
-                             events_of(f->s, "h", "job.defect"),
+        assert_int_equal(store_fixture_events_of(f->s, "p", "job.defect") +
+                             store_fixture_events_of(f->s, "b", "job.defect") +
+                             store_fixture_events_of(f->s, "c", "job.defect") +
+                             store_fixture_events_of(f->s, "x", "job.defect") +
+                             store_fixture_events_of(f->s, "h", "job.defect"),
                          0);
         /* The refusals left the good ones reprintable. */
         {
                 lab_store_reprint_t rp = reprint("b", 1, "cut", NULL);
                 assert_int_equal(lab_store_copy_reprint(f->s, &rp), 0);
                 assert_int_equal(rp.reprint_copy, 4);
-                assert_job_state(f->s, "b", "printing");
+                store_fixture_assert_job_state(f->s, "b", "printing");
                 rp = reprint("u", 1, "paper_jam", NULL);
                 assert_int_equal(lab_store_copy_reprint(f->s, &rp), 0);
                 assert_int_equal(rp.reprint_copy, 2);
@@ -995,14 +942,14 @@ static void test_confirm_printed(void **state)
 
         queued_job(f->s, "k1", 1, "ds620");
         uncertain_copy(f->s, "k1", 1);
-        assert_job_state(f->s, "k1", "uncertain");
+        store_fixture_assert_job_state(f->s, "k1", "uncertain");
         events0 = rows(f->s, "events");
         audit0 = rows(f->s, "audit");
 
         assert_int_equal(
             lab_store_copy_confirm_printed(f->s, "k1", 1, "k1/1/1", "anna", "labctl:uid=1000"), 0);
         assert_copy(f->s, "k1", 1, "printed|ds620|1|confirmed_by_person");
-        assert_job_state(f->s, "k1", "printed");
+        store_fixture_assert_job_state(f->s, "k1", "printed");
         /* job.copy_printed (with who) and the job's job.printed. */
         assert_int_equal(rows(f->s, "events"), events0 + 2);
         {
@@ -1034,27 +981,27 @@ static void test_confirm_printed_waits_for_siblings(void **state)
         queued_job(f->s, "k2", 2, "cpd90");
         uncertain_copy(f->s, "k2", 1);
         uncertain_copy(f->s, "k2", 2);
-        assert_job_state(f->s, "k2", "uncertain");
+        store_fixture_assert_job_state(f->s, "k2", "uncertain");
         assert_int_equal(
             lab_store_copy_confirm_printed(f->s, "k2", 1, "k2/1/1", "anna", "labctl:uid=1000"), 0);
-        assert_job_state(f->s, "k2", "uncertain");
-        assert_int_equal(events_of(f->s, "k2", "job.printed"), 0);
+        store_fixture_assert_job_state(f->s, "k2", "uncertain");
+        assert_int_equal(store_fixture_events_of(f->s, "k2", "job.printed"), 0);
         assert_int_equal(
             lab_store_copy_confirm_printed(f->s, "k2", 2, "k2/2/1", "anna", "labctl:uid=1000"), 0);
-        assert_job_state(f->s, "k2", "printed");
-        assert_int_equal(events_of(f->s, "k2", "job.printed"), 1);
-        assert_int_equal(events_of(f->s, "k2", "job.copy_printed"), 2);
+        store_fixture_assert_job_state(f->s, "k2", "printed");
+        assert_int_equal(store_fixture_events_of(f->s, "k2", "job.printed"), 1);
+        assert_int_equal(store_fixture_events_of(f->s, "k2", "job.copy_printed"), 2);
 
         /* An uncertain copy and a queued one: printing until the queued one prints. */
         queued_job(f->s, "k3", 2, "cpd90");
         uncertain_copy(f->s, "k3", 1);
-        assert_job_state(f->s, "k3", "printing");
+        store_fixture_assert_job_state(f->s, "k3", "printing");
         assert_int_equal(
             lab_store_copy_confirm_printed(f->s, "k3", 1, "k3/1/1", "bob", "labctl:uid=1001"), 0);
-        assert_job_state(f->s, "k3", "printing");
+        store_fixture_assert_job_state(f->s, "k3", "printing");
         assert_copy(f->s, "k3", 1, "printed|cpd90|1|confirmed_by_person");
         print_copy(f->s, "k3", 2);
-        assert_job_state(f->s, "k3", "printed");
+        store_fixture_assert_job_state(f->s, "k3", "printed");
 }
 
 static void test_confirm_printed_with_failed_sibling(void **state)
@@ -1069,16 +1016,16 @@ static void test_confirm_printed_with_failed_sibling(void **state)
             0);
         assert_int_equal(
             lab_store_copy_move(f->s, "k5", 2, "submitting", "failed", NULL, NULL, NULL, NULL), 0);
-        assert_job_state(f->s, "k5", "uncertain");
+        store_fixture_assert_job_state(f->s, "k5", "uncertain");
 
         /* The technician finds copy 1 in the tray: it is recorded printed, and the job ends
          * as its copies say (one printed, one failed: failed), with job.failed. */
         assert_int_equal(
             lab_store_copy_confirm_printed(f->s, "k5", 1, "k5/1/1", "anna", "labctl:uid=1000"), 0);
         assert_copy(f->s, "k5", 1, "printed|ds620|1|confirmed_by_person");
-        assert_job_state(f->s, "k5", "failed");
-        assert_int_equal(events_of(f->s, "k5", "job.copy_printed"), 1);
-        assert_int_equal(events_of(f->s, "k5", "job.failed"), 1);
+        store_fixture_assert_job_state(f->s, "k5", "failed");
+        assert_int_equal(store_fixture_events_of(f->s, "k5", "job.copy_printed"), 1);
+        assert_int_equal(store_fixture_events_of(f->s, "k5", "job.failed"), 1);
 }
 
 static void test_confirm_printed_refusals(void **state)
@@ -1122,7 +1069,7 @@ static void test_job_copies(void **state)
         assert_int_equal(lab_store_job_copies(f->s, "nope", &v, &n), 0);
         assert_null(v);
         assert_int_equal(n, 0);
-        rendered_job(f->s, "r", 1, "ds620");
+        store_fixture_rendered_job(f->s, "r", 1, "ds620");
         assert_int_equal(lab_store_job_copies(f->s, "r", &v, &n), 0);
         assert_null(v);
         assert_int_equal(n, 0);
@@ -1206,7 +1153,7 @@ static void test_jobs_by_state(void **state)
         queued_job(f->s, "q2", 2, "ds620");
         queued_job(f->s, "q3", 1, "cpd90");
         printed_job(f->s, "p1", 1, "ds620");
-        rendered_job(f->s, "r1", 1, "ds620");
+        store_fixture_rendered_job(f->s, "r1", 1, "ds620");
         queued_job(f->s, "u1", 1, "ds620");
         uncertain_copy(f->s, "u1", 1);
         queued_job(f->s, "c1", 1, "ds620");

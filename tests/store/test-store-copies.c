@@ -16,92 +16,20 @@
 #include <cmocka.h>
 
 #include "store-private.h"
+#include "store-fixture.h"
 #include "testutil.h"
 
-typedef struct fixture_s {
-        char *dir;
-        lab_store_t *s;
-} fixture_t;
+typedef store_fixture_t fixture_t;
 
+/* A fresh store for each test. */
 static int setup(void **state)
 {
-        fixture_t *f = calloc(1, sizeof *f);
-        _cleanup_free_ char *db = NULL;
-        lab_error_t err = {0};
-
-        f->dir = lab_test_mkdtemp("store-copies");
-        db = lab_test_path(f->dir, "labagent.db");
-        if (lab_store_open(&f->s, db, &err) < 0)
-                return -1;
-        *state = f;
-        return 0;
+        return store_fixture_open(state, "store-copies");
 }
 
 static int teardown(void **state)
 {
-        fixture_t *f = *state;
-
-        lab_store_close(f->s);
-        lab_test_rm_rf(f->dir);
-        free(f->dir);
-        free(f);
-        return 0;
-}
-
-/* A job in state "rendered" for printer with quantity copies. */
-static void rendered_job(lab_store_t *s, const char *id, int quantity, const char *printer)
-{
-        lab_store_job_t job = {
-            .id = (char *)id,
-            .order_id = "o",
-            .sku = "print-4x6",
-            .quantity = quantity,
-            .state = "rendering",
-            .asset_url = "https://p/a",
-            .asset_sha256 = "00",
-            .asset_bytes = 1,
-            .spec = "{}",
-        };
-
-        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
-        assert_int_equal(lab_store_job_rendered(s, id, "rendering", "rendered", printer,
-                                                "/spool/render/x.jpg", "{\"a\":1}", NULL),
-                         0);
-}
-
-/* The job's state. */
-static char *job_state(lab_store_t *s, const char *id)
-{
-        _cleanup_(lab_store_job_freep) lab_store_job_t *j = NULL;
-
-        assert_int_equal(lab_store_job_get(s, id, &j), 0);
-        return strdup(j->state);
-}
-
-static void assert_job_state(lab_store_t *s, const char *id, const char *want)
-{
-        _cleanup_free_ char *got = job_state(s, id);
-
-        assert_string_equal(got, want);
-}
-
-/* How many events of kind the job has in the outbox. */
-static int events_of(lab_store_t *s, const char *id, const char *kind)
-{
-        sqlite3_stmt *st = NULL;
-        int n = -1;
-
-        assert_int_equal(sqlite3_prepare_v2(lab_store_sqlite(s),
-                                            "SELECT count(*) FROM events WHERE job_id = ?1 AND "
-                                            "kind = ?2",
-                                            -1, &st, NULL),
-                         SQLITE_OK);
-        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, kind, -1, SQLITE_STATIC);
-        if (sqlite3_step(st) == SQLITE_ROW)
-                n = sqlite3_column_int(st, 0);
-        sqlite3_finalize(st);
-        return n;
+        return store_fixture_close(state);
 }
 
 static void test_copies_drive_the_job(void **state)
@@ -113,10 +41,10 @@ static void test_copies_drive_the_job(void **state)
         const lab_store_copy_change_t begin = {.new_attempt = true};
         const lab_store_copy_change_t sent = {.handle = "17"};
 
-        rendered_job(f->s, "j1", 2, "ds620");
+        store_fixture_rendered_job(f->s, "j1", 2, "ds620");
         assert_int_equal(lab_store_job_queue(f->s, "j1", "rendered", "ds620"), 0);
-        assert_job_state(f->s, "j1", "queued");
-        assert_int_equal(events_of(f->s, "j1", "job.queued"), 1);
+        store_fixture_assert_job_state(f->s, "j1", "queued");
+        assert_int_equal(store_fixture_events_of(f->s, "j1", "job.queued"), 1);
         /* The router's backlog: prints waiting for each printer. */
         {
                 int64_t backlog = -1;
@@ -139,7 +67,7 @@ static void test_copies_drive_the_job(void **state)
                                              NULL, &attempt),
                          0);
         assert_int_equal(attempt, 1);
-        assert_job_state(f->s, "j1", "submitting");
+        store_fixture_assert_job_state(f->s, "j1", "submitting");
         /* Only from the state the caller saw. */
         assert_int_equal(lab_store_copy_move(f->s, "j1", 1, "queued", "submitting", &begin, NULL,
                                              NULL, &attempt),
@@ -151,8 +79,8 @@ static void test_copies_drive_the_job(void **state)
         assert_int_equal(
             lab_store_copy_move(f->s, "j1", 1, "submitting", "printing", &sent, NULL, NULL, NULL),
             0);
-        assert_job_state(f->s, "j1", "printing");
-        assert_int_equal(events_of(f->s, "j1", "job.printing"), 1);
+        store_fixture_assert_job_state(f->s, "j1", "printing");
+        assert_int_equal(store_fixture_events_of(f->s, "j1", "job.printing"), 1);
 
         assert_int_equal(lab_store_copies_list(f->s, NULL, (const char *[]){"printing"}, 1, &v, &n),
                          0);
@@ -163,7 +91,7 @@ static void test_copies_drive_the_job(void **state)
         assert_int_equal(lab_store_copy_move(f->s, "j1", 1, "printing", "printed", NULL,
                                              "job.copy_printed", "{\"copy\":1}", NULL),
                          0);
-        assert_job_state(f->s, "j1", "printing");
+        store_fixture_assert_job_state(f->s, "j1", "printing");
         /* Copy 2 aborted once, sent again: attempt 2, no second job.printing. */
         assert_int_equal(
             lab_store_copy_move(f->s, "j1", 2, "queued", "submitting", &begin, NULL, NULL, NULL),
@@ -180,20 +108,20 @@ static void test_copies_drive_the_job(void **state)
         assert_int_equal(lab_store_copy_move(f->s, "j1", 2, "printing", "printed", NULL,
                                              "job.copy_printed", "{\"copy\":2}", NULL),
                          0);
-        assert_job_state(f->s, "j1", "printed");
+        store_fixture_assert_job_state(f->s, "j1", "printed");
         {
                 int64_t backlog = -1;
                 assert_int_equal(lab_store_printer_backlog(f->s, "ds620", &backlog), 0);
                 assert_int_equal(backlog, 0);
         }
-        assert_int_equal(events_of(f->s, "j1", "job.printing"), 1);
-        assert_int_equal(events_of(f->s, "j1", "job.copy_printed"), 2);
-        assert_int_equal(events_of(f->s, "j1", "job.printed"), 1);
+        assert_int_equal(store_fixture_events_of(f->s, "j1", "job.printing"), 1);
+        assert_int_equal(store_fixture_events_of(f->s, "j1", "job.copy_printed"), 2);
+        assert_int_equal(store_fixture_events_of(f->s, "j1", "job.printed"), 1);
         /* A printed copy is a fact. */
         assert_int_equal(
             lab_store_copy_move(f->s, "j1", 2, "printed", "queued", NULL, NULL, NULL, NULL),
             -EPERM);
-        assert_job_state(f->s, "j1", "printed");
+        store_fixture_assert_job_state(f->s, "j1", "printed");
 }
 
 static void test_uncertain_and_canceled(void **state)
@@ -201,7 +129,7 @@ static void test_uncertain_and_canceled(void **state)
         fixture_t *f = *state;
         const lab_store_copy_change_t begin = {.new_attempt = true};
 
-        rendered_job(f->s, "j2", 1, "ds620");
+        store_fixture_rendered_job(f->s, "j2", 1, "ds620");
         assert_int_equal(lab_store_job_queue(f->s, "j2", "rendered", "ds620"), 0);
         assert_int_equal(
             lab_store_copy_move(f->s, "j2", 1, "queued", "submitting", &begin, NULL, NULL, NULL),
@@ -209,17 +137,17 @@ static void test_uncertain_and_canceled(void **state)
         assert_int_equal(
             lab_store_copy_move(f->s, "j2", 1, "submitting", "uncertain", NULL, NULL, NULL, NULL),
             0);
-        assert_job_state(f->s, "j2", "uncertain");
-        assert_int_equal(events_of(f->s, "j2", "job.uncertain"), 1);
+        store_fixture_assert_job_state(f->s, "j2", "uncertain");
+        assert_int_equal(store_fixture_events_of(f->s, "j2", "job.uncertain"), 1);
 
         /* A canceled job keeps its state whatever its copies do. */
-        rendered_job(f->s, "j3", 1, "ds620");
+        store_fixture_rendered_job(f->s, "j3", 1, "ds620");
         assert_int_equal(lab_store_job_queue(f->s, "j3", "rendered", "ds620"), 0);
         assert_int_equal(
             lab_store_job_transition(f->s, "j3", "queued", "canceled", NULL, NULL, NULL, NULL), 0);
         assert_int_equal(
             lab_store_copy_move(f->s, "j3", 1, "queued", "canceled", NULL, NULL, NULL, NULL), 0);
-        assert_job_state(f->s, "j3", "canceled");
+        store_fixture_assert_job_state(f->s, "j3", "canceled");
 }
 
 static void test_reroute(void **state)
@@ -229,11 +157,11 @@ static void test_reroute(void **state)
         lab_store_copy_t **v = NULL;
         size_t n = 0;
 
-        rendered_job(f->s, "j4", 3, "ds620");
+        store_fixture_rendered_job(f->s, "j4", 3, "ds620");
         assert_int_equal(lab_store_job_queue(f->s, "j4", "rendered", "ds620"), 0);
         assert_int_equal(lab_store_job_reroute(f->s, "j4", "media_empty", "out of paper"), 0);
-        assert_job_state(f->s, "j4", "rerouted");
-        assert_int_equal(events_of(f->s, "j4", "job.rerouted"), 1);
+        store_fixture_assert_job_state(f->s, "j4", "rerouted");
+        assert_int_equal(store_fixture_events_of(f->s, "j4", "job.rerouted"), 1);
         assert_int_equal(lab_store_copies_list(f->s, NULL, (const char *[]){"queued"}, 1, &v, &n),
                          0);
         for (size_t i = 0; i < n; i++)
@@ -243,7 +171,7 @@ static void test_reroute(void **state)
         assert_int_equal(lab_store_job_reroute(f->s, "j4", "x", NULL), -ESTALE);
 
         /* Once a copy was sent, the job stays with its printer. */
-        rendered_job(f->s, "j5", 2, "ds620");
+        store_fixture_rendered_job(f->s, "j5", 2, "ds620");
         assert_int_equal(lab_store_job_queue(f->s, "j5", "rendered", "ds620"), 0);
         assert_int_equal(
             lab_store_copy_move(f->s, "j5", 1, "queued", "submitting", &begin, NULL, NULL, NULL),
@@ -251,7 +179,7 @@ static void test_reroute(void **state)
         assert_int_equal(
             lab_store_copy_move(f->s, "j5", 1, "submitting", "queued", NULL, NULL, NULL, NULL), 0);
         /* Back in the queue (the printer was found not to have it): it may go elsewhere... */
-        assert_job_state(f->s, "j5", "queued");
+        store_fixture_assert_job_state(f->s, "j5", "queued");
         assert_int_equal(
             lab_store_copy_move(f->s, "j5", 2, "queued", "submitting", &begin, NULL, NULL, NULL),
             0);
@@ -297,7 +225,7 @@ static void test_rush_first(void **state)
             .spec = "{}",
         };
 
-        rendered_job(f->s, "j-std", 1, "cpd90");
+        store_fixture_rendered_job(f->s, "j-std", 1, "cpd90");
         assert_int_equal(lab_store_job_insert(f->s, &job, NULL, NULL), 0);
         assert_int_equal(lab_store_job_rendered(f->s, "j-rush", "rendering", "rendered", "cpd90",
                                                 "/r.jpg", "{}", NULL),

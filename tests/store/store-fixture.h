@@ -1,0 +1,31 @@
+/*
+ * store-fixture.h - what the store's copy and console tests share: a fresh
+ * store in a scratch directory, a job built through the public API up to
+ * "rendered", and the questions both ask of the result.
+ */
+#pragma once
+
+#include <stdint.h>
+
+#include "store.h"
+
+typedef struct store_fixture_s {
+        char *dir;
+        char *db;
+        lab_store_t *s;
+} store_fixture_t;
+
+/* cmocka setup: open a fresh store in a new scratch directory named after name. */
+int store_fixture_open(void **state, const char *name);
+
+/* cmocka teardown: close the store, remove the directory. */
+int store_fixture_close(void **state);
+
+/* Insert job id (quantity copies of print-4x6) and render it for printer: state "rendered". */
+void store_fixture_rendered_job(lab_store_t *s, const char *id, int quantity, const char *printer);
+
+/* Assert the job's state. */
+void store_fixture_assert_job_state(lab_store_t *s, const char *id, const char *want);
+
+/* How many events of kind the job has in the outbox. */
+int64_t store_fixture_events_of(lab_store_t *s, const char *id, const char *kind);
