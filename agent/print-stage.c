@@ -213,7 +213,8 @@ static bool submit_ambiguous(const lab_error_t *err)
 /* Find oc at the printer by its job name. */
 static void find_copy(lab_printer_t *drv, op_copy_t *oc)
 {
-        int r = lab_printer_find_job(drv, oc->job_name, &oc->found_handle, &oc->st, &oc->err);
+        int r = lab_printer_find_job(drv, oc->job_name, &oc->found_handle, &oc->st, NULL,
+                                       &oc->err);
 
         oc->found = r >= 0;
         oc->r = r;

@@ -875,7 +875,8 @@ static int hotfolder_status(lab_printer_t *p, lab_printer_status_t *ret, lab_err
 
 /* Find a job by its stable name: its item name is the encoded job name. */
 static int hotfolder_find_job(lab_printer_t *p, const char *job_name, char **ret_handle,
-                              lab_pjob_status_t *ret_status, lab_error_t *err)
+                              lab_pjob_status_t *ret_status, lab_printer_memory_t *ret_memory,
+                              lab_error_t *err)
 {
         hf_t *h = (hf_t *)p;
         char item[HF_ITEM_MAX + 1];

@@ -736,7 +736,8 @@ static int ipp_status(lab_printer_t *base, lab_printer_status_t *ret, lab_error_
 
 /* Get-Jobs which-jobs=all, matched on job-name. */
 static int ipp_find_job(lab_printer_t *base, const char *job_name, char **ret_handle,
-                        lab_pjob_status_t *ret_status, lab_error_t *err)
+                        lab_pjob_status_t *ret_status, lab_printer_memory_t *ret_memory,
+                        lab_error_t *err)
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
         lab_error_t local_err;

@@ -22,7 +22,8 @@ typedef struct lab_printer_ops_s {
         int (*cancel)(lab_printer_t *p, const char *handle, lab_error_t *err);
         int (*status)(lab_printer_t *p, lab_printer_status_t *ret, lab_error_t *err);
         int (*find_job)(lab_printer_t *p, const char *job_name, char **ret_handle,
-                        lab_pjob_status_t *ret_status, lab_error_t *err);
+                        lab_pjob_status_t *ret_status, lab_printer_memory_t *ret_memory,
+                        lab_error_t *err);
         int (*watch_fd)(lab_printer_t *p);      /* NULL: -1 */
         void (*drain_watch)(lab_printer_t *p); /* NULL: nothing */
 } lab_printer_ops_t;

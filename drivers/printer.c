@@ -89,11 +89,17 @@ int lab_printer_status(lab_printer_t *p, lab_printer_status_t *ret, lab_error_t 
 }
 
 int lab_printer_find_job(lab_printer_t *p, const char *job_name, char **ret_handle,
-                         lab_pjob_status_t *ret_status, lab_error_t *err)
+                         lab_pjob_status_t *ret_status, lab_printer_memory_t *ret_memory,
+                         lab_error_t *err)
 {
+        lab_printer_memory_t local;
+
+        if (!ret_memory)
+                ret_memory = &local;
         *ret_handle = NULL;
         *ret_status = (lab_pjob_status_t){.state = LAB_PJOB_UNKNOWN, .impressions_completed = -1};
-        return p->ops->find_job(p, job_name, ret_handle, ret_status, err);
+        *ret_memory = (lab_printer_memory_t){0};
+        return p->ops->find_job(p, job_name, ret_handle, ret_status, ret_memory, err);
 }
 
 int lab_printer_watch_fd(lab_printer_t *p)
@@ -227,9 +233,15 @@ static const struct {
 
 bool lab_printer_status_available(const lab_printer_status_t *s, char *buf, size_t size)
 {
+        static const char timeout_kw[] = "printer_timeout:";
+
         if (s->state == LAB_PRINTER_UNREACHABLE) {
-                snprintf(buf, size, "printer_unreachable: the printer does not answer%s%s",
-                         s->message[0] ? ": " : "", s->message);
+                /* Connected, but no answer in time (hung, SIGSTOPped): its own keyword. */
+                if (strncmp(s->message, timeout_kw, sizeof timeout_kw - 1) == 0)
+                        snprintf(buf, size, "%s", s->message);
+                else
+                        snprintf(buf, size, "printer_unreachable: the printer does not answer%s%s",
+                                 s->message[0] ? ": " : "", s->message);
                 return false;
         }
         /* Reasons first: "stopped because media-empty" is more useful than "stopped". */
@@ -265,6 +277,45 @@ bool lab_printer_status_available(const lab_printer_status_t *s, char *buf, size
         if (size)
                 buf[0] = '\0';
         return true;
+}
+
+lab_resend_t lab_printer_may_resend(const lab_printer_memory_t *m, int64_t sent,
+                                    uint64_t history_usec, int64_t now, char *why, size_t size)
+{
+        const int64_t slack = LAB_PRINTER_CLOCK_SLACK;
+
+        if (size > 0)
+                why[0] = '\0';
+        if (sent <= 0) {
+                snprintf(why, size, "printer_forgot: the agent does not know when it was sent");
+                return LAB_RESEND_FORGOT;
+        }
+        /* A start at or after the send: whatever it received then is forgotten. */
+        if (m->boot > 0 && m->boot >= sent - slack) {
+                snprintf(why, size,
+                         "printer_restarted: the printer's memory of its jobs began %lld s after "
+                         "the send began (it restarted, or was emptied or replaced); the copy "
+                         "may have printed",
+                         (long long)(m->boot - sent));
+                return LAB_RESEND_RESTARTED;
+        }
+        if (m->complete_since > 0 && m->complete_since <= sent - slack)
+                return LAB_RESEND_OK;
+        /* Up since before the send, and it keeps finished jobs listed this long. */
+        if (m->boot > 0 && now >= sent && (uint64_t)(now - sent) * 1000000ULL < history_usec)
+                return LAB_RESEND_OK;
+        if (m->boot > 0)
+                snprintf(why, size,
+                         "printer_forgot: the printer lists no job from before the send, %lld s "
+                         "ago (longer than printers[].job_history); the copy may have printed "
+                         "and been forgotten",
+                         (long long)(now - sent));
+        else
+                snprintf(why, size,
+                         "printer_forgot: the printer does not tell when it started and lists no "
+                         "job from before the send; the copy may have printed and been "
+                         "forgotten");
+        return LAB_RESEND_FORGOT;
 }
 
 const char *lab_printer_state_to_string(lab_printer_state_t s)

@@ -89,7 +89,30 @@ typedef struct lab_printer_status_s {
         lab_media_ready_t media[LAB_PRINTER_MEDIA_MAX];
         size_t n_media;
         bool accepting; /* printer-is-accepting-jobs (true for a writable hot folder) */
+        int64_t boot;   /* CLOCK_REALTIME s at which the printer's job memory began (its last
+                           start), 0 unknown: see lab_printer_memory_t */
 } lab_printer_status_t;
+
+/*
+ * What a printer remembers of the jobs it was sent. A job the printer does
+ * not list "never got there" only if its memory reaches back past the send:
+ * it has not restarted since (boot), and it still lists every job received
+ * from before the send on (complete_since). Every time is CLOCK_REALTIME
+ * seconds on the agent's clock (drivers convert the printer's own times
+ * through its up-time, so the two clocks need not agree); 0 is unknown.
+ *
+ *   IPP          boot = now - printer-up-time (unknown where printer-up-time is
+ *                a wall clock, as on cupsd); complete_since = when the oldest
+ *                finished job it still lists ended (printers purge finished
+ *                jobs oldest first, so every job that ended after it is listed)
+ *   hot folders  boot = when the folder's identity file was made (a folder
+ *                emptied or replaced gets a new one); complete_since = the
+ *                oldest of the driver's own records of what it published
+ */
+typedef struct lab_printer_memory_s {
+        int64_t boot;
+        int64_t complete_since;
+} lab_printer_memory_t;
 
 /* ---- capabilities ---- */
 
@@ -203,10 +226,14 @@ int lab_printer_status(lab_printer_t *p, lab_printer_status_t *ret, lab_error_t 
  * Find a job submitted earlier by its job name (crash recovery). 0 with
  * *ret_handle (malloc'd) and *ret_status; -ENOENT (printer_job_unknown)
  * when the printer has no job of that name — it never had it, or it has
- * forgotten it: the caller cannot tell which.
+ * forgotten it: *ret_memory (may be NULL; filled on success and on -ENOENT)
+ * is what tells which, through lab_printer_may_resend(). A driver that knows
+ * the job was received but has lost what became of it (a hot-folder item the
+ * minilab took, whose result is gone) returns 0 with state UNKNOWN.
  */
 int lab_printer_find_job(lab_printer_t *p, const char *job_name, char **ret_handle,
-                         lab_pjob_status_t *ret_status, lab_error_t *err);
+                         lab_pjob_status_t *ret_status, lab_printer_memory_t *ret_memory,
+                         lab_error_t *err);
 
 /*
  * A file descriptor that becomes readable when a job or the printer may have
@@ -230,6 +257,29 @@ void lab_printer_drain_watch(lab_printer_t *p);
  * (media-low, marker-supply-low) do not make a printer unavailable.
  */
 bool lab_printer_status_available(const lab_printer_status_t *s, char *buf, size_t size);
+
+/* Clock slack (s) of the memory rule: up-times and job times are whole seconds. */
+#define LAB_PRINTER_CLOCK_SLACK 2
+
+typedef enum lab_resend_e {
+        LAB_RESEND_OK,        /* the printer would list the copy had it arrived: send it again */
+        LAB_RESEND_RESTARTED, /* the printer's memory began after the send: printer_restarted */
+        LAB_RESEND_FORGOT,    /* its memory does not reach back past the send: printer_forgot */
+} lab_resend_t;
+
+/*
+ * The one rule for a copy the printer does not list (pure). sent: when the
+ * send began (CLOCK_REALTIME s, 0 unknown); m: what find_job said of the
+ * printer's memory; history_usec: printers[].job_history, how long lab IT
+ * says the printer keeps finished jobs listed; now: CLOCK_REALTIME s.
+ * Sent again only when the printer has not restarted since the send (its
+ * boot instant is known and older) and its list reaches back past it: the
+ * printer still lists a job that ended before the send, or the send is
+ * younger than job_history. Anything else is not provable: the copy may
+ * have printed. why gets "keyword: sentence" for a refusal ("" for OK).
+ */
+lab_resend_t lab_printer_may_resend(const lab_printer_memory_t *m, int64_t sent,
+                                    uint64_t history_usec, int64_t now, char *why, size_t size);
 
 /* "idle", "processing", "stopped", "unreachable". */
 const char *lab_printer_state_to_string(lab_printer_state_t s);

@@ -441,7 +441,7 @@ static void test_find_after_reopen(void **state)
         h = submit(f, "reopen-1", 1);
         open_printer(f); /* an agent restart */
         assert_int_equal(lab_printer_job_name(name, sizeof name, "reopen-1", 1, 1), 0);
-        assert_int_equal(lab_printer_find_job(f->p, name, &found, &st, &err), 0);
+        assert_int_equal(lab_printer_find_job(f->p, name, &found, &st, NULL, &err), 0);
         assert_string_equal(found, h);
         assert_int_equal(st.state, LAB_PJOB_PENDING);
         free(found);
@@ -449,7 +449,7 @@ static void test_find_after_reopen(void **state)
 
         /* A name never submitted: printer_job_unknown. */
         assert_int_equal(lab_printer_job_name(name, sizeof name, "reopen-1", 2, 1), 0);
-        assert_int_equal(lab_printer_find_job(f->p, name, &found, &st, &err), -ENOENT);
+        assert_int_equal(lab_printer_find_job(f->p, name, &found, &st, NULL, &err), -ENOENT);
         assert_string_equal(err.keyword, "printer_job_unknown");
         assert_null(found);
 
@@ -458,7 +458,7 @@ static void test_find_after_reopen(void **state)
         assert_int_equal(wait_minilab(f, WAIT_MS), 0);
         open_printer(f);
         assert_int_equal(lab_printer_job_name(name, sizeof name, "reopen-1", 1, 1), 0);
-        assert_int_equal(lab_printer_find_job(f->p, name, &found, &st, &err), 0);
+        assert_int_equal(lab_printer_find_job(f->p, name, &found, &st, NULL, &err), 0);
         assert_int_equal(st.state, LAB_PJOB_COMPLETED);
         assert_string_equal(found, h);
         free(found);

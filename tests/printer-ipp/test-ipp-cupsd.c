@@ -187,7 +187,7 @@ static void test_queue_submit(void **state)
         assert_int_equal(st.state, LAB_PJOB_COMPLETED);
         assert_reached_identical("cups-2_1_1");
 
-        assert_int_equal(lab_printer_find_job(p, "cups-2/1/1", &found, &st, &err), 0);
+        assert_int_equal(lab_printer_find_job(p, "cups-2/1/1", &found, &st, NULL, &err), 0);
         assert_string_equal(found, h2);
         assert_int_equal(st.state, LAB_PJOB_COMPLETED);
         assert_int_equal(lab_printer_cancel(p, h1, &err), 0); /* already completed */

@@ -314,17 +314,17 @@ static void test_find_by_name(void **state)
 
         lab_printer_close(p); /* the agent "crashes" right after submitting */
         p = open_eve(5000);
-        assert_int_equal(lab_printer_find_job(p, "job-find/1/1", &found, &st, &err), 0);
+        assert_int_equal(lab_printer_find_job(p, "job-find/1/1", &found, &st, NULL, &err), 0);
         assert_string_equal(found, handle);
         assert_true(st.state == LAB_PJOB_PROCESSING || st.state == LAB_PJOB_PENDING ||
                     st.state == LAB_PJOB_COMPLETED);
         assert_int_equal(wait_final(p, found, 10000).state, LAB_PJOB_COMPLETED);
         free(found);
         found = NULL;
-        assert_int_equal(lab_printer_find_job(p, "job-find/1/2", &found, &st, &err), -ENOENT);
+        assert_int_equal(lab_printer_find_job(p, "job-find/1/2", &found, &st, NULL, &err), -ENOENT);
         assert_string_equal(err.keyword, "printer_job_unknown");
         assert_null(found);
-        assert_int_equal(lab_printer_find_job(p, "never-submitted/1/1", &found, &st, &err),
+        assert_int_equal(lab_printer_find_job(p, "never-submitted/1/1", &found, &st, NULL, &err),
                          -ENOENT);
         assert_int_equal(lab_printer_job_status(p, "999999", &st, &err), -ENOENT);
         assert_string_equal(err.keyword, "printer_job_unknown");
