@@ -18,17 +18,9 @@
 #include "log.h"
 #include "macro.h"
 #include "printer.h"
+#include "rfc3339.h"
 
 #define STUCK_MAX 100
-
-/* "2026-11-28T09:12:44.000Z" for t: the store's timestamp format (sorts as text). */
-static void format_time(time_t t, char *buf, size_t size)
-{
-        struct tm tm;
-
-        gmtime_r(&t, &tm);
-        strftime(buf, size, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
-}
 
 /* The store failed: nothing changed. */
 static json_t *store_failed(int r)
@@ -228,8 +220,8 @@ static json_t *stuck_json(lab_console_t *c)
         char cutoff[40];
         json_t *list = json_array();
 
-        format_time(time(NULL) - (time_t)(cfg->control.stuck_after / 1000000ULL), cutoff,
-                    sizeof cutoff);
+        lab_format_rfc3339(time(NULL) - (time_t)(cfg->control.stuck_after / 1000000ULL), cutoff,
+                           sizeof cutoff);
         if (!list || lab_store_jobs_list(c->store, live, n_live, &jobs, &n) < 0) {
                 json_decref(list);
                 return NULL;
@@ -256,8 +248,8 @@ static json_t *answer_status(lab_console_t *c, const lab_control_peer_t *peer)
         int64_t outbox = -1;
         json_t *o, *counts = json_object();
 
-        format_time(c->started_at, started, sizeof started);
-        format_time(time(NULL), now, sizeof now);
+        lab_format_rfc3339(c->started_at, started, sizeof started);
+        lab_format_rfc3339(time(NULL), now, sizeof now);
         (void)lab_store_event_count(c->store, &outbox);
         if (counts && lab_store_jobs_by_state(c->store, add_count, counts) < 0) {
                 json_decref(counts);

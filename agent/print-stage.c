@@ -27,6 +27,7 @@
 #include "print-stage.h"
 #include "printer.h"
 #include "render-plan.h"
+#include "rfc3339.h"
 #include "worker-pool.h"
 
 #define POLL_BATCH 32
@@ -55,8 +56,9 @@ typedef struct op_copy_s {
         int r;
         lab_error_t err;
         lab_pjob_status_t st;
-        bool found;         /* find_job found it */
-        char *found_handle; /* its handle then */
+        bool found;               /* find_job found it */
+        char *found_handle;       /* its handle then */
+        lab_printer_memory_t mem; /* what find_job said of the printer's memory */
 } op_copy_t;
 
 typedef struct op_s {
@@ -88,13 +90,14 @@ struct pst_printer_s {
         bool status_known;
         bool available;
         bool cancel_pending;
-        bool paused;              /* by a technician (labctl pause): nothing new is sent */
+        bool paused; /* by a technician (labctl pause): nothing new is sent */
         char pause_why[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8];
-        bool healthy;             /* what the last health check said, pause aside */
+        bool healthy; /* what the last health check said, pause aside */
         char health_why[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8];
         lab_printer_state_t state; /* from the last health check */
-        bool announced;           /* availability told (log, printer.status, reroutes) */
-        bool announced_available; /* what was told */
+        int64_t boot;              /* when it last started (CLOCK_REALTIME s), 0 unknown */
+        bool announced;            /* availability told (log, printer.status, reroutes) */
+        bool announced_available;  /* what was told */
         char announced_kw[LAB_ERROR_KEYWORD_MAX]; /* the reason keyword told */
         char reason[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8]; /* why not available */
         lab_media_ready_t loaded[LAB_PRINTER_MEDIA_MAX];                /* from the last status */
@@ -126,6 +129,8 @@ struct lab_print_stage_s {
 };
 
 static void step(pst_printer_t *p);
+static void health_set(pst_printer_t *p, bool healthy, const char *health_why,
+                       lab_printer_state_t state, const lab_printer_status_t *st);
 
 /* Monotonic now. */
 static uint64_t now_usec(lab_print_stage_t *s)
@@ -213,8 +218,8 @@ static bool submit_ambiguous(const lab_error_t *err)
 /* Find oc at the printer by its job name. */
 static void find_copy(lab_printer_t *drv, op_copy_t *oc)
 {
-        int r = lab_printer_find_job(drv, oc->job_name, &oc->found_handle, &oc->st, NULL,
-                                       &oc->err);
+        int r =
+            lab_printer_find_job(drv, oc->job_name, &oc->found_handle, &oc->st, &oc->mem, &oc->err);
 
         oc->found = r >= 0;
         oc->r = r;
@@ -310,6 +315,70 @@ static int move_copy(pst_printer_t *p, const op_copy_t *oc, const char *from, co
         return r;
 }
 
+/*
+ * A copy the printer cannot account for: held uncertain for a technician,
+ * never sent again. why: "keyword: sentence" from lab_printer_may_resend(),
+ * or NULL for a copy that had reached the printer (its reason then follows
+ * from whether the printer started after the copy went there).
+ */
+static void copy_uncertain(pst_printer_t *p, const op_copy_t *oc, const char *from, const char *why)
+{
+        char kw[LAB_ERROR_KEYWORD_MAX];
+        const char *detail;
+        _cleanup_free_ char *body = NULL;
+        bool restarted;
+
+        if (why) {
+                snprintf(kw, sizeof kw, "%.*s", (int)strcspn(why, ":"), why);
+                detail = why + strcspn(why, ":") + (why[strcspn(why, ":")] ? 2 : 0);
+        } else {
+                restarted = oc->mem.boot > 0 && oc->since > 0 &&
+                            oc->mem.boot >= (int64_t)oc->since - LAB_PRINTER_CLOCK_SLACK;
+                snprintf(kw, sizeof kw, "%s", restarted ? "printer_restarted" : "printer_forgot");
+                detail = restarted ? "the printer restarted while it had this copy; check whether "
+                                     "it printed"
+                                   : "the printer no longer knows this copy; check whether it "
+                                     "printed";
+        }
+        const lab_store_copy_change_t chg = {.keep_handle = true, .reason = kw, .detail = detail};
+
+        body = copy_body(p, oc, kw, detail);
+        p->stage->uncertain++;
+        log_struct(LOG_ERR,
+                   LAB_FIELDS({"JOB_ID", oc->job_id}, {"PRINTER", p->name},
+                              {"ERROR_KEYWORD", "copy_uncertain"}),
+                   "copy_uncertain: job %s copy %d on %s (%s): %s: %s; a technician must check "
+                   "(labctl printed, or labctl reprint --defect not_printed), it is not sent "
+                   "again",
+                   oc->job_id, oc->copy, p->name, oc->job_name, kw, detail);
+        move_copy(p, oc, from, "uncertain", &chg, "job.copy_uncertain", body);
+}
+
+/*
+ * A copy on its way (submitting) that the printer does not list. It never
+ * got there only if the printer's memory reaches back past the send (one
+ * rule for every path that could send it again: lab_printer_may_resend);
+ * then the attempt is spent and it waits again. Returns true when it was
+ * queued again, false when it was held uncertain (or could not be moved).
+ */
+static bool absent_copy(pst_printer_t *p, const op_copy_t *oc, const char *reason,
+                        const char *detail)
+{
+        char why[LAB_ERROR_MESSAGE_MAX];
+        lab_resend_t v = lab_printer_may_resend(&oc->mem, (int64_t)oc->since, p->history,
+                                                (int64_t)time(NULL), why, sizeof why);
+
+        if (v != LAB_RESEND_OK) {
+                copy_uncertain(p, oc, "submitting", why);
+                return false;
+        }
+        const lab_store_copy_change_t chg = {.reason = reason, .detail = detail};
+        log_notice("job %s copy %d: %s does not have %s and would list it had it arrived; "
+                   "sending it again",
+                   oc->job_id, oc->copy, p->name, oc->job_name);
+        return move_copy(p, oc, "submitting", "queued", &chg, NULL, NULL) >= 0;
+}
+
 /* What the printer said of a copy being printed: printed, aborted, gone, or still going. */
 static void apply_job_status(pst_printer_t *p, op_copy_t *oc, const char *from)
 {
@@ -348,23 +417,9 @@ static void apply_job_status(pst_printer_t *p, op_copy_t *oc, const char *from)
                           last ? "job.copy_failed" : "job.copy_aborted", body);
                 break;
         }
-        case LAB_PJOB_UNKNOWN: {
-                lab_store_copy_change_t chg = {.keep_handle = true,
-                                               .reason = "printer_forgot",
-                                               .detail = "the printer no longer knows this copy; "
-                                                         "check whether it printed"};
-
-                body = copy_body(p, oc, "printer_forgot", NULL);
-                s->uncertain++;
-                log_struct(LOG_ERR,
-                           LAB_FIELDS({"JOB_ID", oc->job_id}, {"PRINTER", p->name},
-                                      {"ERROR_KEYWORD", "copy_uncertain"}),
-                           "copy_uncertain: job %s copy %d on %s (%s): the printer cannot say "
-                           "whether it printed; a technician must check, it is not sent again",
-                           oc->job_id, oc->copy, p->name, oc->job_name);
-                move_copy(p, oc, from, "uncertain", &chg, "job.copy_uncertain", body);
+        case LAB_PJOB_UNKNOWN:
+                copy_uncertain(p, oc, from, NULL);
                 break;
-        }
         case LAB_PJOB_PENDING:
         case LAB_PJOB_PROCESSING:
                 if (strcmp(from, "submitting") == 0) {
@@ -376,23 +431,18 @@ static void apply_job_status(pst_printer_t *p, op_copy_t *oc, const char *from)
         }
 }
 
-/* A printer call failed in a way that says the printer is not there. */
+/* A printer call failed in a way that says the printer is not there (or does not answer). */
 static void printer_lost(pst_printer_t *p, const lab_error_t *err)
 {
+        char why[sizeof p->reason];
+
         if (strcmp(err->keyword, "printer_unreachable") != 0 &&
             strcmp(err->keyword, "printer_timeout") != 0 &&
             strcmp(err->keyword, "hotfolder_unwritable") != 0)
                 return;
-        p->healthy = false; /* also while paused: a resume must not trust the old check */
-        snprintf(p->health_why, sizeof p->health_why, "%s: %s", err->keyword, err->message);
-        /* Already known to be away (or paused): the next health check says more. */
-        if (!p->available)
-                return;
-        log_struct(LOG_WARNING, LAB_FIELDS({"PRINTER", p->name}, {"ERROR_KEYWORD", err->keyword}),
-                   "printer %s: %s: %s; not sending it anything until it answers", p->name,
-                   err->keyword, err->message);
-        p->available = false;
-        snprintf(p->reason, sizeof p->reason, "%s", p->health_why);
+        snprintf(why, sizeof why, "%s: %s", err->keyword, err->message);
+        /* Also while its health is not known yet: it gets nothing until it answers. */
+        health_set(p, false, why, LAB_PRINTER_UNREACHABLE, NULL);
         p->next_status = now_usec(p->stage); /* look again soon */
 }
 
@@ -420,28 +470,13 @@ static void apply_reconcile(pst_printer_t *p, op_t *op)
                                 apply_job_status(p, oc, oc->state);
                         }
                 } else if (oc->r == -ENOENT) {
-                        /*
-                         * Not there. While the send was recent enough for the printer
-                         * to still list a job it finished, it never got there: the
-                         * attempt is spent and the copy waits again. Older than that,
-                         * it may have printed and been forgotten: a person decides.
-                         */
-                        time_t now = time(NULL);
-                        bool recent = oc->since > 0 && now >= oc->since &&
-                                      (uint64_t)(now - oc->since) * 1000000ULL < p->history;
-
-                        if (strcmp(oc->state, "submitting") == 0 && recent) {
-                                const lab_store_copy_change_t chg = {
-                                    .reason = "not_at_printer",
-                                    .detail = "the agent stopped while sending it; the printer "
-                                              "does not have it"};
-                                log_notice("job %s copy %d: %s does not have %s; sending it again",
-                                           oc->job_id, oc->copy, p->name, oc->job_name);
-                                move_copy(p, oc, "submitting", "queued", &chg, NULL, NULL);
-                        } else {
-                                oc->st.state = LAB_PJOB_UNKNOWN;
-                                apply_job_status(p, oc, oc->state);
-                        }
+                        /* Not there: never got there, or printed and forgotten (the rule). */
+                        if (strcmp(oc->state, "submitting") == 0)
+                                absent_copy(p, oc, "not_at_printer",
+                                            "the agent stopped while sending it; the printer "
+                                            "does not have it");
+                        else
+                                copy_uncertain(p, oc, oc->state, NULL);
                 } else {
                         all = false;
                         printer_lost(p, &oc->err);
@@ -457,26 +492,25 @@ static void apply_reconcile(pst_printer_t *p, op_t *op)
                           p->name);
 }
 
-/* Health changed: log it, tell the platform (telemetry), reroute its waiting jobs. */
-static void apply_status(pst_printer_t *p, op_t *op)
+/*
+ * What a health check (st), or a call that found the printer gone (st NULL),
+ * says: kept for the router and the console; on a change of availability or
+ * of reason keyword (not of wording: messages carry details that change from
+ * one check to the next) logged once, told to the platform (printer.status)
+ * and, for an unavailable printer, its queued jobs rerouted.
+ */
+static void health_set(pst_printer_t *p, bool healthy, const char *health_why,
+                       lab_printer_state_t state, const lab_printer_status_t *st)
 {
         lab_print_stage_t *s = p->stage;
-        char why[sizeof p->reason];
-        bool available = lab_printer_status_available(&op->status, why, sizeof why);
-        /*
-         * Told again on a change of availability or of reason keyword, not of
-         * wording (messages carry details that change from one check to the next).
-         */
-        char kw[LAB_ERROR_KEYWORD_MAX];
-        bool changed;
-
+        char why[sizeof p->reason], kw[LAB_ERROR_KEYWORD_MAX], up_since[32] = "";
+        bool available = healthy, changed;
         json_auto_t *o = NULL;
         _cleanup_free_ char *body = NULL;
 
-        if (op->r < 0 && !available && op->status.state != LAB_PRINTER_UNREACHABLE)
-                snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
-        p->healthy = available;
-        snprintf(p->health_why, sizeof p->health_why, "%s", available ? "" : why);
+        p->healthy = healthy; /* also while paused: a resume must not trust an old check */
+        snprintf(p->health_why, sizeof p->health_why, "%s", healthy ? "" : health_why);
+        snprintf(why, sizeof why, "%s", healthy ? "" : health_why);
         if (p->paused) {
                 /* Paused by a person: not available whatever its health, its queue stays. */
                 available = false;
@@ -485,15 +519,15 @@ static void apply_status(pst_printer_t *p, op_t *op)
         snprintf(kw, sizeof kw, "%.*s", (int)strcspn(why, ":"), available ? "" : why);
         changed = !p->announced || available != p->announced_available ||
                   strcmp(kw, p->announced_kw) != 0;
-        p->state = op->status.state;
+        p->state = state;
         p->status_known = true;
         p->available = available;
         p->announced = true;
         p->announced_available = available;
         snprintf(p->announced_kw, sizeof p->announced_kw, "%s", kw);
-        if (op->status.state != LAB_PRINTER_UNREACHABLE) {
-                memcpy(p->loaded, op->status.media, sizeof p->loaded);
-                p->n_loaded = op->status.n_media;
+        if (st && st->state != LAB_PRINTER_UNREACHABLE) {
+                memcpy(p->loaded, st->media, sizeof p->loaded);
+                p->n_loaded = st->n_media;
         }
         snprintf(p->reason, sizeof p->reason, "%s", available ? "" : why);
         if (!changed)
@@ -501,23 +535,28 @@ static void apply_status(pst_printer_t *p, op_t *op)
 
         if (available)
                 log_notice("printer %s: available (%s)", p->name,
-                           lab_printer_state_to_string(op->status.state));
+                           lab_printer_state_to_string(state));
         else
-                log_struct(LOG_WARNING, LAB_FIELDS({"PRINTER", p->name}),
-                           "printer %s: unavailable: %s", p->name, why);
+                log_struct(LOG_WARNING, LAB_FIELDS({"PRINTER", p->name}, {"ERROR_KEYWORD", kw}),
+                           "printer %s: unavailable: %s; nothing new is sent to it until it is "
+                           "available again",
+                           p->name, why);
         o = json_pack("{s:s, s:b, s:s, s:s}", "printer", p->name, "available", available, "state",
-                      lab_printer_state_to_string(op->status.state), "reason",
-                      available ? "" : why);
+                      lab_printer_state_to_string(state), "reason", available ? "" : why);
         if (o) {
                 json_t *supplies = json_array();
 
-                for (size_t i = 0; supplies && i < op->status.n_supplies; i++) {
-                        const lab_supply_t *sp = &op->status.supplies[i];
+                for (size_t i = 0; st && supplies && i < st->n_supplies; i++) {
+                        const lab_supply_t *sp = &st->supplies[i];
                         json_array_append_new(
                             supplies, json_pack("{s:s, s:i, s:I}", "name", sp->name, "level",
                                                 sp->level, "remaining", (json_int_t)sp->remaining));
                 }
                 json_object_set_new(o, "supplies", supplies ? supplies : json_null());
+                if (p->boot > 0) {
+                        lab_format_rfc3339((time_t)p->boot, up_since, sizeof up_since);
+                        json_object_set_new(o, "up_since", json_string(up_since));
+                }
                 body = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
         }
         if (body && lab_store_event_append(s->store, LAB_EVENT_TELEMETRY, "printer.status", NULL,
@@ -558,6 +597,30 @@ static void apply_status(pst_printer_t *p, op_t *op)
         }
 }
 
+/* A health check came back. */
+static void apply_status(pst_printer_t *p, op_t *op)
+{
+        char why[sizeof p->reason];
+        bool available = lab_printer_status_available(&op->status, why, sizeof why);
+
+        if (op->r < 0 && !available && op->status.state != LAB_PRINTER_UNREACHABLE)
+                snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
+        /* A new boot instant: whatever the printer had is forgotten (its polls will say). */
+        if (op->status.boot > 0) {
+                if (p->boot > 0 && op->status.boot > p->boot + LAB_PRINTER_CLOCK_SLACK)
+                        log_struct(LOG_WARNING,
+                                   LAB_FIELDS({"PRINTER", p->name},
+                                              {"ERROR_KEYWORD", "printer_restarted"}),
+                                   "printer %s: printer_restarted: it started again %lld s ago "
+                                   "(it had been up since %lld s before); copies it had and no "
+                                   "longer lists are held for a technician",
+                                   p->name, (long long)(time(NULL) - op->status.boot),
+                                   (long long)(op->status.boot - p->boot));
+                p->boot = op->status.boot;
+        }
+        health_set(p, available, why, op->status.state, &op->status);
+}
+
 static void apply_submit(pst_printer_t *p, op_t *op)
 {
         op_copy_t *oc = &op->copies[0];
@@ -582,35 +645,31 @@ static void apply_submit(pst_printer_t *p, op_t *op)
                               {"ERROR_KEYWORD", op->err.keyword}),
                    "job %s copy %d: not sent to %s: %s: %s", oc->job_id, oc->copy, p->name,
                    op->err.keyword, op->err.message);
-        if (submit_ambiguous(&op->err) && oc->r != -ENOENT) {
-                /* Neither sent for sure nor known absent: ask again before anything else. */
-                p->reconciled = false;
-                printer_lost(p, &oc->err);
+        if (submit_ambiguous(&op->err)) {
+                if (oc->r != -ENOENT) {
+                        /* Neither sent for sure nor known absent: ask again before anything else.
+                         */
+                        p->reconciled = false;
+                        printer_lost(p, &oc->err);
+                        return;
+                }
+                /* Not listed after a send that may have reached it: it may have restarted. */
+                absent_copy(p, oc, op->err.keyword, op->err.message);
+                printer_lost(p, &op->err);
                 return;
         }
-        {
-                const lab_store_copy_change_t chg = {.reason = op->err.keyword,
-                                                     .detail = op->err.message};
-                bool refused = strcmp(op->err.keyword, "printer_refused") == 0 ||
-                               strcmp(op->err.keyword, "printer_file_error") == 0 ||
-                               strcmp(op->err.keyword, "printer_config") == 0;
-
-                if (move_copy(p, oc, "submitting", "queued", &chg, NULL, NULL) < 0)
-                        return;
-                if (refused) {
-                        /* This printer will never take it: render it for another. */
-                        char why[LAB_ERROR_MESSAGE_MAX + 64];
-                        snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
-                        if (lab_store_job_reroute(p->stage->store, oc->job_id, op->err.keyword,
-                                                  why) >= 0) {
-                                p->stage->rerouted++;
-                                events_appended(p->stage);
-                                if (p->stage->rerouted_hook)
-                                        p->stage->rerouted_hook(p->stage->hook_userdata);
-                        }
-                } else {
-                        printer_lost(p, &op->err);
-                }
+        /* It never left: refused (render it for another printer), or the printer was busy. */
+        const lab_store_copy_change_t chg = {.reason = op->err.keyword, .detail = op->err.message};
+        if (move_copy(p, oc, "submitting", "queued", &chg, NULL, NULL) < 0 ||
+            strcmp(op->err.keyword, "printer_busy") == 0)
+                return;
+        char why[LAB_ERROR_MESSAGE_MAX + 64];
+        snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
+        if (lab_store_job_reroute(p->stage->store, oc->job_id, op->err.keyword, why) >= 0) {
+                p->stage->rerouted++;
+                events_appended(p->stage);
+                if (p->stage->rerouted_hook)
+                        p->stage->rerouted_hook(p->stage->hook_userdata);
         }
 }
 
@@ -627,8 +686,7 @@ static void apply_poll(pst_printer_t *p, op_t *op)
                         }
                         apply_job_status(p, oc, "printing");
                 } else if (oc->r == -ENOENT) {
-                        oc->st.state = LAB_PJOB_UNKNOWN;
-                        apply_job_status(p, oc, "printing");
+                        copy_uncertain(p, oc, "printing", NULL);
                 } else {
                         printer_lost(p, &oc->err);
                 }
@@ -1134,8 +1192,7 @@ void lab_print_stage_pause_reason(char *buf, size_t size, const lab_store_pause_
                  pause->reason ? pause->reason : "", pause->printer);
 }
 
-int lab_print_stage_pause(lab_print_stage_t *s, const lab_store_pause_t *pause,
-                          const char *printer)
+int lab_print_stage_pause(lab_print_stage_t *s, const lab_store_pause_t *pause, const char *printer)
 {
         pst_printer_t *p = find_printer(s, pause ? pause->printer : printer);
 
@@ -1148,8 +1205,7 @@ int lab_print_stage_pause(lab_print_stage_t *s, const lab_store_pause_t *pause,
         } else {
                 /* As healthy as it was at the last check; read again at once, below. */
                 p->available = p->status_known && p->healthy;
-                snprintf(p->reason, sizeof p->reason, "%s",
-                         !p->status_known ? "" : p->health_why);
+                snprintf(p->reason, sizeof p->reason, "%s", !p->status_known ? "" : p->health_why);
         }
         /* Read its health now: that tells the platform and, on resume, frees it. */
         p->next_status = 0;
@@ -1157,8 +1213,7 @@ int lab_print_stage_pause(lab_print_stage_t *s, const lab_store_pause_t *pause,
         return 0;
 }
 
-int lab_print_stage_info(lab_print_stage_t *s, const char *printer,
-                         lab_print_stage_info_t *info)
+int lab_print_stage_info(lab_print_stage_t *s, const char *printer, lab_print_stage_info_t *info)
 {
         pst_printer_t *p = find_printer(s, printer);
 

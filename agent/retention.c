@@ -9,16 +9,14 @@
 
 #include "log.h"
 #include "retention.h"
+#include "rfc3339.h"
 
 #define SWEEP_BATCH   100
 #define SWEEP_BATCHES 100
 
 void lab_retention_cutoff(time_t t, char buf[32])
 {
-        struct tm tm;
-
-        gmtime_r(&t, &tm);
-        strftime(buf, 32, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+        lab_format_rfc3339(t, buf, 32);
 }
 
 int lab_retention_sweep(lab_store_t *s, uint64_t retention_usec, time_t now, unsigned *ret_jobs,

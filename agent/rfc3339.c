@@ -66,3 +66,14 @@ int lab_parse_rfc3339(const char *s, time_t *ret)
         *ret = t - sign * (oh * 3600 + om * 60);
         return 0;
 }
+
+void lab_format_rfc3339(time_t t, char *buf, size_t size)
+{
+        struct tm tm;
+
+        if (size == 0)
+                return;
+        buf[0] = '\0';
+        if (gmtime_r(&t, &tm))
+                strftime(buf, size, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+}

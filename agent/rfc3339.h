@@ -8,6 +8,7 @@
  */
 #pragma once
 
+#include <stddef.h>
 #include <time.h>
 
 /*
@@ -16,3 +17,6 @@
  * or -EINVAL.
  */
 int lab_parse_rfc3339(const char *s, time_t *ret);
+
+/* "2026-11-28T09:12:44.000Z" for t (UTC): the store's timestamp format, which sorts as text. */
+void lab_format_rfc3339(time_t t, char *buf, size_t size);

@@ -442,13 +442,15 @@ int lab_ipp_caps_from(ipp_t *resp, lab_printer_caps_t *ret)
 typedef struct job_rec_s {
         int id;           /* 0 unknown */
         const char *name; /* job-name, NULL unknown */
+        int64_t ended;    /* time-at-completed (printer-up-time s), -1 unknown */
         lab_pjob_status_t status;
 } job_rec_t;
 
 /* Start an empty record. */
 static void job_rec_init(job_rec_t *j)
 {
-        *j = (job_rec_t){.status = {.state = LAB_PJOB_UNKNOWN, .impressions_completed = -1}};
+        *j = (job_rec_t){.ended = -1,
+                         .status = {.state = LAB_PJOB_UNKNOWN, .impressions_completed = -1}};
 }
 
 /* Join the values of a keyword attribute with commas into buf (whole values only, no "none"). */
@@ -490,6 +492,8 @@ static void job_rec_add(job_rec_t *j, ipp_attribute_t *a)
                 join_keywords(a, j->status.reasons, sizeof j->status.reasons);
         else if (strcmp(name, "job-state-message") == 0)
                 copy_clean(j->status.message, sizeof j->status.message, attr_str(a, 0));
+        else if (strcmp(name, "time-at-completed") == 0 && ippGetValueTag(a) == IPP_TAG_INTEGER)
+                j->ended = ippGetInteger(a, 0) >= 0 ? ippGetInteger(a, 0) : -1;
         else if (strcmp(name, "job-impressions-completed") == 0 && attr_is_int(a))
                 j->status.impressions_completed =
                     ippGetInteger(a, 0) >= 0 ? ippGetInteger(a, 0) : -1;
@@ -506,11 +510,20 @@ void lab_ipp_job_status_from(ipp_t *resp, lab_pjob_status_t *ret)
         *ret = j.status;
 }
 
+/* Whether a job record is of a finished job with the time it ended. */
+static bool job_rec_ended(const job_rec_t *j)
+{
+        return j->ended >= 0 &&
+               (j->status.state == LAB_PJOB_COMPLETED || j->status.state == LAB_PJOB_CANCELED ||
+                j->status.state == LAB_PJOB_ABORTED);
+}
+
 int lab_ipp_find_job(ipp_t *resp, const char *job_name, int *ret_job_id,
-                     lab_pjob_status_t *ret_status)
+                     lab_pjob_status_t *ret_status, int64_t *ret_oldest_end)
 {
         job_rec_t cur, best;
         bool in_job = false;
+        int64_t oldest = -1;
 
         job_rec_init(&cur);
         job_rec_init(&best);
@@ -522,6 +535,8 @@ int lab_ipp_find_job(ipp_t *resp, const char *job_name, int *ret_job_id,
                         if (cur.id > 0 && cur.name && strcmp(cur.name, job_name) == 0 &&
                             cur.id > best.id)
                                 best = cur;
+                        if (job_rec_ended(&cur) && (oldest < 0 || cur.ended < oldest))
+                                oldest = cur.ended;
                         job_rec_init(&cur);
                         in_job = false;
                 }
@@ -532,9 +547,32 @@ int lab_ipp_find_job(ipp_t *resp, const char *job_name, int *ret_job_id,
                         job_rec_add(&cur, a);
                 }
         }
+        if (ret_oldest_end)
+                *ret_oldest_end = oldest;
         if (best.id <= 0)
                 return -ENOENT;
         *ret_job_id = best.id;
         *ret_status = best.status;
+        return 0;
+}
+
+int lab_ipp_up_time(ipp_t *resp, int64_t *ret_up, bool *ret_is_uptime)
+{
+        /* Ten years in seconds: longer than any printer stays up. */
+        const int64_t decade = 10LL * 365 * 24 * 3600, day = 24 * 3600;
+        ipp_attribute_t *up = find(resp, "printer-up-time");
+        ipp_attribute_t *cur = find(resp, "printer-current-time");
+        int64_t v;
+
+        if (!up || ippGetValueTag(up) != IPP_TAG_INTEGER || ippGetInteger(up, 0) < 0)
+                return -ENOENT;
+        v = ippGetInteger(up, 0);
+        *ret_up = v;
+        if (cur && ippGetValueTag(cur) == IPP_TAG_DATE && ippGetDate(cur, 0)) {
+                int64_t wall = (int64_t)ippDateToTime(ippGetDate(cur, 0));
+                *ret_is_uptime = !(wall > day && v > wall - day && v < wall + day);
+        } else {
+                *ret_is_uptime = v < decade;
+        }
         return 0;
 }

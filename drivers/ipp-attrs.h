@@ -10,7 +10,9 @@
  */
 #pragma once
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <cups/ipp.h>
 
@@ -53,6 +55,19 @@ void lab_ipp_job_status_from(ipp_t *resp, lab_pjob_status_t *ret);
 /*
  * In a Get-Jobs response, the job named job_name (exact match; the highest
  * job-id if several): 0 with *ret_job_id and *ret_status, or -ENOENT.
+ * *ret_oldest_end (may be NULL) gets, in either case, the earliest
+ * time-at-completed (printer-up-time seconds) of the finished jobs
+ * (completed, canceled, aborted) the response lists, -1 when none has one.
  */
 int lab_ipp_find_job(ipp_t *resp, const char *job_name, int *ret_job_id,
-                     lab_pjob_status_t *ret_status);
+                     lab_pjob_status_t *ret_status, int64_t *ret_oldest_end);
+
+/*
+ * The printer's clock in a Get-Printer-Attributes response: 0 with *ret_up =
+ * printer-up-time (s) and *ret_is_uptime telling whether it counts from the
+ * printer's start, or -ENOENT without a usable printer-up-time. It is a wall
+ * clock, not an up-time, where it lies within a day of printer-current-time
+ * (cupsd answers the current epoch time), or, without printer-current-time,
+ * where it is over ten years: no printer has been up that long.
+ */
+int lab_ipp_up_time(ipp_t *resp, int64_t *ret_up, bool *ret_is_uptime);

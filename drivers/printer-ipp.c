@@ -618,6 +618,7 @@ static const char *const job_attrs[] = {
     "job-state-reasons",
     "job-state-message",
     "job-impressions-completed",
+    "time-at-completed",
 };
 
 /* Get-Job-Attributes. */
@@ -694,8 +695,29 @@ static const char *const status_attrs[] = {
     "marker-names",          "marker-levels",
     "marker-types",          "marker-colors",
     "marker-message",        "media-ready",
-    "media-col-ready",
+    "media-col-ready",       "printer-up-time",
+    "printer-current-time",
 };
+
+/* CLOCK_REALTIME seconds. */
+static int64_t now_realtime(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec;
+}
+
+/* When the printer started, on our clock, from a response holding printer-up-time; 0 unknown. */
+static int64_t boot_of(ipp_t *resp, int64_t now)
+{
+        int64_t up;
+        bool is_uptime;
+
+        if (lab_ipp_up_time(resp, &up, &is_uptime) < 0 || !is_uptime)
+                return 0;
+        return now - up;
+}
 
 /* Get-Printer-Attributes for state, reasons, supplies and media; unreachable is not an error. */
 static int ipp_status(lab_printer_t *base, lab_printer_status_t *ret, lab_error_t *err)
@@ -731,6 +753,38 @@ static int ipp_status(lab_printer_t *base, lab_printer_status_t *ret, lab_error_
                 return r;
         }
         lab_ipp_printer_status_from(resp, ret);
+        ret->boot = boot_of(resp, now_realtime());
+        return 0;
+}
+
+static const char *const clock_attrs[] = {"printer-up-time", "printer-current-time"};
+
+/*
+ * The printer's up-time clock, read just before its job list: *ret_up and
+ * *ret_at (our CLOCK_REALTIME then); memory->boot. -ENOENT (not an error of
+ * the call) when the printer gives no printer-up-time.
+ */
+static int read_clock(ipp_printer_t *p, int64_t *ret_up, int64_t *ret_at,
+                      lab_printer_memory_t *memory, lab_error_t *err)
+{
+        _cleanup_(ippDeletep) ipp_t *req = new_request(p, IPP_OP_GET_PRINTER_ATTRIBUTES);
+        _cleanup_(ippDeletep) ipp_t *resp = NULL;
+        bool is_uptime;
+        int r;
+
+        if (!req)
+                return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
+        ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
+                      (int)ELEMENTSOF(clock_attrs), NULL, clock_attrs);
+        r = request(p, req, -1, 0, true, "Get-Printer-Attributes", &resp, err);
+        if (r < 0)
+                return r;
+        if (!status_ok(resp))
+                return status_error(p, resp, "Get-Printer-Attributes", err);
+        *ret_at = now_realtime();
+        if (lab_ipp_up_time(resp, ret_up, &is_uptime) < 0)
+                return -ENOENT;
+        memory->boot = is_uptime ? *ret_at - *ret_up : 0;
         return 0;
 }
 
@@ -746,8 +800,15 @@ static int ipp_find_job(lab_printer_t *base, const char *job_name, char **ret_ha
         if (!err)
                 err = &local_err;
         _cleanup_(ippDeletep) ipp_t *req = NULL, *resp = NULL;
+        int64_t up = 0, at = 0, oldest_end = -1;
+        bool clock_known;
         int id, r;
 
+        /* The clock first: the jobs' times are on it, and it says whether it restarted. */
+        r = read_clock(p, &up, &at, ret_memory, err);
+        if (r < 0 && r != -ENOENT)
+                return r;
+        clock_known = r >= 0;
         req = new_request(p, IPP_OP_GET_JOBS);
         if (!req)
                 return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
@@ -759,7 +820,10 @@ static int ipp_find_job(lab_printer_t *base, const char *job_name, char **ret_ha
                 return r;
         if (!status_ok(resp))
                 return status_error(p, resp, "Get-Jobs", err);
-        r = lab_ipp_find_job(resp, job_name, &id, ret_status);
+        r = lab_ipp_find_job(resp, job_name, &id, ret_status, &oldest_end);
+        /* Finished jobs are purged oldest first: every job that ended after this one is listed. */
+        if (clock_known && oldest_end >= 0 && oldest_end <= up)
+                ret_memory->complete_since = at - (up - oldest_end);
         if (r < 0)
                 return lab_error_set(err, ENOENT, "printer_job_unknown",
                                      "printer %s has no job named %s (never submitted, or "

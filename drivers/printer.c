@@ -251,9 +251,8 @@ bool lab_printer_status_available(const lab_printer_status_t *s, char *buf, size
                         if (strcmp(r->keyword, blocking_reasons[k].reason) != 0)
                                 continue;
                         /* media-empty-report from ippeveprinter is still an empty tray. */
-                        snprintf(buf, size, "%s: the printer %s (%s)",
-                                 blocking_reasons[k].keyword, blocking_reasons[k].sentence,
-                                 r->keyword);
+                        snprintf(buf, size, "%s: the printer %s (%s)", blocking_reasons[k].keyword,
+                                 blocking_reasons[k].sentence, r->keyword);
                         return false;
                 }
         }
@@ -299,7 +298,13 @@ lab_resend_t lab_printer_may_resend(const lab_printer_memory_t *m, int64_t sent,
                          (long long)(m->boot - sent));
                 return LAB_RESEND_RESTARTED;
         }
-        if (m->complete_since > 0 && m->complete_since <= sent - slack)
+        /*
+         * Without a boot instant nothing is proven: a printer that cannot say when
+         * it started may have lost its newest jobs and kept older ones (cupsd
+         * crashed before it wrote its job cache lists the jobs of minutes ago and
+         * not the one of a second ago).
+         */
+        if (m->boot > 0 && m->complete_since > 0 && m->complete_since <= sent - slack)
                 return LAB_RESEND_OK;
         /* Up since before the send, and it keeps finished jobs listed this long. */
         if (m->boot > 0 && now >= sent && (uint64_t)(now - sent) * 1000000ULL < history_usec)
@@ -312,9 +317,9 @@ lab_resend_t lab_printer_may_resend(const lab_printer_memory_t *m, int64_t sent,
                          (long long)(now - sent));
         else
                 snprintf(why, size,
-                         "printer_forgot: the printer does not tell when it started and lists no "
-                         "job from before the send; the copy may have printed and been "
-                         "forgotten");
+                         "printer_forgot: the printer does not tell when it started (CUPS "
+                         "queues do not), so its job list cannot prove the copy never arrived; "
+                         "it may have printed");
         return LAB_RESEND_FORGOT;
 }
 

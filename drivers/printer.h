@@ -275,8 +275,10 @@ typedef enum lab_resend_e {
  * Sent again only when the printer has not restarted since the send (its
  * boot instant is known and older) and its list reaches back past it: the
  * printer still lists a job that ended before the send, or the send is
- * younger than job_history. Anything else is not provable: the copy may
- * have printed. why gets "keyword: sentence" for a refusal ("" for OK).
+ * younger than job_history. Anything else is not provable, an unknown boot
+ * instant included (a cupsd that crashed can list old jobs and have lost
+ * the newest): the copy may have printed. why (may be NULL) gets
+ * "keyword: sentence" for a refusal ("" for OK).
  */
 lab_resend_t lab_printer_may_resend(const lab_printer_memory_t *m, int64_t sent,
                                     uint64_t history_usec, int64_t now, char *why, size_t size);

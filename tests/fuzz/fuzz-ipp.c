@@ -42,6 +42,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         lab_pjob_status_t job;
         lab_supply_t supply = {0};
         int job_id;
+        int64_t oldest_end, up;
+        bool is_uptime;
         char *text;
 
         if (ippReadIO(&src, fuzz_read, 1, NULL, msg) == IPP_STATE_DATA) {
@@ -52,7 +54,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 memset(&job, 0, sizeof job);
                 lab_ipp_job_status_from(msg, &job);
                 memset(&job, 0, sizeof job);
-                (void)lab_ipp_find_job(msg, "job-1/1/1", &job_id, &job);
+                (void)lab_ipp_find_job(msg, "job-1/1/1", &job_id, &job, &oldest_end);
+                (void)lab_ipp_up_time(msg, &up, &is_uptime);
         }
         ippDelete(msg);
 

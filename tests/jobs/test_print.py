@@ -70,9 +70,12 @@ class PrintTest(fleet.FleetTestCase):
 
     def test_reconcile_after_a_crash_mid_send(self):
         """A crash while a copy was being sent leaves it `submitting`. At start the agent
-        looks for it at the printer by name; not there, it is sent again only if the send
-        was recent (printers[].job_history): older, it may have printed and been
-        forgotten, and a technician decides (uncertain), it is never sent again."""
+        looks for it at the printer by name; not there, it is sent again only if the
+        printer has been up since before the send and its list reaches back past it
+        (here: the send is younger than printers[].job_history). One "sent" two hours
+        ago, before this printer started, may have printed on a printer that then
+        restarted: a technician decides (uncertain, printer_restarted), it is never sent
+        again."""
         sb = self.sandbox()
         ds620 = self.ipp_printer("ds620", "dnp-ds620")
         jobs = sb.add_bulk_jobs(2, seed=3, prefix="rc-", skus=("print-4x6-glossy",),
@@ -104,7 +107,7 @@ class PrintTest(fleet.FleetTestCase):
                    "the recent send printed again, the old one held uncertain")
         copies = {c["job_id"]: c for c in ag.copies()}
         self.assertEqual(copies[old]["state"], "uncertain")
-        self.assertEqual(copies[old]["reason"], "printer_forgot")
+        self.assertEqual(copies[old]["reason"], "printer_restarted")
         self.assertEqual(copies[new]["attempt"], 8)
         # Exactly one more print: the recent one, under its new attempt's name.
         self.assertEqual(ds620.printed_job_names()[before:], ["%s/1/8" % new])

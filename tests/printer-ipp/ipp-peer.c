@@ -347,6 +347,42 @@ void ipp_peer_crash(ipp_peer_t *peer)
         reap(peer->pid, 5000);
 }
 
+void ipp_peer_restart(ipp_peer_t *peer, bool crash)
+{
+        char *conf = lab_test_path(peer->dir, "etc/cupsd.conf");
+        char *files = lab_test_path(peer->dir, "etc/cups-files.conf");
+        char *eve_conf = lab_test_path(peer->dir, "photo.conf");
+        char *script = lab_test_path(peer->dir, "job.sh");
+        bool cupsd = access(conf, F_OK) == 0;
+        const char *log_name = cupsd ? "cupsd.out" : "eve.log";
+        char *log = lab_test_path(peer->dir, log_name), port[16];
+
+        if (peer->pid > 0) {
+                kill(-peer->pid, crash ? SIGKILL : SIGTERM);
+                if (!reap(peer->pid, 5000)) {
+                        kill(-peer->pid, SIGKILL);
+                        reap(peer->pid, 5000);
+                }
+                kill(-peer->pid, SIGKILL); /* job scripts left behind */
+        }
+        snprintf(port, sizeof port, "%d", peer->port);
+        if (cupsd) {
+                char *argv[] = {"cupsd", "-f", "-c", conf, "-s", files, NULL};
+                peer->pid = spawn(argv, log, true);
+        } else {
+                char *argv[] = {
+                    "ippeveprinter", "-r", "off",  "-n", "localhost", "-p", port,       "-a",
+                    eve_conf,        "-c", script, "-d", peer->spool, "-k", peer->name, NULL};
+                peer->pid = spawn(argv, log, true);
+        }
+        wait_port(peer, log_name, 10000);
+        free(conf);
+        free(files);
+        free(eve_conf);
+        free(script);
+        free(log);
+}
+
 void ipp_peer_stop(ipp_peer_t *peer)
 {
         if (peer->pid > 0) {

@@ -50,6 +50,12 @@ void ipp_peer_start_cupsd(ipp_peer_t *peer, const char *queue, const char *print
 /* Stop the peer and its process group (SIGTERM, then SIGKILL after 3 s); removes its files. */
 void ipp_peer_stop(ipp_peer_t *peer);
 
+/*
+ * Stop the peer's process group, by SIGKILL (crash: a power cut) or SIGTERM
+ * (a clean restart), and start it again on the same port with the same files.
+ */
+void ipp_peer_restart(ipp_peer_t *peer, bool crash);
+
 /* SIGKILL only the peer process (a crash), and reap it; the group is killed by stop. */
 void ipp_peer_crash(ipp_peer_t *peer);
 

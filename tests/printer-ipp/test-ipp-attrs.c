@@ -380,28 +380,106 @@ static void test_find_job(void **state)
         add_job(r, false, 0, "job-2/1/1", IPP_JSTATE_COMPLETED);
         add_job(r, false, 9, NULL, IPP_JSTATE_COMPLETED);
 
-        assert_int_equal(lab_ipp_find_job(r, "job-1/1/1", &id, &st), 0);
+        assert_int_equal(lab_ipp_find_job(r, "job-1/1/1", &id, &st, NULL), 0);
         assert_int_equal(id, 7);
         assert_int_equal(st.state, LAB_PJOB_PROCESSING);
-        assert_int_equal(lab_ipp_find_job(r, "job-1/1/10", &id, &st), 0);
+        assert_int_equal(lab_ipp_find_job(r, "job-1/1/10", &id, &st, NULL), 0);
         assert_int_equal(id, 5);
         assert_int_equal(st.state, LAB_PJOB_COMPLETED);
-        assert_int_equal(lab_ipp_find_job(r, "job-2/1/1", &id, &st), -ENOENT);
-        assert_int_equal(lab_ipp_find_job(r, "job-1/1", &id, &st), -ENOENT);
+        assert_int_equal(lab_ipp_find_job(r, "job-2/1/1", &id, &st, NULL), -ENOENT);
+        assert_int_equal(lab_ipp_find_job(r, "job-1/1", &id, &st, NULL), -ENOENT);
         ippDelete(r);
 
         r = printer_resp();
-        assert_int_equal(lab_ipp_find_job(r, "job-1/1/1", &id, &st), -ENOENT);
+        assert_int_equal(lab_ipp_find_job(r, "job-1/1/1", &id, &st, NULL), -ENOENT);
+        ippDelete(r);
+}
+
+/* The oldest end among finished jobs: active jobs and jobs without a time do not count. */
+static void test_find_job_oldest_end(void **state)
+{
+        ipp_t *r = printer_resp();
+        lab_pjob_status_t st;
+        int64_t oldest = 99;
+        int id = 0;
+
+        add_job(r, true, 3, "a/1/1", IPP_JSTATE_PROCESSING);
+        ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_INTEGER, "time-at-completed", 5); /* not finished */
+        add_job(r, false, 4, "b/1/1", IPP_JSTATE_COMPLETED);
+        ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_INTEGER, "time-at-completed", 40);
+        add_job(r, false, 5, "c/1/1", IPP_JSTATE_ABORTED);
+        ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_INTEGER, "time-at-completed", 30);
+        add_job(r, false, 6, "d/1/1", IPP_JSTATE_CANCELED); /* no time */
+        add_job(r, false, 7, "e/1/1", IPP_JSTATE_COMPLETED);
+        ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_INTEGER, "time-at-completed", -4); /* bogus */
+
+        assert_int_equal(lab_ipp_find_job(r, "zz/1/1", &id, &st, &oldest), -ENOENT);
+        assert_int_equal(oldest, 30);
+        assert_int_equal(lab_ipp_find_job(r, "b/1/1", &id, &st, &oldest), 0);
+        assert_int_equal(oldest, 30);
+        ippDelete(r);
+
+        r = printer_resp();
+        add_job(r, true, 3, "a/1/1", IPP_JSTATE_PENDING);
+        assert_int_equal(lab_ipp_find_job(r, "zz/1/1", &id, &st, &oldest), -ENOENT);
+        assert_int_equal(oldest, -1);
+        ippDelete(r);
+}
+
+/* printer-up-time: an up-time (ippeveprinter), a wall clock (cupsd), missing, nonsense. */
+static void test_up_time(void **state)
+{
+        time_t now = 1796638989; /* what cupsd 2.4.2 answered for both attributes */
+        int64_t up = -1;
+        bool is_uptime = false;
+        ipp_t *r;
+
+        r = printer_resp();
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "printer-up-time", 1234);
+        ippAddDate(r, IPP_TAG_PRINTER, "printer-current-time", ippTimeToDate(now));
+        assert_int_equal(lab_ipp_up_time(r, &up, &is_uptime), 0);
+        assert_int_equal(up, 1234);
+        assert_true(is_uptime);
+        ippDelete(r);
+
+        r = printer_resp();
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "printer-up-time", (int)now + 3);
+        ippAddDate(r, IPP_TAG_PRINTER, "printer-current-time", ippTimeToDate(now));
+        assert_int_equal(lab_ipp_up_time(r, &up, &is_uptime), 0);
+        assert_false(is_uptime);
+        ippDelete(r);
+
+        /* Without printer-current-time: over ten years is a clock. */
+        r = printer_resp();
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "printer-up-time", (int)now);
+        assert_int_equal(lab_ipp_up_time(r, &up, &is_uptime), 0);
+        assert_false(is_uptime);
+        ippDelete(r);
+        r = printer_resp();
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "printer-up-time", 86400 * 400);
+        assert_int_equal(lab_ipp_up_time(r, &up, &is_uptime), 0);
+        assert_true(is_uptime);
+        ippDelete(r);
+
+        r = printer_resp();
+        assert_int_equal(lab_ipp_up_time(r, &up, &is_uptime), -ENOENT);
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "printer-up-time", -5);
+        assert_int_equal(lab_ipp_up_time(r, &up, &is_uptime), -ENOENT);
+        ippDelete(r);
+        r = printer_resp();
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-up-time", NULL, "12");
+        assert_int_equal(lab_ipp_up_time(r, &up, &is_uptime), -ENOENT);
         ippDelete(r);
 }
 
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_supply_parse),  cmocka_unit_test(test_marker_remaining),
-            cmocka_unit_test(test_status_pwg),    cmocka_unit_test(test_status_markers),
-            cmocka_unit_test(test_status_bounds), cmocka_unit_test(test_caps),
-            cmocka_unit_test(test_job_status),    cmocka_unit_test(test_find_job),
+            cmocka_unit_test(test_supply_parse),        cmocka_unit_test(test_marker_remaining),
+            cmocka_unit_test(test_status_pwg),          cmocka_unit_test(test_status_markers),
+            cmocka_unit_test(test_status_bounds),       cmocka_unit_test(test_caps),
+            cmocka_unit_test(test_job_status),          cmocka_unit_test(test_find_job),
+            cmocka_unit_test(test_find_job_oldest_end), cmocka_unit_test(test_up_time),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

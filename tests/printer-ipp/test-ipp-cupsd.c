@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -206,11 +207,60 @@ static void test_queue_submit(void **state)
         lab_printer_close(p);
 }
 
+/*
+ * cupsd against real restarts: printer-up-time is its wall clock (no boot
+ * instant; printer-config-change-time and printer-state-change-time do not
+ * move either). A clean restart reads its jobs back: a job that ended before
+ * it is still found, and the list still reaches back past it. A crash right
+ * after a job ended (before cupsd wrote its job cache; seen with cupsd 2.4.2)
+ * loses that job and keeps the older one: the list seems to reach back past
+ * a send it has in fact forgotten. So without a boot instant nothing is
+ * proven, and a copy it does not list is never sent again.
+ */
+static void test_queue_memory_across_restart(void **state)
+{
+        lab_printer_t *p = open_queue();
+        char *h = submit(p, "cups-mem", "na_index-4x6_4x6in", NULL), *found = NULL;
+        lab_printer_status_t s;
+        lab_printer_memory_t m;
+        lab_pjob_status_t st;
+        lab_error_t err = {0};
+        time_t before = time(NULL);
+
+        assert_int_equal(wait_final(p, h, 20000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(lab_printer_status(p, &s, &err), 0);
+        assert_int_equal(s.boot, 0);
+        ipp_peer_restart(&cupsd, false);
+        assert_int_equal(lab_printer_find_job(p, "cups-mem/1/1", &found, &st, &m, &err), 0);
+        assert_string_equal(found, h);
+        assert_int_equal(st.state, LAB_PJOB_COMPLETED);
+        free(found);
+        found = NULL;
+        assert_int_equal(lab_printer_find_job(p, "absent/1/1", &found, &st, &m, &err), -ENOENT);
+        assert_int_equal(m.boot, 0);
+        assert_true(m.complete_since > 0 && m.complete_since <= before + 1);
+        free(h);
+
+        h = submit(p, "cups-crash", "na_index-4x6_4x6in", NULL);
+        assert_int_equal(wait_final(p, h, 20000).state, LAB_PJOB_COMPLETED);
+        ipp_peer_restart(&cupsd, true);
+        assert_int_equal(lab_printer_find_job(p, "cups-crash/1/1", &found, &st, &m, &err), -ENOENT);
+        assert_int_equal(m.boot, 0);
+        /* The older job survived the crash: it "ended before the send". */
+        assert_true(m.complete_since > 0 && m.complete_since <= before + 1);
+        assert_int_equal(lab_printer_may_resend(&m, before + 2 + LAB_PRINTER_CLOCK_SLACK,
+                                                60ULL * 1000000ULL, time(NULL), NULL, 0),
+                         LAB_RESEND_FORGOT);
+        free(h);
+        lab_printer_close(p);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_queue_caps_status),
             cmocka_unit_test(test_queue_submit),
+            cmocka_unit_test(test_queue_memory_across_restart),
         };
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -332,6 +333,51 @@ static void test_find_by_name(void **state)
         lab_printer_close(p);
 }
 
+/*
+ * The printer's memory against a real restart: its boot instant (now minus
+ * printer-up-time) holds still while it runs, its list reaches back past a
+ * job that ended; after a SIGKILL and start on the same port the boot instant
+ * moves forward and the job is gone with the rest of its list.
+ */
+static void test_memory_across_restart(void **state)
+{
+        lab_printer_t *p = open_eve(5000);
+        char *handle = submit_ok(p, "job-memory"), *found = NULL;
+        lab_printer_status_t s1, s2;
+        lab_printer_memory_t m;
+        lab_pjob_status_t st;
+        lab_error_t err = {0};
+        time_t before = time(NULL);
+
+        assert_int_equal(wait_final(p, handle, 10000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(lab_printer_status(p, &s1, &err), 0);
+        assert_true(s1.boot > 0 && s1.boot <= before);
+        sleep(2);
+        assert_int_equal(lab_printer_find_job(p, "job-memory/1/1", &found, &st, &m, &err), 0);
+        free(found);
+        found = NULL;
+        assert_int_equal(lab_printer_find_job(p, "absent/1/1", &found, &st, &m, &err), -ENOENT);
+        assert_true(m.boot >= s1.boot - 1 && m.boot <= s1.boot + 1); /* whole seconds */
+        /* The job that ended is the oldest finished one: the list covers what came after. */
+        assert_true(m.complete_since >= m.boot && m.complete_since <= time(NULL));
+
+        sleep(1); /* a boot instant in another second */
+        ipp_peer_restart(&fx.eve, true);
+        assert_int_equal(lab_printer_status(p, &s2, &err), 0);
+        assert_true(s2.boot >= before + 1);
+        assert_true(s2.boot > s1.boot + LAB_PRINTER_CLOCK_SLACK);
+        assert_int_equal(lab_printer_find_job(p, "job-memory/1/1", &found, &st, &m, &err), -ENOENT);
+        assert_true(m.boot > s1.boot + LAB_PRINTER_CLOCK_SLACK);
+        assert_int_equal(m.complete_since, 0); /* nothing listed: nothing proven */
+        /* So a copy sent before the restart and not listed is never sent again. */
+        char why[256];
+        assert_int_equal(
+            lab_printer_may_resend(&m, before, 60ULL * 1000000ULL, time(NULL), why, sizeof why),
+            LAB_RESEND_RESTARTED);
+        free(handle);
+        lab_printer_close(p);
+}
+
 /* Count the files in the printer's spool. */
 static int spool_count(void)
 {
@@ -427,6 +473,7 @@ int main(void)
             cmocka_unit_test(test_busy),
             cmocka_unit_test(test_cancel),
             cmocka_unit_test(test_find_by_name),
+            cmocka_unit_test(test_memory_across_restart),
             cmocka_unit_test(test_refused),
             cmocka_unit_test(test_unreachable),
         };

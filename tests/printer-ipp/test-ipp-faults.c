@@ -257,8 +257,9 @@ static void test_stopped_printer(void **state)
 
         /* A fresh connection to the frozen printer (the kernel still accepts it) times out too. */
         t0 = lab_test_now_ms();
-        assert_int_equal(lab_printer_find_job(p, name, &handle, &(lab_pjob_status_t){0}, NULL, &err),
-                         -ETIMEDOUT);
+        assert_int_equal(
+            lab_printer_find_job(p, name, &handle, &(lab_pjob_status_t){0}, NULL, &err),
+            -ETIMEDOUT);
         dt = lab_test_now_ms() - t0;
         assert_true(dt >= 1500 && dt < 6000);
 

@@ -45,16 +45,16 @@ static void test_job_name_refused(void **state)
         assert_int_equal(lab_printer_job_name(name, sizeof name, big, 1, 1), -ENAMETOOLONG);
 
         static const char *const bad[] = {
-            "", "job", "job/1", "/1/1", "job//1", "job/1/", "job/0/1", "job/1/01",
-            "job/x/1", "a/b/1/1", "job/1/1234567890", "job/-1/1",
+            "",        "job",      "job/1",   "/1/1",    "job//1",           "job/1/",
+            "job/0/1", "job/1/01", "job/x/1", "a/b/1/1", "job/1/1234567890", "job/-1/1",
         };
         for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
                 assert_int_equal(lab_printer_job_name_parse(bad[i], id, sizeof id, &copy, &attempt),
                                  -EINVAL);
         /* An id longer than the caller's buffer is refused, not truncated. */
-        assert_int_equal(lab_printer_job_name_parse("0123456789abcdefg/1/1", id, sizeof id, &copy,
-                                                    &attempt),
-                         -EINVAL);
+        assert_int_equal(
+            lab_printer_job_name_parse("0123456789abcdefg/1/1", id, sizeof id, &copy, &attempt),
+            -EINVAL);
 }
 
 static void test_reason_parse(void **state)
@@ -113,7 +113,8 @@ static void test_available(void **state)
                 const char *reason, *keyword;
         } cases[] = {
             {"media-empty-error", "media_empty"},
-            {"media-empty-report", "media_empty"}, /* ippeveprinter's suffix for STATE: +media-empty-error */
+            {"media-empty-report",
+             "media_empty"}, /* ippeveprinter's suffix for STATE: +media-empty-error */
             {"media-needed-warning", "media_empty"},
             {"media-jam-error", "media_jam"},
             {"cover-open-report", "cover_open"},
@@ -138,6 +139,11 @@ static void test_available(void **state)
         s = status_with(NULL, 0);
         s.state = LAB_PRINTER_UNREACHABLE;
         assert_unavailable(s, "printer_unreachable");
+        /* Connected but silent (the driver's message keyword): printer_timeout, not unreachable. */
+        snprintf(s.message, sizeof s.message, "printer_timeout: printer x did not answer");
+        assert_unavailable(s, "printer_timeout");
+        snprintf(s.message, sizeof s.message, "printer_unreachable: printer_timeout: no");
+        assert_unavailable(s, "printer_unreachable");
         s = status_with(NULL, 0);
         s.accepting = false;
         assert_unavailable(s, "printer_not_accepting");
@@ -150,6 +156,51 @@ static void test_names(void **state)
         assert_string_equal(lab_pjob_state_to_string((lab_pjob_state_t)99), "unknown");
 }
 
+/* The one resend rule: restarted, forgot, or provably never received. */
+static void test_may_resend(void **state)
+{
+        const int64_t now = 1800000000, sent = now - 30;
+        const uint64_t minute = 60ULL * 1000000ULL;
+        char why[256];
+        lab_printer_memory_t m;
+
+        /* Up since long before, its list reaches back past the send: send again. */
+        m = (lab_printer_memory_t){.boot = now - 3600, .complete_since = sent - 10};
+        assert_int_equal(lab_printer_may_resend(&m, sent, 0, now, why, sizeof why), LAB_RESEND_OK);
+        assert_string_equal(why, "");
+        /* Within the clock slack of the send is not "before" it. */
+        m.complete_since = sent - LAB_PRINTER_CLOCK_SLACK + 1;
+        assert_int_equal(lab_printer_may_resend(&m, sent, 0, now, why, sizeof why),
+                         LAB_RESEND_FORGOT);
+        assert_non_null(strstr(why, "printer_forgot: "));
+        /* No old job listed, but up since before the send and within job_history. */
+        assert_int_equal(lab_printer_may_resend(&m, sent, minute, now, why, sizeof why),
+                         LAB_RESEND_OK);
+        assert_int_equal(lab_printer_may_resend(&m, now - 61, minute, now, why, sizeof why),
+                         LAB_RESEND_FORGOT);
+        /* Restarted after the send (or just before it): never sent again, whatever else. */
+        m = (lab_printer_memory_t){.boot = sent + 5, .complete_since = sent - 100};
+        assert_int_equal(lab_printer_may_resend(&m, sent, minute, now, why, sizeof why),
+                         LAB_RESEND_RESTARTED);
+        assert_int_equal(strncmp(why, "printer_restarted: ", 19), 0);
+        m.boot = sent - 1;
+        assert_int_equal(lab_printer_may_resend(&m, sent, minute, now, why, sizeof why),
+                         LAB_RESEND_RESTARTED);
+        /* No boot instant (cupsd): neither its list nor job_history proves anything. */
+        m = (lab_printer_memory_t){.complete_since = sent - 100};
+        assert_int_equal(lab_printer_may_resend(&m, sent, minute, now, why, sizeof why),
+                         LAB_RESEND_FORGOT);
+        assert_non_null(strstr(why, "does not tell when it started"));
+        m = (lab_printer_memory_t){0};
+        assert_int_equal(lab_printer_may_resend(&m, sent, minute, now, why, sizeof why),
+                         LAB_RESEND_FORGOT);
+        assert_non_null(strstr(why, "does not tell when it started"));
+        /* The send time unknown: nothing can be proven. */
+        m = (lab_printer_memory_t){.boot = now - 3600, .complete_since = now - 3000};
+        assert_int_equal(lab_printer_may_resend(&m, 0, minute, now, why, sizeof why),
+                         LAB_RESEND_FORGOT);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -158,6 +209,7 @@ int main(void)
             cmocka_unit_test(test_reason_parse),
             cmocka_unit_test(test_available),
             cmocka_unit_test(test_names),
+            cmocka_unit_test(test_may_resend),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
