@@ -174,6 +174,13 @@ static json_t *printer_json(lab_console_t *c, const lab_config_printer_t *cp,
         json_object_set_new(o, "available", json_boolean(info.available));
         set_str(o, "state", info.state);
         set_str(o, "reason", info.available ? "" : info.reason);
+        if (info.boot > 0) {
+                char up_since[32];
+                lab_format_rfc3339((time_t)info.boot, up_since, sizeof up_since);
+                set_str(o, "up_since", up_since);
+        } else {
+                json_object_set_new(o, "up_since", json_null());
+        }
         if (pause)
                 json_object_set_new(o, "paused",
                                     json_pack("{s:s, s:s, s:s?}", "by", pause->by, "since",

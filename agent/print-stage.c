@@ -1224,6 +1224,7 @@ int lab_print_stage_info(lab_print_stage_t *s, const char *printer, lab_print_st
         info->known = p->status_known;
         info->available = p->status_known && p->available && !p->paused;
         info->paused = p->paused;
+        info->boot = p->boot;
         if (p->status_known)
                 info->state = lab_printer_state_to_string(p->state);
         if (p->paused)

@@ -94,6 +94,7 @@ typedef struct lab_print_stage_info_s {
         bool paused;
         const char *state; /* idle, processing, stopped, unreachable, unknown */
         char reason[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8]; /* why not, or "" */
+        int64_t boot; /* when the printer last started (CLOCK_REALTIME s), 0 unknown */
 } lab_print_stage_info_t;
 
 /* Fill info for printer; -ENOENT (info says "unknown") when the stage does not drive it. */
