@@ -409,8 +409,9 @@ static const char *const caps_attrs[] = {
     "printer-make-and-model",
 };
 
-/* Get-Printer-Attributes for the capabilities, parsed into *ret. */
-static int fetch_caps(ipp_printer_t *p, lab_printer_caps_t *ret, lab_error_t *err)
+/* Get-Printer-Attributes for the n attributes named: 0 with *ret_resp, or the error. */
+static int get_printer_attributes(ipp_printer_t *p, const char *const *attrs, size_t n,
+                                  ipp_t **ret_resp, lab_error_t *err)
 {
         _cleanup_(ippDeletep) ipp_t *req = new_request(p, IPP_OP_GET_PRINTER_ATTRIBUTES);
         _cleanup_(ippDeletep) ipp_t *resp = NULL;
@@ -418,13 +419,26 @@ static int fetch_caps(ipp_printer_t *p, lab_printer_caps_t *ret, lab_error_t *er
 
         if (!req)
                 return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
-        ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
-                      (int)ELEMENTSOF(caps_attrs), NULL, caps_attrs);
+        ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes", (int)n, NULL,
+                      attrs);
         r = request(p, req, -1, 0, true, "Get-Printer-Attributes", &resp, err);
         if (r < 0)
                 return r;
         if (!status_ok(resp))
                 return status_error(p, resp, "Get-Printer-Attributes", err);
+        *ret_resp = TAKE_PTR(resp);
+        return 0;
+}
+
+/* Get-Printer-Attributes for the capabilities, parsed into *ret. */
+static int fetch_caps(ipp_printer_t *p, lab_printer_caps_t *ret, lab_error_t *err)
+{
+        _cleanup_(ippDeletep) ipp_t *resp = NULL;
+        int r;
+
+        r = get_printer_attributes(p, caps_attrs, ELEMENTSOF(caps_attrs), &resp, err);
+        if (r < 0)
+                return r;
         r = lab_ipp_caps_from(resp, ret);
         if (r < 0)
                 return lab_error_set(err, -r, "printer_protocol", "out of memory");
@@ -767,20 +781,13 @@ static const char *const clock_attrs[] = {"printer-up-time", "printer-current-ti
 static int read_clock(ipp_printer_t *p, int64_t *ret_up, int64_t *ret_at,
                       lab_printer_memory_t *memory, lab_error_t *err)
 {
-        _cleanup_(ippDeletep) ipp_t *req = new_request(p, IPP_OP_GET_PRINTER_ATTRIBUTES);
         _cleanup_(ippDeletep) ipp_t *resp = NULL;
         bool is_uptime;
         int r;
 
-        if (!req)
-                return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
-        ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
-                      (int)ELEMENTSOF(clock_attrs), NULL, clock_attrs);
-        r = request(p, req, -1, 0, true, "Get-Printer-Attributes", &resp, err);
+        r = get_printer_attributes(p, clock_attrs, ELEMENTSOF(clock_attrs), &resp, err);
         if (r < 0)
                 return r;
-        if (!status_ok(resp))
-                return status_error(p, resp, "Get-Printer-Attributes", err);
         *ret_at = now_realtime();
         if (lab_ipp_up_time(resp, ret_up, &is_uptime) < 0)
                 return -ENOENT;
