@@ -10,6 +10,10 @@
  * and how it reads the minilab's replies. A format never blocks on anything
  * but the file system and never keeps state in memory: everything it knows
  * about a job it reads back from the folder, so it is right after a restart.
+ * The driver keeps its own memory of the folder in HF_STATE_DIR (the folder's
+ * identity and a record of every item it published, so that an item the
+ * minilab took and whose result is gone is never taken for one never sent);
+ * a format must never take that directory for an item or a size folder.
  *
  * Adding a format: write hotfolder-<name>.c with a const hf_format_t, list it
  * in hotfolder.cmake, map its config word in hf_format_for() and document its
@@ -29,6 +33,19 @@
 /* Prefix of the driver's temporary files: minilabs must ignore names starting with '.'. */
 #define HF_TMP_PREFIX ".labtmp-"
 
+/*
+ * The driver's own directory in the folder (minilabs ignore names starting
+ * with '.'): folder-id (the folder's identity: when its memory began),
+ * sent/<YYYY-MM-DD>/<item> (an empty file per publication, by the UTC day it
+ * was made) and pruned-before (sends before that instant may have lost their
+ * record). Layout and rules: docs/hotfolders.md, "What labagent keeps in the
+ * folder".
+ */
+#define HF_STATE_DIR ".labagent"
+
+/* Whole UTC days of sent records kept besides today's; older day directories are deleted. */
+#define HF_SENT_KEEP_DAYS 30
+
 typedef struct hf_format_s hf_format_t;
 
 /* The hot-folder handle: embeds lab_printer_t first (printer-private.h). */
@@ -37,6 +54,7 @@ typedef struct hf_s {
         char *folder;           /* the configured folder, absolute */
         const hf_format_t *fmt; /* its format */
         int inotify_fd;         /* IN_NONBLOCK; -1 if inotify could not be set up */
+        uint64_t pruned_usec;   /* CLOCK_MONOTONIC of the last prune of the sent records, 0 never */
 } hf_t;
 
 /* One print size a format knows: the PWG name and the short name minilabs use. */
@@ -119,6 +137,27 @@ const char *hf_mime_ext(const char *mime);
 
 /* Copy a minilab's reason text into buf: one line, control characters as spaces, trimmed. */
 void hf_reason_clean(const char *text, size_t len, char *buf, size_t size);
+
+/*
+ * Parse the identity file HF_STATE_DIR/folder-id: exactly "<32 lowercase hex
+ * digits> <seconds>\n", seconds (CLOCK_REALTIME when it was made) > 0 without
+ * leading zeros. 0 with *ret_created, or -EINVAL.
+ */
+int hf_folder_id_parse(const char *text, size_t len, int64_t *ret_created);
+
+/* The sent-record day directory name of instant t (UTC "YYYY-MM-DD"). 0, or -EINVAL. */
+int hf_sent_day_name(int64_t t, char *buf, size_t size);
+
+/* The first second (UTC) of a day directory name, or -1 when name is not one (canonical only). */
+int64_t hf_sent_day_parse(const char *name);
+
+/*
+ * From when the sent records are complete (lab_printer_memory_t.complete_since):
+ * the latest of the folder's identity (boot), the start of the oldest day kept
+ * (HF_SENT_KEEP_DAYS before now's day) and the last prune's mark
+ * (pruned_before, 0 none). 0 when boot is unknown (0).
+ */
+int64_t hf_sent_complete_since(int64_t boot, int64_t pruned_before, int64_t now);
 
 /* ---- I/O helpers for the formats ---- */
 

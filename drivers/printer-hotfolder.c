@@ -8,13 +8,17 @@
  * that carries the stable job name (so a job is found again after a restart
  * by looking at the folder alone), atomic publication (temporary name,
  * fsync, rename, fsync the directory: a minilab never sees half a file),
- * stall detection and the folder's health. How a submission is laid out and
- * how the minilab's replies read is the format's business (hotfolder-*.c,
+ * stall detection, the folder's health, and the folder's memory (.labagent/:
+ * an identity whose age is the "boot", and a durable record of every item
+ * published, so that an item the minilab took and whose result was deleted
+ * is never taken for one never sent). How a submission is laid out and how
+ * the minilab's replies read is the format's business (hotfolder-*.c,
  * interface in hotfolder-private.h; protocols in docs/hotfolders.md).
  *
- * It must never leave a partial item visible, and never say a job is gone
- * when it merely cannot see the folder (an unmounted share): that would make
- * the caller print it twice.
+ * It must never leave a partial item visible, never say a job is gone when
+ * it merely cannot see the folder (an unmounted share), and never say a job
+ * never got there when it published it: each would make the caller print it
+ * twice.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -51,6 +55,16 @@
 
 /* Copy buffer for print files. */
 #define HF_COPY_BUF (64 * 1024)
+
+/* The folder's memory in HF_STATE_DIR: file names, sizes and how often old records go. */
+#define HF_ID_FILE          "folder-id"     /* "<32 hex> <CLOCK_REALTIME s made>\n" */
+#define HF_ID_BYTES         16              /* random bytes of the identity */
+#define HF_SENT_DIR         "sent"          /* sent/<YYYY-MM-DD>/<item>, empty files */
+#define HF_PRUNED_FILE      "pruned-before" /* "<s>\n": older sends may have lost their record */
+#define HF_DAY_SEC          86400
+#define HF_PRUNE_EVERY_USEC (3600ull * 1000000u) /* per handle, from status() */
+#define HF_PRUNE_MAX_DAYS   8                    /* day directories deleted per prune */
+#define HF_STATE_TEXT_MAX   128                  /* longest identity or mark file read */
 
 /* ---- pure helpers ---- */
 
@@ -232,6 +246,80 @@ void hf_reason_clean(const char *text, size_t len, char *buf, size_t size)
                         o = start;
         }
         buf[o] = '\0';
+}
+
+int hf_folder_id_parse(const char *text, size_t len, int64_t *ret_created)
+{
+        size_t i, start;
+        int64_t v = 0;
+
+        for (i = 0; i < 2 * HF_ID_BYTES; i++)
+                if (i >= len ||
+                    !((text[i] >= '0' && text[i] <= '9') || (text[i] >= 'a' && text[i] <= 'f')))
+                        return -EINVAL;
+        if (i >= len || text[i++] != ' ')
+                return -EINVAL;
+        for (start = i; i < len && text[i] >= '0' && text[i] <= '9'; i++) {
+                if (i - start >= 18) /* far beyond any clock; keeps v from overflowing */
+                        return -EINVAL;
+                v = v * 10 + (text[i] - '0');
+        }
+        if (i == start || text[start] == '0' || i + 1 != len || text[i] != '\n')
+                return -EINVAL;
+        *ret_created = v;
+        return 0;
+}
+
+int hf_sent_day_name(int64_t t, char *buf, size_t size)
+{
+        time_t tt = (time_t)t;
+        struct tm tm;
+
+        if (t < 0 || !gmtime_r(&tt, &tm) || tm.tm_year + 1900 > 9999 ||
+            strftime(buf, size, "%Y-%m-%d", &tm) != 10)
+                return -EINVAL;
+        return 0;
+}
+
+int64_t hf_sent_day_parse(const char *name)
+{
+        struct tm tm = {0};
+        char back[16];
+        time_t t;
+
+        if (strlen(name) != 10 || name[4] != '-' || name[7] != '-')
+                return -1;
+        for (size_t i = 0; i < 10; i++)
+                if (i != 4 && i != 7 && (name[i] < '0' || name[i] > '9'))
+                        return -1;
+        tm.tm_year = atoi(name) - 1900;
+        tm.tm_mon = atoi(name + 5) - 1;
+        tm.tm_mday = atoi(name + 8);
+        t = timegm(&tm);
+        /* timegm() normalises "2025-02-30": only a name that formats back to itself is a day. */
+        if (t < 0 || hf_sent_day_name(t, back, sizeof back) < 0 || strcmp(back, name) != 0)
+                return -1;
+        return (int64_t)t;
+}
+
+/* The first second of the oldest day whose sent records are kept at instant now. */
+static int64_t sent_keep_start(int64_t now)
+{
+        return now > 0 ? (now / HF_DAY_SEC - HF_SENT_KEEP_DAYS) * HF_DAY_SEC : 0;
+}
+
+int64_t hf_sent_complete_since(int64_t boot, int64_t pruned_before, int64_t now)
+{
+        int64_t kept = sent_keep_start(now);
+        int64_t since = boot;
+
+        if (boot <= 0)
+                return 0;
+        if (kept > since)
+                since = kept;
+        if (pruned_before > since)
+                since = pruned_before;
+        return since;
 }
 
 /* ---- I/O helpers ---- */
@@ -557,6 +645,26 @@ static int item_check(hf_t *h, const char *handle, lab_error_t *err)
         return 0;
 }
 
+/*
+ * Look for an item in its places: 0, -ENOENT (nowhere), -errno. "Gone" makes
+ * the caller submit again, so it must be sure: a directory listing racing a
+ * rename may miss the file, so look again before saying so.
+ */
+static int item_lookup(hf_t *h, const char *item, lab_pjob_status_t *ret)
+{
+        int r = -ENOENT;
+
+        for (int attempt = 0; attempt < HF_LOOKUP_ATTEMPTS; attempt++) {
+                if (attempt > 0)
+                        (void)usleep(HF_LOOKUP_PAUSE_USEC);
+                *ret = (lab_pjob_status_t){.state = LAB_PJOB_UNKNOWN, .impressions_completed = -1};
+                r = h->fmt->item_status(h, item, ret);
+                if (r != -ENOENT)
+                        break;
+        }
+        return r;
+}
+
 /* Read an item's state; a missing folder is never "job unknown". */
 static int item_status(hf_t *h, const char *item, lab_pjob_status_t *ret, lab_error_t *err)
 {
@@ -568,18 +676,7 @@ static int item_status(hf_t *h, const char *item, lab_pjob_status_t *ret, lab_er
                 return r;
         lab_error_clear(err);
         watch_all(h);
-        /*
-         * "Gone" makes the caller submit again, so it must be sure: a directory
-         * listing racing a rename may miss the file, so look again before saying so.
-         */
-        for (int attempt = 0; attempt < HF_LOOKUP_ATTEMPTS; attempt++) {
-                if (attempt > 0)
-                        (void)usleep(HF_LOOKUP_PAUSE_USEC);
-                *ret = (lab_pjob_status_t){.state = LAB_PJOB_UNKNOWN, .impressions_completed = -1};
-                r = h->fmt->item_status(h, item, ret);
-                if (r != -ENOENT)
-                        break;
-        }
+        r = item_lookup(h, item, ret);
         if (r == -ENOENT)
                 return lab_error_set(err, ENOENT, "printer_job_unknown",
                                      "printer %s: item %s is not in hot folder %s (nor in its "
@@ -592,10 +689,448 @@ static int item_status(hf_t *h, const char *item, lab_pjob_status_t *ret, lab_er
         return 0;
 }
 
+/* ---- the folder's memory (HF_STATE_DIR) ---- */
+
+/*
+ * A hot folder has no up-time and no job list of its own: the minilab may
+ * take an item and its result may later be deleted, and the folder may be
+ * emptied or replaced. So the driver keeps, in the folder itself, what a
+ * printer's memory would tell (lab_printer_memory_t): an identity made once
+ * (its time is the "boot") and a record of every item it published, made
+ * durable before the item becomes visible. An item in none of its places
+ * with a record was received and its fate is lost (UNKNOWN: never sent
+ * again); without a record it never got there, provided the records reach
+ * back past the send (complete_since). Anything that breaks the records'
+ * continuity (the directory gone, the identity unreadable, sent/ gone) gives
+ * a new identity, i.e. a later boot: copies sent before are then not sent
+ * again either.
+ */
+
+/* A path under the folder's HF_STATE_DIR ("" for the directory itself); NULL on out of memory. */
+static char *state_path(hf_t *h, const char *rel)
+{
+        return rel[0] ? hf_strf("%s/" HF_STATE_DIR "/%s", h->folder, rel)
+                      : hf_strf("%s/" HF_STATE_DIR, h->folder);
+}
+
+/* mkdir dir (0755): 1 when made now, 0 when a directory already, or a negative errno. */
+static int mkdir_made(const char *dir)
+{
+        struct stat st;
+
+        if (mkdir(dir, 0755) == 0)
+                return 1;
+        if (errno != EEXIST)
+                return -errno;
+        if (stat(dir, &st) < 0)
+                return -errno;
+        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+}
+
+/* Read a small file whole into buf. Its length, -EFBIG when it fills buf, or a negative errno. */
+static ssize_t read_small(const char *path, char *buf, size_t size)
+{
+        _cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+        size_t n = 0;
+
+        if (fd < 0)
+                return -errno;
+        while (n < size) {
+                ssize_t k = read(fd, buf + n, size - n);
+
+                if (k < 0 && errno == EINTR)
+                        continue;
+                if (k < 0)
+                        return -errno;
+                if (k == 0)
+                        return (ssize_t)n;
+                n += (size_t)k;
+        }
+        return -EFBIG;
+}
+
+/*
+ * Write text to dir/name atomically: a temporary file (fsynced) hard-linked
+ * to name, or renamed over it when replace; then dir fsynced. -EEXIST (err
+ * untouched) when name is there and replace is false. Where the file system
+ * has no hard links the file is created with O_EXCL and written in place: a
+ * crash may then leave it short, which reads as unparsable (a new identity).
+ */
+static int state_write(hf_t *h, const char *dir, const char *name, const char *text, bool replace,
+                       lab_error_t *err)
+{
+        _cleanup_free_ char *tmp = NULL, *dst = hf_strf("%s/%s", dir, name);
+        hf_source_t src = {.data = text, .size = strlen(text)};
+        int r;
+
+        if (!dst)
+                return hf_unwritable(h, err, -ENOMEM, "write", name);
+        r = write_temp(h, dir, name, &src, &tmp, err);
+        if (r < 0)
+                return r;
+        if (replace) {
+                r = rename(tmp, dst) < 0 ? -errno : 0;
+        } else if (link(tmp, dst) < 0) {
+                r = -errno;
+                if (link_unsupported(-r)) {
+                        _cleanup_close_ int fd =
+                            open(dst, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0644);
+
+                        r = fd < 0 ? -errno : lab_write_all(fd, text, strlen(text));
+                        if (r == 0 && fsync(fd) < 0)
+                                r = -errno;
+                        if (r < 0 && fd >= 0)
+                                (void)unlink(dst);
+                }
+        }
+        if (r < 0 || !replace)
+                (void)unlink(tmp);
+        if (r == -EEXIST && !replace)
+                return r;
+        if (r < 0)
+                return hf_unwritable(h, err, r, "write", dst);
+        r = lab_fsync_dir(dir);
+        if (r < 0)
+                return hf_unwritable(h, err, r, "sync the directory", dir);
+        return 0;
+}
+
+/* Write a new identity (16 random bytes, now) to dir/folder-id; *ret_created gets its time. */
+static int identity_write(hf_t *h, const char *dir, bool replace, int64_t *ret_created,
+                          lab_error_t *err)
+{
+        uint8_t id[HF_ID_BYTES];
+        char text[2 * HF_ID_BYTES + 32];
+        int64_t now = (int64_t)time(NULL);
+        size_t o = 0;
+        int r;
+
+        arc4random_buf(id, sizeof id);
+        for (size_t i = 0; i < sizeof id; i++)
+                o += (size_t)snprintf(text + o, sizeof text - o, "%02x", id[i]);
+        snprintf(text + o, sizeof text - o, " %lld\n", (long long)now);
+        r = state_write(h, dir, HF_ID_FILE, text, replace, err);
+        if (r == 0)
+                *ret_created = now;
+        return r;
+}
+
+/* Read folder-id: 0 with *ret_created, -ENOENT (missing), -EINVAL (unparsable), -errno. */
+static int identity_read(const char *path, int64_t *ret_created)
+{
+        char text[HF_STATE_TEXT_MAX];
+        ssize_t n = read_small(path, text, sizeof text);
+
+        if (n == -EFBIG)
+                return -EINVAL;
+        if (n < 0)
+                return (int)n;
+        return hf_folder_id_parse(text, (size_t)n, ret_created);
+}
+
+/*
+ * The folder's identity: the time its folder-id was made (the boot). With
+ * create, HF_STATE_DIR and a new identity are made where the directory or the
+ * file is missing, the file is unparsable (continuity cannot be shown), or
+ * sent/ is gone (the records no longer reach back to the identity): the new
+ * file goes in first, sent/ after it, so a crash in between only makes yet
+ * another one. A valid file whose records are there is never touched. Without
+ * create (a folder we cannot write) *ret_boot is 0 unless all is in place.
+ * 0, or a negative errno with err filled (hotfolder_unwritable).
+ */
+static int identity_get(hf_t *h, bool create, int64_t *ret_boot, lab_error_t *err)
+{
+        _cleanup_free_ char *dir = state_path(h, ""), *idp = state_path(h, HF_ID_FILE),
+                            *sent = state_path(h, HF_SENT_DIR);
+        int64_t boot = 0;
+        struct stat st;
+        bool have_sent;
+        int r;
+
+        *ret_boot = 0;
+        if (!dir || !idp || !sent)
+                return hf_unwritable(h, err, -ENOMEM, "read", HF_STATE_DIR);
+        if (create) {
+                r = mkdir_made(dir);
+                if (r < 0)
+                        return hf_unwritable(h, err, r, "create", dir);
+                if (r > 0) {
+                        r = lab_fsync_dir(h->folder);
+                        if (r < 0)
+                                return hf_unwritable(h, err, r, "sync the directory", h->folder);
+                }
+        }
+        if (stat(sent, &st) == 0) {
+                if (!S_ISDIR(st.st_mode))
+                        return hf_unwritable(h, err, -ENOTDIR, "read", sent);
+                have_sent = true;
+        } else if (errno == ENOENT) {
+                have_sent = false;
+        } else {
+                return hf_unwritable(h, err, -errno, "read", sent);
+        }
+        r = identity_read(idp, &boot);
+        if (r < 0 && r != -ENOENT && r != -EINVAL)
+                return hf_unwritable(h, err, r, "read", idp);
+        if (r == 0 && have_sent) {
+                *ret_boot = boot;
+                return 0;
+        }
+        if (!create)
+                return 0;
+        r = identity_write(h, dir, r != -ENOENT, &boot, err);
+        if (r == -EEXIST) {
+                /* Made by someone else just now: theirs stands. */
+                r = identity_read(idp, &boot);
+                if (r < 0)
+                        return hf_unwritable(h, err, r == -EINVAL ? -EBADMSG : r, "read", idp);
+        }
+        if (r < 0)
+                return r;
+        if (!have_sent) {
+                r = mkdir_made(sent);
+                if (r >= 0)
+                        r = lab_fsync_dir(dir);
+                if (r < 0)
+                        return hf_unwritable(h, err, r, "create", sent);
+        }
+        *ret_boot = boot;
+        return 0;
+}
+
+/*
+ * The last prune's mark: 0 when never pruned; a file that cannot be read or
+ * parsed is taken as "now" (records are complete only from now on).
+ */
+static int64_t pruned_read(hf_t *h, bool *ret_valid)
+{
+        _cleanup_free_ char *path = state_path(h, HF_PRUNED_FILE);
+        char text[HF_STATE_TEXT_MAX];
+        ssize_t n = path ? read_small(path, text, sizeof text) : -ENOMEM;
+        int64_t v = 0;
+        size_t i = 0;
+
+        *ret_valid = true;
+        if (n == -ENOENT)
+                return 0;
+        for (; n > 0 && i < (size_t)n && i < 18 && text[i] >= '0' && text[i] <= '9'; i++)
+                v = v * 10 + (text[i] - '0');
+        if (n > 0 && i > 0 && text[0] != '0' && i + 1 == (size_t)n && text[i] == '\n')
+                return v;
+        *ret_valid = false;
+        return (int64_t)time(NULL);
+}
+
+/*
+ * What the folder remembers. With create, missing pieces are made (see
+ * identity_get()); zeros when the folder cannot tell. 0 or a negative errno
+ * with err filled (*ret zeroed).
+ */
+static int memory_get(hf_t *h, bool create, lab_printer_memory_t *ret, lab_error_t *err)
+{
+        int64_t boot;
+        bool valid;
+        int r;
+
+        *ret = (lab_printer_memory_t){0};
+        r = identity_get(h, create, &boot, err);
+        if (r < 0 || boot <= 0)
+                return r;
+        ret->boot = boot;
+        ret->complete_since = hf_sent_complete_since(boot, pruned_read(h, &valid), time(NULL));
+        return 0;
+}
+
+/*
+ * Record durably that item is about to be published: the empty file
+ * sent/<today, UTC>/<item>, then its directory fsynced. *ret_path gets the
+ * record (to take it back if nothing was published). 0 or a negative errno
+ * with err filled (hotfolder_unwritable): then nothing may be published.
+ */
+static int sent_record_add(hf_t *h, const char *item, char **ret_path, lab_error_t *err)
+{
+        _cleanup_free_ char *sent = state_path(h, HF_SENT_DIR), *daydir = NULL, *rec = NULL;
+        _cleanup_close_ int fd = -1;
+        char day[16];
+        int r;
+
+        if (hf_sent_day_name((int64_t)time(NULL), day, sizeof day) < 0)
+                return hf_unwritable(h, err, -EINVAL, "date the record of", item);
+        if (sent)
+                daydir = hf_strf("%s/%s", sent, day);
+        if (daydir)
+                rec = hf_strf("%s/%s", daydir, item);
+        if (!rec)
+                return hf_unwritable(h, err, -ENOMEM, "record", item);
+        r = mkdir_made(daydir);
+        if (r < 0)
+                return hf_unwritable(h, err, r, "create", daydir);
+        if (r > 0) {
+                r = lab_fsync_dir(sent);
+                if (r < 0)
+                        return hf_unwritable(h, err, r, "sync the directory", sent);
+        }
+        fd = open(rec, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+        if (fd < 0)
+                return hf_unwritable(h, err, -errno, "create", rec);
+        r = fsync(fd) < 0 ? -errno : 0;
+        if (r == 0)
+                r = lab_fsync_dir(daydir);
+        if (r < 0) {
+                (void)unlink(rec);
+                return hf_unwritable(h, err, r, "sync", rec);
+        }
+        *ret_path = TAKE_PTR(rec);
+        return 0;
+}
+
+/*
+ * Take back the record of a submission that failed, unless the item is
+ * somewhere in the folder after all (then the record must stay: it was
+ * received). A record that cannot be removed stays too: that is the safe way.
+ */
+static void sent_record_drop(hf_t *h, char *rec, const char *item)
+{
+        lab_pjob_status_t st;
+        char *slash;
+
+        if (item_lookup(h, item, &st) != -ENOENT)
+                return;
+        if (unlink(rec) < 0)
+                return;
+        slash = strrchr(rec, '/');
+        if (slash) {
+                *slash = '\0';
+                (void)lab_fsync_dir(rec);
+        }
+}
+
+/*
+ * Whether a sent record of item exists in any day directory: 1 (day gets
+ * that directory's name), 0, or a negative errno (a listing or look that
+ * failed: never "no record" then).
+ */
+static int sent_record_find(hf_t *h, const char *item, char *day, size_t size)
+{
+        _cleanup_free_ char *sent = state_path(h, HF_SENT_DIR);
+        struct dirent *de;
+        DIR *d;
+        int r = 0;
+
+        if (!sent)
+                return -ENOMEM;
+        d = opendir(sent);
+        if (!d)
+                return errno == ENOENT ? 0 : -errno;
+        for (;;) {
+                _cleanup_free_ char *rec = NULL;
+                struct stat st;
+
+                errno = 0;
+                de = readdir(d);
+                if (!de) {
+                        if (errno != 0)
+                                r = -errno;
+                        break;
+                }
+                if (de->d_name[0] == '.')
+                        continue;
+                rec = hf_strf("%s/%s/%s", sent, de->d_name, item);
+                if (!rec) {
+                        r = -ENOMEM;
+                        break;
+                }
+                if (lstat(rec, &st) == 0) {
+                        snprintf(day, size, "%s", de->d_name);
+                        r = 1;
+                        break;
+                }
+                if (errno != ENOENT && errno != ENOTDIR) {
+                        r = -errno;
+                        break;
+                }
+        }
+        closedir(d);
+        return r;
+}
+
+/*
+ * Delete the day directories of sent records older than HF_SENT_KEEP_DAYS
+ * days before today (at most HF_PRUNE_MAX_DAYS of them). The mark goes first
+ * and only ever forward, so a clock set back later cannot make the records
+ * look complete where they are not. Returns 1 when more are left to delete.
+ */
+static int sent_prune(hf_t *h)
+{
+        _cleanup_free_ char *sent = state_path(h, HF_SENT_DIR), *dir = state_path(h, "");
+        char names[HF_PRUNE_MAX_DAYS][16], text[32];
+        int64_t cutoff = sent_keep_start((int64_t)time(NULL)), mark;
+        size_t n = 0;
+        bool more = false, valid;
+        struct dirent *de;
+        lab_error_t e = {0};
+        DIR *d;
+
+        if (!sent || !dir)
+                return 0;
+        d = opendir(sent);
+        if (!d)
+                return 0;
+        while ((de = readdir(d))) {
+                int64_t day = hf_sent_day_parse(de->d_name);
+
+                if (day < 0 || day >= cutoff)
+                        continue;
+                if (n == HF_PRUNE_MAX_DAYS) {
+                        more = true;
+                        break;
+                }
+                memcpy(names[n++], de->d_name, 11); /* a day name: 10 bytes and NUL */
+        }
+        closedir(d);
+        mark = pruned_read(h, &valid);
+        if (n == 0 && valid)
+                return 0;
+        if (cutoff > mark || !valid) {
+                snprintf(text, sizeof text, "%lld\n", (long long)(cutoff > mark ? cutoff : mark));
+                if (state_write(h, dir, HF_PRUNED_FILE, text, true, &e) < 0)
+                        return 0; /* no mark, no deletion; next hour again */
+        }
+        for (size_t i = 0; i < n; i++) {
+                _cleanup_free_ char *path = hf_strf("%s/%s", sent, names[i]);
+                if (path)
+                        (void)hf_rm_rf(path);
+        }
+        (void)lab_fsync_dir(sent);
+        return more;
+}
+
+/* CLOCK_MONOTONIC in usec (for how often to prune). */
+static uint64_t now_monotonic_usec(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* Prune the sent records at most once per HF_PRUNE_EVERY_USEC (sooner while some are left). */
+static void sent_prune_maybe(hf_t *h)
+{
+        uint64_t now = now_monotonic_usec();
+
+        if (h->pruned_usec != 0 && now - h->pruned_usec < HF_PRUNE_EVERY_USEC)
+                return;
+        h->pruned_usec = sent_prune(h) > 0 ? 0 : now;
+}
+
+/* ---- the driver calls ---- */
+
 /* Open a hot folder: check the config, set up inotify; does not need the folder to exist. */
 static int hotfolder_open(const lab_config_printer_t *cfg, lab_printer_t **ret, lab_error_t *err)
 {
         const hf_format_t *fmt = hf_format_for(cfg->format);
+        struct stat st;
         hf_t *h;
         size_t len;
         int r;
@@ -623,6 +1158,12 @@ static int hotfolder_open(const lab_config_printer_t *cfg, lab_printer_t **ret, 
         while (len > 1 && h->folder[len - 1] == '/')
                 h->folder[--len] = '\0';
         h->fmt = fmt;
+        /* The folder's identity from the start where the folder is there (best effort). */
+        if (stat(h->folder, &st) == 0 && S_ISDIR(st.st_mode)) {
+                lab_error_t e = {0};
+                int64_t boot;
+                (void)identity_get(h, true, &boot, &e);
+        }
         /* Without inotify (no instances left) the driver still works: it is polled. */
         h->inotify_fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
         watch_all(h);
@@ -706,8 +1247,10 @@ static int hotfolder_submit(lab_printer_t *p, const lab_print_request_t *req, ch
 {
         hf_t *h = (hf_t *)p;
         char item[HF_ITEM_MAX + 1];
+        _cleanup_free_ char *rec = NULL;
         lab_pjob_status_t st;
         struct stat sb;
+        int64_t boot;
         bool missing;
         int r;
 
@@ -746,9 +1289,17 @@ static int hotfolder_submit(lab_printer_t *p, const lab_print_request_t *req, ch
                                      p->name, req->job_name, lab_pjob_state_to_string(st.state));
         if (r != -ENOENT)
                 return hf_unwritable(h, err, r, "read", h->folder);
-        r = h->fmt->submit(h, req, item, err);
+        /* The record of the send is durable before anything of the item can be seen. */
+        r = identity_get(h, true, &boot, err);
+        if (r == 0)
+                r = sent_record_add(h, item, &rec, err);
         if (r < 0)
                 return r;
+        r = h->fmt->submit(h, req, item, err);
+        if (r < 0) {
+                sent_record_drop(h, rec, item);
+                return r;
+        }
         watch_all(h);
         *ret_handle = strdup(item);
         if (!*ret_handle)
@@ -837,8 +1388,22 @@ static int hotfolder_status(lab_printer_t *p, lab_printer_status_t *ret, lab_err
                 message_set(ret->message, sizeof ret->message, "%s: %s", e.keyword, e.message);
                 if (err)
                         *err = e;
+                /* A folder we cannot write may still tell when its memory began. */
+                if (!missing && identity_get(h, false, &ret->boot, &e) < 0)
+                        ret->boot = 0;
                 return 0;
         }
+        /* No identity, no records of what is sent: then it takes no work (submit would fail). */
+        r = identity_get(h, true, &ret->boot, &e);
+        if (r < 0) {
+                ret->state = LAB_PRINTER_STOPPED;
+                ret->accepting = false;
+                message_set(ret->message, sizeof ret->message, "%s: %s", e.keyword, e.message);
+                if (err)
+                        *err = e;
+                return 0;
+        }
+        sent_prune_maybe(h);
         ret->state = LAB_PRINTER_IDLE;
         ret->accepting = true;
         h->fmt->loaded_media(h, ret);
@@ -873,22 +1438,75 @@ static int hotfolder_status(lab_printer_t *p, lab_printer_status_t *ret, lab_err
         return 0;
 }
 
-/* Find a job by its stable name: its item name is the encoded job name. */
+/* What the folder remembers, made where missing if the folder can be written; zeros if unknown. */
+static void memory_fill(hf_t *h, lab_printer_memory_t *ret)
+{
+        lab_error_t e = {0};
+
+        if (memory_get(h, true, ret, &e) < 0)
+                (void)memory_get(h, false, ret, &e);
+}
+
+/*
+ * Find a job by its stable name: its item name is the encoded job name. An
+ * item in none of its places with a record of its send was received and its
+ * result is lost: 0 with state UNKNOWN (the caller never sends it again).
+ * Without a record, printer_job_unknown; the memory says how far back the
+ * records reach. A folder that is not there is never "unknown".
+ */
 static int hotfolder_find_job(lab_printer_t *p, const char *job_name, char **ret_handle,
                               lab_pjob_status_t *ret_status, lab_printer_memory_t *ret_memory,
                               lab_error_t *err)
 {
         hf_t *h = (hf_t *)p;
-        char item[HF_ITEM_MAX + 1];
-        int r;
+        char item[HF_ITEM_MAX + 1], day[16] = "";
+        lab_error_t e = {0};
+        bool missing;
+        int r, q;
 
-        if (hf_item_encode(job_name, item, sizeof item) < 0)
+        if (hf_item_encode(job_name, item, sizeof item) < 0) {
+                /* Never an item, so never sent here; what the folder remembers is still said. */
+                if (folder_check(h, &missing, &e) == 0 || !missing)
+                        memory_fill(h, ret_memory);
                 return lab_error_set(err, ENOENT, "printer_job_unknown",
                                      "printer %s: no hot-folder item can carry job name '%s'",
                                      p->name, job_name ? job_name : "(null)");
+        }
         r = item_status(h, item, ret_status, err);
-        if (r < 0)
+        if (r < 0 && r != -ENOENT)
                 return r;
+        /* Read after the look: a folder replaced meanwhile shows a later boot, never an earlier. */
+        memory_fill(h, ret_memory);
+        if (r == -ENOENT) {
+                q = sent_record_find(h, item, day, sizeof day);
+                if (q < 0)
+                        return lab_error_set(err, q, "hotfolder_unwritable",
+                                             "printer %s: item %s is not in hot folder %s and its "
+                                             "records of what was sent (" HF_STATE_DIR
+                                             "/" HF_SENT_DIR ") cannot be read: %s",
+                                             p->name, item, h->folder, strerror(-q));
+                /* The folder went away while we looked (an unmount): that is no answer. */
+                if (folder_check(h, &missing, &e) < 0 && missing) {
+                        if (err)
+                                *err = e;
+                        return -EIO;
+                }
+                if (q == 0)
+                        return lab_error_set(err, ENOENT, "printer_job_unknown",
+                                             "printer %s: item %s is not in hot folder %s (nor in "
+                                             "its done or error areas) and was never sent there "
+                                             "(no record since the folder's memory began)",
+                                             p->name, item, h->folder);
+                lab_error_clear(err);
+                *ret_status =
+                    (lab_pjob_status_t){.state = LAB_PJOB_UNKNOWN, .impressions_completed = -1};
+                snprintf(ret_status->reasons, sizeof ret_status->reasons, "printer_forgot");
+                message_set(ret_status->message, sizeof ret_status->message,
+                            "sent to the hot folder (%s) but in none of its places now: the "
+                            "minilab took it and its result is gone, or it was removed; check "
+                            "whether it printed",
+                            day);
+        }
         *ret_handle = strdup(item);
         if (!*ret_handle)
                 return lab_error_set(err, ENOMEM, "printer_job_unknown", "out of memory");

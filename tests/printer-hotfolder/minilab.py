@@ -7,7 +7,10 @@ ready item of its format, and answers as docs/hotfolders.md says (succeed,
 fail with an error text, or ignore the work so the printer stalls). It also
 checks the driver's promise that a ready item is always complete: every item
 it sees in the ready area must be whole (sidecar bytes/sha256, a complete
-DPOF job file, JPEG start and end markers), otherwise it exits 3.
+DPOF job file, JPEG start and end markers), otherwise it exits 3. Like a
+real minilab it ignores every name starting with '.': the driver's
+temporary files and its own memory, .labagent/, are never work (nor, for
+dnp, a size folder).
 
 Usage: minilab.py --format generic|noritsu|dnp --folder DIR
                   --mode succeed|fail|ignore|accept [--error TEXT]

@@ -5,9 +5,12 @@
  * Why: the driver's promises are about a peer it cannot see: the minilab
  * never sees half an item, replies are noticed through inotify and read back
  * from the folder alone (after a restart too), work left lying is reported
- * as a stall, a full disk leaves nothing behind. Each scenario runs a real
- * minilab process on a real folder and asserts what it and the driver saw.
- * Every wait is bounded; the minilab also ends on its own at its time limit.
+ * as a stall, a full disk leaves nothing behind, and the folder's memory
+ * (.labagent/: its identity and the records of what was sent) tells an item
+ * the minilab took and whose result is gone from one never sent. Each
+ * scenario runs a real minilab process on a real folder and asserts what it
+ * and the driver saw. Every wait is bounded; the minilab also ends on its own
+ * at its time limit.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,12 +28,14 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <jansson.h>
 
 #include "digest.h"
+#include "hotfolder-private.h"
 #include "printer.h"
 #include "testutil.h"
 
@@ -266,14 +271,17 @@ static void assert_same_file(const char *a, const char *b)
         free(db);
 }
 
-/* Count the directory entries of dir (recursively) that are not directories. */
+/* Count the directory entries of dir (recursively) that are not directories, .labagent/ aside. */
 static int count_files(const char *dir, int depth)
 {
         char cmd[1024];
         int n = 0;
         FILE *p;
 
-        snprintf(cmd, sizeof cmd, "find '%s' -maxdepth %d ! -type d", dir, depth);
+        snprintf(cmd, sizeof cmd,
+                 "find '%s' -maxdepth %d -path '%s/" HF_STATE_DIR "' -prune -o ! "
+                 "-type d -print",
+                 dir, depth, dir);
         p = popen(cmd, "r");
         assert_non_null(p);
         while (fgets(cmd, sizeof cmd, p)) {
@@ -282,6 +290,80 @@ static int count_files(const char *dir, int depth)
         }
         pclose(p);
         return n;
+}
+
+/* A path in the folder's memory directory (.labagent/rel), malloc'd. */
+static char *state_file(fixture_t *f, const char *rel)
+{
+        char *dir = lab_test_path(f->hot, HF_STATE_DIR), *p = lab_test_path(dir, rel);
+
+        free(dir);
+        return p;
+}
+
+/* How many sent records the folder holds (files under .labagent/sent/). */
+static int sent_records(fixture_t *f)
+{
+        char *sent = state_file(f, "sent");
+        int n = count_files(sent, 3);
+
+        free(sent);
+        return n;
+}
+
+/*
+ * find_job for copy 1, attempt 1 of job id: expect r (0, -ENOENT, or an I/O
+ * error: hotfolder_unwritable); *ret_st and *ret_m get what it said.
+ */
+static void find_expect(fixture_t *f, const char *id, int expect, lab_pjob_status_t *ret_st,
+                        lab_printer_memory_t *ret_m)
+{
+        char name[LAB_PRINTER_JOB_NAME_MAX], item[HF_ITEM_MAX + 1];
+        lab_printer_memory_t m;
+        lab_pjob_status_t st;
+        lab_error_t err = {0};
+        char *found = NULL;
+        int r;
+
+        assert_int_equal(lab_printer_job_name(name, sizeof name, id, 1, 1), 0);
+        assert_int_equal(hf_item_encode(name, item, sizeof item), 0);
+        r = lab_printer_find_job(f->p, name, &found, &st, &m, &err);
+        if (r != expect)
+                fail_msg("find_job %s: %d (%s: %s; state %s), expected %d", name, r, err.keyword,
+                         err.message, lab_pjob_state_to_string(st.state), expect);
+        if (r == 0) {
+                assert_non_null(found);
+                assert_string_equal(found, item);
+        } else {
+                assert_null(found);
+                assert_string_equal(err.keyword,
+                                    r == -ENOENT ? "printer_job_unknown" : "hotfolder_unwritable");
+        }
+        free(found);
+        if (ret_st)
+                *ret_st = st;
+        if (ret_m)
+                *ret_m = m;
+}
+
+/* The printer status's boot (asserting the status call itself works). */
+static int64_t status_boot(fixture_t *f)
+{
+        lab_printer_status_t s;
+        lab_error_t err = {0};
+
+        assert_int_equal(lab_printer_status(f->p, &s, &err), 0);
+        return s.boot;
+}
+
+/* Wait (bounded) until the wall clock has passed second t, so a new identity gets a later time. */
+static void wait_past(int64_t t)
+{
+        long long end = lab_test_now_ms() + 3000;
+
+        while ((int64_t)time(NULL) <= t && lab_test_now_ms() < end)
+                usleep(20000);
+        assert_true((int64_t)time(NULL) > t);
 }
 
 /* ---- scenarios ---- */
@@ -690,15 +772,17 @@ static void test_write_failure(void **state)
         assert_int_equal(waitpid(pid, &status, 0), pid);
         assert_true(WIFEXITED(status));
         assert_int_equal(WEXITSTATUS(status), 0);
-        /* No item, no temporary file, no half order folder. */
+        /* No item, no temporary file, no half order folder, no record of a send. */
         assert_int_equal(count_files(f->hot, 5), 0);
+        assert_int_equal(sent_records(f), 0);
+        open_printer(f);
+        find_expect(f, "full-1", -ENOENT, NULL, NULL);
         if (format_enum() == LAB_HOTFOLDER_NORITSU) {
                 char *tmp = lab_test_path(f->hot, "_tmp_full-1%2F1%2F1");
                 assert_int_equal(access(tmp, F_OK), -1);
                 free(tmp);
         }
         /* The same job goes through once the disk has room. */
-        open_printer(f);
         char *h = submit_file(f, "full-1", big, 1, "na_index-4x6_4x6in", 0, NULL);
         wait_state(f, h, LAB_PJOB_PENDING, 0);
         free(h);
@@ -717,11 +801,13 @@ static void test_unwritable(void **state)
 
         open_printer(f);
         h = submit(f, "gone-1", 1);
+        int64_t boot = status_boot(f);
 
         /* The share is unmounted under us: the folder is missing. */
         char *moved = lab_test_path(f->dir, "moved");
         assert_int_equal(rename(f->hot, moved), 0);
         assert_int_equal(lab_printer_status(f->p, &s, &err), 0);
+        assert_int_equal(s.boot, 0);
         assert_int_equal(s.state, LAB_PRINTER_UNREACHABLE);
         assert_false(s.accepting);
         assert_string_equal(err.keyword, "hotfolder_unwritable");
@@ -730,20 +816,29 @@ static void test_unwritable(void **state)
         lab_error_clear(&err);
         assert_true(lab_printer_job_status(f->p, h, &st, &err) < 0);
         assert_string_equal(err.keyword, "hotfolder_unwritable");
+        find_expect(f, "gone-1", -EIO, NULL, NULL);
         lab_error_clear(&err);
         char *h2 =
             submit_file(f, "gone-2", f->src, 1, "na_index-4x6_4x6in", -EIO, "hotfolder_unwritable");
         assert_null(h2);
 
-        /* Mounted again (a new directory inode): the job is where it was, the watch re-added. */
+        /*
+         * Mounted again (a new directory inode, everything in it, .labagent/ too): the
+         * job is where it was, the watch re-added, the folder's memory the same; the
+         * submit that failed meanwhile was never recorded.
+         */
         char cmd[1024];
         assert_int_equal(mkdir(f->hot, 0755), 0);
-        snprintf(cmd, sizeof cmd, "mv '%s'/* '%s'/ && rmdir '%s'", moved, f->hot, moved);
+        snprintf(cmd, sizeof cmd,
+                 "find '%s' -mindepth 1 -maxdepth 1 -exec mv {} '%s'/ \\; && rmdir '%s'", moved,
+                 f->hot, moved);
         assert_int_equal(system(cmd), 0);
         lab_error_clear(&err);
         assert_int_equal(lab_printer_status(f->p, &s, &err), 0);
         assert_true(s.accepting);
+        assert_int_equal(s.boot, boot);
         wait_state(f, h, LAB_PJOB_PENDING, 0);
+        find_expect(f, "gone-2", -ENOENT, NULL, NULL);
         lab_printer_drain_watch(f->p);
         start_minilab(f, "succeed", "--items", "1", NULL);
         struct pollfd pfd = {.fd = lab_printer_watch_fd(f->p), .events = POLLIN};
@@ -833,10 +928,380 @@ static void test_inputs_and_caps(void **state)
                                         "printer_refused"));
                 assert_null(submit_file(f, "bad-4", f->src, 1, "na_govt-letter_8x10in", -EINVAL,
                                         "printer_refused"));
+                /* Refused by the format after the record was made: the record went again. */
+                find_expect(f, "bad-4", -ENOENT, NULL, NULL);
         } else {
                 assert_true(s.n_media >= 8);
         }
         free(missing);
+}
+
+/* Write an identity file made at instant t by hand (a folder whose memory began then). */
+static void plant_identity(fixture_t *f, int64_t t)
+{
+        char *path = state_file(f, "folder-id"), text[80];
+
+        snprintf(text, sizeof text, "00112233445566778899aabbccddeeff %lld\n", (long long)t);
+        lab_test_write_string(path, text);
+        free(path);
+}
+
+/* Make an empty sent record of job id (copy 1, attempt 1) in the day directory of instant t. */
+static void plant_record(fixture_t *f, const char *id, int64_t t)
+{
+        char name[LAB_PRINTER_JOB_NAME_MAX], item[HF_ITEM_MAX + 1], day[16], rel[256];
+        char *dir, *path;
+
+        assert_int_equal(lab_printer_job_name(name, sizeof name, id, 1, 1), 0);
+        assert_int_equal(hf_item_encode(name, item, sizeof item), 0);
+        assert_int_equal(hf_sent_day_name(t, day, sizeof day), 0);
+        snprintf(rel, sizeof rel, "sent/%s", day);
+        dir = state_file(f, rel);
+        assert_true(mkdir(dir, 0755) == 0 || errno == EEXIST);
+        path = lab_test_path(dir, item);
+        lab_test_write_string(path, "");
+        free(path);
+        free(dir);
+}
+
+/* Whether the day directory of instant t exists under .labagent/sent/. */
+static bool day_dir_exists(fixture_t *f, int64_t t)
+{
+        char day[16], rel[32], *dir;
+        bool there;
+
+        assert_int_equal(hf_sent_day_name(t, day, sizeof day), 0);
+        snprintf(rel, sizeof rel, "sent/%s", day);
+        dir = state_file(f, rel);
+        there = access(dir, F_OK) == 0;
+        free(dir);
+        return there;
+}
+
+/* Empty the folder the way lab IT cleans up, leaving .labagent/ (and dnp's size folders). */
+static void remove_results(fixture_t *f)
+{
+        char cmd[1024];
+
+        snprintf(cmd, sizeof cmd,
+                 "find '%s' -mindepth 1 -maxdepth 1 ! -name '" HF_STATE_DIR "' -exec rm -rf {} +",
+                 f->hot);
+        assert_int_equal(system(cmd), 0);
+        assert_int_equal(count_files(f->hot, 5), 0);
+        if (format_enum() == LAB_HOTFOLDER_DNP) {
+                char *d4 = lab_test_path(f->hot, "4x6"), *d5 = lab_test_path(f->hot, "5x7");
+                assert_int_equal(mkdir(d4, 0755), 0);
+                assert_int_equal(mkdir(d5, 0755), 0);
+                free(d4);
+                free(d5);
+        }
+}
+
+/*
+ * The folder's identity: made at open, its time is status.boot and find_job's
+ * memory.boot, the same across a close and reopen and a minilab at work; the
+ * minilab and the stall check never take .labagent/ for work.
+ */
+static void test_memory_boot(void **state)
+{
+        fixture_t *f = *state;
+        int64_t t0 = (int64_t)time(NULL), created = 0, boot;
+        lab_printer_memory_t m;
+        lab_printer_status_t s;
+        lab_error_t err = {0};
+        char *path = state_file(f, "folder-id"), *text, *again;
+        size_t len;
+        char *h;
+
+        open_printer(f);
+        text = lab_test_read_file(path, &len);
+        if (!text)
+                fail_msg("open made no %s", path);
+        assert_int_equal(hf_folder_id_parse(text, len, &created), 0);
+        assert_true(created >= t0 && created <= (int64_t)time(NULL));
+
+        assert_int_equal(lab_printer_status(f->p, &s, &err), 0);
+        assert_int_equal(s.boot, created);
+        /* .labagent/ is no item waiting, and (dnp) no size folder. */
+        assert_int_equal(s.state, LAB_PRINTER_IDLE);
+        assert_int_equal(s.n_reasons, 0);
+        assert_true(s.accepting);
+        if (format_enum() == LAB_HOTFOLDER_DNP)
+                assert_int_equal(s.n_media, 2);
+
+        open_printer(f); /* an agent restart */
+        boot = status_boot(f);
+        assert_int_equal(boot, created);
+        find_expect(f, "boot-0", -ENOENT, NULL, &m);
+        assert_int_equal(m.boot, created);
+
+        /* A minilab at work beside .labagent/: the work is done, the identity untouched. */
+        start_minilab(f, "succeed", "--items", "1", "--poll", "1", NULL);
+        h = submit(f, "boot-1", 1);
+        wait_state(f, h, LAB_PJOB_COMPLETED, WAIT_MS);
+        assert_int_equal(wait_minilab(f, WAIT_MS), 0);
+        assert_int_equal(status_boot(f), created);
+        again = lab_test_read_file(path, NULL);
+        assert_non_null(again);
+        assert_string_equal(again, text);
+        free(again);
+        free(text);
+        free(path);
+        free(h);
+}
+
+/*
+ * A folder emptied or replaced gets a new, later identity, and so does one
+ * whose identity file is unparsable or whose records are gone: copies sent
+ * before then read as printer_restarted. A valid identity is never rewritten.
+ */
+static void test_memory_folder_replaced(void **state)
+{
+        fixture_t *f = *state;
+        int64_t now = (int64_t)time(NULL), b1, b2, b3, b4;
+        lab_printer_memory_t m;
+        char *dir = lab_test_path(f->hot, HF_STATE_DIR), *sent = state_file(f, "sent");
+        char *idp = state_file(f, "folder-id"), why[256];
+
+        open_printer(f);
+        b1 = status_boot(f);
+        assert_true(b1 > 0);
+
+        /* Emptied (lab IT removed .labagent/): a new identity at the next look. */
+        wait_past(b1);
+        lab_test_rm_rf(dir);
+        b2 = status_boot(f);
+        assert_true(b2 > b1);
+        find_expect(f, "replaced-1", -ENOENT, NULL, &m);
+        assert_int_equal(m.boot, b2);
+        /* A copy sent at b1 and not found: never sent again. */
+        assert_int_equal(lab_printer_may_resend(&m, b1, 60 * SEC, now, why, sizeof why),
+                         LAB_RESEND_RESTARTED);
+        assert_true(strncmp(why, "printer_restarted:", 18) == 0);
+
+        /* A valid identity is kept as it is, however old. */
+        plant_identity(f, now - 1000);
+        assert_int_equal(status_boot(f), now - 1000);
+        open_printer(f);
+        assert_int_equal(status_boot(f), now - 1000);
+
+        /* Unparsable: continuity cannot be shown, so a new identity replaces it. */
+        lab_test_write_string(idp, "not an identity\n");
+        b3 = status_boot(f);
+        assert_true(b3 >= now);
+        char *text = lab_test_read_file(idp, NULL);
+        int64_t created = 0;
+        assert_int_equal(hf_folder_id_parse(text, strlen(text), &created), 0);
+        assert_int_equal(created, b3);
+        free(text);
+
+        /* The records gone (sent/ removed) while the identity stays: a new identity too. */
+        plant_identity(f, now - 1000);
+        lab_test_rm_rf(sent);
+        b4 = status_boot(f);
+        assert_true(b4 >= now);
+        assert_int_equal(access(sent, F_OK), 0);
+        /* The same on find_job alone (no status call): its memory says the new identity. */
+        plant_identity(f, now - 1000);
+        lab_test_rm_rf(sent);
+        find_expect(f, "replaced-2", -ENOENT, NULL, &m);
+        assert_true(m.boot >= now);
+        free(dir);
+        free(sent);
+        free(idp);
+}
+
+/*
+ * An item the minilab took and completed, whose result files were then
+ * deleted, is UNKNOWN to find_job (the agent holds it uncertain), never
+ * "not there" (-ENOENT, which may let it be sent again). job_status by its
+ * handle still says printer_job_unknown.
+ */
+static void test_find_result_gone(void **state)
+{
+        fixture_t *f = *state;
+        lab_printer_memory_t m;
+        lab_pjob_status_t st;
+        lab_error_t err = {0};
+        char *h;
+
+        open_printer(f);
+        start_minilab(f, "succeed", "--items", "1", NULL);
+        h = submit(f, "lost-1", 1);
+        wait_state(f, h, LAB_PJOB_COMPLETED, WAIT_MS);
+        assert_int_equal(wait_minilab(f, WAIT_MS), 0);
+        assert_int_equal(sent_records(f), 1);
+
+        remove_results(f);
+        open_printer(f); /* the agent restarts and looks its copy up */
+        find_expect(f, "lost-1", 0, &st, &m);
+        assert_int_equal(st.state, LAB_PJOB_UNKNOWN);
+        assert_string_equal(st.reasons, "printer_forgot");
+        assert_non_null(strstr(st.message, "result is gone"));
+        assert_true(m.boot > 0);
+        assert_int_equal(lab_printer_job_status(f->p, h, &st, &err), -ENOENT);
+        assert_string_equal(err.keyword, "printer_job_unknown");
+        free(h);
+
+        /* The same for an item the minilab failed, once its error area was cleaned. */
+        start_minilab(f, "fail", "--items", "1", NULL);
+        h = submit(f, "lost-2", 1);
+        wait_state(f, h, LAB_PJOB_ABORTED, WAIT_MS);
+        assert_int_equal(wait_minilab(f, WAIT_MS), 0);
+        remove_results(f);
+        find_expect(f, "lost-2", 0, &st, NULL);
+        assert_int_equal(st.state, LAB_PJOB_UNKNOWN);
+        free(h);
+}
+
+/*
+ * A job name never submitted: -ENOENT with the folder's memory (boot, and
+ * records complete since), which lets a copy sent since be sent again. The
+ * records are kept HF_SENT_KEEP_DAYS days: older day directories are pruned
+ * (mark first), and from then the memory reaches back only to the oldest day
+ * kept; the mark never goes back.
+ */
+static void test_find_never_sent(void **state)
+{
+        fixture_t *f = *state;
+        const int64_t day = 86400;
+        int64_t before = (int64_t)time(NULL), after, keep;
+        lab_printer_memory_t m;
+        lab_pjob_status_t st;
+        char why[256], *mark = state_file(f, "pruned-before"), *text;
+
+        open_printer(f);
+        find_expect(f, "never-1", -ENOENT, NULL, &m);
+        after = (int64_t)time(NULL);
+        assert_true(m.boot >= before && m.boot <= after);
+        assert_true(m.complete_since > 0);
+        assert_true(m.complete_since >= m.boot);
+        assert_true(m.complete_since <= after);
+        /* Sent after the memory began and not there: provably never got there. */
+        assert_int_equal(
+            lab_printer_may_resend(&m, m.boot + 3, 60 * SEC, after + 3, why, sizeof why),
+            LAB_RESEND_OK);
+
+        /* An identity 40 days old; records of 35 and of 5 days ago. */
+        plant_identity(f, before - 40 * day);
+        plant_record(f, "old-1", before - 35 * day);
+        plant_record(f, "recent-1", before - 5 * day);
+        open_printer(f);
+        assert_true(status_boot(f) == before - 40 * day); /* the first status prunes */
+        after = (int64_t)time(NULL);
+        assert_false(day_dir_exists(f, before - 35 * day));
+        assert_true(day_dir_exists(f, before - 5 * day));
+        text = lab_test_read_file(mark, NULL);
+        if (!text)
+                fail_msg("no %s after a prune", mark);
+        keep = strtoll(text, NULL, 10);
+        free(text);
+        assert_true(keep == (before / day - HF_SENT_KEEP_DAYS) * day ||
+                    keep == (after / day - HF_SENT_KEEP_DAYS) * day);
+
+        find_expect(f, "recent-1", 0, &st, NULL);
+        assert_int_equal(st.state, LAB_PJOB_UNKNOWN);
+        find_expect(f, "old-1", -ENOENT, NULL, &m);
+        assert_int_equal(m.boot, before - 40 * day);
+        assert_int_equal(m.complete_since, keep);
+        /* A copy sent 35 days ago: its record may be gone, so it is not sent again. */
+        assert_int_equal(
+            lab_printer_may_resend(&m, before - 35 * day, 60 * SEC, after, why, sizeof why),
+            LAB_RESEND_FORGOT);
+
+        /* A mark ahead of the clock (set back after a prune) is believed, and kept. */
+        lab_test_write_string(mark, "4000000000\n");
+        find_expect(f, "never-2", -ENOENT, NULL, &m);
+        assert_int_equal(m.complete_since, 4000000000);
+        open_printer(f);
+        (void)status_boot(f);
+        text = lab_test_read_file(mark, NULL);
+        assert_non_null(text);
+        assert_string_equal(text, "4000000000\n");
+        free(text);
+        /* An unreadable mark: the records are complete only from now on. */
+        lab_test_write_string(mark, "garbage");
+        before = (int64_t)time(NULL);
+        find_expect(f, "never-3", -ENOENT, NULL, &m);
+        assert_true(m.complete_since >= before && m.complete_since <= (int64_t)time(NULL));
+        free(mark);
+}
+
+/*
+ * The record of a send is durable before anything of the item appears: in
+ * one inotify queue (events in the order they happened) the record's
+ * creation comes before every name of the item in the ready area.
+ */
+static void test_record_before_visible(void **state)
+{
+        fixture_t *f = *state;
+        enum { N = 3 };
+        char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+        char items[N][HF_ITEM_MAX + 1], name[LAB_PRINTER_JOB_NAME_MAX], id[32], day[16], rel[32];
+        bool recorded[N] = {false}, appeared[N] = {false};
+        int64_t now = (int64_t)time(NULL);
+        char *ready, *dirs[2];
+        int fd, wd_ready, wd_days[2];
+
+        open_printer(f);
+        /* Today's and tomorrow's day directories (a test running over midnight UTC). */
+        for (int d = 0; d < 2; d++) {
+                assert_int_equal(hf_sent_day_name(now + d * 86400, day, sizeof day), 0);
+                snprintf(rel, sizeof rel, "sent/%s", day);
+                dirs[d] = state_file(f, rel);
+                assert_true(mkdir(dirs[d], 0755) == 0 || errno == EEXIST);
+        }
+        ready = format_enum() == LAB_HOTFOLDER_DNP ? lab_test_path(f->hot, "4x6")
+                                                   : lab_test_path(f->hot, "");
+        fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        assert_true(fd >= 0);
+        wd_ready = inotify_add_watch(fd, ready, IN_CREATE | IN_MOVED_TO);
+        assert_true(wd_ready >= 0);
+        for (int d = 0; d < 2; d++) {
+                wd_days[d] = inotify_add_watch(fd, dirs[d], IN_CREATE);
+                assert_true(wd_days[d] >= 0);
+        }
+        for (int i = 0; i < N; i++) {
+                snprintf(id, sizeof id, "rec-%d", i);
+                char *h = submit(f, id, 1);
+                assert_int_equal(lab_printer_job_name(name, sizeof name, id, 1, 1), 0);
+                assert_int_equal(hf_item_encode(name, items[i], sizeof items[i]), 0);
+                assert_string_equal(h, items[i]);
+                free(h);
+        }
+        for (;;) {
+                ssize_t n = read(fd, buf, sizeof buf);
+                if (n <= 0)
+                        break;
+                for (char *c = buf; c < buf + n;) {
+                        struct inotify_event *ev = (struct inotify_event *)c;
+                        c += sizeof *ev + ev->len;
+                        if (ev->mask & IN_Q_OVERFLOW)
+                                fail_msg("inotify queue overflow: cannot check the order");
+                        if (ev->len == 0)
+                                continue;
+                        for (int i = 0; i < N; i++) {
+                                if (ev->wd != wd_ready && strcmp(ev->name, items[i]) == 0)
+                                        recorded[i] = true;
+                                if (ev->wd == wd_ready && strstr(ev->name, items[i])) {
+                                        if (!recorded[i])
+                                                fail_msg("%s appeared in the folder before "
+                                                         "the record of its send",
+                                                         ev->name);
+                                        appeared[i] = true;
+                                }
+                        }
+                }
+        }
+        for (int i = 0; i < N; i++) {
+                assert_true(recorded[i]);
+                assert_true(appeared[i]);
+        }
+        assert_int_equal(sent_records(f), N);
+        close(fd);
+        free(ready);
+        free(dirs[0]);
+        free(dirs[1]);
 }
 
 /* Run every scenario for the format in argv[1]. */
@@ -853,6 +1318,11 @@ int main(int argc, char **argv)
             cmocka_unit_test_setup_teardown(test_write_failure, setup, teardown),
             cmocka_unit_test_setup_teardown(test_unwritable, setup, teardown),
             cmocka_unit_test_setup_teardown(test_inputs_and_caps, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_memory_boot, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_memory_folder_replaced, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_find_result_gone, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_find_never_sent, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_record_before_visible, setup, teardown),
         };
 
         if (argc > 1)
