@@ -319,7 +319,7 @@ static int move_copy(pst_printer_t *p, const op_copy_t *oc, const char *from, co
  * A copy the printer cannot account for: held uncertain for a technician,
  * never sent again. why: "keyword: sentence" from lab_printer_may_resend(),
  * or NULL for a copy that had reached the printer (its reason then follows
- * from whether the printer started after the copy went there).
+ * from whether the printer started after the copy went there and lost it).
  */
 static void copy_uncertain(pst_printer_t *p, const op_copy_t *oc, const char *from, const char *why)
 {
@@ -332,7 +332,12 @@ static void copy_uncertain(pst_printer_t *p, const op_copy_t *oc, const char *fr
                 snprintf(kw, sizeof kw, "%.*s", (int)strcspn(why, ":"), why);
                 detail = why + strcspn(why, ":") + (why[strcspn(why, ":")] ? 2 : 0);
         } else {
-                restarted = oc->mem.boot > 0 && oc->since > 0 &&
+                /*
+                 * Found with its fate lost (a hot-folder item whose result is gone):
+                 * the printer still has it, so no restart wiped it; gone entirely
+                 * after the printer started again: restarted.
+                 */
+                restarted = !oc->found && oc->mem.boot > 0 && oc->since > 0 &&
                             oc->mem.boot >= (int64_t)oc->since - LAB_PRINTER_CLOCK_SLACK;
                 snprintf(kw, sizeof kw, "%s", restarted ? "printer_restarted" : "printer_forgot");
                 detail = restarted ? "the printer restarted while it had this copy; check whether "
