@@ -363,10 +363,10 @@ static void copy_uncertain(pst_printer_t *p, const op_copy_t *oc, const char *fr
  * A copy on its way (submitting) that the printer does not list. It never
  * got there only if the printer's memory reaches back past the send (one
  * rule for every path that could send it again: lab_printer_may_resend);
- * then the attempt is spent and it waits again. Returns true when it was
- * queued again, false when it was held uncertain (or could not be moved).
+ * then the attempt is spent and it waits again; otherwise it is held
+ * uncertain.
  */
-static bool absent_copy(pst_printer_t *p, const op_copy_t *oc, const char *reason,
+static void absent_copy(pst_printer_t *p, const op_copy_t *oc, const char *reason,
                         const char *detail)
 {
         char why[LAB_ERROR_MESSAGE_MAX];
@@ -375,13 +375,13 @@ static bool absent_copy(pst_printer_t *p, const op_copy_t *oc, const char *reaso
 
         if (v != LAB_RESEND_OK) {
                 copy_uncertain(p, oc, "submitting", why);
-                return false;
+                return;
         }
         const lab_store_copy_change_t chg = {.reason = reason, .detail = detail};
         log_notice("job %s copy %d: %s does not have %s and would list it had it arrived; "
                    "sending it again",
                    oc->job_id, oc->copy, p->name, oc->job_name);
-        return move_copy(p, oc, "submitting", "queued", &chg, NULL, NULL) >= 0;
+        move_copy(p, oc, "submitting", "queued", &chg, NULL, NULL);
 }
 
 /* What the printer said of a copy being printed: printed, aborted, gone, or still going. */
