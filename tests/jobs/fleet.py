@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """fleet.py - a harness for end-to-end tests of the whole agent: the real
-labagent binary, the sandbox platform, real IPP printers (ippeveprinter) and
-a test minilab on a hot folder, all on loopback (standard library only).
+labagent binary, the sandbox platform, real IPP printers (ippeveprinter),
+CUPS queues (cupsd) and a test minilab on a hot folder, all on loopback
+(standard library only).
 
 Why: the agent's promise that counts is "every copy of every job printed
 exactly once", through agent crashes, printer crashes and platform outages.
@@ -32,9 +33,32 @@ temp dir cleaned up, also on failure, when the dir is kept for a look):
                 the "paper out of the printer" ledger), failed_job_names().
                 get_printer_attributes() / get_jobs() by raw IPP; submit()
                 through ipptool.
+  CupsQueue     cupsd in the foreground with its own files (User lp,
+                PreserveJobHistory Yes, a loopback port; the recipe of
+                tests/printer-ipp/ipp-peer.c) and one queue (lpadmin -m
+                everywhere) to an IppPrinter, whose ledger is the paper out;
+                restart() (SIGTERM keeps the history; kill=True, SIGKILL,
+                loses cupsd's recent jobs), purge() (cancel -a -x),
+                get_jobs(), config_entry(uri=...).
   Minilab       tests/printer-hotfolder/minilab.py on its own hot folder
                 (format generic by default), with a time limit; consumed(),
-                printed_job_names() (items it finished), violations().
+                printed_job_names() (items it finished), violations();
+                delete_results(job name) (its result files gone) and wipe()
+                (the folder emptied, .labagent/ included, set up again): what
+                they removed stays in printed_job_names(); resume_taken()
+                finishes what a kill() left taken up (minilab.py does not).
+  KillOnReceiptProxy
+                a transparent TCP proxy in front of an IPP port (any number of
+                connections, 100 Continue passed on) that, armed, calls a
+                callback (a test SIGKILLs the agent) when a printer's
+                successful answer to a Print-Job comes by, before one byte of
+                it reaches the agent, then closes both sides: the printer has
+                the document, the agent's copy is `submitting` with no handle.
+                HttpFramer frames the HTTP streams for it.
+  HotFolderWatcher
+                the same for a minilab's folder (inotify): the callback runs
+                the moment a new item is visible (a race with the agent's
+                store write that a test checks and retries).
   agent_config  the labagent.yaml text for a sandbox port, certificates dir,
                 printers (IppPrinter / Minilab .config_entry() dicts),
                 products, render.workers, profiles.directory = the repo's
@@ -49,15 +73,19 @@ temp dir cleaned up, also on failure, when the dir is kept for a look):
                 add_bulk_jobs() (mixed SKUs and quantities, deterministic
                 from a seed), down() / up() (the API unreachable: connections
                 reset), events_of(), status().
-  parse_kept_name / parse_job_name / item_to_job_name
-                file names and hot-folder items back to (job id, copy, attempt).
+  parse_kept_name / parse_job_name / item_to_job_name / job_name_to_item
+                file names and hot-folder items back to (job id, copy, attempt),
+                and a job name to its hot-folder item.
   verdict       pure: expected copies + what each printer printed (+ what it
                 received, + the sandbox's events) -> per (job, copy) counts,
                 duplicates, missing, unexpected, and the job.printed events
                 per job. format_verdict() for an assertion message.
+  labctl        the labctl binary (LABCTL in the environment) on a console
+                socket; FleetAgent.labctl() on the agent's own.
   FleetTestCase unittest base (test_link.AgentTestCase): self.sandbox(),
-                self.ipp_printer(), self.minilab(), self.fleet_agent(); all
-                cleaned up in tearDown.
+                self.ipp_printer(), self.minilab(), self.cups_queue(),
+                self.proxy(), self.hotfolder_watcher(), self.fleet_agent();
+                all cleaned up in tearDown.
   main(doc)     run a test file: peers up, certificates, unittest, peers down.
 
 The record of a print: ippeveprinter -k keeps every document it *received*,
@@ -82,6 +110,7 @@ import json
 import os
 import random
 import re
+import select
 import shutil
 import signal
 import socket
@@ -90,6 +119,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -382,6 +412,19 @@ def kept_to_job_name(filename):
 def item_to_job_name(item):
     """A hot-folder item name (docs/hotfolders.md: %XX-encoded) -> the job name."""
     return urllib.parse.unquote(item)
+
+
+def job_name_to_item(name):
+    """A job name -> its hot-folder item name (docs/hotfolders.md): A-Z a-z 0-9 - kept,
+    . and _ kept except as the first character, every other byte %XX (uppercase)."""
+    out = []
+    for i, b in enumerate(name.encode()):
+        c = chr(b)
+        if (c.isascii() and c.isalnum()) or c == "-" or (c in "._" and i > 0):
+            out.append(c)
+        else:
+            out.append("%%%02X" % b)
+    return "".join(out)
 
 
 # ---------------------------------------------------------------- raw IPP
@@ -717,6 +760,195 @@ class IppPrinter:
         return out.returncode, out.stdout + out.stderr
 
 
+# ---------------------------------------------------------------- CUPS queue
+
+# cupsd.conf of CupsQueue: the recipe of ipp_peer_start_cupsd (tests/printer-ipp/ipp-peer.c).
+# cupsd writes printers.conf and its job cache DirtyCleanInterval (30 s) after a change:
+# a SIGKILL before that loses recent jobs (and, right after lpadmin, the queue).
+CUPSD_CONF = """\
+Listen 127.0.0.1:%(port)d
+Listen %(dir)s/run/cups.sock
+LogLevel debug
+IdleExitTimeout 0
+PreserveJobHistory Yes
+PreserveJobFiles No
+Browsing No
+DefaultAuthType None
+<Location />
+  Order allow,deny
+  Allow localhost
+</Location>
+<Location /admin>
+  Order allow,deny
+  Allow localhost
+</Location>
+<Policy default>
+  <Limit All>
+    Order deny,allow
+  </Limit>
+</Policy>
+"""
+
+CUPS_FILES_CONF = """\
+User lp
+Group lp
+ServerRoot %(dir)s/etc
+RequestRoot %(dir)s/spool
+CacheDir %(dir)s/cache
+StateDir %(dir)s/state
+TempDir %(dir)s/tmp
+AccessLog %(dir)s/log/access_log
+ErrorLog %(dir)s/log/error_log
+PageLog %(dir)s/log/page_log
+"""
+
+
+class CupsQueue:
+    """cupsd in the foreground with its own files under workdir/cups/<name>, and one queue
+    <name> (lpadmin -m everywhere) to an IppPrinter: what a lab printing through a local
+    CUPS has. Jobs are kept after they end (PreserveJobHistory Yes) and survive a clean
+    restart (restart(): SIGTERM); a crash (restart(kill=True): SIGKILL) loses the jobs of
+    the last DirtyCleanInterval (30 s) and keeps older ones, as docs/printers-ipp.md says;
+    purge() empties the history (cancel -a -x). The paper out is the IppPrinter's ledger
+    behind it (the ipp backend passes the job name on)."""
+
+    JOB_STATES = IppPrinter.JOB_STATES
+    SUBDIRS = ("run", "spool", "cache", "state", "log", "tmp", "spool/tmp", "etc/ppd")
+
+    def __init__(self, workdir, name, printer, model=None):
+        self.name = name
+        self.printer = printer
+        self.model = model or printer.model
+        self.dir = os.path.join(workdir, "cups", name)
+        self.conf = os.path.join(self.dir, "etc", "cupsd.conf")
+        self.files_conf = os.path.join(self.dir, "etc", "cups-files.conf")
+        self.port = None
+        self.proc = None
+        self.generation = 0
+        self.log_path = None
+        # cupsd runs its backends as lp: every folder above its files must be traversable.
+        for d in (workdir, os.path.join(workdir, "cups")):
+            os.makedirs(d, exist_ok=True)
+            os.chmod(d, 0o755)
+
+    @property
+    def uri(self):
+        return "ipp://127.0.0.1:%d/printers/%s" % (self.port, self.name)
+
+    def config_entry(self, uri=None, **extra):
+        """The queue as an element of the agent's printers: (driver ipp); uri: another uri
+        to name (a KillOnReceiptProxy's in front of this cupsd)."""
+        return dict({"name": self.name, "driver": "ipp", "uri": uri or self.uri,
+                     "model": self.model}, **extra)
+
+    def _setup(self):
+        import pwd
+        lp = pwd.getpwnam("lp")
+        os.makedirs(os.path.join(self.dir, "etc"))
+        os.chmod(self.dir, 0o755)
+        for sub in self.SUBDIRS:
+            path = os.path.join(self.dir, sub)
+            os.makedirs(path, exist_ok=True)
+            os.chown(path, lp.pw_uid, lp.pw_gid)
+            os.chmod(path, 0o755)
+        values = {"port": self.port, "dir": self.dir}
+        for path, text in ((self.conf, CUPSD_CONF), (self.files_conf, CUPS_FILES_CONF)):
+            with open(path, "w") as f:
+                f.write(text % values)
+            os.chmod(path, 0o644)
+
+    def start(self):
+        """Start cupsd (the first time: files, a free port, the queue; later: the same port,
+        files and queue)."""
+        if self.running():
+            raise AssertionError("cupsd %s is already running" % self.name)
+        first = self.port is None
+        if first:
+            self.port = free_port()
+            self._setup()
+        self.generation += 1
+        for attempt in range(5):
+            self.log_path = os.path.join(self.dir, "cupsd-%d.out" % self.generation)
+            log = open(self.log_path, "a")
+            try:
+                self.proc = subprocess.Popen(
+                    ["cupsd", "-f", "-c", self.conf, "-s", self.files_conf],
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=log, start_new_session=True,
+                    preexec_fn=_pdeathsig)
+            finally:
+                log.close()
+            deadline = time.monotonic() + WAIT_PORT
+            while time.monotonic() < deadline and self.proc.poll() is None:
+                if port_open(self.port):
+                    break
+                time.sleep(0.05)
+            if self.proc.poll() is None and port_open(self.port):
+                break
+            _end_group(self.proc, signal.SIGKILL)
+            self.proc = None
+            time.sleep(0.3 * (attempt + 1))  # the old cupsd's port not free yet
+        else:
+            raise AssertionError("cupsd %s did not listen on %d:\n%s\n%s"
+                                 % (self.name, self.port, tail_of(self.log_path),
+                                    tail_of(os.path.join(self.dir, "log", "error_log"))))
+        if first:
+            out = subprocess.run(["lpadmin", "-h", "localhost:%d" % self.port, "-p", self.name,
+                                  "-E", "-v", self.printer.uri, "-m", "everywhere"],
+                                 capture_output=True, text=True, timeout=60,
+                                 stdin=subprocess.DEVNULL)
+            if out.returncode != 0:
+                raise AssertionError("lpadmin %s -> %s failed: %s%s\n%s"
+                                     % (self.name, self.printer.uri, out.stdout, out.stderr,
+                                        tail_of(os.path.join(self.dir, "log", "error_log"))))
+            # A clean restart writes printers.conf now, so a later SIGKILL keeps the queue
+            # (as in a lab whose cupsd has run a while).
+            self.restart()
+        return self
+
+    def running(self):
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, sig=signal.SIGTERM):
+        """End cupsd and its backends (SIGTERM, SIGKILL after WAIT_STOP)."""
+        if self.proc is not None:
+            _end_group(self.proc, sig)
+            try:
+                os.killpg(self.proc.pid, signal.SIGKILL)  # a backend left behind
+            except ProcessLookupError:
+                pass
+        self.proc = None
+
+    def restart(self, kill=False):
+        """cupsd ended (SIGTERM, or SIGKILL: a crash) and started again on the same port
+        and files: its queue and job history stay."""
+        self.stop(signal.SIGKILL if kill else signal.SIGTERM)
+        return self.start()
+
+    def purge(self):
+        """cancel -a -x: every job of the queue canceled and purged from the history."""
+        out = subprocess.run(["cancel", "-h", "localhost:%d" % self.port, "-a", "-x", self.name],
+                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+        if out.returncode != 0:
+            raise AssertionError("cancel -a -x %s failed: %s%s" % (self.name, out.stdout,
+                                                                   out.stderr))
+
+    def get_jobs(self, which="all"):
+        """Get-Jobs on the queue: [{"id", "name", "state"}]."""
+        status, groups = ipp_request(self.port, 0x000A, [
+            (0x42, "requesting-user-name", "root"),
+            (0x44, "which-jobs", which),
+            (0x44, "requested-attributes", ["job-id", "job-name", "job-state"])],
+            path="/printers/" + self.name)
+        if status >= 0x0100:
+            raise OSError("Get-Jobs: status 0x%04x" % status)
+        return [{"id": a.get("job-id", [None])[0], "name": a.get("job-name", [None])[0],
+                 "state": self.JOB_STATES.get(a.get("job-state", [0])[0], "unknown")}
+                for tag, a in groups if tag == 0x02]
+
+    def error_log(self, lines=40):
+        return tail_of(os.path.join(self.dir, "log", "error_log"), lines)
+
+
 # ---------------------------------------------------------------- minilab
 
 class Minilab:
@@ -736,14 +968,19 @@ class Minilab:
         self.folder = os.path.join(self.dir, "hot")
         self.log_path = os.path.join(self.dir, "minilab.log")
         os.makedirs(self.folder)
-        if fmt == "generic":  # labagent makes them too; minilab.py needs them to take work up
-            for area in ("processing", "done", "error", "canceled"):
-                os.mkdir(os.path.join(self.folder, area))
-        elif fmt == "dnp":
-            for size in ("4x6", "5x7"):
-                os.mkdir(os.path.join(self.folder, size))
+        self._skeleton()
         self.proc = None
         self.exit_codes = []
+        self.forgotten = []  # job names it printed whose result files a test deleted
+
+    def _skeleton(self):
+        os.makedirs(self.folder, exist_ok=True)
+        if self.format == "generic":  # labagent makes them too; minilab.py needs them
+            for area in ("processing", "done", "error", "canceled"):
+                os.makedirs(os.path.join(self.folder, area), exist_ok=True)
+        elif self.format == "dnp":
+            for size in ("4x6", "5x7"):
+                os.makedirs(os.path.join(self.folder, size), exist_ok=True)
 
     def config_entry(self, **extra):
         return dict({"name": self.name, "driver": "hotfolder", "folder": self.folder,
@@ -827,11 +1064,634 @@ class Minilab:
         return out
 
     def printed_job_names(self):
-        """Job names of the items it finished successfully (done)."""
-        return self._names_in("done")
+        """Job names of the items it finished successfully (done), also those whose
+        result files delete_results() or wipe() removed afterwards."""
+        return self.forgotten + self._names_in("done")
+
+    def _result_paths(self, job_name):
+        """The paths an item's results (done, error, processing) are at now."""
+        item = job_name_to_item(job_name)
+        f = self.folder
+        if self.format == "generic":
+            return [os.path.join(f, area, n) for area in ("processing", "done", "error")
+                    for n in sorted(os.listdir(os.path.join(f, area)))
+                    if n.rsplit(".", 1)[0] == item]
+        if self.format == "noritsu":
+            return [os.path.join(f, p + item) for p in ("_acc_", "_done_", "_err_")
+                    if os.path.lexists(os.path.join(f, p + item))]
+        out = []
+        for size in sorted(os.listdir(f)):
+            d = os.path.join(f, size)
+            if os.path.isdir(d) and not size.startswith("."):
+                out += [os.path.join(d, n) for n in sorted(os.listdir(d))
+                        if n.rsplit("~", 1)[0] == item and n.endswith(
+                            (".printing", ".printed", ".error", ".error.txt"))]
+        return out
+
+    @staticmethod
+    def _remove(path):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+
+    def delete_results(self, job_name):
+        """Delete what the minilab left of an item it took up (its done / error /
+        processing files), as a cleanup that ran too early: the job is then in none of
+        the folder's places. A printed one stays in printed_job_names(). Returns the
+        paths removed (AssertionError when there are none)."""
+        printed = self._names_in("done").count(job_name)
+        paths = self._result_paths(job_name)
+        if not paths:
+            raise AssertionError("minilab %s has no results of %s" % (self.name, job_name))
+        for path in paths:
+            self._remove(path)
+        self.forgotten += [job_name] * printed
+        return paths
+
+    def resume_taken(self):
+        """Finish, as printed, the items the minilab took up and never finished (what a
+        kill() between its take and its finish leaves: minilab.py does not look at them
+        again after a restart), as a minilab that resumes its work after a crash would.
+        Call it while the minilab is stopped. Returns their job names."""
+        if self.running():
+            raise AssertionError("minilab %s is running: it could be finishing them" % self.name)
+        f = self.folder
+        names = []
+        if self.format == "generic":
+            proc, done = os.path.join(f, "processing"), os.path.join(f, "done")
+            for n in sorted(os.listdir(proc)):
+                if not n.endswith(".json") or n.startswith("."):
+                    continue
+                with open(os.path.join(proc, n)) as fh:
+                    side = json.load(fh)
+                for d in (proc, f):  # the print file follows the sidecar into processing/
+                    if os.path.exists(os.path.join(d, side["file"])):
+                        os.rename(os.path.join(d, side["file"]), os.path.join(done, side["file"]))
+                        break
+                os.rename(os.path.join(proc, n), os.path.join(done, n))
+                names.append(side["job_name"])
+        elif self.format == "noritsu":
+            for n in sorted(os.listdir(f)):
+                if n.startswith("_acc_"):
+                    os.rename(os.path.join(f, n), os.path.join(f, "_done_" + n[5:]))
+                    names.append(item_to_job_name(n[5:]))
+        else:
+            for size in sorted(os.listdir(f)):
+                d = os.path.join(f, size)
+                if size.startswith(".") or not os.path.isdir(d):
+                    continue
+                for n in sorted(os.listdir(d)):
+                    if n.endswith(".printing"):
+                        os.rename(os.path.join(d, n), os.path.join(d, n[:-9] + ".printed"))
+                        names.append(item_to_job_name(n[:-9].rsplit("~", 1)[0]))
+        return names
+
+    def wipe(self):
+        """Empty the folder, labagent's own files (.labagent/, ...) included, and set it
+        up again as new (a minilab PC replaced, or its share reformatted); what it printed
+        stays in printed_job_names()."""
+        self.forgotten += self._names_in("done")
+        for n in os.listdir(self.folder):
+            self._remove(os.path.join(self.folder, n))
+        self._skeleton()
 
     def failed_job_names(self):
         return self._names_in("error")
+
+
+# ---------------------------------------------------------------- kill on receipt
+
+class HttpFramer:
+    """Incremental framing of one direction of an HTTP/1.1 connection (requests, or
+    responses), without changing a byte: each message's start line, headers, stream
+    offsets (start, end of head, end) and the first BODY_KEEP bytes of its body with any
+    chunked encoding undone. A stream it cannot frame stops being parsed (broken)."""
+
+    BODY_KEEP = 65536
+    HEAD_MAX = 65536
+
+    def __init__(self, requests):
+        self.requests = requests
+        self.buf = bytearray()
+        self.offset = 0  # stream offset of buf[0]
+        self.state = "head"
+        self.remaining = 0
+        self.msg = None
+        self.messages = []
+        self.broken = False
+
+    def _consume(self, n):
+        del self.buf[:n]
+        self.offset += n
+
+    def _body(self, n):
+        keep = self.BODY_KEEP - len(self.msg["body"])
+        if keep > 0:
+            self.msg["body"] += self.buf[:min(n, keep)]
+        self._consume(n)
+
+    def _end(self):
+        self.msg["end"] = self.offset
+        self.state = "head"
+
+    def _head(self):
+        while self.buf.startswith(b"\r\n"):  # stray line ends between messages
+            self._consume(2)
+        i = self.buf.find(b"\r\n\r\n")
+        if i < 0:
+            if len(self.buf) > self.HEAD_MAX:
+                self.broken = True
+            return False
+        start = self.offset
+        lines = bytes(self.buf[:i]).decode("latin-1").split("\r\n")
+        self._consume(i + 4)
+        headers = {}
+        for line in lines[1:]:
+            k, _, v = line.partition(":")
+            headers[k.strip().lower()] = v.strip()
+        parts = lines[0].split(" ", 2)
+        self.msg = msg = {"line": lines[0], "headers": headers, "start": start,
+                          "head_end": self.offset, "end": None, "body": bytearray(),
+                          "method": None, "status": None}
+        self.messages.append(msg)
+        if self.requests:
+            msg["method"] = parts[0]
+        else:
+            try:
+                msg["status"] = int(parts[1])
+            except (IndexError, ValueError):
+                self.broken = True
+                return False
+        if not self.requests and (msg["status"] < 200 or msg["status"] in (204, 304)):
+            self._end()
+        elif "chunked" in headers.get("transfer-encoding", "").lower():
+            self.state = "chunk-size"
+        elif "content-length" in headers:
+            try:
+                self.remaining = int(headers["content-length"])
+            except ValueError:
+                self.broken = True
+                return False
+            if self.remaining == 0:
+                self._end()
+            else:
+                self.state = "body"
+        elif self.requests:
+            self._end()
+        else:
+            self.state = "close"  # a response body that ends with the connection
+        return True
+
+    def feed(self, data):
+        self.buf += data
+        while not self.broken and self.buf:
+            if self.state == "head":
+                if not self._head():
+                    return
+            elif self.state in ("body", "chunk-data"):
+                n = min(len(self.buf), self.remaining)
+                self._body(n)
+                self.remaining -= n
+                if self.remaining == 0:
+                    if self.state == "body":
+                        self._end()
+                    else:
+                        self.state = "chunk-end"
+            elif self.state == "chunk-end":
+                if len(self.buf) < 2:
+                    return
+                self._consume(2)
+                self.state = "chunk-size"
+            elif self.state in ("chunk-size", "trailer"):
+                i = self.buf.find(b"\r\n")
+                if i < 0:
+                    if len(self.buf) > self.HEAD_MAX:
+                        self.broken = True
+                    return
+                line = bytes(self.buf[:i])
+                self._consume(i + 2)
+                if self.state == "trailer":
+                    if not line:
+                        self._end()
+                    continue
+                try:
+                    self.remaining = int(line.split(b";")[0].strip(), 16)
+                except ValueError:
+                    self.broken = True
+                    return
+                self.state = "chunk-data" if self.remaining else "trailer"
+            else:  # "close"
+                self._body(len(self.buf))
+
+
+def ipp_message_attrs(message):
+    """The attributes of an IPP message (its bytes from the start; it may be cut short):
+    {name: first value}, strings decoded; stops at the end-of-attributes tag."""
+    out, i = {}, 8
+    while i < len(message):
+        tag = message[i]
+        i += 1
+        if tag == 0x03:
+            break
+        if tag < 0x10:
+            continue
+        if i + 2 > len(message):
+            break
+        nlen = struct.unpack(">H", message[i:i + 2])[0]
+        name = bytes(message[i + 2:i + 2 + nlen]).decode(errors="replace")
+        i += 2 + nlen
+        if i + 2 > len(message):
+            break
+        vlen = struct.unpack(">H", message[i:i + 2])[0]
+        raw = bytes(message[i + 2:i + 2 + vlen])
+        if i + 2 + vlen > len(message):
+            break
+        i += 2 + vlen
+        if name and name not in out:
+            out[name] = raw.decode(errors="replace") if tag in IPP_TAGS_STR else raw
+    return out
+
+
+class KillOnReceiptProxy:
+    """A transparent TCP proxy on a free 127.0.0.1 port in front of an IPP server's port
+    (ippeveprinter, cupsd), for any number of connections, that can kill the agent the
+    instant a printer has received a document (standard library only).
+
+    The agent's printer uri names the proxy's port (uri(), same resource path). Bytes go
+    through unchanged both ways, also the HTTP/1.1 100 Continue interim answers. Armed
+    (arm(callback, skip=N)), it lets N successful Print-Jobs pass and then, at the next
+    Print-Job request (POST, IPP version 1.x or 2.x, operation 0x0002) whose answer is
+    successful, calls callback(job_name) BEFORE one byte of that answer reaches the
+    client, and then closes both sides. The printer has the whole document; the agent,
+    killed in the callback, never heard so: its copy is `submitting` with no handle.
+    It fires once, then is disarmed. A Print-Job the printer refuses (server-error-busy)
+    goes through and does not count. arm(..., when="send") fires instead when a
+    Print-Job's IPP header reaches the proxy, before those bytes are passed on: the
+    printer never gets that request (a copy that truly never arrived).
+
+    Records: print_jobs ([(job name, IPP status)] of every Print-Job answered through
+    it), fired / fired_job_name / fired_at, connections, errors (callback exceptions).
+    While the printer behind it is down, a new connection is accepted and closed at once
+    (the agent sees the printer unreachable). stop() ends every thread (bounded)."""
+
+    def __init__(self, target_port, name="proxy"):
+        self.target_port = target_port
+        self.name = name
+        self.port = None
+        self.connections = 0
+        self.print_jobs = []
+        self.errors = []
+        self.fired = threading.Event()
+        self.fired_job_name = None
+        self.fired_at = None
+        self._lock = threading.Lock()
+        self._armed = False
+        self._skip = 0
+        self._when = "answer"
+        self._callback = None
+        self._stop = threading.Event()
+        self._threads = []
+        self._socks = set()
+        self._listener = None
+
+    def uri(self, resource="/ipp/print"):
+        return "ipp://127.0.0.1:%d%s" % (self.port, resource)
+
+    def start(self):
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(64)
+        self._listener.settimeout(0.2)
+        self.port = self._listener.getsockname()[1]
+        t = threading.Thread(target=self._accept_loop, name="proxy-%s" % self.name, daemon=True)
+        t.start()
+        self._threads.append(t)
+        return self
+
+    def arm(self, callback, skip=0, when="answer"):
+        """Fire callback(job_name) at the (skip+1)-th Print-Job from now. when="answer":
+        at its successful answer (the printer has the document); when="send": as soon as
+        its IPP request reaches the proxy, before it is passed on (the printer never gets
+        it: a send that truly never arrived)."""
+        if when not in ("answer", "send"):
+            raise ValueError("when is 'answer' or 'send', not %r" % when)
+        with self._lock:
+            self.fired.clear()
+            self.fired_job_name = None
+            self.fired_at = None
+            self._callback = callback
+            self._skip = skip
+            self._when = when
+            self._armed = True
+
+    def disarm(self):
+        with self._lock:
+            self._armed = False
+
+    def armed(self):
+        with self._lock:
+            return self._armed
+
+    def wait_fired(self, timeout):
+        """The job name it fired on; AssertionError after timeout seconds."""
+        if not self.fired.wait(timeout):
+            raise AssertionError("proxy %s: no Print-Job intercepted within %.0f s (Print-Jobs "
+                                 "seen: %s)" % (self.name, timeout, self.print_jobs[-5:]))
+        return self.fired_job_name
+
+    def stop(self):
+        self._stop.set()
+        self.disarm()
+        if self._listener is not None:
+            self._listener.close()
+        with self._lock:
+            socks = list(self._socks)
+        for s in socks:
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+        for t in self._threads:
+            t.join(timeout=WAIT_STOP)
+
+    # -- threads
+
+    def _accept_loop(self):
+        while not self._stop.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                break
+            self.connections += 1
+            t = threading.Thread(target=self._serve, args=(client,), daemon=True,
+                                 name="proxy-%s-%d" % (self.name, self.connections))
+            t.start()
+            self._threads = [x for x in self._threads if x.is_alive()] + [t]
+
+    def _track(self, *socks, drop=False):
+        with self._lock:
+            for s in socks:
+                (self._socks.discard if drop else self._socks.add)(s)
+
+    @staticmethod
+    def _is_print_job(req):
+        b = req["body"] if req else b""
+        return (req is not None and req["method"] == "POST" and len(b) >= 8 and b[0] in (1, 2)
+                and struct.unpack(">H", b[2:4])[0] == 0x0002)
+
+    def _judge(self, req, resp):
+        """What to do with a final response to req: 'pass', 'wait' (more of it first) or
+        'fire'."""
+        if not self._is_print_job(req):
+            return "pass"
+        body = resp["body"]
+        if len(body) < 8 and resp["end"] is None:
+            return "wait"
+        status = struct.unpack(">H", body[2:4])[0] if len(body) >= 4 else None
+        name = ipp_message_attrs(req["body"]).get("job-name")
+        with self._lock:
+            self.print_jobs.append((name, status))
+            if (not self._armed or self._when != "answer" or status is None
+                    or status >= 0x0100 or self._stop.is_set()):
+                return "pass"
+            if self._skip > 0:
+                self._skip -= 1
+                return "pass"
+            self._armed = False
+            self.fired_job_name = name
+            return "fire"
+
+    def _stop_send(self, req):
+        """Armed with when="send": is req (its IPP header seen) the Print-Job to stop?"""
+        if not self._is_print_job(req):
+            return False
+        with self._lock:
+            if not self._armed or self._when != "send" or self._stop.is_set():
+                return False
+            if self._skip > 0:
+                self._skip -= 1
+                return False
+            self._armed = False
+            self.fired_job_name = ipp_message_attrs(req["body"]).get("job-name")
+            return True
+
+    def _serve(self, client):
+        try:
+            upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+        except OSError:
+            client.close()
+            return
+        for s in (client, upstream):
+            s.settimeout(10)  # sendall to a peer that stopped reading fails, never hangs
+        self._track(client, upstream)
+        requests, responses = HttpFramer(True), HttpFramer(False)
+        pending = bytearray()  # server -> client bytes not forwarded yet
+        pending_at = 0  # their stream offset
+        looked = 0  # response messages judged
+        answered = 0  # final responses matched to requests
+        sent_checked = 0  # requests judged for when="send"
+        try:
+            while not self._stop.is_set():
+                r, _, _ = select.select([client, upstream], [], [], 0.2)
+                if client in r:
+                    data = client.recv(65536)
+                    if not data:
+                        break
+                    requests.feed(data)
+                    # when="send": judged before the bytes go on (the IPP header first).
+                    while sent_checked < len(requests.messages):
+                        m = requests.messages[sent_checked]
+                        if len(m["body"]) < 8 and m["end"] is None:
+                            break
+                        sent_checked += 1
+                        if self._stop_send(m):
+                            self._fire(self.fired_job_name)
+                            return
+                    upstream.sendall(data)
+                eof = False
+                if upstream in r:
+                    data = upstream.recv(65536)
+                    if data:
+                        pending += data
+                        responses.feed(data)
+                    else:
+                        eof = True
+                limit = pending_at + len(pending)
+                while looked < len(responses.messages) and not responses.broken:
+                    m = responses.messages[looked]
+                    if m["status"] < 200:  # 100 Continue: goes through
+                        looked += 1
+                        continue
+                    req = (requests.messages[answered] if answered < len(requests.messages)
+                           else None)
+                    what = self._judge(req, m)
+                    if what == "wait":
+                        limit = m["start"]
+                        break
+                    if what == "fire":
+                        if m["start"] > pending_at:
+                            client.sendall(pending[:m["start"] - pending_at])
+                        self._fire(self.fired_job_name)
+                        return
+                    looked += 1
+                    answered += 1
+                if limit > pending_at:
+                    client.sendall(pending[:limit - pending_at])
+                    del pending[:limit - pending_at]
+                    pending_at = limit
+                if eof:
+                    break
+        except OSError:
+            pass
+        finally:
+            self._track(client, upstream, drop=True)
+            for s in (client, upstream):
+                try:
+                    s.close()
+                except OSError:
+                    pass
+
+    def _fire(self, job_name):
+        self.fired_at = time.time()
+        try:
+            self._callback(job_name)
+        except Exception as e:  # noqa: BLE001  (reported to the test through errors)
+            self.errors.append("callback: %r" % e)
+        finally:
+            self.fired.set()
+
+
+# inotify (linux/inotify.h), through ctypes.
+IN_MODIFY = 0x002
+IN_MOVED_TO = 0x080
+IN_CREATE = 0x100
+IN_ISDIR = 0x40000000
+IN_NONBLOCK = 0o4000
+IN_CLOEXEC = 0o2000000
+DNP_FIRST_COPY = re.compile(r"^(?P<item>[A-Za-z0-9-][A-Za-z0-9._%-]*)~1\.(jpg|tif)$")
+
+
+class HotFolderWatcher:
+    """Kill on receipt for a hot folder: watches a Minilab's folder with inotify and, armed
+    (arm(callback)), calls callback(job_name) the moment a new item becomes visible there
+    (generic: <item>.json; noritsu: the order folder <item>; dnp: <size>/<item>~1.jpg),
+    once, then disarms. It races the agent's own store write after its publish: a test
+    checks from the store that the copy is still `submitting` with no handle, and tries
+    again when the agent was faster. Records: fired, fired_job_name, items (every item seen
+    appear). stop() ends the thread (bounded)."""
+
+    def __init__(self, minilab):
+        import ctypes
+        self.minilab = minilab
+        self.format = minilab.format
+        self.items = []
+        self.errors = []
+        self.fired = threading.Event()
+        self.fired_job_name = None
+        self._libc = ctypes.CDLL("libc.so.6", use_errno=True)
+        self._lock = threading.Lock()
+        self._armed = False
+        self._callback = None
+        self._stop = threading.Event()
+        self._fd = -1
+        self._thread = None
+
+    def start(self):
+        self._fd = self._libc.inotify_init1(IN_NONBLOCK | IN_CLOEXEC)
+        if self._fd < 0:
+            raise OSError("inotify_init1 failed")
+        self._add_watches()
+        self._thread = threading.Thread(target=self._loop, daemon=True,
+                                        name="watch-%s" % self.minilab.name)
+        self._thread.start()
+        return self
+
+    def _add_watches(self):
+        """Watch the folder (dnp: its size folders, also ones made again since)."""
+        folder = self.minilab.folder
+        if self.format == "dnp":
+            dirs = [os.path.join(folder, d) for d in sorted(os.listdir(folder))
+                    if not d.startswith(".") and os.path.isdir(os.path.join(folder, d))]
+        else:
+            dirs = [folder]
+        for d in dirs:
+            if self._libc.inotify_add_watch(self._fd, d.encode(), IN_MOVED_TO | IN_CREATE) < 0:
+                raise OSError("inotify_add_watch %s failed" % d)
+
+    def arm(self, callback):
+        """Fire callback(job_name) at the next new item."""
+        self._add_watches()
+        with self._lock:
+            self.fired.clear()
+            self.fired_job_name = None
+            self._callback = callback
+            self._armed = True
+
+    def disarm(self):
+        with self._lock:
+            self._armed = False
+
+    def wait_fired(self, timeout):
+        if not self.fired.wait(timeout):
+            raise AssertionError("watcher %s: no new item within %.0f s (seen: %s)"
+                                 % (self.minilab.name, timeout, self.items[-5:]))
+        return self.fired_job_name
+
+    def stop(self):
+        self._stop.set()
+        self.disarm()
+        if self._thread is not None:
+            self._thread.join(timeout=WAIT_STOP)
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
+
+    def _item(self, name, mask):
+        """The item a new directory entry makes visible, or None."""
+        if name.startswith((".", "_")):
+            return None
+        if self.format == "generic":
+            return name[:-5] if name.endswith(".json") and not mask & IN_ISDIR else None
+        if self.format == "noritsu":
+            return name if mask & IN_ISDIR else None
+        m = DNP_FIRST_COPY.match(name)
+        return m.group("item") if m and not mask & IN_ISDIR else None
+
+    def _loop(self):
+        while not self._stop.is_set():
+            r, _, _ = select.select([self._fd], [], [], 0.1)
+            if not r:
+                continue
+            try:
+                data = os.read(self._fd, 65536)
+            except BlockingIOError:
+                continue
+            i = 0
+            while i + 16 <= len(data):
+                _, mask, _, length = struct.unpack_from("iIII", data, i)
+                name = data[i + 16:i + 16 + length].rstrip(b"\0").decode(errors="replace")
+                i += 16 + length
+                item = self._item(name, mask)
+                if item is None:
+                    continue
+                job_name = item_to_job_name(item)
+                self.items.append(job_name)
+                with self._lock:
+                    fire = self._armed
+                    self._armed = False
+                    if fire:
+                        self.fired_job_name = job_name
+                if fire:
+                    try:
+                        self._callback(job_name)
+                    except Exception as e:  # noqa: BLE001
+                        self.errors.append("callback: %r" % e)
+                    finally:
+                        self.fired.set()
 
 
 # ---------------------------------------------------------------- agent config
@@ -942,6 +1802,16 @@ class FleetAgent(tl.Agent):
     def running(self):
         return self.proc is not None and self.proc.poll() is None
 
+    @property
+    def control_socket(self):
+        """The console socket agent_config() names (beside the state dir)."""
+        return os.path.join(os.path.dirname(self.state.rstrip("/")), "control.sock")
+
+    def labctl(self, *args, json_out=False):
+        """labctl (LABCTL in the environment) on this agent's console as root:
+        (exit code, stdout, stderr)."""
+        return labctl(self.control_socket, *args, json_out=json_out)
+
     def kill(self):
         """SIGKILL (a crash); no-op when it is not running."""
         if self.proc is not None:
@@ -996,6 +1866,21 @@ class FleetAgent(tl.Agent):
         if not self.has_table("copies"):
             return []
         return [dict(r) for r in self.query("SELECT * FROM copies")]
+
+
+def labctl(sock, *args, json_out=False, timeout=20):
+    """Run labctl (the binary LABCTL in the environment names) on a console socket as
+    root: (exit code, stdout, stderr); --json output parsed when json_out and it exits 0."""
+    binary = os.environ.get("LABCTL", "")
+    if not binary or not os.access(binary, os.X_OK):
+        raise AssertionError("LABCTL must name the labctl binary (it is %r)" % binary)
+    cmd = [binary, "--socket", sock] + (["--json"] if json_out else []) + list(args)
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                       stdin=subprocess.DEVNULL)
+    out = p.stdout
+    if json_out and p.returncode == 0:
+        out = json.loads(p.stdout)
+    return p.returncode, out, p.stderr
 
 
 # ---------------------------------------------------------------- platform
@@ -1142,6 +2027,8 @@ class FleetTestCase(tl.AgentTestCase):
         self.dir = tempfile.mkdtemp(prefix="labagent-fleet-")
         self.printers = []
         self.minilabs = []
+        self.cups = []
+        self.watchers = []  # KillOnReceiptProxy / HotFolderWatcher
 
     def tearDown(self):
         failed = not self._outcome_ok()
@@ -1149,6 +2036,19 @@ class FleetTestCase(tl.AgentTestCase):
             if failed and os.path.exists(a.stderr_path):
                 print("---- agent log tail (%s) ----\n%s" % (a.stderr_path, a.tail(30)),
                       file=sys.stderr)
+        for w in self.watchers:
+            try:
+                w.stop()
+            except Exception as e:  # noqa: BLE001
+                print("stopping %s: %s" % (w, e), file=sys.stderr)
+        for c in self.cups:
+            if failed:
+                print("---- cupsd %s error_log tail ----\n%s" % (c.name, c.error_log(20)),
+                      file=sys.stderr)
+            try:
+                c.stop()
+            except Exception as e:  # noqa: BLE001
+                print("stopping cupsd %s: %s" % (c.name, e), file=sys.stderr)
         for p in self.printers:
             try:
                 p.stop()
@@ -1181,6 +2081,24 @@ class FleetTestCase(tl.AgentTestCase):
         m = Minilab(self.dir, name, **kw)
         self.minilabs.append(m)
         return m.start() if start else m
+
+    def cups_queue(self, name, printer, start=True, **kw):
+        """A cupsd with queue name to printer (an IppPrinter), stopped in tearDown."""
+        c = CupsQueue(self.dir, name, printer, **kw)
+        self.cups.append(c)
+        return c.start() if start else c
+
+    def proxy(self, target_port, name="proxy"):
+        """A KillOnReceiptProxy in front of 127.0.0.1:target_port, stopped in tearDown."""
+        p = KillOnReceiptProxy(target_port, name)
+        self.watchers.append(p)
+        return p.start()
+
+    def hotfolder_watcher(self, minilab):
+        """A HotFolderWatcher on a Minilab's folder, stopped in tearDown."""
+        w = HotFolderWatcher(minilab)
+        self.watchers.append(w)
+        return w.start()
 
     def fleet_agent(self, sandbox, printers, **kw):
         """An agent for printers (IppPrinter / Minilab objects or config_entry() dicts)."""
