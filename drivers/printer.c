@@ -291,11 +291,18 @@ lab_resend_t lab_printer_may_resend(const lab_printer_memory_t *m, int64_t sent,
         }
         /* A start at or after the send: whatever it received then is forgotten. */
         if (m->boot > 0 && m->boot >= sent - slack) {
-                snprintf(why, size,
-                         "printer_restarted: the printer's memory of its jobs began %lld s after "
-                         "the send began (it restarted, or was emptied or replaced); the copy "
-                         "may have printed",
-                         (long long)(m->boot - sent));
+                if (m->boot >= sent)
+                        snprintf(why, size,
+                                 "printer_restarted: the printer's memory of its jobs began %lld "
+                                 "s after the send began (it restarted, or was emptied or "
+                                 "replaced); the copy may have printed",
+                                 (long long)(m->boot - sent));
+                else
+                        snprintf(why, size,
+                                 "printer_restarted: the printer's memory of its jobs began %lld "
+                                 "s before the send, too close to tell it apart from a restart "
+                                 "after it; the copy may have printed",
+                                 (long long)(sent - m->boot));
                 return LAB_RESEND_RESTARTED;
         }
         /*

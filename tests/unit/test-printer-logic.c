@@ -183,9 +183,11 @@ static void test_may_resend(void **state)
         assert_int_equal(lab_printer_may_resend(&m, sent, minute, now, why, sizeof why),
                          LAB_RESEND_RESTARTED);
         assert_int_equal(strncmp(why, "printer_restarted: ", 19), 0);
+        assert_non_null(strstr(why, "began 5 s after the send"));
         m.boot = sent - 1;
         assert_int_equal(lab_printer_may_resend(&m, sent, minute, now, why, sizeof why),
                          LAB_RESEND_RESTARTED);
+        assert_non_null(strstr(why, "began 1 s before the send, too close"));
         /* No boot instant (cupsd): neither its list nor job_history proves anything. */
         m = (lab_printer_memory_t){.complete_since = sent - 100};
         assert_int_equal(lab_printer_may_resend(&m, sent, minute, now, why, sizeof why),
