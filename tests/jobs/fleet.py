@@ -58,7 +58,9 @@ temp dir cleaned up, also on failure, when the dir is kept for a look):
   HotFolderWatcher
                 the same for a minilab's folder (inotify): the callback runs
                 the moment a new item is visible (a race with the agent's
-                store write that a test checks and retries).
+                store write that a test checks and retries). Both are
+                OneShot triggers: arm(callback, ...), disarm(), fired,
+                fired_job_name, wait_fired(timeout), errors.
   agent_config  the labagent.yaml text for a sandbox port, certificates dir,
                 printers (IppPrinter / Minilab .config_entry() dicts),
                 products, render.workers, profiles.directory = the repo's
@@ -1313,7 +1315,67 @@ def ipp_message_attrs(message):
     return out
 
 
-class KillOnReceiptProxy:
+class OneShot:
+    """A trigger armed with a callback that fires once, for the kill-on-receipt peers
+    below: fired (an Event), fired_job_name, fired_at, errors (callback exceptions)."""
+
+    def __init__(self, what):
+        self.what = what  # for messages: "proxy ds620", "watcher qss"
+        self.errors = []
+        self.fired = threading.Event()
+        self.fired_job_name = None
+        self.fired_at = None
+        self._lock = threading.Lock()
+        self._armed = False
+        self._callback = None
+
+    def _arm(self, callback):
+        """Arm (the caller holds self._lock)."""
+        self.fired.clear()
+        self.fired_job_name = None
+        self.fired_at = None
+        self._callback = callback
+        self._armed = True
+
+    def disarm(self):
+        with self._lock:
+            self._armed = False
+
+    def armed(self):
+        with self._lock:
+            return self._armed
+
+    def _take(self, job_name):
+        """Disarm and record job_name if armed (the caller holds self._lock); whether it was."""
+        fire = self._armed
+        self._armed = False
+        if fire:
+            self.fired_job_name = job_name
+        return fire
+
+    def _fire(self, job_name):
+        """Call the callback (outside the lock), then set fired."""
+        self.fired_at = time.time()
+        try:
+            self._callback(job_name)
+        except Exception as e:  # noqa: BLE001  (reported to the test through errors)
+            self.errors.append("callback: %r" % e)
+        finally:
+            self.fired.set()
+
+    def _seen(self):
+        """What it saw lately, for the timeout message."""
+        return []
+
+    def wait_fired(self, timeout):
+        """The job name it fired on; AssertionError after timeout seconds."""
+        if not self.fired.wait(timeout):
+            raise AssertionError("%s: did not fire within %.0f s (seen lately: %s)"
+                                 % (self.what, timeout, self._seen()))
+        return self.fired_job_name
+
+
+class KillOnReceiptProxy(OneShot):
     """A transparent TCP proxy on a free 127.0.0.1 port in front of an IPP server's port
     (ippeveprinter, cupsd), for any number of connections, that can kill the agent the
     instant a printer has received a document (standard library only).
@@ -1336,20 +1398,14 @@ class KillOnReceiptProxy:
     (the agent sees the printer unreachable). stop() ends every thread (bounded)."""
 
     def __init__(self, target_port, name="proxy"):
+        super().__init__("proxy %s" % name)
         self.target_port = target_port
         self.name = name
         self.port = None
         self.connections = 0
         self.print_jobs = []
-        self.errors = []
-        self.fired = threading.Event()
-        self.fired_job_name = None
-        self.fired_at = None
-        self._lock = threading.Lock()
-        self._armed = False
         self._skip = 0
         self._when = "answer"
-        self._callback = None
         self._stop = threading.Event()
         self._threads = []
         self._socks = set()
@@ -1378,28 +1434,12 @@ class KillOnReceiptProxy:
         if when not in ("answer", "send"):
             raise ValueError("when is 'answer' or 'send', not %r" % when)
         with self._lock:
-            self.fired.clear()
-            self.fired_job_name = None
-            self.fired_at = None
-            self._callback = callback
+            self._arm(callback)
             self._skip = skip
             self._when = when
-            self._armed = True
 
-    def disarm(self):
-        with self._lock:
-            self._armed = False
-
-    def armed(self):
-        with self._lock:
-            return self._armed
-
-    def wait_fired(self, timeout):
-        """The job name it fired on; AssertionError after timeout seconds."""
-        if not self.fired.wait(timeout):
-            raise AssertionError("proxy %s: no Print-Job intercepted within %.0f s (Print-Jobs "
-                                 "seen: %s)" % (self.name, timeout, self.print_jobs[-5:]))
-        return self.fired_job_name
+    def _seen(self):
+        return self.print_jobs[-5:]
 
     def stop(self):
         self._stop.set()
@@ -1461,9 +1501,7 @@ class KillOnReceiptProxy:
             if self._skip > 0:
                 self._skip -= 1
                 return "pass"
-            self._armed = False
-            self.fired_job_name = name
-            return "fire"
+            return "fire" if self._take(name) else "pass"
 
     def _stop_send(self, req):
         """Armed with when="send": is req (its IPP header seen) the Print-Job to stop?"""
@@ -1475,9 +1513,7 @@ class KillOnReceiptProxy:
             if self._skip > 0:
                 self._skip -= 1
                 return False
-            self._armed = False
-            self.fired_job_name = ipp_message_attrs(req["body"]).get("job-name")
-            return True
+            return self._take(ipp_message_attrs(req["body"]).get("job-name"))
 
     def _serve(self, client):
         try:
@@ -1555,14 +1591,6 @@ class KillOnReceiptProxy:
                 except OSError:
                     pass
 
-    def _fire(self, job_name):
-        self.fired_at = time.time()
-        try:
-            self._callback(job_name)
-        except Exception as e:  # noqa: BLE001  (reported to the test through errors)
-            self.errors.append("callback: %r" % e)
-        finally:
-            self.fired.set()
 
 
 # inotify (linux/inotify.h), through ctypes.
@@ -1575,7 +1603,7 @@ IN_CLOEXEC = 0o2000000
 DNP_FIRST_COPY = re.compile(r"^(?P<item>[A-Za-z0-9-][A-Za-z0-9._%-]*)~1\.(jpg|tif)$")
 
 
-class HotFolderWatcher:
+class HotFolderWatcher(OneShot):
     """Kill on receipt for a hot folder: watches a Minilab's folder with inotify and, armed
     (arm(callback)), calls callback(job_name) the moment a new item becomes visible there
     (generic: <item>.json; noritsu: the order folder <item>; dnp: <size>/<item>~1.jpg),
@@ -1586,16 +1614,11 @@ class HotFolderWatcher:
 
     def __init__(self, minilab):
         import ctypes
+        super().__init__("watcher %s" % minilab.name)
         self.minilab = minilab
         self.format = minilab.format
         self.items = []
-        self.errors = []
-        self.fired = threading.Event()
-        self.fired_job_name = None
         self._libc = ctypes.CDLL("libc.so.6", use_errno=True)
-        self._lock = threading.Lock()
-        self._armed = False
-        self._callback = None
         self._stop = threading.Event()
         self._fd = -1
         self._thread = None
@@ -1626,20 +1649,10 @@ class HotFolderWatcher:
         """Fire callback(job_name) at the next new item."""
         self._add_watches()
         with self._lock:
-            self.fired.clear()
-            self.fired_job_name = None
-            self._callback = callback
-            self._armed = True
+            self._arm(callback)
 
-    def disarm(self):
-        with self._lock:
-            self._armed = False
-
-    def wait_fired(self, timeout):
-        if not self.fired.wait(timeout):
-            raise AssertionError("watcher %s: no new item within %.0f s (seen: %s)"
-                                 % (self.minilab.name, timeout, self.items[-5:]))
-        return self.fired_job_name
+    def _seen(self):
+        return self.items[-5:]
 
     def stop(self):
         self._stop.set()
@@ -1681,17 +1694,9 @@ class HotFolderWatcher:
                 job_name = item_to_job_name(item)
                 self.items.append(job_name)
                 with self._lock:
-                    fire = self._armed
-                    self._armed = False
-                    if fire:
-                        self.fired_job_name = job_name
+                    fire = self._take(job_name)
                 if fire:
-                    try:
-                        self._callback(job_name)
-                    except Exception as e:  # noqa: BLE001
-                        self.errors.append("callback: %r" % e)
-                    finally:
-                        self.fired.set()
+                    self._fire(job_name)
 
 
 # ---------------------------------------------------------------- agent config
