@@ -1041,7 +1041,14 @@ static int sent_record_find(hf_t *h, const char *item, char *day, size_t size)
                         break;
                 }
                 if (lstat(rec, &st) == 0) {
-                        snprintf(day, size, "%s", de->d_name);
+                        size_t len = strnlen(de->d_name, size);
+
+                        /* Day names are 10 bytes: a longer one is cut, never overrun. */
+                        if (size > 0) {
+                                len = len < size ? len : size - 1;
+                                memcpy(day, de->d_name, len);
+                                day[len] = '\0';
+                        }
                         r = 1;
                         break;
                 }
