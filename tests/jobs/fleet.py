@@ -86,8 +86,9 @@ temp dir cleaned up, also on failure, when the dir is kept for a look):
                 socket; FleetAgent.labctl() on the agent's own.
   FleetTestCase unittest base (test_link.AgentTestCase): self.sandbox(),
                 self.ipp_printer(), self.minilab(), self.cups_queue(),
-                self.proxy(), self.hotfolder_watcher(), self.fleet_agent();
-                all cleaned up in tearDown.
+                self.proxy(), self.hotfolder_watcher(), self.fleet_agent(),
+                self.torture_printers() (the crash tortures' two
+                ippeveprinters and minilab); all cleaned up in tearDown.
   main(doc)     run a test file: peers up, certificates, unittest, peers down.
 
 The record of a print: ippeveprinter -k keeps every document it *received*,
@@ -142,6 +143,13 @@ wait_until = tl.wait_until
 # Job states in which every copy is printed (printed, then reported once the
 # platform has the job.printed event, where the agent records that).
 DONE_STATES = ("printed", "reported")
+# Job states a job ends in (torture runs wait for every job to reach one).
+FINAL_STATES = set(DONE_STATES) | {"uncertain", "failed", "rejected", "canceled", "dropped"}
+
+# The torture lab (test_crash, test_combined): every product, fast polls and
+# health checks, five attempts per copy.
+TORTURE_SKUS = ("print-4x6-glossy", "print-4x6-matte", "print-5x7-glossy", "print-5x7-matte")
+TORTURE_JOBS_CONFIG = "jobs:\n  poll_interval: 200ms\n  status_interval: 2s\n  max_attempts: 5\n"
 
 # Bounds of every wait in this file.
 WAIT_PORT = 10.0  # a printer listening after (re)start
@@ -2104,6 +2112,15 @@ class FleetTestCase(tl.AgentTestCase):
         w = HotFolderWatcher(minilab)
         self.watchers.append(w)
         return w.start()
+
+    def torture_printers(self):
+        """The torture lab's printers: two fast ippeveprinters (ds620, cpd90) and a
+        Noritsu minilab (qss-3701), started."""
+        ds620 = self.ipp_printer("ds620", "dnp-ds620", delay=0.05)
+        cpd90 = self.ipp_printer("cpd90", "mitsubishi-cp-d90", delay=0.05,
+                                 make="Mitsubishi CP-D90DW (labagent fleet)")
+        qss = self.minilab("qss-3701", model="noritsu-qss-3701", time_limit=900)
+        return ds620, cpd90, qss
 
     def fleet_agent(self, sandbox, printers, **kw):
         """An agent for printers (IppPrinter / Minilab objects or config_entry() dicts)."""

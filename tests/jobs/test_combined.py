@@ -48,9 +48,9 @@ DEAD_GAP = (0.0, 0.6)  # the agent stays dead this long (the printers go on)
 PRINTER_DOWN = (0.0, 0.8)  # a killed printer stays down this long
 WAIT_RECEIPT = 6.0  # a kill on receipt that finds no Print-Job by then is a plain kill
 WAIT_ALL = 420.0
-SKUS = ("print-4x6-glossy", "print-4x6-matte", "print-5x7-glossy", "print-5x7-matte")
-JOBS_CONFIG = "jobs:\n  poll_interval: 200ms\n  status_interval: 2s\n  max_attempts: 5\n"
-FINAL = set(fleet.DONE_STATES) | {"uncertain", "failed", "rejected", "canceled", "dropped"}
+SKUS = fleet.TORTURE_SKUS
+JOBS_CONFIG = fleet.TORTURE_JOBS_CONFIG
+FINAL = fleet.FINAL_STATES
 REASONS = ("printer_restarted", "printer_forgot")
 
 
@@ -58,10 +58,7 @@ class CombinedTest(fleet.FleetTestCase):
     def test_agent_kills_and_printer_restarts_never_print_twice(self):
         rng = random.Random(SEED)
         sb = self.sandbox()
-        ds620 = self.ipp_printer("ds620", "dnp-ds620", delay=0.05)
-        cpd90 = self.ipp_printer("cpd90", "mitsubishi-cp-d90", delay=0.05,
-                                 make="Mitsubishi CP-D90DW (labagent fleet)")
-        qss = self.minilab("qss-3701", model="noritsu-qss-3701", time_limit=900)
+        ds620, cpd90, qss = self.torture_printers()
         ipp = (ds620, cpd90)
         proxies = {p.name: self.proxy(p.port, p.name) for p in ipp}
         jobs = sb.add_bulk_jobs(N_JOBS, seed=SEED, skus=SKUS, quantities=(1, 1, 2, 3),

@@ -40,19 +40,16 @@ KILL_GAP = (0.3, 2.5)
 # Sometimes the agent stays dead a moment (the printers go on meanwhile).
 DEAD_GAP = (0.0, 0.5)
 WAIT_ALL = 420.0  # every job finished after the last kill (ASan included)
-SKUS = ("print-4x6-glossy", "print-4x6-matte", "print-5x7-glossy", "print-5x7-matte")
-JOBS_CONFIG = "jobs:\n  poll_interval: 200ms\n  status_interval: 2s\n  max_attempts: 5\n"
-FINAL = set(fleet.DONE_STATES) | {"uncertain", "failed", "rejected", "canceled", "dropped"}
+SKUS = fleet.TORTURE_SKUS
+JOBS_CONFIG = fleet.TORTURE_JOBS_CONFIG
+FINAL = fleet.FINAL_STATES
 
 
 class CrashTest(fleet.FleetTestCase):
     def test_sigkill_at_random_moments_every_copy_once(self):
         rng = random.Random(SEED)
         sb = self.sandbox()
-        ds620 = self.ipp_printer("ds620", "dnp-ds620", delay=0.05)
-        cpd90 = self.ipp_printer("cpd90", "mitsubishi-cp-d90", delay=0.05,
-                                 make="Mitsubishi CP-D90DW (labagent fleet)")
-        qss = self.minilab("qss-3701", model="noritsu-qss-3701", time_limit=900)
+        ds620, cpd90, qss = self.torture_printers()
         printers = (ds620, cpd90, qss)
         jobs = sb.add_bulk_jobs(N_JOBS, seed=SEED, skus=SKUS, quantities=(1, 1, 2, 3),
                                 width=600, height=900)
