@@ -197,9 +197,7 @@ static int render_encode(VipsImage *img, const lab_render_params_t *p, int fd, c
 
         switch (p->encoding) {
         case LAB_ENCODING_JPEG:
-                r = vips_jpegsave(img, tmp, "Q", 95, "subsample_mode", VIPS_FOREIGN_SUBSAMPLE_OFF,
-                                  "optimize_coding", TRUE, "strip", TRUE, NULL);
-                break;
+                return lab_render_jpeg_write(img, p->dpi, fd, tmp, err);
         case LAB_ENCODING_TIFF:
                 r = vips_tiffsave(img, tmp, "strip", TRUE, "xres", p->dpi / 25.4, "yres",
                                   p->dpi / 25.4, "resunit", VIPS_FOREIGN_TIFF_RESUNIT_INCH,

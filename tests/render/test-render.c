@@ -4,6 +4,7 @@
  * orientations 1..8, metadata stripping (exiftool), bad inputs (each its own
  * keyword), audit JSON, reproducibility and the hand-written PWG raster.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,6 +19,7 @@
 #include <vips/vips.h>
 
 #include "color.h"
+#include "render-private.h"
 #include "render.h"
 #include "testutil.h"
 
@@ -351,6 +353,70 @@ static void test_metadata_stripped(void **state)
                         if (strstr(after, banned[i]))
                                 fail_msg("%s still carries %s:\n%s", out, banned[i], after);
         }
+}
+
+/*
+ * A JPEG print file starts SOI, APP0 "JFIF" 1.01 with its density in dots
+ * per inch, and nothing else before the tables: CUPS' imagetoraster opens
+ * only a JPEG whose second marker is an APPn (libvips' strip drops it).
+ */
+static void test_jpeg_jfif_header(void **state)
+{
+        static const uint8_t want[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J',  'F',  'I',  'F',
+                                       0x00, 0x01, 0x01, 0x01, 0x01, 0x2C, 0x01, 0x2C, 0x00, 0x00};
+        _cleanup_free_ char *in = path_of("jfif-in.jpg"), *out = path_of("jfif-out.jpg");
+        lab_render_params_t p = params(in, out, 1240, 1844, LAB_FIT_FILL);
+        lab_render_audit_t a;
+        uint8_t head[sizeof want + 2];
+        uint8_t *v = NULL;
+        size_t n = 0;
+        FILE *f;
+
+        make_oriented_jpeg(in, 600, 400, 1);
+        expect_ok(&p, &a);
+        f = fopen(out, "rb");
+        assert_non_null(f);
+        assert_int_equal(fread(head, 1, sizeof head, f), sizeof head);
+        fclose(f);
+        assert_memory_equal(head, want, sizeof want);
+        /* The next marker is a table (DQT or DHT), no second APPn, no COM. */
+        assert_int_equal(head[sizeof want], 0xFF);
+        assert_true(head[sizeof want + 1] == 0xDB || head[sizeof want + 1] == 0xC4);
+
+        /* CUPS' real filter (cups-filters) opens it and writes a raster page. */
+        _cleanup_free_ char *ras = path_of("jfif-out.ras"), *cmd = NULL;
+        char sync[4] = {0};
+        assert_true(asprintf(&cmd,
+                             "env -u PPD /usr/lib/cups/filter/imagetoraster 1 root t 1 '' '%s' "
+                             ">'%s' 2>/dev/null",
+                             out, ras) > 0);
+        assert_int_equal(system(cmd), 0);
+        f = fopen(ras, "rb");
+        assert_non_null(f);
+        assert_int_equal(fread(sync, 1, sizeof sync, f), sizeof sync);
+        fclose(f);
+        assert_true(memcmp(sync, "3SaR", 4) == 0 || memcmp(sync, "RaS3", 4) == 0);
+
+        /* Pure: a JFIF APP0 already there is replaced, not doubled; no unit for dpi 0. */
+        static const uint8_t jfif72[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J',  'F',  'I',
+                                         'F',  0x00, 0x01, 0x02, 0x01, 0x00, 0x48, 0x00, 0x48,
+                                         0x00, 0x00, 0xFF, 0xDB, 0x00, 0x02, 0xFF, 0xD9};
+        assert_int_equal(lab_render_jpeg_jfif(jfif72, sizeof jfif72, 300, &v, &n), 0);
+        assert_int_equal(n, sizeof jfif72);
+        assert_memory_equal(v, want, sizeof want);
+        assert_memory_equal(v + sizeof want, jfif72 + sizeof want, sizeof jfif72 - sizeof want);
+        free(v);
+        assert_int_equal(lab_render_jpeg_jfif(jfif72 + 18, 8, 0, &v, &n), -EINVAL); /* no SOI */
+        static const uint8_t bare[] = {0xFF, 0xD8, 0xFF, 0xDB, 0x00, 0x02, 0xFF, 0xD9};
+        assert_int_equal(lab_render_jpeg_jfif(bare, sizeof bare, 0, &v, &n), 0);
+        assert_int_equal(n, sizeof bare + 18);
+        assert_int_equal(v[13], 0);                /* no unit */
+        assert_int_equal((v[14] << 8) | v[15], 1); /* aspect 1:1 */
+        assert_memory_equal(v + 20, bare + 2, sizeof bare - 2);
+        free(v);
+        /* A JFIF APP0 whose length runs past the end is not a JPEG we made. */
+        static const uint8_t cut[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x40, 'J', 'F', 'I', 'F', 0x00};
+        assert_int_equal(lab_render_jpeg_jfif(cut, sizeof cut, 300, &v, &n), -EINVAL);
 }
 
 /* CRC-32 as PNG wants it. */
@@ -789,6 +855,7 @@ int main(void)
             cmocka_unit_test(test_geometry_fit_border),
             cmocka_unit_test(test_geometry_orientations),
             cmocka_unit_test(test_metadata_stripped),
+            cmocka_unit_test(test_jpeg_jfif_header),
             cmocka_unit_test(test_bad_inputs),
             cmocka_unit_test(test_profiles_and_crop),
             cmocka_unit_test(test_crop_shrink_on_load),
