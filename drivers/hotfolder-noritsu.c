@@ -108,9 +108,9 @@ static int noritsu_submit(hf_t *h, const lab_print_request_t *req, const char *i
         /* A _tmp_ folder left by a crash mid-write was never visible: start over. */
         (void)hf_rm_rf(tmp);
         r = hf_mkdir(tmp);
-        if (r == 0)
+        if (r >= 0)
                 r = hf_mkdir(img_dir);
-        if (r == 0)
+        if (r >= 0)
                 r = hf_mkdir(misc_dir);
         if (r < 0) {
                 hf_unwritable(h, err, r, "create", tmp);

@@ -164,7 +164,8 @@ int64_t hf_sent_complete_since(int64_t boot, int64_t pruned_before, int64_t now)
 /* asprintf into a fresh string; NULL on out of memory. */
 char *hf_strf(const char *fmt, ...) _printf_(1, 2);
 
-/* mkdir dir (0755) unless it is a directory already. 0 or a negative errno. */
+/* mkdir dir (0755) unless it is a directory already: 1 when made now, 0 when it was there, or a
+ * negative errno. */
 int hf_mkdir(const char *dir);
 
 /* Whether path exists (lstat); *mtime_usec (if not NULL) gets its modification time. */

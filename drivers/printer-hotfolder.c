@@ -341,7 +341,7 @@ int hf_mkdir(const char *dir)
         struct stat st;
 
         if (mkdir(dir, 0755) == 0)
-                return 0;
+                return 1;
         if (errno != EEXIST)
                 return -errno;
         if (stat(dir, &st) < 0)
@@ -713,20 +713,6 @@ static char *state_path(hf_t *h, const char *rel)
                       : hf_strf("%s/" HF_STATE_DIR, h->folder);
 }
 
-/* mkdir dir (0755): 1 when made now, 0 when a directory already, or a negative errno. */
-static int mkdir_made(const char *dir)
-{
-        struct stat st;
-
-        if (mkdir(dir, 0755) == 0)
-                return 1;
-        if (errno != EEXIST)
-                return -errno;
-        if (stat(dir, &st) < 0)
-                return -errno;
-        return S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
-}
-
 /* Read a small file whole into buf. Its length, -EFBIG when it fills buf, or a negative errno. */
 static ssize_t read_small(const char *path, char *buf, size_t size)
 {
@@ -851,7 +837,7 @@ static int identity_get(hf_t *h, bool create, int64_t *ret_boot, lab_error_t *er
         if (!dir || !idp || !sent)
                 return hf_unwritable(h, err, -ENOMEM, "read", HF_STATE_DIR);
         if (create) {
-                r = mkdir_made(dir);
+                r = hf_mkdir(dir);
                 if (r < 0)
                         return hf_unwritable(h, err, r, "create", dir);
                 if (r > 0) {
@@ -888,7 +874,7 @@ static int identity_get(hf_t *h, bool create, int64_t *ret_boot, lab_error_t *er
         if (r < 0)
                 return r;
         if (!have_sent) {
-                r = mkdir_made(sent);
+                r = hf_mkdir(sent);
                 if (r >= 0)
                         r = lab_fsync_dir(dir);
                 if (r < 0)
@@ -962,7 +948,7 @@ static int sent_record_add(hf_t *h, const char *item, char **ret_path, lab_error
                 rec = hf_strf("%s/%s", daydir, item);
         if (!rec)
                 return hf_unwritable(h, err, -ENOMEM, "record", item);
-        r = mkdir_made(daydir);
+        r = hf_mkdir(daydir);
         if (r < 0)
                 return hf_unwritable(h, err, r, "create", daydir);
         if (r > 0) {
