@@ -132,12 +132,20 @@ typedef enum lab_schema_type_e {
         LAB_KEY_ENUM,     /* int-sized enum, one of words */
         LAB_KEY_SECTION,  /* nested mapping, laid out inside the parent struct */
         LAB_KEY_LIST,     /* list of mappings: pointer + size_t count */
+        LAB_KEY_MAP,      /* mapping of names to strings: lab_config_pair_t * + size_t count */
 } lab_schema_type_t;
 
 typedef struct lab_schema_section_s lab_schema_section_t;
 
 /* What a string validator returns: NULL when fine, else the sentence saying what is wrong. */
 typedef const char *(*lab_string_check_t)(const char *s);
+
+/*
+ * What a LAB_KEY_MAP entry validator returns: NULL when the pair is fine,
+ * else the problem's keyword, with the sentence in buf.
+ */
+typedef const char *(*lab_pair_check_t)(const char *name, const char *value, char *buf,
+                                        size_t size);
 
 /* One key of a section. */
 typedef struct lab_schema_key_s {
@@ -159,9 +167,10 @@ typedef struct lab_schema_key_s {
 
         const lab_config_word_t *words; /* LAB_KEY_ENUM */
         lab_string_check_t check;       /* LAB_KEY_STRING */
+        lab_pair_check_t pair_check;    /* LAB_KEY_MAP: each entry; NULL: any name and string */
 
         const lab_schema_section_t *section; /* LAB_KEY_SECTION, LAB_KEY_LIST elements */
-        size_t count_offset;                 /* LAB_KEY_LIST: the size_t count */
+        size_t count_offset;                 /* LAB_KEY_LIST, LAB_KEY_MAP: the size_t count */
         size_t element_size;                 /* LAB_KEY_LIST */
         const char *unique; /* LAB_KEY_LIST: key whose value must be unique across elements */
 } lab_schema_key_t;

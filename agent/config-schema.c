@@ -22,6 +22,7 @@
 #include <syslog.h>
 
 #include "config-private.h"
+#include "print-options.h"
 
 /*
  * The key and section descriptors are declared in config-private.h, because
@@ -40,6 +41,7 @@ typedef lab_string_check_t string_check_t;
 #define KEY_ENUM     LAB_KEY_ENUM
 #define KEY_SECTION  LAB_KEY_SECTION
 #define KEY_LIST     LAB_KEY_LIST
+#define KEY_MAP      LAB_KEY_MAP
 
 _Static_assert(sizeof(lab_printer_driver_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lab_hotfolder_format_t) == sizeof(int), "enums are stored as int");
@@ -108,6 +110,20 @@ static const char *check_ipp_uri(const char *s)
 static const char *check_absolute_path(const char *s)
 {
         return s[0] == '/' ? NULL : "must be an absolute path (starting with /)";
+}
+
+/* printers[].media: product media name -> the queue's own name for it, both plain tokens. */
+static const char *check_media_pair(const char *name, const char *value, char *buf, size_t size)
+{
+        if (!is_token(name, 64, true, "_.-") || !is_token(value, 64, true, "_.-+*")) {
+                snprintf(buf, size,
+                         "'%.64s: %.64s': media names are 1 to 64 characters from A-Z, a-z, 0-9, "
+                         "'_', '.' and '-' (the product's PWG name: the queue's name, as "
+                         "lpoptions -p QUEUE -l lists it under PageSize)",
+                         name, value);
+                return "bad_value";
+        }
+        return NULL;
 }
 
 /* ---- the schema ---- */
@@ -223,6 +239,14 @@ static const schema_key_t printer_keys[] = {
         { .name = "print_quality", .type = KEY_ENUM, .only_for = IPP_ONLY,
           .offset = offsetof(lab_config_printer_t, print_quality), .words = print_qualities,
           .def_enum = LAB_PRINT_QUALITY_HIGH },
+        { .name = "options", .type = KEY_MAP, .only_for = IPP_ONLY,
+          .offset = offsetof(lab_config_printer_t, options),
+          .count_offset = offsetof(lab_config_printer_t, n_options),
+          .pair_check = lab_print_option_check },
+        { .name = "media", .type = KEY_MAP, .only_for = IPP_ONLY,
+          .offset = offsetof(lab_config_printer_t, media),
+          .count_offset = offsetof(lab_config_printer_t, n_media),
+          .pair_check = check_media_pair },
 };
 
 static const schema_key_t product_keys[] = {
@@ -422,6 +446,7 @@ static int section_defaults(const schema_section_t *sec, void *base)
                         break;
                 }
                 case KEY_LIST:
+                case KEY_MAP:
                         break;
                 }
         }
@@ -448,6 +473,17 @@ static void section_free(const schema_section_t *sec, void *base)
                                 section_free(k->section, v + j * k->element_size);
                         free(v);
                         *(char **)p = NULL;
+                        *n = 0;
+                } else if (k->type == KEY_MAP) {
+                        lab_config_pair_t *v = *(lab_config_pair_t **)p;
+                        size_t *n = (size_t *)((char *)base + k->count_offset);
+
+                        for (size_t j = 0; v && j < *n; j++) {
+                                free(v[j].name);
+                                free(v[j].value);
+                        }
+                        free(v);
+                        *(lab_config_pair_t **)p = NULL;
                         *n = 0;
                 }
         }
@@ -793,6 +829,8 @@ static const char *expected_text(const schema_key_t *k)
                 return "a mapping";
         case KEY_LIST:
                 return "a list";
+        case KEY_MAP:
+                return "a mapping of names to values";
         case KEY_STRING:
         default:
                 return "a string";
@@ -925,6 +963,7 @@ static void decode_scalar(lab_config_ctx_t *ctx, const schema_key_t *k, const la
         }
         case KEY_SECTION:
         case KEY_LIST:
+        case KEY_MAP:
                 return; /* not scalars */
         }
 }
@@ -1024,6 +1063,88 @@ static void walk_list(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_yn
                 check_unique(ctx, k, n, path);
 }
 
+/*
+ * Decode the mapping n of names to scalar strings into key k's pairs and
+ * count in base; each entry checked by k->pair_check. Duplicate names are
+ * reported (the walker of sections does the same for keys).
+ */
+static void walk_map(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_ynode_t *n,
+                     void *base, const char *path)
+{
+        size_t n_pairs, *count = (size_t *)((char *)base + k->count_offset);
+        _cleanup_free_ const char **names = NULL;
+        _cleanup_free_ size_t *first = NULL;
+        lab_config_pair_t *v;
+
+        if (!node_usable(ctx, n, path))
+                return;
+        if (n->type != LAB_YNODE_MAPPING) {
+                wrong_type(ctx, n, path, expected_text(k));
+                return;
+        }
+        n_pairs = n->n_items / 2;
+        if (n_pairs == 0)
+                return;
+        names = calloc(n_pairs, sizeof *names);
+        first = calloc(n_pairs, sizeof *first);
+        v = calloc(n_pairs, sizeof *v);
+        if (!names || !first || !v) {
+                free(v);
+                ctx->error = -ENOMEM;
+                return;
+        }
+        /* Owned by base from here on, so freeing a half-decoded config works. */
+        *(lab_config_pair_t **)field(base, k) = v;
+        for (size_t i = 0; i < n_pairs; i++)
+                if (n->items[2 * i]->type == LAB_YNODE_SCALAR)
+                        names[i] = n->items[2 * i]->value;
+        if (find_repeats(names, n_pairs, first) < 0) {
+                ctx->error = -ENOMEM;
+                return;
+        }
+        for (size_t i = 0; i < n_pairs && !lab_config_ctx_stopped(ctx); i++) {
+                const lab_ynode_t *key = n->items[2 * i], *value = n->items[2 * i + 1];
+                _cleanup_free_ char *kpath = NULL;
+                const char *kw;
+                char why[512];
+
+                if (!node_usable(ctx, key, path) || !node_usable(ctx, value, path))
+                        continue;
+                if (key->type != LAB_YNODE_SCALAR || is_null(key) ||
+                    strlen(key->value) != key->length) {
+                        wrong_type(ctx, key, path, "a name");
+                        continue;
+                }
+                kpath = path_key(ctx, path, key->value);
+                if (!kpath)
+                        return;
+                if (first[i] != SIZE_MAX) {
+                        PROBLEM(ctx, key, kpath, "duplicate_key",
+                                "duplicate key; first defined at line %u",
+                                n->items[2 * first[i]]->line);
+                        continue;
+                }
+                if (value->type != LAB_YNODE_SCALAR || is_null(value) || value->length == 0 ||
+                    strlen(value->value) != value->length) {
+                        wrong_type(ctx, value, kpath, "a value (write it in quotes if in doubt)");
+                        continue;
+                }
+                kw = k->pair_check ? k->pair_check(key->value, value->value, why, sizeof why)
+                                   : NULL;
+                if (kw) {
+                        PROBLEM(ctx, key, kpath, kw, "%s", why);
+                        continue;
+                }
+                v[*count].name = strdup(key->value);
+                v[*count].value = strdup(value->value);
+                (*count)++;
+                if (!v[*count - 1].name || !v[*count - 1].value) {
+                        ctx->error = -ENOMEM;
+                        return;
+                }
+        }
+}
+
 /* Decode value n of key k (any type) into base. */
 static void decode_value(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_ynode_t *n,
                          void *base, const char *path)
@@ -1032,6 +1153,8 @@ static void decode_value(lab_config_ctx_t *ctx, const schema_key_t *k, const lab
                 walk_section(ctx, k->section, n, field(base, k), path);
         else if (k->type == KEY_LIST)
                 walk_list(ctx, k, n, base, path);
+        else if (k->type == KEY_MAP)
+                walk_map(ctx, k, n, base, path);
         else
                 decode_scalar(ctx, k, n, base, path);
 }

@@ -281,6 +281,14 @@ const lab_config_printer_t *lab_config_find_printer(const lab_config_t *c, const
         return NULL;
 }
 
+const char *lab_config_pair_get(const lab_config_pair_t *pairs, size_t n, const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (pairs[i].name && strcmp(pairs[i].name, name) == 0)
+                        return pairs[i].value;
+        return NULL;
+}
+
 char *lab_config_problem_format(const lab_config_problem_t *p)
 {
         char *s;

@@ -45,6 +45,12 @@ typedef enum lab_meter_driver_e {
         LAB_METER_DRIVER_HTTP,
 } lab_meter_driver_t;
 
+/* One entry of a mapping of names to strings (printers[].options, printers[].media). */
+typedef struct lab_config_pair_s {
+        char *name;
+        char *value;
+} lab_config_pair_t;
+
 typedef struct lab_config_printer_s {
         char *name;                    /* unique, [A-Za-z0-9_.-]{1,64} */
         lab_printer_driver_t driver;   /* required */
@@ -60,7 +66,15 @@ typedef struct lab_config_printer_s {
         unsigned queue_depth;              /* copies sent and not finished at once, default 2 */
         double per_minute;                 /* prints a minute, for the router, default 1.0 */
         uint64_t job_history; /* usec the printer keeps finished jobs listed, default 60s */
+        lab_config_pair_t *options; /* ipp: job attributes sent with every job (driver options
+                                       such as StpColorCorrection: Raw); none colour-altering */
+        size_t n_options;
+        lab_config_pair_t *media; /* ipp: product media (PWG name) -> the queue's own media name */
+        size_t n_media;
 } lab_config_printer_t;
+
+/* The value of name in pairs, or NULL. */
+const char *lab_config_pair_get(const lab_config_pair_t *pairs, size_t n, const char *name);
 
 typedef struct lab_config_product_s {
         char *sku;        /* unique */

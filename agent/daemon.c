@@ -276,7 +276,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         /* The link and the renders move to the new config before the old one is freed. */
         lab_platform_reload(d->platform, fresh);
         lab_render_stage_set_config(d->render, fresh, d->color);
-        lab_print_stage_set_config(d->print, fresh);
+        lab_print_stage_set_config(d->print, fresh, d->color);
         lab_control_set_groups(d->control, fresh->control.operators_group,
                                fresh->control.viewers_group);
         lab_render_init(NULL, fresh->render.threads, fresh->render.cache_max);
@@ -434,7 +434,7 @@ static int start_renders(lab_daemon_t *d)
                 return LAB_EXIT_FAILURE;
         }
         lab_print_stage_set_hooks(d->print, on_print_events, on_rerouted, d);
-        lab_print_stage_set_config(d->print, d->config);
+        lab_print_stage_set_config(d->print, d->config, d->color);
         lab_platform_set_cancel_hook(d->platform, on_cancel_at_printer, d);
         return LAB_EXIT_OK;
 }

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "macro.h"
 #include "print-stage.h"
+#include "printer-color.h"
 #include "printer.h"
 #include "render-plan.h"
 #include "rfc3339.h"
@@ -68,6 +69,9 @@ typedef struct op_s {
         size_t n_copies;
         /* submit */
         char *file, *format, *media, *media_type, *order_id;
+        char *queue_media;          /* printers[].media's name for media, or NULL */
+        lab_config_pair_t *options; /* printers[].options, copied: a reload may free the config */
+        size_t n_options;
         char *handle; /* result */
         /* status */
         lab_printer_status_t status;
@@ -104,6 +108,11 @@ struct pst_printer_s {
         size_t n_loaded;
         char **formats; /* document formats it takes (capabilities), NULL until known */
         size_t n_formats;
+        struct {
+                char media[64];
+                char why[LAB_ERROR_MESSAGE_MAX];
+        } misfit[LAB_PRINTER_MEDIA_MAX]; /* media its queue would crop or resample (caps) */
+        size_t n_misfit;
         bool caps_known;
         uint64_t next_status; /* CLOCK_MONOTONIC usec */
         uint64_t next_poll;
@@ -118,6 +127,7 @@ struct lab_print_stage_s {
         lab_store_t *store;
         lab_pool_t *pool;
         const lab_config_t *config;
+        const lab_color_setup_t *color; /* the registry in force (media tables), may be NULL */
         pst_printer_t *printers;
         sd_event_source *defer;
         bool started;
@@ -157,6 +167,31 @@ static pst_printer_t *find_printer(lab_print_stage_t *s, const char *name)
         return NULL;
 }
 
+/* Into op: the printer's options and its name for media (its config may be freed by a reload). */
+static int pairs_copy(const lab_config_printer_t *cp, const char *media, op_t *op)
+{
+        const char *queue_media;
+
+        if (!cp)
+                return 0;
+        queue_media = lab_config_pair_get(cp->media, cp->n_media, media);
+        if (queue_media && !(op->queue_media = strdup(queue_media)))
+                return -ENOMEM;
+        if (cp->n_options == 0)
+                return 0;
+        op->options = calloc(cp->n_options, sizeof *op->options);
+        if (!op->options)
+                return -ENOMEM;
+        for (size_t i = 0; i < cp->n_options; i++) {
+                op->options[i].name = strdup(cp->options[i].name);
+                op->options[i].value = strdup(cp->options[i].value);
+                op->n_options++;
+                if (!op->options[i].name || !op->options[i].value)
+                        return -ENOMEM;
+        }
+        return 0;
+}
+
 /* Free an op and everything it holds. */
 static void op_free(op_t *op)
 {
@@ -174,6 +209,12 @@ static void op_free(op_t *op)
         free(op->media);
         free(op->media_type);
         free(op->order_id);
+        free(op->queue_media);
+        for (size_t i = 0; i < op->n_options; i++) {
+                free(op->options[i].name);
+                free(op->options[i].value);
+        }
+        free(op->options);
         free(op->handle);
         lab_printer_caps_done(&op->caps);
         free(op);
@@ -249,6 +290,12 @@ static void op_work(void *userdata)
                         oc->r = oc->handle
                                     ? lab_printer_job_status(drv, oc->handle, &oc->st, &oc->err)
                                     : -ENOENT;
+                        /* Held where it will not go on by itself (a CUPS filter failed): take
+                           it back, so it cannot print later, and count the attempt failed. */
+                        if (oc->r >= 0 && oc->st.stopped && oc->st.state == LAB_PJOB_PROCESSING &&
+                            lab_printer_cancel(drv, oc->handle, &oc->err) >= 0)
+                                oc->st.state = LAB_PJOB_ABORTED;
+                        lab_error_clear(&oc->err);
                         /* The handle is not known there: ask by name before judging. */
                         if (oc->r == -ENOENT) {
                                 lab_error_clear(&oc->err);
@@ -266,6 +313,9 @@ static void op_work(void *userdata)
                     .media = op->media,
                     .media_type = op->media_type,
                     .order_id = op->order_id,
+                    .queue_media = op->queue_media,
+                    .options = op->options,
+                    .n_options = op->n_options,
                 };
 
                 op->r = lab_printer_submit(drv, &req, &op->handle, &op->err);
@@ -404,8 +454,7 @@ static void apply_job_status(pst_printer_t *p, op_copy_t *oc, const char *from)
                 break;
         case LAB_PJOB_ABORTED:
         case LAB_PJOB_CANCELED: {
-                const char *why =
-                    oc->st.state == LAB_PJOB_ABORTED ? "printer_aborted" : "printer_canceled";
+                const char *why = lab_pjob_failure(&oc->st);
                 bool last = oc->attempt >= (int)s->config->jobs.max_attempts;
                 lab_store_copy_change_t chg = {.reason = why, .detail = oc->st.message};
 
@@ -607,9 +656,15 @@ static void apply_status(pst_printer_t *p, op_t *op)
 {
         char why[sizeof p->reason];
         bool available = lab_printer_status_available(&op->status, why, sizeof why);
+        const lab_config_printer_t *cp = lab_config_find_printer(p->stage->config, p->name);
 
         if (op->r < 0 && !available && op->status.state != LAB_PRINTER_UNREACHABLE)
                 snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
+        /* Colour is the agent's: a queue default that alters it makes the printer unusable. */
+        if (available && cp &&
+            !lab_printer_colour_ok(&op->status, p->name, cp->options, cp->n_options, why,
+                                   sizeof why))
+                available = false;
         /* A new boot instant: whatever the printer had is forgotten (its polls will say). */
         if (op->status.boot > 0) {
                 if (p->boot > 0 && op->status.boot > p->boot + LAB_PRINTER_CLOCK_SLACK)
@@ -714,13 +769,60 @@ static void apply_cancel(pst_printer_t *p, op_t *op)
         }
 }
 
-/* What the printer takes: keep its document formats for the router. */
+/*
+ * The registry's media table for p's model against the sizes p offers: a
+ * size whose imageable area the table's pixels do not fill exactly would be
+ * cropped or resampled by the queue's filter, so that media is not sent to
+ * p (lab_print_stage_unfit says why). A size p does not have is refused
+ * when a job needs it (printer_refused, naming p's sizes); logged here.
+ */
+static void check_media_table(pst_printer_t *p, const lab_printer_caps_t *caps)
+{
+        const lab_print_stage_t *s = p->stage;
+        const lab_config_printer_t *cp = lab_config_find_printer(s->config, p->name);
+        const lab_model_t *m = cp && cp->model && s->color && s->color->registry
+                                   ? lab_registry_model(s->color->registry, cp->model)
+                                   : NULL;
+
+        p->n_misfit = 0;
+        for (size_t i = 0; m && i < m->n_media; i++) {
+                const lab_media_t *mm = &m->media[i];
+                const lab_printer_size_t *size = NULL;
+                char why[LAB_ERROR_MESSAGE_MAX];
+
+                if (lab_printer_media_choose(caps, p->name, mm->name,
+                                             lab_config_pair_get(cp->media, cp->n_media, mm->name),
+                                             &size, why, sizeof why) < 0) {
+                        log_struct(LOG_WARNING,
+                                   LAB_FIELDS({"PRINTER", p->name},
+                                              {"ERROR_KEYWORD", "printer_refused"}),
+                                   "printer %s: model %s lists %s, which it cannot print: %s",
+                                   p->name, m->name, mm->name, why);
+                        continue;
+                }
+                if (!size || lab_printer_size_fits(size, p->name, mm->width, mm->height, mm->dpi,
+                                                   why, sizeof why))
+                        continue;
+                log_struct(LOG_WARNING,
+                           LAB_FIELDS({"PRINTER", p->name}, {"ERROR_KEYWORD", "media_size_mismatch"}),
+                           "printer %s: %s is not sent to it: %s", p->name, mm->name, why);
+                if (p->n_misfit < ELEMENTSOF(p->misfit)) {
+                        snprintf(p->misfit[p->n_misfit].media, sizeof p->misfit[0].media, "%s",
+                                 mm->name);
+                        snprintf(p->misfit[p->n_misfit].why, sizeof p->misfit[0].why, "%s", why);
+                        p->n_misfit++;
+                }
+        }
+}
+
+/* What the printer takes: keep its document formats for the router, check its sizes. */
 static void apply_caps(pst_printer_t *p, op_t *op)
 {
         if (op->r < 0) {
                 printer_lost(p, &op->err);
                 return;
         }
+        check_media_table(p, &op->caps);
         for (size_t i = 0; i < p->n_formats; i++)
                 free(p->formats[i]);
         free(p->formats);
@@ -901,6 +1003,11 @@ static op_t *plan_submit(pst_printer_t *p)
                 op->media = strdup(product->media);
                 op->media_type = product->media_type ? strdup(product->media_type) : NULL;
                 op->order_id = c->order_id ? strdup(c->order_id) : NULL;
+                if (pairs_copy(lab_config_find_printer(s->config, p->name), product->media, op) <
+                    0) {
+                        free(op->media);
+                        op->media = NULL;
+                }
                 if (!op->file || !op->format || !op->media) {
                         op_free(op);
                         op = NULL;
@@ -1127,7 +1234,8 @@ int lab_print_stage_new(lab_print_stage_t **ret, sd_event *e, lab_store_t *store
         return 0;
 }
 
-void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c)
+void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c,
+                                const lab_color_setup_t *color)
 {
         lab_store_pause_t *pauses = NULL;
         size_t n_pauses = 0;
@@ -1136,6 +1244,7 @@ void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c)
                 log_error("cannot read the printers paused from the console; they take work "
                           "until paused again");
         s->config = c;
+        s->color = color;
         for (pst_printer_t *p = s->printers; p; p = p->next)
                 if (!lab_config_find_printer(c, p->name))
                         p->removed = true;
@@ -1145,9 +1254,12 @@ void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c)
                 lab_error_t err = {0};
 
                 if (p) {
-                        /* Depth and timings take effect now; the driver handle stays. */
+                        /* Depth and timings take effect now; the driver handle stays. Its
+                           sizes are read again against the registry and media in force. */
                         p->queue_depth = cp->queue_depth;
                         p->history = cp->job_history;
+                        p->caps_known = false;
+                        p->next_caps = 0;
                         continue;
                 }
                 if (!cp->enabled)
@@ -1284,6 +1396,11 @@ const char *lab_print_stage_unfit(lab_print_stage_t *s, const char *printer, con
                 snprintf(buf, size, "format_unsupported: %s does not take %s", p->name, format);
                 return buf;
         }
+        for (size_t i = 0; media && i < p->n_misfit; i++)
+                if (strcmp(p->misfit[i].media, media) == 0) {
+                        snprintf(buf, size, "%s", p->misfit[i].why);
+                        return buf;
+                }
         if (!media || p->n_loaded == 0)
                 return NULL;
         for (size_t i = 0; i < p->n_loaded; i++)

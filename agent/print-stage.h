@@ -26,6 +26,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
+#include "printer-color.h"
 #include "store.h"
 
 typedef struct lab_print_stage_s lab_print_stage_t;
@@ -41,7 +42,8 @@ int lab_print_stage_new(lab_print_stage_t **ret, sd_event *e, lab_store_t *store
  * the next call). Printers that appeared are opened, printers that went
  * away are closed once their current call ends.
  */
-void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c);
+void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c,
+                                const lab_color_setup_t *color);
 
 /* events: after events were appended; rerouted: after jobs went back to be rendered. */
 void lab_print_stage_set_hooks(lab_print_stage_t *s, lab_print_stage_hook_t events,

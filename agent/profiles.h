@@ -32,7 +32,8 @@ typedef enum lab_encoding_e {
         LAB_ENCODING_PWG,  /* PWG raster (IPP Everywhere) */
 } lab_encoding_t;
 
-/* One media size of a model: native pixels, portrait (width <= height), bleed included. */
+/* One media size of a model: native pixels (what the printer prints: a CUPS queue's
+   imageable area at dpi), portrait (width <= height). */
 typedef struct lab_media_s {
         char *name;      /* PWG 5101.1 name, e.g. na_index-4x6_4x6in */
         unsigned width;  /* pixels */

@@ -16,6 +16,7 @@
 #include <cups/cups.h>
 
 #include "ipp-attrs.h"
+#include "ipp-ppd.h"
 #include "macro.h"
 
 /* The most values one capabilities list keeps (a hostile printer could send more). */
@@ -337,6 +338,11 @@ void lab_ipp_printer_status_from(ipp_t *resp, lab_printer_status_t *ret)
 
         ret->n_media = 0;
         media_from(resp, ret);
+
+        /* Colour defaults the driver adds from a CUPS queue's PPD come after this one. */
+        ret->n_colour_defaults = 0;
+        lab_ipp_colour_default_add(ret, "print-color-mode",
+                                   attr_str(find(resp, "print-color-mode-default"), 0));
 }
 
 /* Add the string values of every attribute called name to *list (no duplicates). */
@@ -425,6 +431,13 @@ int lab_ipp_caps_from(ipp_t *resp, lab_printer_caps_t *ret)
                 ret->color = a && ippGetValueTag(a) == IPP_TAG_BOOLEAN && ippGetBoolean(a, 0);
         }
 
+        ret->scaling_none = false;
+        a = find(resp, "print-scaling-supported");
+        for (int i = 0; a && i < ippGetCount(a); i++) {
+                const char *s = attr_str(a, i);
+                ret->scaling_none = ret->scaling_none || (s && strcmp(s, "none") == 0);
+        }
+
         mm = attr_str(find(resp, "printer-make-and-model"), 0);
         if (mm && mm[0]) {
                 char buf[256];
@@ -486,11 +499,16 @@ static void job_rec_add(job_rec_t *j, ipp_attribute_t *a)
                 j->id = ippGetInteger(a, 0) > 0 ? ippGetInteger(a, 0) : 0;
         else if (strcmp(name, "job-name") == 0)
                 j->name = attr_str(a, 0);
-        else if (strcmp(name, "job-state") == 0 && attr_is_int(a))
+        else if (strcmp(name, "job-state") == 0 && attr_is_int(a)) {
                 j->status.state = lab_ipp_job_state(ippGetInteger(a, 0));
+                j->status.stopped = ippGetInteger(a, 0) == IPP_JSTATE_STOPPED;
+        }
         else if (strcmp(name, "job-state-reasons") == 0)
                 join_keywords(a, j->status.reasons, sizeof j->status.reasons);
-        else if (strcmp(name, "job-state-message") == 0)
+        else if (strcmp(name, "job-state-message") == 0 && attr_str(a, 0) && attr_str(a, 0)[0])
+                copy_clean(j->status.message, sizeof j->status.message, attr_str(a, 0));
+        else if (strcmp(name, "job-printer-state-message") == 0 && !j->status.message[0])
+                /* What cupsd's filters and backend said of this job (CUPS extension). */
                 copy_clean(j->status.message, sizeof j->status.message, attr_str(a, 0));
         else if (strcmp(name, "time-at-completed") == 0 && ippGetValueTag(a) == IPP_TAG_INTEGER)
                 j->ended = ippGetInteger(a, 0) >= 0 ? ippGetInteger(a, 0) : -1;

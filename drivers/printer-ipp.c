@@ -28,6 +28,7 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -37,6 +38,7 @@
 
 #include "backoff.h"
 #include "ipp-attrs.h"
+#include "ipp-ppd.h"
 #include "macro.h"
 #include "printer-private.h"
 
@@ -407,6 +409,7 @@ static const char *const caps_attrs[] = {
     "print-color-mode-supported",
     "color-supported",
     "printer-make-and-model",
+    "print-scaling-supported",
 };
 
 /* Get-Printer-Attributes for the n attributes named: 0 with *ret_resp, or the error. */
@@ -430,7 +433,52 @@ static int get_printer_attributes(ipp_printer_t *p, const char *const *attrs, si
         return 0;
 }
 
-/* Get-Printer-Attributes for the capabilities, parsed into *ret. */
+/* Whether the URI names a cupsd queue, which serves its PPD (if it has one) beside it. */
+static bool is_cups_queue(const ipp_printer_t *p)
+{
+        return strncmp(p->resource, "/printers/", 10) == 0;
+}
+
+/*
+ * A CUPS queue's PPD (GET /printers/NAME.ppd) read into caps (its sizes)
+ * and/or st (its colour defaults). 0 also for a printer without one (not a
+ * cupsd queue, or a raw or driverless queue: 404).
+ */
+static int fetch_ppd(ipp_printer_t *p, lab_printer_caps_t *caps, lab_printer_status_t *st,
+                     lab_error_t *err)
+{
+        char path[sizeof p->resource + 8];
+        _cleanup_close_ int fd = -1;
+        http_status_t hs;
+        int r;
+
+        if (!is_cups_queue(p))
+                return 0;
+        snprintf(path, sizeof path, "%s.ppd", p->resource);
+        r = ensure_connected(p, err);
+        if (r < 0)
+                return r;
+        fd = memfd_create("labagent-ppd", MFD_CLOEXEC);
+        if (fd < 0)
+                return lab_error_set(err, errno, "printer_protocol",
+                                     "cannot hold the PPD of printer %s: %m", p->base.name);
+        hs = cupsGetFd(p->http, path, fd);
+        if (p->timed_out || hs == HTTP_STATUS_ERROR)
+                return transport_error(p, "the PPD download", err);
+        if (hs == HTTP_STATUS_NOT_FOUND)
+                return 0;
+        if (hs != HTTP_STATUS_OK)
+                return lab_error_set(err, EPROTO, "printer_protocol",
+                                     "printer %s: GET %s answered HTTP %d (%s)", p->base.name,
+                                     path, (int)hs, httpStatus(hs));
+        r = lab_ipp_ppd_read(fd, caps, st);
+        if (r == -ENOMEM)
+                return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
+        /* Anything else that is not a PPD: a printer that is no cupsd; it has none. */
+        return 0;
+}
+
+/* Get-Printer-Attributes for the capabilities (and a CUPS queue's PPD sizes), into *ret. */
 static int fetch_caps(ipp_printer_t *p, lab_printer_caps_t *ret, lab_error_t *err)
 {
         _cleanup_(ippDeletep) ipp_t *resp = NULL;
@@ -442,7 +490,10 @@ static int fetch_caps(ipp_printer_t *p, lab_printer_caps_t *ret, lab_error_t *er
         r = lab_ipp_caps_from(resp, ret);
         if (r < 0)
                 return lab_error_set(err, -r, "printer_protocol", "out of memory");
-        return 0;
+        r = fetch_ppd(p, ret, NULL, err);
+        if (r < 0)
+                lab_printer_caps_done(ret);
+        return r;
 }
 
 /* Open: parse and copy the URI; no connection yet. */
@@ -552,6 +603,57 @@ static int add_media(ipp_printer_t *p, ipp_t *req, const lab_print_request_t *rq
         return 0;
 }
 
+/*
+ * The page size: printers[].media's name, the PWG name the printer lists, or
+ * the one PPD size that is the product's (lab_printer_media_choose). A PPD
+ * size goes as PageSize, the name the driver behind the queue knows (and as
+ * media, which cupsd maps to the same PageSize); never a guess.
+ */
+static int add_size(ipp_printer_t *p, ipp_t *req, const lab_print_request_t *rq,
+                    const lab_printer_caps_t *caps, lab_error_t *err)
+{
+        const lab_printer_size_t *size = NULL;
+        char why[LAB_ERROR_MESSAGE_MAX];
+        const char *kw;
+        int r;
+
+        r = lab_printer_media_choose(caps, p->base.name, rq->media, rq->queue_media, &size, why,
+                                     sizeof why);
+        if (r < 0) {
+                kw = strstr(why, ": ");
+                return lab_error_set(err, EINVAL, "printer_refused", "%s", kw ? kw + 2 : why);
+        }
+        if (size) {
+                ippAddString(req, IPP_TAG_JOB, IPP_TAG_KEYWORD, "media", NULL, size->name);
+                ippAddString(req, IPP_TAG_JOB, IPP_TAG_KEYWORD, "PageSize", NULL, size->name);
+                return 0;
+        }
+        if (rq->queue_media) {
+                ippAddString(req, IPP_TAG_JOB, IPP_TAG_KEYWORD, "media", NULL, rq->queue_media);
+                return 0;
+        }
+        return add_media(p, req, rq, caps, err);
+}
+
+/* printers[].options as job attributes, typed the way lp -o types them (cupsEncodeOptions2). */
+static int add_options(ipp_printer_t *p, ipp_t *req, const lab_print_request_t *rq,
+                       lab_error_t *err)
+{
+        cups_option_t *opts = NULL;
+        int n = 0;
+
+        for (size_t i = 0; i < rq->n_options; i++)
+                n = cupsAddOption(rq->options[i].name, rq->options[i].value, n, &opts);
+        if (n != (int)rq->n_options) {
+                cupsFreeOptions(n, opts);
+                return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
+        }
+        if (n > 0)
+                cupsEncodeOptions2(req, n, opts, IPP_TAG_JOB);
+        cupsFreeOptions(n, opts);
+        return 0;
+}
+
 /* Print-Job with the file streamed; the job-id becomes the handle. */
 static int ipp_submit(lab_printer_t *base, const lab_print_request_t *rq, char **ret_handle,
                       lab_error_t *err)
@@ -595,11 +697,17 @@ static int ipp_submit(lab_printer_t *base, const lab_print_request_t *rq, char *
         ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_MIMETYPE, "document-format", NULL, rq->format);
         if (rq->copies > 1)
                 ippAddInteger(req, IPP_TAG_JOB, IPP_TAG_INTEGER, "copies", (int)rq->copies);
-        r = add_media(p, req, rq, &caps, err);
+        r = add_size(p, req, rq, &caps, err);
         if (r < 0)
                 return r;
         ippAddInteger(req, IPP_TAG_JOB, IPP_TAG_ENUM, "print-quality", (int)p->quality);
         ippAddString(req, IPP_TAG_JOB, IPP_TAG_KEYWORD, "print-color-mode", NULL, "color");
+        /* The file is rendered at the printable area: never scaled or cropped again. */
+        if (caps.scaling_none)
+                ippAddString(req, IPP_TAG_JOB, IPP_TAG_KEYWORD, "print-scaling", NULL, "none");
+        r = add_options(p, req, rq, err);
+        if (r < 0)
+                return r;
 
         r = request(p, req, fd, st.st_size, false, "Print-Job", &resp, err);
         if (r < 0) {
@@ -633,6 +741,7 @@ static const char *const job_attrs[] = {
     "job-state-message",
     "job-impressions-completed",
     "time-at-completed",
+    "job-printer-state-message",
 };
 
 /* Get-Job-Attributes. */
@@ -710,7 +819,7 @@ static const char *const status_attrs[] = {
     "marker-types",          "marker-colors",
     "marker-message",        "media-ready",
     "media-col-ready",       "printer-up-time",
-    "printer-current-time",
+    "printer-current-time",  "print-color-mode-default",
 };
 
 /* CLOCK_REALTIME seconds. */
@@ -768,6 +877,12 @@ static int ipp_status(lab_printer_t *base, lab_printer_status_t *ret, lab_error_
         }
         lab_ipp_printer_status_from(resp, ret);
         ret->boot = boot_of(resp, now_realtime());
+        /* A CUPS queue's defaults (its PPD): a PPD that cannot be read leaves them unknown. */
+        r = fetch_ppd(p, NULL, ret, err);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                lab_error_clear(err);
         return 0;
 }
 

@@ -125,6 +125,7 @@ void lab_printer_caps_done(lab_printer_caps_t *c)
         }
         free(c->resolutions);
         free(c->make_model);
+        free(c->sizes);
         *c = (lab_printer_caps_t){0};
 }
 
@@ -349,4 +350,31 @@ const char *lab_pjob_state_to_string(lab_pjob_state_t s)
             [LAB_PJOB_CANCELED] = "canceled",   [LAB_PJOB_UNKNOWN] = "unknown",
         };
         return (size_t)s < ELEMENTSOF(names) ? names[s] : "unknown";
+}
+
+/* Whether the comma-separated list has the keyword kw (whole entries, any prefix kw-...). */
+static bool reasons_have(const char *list, const char *kw)
+{
+        size_t n = strlen(kw);
+
+        for (const char *s = list; s && *s;) {
+                if (strncmp(s, kw, n) == 0 && (s[n] == '\0' || s[n] == ',' || s[n] == '-'))
+                        return true;
+                s = strchr(s, ',');
+                s = s ? s + 1 : NULL;
+        }
+        return false;
+}
+
+const char *lab_pjob_failure(const lab_pjob_status_t *st)
+{
+        if (strstr(st->message, "Incorrect media") || reasons_have(st->reasons, "media-mismatch"))
+                return "media_mismatch";
+        if (reasons_have(st->reasons, "document-format-error") ||
+            reasons_have(st->reasons, "document-unprintable-error") ||
+            (st->stopped && reasons_have(st->reasons, "job-completed-with-errors")))
+                return "filter_failed";
+        if (st->stopped)
+                return "printer_stopped";
+        return st->state == LAB_PJOB_CANCELED ? "printer_canceled" : "printer_aborted";
 }

@@ -55,6 +55,7 @@ typedef enum lab_severity_e {
 #define LAB_PRINTER_REASONS_MAX 32
 #define LAB_PRINTER_SUPPLIES_MAX 16
 #define LAB_PRINTER_MEDIA_MAX 16
+#define LAB_PRINTER_DEFAULTS_MAX 16
 
 /* One printer-state-reasons value, split: "media-empty-error" → media-empty, error. */
 typedef struct lab_printer_reason_s {
@@ -79,6 +80,12 @@ typedef struct lab_media_ready_s {
         char source[32]; /* media-source keyword, "" when unknown */
 } lab_media_ready_t;
 
+/* One of a queue's default settings (a PPD *Default line, or an IPP *-default attribute). */
+typedef struct lab_printer_default_s {
+        char name[64];
+        char value[64];
+} lab_printer_default_t;
+
 typedef struct lab_printer_status_s {
         lab_printer_state_t state;
         char message[256]; /* printer-state-message, or the driver's own sentence */
@@ -91,6 +98,10 @@ typedef struct lab_printer_status_s {
         bool accepting; /* printer-is-accepting-jobs (true for a writable hot folder) */
         int64_t boot;   /* CLOCK_REALTIME s at which the printer's job memory began (its last
                            start), 0 unknown: see lab_printer_memory_t */
+        /* The queue's defaults that alter colour (lab_print_option_alters_colour), read
+           at every status: a CUPS queue's PPD defaults and print-color-mode-default. */
+        lab_printer_default_t colour_defaults[LAB_PRINTER_DEFAULTS_MAX];
+        size_t n_colour_defaults;
 } lab_printer_status_t;
 
 /*
@@ -116,6 +127,20 @@ typedef struct lab_printer_memory_s {
 
 /* ---- capabilities ---- */
 
+/*
+ * One page size a printer offers. From a CUPS queue's PPD (its PageSize
+ * names, which are what the driver behind the queue understands: Gutenprint
+ * maps any other name to its default size), or from IPP media-col-database.
+ */
+typedef struct lab_printer_size_s {
+        char name[64];  /* what to send: the PPD PageSize name, or the PWG media name */
+        char text[64];  /* how the PPD shows it ("4x6", "2x6*2"), "" from IPP */
+        int nominal_w;  /* the size it is sold as, hundredths of mm; 0 when it is not a */
+        int nominal_h;  /* plain sheet (a multi-cut such as w288h432-div2) or not known */
+        double area_w;  /* the imageable area, points (1/72 in): what the file must fill */
+        double area_h;
+} lab_printer_size_t;
+
 typedef struct lab_printer_caps_s {
         char **media; /* media-supported: PWG size names */
         size_t n_media;
@@ -127,6 +152,10 @@ typedef struct lab_printer_caps_s {
         size_t n_resolutions;
         bool color;      /* print-color-mode-supported includes color */
         char *make_model; /* printer-make-and-model, or NULL */
+        lab_printer_size_t *sizes; /* the sizes it offers with their imageable areas */
+        size_t n_sizes;
+        bool ppd;          /* sizes are a CUPS queue's PPD PageSizes: send their names */
+        bool scaling_none; /* print-scaling-supported includes none */
 } lab_printer_caps_t;
 
 /* Free what a caps holds and zero it. */
@@ -148,9 +177,12 @@ typedef enum lab_pjob_state_e {
 
 typedef struct lab_pjob_status_s {
         lab_pjob_state_t state;
+        bool stopped;              /* IPP processing-stopped: held at the printer, which will not
+                                      go on by itself (a CUPS filter failed, the queue stopped) */
         int impressions_completed; /* -1 unknown */
         char reasons[256];         /* job-state-reasons, comma-separated, or the driver's keyword */
-        char message[256];         /* job-state-message, or the minilab's error text */
+        char message[256];         /* job-state-message (else job-printer-state-message, what
+                                      a CUPS filter or backend said), or the minilab's error */
 } lab_pjob_status_t;
 
 typedef struct lab_print_request_s {
@@ -163,6 +195,9 @@ typedef struct lab_print_request_s {
         const char *order_id;   /* for order descriptions (hot folders), or NULL */
         unsigned width, height; /* the file's pixels (for hot-folder order files), 0 unknown */
         unsigned dpi;           /* 0 unknown */
+        const char *queue_media; /* printers[].media's name for media at this queue, or NULL */
+        const lab_config_pair_t *options; /* printers[].options: job attributes for every job */
+        size_t n_options;
 } lab_print_request_t;
 
 #define LAB_PRINTER_JOB_NAME_MAX 160
@@ -286,8 +321,60 @@ lab_resend_t lab_printer_may_resend(const lab_printer_memory_t *m, int64_t sent,
 /* "idle", "processing", "stopped", "unreachable". */
 const char *lab_printer_state_to_string(lab_printer_state_t s);
 
+/*
+ * Why a job the printer stopped, aborted or canceled did not print, as a
+ * keyword: media_mismatch (the printer found other media loaded than the
+ * job's: Gutenprint's "Incorrect media", IPP media-mismatch), filter_failed
+ * (a CUPS filter could not convert the file: processing-stopped with
+ * job-completed-with-errors, or document-format/unprintable errors),
+ * printer_stopped (held processing-stopped for another reason),
+ * printer_aborted, printer_canceled.
+ */
+const char *lab_pjob_failure(const lab_pjob_status_t *st);
+
 /* "pending", "processing", "completed", "aborted", "canceled", "unknown". */
 const char *lab_pjob_state_to_string(lab_pjob_state_t s);
 
 /* Split an IPP reason "media-empty-error" into *out (keyword + severity). */
 void lab_printer_reason_parse(const char *value, lab_printer_reason_t *out);
+
+/* ---- media and colour (pure) ---- */
+
+/*
+ * The size to send for media (a PWG 5101.1 name) to a printer with caps.
+ * explicit (printers[].media's name for it, or NULL) must be one of the
+ * printer's sizes (PPD name) or media-supported names. Otherwise: a PWG name
+ * the printer lists in media-supported is sent as it is (*ret NULL); else the
+ * one plain size whose nominal size is media's (within 1 mm, either way
+ * round). 0 with *ret (NULL: send media itself); -ENOENT (no such size) or
+ * -EEXIST (more than one: a guess) with "printer_refused: ..." in why naming
+ * the printer's choices.
+ */
+int lab_printer_media_choose(const lab_printer_caps_t *caps, const char *printer,
+                             const char *media, const char *explicit_name,
+                             const lab_printer_size_t **ret, char *why, size_t size);
+
+/*
+ * The nominal size of a PPD PageSize name, in hundredths of mm: a name libcups
+ * knows (4x6, A4, ...) or Gutenprint's and ppdc's "w<pt>h<pt>"; -EINVAL for
+ * anything else (multi-cut names such as w288h432-div2 included).
+ */
+int lab_ppd_size_nominal(const char *name, int *ret_w, int *ret_h);
+
+/*
+ * Whether a file of width x height pixels at dpi fills size's imageable
+ * area exactly (either orientation: the filter turns a landscape file). A
+ * difference of a pixel or more means the filter would crop, pad or resample
+ * it. false with "media_size_mismatch: ..." in why (may be NULL).
+ */
+bool lab_printer_size_fits(const lab_printer_size_t *size, const char *printer, unsigned width,
+                           unsigned height, unsigned dpi, char *why, size_t size_why);
+
+/*
+ * Whether a status's colour defaults leave the agent's colours alone, given
+ * the options the agent sends on every job (they override a default of the
+ * same name). false with "queue_colour_altered: ..." in buf.
+ */
+bool lab_printer_colour_ok(const lab_printer_status_t *s, const char *printer,
+                           const lab_config_pair_t *options, size_t n_options, char *buf,
+                           size_t size);

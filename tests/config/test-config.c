@@ -603,6 +603,89 @@ static void test_bad_enum(void **state)
 }
 
 /* Validated strings and numeric ranges. */
+/* printers[].options and printers[].media: name -> string maps; colour-altering options refused. */
+static void test_printer_options(void **state)
+{
+        static const char head[] = "lab:\n"
+                                   "  id: berlin-01\n"
+                                   "platform:\n"
+                                   "  url: https://labs.example.com\n"
+                                   "  ca_file: /etc/ca.pem\n"
+                                   "  cert_file: /etc/lab.crt\n"
+                                   "  key_file: /etc/lab.key\n"
+                                   "printers:\n"
+                                   "  - name: ds620\n"
+                                   "    driver: ipp\n"
+                                   "    uri: ipp://localhost:631/printers/ds620\n";
+        char yaml[2048];
+        lab_config_t *c;
+
+        (void)state;
+        snprintf(yaml, sizeof yaml,
+                 "%s    options: {StpColorCorrection: Raw, StpUseLUT: \"False\", StpSharpen: 0}\n"
+                 "    media:\n"
+                 "      na_index-4x6_4x6in: w288h432\n"
+                 "      na_5x7_5x7in: w360h504\n",
+                 head);
+        c = expect_good(yaml);
+        assert_int_equal(c->printers[0].n_options, 3);
+        assert_string_equal(c->printers[0].options[1].name, "StpUseLUT");
+        assert_string_equal(c->printers[0].options[1].value, "False");
+        assert_string_equal(lab_config_pair_get(c->printers[0].options, 3, "StpSharpen"), "0");
+        assert_null(lab_config_pair_get(c->printers[0].options, 3, "StpGamma"));
+        assert_int_equal(c->printers[0].n_media, 2);
+        assert_string_equal(lab_config_pair_get(c->printers[0].media, 2, "na_5x7_5x7in"),
+                            "w360h504");
+        lab_config_free(c);
+
+        snprintf(yaml, sizeof yaml,
+                 "%s    options:\n"
+                 "      saturation: 150\n"
+                 "      StpColorCorrection: Accurate\n"
+                 "      StpGamma: 1500\n"
+                 "      gamma: 1000\n"
+                 "      print-color-mode: monochrome\n"
+                 "      PageSize: w288h432\n"
+                 "      StpUseLUT: [True]\n"
+                 "      StpUseLUT: \"True\"\n"
+                 "      bad name: x\n"
+                 "    media: [w288h432]\n",
+                 head);
+        EXPECT_BAD(yaml,
+                   NAME ":13:7: printers[0].options.saturation: colour would be managed twice: "
+                        "saturation=150 makes the CUPS image filter change every pixel after "
+                        "the agent's ICC profile (neutral: 100); the agent already applies the "
+                        "paper's ICC profile, so remove the option or set it to neutral "
+                        "[colour_managed_twice]",
+                   NAME ":14:7: printers[0].options.StpColorCorrection: colour would be managed "
+                        "twice: StpColorCorrection=Accurate makes Gutenprint correct colour "
+                        "again (neutral: Raw, which passes the agent's pixels through "
+                        "unchanged); the agent already applies the paper's ICC profile, so "
+                        "remove the option or set it to neutral [colour_managed_twice]",
+                   NAME ":15:7: printers[0].options.StpGamma: colour would be managed twice: "
+                        "StpGamma=1500 makes Gutenprint apply an adjustment curve (neutral: "
+                        "None); the agent already applies the paper's ICC profile, so remove "
+                        "the option or set it to neutral [colour_managed_twice]",
+                   NAME ":17:7: printers[0].options.print-color-mode: colour would be managed "
+                        "twice: print-color-mode=monochrome prints in grey, dropping the colour "
+                        "the agent rendered (neutral: color / RGB); the agent already applies "
+                        "the paper's ICC profile, so remove the option or set it to neutral "
+                        "[colour_managed_twice]",
+                   NAME ":18:7: printers[0].options.PageSize: PageSize is set by the agent on "
+                        "every job (from the product and the printer's media); remove it from "
+                        "printers[].options [option_reserved]",
+                   NAME ":19:18: printers[0].options.StpUseLUT: expected a value (write it in "
+                        "quotes if in doubt), got a list [wrong_type]",
+                   NAME ":20:7: printers[0].options.StpUseLUT: duplicate key; first defined at "
+                        "line 19 [duplicate_key]",
+                   NAME ":21:7: printers[0].options.bad name: 'bad name: x': an option is a "
+                        "name of up to 64 and a value of up to 128 printable characters, "
+                        "without spaces or quotes (as lpoptions -p QUEUE -l lists them) "
+                        "[bad_value]",
+                   NAME ":22:12: printers[0].media: expected a mapping of names to values, got "
+                        "a list [wrong_type]");
+}
+
 static void test_bad_value(void **state)
 {
         (void)state;
@@ -767,7 +850,7 @@ static void test_document_order(void **state)
                    NAME ":8:11: printers[1].name: duplicate name 'a'; first used at line 5 "
                         "[duplicate_name]",
                    NAME ":10:5: printers[1].colour: unknown key; known keys here: name, driver, "
-                        "uri, folder, format, model, enabled, weight, timeout, stall_after, queue_depth, job_history, per_minute, print_quality [unknown_key]",
+                        "uri, folder, format, model, enabled, weight, timeout, stall_after, queue_depth, job_history, per_minute, print_quality, options, media [unknown_key]",
                    NAME ":12:10: logging.level: unknown value 'loud'; allowed: error, warning, "
                         "notice, info, debug [bad_value]");
 }
@@ -1131,6 +1214,7 @@ int main(void)
             cmocka_unit_test(test_bad_size),
             cmocka_unit_test(test_bad_enum),
             cmocka_unit_test(test_bad_value),
+            cmocka_unit_test(test_printer_options),
             cmocka_unit_test(test_yaml_syntax),
             cmocka_unit_test(test_not_mapping),
             cmocka_unit_test(test_multiple_documents),

@@ -55,8 +55,9 @@ class FaultTest(fleet.FleetTestCase):
 
     def test_printer_killed_work_rerouted_or_held_then_printed(self):
         sb = self.sandbox()
-        # ds620 is slow (4 s a print) and the only one with 8x10 paper.
-        ds620 = self.ipp_printer("ds620", "dnp-ds620", delay=4, extra_media=(MEDIA_8X10,))
+        # ds620 is slow (4 s a print) and the only one with 8x10 paper (an IPP Everywhere
+        # model: a real DS620 has no 8x10).
+        ds620 = self.ipp_printer("ds620", "ipp-everywhere", delay=4, extra_media=(MEDIA_8X10,))
         cpd90 = self.ipp_printer("cpd90", "mitsubishi-cp-d90", delay=0.2,
                                  make="Mitsubishi CP-D90DW (labagent fleet)")
         # ds620 weighs 3: the router gives it most of the work, so some waits there.

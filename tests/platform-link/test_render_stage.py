@@ -117,7 +117,7 @@ class RenderStageTest(tl.AgentTestCase):
                 data = f.read()
             audit = body["audit"]
             self.assertEqual(hashlib.sha256(data).hexdigest(), audit["output_sha256"])
-            self.assertEqual((audit["width"], audit["height"]), (1240, 1920))
+            self.assertEqual((audit["width"], audit["height"]), (1240, 1844))
             self.assertRegex(audit["output_profile_id"], "^[0-9a-f]{32}$")
             # The store keeps the same audit record.
             row = ag.query("SELECT printer, audit FROM renders WHERE job_id = ?", job_id)
@@ -127,10 +127,10 @@ class RenderStageTest(tl.AgentTestCase):
         self.assertEqual(rendered["job-wide"]["body"]["audit"]["intent"], "relative")
         # The box used lies inside the job's crop box, trimmed (fill) to the paper's aspect.
         box = rendered["job-crop"]["body"]["audit"]["crop"]
-        self.assertEqual((box["y"], box["height"]), (150, 600))
-        self.assertGreaterEqual(box["x"], 100)
-        self.assertLessEqual(box["x"] + box["width"], 500)
-        self.assertAlmostEqual(box["width"] / box["height"], 1240 / 1920, delta=0.005)
+        # 400x600 is narrower than 1240x1844: the full width, the height trimmed and centred.
+        self.assertEqual((box["x"], box["width"]), (100, 400))
+        self.assertEqual((box["y"], box["height"]), (152, 595))
+        self.assertAlmostEqual(box["width"] / box["height"], 1240 / 1844, delta=0.005)
 
         warned = self.events_of(sb, "job.quality_warning")
         self.assertEqual(sorted(warned), ["job-wide"])

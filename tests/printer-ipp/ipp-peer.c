@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "ipp-peer.h"
+#include "macro.h"
 #include "testutil.h"
 
 const char ipp_peer_photo_conf[] =
@@ -250,6 +251,12 @@ static void mkdir_lp(const char *path)
 
 void ipp_peer_start_cupsd(ipp_peer_t *peer, const char *queue, const char *printer_uri)
 {
+        ipp_peer_start_cupsd_driver(peer, queue, printer_uri, "everywhere", NULL);
+}
+
+void ipp_peer_start_cupsd_driver(ipp_peer_t *peer, const char *queue, const char *device_uri,
+                                 const char *model, const char *const *options)
+{
         char *etc, *conf, *files, *log, *p, *s;
         const char *subdirs[] = {"run", "spool", "cache", "state", "log", "tmp", "spool/tmp"};
         char hostport[64];
@@ -275,6 +282,7 @@ void ipp_peer_start_cupsd(ipp_peer_t *peer, const char *queue, const char *print
                      "Listen 127.0.0.1:%d\n"
                      "Listen %s/run/cups.sock\n"
                      "LogLevel debug\n"
+                     "MaxLogSize 0\n"
                      "IdleExitTimeout 0\n"
                      "PreserveJobHistory Yes\n"
                      "PreserveJobFiles No\n"
@@ -290,7 +298,7 @@ void ipp_peer_start_cupsd(ipp_peer_t *peer, const char *queue, const char *print
         free(s);
         files = lab_test_path(etc, "cups-files.conf");
         if (asprintf(&s,
-                     "User lp\nGroup lp\n"
+                     "User lp\nGroup lp\nFileDevice Yes\n"
                      "ServerRoot %1$s/etc\nRequestRoot %1$s/spool\nCacheDir %1$s/cache\n"
                      "StateDir %1$s/state\nTempDir %1$s/tmp\nAccessLog %1$s/log/access_log\n"
                      "ErrorLog %1$s/log/error_log\nPageLog %1$s/log/page_log\n",
@@ -310,10 +318,14 @@ void ipp_peer_start_cupsd(ipp_peer_t *peer, const char *queue, const char *print
         wait_port(peer, "cupsd.out", 10000);
 
         snprintf(hostport, sizeof hostport, "localhost:%d", peer->port);
-        char *lpadmin[] = {"lpadmin",           "-h", hostport,     "-p", (char *)queue, "-E", "-v",
-                           (char *)printer_uri, "-m", "everywhere", NULL};
+        char *lpadmin[32] = {"lpadmin",          "-h", hostport,     "-p", (char *)queue, "-E", "-v",
+                             (char *)device_uri, "-m", (char *)model};
+        for (size_t i = 0, n = 10; options && options[i] && n + 3 < ELEMENTSOF(lpadmin); i++) {
+                lpadmin[n++] = "-o";
+                lpadmin[n++] = (char *)options[i];
+        }
         if (ipp_peer_run(lpadmin, log, 20000) != 0) {
-                fprintf(stderr, "lpadmin failed for queue %s -> %s\n", queue, printer_uri);
+                fprintf(stderr, "lpadmin failed for queue %s -> %s\n", queue, device_uri);
                 dump_log(peer->dir, "cupsd.out");
                 dump_log(peer->dir, "log/error_log");
                 abort();
