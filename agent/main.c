@@ -43,8 +43,9 @@ static void usage(FILE *f)
 
 /*
  * --check-config: the config file, then the colour registry it points at
- * (profiles.directory/registry.yaml). Prints every problem; returns 0 (valid)
- * or 1. A registry that is not there is a warning: the daemon runs without
+ * (profiles.directory/registry.yaml), then the printers[].media names at the
+ * queues that answer (lab_cli_check_queues). Prints every problem; returns 0
+ * (valid) or 1. A registry that is not there is a warning: the daemon runs without
  * rendering until one is installed.
  */
 static int check_config(const char *path)
@@ -74,6 +75,12 @@ static int check_config(const char *path)
                 fprintf(stderr, "%s: %zu problem(s); colour registry NOT valid\n", registry_path,
                         problems.n);
                 lab_config_problems_clear(&problems);
+                lab_config_free(config);
+                return 1;
+        }
+        if (lab_cli_check_queues(path, config) > 0) {
+                fprintf(stderr, "%s: configuration NOT valid for its printers\n", path);
+                lab_registry_free(registry);
                 lab_config_free(config);
                 return 1;
         }

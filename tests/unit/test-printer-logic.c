@@ -1,16 +1,20 @@
 /*
  * test-printer-logic.c - the driver-independent pure parts of drivers/printer.c:
  * stable job names (crash recovery depends on parsing them back), IPP reason
- * parsing, and when a status makes a printer unavailable.
+ * parsing, when a status makes a printer unavailable, which of a printer's
+ * sizes a product's media is, and which options and queue defaults alter colour.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
+#include "print-options.h"
 #include "printer.h"
 
 static void test_job_name_round_trip(void **state)
@@ -203,6 +207,204 @@ static void test_may_resend(void **state)
                          LAB_RESEND_FORGOT);
 }
 
+/* PPD names: those libcups knows, and w<pt>h<pt> with nothing after it. */
+static void test_ppd_nominal(void **state)
+{
+        int w = 0, h = 0;
+
+        (void)state;
+        assert_int_equal(lab_ppd_size_nominal("w288h432", &w, &h), 0);
+        assert_int_equal(w, 10160);
+        assert_int_equal(h, 15240);
+        assert_int_equal(lab_ppd_size_nominal("4x6", &w, &h), 0);
+        assert_int_equal(w, 10160);
+        assert_int_equal(lab_ppd_size_nominal("A4", &w, &h), 0);
+        assert_int_equal(h, 29700);
+        assert_int_equal(lab_ppd_size_nominal("w288h432-div2", &w, &h), -EINVAL);
+        assert_int_equal(lab_ppd_size_nominal("w360h504-w360h360_w360h144", &w, &h), -EINVAL);
+        assert_int_equal(lab_ppd_size_nominal("w0h432", &w, &h), -EINVAL);
+        assert_int_equal(lab_ppd_size_nominal("wh", &w, &h), -EINVAL);
+        assert_int_equal(lab_ppd_size_nominal("", &w, &h), -EINVAL);
+        assert_int_equal(lab_ppd_size_nominal("w99999999h1", &w, &h), -EINVAL);
+}
+
+/* A size with a nominal size and an imageable area in points. */
+static lab_printer_size_t size_of(const char *name, const char *text, double aw, double ah)
+{
+        lab_printer_size_t s = {.area_w = aw, .area_h = ah};
+
+        snprintf(s.name, sizeof s.name, "%s", name);
+        snprintf(s.text, sizeof s.text, "%s", text);
+        if (lab_ppd_size_nominal(name, &s.nominal_w, &s.nominal_h) < 0)
+                s.nominal_w = s.nominal_h = 0;
+        return s;
+}
+
+static void test_media_choose(void **state)
+{
+        lab_printer_size_t sizes[] = {
+            size_of("w288h432", "4x6", 297.6, 442.56),
+            size_of("w288h432-div2", "2x6*2", 297.6, 442.56),
+            size_of("w360h504", "5x7", 371.52, 513.12),
+        };
+        char *media[] = {"custom_104.99x162.56mm_104.99x162.56mm", "na_letter_8.5x11in"};
+        lab_printer_caps_t caps = {.sizes = sizes, .n_sizes = 3, .ppd = true, .media = media,
+                                   .n_media = 2};
+        const lab_printer_size_t *s = NULL;
+        char why[1024];
+
+        (void)state;
+        assert_int_equal(lab_printer_media_choose(&caps, "q", "na_index-4x6_4x6in", NULL, &s, why,
+                                                  sizeof why),
+                         0);
+        assert_ptr_equal(s, &sizes[0]);
+        /* Listed by the queue as a PWG name: its own mapping, sent as it is. */
+        assert_int_equal(lab_printer_media_choose(&caps, "q", "na_letter_8.5x11in", NULL, &s, why,
+                                                  sizeof why),
+                         0);
+        assert_null(s);
+        /* A custom_ name cupsd built from a PPD's dimensions: never sent. */
+        assert_int_equal(lab_printer_media_choose(&caps, "q", media[0], NULL, &s, why, sizeof why),
+                         -ENOENT);
+        assert_non_null(strstr(why, "printer_refused: printer q has no size that is custom_"));
+        assert_non_null(strstr(why, "w288h432 (4x6), w288h432-div2 (2x6*2), w360h504 (5x7)"));
+        assert_int_equal(lab_printer_media_choose(&caps, "q", "not-a-size", NULL, &s, why,
+                                                  sizeof why),
+                         -ENOENT);
+        assert_non_null(strstr(why, "(not a PWG 5101.1 media name)"));
+
+        /* Two plain sizes that are both 4x6: a guess, refused, naming both. */
+        sizes[1] = size_of("4x6", "4x6 borderless", 288, 432);
+        assert_int_equal(lab_printer_media_choose(&caps, "q", "na_index-4x6_4x6in", NULL, &s, why,
+                                                  sizeof why),
+                         -EEXIST);
+        assert_non_null(strstr(why, "printer_refused: printer q has 2 sizes that are "
+                                    "na_index-4x6_4x6in (w288h432 (4x6), 4x6 (4x6 borderless)); "
+                                    "name the one to use in printers[].media"));
+        assert_int_equal(lab_printer_media_choose(&caps, "q", "na_index-4x6_4x6in", "4x6", &s,
+                                                  why, sizeof why),
+                         0);
+        assert_ptr_equal(s, &sizes[1]);
+        /* Landscape nominal sizes match too (5x7 listed as 7x5). */
+        sizes[2] = size_of("w504h360", "7x5", 513.12, 371.52);
+        assert_int_equal(
+            lab_printer_media_choose(&caps, "q", "na_5x7_5x7in", NULL, &s, why, sizeof why), 0);
+        assert_ptr_equal(s, &sizes[2]);
+
+        /* An IPP Everywhere printer: its media-supported names. */
+        caps = (lab_printer_caps_t){.media = media + 1, .n_media = 1};
+        assert_int_equal(lab_printer_media_choose(&caps, "e", "na_letter_8.5x11in", NULL, &s, why,
+                                                  sizeof why),
+                         0);
+        assert_int_equal(lab_printer_media_choose(&caps, "e", "na_index-4x6_4x6in", NULL, &s, why,
+                                                  sizeof why),
+                         -ENOENT);
+        assert_non_null(strstr(why, "its sizes: na_letter_8.5x11in"));
+        assert_int_equal(lab_printer_media_choose(&caps, "e", "na_index-4x6_4x6in", "oe_4x6",
+                                                  &s, why, sizeof why),
+                         -ENOENT);
+}
+
+static void test_size_fits(void **state)
+{
+        lab_printer_size_t s = size_of("w288h432", "4x6", 297.6, 442.56);
+        char why[512];
+
+        (void)state;
+        assert_true(lab_printer_size_fits(&s, "q", 1240, 1844, 300, why, sizeof why));
+        assert_true(lab_printer_size_fits(&s, "q", 1844, 1240, 300, why, sizeof why));
+        assert_true(lab_printer_size_fits(&s, "q", 2480, 3688, 600, why, sizeof why));
+        assert_false(lab_printer_size_fits(&s, "q", 1240, 1845, 300, why, sizeof why));
+        assert_false(lab_printer_size_fits(&s, "q", 1240, 1844, 0, why, sizeof why));
+        assert_false(lab_printer_size_fits(&s, "q", 1240, 1920, 300, why, sizeof why));
+        assert_string_equal(why, "media_size_mismatch: printer q prints w288h432 4x6 on an "
+                                 "imageable area of 1240x1844 pixels at 300 dpi, but the "
+                                 "registry's media table makes 1240x1920; the filter would crop "
+                                 "or resample every print: correct the model's media table in "
+                                 "the colour registry");
+}
+
+static void test_colour_rules(void **state)
+{
+        static const struct {
+                const char *name, *value;
+                bool alters;
+        } cases[] = {
+            {"gamma", "1000", false},           {"gamma", "1500", true},
+            {"brightness", "100", false},       {"brightness", "120", true},
+            {"saturation", "150", true},        {"hue", "0", false},
+            {"hue", "10", true},                {"profile", "x.icc", true},
+            {"print-color-mode", "color", false}, {"print-color-mode", "monochrome", true},
+            {"print-color-mode", "auto-monochrome", true}, {"ColorModel", "RGB", false},
+            {"ColorModel", "Gray", true},       {"StpColorCorrection", "Raw", false},
+            {"StpColorCorrection", "Uncorrected", false}, {"StpColorCorrection", "None", true},
+            {"StpColorCorrection", "Desaturated", true}, {"StpGamma", "None", false},
+            {"StpGamma", "1500", true},         {"StpFineCyanBalance", "None", false},
+            {"StpFineCyanBalance", "50", true}, {"StpYellowGamma", "900", true},
+            {"StpLegacyDyesubGamma", "False", false}, {"StpLegacyDyesubGamma", "True", true},
+            {"StpLinearContrast", "True", true}, {"StpUseLUT", "True", false},
+            {"StpSharpen", "4", false},         {"StpImageType", "Photo", false},
+            {"StpGammaX", "1500", false},       {"Stp", "1", false},
+        };
+        lab_printer_status_t st = {0};
+        lab_config_pair_t raw[] = {{"StpColorCorrection", "Raw"}};
+        char buf[512];
+
+        (void)state;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+                if (lab_print_option_alters_colour(cases[i].name, cases[i].value, buf,
+                                                   sizeof buf) != cases[i].alters)
+                        fail_msg("%s=%s: expected %s", cases[i].name, cases[i].value,
+                                 cases[i].alters ? "alters colour" : "neutral");
+
+        assert_null(lab_print_option_check("StpColorCorrection", "Raw", buf, sizeof buf));
+        assert_string_equal(lab_print_option_check("media", "w288h432", buf, sizeof buf),
+                            "option_reserved");
+        assert_string_equal(lab_print_option_check("hue", "10", buf, sizeof buf),
+                            "colour_managed_twice");
+        assert_string_equal(lab_print_option_check("a=b", "1", buf, sizeof buf), "bad_value");
+        assert_string_equal(lab_print_option_check("x", "two words", buf, sizeof buf),
+                            "bad_value");
+
+        /* A queue default of None: unless the agent sends Raw on every job, it is refused. */
+        snprintf(st.colour_defaults[0].name, sizeof st.colour_defaults[0].name,
+                 "StpColorCorrection");
+        snprintf(st.colour_defaults[0].value, sizeof st.colour_defaults[0].value, "None");
+        st.n_colour_defaults = 1;
+        assert_false(lab_printer_colour_ok(&st, "q", NULL, 0, buf, sizeof buf));
+        assert_non_null(strstr(buf, "queue_colour_altered: the queue of printer q has the "
+                                    "default StpColorCorrection=None"));
+        assert_true(lab_printer_colour_ok(&st, "q", raw, 1, buf, sizeof buf));
+}
+
+/* Why a job that stopped, aborted or was canceled did not print. */
+static void test_pjob_failure(void **state)
+{
+        lab_pjob_status_t st = {.state = LAB_PJOB_PROCESSING, .stopped = true,
+                                .reasons = "job-completed-with-errors",
+                                .message = "The print file could not be opened."};
+
+        (void)state;
+        assert_string_equal(lab_pjob_failure(&st), "filter_failed");
+        st = (lab_pjob_status_t){.state = LAB_PJOB_ABORTED, .stopped = true,
+                                 .reasons = "job-printing"};
+        assert_string_equal(lab_pjob_failure(&st), "printer_stopped");
+        st = (lab_pjob_status_t){.state = LAB_PJOB_CANCELED,
+                                 .reasons = "job-canceled-at-device",
+                                 .message = "Incorrect media for job loaded (300 vs 3)"};
+        assert_string_equal(lab_pjob_failure(&st), "media_mismatch");
+        st = (lab_pjob_status_t){.state = LAB_PJOB_ABORTED,
+                                 .reasons = "aborted-by-system,document-format-error"};
+        assert_string_equal(lab_pjob_failure(&st), "filter_failed");
+        st = (lab_pjob_status_t){.state = LAB_PJOB_ABORTED, .reasons = "job-completed-with-errors"};
+        assert_string_equal(lab_pjob_failure(&st), "printer_aborted");
+        st = (lab_pjob_status_t){.state = LAB_PJOB_CANCELED, .reasons = "job-canceled-by-user"};
+        assert_string_equal(lab_pjob_failure(&st), "printer_canceled");
+        /* A keyword that merely starts like another is not it. */
+        st = (lab_pjob_status_t){.state = LAB_PJOB_ABORTED, .reasons = "media-mismatchy"};
+        assert_string_equal(lab_pjob_failure(&st), "printer_aborted");
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -212,6 +414,11 @@ int main(void)
             cmocka_unit_test(test_available),
             cmocka_unit_test(test_names),
             cmocka_unit_test(test_may_resend),
+            cmocka_unit_test(test_ppd_nominal),
+            cmocka_unit_test(test_media_choose),
+            cmocka_unit_test(test_size_fits),
+            cmocka_unit_test(test_colour_rules),
+            cmocka_unit_test(test_pjob_failure),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
