@@ -251,11 +251,12 @@ static void mkdir_lp(const char *path)
 
 void ipp_peer_start_cupsd(ipp_peer_t *peer, const char *queue, const char *printer_uri)
 {
-        ipp_peer_start_cupsd_driver(peer, queue, printer_uri, "everywhere", NULL);
+        ipp_peer_start_cupsd_driver(peer, queue, printer_uri, "everywhere", NULL, NULL);
 }
 
 void ipp_peer_start_cupsd_driver(ipp_peer_t *peer, const char *queue, const char *device_uri,
-                                 const char *model, const char *const *options)
+                                 const char *model, const char *const *options,
+                                 const char *const *env)
 {
         char *etc, *conf, *files, *log, *p, *s;
         const char *subdirs[] = {"run", "spool", "cache", "state", "log", "tmp", "spool/tmp"};
@@ -304,6 +305,14 @@ void ipp_peer_start_cupsd_driver(ipp_peer_t *peer, const char *queue, const char
                      "ErrorLog %1$s/log/error_log\nPageLog %1$s/log/page_log\n",
                      peer->dir) < 0)
                 abort();
+        for (size_t i = 0; env && env[i]; i++) {
+                char *more;
+
+                if (asprintf(&more, "%sSetEnv %s\n", s, env[i]) < 0)
+                        abort();
+                free(s);
+                s = more;
+        }
         lab_test_write_string(files, s);
         free(s);
         chmod(conf, 0644);

@@ -50,10 +50,13 @@ void ipp_peer_start_cupsd(ipp_peer_t *peer, const char *queue, const char *print
 /*
  * The same with queue on device_uri (file:// works: FileDevice Yes) made from
  * model (lpinfo -m: "everywhere", "gutenprint.5.3://dnp-ds620/expert", ...)
- * with the NULL-terminated "NAME=VALUE" queue defaults options (may be NULL).
+ * with the NULL-terminated "NAME=VALUE" queue defaults options, and the
+ * NULL-terminated "NAME VALUE" environment of every filter and backend (a
+ * cups-files.conf SetEnv each); both may be NULL.
  */
 void ipp_peer_start_cupsd_driver(ipp_peer_t *peer, const char *queue, const char *device_uri,
-                                 const char *model, const char *const *options);
+                                 const char *model, const char *const *options,
+                                 const char *const *env);
 
 /* Stop the peer and its process group (SIGTERM, then SIGKILL after 3 s); removes its files. */
 void ipp_peer_stop(ipp_peer_t *peer);

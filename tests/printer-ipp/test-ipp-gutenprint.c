@@ -29,8 +29,8 @@
 #include "render-private.h"
 #include "testutil.h"
 
-static ipp_peer_t ds620, d90;
-static char *scratch, *out_dir, *photo_4x6, *photo_d90, *crafted;
+static ipp_peer_t ds620, d90, usb;
+static char *scratch, *out_dir, *photo_4x6, *photo_d90, *photo_5x7, *crafted;
 
 /* 4x6 on the DS620: the PPD's ImageableArea 0 9.12 297.6 451.68 pt at 300 dpi. */
 #define DS620_W 1240
@@ -76,6 +76,8 @@ static int group_setup(void **state)
                                                  NULL};
         static const char *const d90_opts[] = {"PageSize=w288h432", "StpColorCorrection=Raw",
                                                "StpUseLUT=False", "StpSharpen=0", NULL};
+        static const char *const usb_env[] = {"TEST_MODE 2", "EXTRA_VID 1452",
+                                               "EXTRA_PID 8b01", "MEDIA_CODE 300", NULL};
         char uri[512];
 
         if (access("/usr/share/ppd/gutenprint", F_OK) < 0 &&
@@ -89,12 +91,16 @@ static int group_setup(void **state)
         chmod(out_dir, 0777);
         snprintf(uri, sizeof uri, "file://%s/ds620.prn", out_dir);
         ipp_peer_start_cupsd_driver(&ds620, "ds620", uri, "gutenprint.5.3://dnp-ds620/expert",
-                                    ds620_opts);
+                                    ds620_opts, NULL);
         snprintf(uri, sizeof uri, "file://%s/d90.prn", out_dir);
         ipp_peer_start_cupsd_driver(&d90, "d90", uri, "gutenprint.5.3://mitsubishi-d90dw/expert",
-                                    d90_opts);
+                                    d90_opts, NULL);
+        /* The real DS620 backend in its test mode, with 6x4 media loaded (DNP code 300). */
+        ipp_peer_start_cupsd_driver(&usb, "ds620usb", "gutenprint53+usb://dnp-ds620/TEST0001",
+                                    "gutenprint.5.3://dnp-ds620/expert", ds620_opts, usb_env);
         photo_4x6 = make_print_file("photo-4x6.jpg", DS620_W, DS620_H, true);
         photo_d90 = make_print_file("photo-d90.jpg", D90_W, D90_H, true);
+        photo_5x7 = make_print_file("photo-5x7.jpg", 1548, 2138, true);
         crafted = make_print_file("no-app-marker.jpg", 200, 300, false);
         return 0;
 }
@@ -103,12 +109,14 @@ static int group_teardown(void **state)
 {
         ipp_peer_stop(&ds620);
         ipp_peer_stop(&d90);
+        ipp_peer_stop(&usb);
         if (!getenv("LAB_TEST_KEEP"))
                 lab_test_rm_rf(scratch);
         free(scratch);
         free(out_dir);
         free(photo_4x6);
         free(photo_d90);
+        free(photo_5x7);
         free(crafted);
         return 0;
 }
@@ -395,12 +403,40 @@ static void test_filter_failed(void **state)
         lab_printer_close(p);
 }
 
+/*
+ * The printer's own check of the loaded media: Gutenprint's DS620 backend (test mode, 6x4
+ * media loaded) cancels a 5x7 job, "Incorrect media for job loaded"; a 4x6 one prints.
+ */
+static void test_media_mismatch(void **state)
+{
+        lab_printer_t *p = open_queue(&usb, "ds620usb");
+        lab_error_t err = {0};
+        _cleanup_free_ char *handle = NULL, *handle2 = NULL;
+        lab_pjob_status_t st;
+
+        handle = submit(p, "gp-5x7", photo_5x7, "na_5x7_5x7in", NULL, 0, &err);
+        if (!handle)
+                fail_msg("submit: %s: %s", err.keyword, err.message);
+        st = wait_settled(p, handle, 30000);
+        assert_int_equal(st.state, LAB_PJOB_CANCELED);
+        assert_non_null(strstr(st.message, "Incorrect media"));
+        assert_string_equal(lab_pjob_failure(&st), "media_mismatch");
+
+        handle2 = submit(p, "gp-6x4", photo_4x6, "na_index-4x6_4x6in", NULL, 0, &err);
+        if (!handle2)
+                fail_msg("submit: %s: %s", err.keyword, err.message);
+        st = wait_settled(p, handle2, 30000);
+        assert_int_equal(st.state, LAB_PJOB_COMPLETED);
+        lab_printer_close(p);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_sizes),         cmocka_unit_test(test_choose),
             cmocka_unit_test(test_print_4x6),     cmocka_unit_test(test_unknown_media),
             cmocka_unit_test(test_colour_default), cmocka_unit_test(test_filter_failed),
+            cmocka_unit_test(test_media_mismatch),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
