@@ -199,6 +199,12 @@ static int render_encode(VipsImage *img, const lab_render_params_t *p, int fd, c
         case LAB_ENCODING_JPEG:
                 return lab_render_jpeg_write(img, p->dpi, fd, tmp, err);
         case LAB_ENCODING_TIFF:
+                /*
+                 * Resolution exactly dpi/1 per inch (libvips takes pixels per mm
+                 * and writes dpi/1 back): CUPS' imagetoraster keeps whole pixels
+                 * per inch, so 299.99 would lay a 4x6 out on 4 pages at natural
+                 * size. cups-filters opens 8-bit TIFF only (docs/render.md).
+                 */
                 r = vips_tiffsave(img, tmp, "strip", TRUE, "xres", p->dpi / 25.4, "yres",
                                   p->dpi / 25.4, "resunit", VIPS_FOREIGN_TIFF_RESUNIT_INCH,
                                   "compression", VIPS_FOREIGN_TIFF_COMPRESSION_NONE, NULL);

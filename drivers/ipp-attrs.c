@@ -16,7 +16,6 @@
 #include <cups/cups.h>
 
 #include "ipp-attrs.h"
-#include "ipp-ppd.h"
 #include "macro.h"
 
 /* The most values one capabilities list keeps (a hostile printer could send more). */
@@ -338,11 +337,6 @@ void lab_ipp_printer_status_from(ipp_t *resp, lab_printer_status_t *ret)
 
         ret->n_media = 0;
         media_from(resp, ret);
-
-        /* Colour defaults the driver adds from a CUPS queue's PPD come after this one. */
-        ret->n_colour_defaults = 0;
-        lab_ipp_colour_default_add(ret, "print-color-mode",
-                                   attr_str(find(resp, "print-color-mode-default"), 0));
 }
 
 /* Add the string values of every attribute called name to *list (no duplicates). */

@@ -819,7 +819,7 @@ static const char *const status_attrs[] = {
     "marker-types",          "marker-colors",
     "marker-message",        "media-ready",
     "media-col-ready",       "printer-up-time",
-    "printer-current-time",  "print-color-mode-default",
+    "printer-current-time",
 };
 
 /* CLOCK_REALTIME seconds. */

@@ -157,18 +157,28 @@ static long to_pixels(double pt, unsigned dpi)
         return lround(pt * dpi / 72.0);
 }
 
+/* Whether n pixels fill an edge of area pixels: exactly, or one short (see below). */
+static bool edge_fits(unsigned n, long area)
+{
+        return (long)n == area || (long)n == area - 1;
+}
+
 bool lab_printer_size_fits(const lab_printer_size_t *size, const char *printer, unsigned width,
                            unsigned height, unsigned dpi, char *why, size_t size_why)
 {
         long w = to_pixels(size->area_w, dpi), h = to_pixels(size->area_h, dpi);
 
-        if (dpi > 0 && (((long)width == w && (long)height == h) ||
-                        ((long)width == h && (long)height == w)))
+        /* imagetoraster works in single-precision inches and truncates: an edge of exactly
+           2128 pixels (510.72 pt, the D90's 5x7) gives it 2127, and a 2128-pixel file loses
+           its last row. One pixel short fills the area (the driver's last row stays white). */
+        if (dpi > 0 && ((edge_fits(width, w) && edge_fits(height, h)) ||
+                        (edge_fits(width, h) && edge_fits(height, w))))
                 return true;
         if (why)
                 snprintf(why, size_why,
                          "media_size_mismatch: printer %s prints %s%s%s on an imageable area of "
-                         "%ldx%ld pixels at %u dpi, but the registry's media table makes %ux%u; "
+                         "%ldx%ld pixels at %u dpi (a pixel less may fit), but the registry's "
+                         "media table makes %ux%u; "
                          "the filter would crop or resample every print: correct the model's "
                          "media table in the colour registry",
                          printer, size->name, size->text[0] ? " " : "", size->text, w, h, dpi,
@@ -184,8 +194,10 @@ bool lab_printer_colour_ok(const lab_printer_status_t *s, const char *printer,
                 const lab_printer_default_t *d = &s->colour_defaults[i];
                 char why[256];
 
-                /* The agent sends its own value on every job: the default never applies. */
-                if (lab_config_pair_get(options, n_options, d->name))
+                /* The agent sends its own value on every job: the default never applies. Its
+                   own print-color-mode=color is also what cupsd turns into the PPD ColorModel. */
+                if (lab_config_pair_get(options, n_options, d->name) ||
+                    strcmp(d->name, "print-color-mode") == 0 || strcmp(d->name, "ColorModel") == 0)
                         continue;
                 if (!lab_print_option_alters_colour(d->name, d->value, why, sizeof why))
                         continue;

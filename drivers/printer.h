@@ -363,9 +363,10 @@ int lab_ppd_size_nominal(const char *name, int *ret_w, int *ret_h);
 
 /*
  * Whether a file of width x height pixels at dpi fills size's imageable
- * area exactly (either orientation: the filter turns a landscape file). A
- * difference of a pixel or more means the filter would crop, pad or resample
- * it. false with "media_size_mismatch: ..." in why (may be NULL).
+ * area exactly (either orientation: the filter turns a landscape file), or
+ * one pixel short on an edge (imagetoraster truncates the area's last
+ * fraction of a pixel). Anything else would be cropped, padded or resampled
+ * by the filter. false with "media_size_mismatch: ..." in why (may be NULL).
  */
 bool lab_printer_size_fits(const lab_printer_size_t *size, const char *printer, unsigned width,
                            unsigned height, unsigned dpi, char *why, size_t size_why);
@@ -373,7 +374,8 @@ bool lab_printer_size_fits(const lab_printer_size_t *size, const char *printer, 
 /*
  * Whether a status's colour defaults leave the agent's colours alone, given
  * the options the agent sends on every job (they override a default of the
- * same name). false with "queue_colour_altered: ..." in buf.
+ * same name, as its own print-color-mode=color overrides print-color-mode
+ * and the PPD's ColorModel). false with "queue_colour_altered: ..." in buf.
  */
 bool lab_printer_colour_ok(const lab_printer_status_t *s, const char *printer,
                            const lab_config_pair_t *options, size_t n_options, char *buf,

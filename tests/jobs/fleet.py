@@ -33,13 +33,29 @@ temp dir cleaned up, also on failure, when the dir is kept for a look):
                 the "paper out of the printer" ledger), failed_job_names().
                 get_printer_attributes() / get_jobs() by raw IPP; submit()
                 through ipptool.
-  CupsQueue     cupsd in the foreground with its own files (User lp,
+  Cupsd         cupsd in the foreground with its own files (User lp,
                 PreserveJobHistory Yes, a loopback port; the recipe of
-                tests/printer-ipp/ipp-peer.c) and one queue (lpadmin -m
-                everywhere) to an IppPrinter, whose ledger is the paper out;
-                restart() (SIGTERM keeps the history; kill=True, SIGKILL,
-                loses cupsd's recent jobs), purge() (cancel -a -x),
-                get_jobs(), config_entry(uri=...).
+                tests/printer-ipp/ipp-peer.c): start() (the queues of a
+                subclass once, then a clean restart), restart() (SIGTERM
+                keeps the history; kill=True, SIGKILL, loses cupsd's recent
+                jobs), client("lpadmin", ...) (a CUPS command on it),
+                error_log(n).
+  CupsQueue     a Cupsd with one queue (lpadmin -m everywhere) to an
+                IppPrinter, whose ledger is the paper out; purge() (cancel
+                -a -x), get_jobs(), config_entry(uri=...).
+  GutenprintCups
+                a Cupsd with real Gutenprint dye-sub queues (printer-driver-
+                gutenprint): "ds620" (DNP DS620) and "d90" (Mitsubishi
+                CP-D90DW) on file: devices out/<queue>.prn holding the
+                printer data stream (dyesub.py decodes it); usb_media=300
+                adds "ds620usb" on the real USB backend in its test mode
+                with that media loaded (a 5x7 job is canceled: wrong media).
+                uri(q), config_entry(q), submit(q, path, title, options)
+                (lp), jobs(q) [(id, name, state)], job(q, id or name),
+                wait_final / wait_completed(q, job, timeout), then
+                device_bytes(q) (truncated at the queue's next job);
+                printer(q), lpadmin_option(q, "StpGamma=1500"),
+                queue_defaults(q), disable(q, reason) / enable(q), purge(q).
   Minilab       tests/printer-hotfolder/minilab.py on its own hot folder
                 (format generic by default), with a time limit; consumed(),
                 printed_job_names() (items it finished), violations();
@@ -86,7 +102,8 @@ temp dir cleaned up, also on failure, when the dir is kept for a look):
                 socket; FleetAgent.labctl() on the agent's own.
   FleetTestCase unittest base (test_link.AgentTestCase): self.sandbox(),
                 self.ipp_printer(), self.minilab(), self.cups_queue(),
-                self.proxy(), self.hotfolder_watcher(), self.fleet_agent(),
+                self.gutenprint_cups(), self.proxy(),
+                self.hotfolder_watcher(), self.fleet_agent(),
                 self.torture_printers() (the crash tortures' two
                 ippeveprinters and minilab); all cleaned up in tearDown.
   main(doc)     run a test file: peers up, certificates, unittest, peers down.
@@ -770,9 +787,9 @@ class IppPrinter:
         return out.returncode, out.stdout + out.stderr
 
 
-# ---------------------------------------------------------------- CUPS queue
+# ---------------------------------------------------------------- CUPS queues
 
-# cupsd.conf of CupsQueue: the recipe of ipp_peer_start_cupsd (tests/printer-ipp/ipp-peer.c).
+# cupsd.conf of Cupsd: the recipe of ipp_peer_start_cupsd (tests/printer-ipp/ipp-peer.c).
 # cupsd writes printers.conf and its job cache DirtyCleanInterval (30 s) after a change:
 # a SIGKILL before that loses recent jobs (and, right after lpadmin, the queue).
 CUPSD_CONF = """\
@@ -812,23 +829,25 @@ ErrorLog %(dir)s/log/error_log
 PageLog %(dir)s/log/page_log
 """
 
+# IPP job states a job ends in.
+JOB_FINAL_STATES = ("completed", "canceled", "aborted")
 
-class CupsQueue:
-    """cupsd in the foreground with its own files under workdir/cups/<name>, and one queue
-    <name> (lpadmin -m everywhere) to an IppPrinter: what a lab printing through a local
-    CUPS has. Jobs are kept after they end (PreserveJobHistory Yes) and survive a clean
-    restart (restart(): SIGTERM); a crash (restart(kill=True): SIGKILL) loses the jobs of
-    the last DirtyCleanInterval (30 s) and keeps older ones, as docs/printers-ipp.md says;
-    purge() empties the history (cancel -a -x). The paper out is the IppPrinter's ledger
-    behind it (the ipp backend passes the job name on)."""
+
+class Cupsd:
+    """cupsd in the foreground with its own files under workdir/cups/<name> on a free
+    loopback port: what every CUPS peer shares. Subclasses add their queues in
+    _add_queues(), run once after the first start; a clean restart follows, so that
+    printers.conf is on disk (a later SIGKILL keeps the queues, as in a lab whose cupsd
+    has run a while). Jobs are kept after they end (PreserveJobHistory Yes) and survive a
+    clean restart (restart(): SIGTERM); a crash (restart(kill=True): SIGKILL) loses the
+    jobs of the last DirtyCleanInterval (30 s) and keeps older ones, as
+    docs/printers-ipp.md says."""
 
     JOB_STATES = IppPrinter.JOB_STATES
     SUBDIRS = ("run", "spool", "cache", "state", "log", "tmp", "spool/tmp", "etc/ppd")
 
-    def __init__(self, workdir, name, printer, model=None):
+    def __init__(self, workdir, name):
         self.name = name
-        self.printer = printer
-        self.model = model or printer.model
         self.dir = os.path.join(workdir, "cups", name)
         self.conf = os.path.join(self.dir, "etc", "cupsd.conf")
         self.files_conf = os.path.join(self.dir, "etc", "cups-files.conf")
@@ -836,20 +855,19 @@ class CupsQueue:
         self.proc = None
         self.generation = 0
         self.log_path = None
-        # cupsd runs its backends as lp: every folder above its files must be traversable.
+        # cupsd runs its filters and backends as lp: every folder above its files must be
+        # traversable.
         for d in (workdir, os.path.join(workdir, "cups")):
             os.makedirs(d, exist_ok=True)
             os.chmod(d, 0o755)
 
-    @property
-    def uri(self):
-        return "ipp://127.0.0.1:%d/printers/%s" % (self.port, self.name)
+    def _conf_extra(self):
+        """Lines added to (cupsd.conf, cups-files.conf)."""
+        return "", ""
 
-    def config_entry(self, uri=None, **extra):
-        """The queue as an element of the agent's printers: (driver ipp); uri: another uri
-        to name (a KillOnReceiptProxy's in front of this cupsd)."""
-        return dict({"name": self.name, "driver": "ipp", "uri": uri or self.uri,
-                     "model": self.model}, **extra)
+    def _add_queues(self):
+        """Add the queues (lpadmin), once, after the first start."""
+        raise NotImplementedError
 
     def _setup(self):
         import pwd
@@ -862,14 +880,15 @@ class CupsQueue:
             os.chown(path, lp.pw_uid, lp.pw_gid)
             os.chmod(path, 0o755)
         values = {"port": self.port, "dir": self.dir}
-        for path, text in ((self.conf, CUPSD_CONF), (self.files_conf, CUPS_FILES_CONF)):
+        for path, text, extra in zip((self.conf, self.files_conf),
+                                     (CUPSD_CONF, CUPS_FILES_CONF), self._conf_extra()):
             with open(path, "w") as f:
-                f.write(text % values)
+                f.write(text % values + extra)
             os.chmod(path, 0o644)
 
     def start(self):
-        """Start cupsd (the first time: files, a free port, the queue; later: the same port,
-        files and queue)."""
+        """Start cupsd (the first time: files, a free port, the queues; later: the same
+        port, files and queues)."""
         if self.running():
             raise AssertionError("cupsd %s is already running" % self.name)
         first = self.port is None
@@ -900,18 +919,9 @@ class CupsQueue:
         else:
             raise AssertionError("cupsd %s did not listen on %d:\n%s\n%s"
                                  % (self.name, self.port, tail_of(self.log_path),
-                                    tail_of(os.path.join(self.dir, "log", "error_log"))))
+                                    self.error_log()))
         if first:
-            out = subprocess.run(["lpadmin", "-h", "localhost:%d" % self.port, "-p", self.name,
-                                  "-E", "-v", self.printer.uri, "-m", "everywhere"],
-                                 capture_output=True, text=True, timeout=60,
-                                 stdin=subprocess.DEVNULL)
-            if out.returncode != 0:
-                raise AssertionError("lpadmin %s -> %s failed: %s%s\n%s"
-                                     % (self.name, self.printer.uri, out.stdout, out.stderr,
-                                        tail_of(os.path.join(self.dir, "log", "error_log"))))
-            # A clean restart writes printers.conf now, so a later SIGKILL keeps the queue
-            # (as in a lab whose cupsd has run a while).
+            self._add_queues()
             self.restart()
         return self
 
@@ -919,7 +929,7 @@ class CupsQueue:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, sig=signal.SIGTERM):
-        """End cupsd and its backends (SIGTERM, SIGKILL after WAIT_STOP)."""
+        """End cupsd and its filters and backends (SIGTERM, SIGKILL after WAIT_STOP)."""
         if self.proc is not None:
             _end_group(self.proc, sig)
             try:
@@ -930,25 +940,34 @@ class CupsQueue:
 
     def restart(self, kill=False):
         """cupsd ended (SIGTERM, or SIGKILL: a crash) and started again on the same port
-        and files: its queue and job history stay."""
+        and files: its queues and job history stay."""
         self.stop(signal.SIGKILL if kill else signal.SIGTERM)
         return self.start()
 
-    def purge(self):
-        """cancel -a -x: every job of the queue canceled and purged from the history."""
-        out = subprocess.run(["cancel", "-h", "localhost:%d" % self.port, "-a", "-x", self.name],
-                             capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL)
+    def client(self, *args, timeout=60):
+        """Run a CUPS client command (lpadmin, lp, cancel, cupsenable, ...) on this cupsd
+        (-h 127.0.0.1:PORT): its stdout; AssertionError with the error_log tail when it
+        fails."""
+        cmd = [args[0], "-h", "127.0.0.1:%d" % self.port] + list(args[1:])
+        out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
+                             stdin=subprocess.DEVNULL)
         if out.returncode != 0:
-            raise AssertionError("cancel -a -x %s failed: %s%s" % (self.name, out.stdout,
-                                                                   out.stderr))
+            raise AssertionError("%s failed (exit %d): %s%s\n%s"
+                                 % (" ".join(cmd), out.returncode, out.stdout, out.stderr,
+                                    self.error_log(20)))
+        return out.stdout
 
-    def get_jobs(self, which="all"):
-        """Get-Jobs on the queue: [{"id", "name", "state"}]."""
+    def _purge(self, queue):
+        """cancel -a -x: every job of queue canceled and purged from the history."""
+        self.client("cancel", "-a", "-x", queue, timeout=30)
+
+    def _get_jobs(self, queue, which="all"):
+        """Get-Jobs on queue: [{"id", "name", "state"}]."""
         status, groups = ipp_request(self.port, 0x000A, [
             (0x42, "requesting-user-name", "root"),
             (0x44, "which-jobs", which),
             (0x44, "requested-attributes", ["job-id", "job-name", "job-state"])],
-            path="/printers/" + self.name)
+            path="/printers/" + queue)
         if status >= 0x0100:
             raise OSError("Get-Jobs: status 0x%04x" % status)
         return [{"id": a.get("job-id", [None])[0], "name": a.get("job-name", [None])[0],
@@ -956,7 +975,257 @@ class CupsQueue:
                 for tag, a in groups if tag == 0x02]
 
     def error_log(self, lines=40):
+        """The last lines of cupsd's error_log (LogLevel debug)."""
         return tail_of(os.path.join(self.dir, "log", "error_log"), lines)
+
+
+class CupsQueue(Cupsd):
+    """A Cupsd with one queue <name> (lpadmin -m everywhere) to an IppPrinter: what a lab
+    printing through a local CUPS has. purge() empties the history (cancel -a -x). The
+    paper out is the IppPrinter's ledger behind it (the ipp backend passes the job name
+    on)."""
+
+    def __init__(self, workdir, name, printer, model=None):
+        super().__init__(workdir, name)
+        self.printer = printer
+        self.model = model or printer.model
+
+    @property
+    def uri(self):
+        return "ipp://127.0.0.1:%d/printers/%s" % (self.port, self.name)
+
+    def config_entry(self, uri=None, **extra):
+        """The queue as an element of the agent's printers: (driver ipp); uri: another uri
+        to name (a KillOnReceiptProxy's in front of this cupsd)."""
+        return dict({"name": self.name, "driver": "ipp", "uri": uri or self.uri,
+                     "model": self.model}, **extra)
+
+    def _add_queues(self):
+        self.client("lpadmin", "-p", self.name, "-E", "-v", self.printer.uri,
+                    "-m", "everywhere")
+
+    def purge(self):
+        """cancel -a -x: every job of the queue canceled and purged from the history."""
+        self._purge(self.name)
+
+    def get_jobs(self, which="all"):
+        """Get-Jobs on the queue: [{"id", "name", "state"}]."""
+        return self._get_jobs(self.name, which)
+
+
+# The Gutenprint dye-sub queues of GutenprintCups: name -> (PPD, the queue defaults
+# lpadmin sets). PageSize: the PPDs' own default is not 4x6 (B7 on the DS620, 2x6 on the
+# D90). StpColorCorrection=Raw: no Stp* option sent later can alter pixels. D90: the
+# printer-side LUT and sharpening off, the rawest path
+# (../shared/design/TEST-PEERS-gutenprint.md).
+GUTENPRINT_QUEUES = {
+    "ds620": ("gutenprint.5.3://dnp-ds620/expert",
+              ("PageSize=w288h432", "StpColorCorrection=Raw")),
+    "d90": ("gutenprint.5.3://mitsubishi-d90dw/expert",
+            ("PageSize=w288h432", "StpColorCorrection=Raw", "StpUseLUT=False",
+             "StpSharpen=0")),
+}
+# The agent's model (profiles/registry.yaml) of each queue.
+GUTENPRINT_MODELS = {"ds620": "dnp-ds620", "d90": "mitsubishi-cp-d90",
+                     "ds620usb": "dnp-ds620"}
+# The DS620 queue on the real backend in its test mode (GutenprintCups usb_media=).
+GUTENPRINT_USB_QUEUE = "ds620usb"
+GUTENPRINT_USB_URI = "gutenprint53+usb://dnp-ds620/TEST0001"
+# The backend's test mode: no USB printer, a DS620 (USB 1452:8b01) with the media whose
+# DNP code is MEDIA_CODE loaded (200 = 5x3.5, 210 = 5x7, 300 = 6x4, 310 = 6x8, 400 = 6x9).
+# SetEnv reaches every queue's backend; the file: queues run none.
+GUTENPRINT_USB_ENV = ("SetEnv TEST_MODE 2\nSetEnv EXTRA_VID 1452\nSetEnv EXTRA_PID 8b01\n"
+                      "SetEnv MEDIA_CODE %d\n")
+GUTENPRINT_DRIVER = "/usr/lib/cups/driver/gutenprint.5.3"
+WAIT_JOB = 60.0  # a Gutenprint job to end (about 0.4-0.9 s each on 2 cores)
+
+
+class GutenprintCups(Cupsd):
+    """A Cupsd with real Gutenprint dye-sub queues (the vendor driver labs use): "ds620"
+    (DNP DS620) and "d90" (Mitsubishi CP-D90DW), each on the device file
+    out/<queue>.prn, which holds exactly the printer data stream the USB backend would
+    send (tests/jobs/dyesub.py decodes it). cupsd writes that file (0600 root) and
+    truncates it at the start of every job: wait for a job with wait_completed(), then
+    read device_bytes() before the queue starts another. usb_media=300 (a DNP media code)
+    adds the queue "ds620usb" on the real gutenprint53+usb backend in its test mode with
+    that media loaded: a 4x6 job completes, a 5x7 job ends canceled with
+    "Incorrect media for job loaded (300 vs 3)" (the stream is discarded)."""
+
+    def __init__(self, workdir, name="gutenprint", queues=("ds620", "d90"), usb_media=None):
+        super().__init__(workdir, name)
+        self.queues = list(queues)
+        self.usb_media = usb_media
+        if usb_media is not None:
+            self.queues.append(GUTENPRINT_USB_QUEUE)
+        self.out = os.path.join(self.dir, "out")
+
+    def _conf_extra(self):
+        # MaxLogSize 0: error_log never rotates (a rotation would land mid-job: each job
+        # logs about 56 KB at LogLevel debug). FileDevice Yes: the file: device queues.
+        files = "FileDevice Yes\n"
+        if self.usb_media is not None:
+            files += GUTENPRINT_USB_ENV % self.usb_media
+        return "MaxLogSize 0\n", files
+
+    def start(self):
+        if not os.access(GUTENPRINT_DRIVER, os.X_OK):
+            raise AssertionError(
+                "printer-driver-gutenprint is not installed (%s missing): the Gutenprint "
+                "test peer needs it; apt-get install --no-install-recommends "
+                "printer-driver-gutenprint (a <!nocheck> Build-Depends of debian/control)"
+                % GUTENPRINT_DRIVER)
+        if os.geteuid() != 0:
+            raise AssertionError("the Gutenprint peer runs as root: cupsd writes its "
+                                 "device files 0600 root")
+        return super().start()
+
+    def _add_queues(self):
+        os.makedirs(self.out, exist_ok=True)
+        for queue in self.queues:
+            if queue == GUTENPRINT_USB_QUEUE:
+                ppd, options = GUTENPRINT_QUEUES["ds620"]
+                device = GUTENPRINT_USB_URI
+            else:
+                ppd, options = GUTENPRINT_QUEUES[queue]
+                device = "file://" + self.device_path(queue)
+            args = ["lpadmin", "-p", queue, "-E", "-v", device, "-m", ppd]
+            for option in options:
+                args += ["-o", option]
+            self.client(*args)  # warns "Printer drivers are deprecated": the queue works
+
+    def uri(self, queue):
+        return "ipp://127.0.0.1:%d/printers/%s" % (self.port, queue)
+
+    def config_entry(self, queue, uri=None, **extra):
+        """queue as an element of the agent's printers (driver ipp, the agent's model)."""
+        return dict({"name": queue, "driver": "ipp", "uri": uri or self.uri(queue),
+                     "model": GUTENPRINT_MODELS[queue]}, **extra)
+
+    def device_path(self, queue):
+        return os.path.join(self.out, queue + ".prn")
+
+    def device_bytes(self, queue):
+        """What the queue's last (or current) job wrote to its device file; None when no
+        job has written it yet."""
+        try:
+            with open(self.device_path(queue), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+    def submit(self, queue, path, title=None, options=()):
+        """lp -d queue [-t title] [-o option ...] path: the new job's id."""
+        args = ["lp", "-d", queue] + (["-t", title] if title else [])
+        for option in options:
+            args += ["-o", option]
+        out = self.client(*(args + [path]))
+        m = re.search(r"request id is %s-(\d+)" % re.escape(queue), out)
+        if not m:
+            raise AssertionError("lp to %s: no job id in %r" % (queue, out))
+        return int(m.group(1))
+
+    def jobs(self, queue, which="all"):
+        """Get-Jobs on queue: [(id, name, state)], state an IPP keyword ("completed", ...)."""
+        return [(j["id"], j["name"], j["state"]) for j in self._get_jobs(queue, which)]
+
+    def job(self, queue, job):
+        """One job (its id, or its name: the newest job of that name) by
+        Get-Job-Attributes: {"id", "name", "state", "reasons", "message"}; the message is
+        job-printer-state-message (a filter's or backend's last word). None when the
+        queue has no such job."""
+        if not isinstance(job, int):
+            ids = [i for i, name, _ in self.jobs(queue) if name == job]
+            if not ids:
+                return None
+            job = max(ids)
+        status, groups = ipp_request(self.port, 0x0009, [
+            (0x21, "job-id", job),
+            (0x42, "requesting-user-name", "root"),
+            (0x44, "requested-attributes", ["job-id", "job-name", "job-state",
+                                            "job-state-reasons",
+                                            "job-printer-state-message"])],
+            path="/printers/" + queue)
+        if status == 0x0406:  # client-error-not-found
+            return None
+        if status >= 0x0100:
+            raise OSError("Get-Job-Attributes %s-%d: status 0x%04x" % (queue, job, status))
+        a = next((a for tag, a in groups if tag == 0x02), {})
+        return {"id": job, "name": a.get("job-name", [None])[0],
+                "state": self.JOB_STATES.get(a.get("job-state", [0])[0], "unknown"),
+                "reasons": a.get("job-state-reasons", []),
+                "message": a.get("job-printer-state-message", [""])[0]}
+
+    def wait_final(self, queue, job, timeout=WAIT_JOB, interval=0.02):
+        """Wait (bounded) until job (id or name) is completed, canceled or aborted: its
+        job() dict. AssertionError when it is not there by then (a job stuck in
+        processing-stopped, e.g. a JPEG imagetoraster cannot open, stays so)."""
+        deadline = time.monotonic() + timeout
+        last = None
+        for _ in range(int(timeout / interval) + 1):
+            last = self.job(queue, job)
+            if last is not None and last["state"] in JOB_FINAL_STATES:
+                return last
+            if time.monotonic() >= deadline:
+                break
+            time.sleep(interval)
+        raise AssertionError("job %s on %s not ended within %.0f s: %s\n%s"
+                             % (job, queue, timeout, last, self.error_log(30)))
+
+    def wait_completed(self, queue, job, timeout=WAIT_JOB):
+        """wait_final(), and AssertionError unless the job completed; then its device
+        file holds the job's stream (device_bytes()) until the queue's next job."""
+        info = self.wait_final(queue, job, timeout)
+        if info["state"] != "completed":
+            raise AssertionError("job %s on %s ended %s: %s\n%s"
+                                 % (job, queue, info["state"], info, self.error_log(30)))
+        return info
+
+    def printer(self, queue):
+        """Get-Printer-Attributes: {"state", "reasons", "message", "accepting"}."""
+        status, groups = ipp_request(self.port, 0x000B, [
+            (0x42, "requesting-user-name", "root"),
+            (0x44, "requested-attributes", ["printer-state", "printer-state-reasons",
+                                            "printer-state-message",
+                                            "printer-is-accepting-jobs"])],
+            path="/printers/" + queue)
+        if status >= 0x0100:
+            raise OSError("Get-Printer-Attributes %s: status 0x%04x" % (queue, status))
+        a = next((a for tag, a in groups if tag == 0x04), {})
+        return {"state": {3: "idle", 4: "processing", 5: "stopped"}.get(
+                    a.get("printer-state", [0])[0], "unknown"),
+                "reasons": a.get("printer-state-reasons", []),
+                "message": a.get("printer-state-message", [""])[0],
+                "accepting": a.get("printer-is-accepting-jobs", [None])[0]}
+
+    def lpadmin_option(self, queue, *options):
+        """lpadmin -p queue -o NAME=VALUE ...: change the queue's defaults (the PPD's
+        *DefaultNAME), e.g. behind the agent's back."""
+        args = ["lpadmin", "-p", queue]
+        for option in options:
+            args += ["-o", option]
+        self.client(*args)
+
+    def queue_defaults(self, queue):
+        """lpoptions -p queue -l: {option keyword: its default choice}."""
+        out = self.client("lpoptions", "-p", queue, "-l")
+        defaults = {}
+        for line in out.splitlines():
+            key, _, choices = line.partition(":")
+            marked = [c[1:] for c in choices.split() if c.startswith("*")]
+            if marked:
+                defaults[key.split("/", 1)[0]] = marked[0]
+        return defaults
+
+    def disable(self, queue, reason=None):
+        """cupsdisable: the queue stops (jobs wait); reason is its printer-state-message."""
+        self.client("cupsdisable", *((["-r", reason] if reason else []) + [queue]))
+
+    def enable(self, queue):
+        self.client("cupsenable", queue)
+
+    def purge(self, queue):
+        """cancel -a -x: every job of queue canceled and purged from the history."""
+        self._purge(queue)
 
 
 # ---------------------------------------------------------------- minilab
@@ -2098,6 +2367,13 @@ class FleetTestCase(tl.AgentTestCase):
     def cups_queue(self, name, printer, start=True, **kw):
         """A cupsd with queue name to printer (an IppPrinter), stopped in tearDown."""
         c = CupsQueue(self.dir, name, printer, **kw)
+        self.cups.append(c)
+        return c.start() if start else c
+
+    def gutenprint_cups(self, start=True, **kw):
+        """A GutenprintCups (queues ds620 and d90; usb_media=300 adds ds620usb), stopped
+        in tearDown."""
+        c = GutenprintCups(self.dir, **kw)
         self.cups.append(c)
         return c.start() if start else c
 

@@ -1,9 +1,9 @@
 #!/bin/sh
 # render-cli.sh LABAGENT SOURCE_DIR - `labagent render` as lab IT runs it: the
 # sample registry (profiles/registry.yaml), a DS620 printer and a 4x6 product
-# from a config, a landscape photo in; a 1240x1920 JPEG and the audit record
-# (JSON) out. Then the refusals: an unknown product and a non-image, each
-# exit 1 with its keyword.
+# from a config, a landscape photo in; a 1240x1844 JPEG (the DS620 queue's
+# imageable area) and the audit record (JSON) out. Then the refusals: an
+# unknown product and a non-image, each exit 1 with its keyword.
 set -eu
 BIN=$1
 SRC=$2
@@ -32,7 +32,7 @@ vips linear "$WORK/black.v" "$WORK/in.jpg[Q=90]" 1 120 --uchar
 "$BIN" render --config "$WORK/labagent.yaml" --printer ds620 --product print-4x6-glossy \
         "$WORK/in.jpg" "$WORK/out.jpg" >"$WORK/audit.json"
 size=$(vipsheader -f width "$WORK/out.jpg")x$(vipsheader -f height "$WORK/out.jpg")
-[ "$size" = 1240x1920 ] || { echo "FAIL: output is $size, not 1240x1920"; exit 1; }
+[ "$size" = 1240x1844 ] || { echo "FAIL: output is $size, not 1240x1844"; exit 1; }
 for field in '"output_sha256"' '"output_profile_id"' '"intent": *"perceptual"' '"rotated": *true' \
         '"sharpen_sigma": *0.5' '"gamut_share": *0'; do
         grep -q "$field" "$WORK/audit.json" || { echo "FAIL: audit lacks $field:"; cat "$WORK/audit.json"; exit 1; }

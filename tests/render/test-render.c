@@ -2,9 +2,13 @@
  * test-render.c - lab_render() on fixtures generated here with libvips and
  * real Debian ICC profiles: geometry (sizes × fits × orientations), EXIF
  * orientations 1..8, metadata stripping (exiftool), bad inputs (each its own
- * keyword), audit JSON, reproducibility and the hand-written PWG raster.
+ * keyword), audit JSON, reproducibility, the hand-written PWG raster, and
+ * each print file format through the real CUPS filters that consume it
+ * (cups-filters 1.28, cups 2.4: imagetoraster, imagetopdf, rastertopdf and
+ * libcups' raster reader).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -12,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
+#include <cups/raster.h>
 #include <jansson.h>
 #include <lcms2.h>
 #include <vips/vips.h>
@@ -356,9 +363,71 @@ static void test_metadata_stripped(void **state)
 }
 
 /*
+ * Walk a JPEG's markers from SOI to SOS (bounded: at most 64 segments).
+ * true when the only ones are the leading JFIF APP0 and what decoding needs
+ * (DQT, DHT, DRI, SOFn); false with why set at the first other one: an APPn
+ * (Exif APP1, XMP APP1, ICC APP2, Adobe APP14...), a COM, a second JFIF.
+ */
+static bool jpeg_only_jfif(const uint8_t *d, size_t len, char *why, size_t size)
+{
+        size_t i = 2;
+
+        if (len < 4 || d[0] != 0xFF || d[1] != 0xD8) {
+                snprintf(why, size, "no SOI");
+                return false;
+        }
+        for (unsigned seg = 0; seg < 64; seg++) {
+                uint8_t m;
+                size_t n;
+
+                if (i + 4 > len || d[i] != 0xFF) {
+                        snprintf(why, size, "no marker at byte %zu", i);
+                        return false;
+                }
+                m = d[i + 1];
+                if (m == 0xDA) /* SOS: the coded picture follows */
+                        return true;
+                n = (size_t)d[i + 2] << 8 | d[i + 3];
+                if (n < 2 || i + 2 + n > len) {
+                        snprintf(why, size, "marker FF%02X at byte %zu runs past the end", m, i);
+                        return false;
+                }
+                if (!(m == 0xE0 && i == 2 && n >= 16 && memcmp(d + i + 4, "JFIF", 5) == 0) &&
+                    !(m == 0xDB || m == 0xC4 || m == 0xDD ||
+                      (m >= 0xC0 && m <= 0xCF && m != 0xC8 && m != 0xCC))) {
+                        snprintf(why, size,
+                                 "marker FF%02X (%u bytes) at byte %zu: not JFIF APP0 "
+                                 "or a table/frame",
+                                 m, (unsigned)n, i);
+                        return false;
+                }
+                i += 2 + n;
+        }
+        snprintf(why, size, "no SOS within 64 segments");
+        return false;
+}
+
+/* jpeg_only_jfif() on a file; fail the test with its reason (or, want_ok false, when it passes). */
+static void expect_only_jfif(const char *path, bool want_ok)
+{
+        _cleanup_free_ char *data = NULL;
+        char why[256] = "";
+        size_t len = 0;
+        bool ok;
+
+        data = lab_test_read_file(path, &len);
+        assert_non_null(data);
+        ok = jpeg_only_jfif((const uint8_t *)data, len, why, sizeof why);
+        if (ok != want_ok)
+                fail_msg("%s: %s", path, ok ? "carries nothing but JFIF, expected a refusal" : why);
+}
+
+/*
  * A JPEG print file starts SOI, APP0 "JFIF" 1.01 with its density in dots
- * per inch, and nothing else before the tables: CUPS' imagetoraster opens
- * only a JPEG whose second marker is an APPn (libvips' strip drops it).
+ * per inch, and carries nothing else up to the picture: no Exif, XMP, ICC
+ * profile or comment (issue 13). CUPS' imagetoraster opens only a JPEG whose
+ * second marker is an APPn (libvips' strip drops it); test_jpeg_cups_filters
+ * runs the real filters.
  */
 static void test_jpeg_jfif_header(void **state)
 {
@@ -379,23 +448,20 @@ static void test_jpeg_jfif_header(void **state)
         assert_int_equal(fread(head, 1, sizeof head, f), sizeof head);
         fclose(f);
         assert_memory_equal(head, want, sizeof want);
-        /* The next marker is a table (DQT or DHT), no second APPn, no COM. */
+        /* The next marker is a table (DQT or DHT), and nothing but tables up to SOS. */
         assert_int_equal(head[sizeof want], 0xFF);
         assert_true(head[sizeof want + 1] == 0xDB || head[sizeof want + 1] == 0xC4);
-
-        /* CUPS' real filter (cups-filters) opens it and writes a raster page. */
-        _cleanup_free_ char *ras = path_of("jfif-out.ras"), *cmd = NULL;
-        char sync[4] = {0};
-        assert_true(asprintf(&cmd,
-                             "env -u PPD /usr/lib/cups/filter/imagetoraster 1 root t 1 '' '%s' "
-                             ">'%s' 2>/dev/null",
-                             out, ras) > 0);
-        assert_int_equal(system(cmd), 0);
-        f = fopen(ras, "rb");
-        assert_non_null(f);
-        assert_int_equal(fread(sync, 1, sizeof sync, f), sizeof sync);
-        fclose(f);
-        assert_true(memcmp(sync, "3SaR", 4) == 0 || memcmp(sync, "RaS3", 4) == 0);
+        expect_only_jfif(out, true);
+        /* The walk does refuse: Exif (the input, orientation tag), an ICC profile (APP2). */
+        _cleanup_free_ char *exif = path_of("jfif-exif.jpg"), *icc_jpg = path_of("jfif-icc.jpg"),
+                            *icc = NULL;
+        size_t icc_len = 0;
+        make_oriented_jpeg(exif, 60, 40, 6);
+        expect_only_jfif(exif, false);
+        icc = lab_test_read_file(ADOBE_RGB, &icc_len);
+        assert_non_null(icc);
+        make_noise(icc_jpg, 60, 40, 3, icc, icc_len);
+        expect_only_jfif(icc_jpg, false);
 
         /* Pure: a JFIF APP0 already there is replaced, not doubled; no unit for dpi 0. */
         static const uint8_t jfif72[] = {0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10, 'J',  'F',  'I',
@@ -831,6 +897,579 @@ static void test_pwg_raster(void **state)
         assert_int_equal((uint8_t)pix[0], 255);
 }
 
+/*
+ * The print files through the real CUPS filters that consume them on Debian
+ * 12 (the .convs files in /usr/share/cups/mime): image/jpeg and image/tiff go to
+ * imagetoraster (a raster driver such as Gutenprint) or imagetopdf
+ * (driverless queues); image/pwg-raster to rastertopdf, or straight to an
+ * IPP Everywhere printer, which reads it the way libcups' raster reader does.
+ * Each is run with natural-scaling=100, so the picture comes out at the size
+ * its own density says: a wrong density is a wrong size, never a silent pass
+ * (too high: smaller; too low: several pages). The good files also go with
+ * print-scaling=none, what the IPP driver sends to queues that support it
+ * (natural size, centre crop).
+ */
+#define CUPS_FILTER_DIR "/usr/lib/cups/filter/"
+#define NATURAL         "natural-scaling=100"
+#define AS_SENT         "print-scaling=none"
+
+/* Fail the test, naming the package, when a program a check runs is missing (never skipped). */
+static void need_program(const char *path, const char *package)
+{
+        if (access(path, X_OK) < 0)
+                fail_msg("%s is missing (%s): install %s; the render tests run the real program",
+                         path, strerror(errno), package);
+}
+
+/*
+ * A PPD whose one page is exactly w×h pixels at dpi with no margins, for an
+ * 8-bit chunky RGB raster: what a photo driver's PPD tells imagetoraster and
+ * imagetopdf, and nothing else.
+ */
+static void write_ppd(const char *path, unsigned w, unsigned h, unsigned dpi)
+{
+        const double pw = w * 72.0 / dpi, ph = h * 72.0 / dpi;
+        _cleanup_free_ char *ppd = NULL;
+
+        assert_true(
+            asprintf(&ppd,
+                     "*PPD-Adobe: \"4.3\"\n*FormatVersion: \"4.3\"\n*FileVersion: \"1.0\"\n"
+                     "*LanguageVersion: English\n*LanguageEncoding: ISOLatin1\n"
+                     "*PCFileName: \"LABTEST.PPD\"\n*Manufacturer: \"labagent\"\n"
+                     "*Product: \"(labagent test)\"\n*ModelName: \"labagent test\"\n"
+                     "*NickName: \"labagent test\"\n*ShortNickName: \"labagent test\"\n"
+                     "*PSVersion: \"(3010.000) 0\"\n*LanguageLevel: \"3\"\n*ColorDevice: True\n"
+                     "*DefaultColorSpace: RGB\n*FileSystem: False\n*Throughput: \"1\"\n"
+                     "*LandscapeOrientation: Plus90\n*TTRasterizer: Type42\n"
+                     "*OpenUI *PageSize: PickOne\n*OrderDependency: 10 AnySetup *PageSize\n"
+                     "*DefaultPageSize: Print\n"
+                     "*PageSize Print: \"<</PageSize[%g %g]/ImagingBBox null>>setpagedevice\"\n"
+                     "*CloseUI: *PageSize\n"
+                     "*OpenUI *PageRegion: PickOne\n*OrderDependency: 10 AnySetup *PageRegion\n"
+                     "*DefaultPageRegion: Print\n"
+                     "*PageRegion Print: \"<</PageSize[%g %g]/ImagingBBox null>>setpagedevice\"\n"
+                     "*CloseUI: *PageRegion\n"
+                     "*DefaultImageableArea: Print\n*ImageableArea Print: \"0 0 %g %g\"\n"
+                     "*DefaultPaperDimension: Print\n*PaperDimension Print: \"%g %g\"\n"
+                     "*OpenUI *Resolution: PickOne\n*OrderDependency: 10 AnySetup *Resolution\n"
+                     "*DefaultResolution: %udpi\n"
+                     "*Resolution %udpi: \"<</HWResolution[%u %u]/cupsBitsPerColor 8"
+                     "/cupsColorOrder 0/cupsColorSpace 1>>setpagedevice\"\n"
+                     "*CloseUI: *Resolution\n",
+                     pw, ph, pw, ph, pw, ph, pw, ph, dpi, dpi, dpi, dpi) > 0);
+        lab_test_write_string(path, ppd);
+}
+
+/*
+ * Run the CUPS filter name as cupsd would (job 1, one copy, options; PPD in
+ * the environment unless ppd is NULL) on in, stdout to out. Returns its exit
+ * status; *log (malloc'd) holds its first ERROR line.
+ */
+static int run_filter(const char *name, const char *ppd, const char *options, const char *in,
+                      const char *out, char **log)
+{
+        _cleanup_free_ char *filter = NULL, *errf = NULL, *cmd = NULL, *text = NULL;
+        const char *e;
+        int st;
+
+        assert_true(asprintf(&filter, CUPS_FILTER_DIR "%s", name) > 0);
+        need_program(filter, "cups-filters");
+        assert_true(asprintf(&errf, "%s.log", out) > 0);
+        if (ppd)
+                assert_true(asprintf(&cmd,
+                                     "env PPD='%s' '%s' 1 labagent t 1 '%s' '%s' >'%s' 2>'%s'", ppd,
+                                     filter, options, in, out, errf) > 0);
+        else
+                assert_true(asprintf(&cmd, "env -u PPD '%s' 1 labagent t 1 '%s' '%s' >'%s' 2>'%s'",
+                                     filter, options, in, out, errf) > 0);
+        st = system(cmd);
+        text = lab_test_read_file(errf, NULL);
+        e = text ? strstr(text, "ERROR:") : NULL;
+        *log = strndup(e ? e : "(no ERROR line)", e ? strcspn(e, "\n") : 15);
+        assert_non_null(*log);
+        return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* The 8-bit RGB pixels of the image at path, decoded by libvips (g_malloc'd, w×h×3). */
+static uint8_t *rgb_pixels(const char *path, unsigned w, unsigned h)
+{
+        VipsImage *img = vips_image_new_from_file(path, NULL);
+        uint8_t *px;
+        size_t len = 0;
+
+        assert_non_null(img);
+        assert_int_equal(img->Bands, 3);
+        assert_int_equal(img->BandFmt, VIPS_FORMAT_UCHAR);
+        px = vips_image_write_to_memory(img, &len);
+        g_object_unref(img);
+        assert_non_null(px);
+        assert_int_equal(len, (size_t)w * h * 3);
+        return px;
+}
+
+/*
+ * Read a CUPS or PWG raster stream with libcups (cupsRasterReadHeader2 /
+ * ReadPixels, the reader CUPS' filters and drivers use). true when it holds
+ * exactly one page of w×h pixels at dpi × dpi, 8 bits per colour, every line
+ * readable and, with ref (w×h×3 RGB), equal to ref; false with why set.
+ * first, when not NULL, gets the first page's header.
+ */
+static bool raster_check(const char *path, unsigned w, unsigned h, unsigned dpi, const uint8_t *ref,
+                         cups_page_header2_t *first, char *why, size_t size)
+{
+        cups_page_header2_t hd;
+        cups_raster_t *ras;
+        unsigned pages = 0;
+        bool ok = true;
+        int fd;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC);
+        assert_true(fd >= 0);
+        ras = cupsRasterOpen(fd, CUPS_RASTER_READ);
+        assert_non_null(ras);
+        while (ok && pages < 64 && cupsRasterReadHeader2(ras, &hd)) {
+                unsigned char *line;
+
+                if (first && pages == 0)
+                        *first = hd;
+                if (++pages > 1 || hd.cupsWidth != w || hd.cupsHeight != h ||
+                    hd.HWResolution[0] != dpi || hd.HWResolution[1] != dpi ||
+                    hd.cupsBitsPerColor != 8 || hd.cupsBytesPerLine == 0) {
+                        snprintf(why, size,
+                                 "page %u: %ux%u pixels at %ux%u dpi, %u bits per colour; want "
+                                 "one page of %ux%u at %u dpi, 8 bits",
+                                 pages, hd.cupsWidth, hd.cupsHeight, hd.HWResolution[0],
+                                 hd.HWResolution[1], hd.cupsBitsPerColor, w, h, dpi);
+                        ok = false;
+                        break;
+                }
+                if (ref && hd.cupsBytesPerLine != w * 3) {
+                        snprintf(why, size, "%u bytes per line, want %u (RGB)", hd.cupsBytesPerLine,
+                                 w * 3);
+                        ok = false;
+                        break;
+                }
+                line = malloc(hd.cupsBytesPerLine);
+                assert_non_null(line);
+                for (unsigned y = 0; ok && y < h; y++) {
+                        if (cupsRasterReadPixels(ras, line, hd.cupsBytesPerLine) !=
+                            hd.cupsBytesPerLine) {
+                                snprintf(why, size, "line %u of %u cannot be read", y, h);
+                                ok = false;
+                        } else if (ref &&
+                                   memcmp(line, ref + (size_t)y * w * 3, (size_t)w * 3) != 0) {
+                                snprintf(why, size, "line %u differs from the print file's pixels",
+                                         y);
+                                ok = false;
+                        }
+                }
+                free(line);
+        }
+        if (ok && pages == 0) {
+                snprintf(why, size, "no page (%s)", cupsRasterErrorString());
+                ok = false;
+        }
+        cupsRasterClose(ras);
+        close(fd);
+        return ok;
+}
+
+/*
+ * A filter's PDF, read with poppler's pdfinfo and pdfimages: true when it is
+ * one page of exactly w×h pixels at dpi (in points) holding one w×h image
+ * drawn at dpi × dpi (pdfimages' x-ppi, y-ppi); false with why set.
+ */
+static bool pdf_check(const char *pdf, unsigned w, unsigned h, unsigned dpi, char *why, size_t size)
+{
+        _cleanup_free_ char *cmd = NULL, *info = NULL, *list = NULL;
+        unsigned pages = 0, iw = 0, ih = 0, xppi = 0, yppi = 0, rows = 0;
+        double pw = 0, ph = 0;
+        const char *s;
+
+        need_program("/usr/bin/pdfinfo", "poppler-utils (a dependency of cups-filters)");
+        need_program("/usr/bin/pdfimages", "poppler-utils (a dependency of cups-filters)");
+        assert_true(asprintf(&cmd, "pdfinfo '%s' 2>&1", pdf) > 0);
+        info = run(cmd);
+        free(TAKE_PTR(cmd));
+        assert_true(asprintf(&cmd, "pdfimages -list '%s' 2>&1", pdf) > 0);
+        list = run(cmd);
+        if ((s = strstr(info, "Pages:")))
+                sscanf(s, "Pages: %u", &pages);
+        if ((s = strstr(info, "Page size:")))
+                sscanf(s, "Page size: %lf x %lf", &pw, &ph);
+        /* After the two heading lines, one line per image. */
+        s = strchr(list, '\n');
+        s = s ? strchr(s + 1, '\n') : NULL;
+        for (const char *l = s; l && l[1] && rows < 64; l = strchr(l + 1, '\n')) {
+                unsigned pg, num, comp, bpc, obj, id, x, y, iw1, ih1;
+                char type[16], color[16], enc[16], interp[16];
+
+                if (sscanf(l + 1, "%u %u %15s %u %u %15s %u %u %15s %15s %u %u %u %u", &pg, &num,
+                           type, &iw1, &ih1, color, &comp, &bpc, enc, interp, &obj, &id, &x,
+                           &y) == 14 &&
+                    rows++ == 0)
+                        iw = iw1, ih = ih1, xppi = x, yppi = y;
+        }
+        if (pages != 1 || rows != 1 || iw != w || ih != h || xppi != dpi || yppi != dpi ||
+            pw < w * 72.0 / dpi - 0.01 || pw > w * 72.0 / dpi + 0.01 ||
+            ph < h * 72.0 / dpi - 0.01 || ph > h * 72.0 / dpi + 0.01) {
+                snprintf(why, size,
+                         "%u page(s) of %.2fx%.2f pt, %u image(s), the first %ux%u at %ux%u ppi; "
+                         "want one page of %.2fx%.2f pt with one %ux%u image at %u ppi",
+                         pages, pw, ph, rows, iw, ih, xppi, yppi, w * 72.0 / dpi, h * 72.0 / dpi, w,
+                         h, dpi);
+                return false;
+        }
+        return true;
+}
+
+/*
+ * Run filter (its output a PDF when pdf, else a raster) with options on in
+ * and apply the check; fail the test unless the result is want_ok.
+ */
+static void expect_filter(const char *filter, const char *ppd, const char *options, const char *in,
+                          const char *out, bool pdf, unsigned w, unsigned h, unsigned dpi,
+                          const uint8_t *ref, bool want_ok)
+{
+        _cleanup_free_ char *log = NULL;
+        char why[512] = "";
+        int rc = run_filter(filter, ppd, options, in, out, &log);
+        bool ok;
+
+        if (rc != 0)
+                fail_msg("%s %s refused %s (exit %d): %s", filter, options, in, rc, log);
+        ok = pdf ? pdf_check(out, w, h, dpi, why, sizeof why)
+                 : raster_check(out, w, h, dpi, ref, NULL, why, sizeof why);
+        if (ok && !want_ok)
+                fail_msg("%s %s on %s: the check passed on a file made to fail it", filter, options,
+                         in);
+        if (!ok && want_ok)
+                fail_msg("%s %s on %s: %s", filter, options, in, why);
+}
+
+/* Run filter on in; fail the test unless it refuses it with message in its ERROR line. */
+static void expect_filter_refuses(const char *filter, const char *ppd, const char *in,
+                                  const char *out, const char *message)
+{
+        _cleanup_free_ char *log = NULL;
+        int rc = run_filter(filter, ppd, NATURAL, in, out, &log);
+
+        if (rc == 0 || !strstr(log, message))
+                fail_msg("%s on %s: exit %d, \"%s\"; expected a refusal with \"%s\"", filter, in,
+                         rc, log, message);
+}
+
+/*
+ * JPEG (1200×1800, the IPP/minilab 4x6, whole inches: imagetoraster's float
+ * page maths turns 1844 px at 300 dpi into 1843 lines whatever the file
+ * says) through imagetoraster and imagetopdf: one page of exactly its pixels
+ * at 300 dpi, and imagetoraster's pixels are libjpeg's decode of the file.
+ * The checks fail on a broken file: density 600 in the JFIF header (a
+ * half-size print), 72 (several pages), no JFIF header (refused: "could not
+ * be opened").
+ */
+static void test_jpeg_cups_filters(void **state)
+{
+        const unsigned w = 1200, h = 1800, dpi = 300;
+        _cleanup_free_ char *in = path_of("jcf-in.jpg"), *out = path_of("jcf.jpg"),
+                            *ppd = path_of("jcf.ppd"), *ras = path_of("jcf.ras"),
+                            *pdf = path_of("jcf.pdf"), *bad = path_of("jcf-bad.jpg"), *data = NULL;
+        lab_render_params_t p = params(in, out, w, h, LAB_FIT_FILL);
+        lab_render_audit_t a;
+        uint8_t *ref;
+        size_t len;
+
+        make_noise(in, 300, 200, 3, NULL, 0);
+        expect_ok(&p, &a);
+        expect_only_jfif(out, true);
+        write_ppd(ppd, w, h, dpi);
+        ref = rgb_pixels(out, w, h);
+        for (int sent = 0; sent <= 1; sent++) {
+                expect_filter("imagetoraster", ppd, sent ? AS_SENT : NATURAL, out, ras, false, w, h,
+                              dpi, ref, true);
+                expect_filter("imagetopdf", ppd, sent ? AS_SENT : NATURAL, out, pdf, true, w, h,
+                              dpi, NULL, true);
+        }
+        g_free(ref);
+
+        data = lab_test_read_file(out, &len);
+        assert_true(len > 20 && memcmp(data + 6, "JFIF", 5) == 0 && (uint8_t)data[13] == 1);
+        data[14] = 0x02, data[15] = 0x58, data[16] = 0x02, data[17] = 0x58; /* 600 dpi */
+        lab_test_write_file(bad, data, len);
+        expect_filter("imagetoraster", ppd, NATURAL, bad, ras, false, w, h, dpi, NULL, false);
+        expect_filter("imagetopdf", ppd, NATURAL, bad, pdf, true, w, h, dpi, NULL, false);
+        /* 72 dpi: several pages. */
+        data[15] = 72, data[17] = 72, data[14] = data[16] = 0;
+        lab_test_write_file(bad, data, len);
+        expect_filter("imagetoraster", ppd, NATURAL, bad, ras, false, w, h, dpi, NULL, false);
+        /* SOI then straight to the tables, as libvips' strip writes it. */
+        memmove(data + 2, data + 20, len - 20);
+        lab_test_write_file(bad, data, len - 18);
+        expect_filter_refuses("imagetoraster", ppd, bad, ras, "could not be opened");
+}
+
+/* A classic TIFF's first IFD: its tags, resolution, and the offset of the next IFD. */
+typedef struct tiff_ifd_s {
+        unsigned n;
+        uint16_t tag[64];
+        uint32_t xres[2], yres[2]; /* numerator, denominator */
+        size_t xres_at, yres_at;   /* file offsets of the numerators */
+        unsigned resunit;
+        uint32_t next; /* 0: no other image in the file */
+        bool be;
+} tiff_ifd_t;
+
+/* n (1..4) bytes at p in the file's byte order. */
+static uint32_t tiff_get(const uint8_t *p, bool be, unsigned n)
+{
+        uint32_t v = 0;
+
+        for (unsigned i = 0; i < n; i++)
+                v = v << 8 | p[be ? i : n - 1 - i];
+        return v;
+}
+
+static void tiff_put32(uint8_t *p, bool be, uint32_t v)
+{
+        for (unsigned i = 0; i < 4; i++)
+                p[be ? 3 - i : i] = (uint8_t)(v >> (8 * i));
+}
+
+static void tiff_scan(const uint8_t *d, size_t len, tiff_ifd_t *t)
+{
+        size_t off, n;
+
+        memset(t, 0, sizeof *t);
+        assert_true(len >= 8);
+        assert_true(memcmp(d, "II*\0", 4) == 0 || memcmp(d, "MM\0*", 4) == 0);
+        t->be = d[0] == 'M';
+        off = tiff_get(d + 4, t->be, 4);
+        assert_true(off + 2 <= len);
+        n = tiff_get(d + off, t->be, 2);
+        assert_true(n <= ELEMENTSOF(t->tag) && off + 2 + n * 12 + 4 <= len);
+        for (size_t i = 0; i < n; i++) {
+                const uint8_t *e = d + off + 2 + i * 12;
+                unsigned tag = tiff_get(e, t->be, 2);
+                size_t at = tiff_get(e + 8, t->be, 4);
+
+                t->tag[t->n++] = (uint16_t)tag;
+                if (tag == 282 || tag == 283) { /* X/YResolution: one RATIONAL, stored at `at` */
+                        uint32_t *r = tag == 282 ? t->xres : t->yres;
+
+                        assert_true(at + 8 <= len);
+                        r[0] = tiff_get(d + at, t->be, 4);
+                        r[1] = tiff_get(d + at + 4, t->be, 4);
+                        *(tag == 282 ? &t->xres_at : &t->yres_at) = at;
+                } else if (tag == 296) /* ResolutionUnit: a SHORT, in the entry */
+                        t->resunit = tiff_get(e + 8, t->be, 2);
+        }
+        t->next = tiff_get(d + off + 2 + n * 12, t->be, 4);
+}
+
+/*
+ * TIFF (RGB and CMYK, 8 bits; the IPP 4x6) through imagetoraster and
+ * imagetopdf. The file holds one image, only structural tags (no ICC, XMP,
+ * Exif, IPTC, Photoshop, Software, DateTime...), resolution exactly 300/1
+ * per inch; both filters give one page of exactly its pixels at 300 dpi,
+ * imagetoraster the very RGB pixels. A copy claiming 600 dpi fails those
+ * checks; a TIFF with an ICC profile fails the tag check. 16 bits (the
+ * sample cmyk-proofer's depth) is refused by both: cups-filters 1.28 reads
+ * 1, 2, 4 or 8 bits per sample only ("Bad TIFF dimensions" in its debug log).
+ */
+static void test_tiff_cups_filters(void **state)
+{
+        /* ImageWidth, ImageLength, BitsPerSample, Compression, Photometric, StripOffsets,
+         * Orientation, SamplesPerPixel, RowsPerStrip, StripByteCounts, X/YResolution,
+         * PlanarConfiguration, ResolutionUnit, InkSet, SampleFormat */
+        static const unsigned structural[] = {256, 257, 258, 259, 262, 273, 274, 277,
+                                              278, 279, 282, 283, 284, 296, 332, 339};
+        const unsigned w = 1200, h = 1800, dpi = 300;
+        _cleanup_free_ char *in = path_of("tcf-in.jpg"), *tif = path_of("tcf.tif"),
+                            *ppd = path_of("tcf.ppd"), *ras = path_of("tcf.ras"),
+                            *pdf = path_of("tcf.pdf"), *bad = path_of("tcf-bad.tif"), *icc = NULL;
+        size_t icc_len;
+
+        make_noise(in, 300, 200, 3, NULL, 0);
+        write_ppd(ppd, w, h, dpi);
+        for (int cmyk = 0; cmyk <= 1; cmyk++) {
+                lab_render_params_t p = params(in, tif, w, h, LAB_FIT_FILL);
+                _cleanup_free_ char *data = NULL;
+                lab_render_audit_t a;
+                tiff_ifd_t t;
+                uint8_t *ref = NULL;
+                size_t len;
+
+                p.encoding = LAB_ENCODING_TIFF;
+                p.output_profile = cmyk ? GS_CMYK : ADOBE_RGB;
+                expect_ok(&p, &a);
+                data = lab_test_read_file(tif, &len);
+                assert_non_null(data);
+                tiff_scan((const uint8_t *)data, len, &t);
+                for (unsigned i = 0; i < t.n; i++) {
+                        bool ok = false;
+
+                        for (size_t k = 0; k < ELEMENTSOF(structural); k++)
+                                ok = ok || structural[k] == t.tag[i];
+                        if (!ok)
+                                fail_msg("%s: TIFF tag %u is not a structural one", tif, t.tag[i]);
+                }
+                assert_int_equal(t.next, 0);
+                /* Exactly: imagetoraster keeps whole pixels per inch (299.99: 4 pages). */
+                if (t.xres[1] == 0 || t.xres[0] != dpi * t.xres[1] || t.yres[1] == 0 ||
+                    t.yres[0] != dpi * t.yres[1] || t.resunit != 2)
+                        fail_msg("%s: resolution %u/%u x %u/%u, unit %u; want exactly %u per inch",
+                                 tif, t.xres[0], t.xres[1], t.yres[0], t.yres[1], t.resunit, dpi);
+
+                /* CMYK into an RGB raster is the filter's own conversion: size only. */
+                if (!cmyk)
+                        ref = rgb_pixels(tif, w, h);
+                for (int sent = 0; sent <= 1; sent++) {
+                        expect_filter("imagetoraster", ppd, sent ? AS_SENT : NATURAL, tif, ras,
+                                      false, w, h, dpi, ref, true);
+                        expect_filter("imagetopdf", ppd, sent ? AS_SENT : NATURAL, tif, pdf, true,
+                                      w, h, dpi, NULL, true);
+                }
+                g_free(ref);
+
+                if (cmyk)
+                        continue;
+                tiff_put32((uint8_t *)data + t.xres_at, t.be, 2 * dpi);
+                tiff_put32((uint8_t *)data + t.yres_at, t.be, 2 * dpi);
+                lab_test_write_file(bad, data, len);
+                expect_filter("imagetoraster", ppd, NATURAL, bad, ras, false, w, h, dpi, NULL,
+                              false);
+                expect_filter("imagetopdf", ppd, NATURAL, bad, pdf, true, w, h, dpi, NULL, false);
+        }
+
+        /* The tag check refuses what it must: a TIFF with an ICC profile (tag 34675). */
+        {
+                _cleanup_free_ char *data = NULL;
+                tiff_ifd_t t;
+                size_t len;
+                bool has_icc = false;
+
+                icc = lab_test_read_file(ADOBE_RGB, &icc_len);
+                assert_non_null(icc);
+                make_noise(bad, 60, 40, 3, icc, icc_len);
+                data = lab_test_read_file(bad, &len);
+                tiff_scan((const uint8_t *)data, len, &t);
+                for (unsigned i = 0; i < t.n; i++)
+                        has_icc = has_icc || t.tag[i] == 34675;
+                assert_true(has_icc);
+        }
+
+        /* 16 bits per sample: neither filter opens it. */
+        {
+                lab_render_params_t p = params(in, tif, w, h, LAB_FIT_FILL);
+                lab_render_audit_t a;
+
+                p.encoding = LAB_ENCODING_TIFF;
+                p.output_profile = GS_CMYK;
+                p.depth = 16;
+                expect_ok(&p, &a);
+                expect_filter_refuses("imagetoraster", ppd, tif, ras, "could not be opened");
+                expect_filter_refuses("imagetopdf", ppd, tif, pdf, "Unable to open image");
+        }
+}
+
+/*
+ * The PWG page header holds only what render-pwg.c writes: "PwgRaster" and
+ * its 4-byte fields; every other byte (the strings, vendor data, fields
+ * PWG 5102.4 reserves) is zero. false with why set otherwise.
+ */
+static bool pwg_header_only_ours(const uint8_t *hdr, char *why, size_t size)
+{
+        /* HWResolution, NumCopies, PageSize, cupsWidth/Height, bits per colour/pixel, bytes
+         * per line, colour order and space, cupsNumColors, TotalPageCount, Cross/FeedTransform,
+         * ImageBoxRight/Bottom */
+        static const unsigned fields[] = {276, 280, 340, 352, 356, 372, 376, 384, 388,
+                                          392, 396, 400, 420, 452, 456, 460, 472, 476};
+
+        if (memcmp(hdr, "PwgRaster", 10) != 0) {
+                snprintf(why, size, "MediaClass is not \"PwgRaster\"");
+                return false;
+        }
+        for (unsigned i = 10; i < LAB_PWG_HEADER_SIZE; i++) {
+                bool ours = false;
+
+                for (size_t k = 0; k < ELEMENTSOF(fields); k++)
+                        ours = ours || (i >= fields[k] && i < fields[k] + 4);
+                if (!ours && hdr[i] != 0) {
+                        snprintf(why, size, "page header byte %u is %u, not a field we write", i,
+                                 hdr[i]);
+                        return false;
+                }
+        }
+        return true;
+}
+
+/*
+ * PWG raster (the IPP 4x6, RGB 8 bits). libcups' raster reader decodes one
+ * 1200×1800 page at 300 dpi whose pixels are exactly those of the TIFF of
+ * the same render; rastertopdf (image/pwg-raster → application/pdf, what
+ * CUPS runs for a queue with a classic driver) makes one 288×432 pt page
+ * holding the 1200×1800 image at 300 ppi. The header carries nothing but our
+ * fields. The checks fail on broken files: HWResolution 600 (both), the file
+ * cut in half (the reader; rastertopdf pads it silently), a stray byte in
+ * MediaColor (the header check). rastertopwg is no reader of PWG raster: it
+ * converts CUPS raster and refuses any PWG file, libcups' own output too
+ * (PWG 5102.4 zeroes the cupsPageSize it computes the page from).
+ */
+static void test_pwg_cups_filters(void **state)
+{
+        const unsigned w = 1200, h = 1800, dpi = 300;
+        _cleanup_free_ char *in = path_of("pcf-in.jpg"), *pwg = path_of("pcf.pwg"),
+                            *tif = path_of("pcf.tif"), *pdf = path_of("pcf.pdf"),
+                            *bad = path_of("pcf-bad.pwg"), *data = NULL;
+        lab_render_params_t p = params(in, pwg, w, h, LAB_FIT_FILL);
+        cups_page_header2_t hd;
+        lab_render_audit_t a;
+        char why[256] = "";
+        uint8_t *ref;
+        size_t len;
+
+        make_noise(in, 300, 200, 3, NULL, 0);
+        p.encoding = LAB_ENCODING_PWG;
+        expect_ok(&p, &a);
+        p.output = tif;
+        p.encoding = LAB_ENCODING_TIFF;
+        expect_ok(&p, &a);
+        ref = rgb_pixels(tif, w, h);
+
+        data = lab_test_read_file(pwg, &len);
+        assert_true(len > 4 + LAB_PWG_HEADER_SIZE);
+        if (!pwg_header_only_ours((const uint8_t *)data + 4, why, sizeof why))
+                fail_msg("%s: %s", pwg, why);
+        if (!raster_check(pwg, w, h, dpi, ref, &hd, why, sizeof why))
+                fail_msg("libcups reading %s: %s", pwg, why);
+        /* What a printer reads besides the pixels: media size in points, device RGB, 1 page. */
+        assert_int_equal(hd.PageSize[0], w * 72 / dpi);
+        assert_int_equal(hd.PageSize[1], h * 72 / dpi);
+        assert_int_equal(hd.cupsColorSpace, CUPS_CSPACE_RGB);
+        assert_int_equal(hd.cupsColorOrder, CUPS_ORDER_CHUNKED);
+        assert_int_equal(hd.cupsNumColors, 3);
+        assert_int_equal(hd.cupsBitsPerPixel, 24);
+        assert_int_equal(hd.cupsInteger[0], 1); /* TotalPageCount */
+        expect_filter("rastertopdf", NULL, "", pwg, pdf, true, w, h, dpi, NULL, true);
+
+        /* HWResolution 600: the page is half the size for both readers. */
+        put_be32((uint8_t *)data + 4 + 276, 2 * dpi);
+        put_be32((uint8_t *)data + 4 + 280, 2 * dpi);
+        lab_test_write_file(bad, data, len);
+        assert_false(raster_check(bad, w, h, dpi, NULL, NULL, why, sizeof why));
+        expect_filter("rastertopdf", NULL, "", bad, pdf, true, w, h, dpi, NULL, false);
+        put_be32((uint8_t *)data + 4 + 276, dpi);
+        put_be32((uint8_t *)data + 4 + 280, dpi);
+        /* Cut in half: lines missing. */
+        lab_test_write_file(bad, data, len / 2);
+        assert_false(raster_check(bad, w, h, dpi, ref, NULL, why, sizeof why));
+        assert_non_null(strstr(why, "cannot be read"));
+        /* Something in MediaColor. */
+        data[4 + 64] = 'x';
+        assert_false(pwg_header_only_ours((const uint8_t *)data + 4, why, sizeof why));
+        g_free(ref);
+}
+
 static int setup(void **state)
 {
         if (lab_render_init("test-render", 2, 64 * 1024 * 1024) < 0)
@@ -862,6 +1501,9 @@ int main(void)
             cmocka_unit_test(test_audit_reproducible),
             cmocka_unit_test(test_gamut_share),
             cmocka_unit_test(test_pwg_raster),
+            cmocka_unit_test(test_jpeg_cups_filters),
+            cmocka_unit_test(test_tiff_cups_filters),
+            cmocka_unit_test(test_pwg_cups_filters),
         };
 
         return cmocka_run_group_tests(tests, setup, teardown);

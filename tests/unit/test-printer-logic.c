@@ -315,11 +315,14 @@ static void test_size_fits(void **state)
         assert_true(lab_printer_size_fits(&s, "q", 1844, 1240, 300, why, sizeof why));
         assert_true(lab_printer_size_fits(&s, "q", 2480, 3688, 600, why, sizeof why));
         assert_false(lab_printer_size_fits(&s, "q", 1240, 1845, 300, why, sizeof why));
+        /* A pixel short fills it (imagetoraster truncates); two do not. */
+        assert_true(lab_printer_size_fits(&s, "q", 1239, 1843, 300, why, sizeof why));
+        assert_false(lab_printer_size_fits(&s, "q", 1240, 1842, 300, why, sizeof why));
         assert_false(lab_printer_size_fits(&s, "q", 1240, 1844, 0, why, sizeof why));
         assert_false(lab_printer_size_fits(&s, "q", 1240, 1920, 300, why, sizeof why));
         assert_string_equal(why, "media_size_mismatch: printer q prints w288h432 4x6 on an "
-                                 "imageable area of 1240x1844 pixels at 300 dpi, but the "
-                                 "registry's media table makes 1240x1920; the filter would crop "
+                                 "imageable area of 1240x1844 pixels at 300 dpi (a pixel less "
+                                 "may fit), but the registry's media table makes 1240x1920; the filter would crop "
                                  "or resample every print: correct the model's media table in "
                                  "the colour registry");
 }
@@ -365,6 +368,13 @@ static void test_colour_rules(void **state)
         assert_string_equal(lab_print_option_check("a=b", "1", buf, sizeof buf), "bad_value");
         assert_string_equal(lab_print_option_check("x", "two words", buf, sizeof buf),
                             "bad_value");
+
+        /* The agent sends print-color-mode=color on every job: that default is no reason. */
+        snprintf(st.colour_defaults[0].name, sizeof st.colour_defaults[0].name,
+                 "print-color-mode");
+        snprintf(st.colour_defaults[0].value, sizeof st.colour_defaults[0].value, "monochrome");
+        st.n_colour_defaults = 1;
+        assert_true(lab_printer_colour_ok(&st, "q", NULL, 0, buf, sizeof buf));
 
         /* A queue default of None: unless the agent sends Raw on every job, it is refused. */
         snprintf(st.colour_defaults[0].name, sizeof st.colour_defaults[0].name,
