@@ -292,10 +292,13 @@ static void op_work(void *userdata)
                                     : -ENOENT;
                         /* Held where it will not go on by itself (a CUPS filter failed): take
                            it back, so it cannot print later, and count the attempt failed. */
-                        if (oc->r >= 0 && oc->st.stopped && oc->st.state == LAB_PJOB_PROCESSING &&
-                            lab_printer_cancel(drv, oc->handle, &oc->err) >= 0)
-                                oc->st.state = LAB_PJOB_ABORTED;
-                        lab_error_clear(&oc->err);
+                        if (oc->r >= 0 && oc->st.stopped && oc->st.state == LAB_PJOB_PROCESSING) {
+                                lab_error_t cancel_err = {0};
+
+                                /* Not taken back (printer gone): polled again, still stopped. */
+                                if (lab_printer_cancel(drv, oc->handle, &cancel_err) >= 0)
+                                        oc->st.state = LAB_PJOB_ABORTED;
+                        }
                         /* The handle is not known there: ask by name before judging. */
                         if (oc->r == -ENOENT) {
                                 lab_error_clear(&oc->err);
