@@ -1064,6 +1064,34 @@ static void walk_list(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_yn
 }
 
 /*
+ * The key path of pair i of mapping m, once its key is checked: usable, a
+ * scalar (what: how the key is named in wrong_type), not a repeat of an
+ * earlier key (first[], from find_repeats). NULL when a problem was
+ * reported, or out of memory (ctx->error).
+ */
+static char *checked_key_path(lab_config_ctx_t *ctx, const lab_ynode_t *m, size_t i,
+                              const size_t *first, const char *path, const char *what)
+{
+        const lab_ynode_t *key = m->items[2 * i];
+        char *kpath;
+
+        if (!node_usable(ctx, key, path))
+                return NULL;
+        if (key->type != LAB_YNODE_SCALAR || is_null(key) || strlen(key->value) != key->length) {
+                wrong_type(ctx, key, path, what);
+                return NULL;
+        }
+        kpath = path_key(ctx, path, key->value);
+        if (kpath && first[i] != SIZE_MAX) {
+                PROBLEM(ctx, key, kpath, "duplicate_key", "duplicate key; first defined at line %u",
+                        m->items[2 * first[i]]->line);
+                free(kpath);
+                return NULL;
+        }
+        return kpath;
+}
+
+/*
  * Decode the mapping n of names to scalar strings into key k's pairs and
  * count in base; each entry checked by k->pair_check. Duplicate names are
  * reported (the walker of sections does the same for keys).
@@ -1104,26 +1132,12 @@ static void walk_map(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_yno
         }
         for (size_t i = 0; i < n_pairs && !lab_config_ctx_stopped(ctx); i++) {
                 const lab_ynode_t *key = n->items[2 * i], *value = n->items[2 * i + 1];
-                _cleanup_free_ char *kpath = NULL;
+                _cleanup_free_ char *kpath = checked_key_path(ctx, n, i, first, path, "a name");
                 const char *kw;
                 char why[512];
 
-                if (!node_usable(ctx, key, path) || !node_usable(ctx, value, path))
+                if (!kpath || !node_usable(ctx, value, kpath))
                         continue;
-                if (key->type != LAB_YNODE_SCALAR || is_null(key) ||
-                    strlen(key->value) != key->length) {
-                        wrong_type(ctx, key, path, "a name");
-                        continue;
-                }
-                kpath = path_key(ctx, path, key->value);
-                if (!kpath)
-                        return;
-                if (first[i] != SIZE_MAX) {
-                        PROBLEM(ctx, key, kpath, "duplicate_key",
-                                "duplicate key; first defined at line %u",
-                                n->items[2 * first[i]]->line);
-                        continue;
-                }
                 if (value->type != LAB_YNODE_SCALAR || is_null(value) || value->length == 0 ||
                     strlen(value->value) != value->length) {
                         wrong_type(ctx, value, kpath, "a value (write it in quotes if in doubt)");
@@ -1226,25 +1240,11 @@ static void walk_section(lab_config_ctx_t *ctx, const schema_section_t *sec, con
 
         for (size_t i = 0; i < n_pairs && !lab_config_ctx_stopped(ctx); i++) {
                 const lab_ynode_t *key = m->items[2 * i], *value = m->items[2 * i + 1];
-                _cleanup_free_ char *kpath = NULL;
+                _cleanup_free_ char *kpath = checked_key_path(ctx, m, i, first, path, "a key name");
                 const schema_key_t *k;
 
-                if (!node_usable(ctx, key, path))
-                        continue;
-                if (key->type != LAB_YNODE_SCALAR || is_null(key) ||
-                    strlen(key->value) != key->length) {
-                        wrong_type(ctx, key, path, "a key name");
-                        continue;
-                }
-                kpath = path_key(ctx, path, key->value);
                 if (!kpath)
-                        return;
-                if (first[i] != SIZE_MAX) {
-                        PROBLEM(ctx, key, kpath, "duplicate_key",
-                                "duplicate key; first defined at line %u",
-                                m->items[2 * first[i]]->line);
                         continue;
-                }
                 k = find_key(sec, key->value);
                 if (!k) {
                         unknown_key(ctx, sec, key, kpath);

@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "ipp-peer.h"
+#include "ipp-wait.h"
 #include "printer.h"
 #include "testutil.h"
 
@@ -58,25 +59,6 @@ static lab_printer_t *open_queue(void)
 
         assert_int_equal(lab_printer_open(&cfg, &p, &err), 0);
         return p;
-}
-
-/* Poll a job until final (at most ms). */
-static lab_pjob_status_t wait_final(lab_printer_t *p, const char *handle, int ms)
-{
-        long long end = lab_test_now_ms() + ms;
-        lab_pjob_status_t st = {0};
-        lab_error_t err = {0};
-
-        while (lab_test_now_ms() < end) {
-                if (lab_printer_job_status(p, handle, &st, &err) < 0)
-                        fail_msg("job %s: %s: %s", handle, err.keyword, err.message);
-                if (st.state == LAB_PJOB_COMPLETED || st.state == LAB_PJOB_ABORTED ||
-                    st.state == LAB_PJOB_CANCELED)
-                        return st;
-                usleep(100000);
-        }
-        fail_msg("job %s: still %s after %d ms", handle, lab_pjob_state_to_string(st.state), ms);
-        return st;
 }
 
 /* The file ippeveprinter kept for job name stem (any job-id), or NULL. */
@@ -179,12 +161,12 @@ static void test_queue_submit(void **state)
         lab_printer_status_t s;
         lab_error_t err = {0};
 
-        st = wait_final(p, h1, 20000);
+        st = ipp_wait_job(p, h1, LAB_PJOB_COMPLETED, 20000);
         assert_int_equal(st.state, LAB_PJOB_COMPLETED);
         assert_reached_identical("cups-1_1_1");
 
         h2 = submit(p, "cups-2", "na_5x7_5x7in", "photographic-matte");
-        st = wait_final(p, h2, 20000);
+        st = ipp_wait_job(p, h2, LAB_PJOB_COMPLETED, 20000);
         assert_int_equal(st.state, LAB_PJOB_COMPLETED);
         assert_reached_identical("cups-2_1_1");
 
@@ -227,7 +209,7 @@ static void test_queue_memory_across_restart(void **state)
         lab_error_t err = {0};
         time_t before = time(NULL);
 
-        assert_int_equal(wait_final(p, h, 20000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, h, LAB_PJOB_COMPLETED, 20000).state, LAB_PJOB_COMPLETED);
         assert_int_equal(lab_printer_status(p, &s, &err), 0);
         assert_int_equal(s.boot, 0);
         ipp_peer_restart(&cupsd, false);
@@ -242,7 +224,7 @@ static void test_queue_memory_across_restart(void **state)
         free(h);
 
         h = submit(p, "cups-crash", "na_index-4x6_4x6in", NULL);
-        assert_int_equal(wait_final(p, h, 20000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, h, LAB_PJOB_COMPLETED, 20000).state, LAB_PJOB_COMPLETED);
         ipp_peer_restart(&cupsd, true);
         assert_int_equal(lab_printer_find_job(p, "cups-crash/1/1", &found, &st, &m, &err), -ENOENT);
         assert_int_equal(m.boot, 0);

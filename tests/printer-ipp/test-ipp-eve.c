@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "ipp-peer.h"
+#include "ipp-wait.h"
 #include "printer.h"
 #include "testutil.h"
 
@@ -62,26 +63,6 @@ static lab_printer_t *open_eve(unsigned timeout_ms)
         assert_int_equal(lab_printer_open(&cfg, &p, &err), 0);
         assert_non_null(p);
         return p;
-}
-
-/* Poll a job until it is completed, aborted or canceled (at most ms); returns its status. */
-static lab_pjob_status_t wait_final(lab_printer_t *p, const char *handle, int ms)
-{
-        lab_pjob_status_t st = {0};
-        long long end = lab_test_now_ms() + ms;
-        lab_error_t err = {0};
-
-        while (lab_test_now_ms() < end) {
-                int r = lab_printer_job_status(p, handle, &st, &err);
-                if (r < 0)
-                        fail_msg("job %s: %s: %s", handle, err.keyword, err.message);
-                if (st.state == LAB_PJOB_COMPLETED || st.state == LAB_PJOB_ABORTED ||
-                    st.state == LAB_PJOB_CANCELED)
-                        return st;
-                usleep(100000);
-        }
-        fail_msg("job %s still %s after %d ms", handle, lab_pjob_state_to_string(st.state), ms);
-        return st;
 }
 
 /* A print request for the group's JPEG under job name "<id>/1/1". */
@@ -135,7 +116,7 @@ static void test_submit_byte_identical(void **state)
                 fail_msg("%s: %s", err.keyword, err.message);
         assert_non_null(handle);
         assert_true(atoi(handle) > 0);
-        st = wait_final(p, handle, 10000);
+        st = ipp_wait_job(p, handle, LAB_PJOB_COMPLETED, 10000);
         assert_int_equal(st.state, LAB_PJOB_COMPLETED);
 
         /* -k keeps SPOOL/<job-id>-<job-name>.<ext> with '/' turned into '_'. */
@@ -185,7 +166,7 @@ static void test_status_supplies_media(void **state)
         /* The job's -c command writes ATTR: printer-supply=...level=40 and a marker-message. */
         if (lab_printer_submit(p, &rq, &handle, &err) < 0)
                 fail_msg("%s: %s", err.keyword, err.message);
-        assert_int_equal(wait_final(p, handle, 10000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, handle, LAB_PJOB_COMPLETED, 10000).state, LAB_PJOB_COMPLETED);
         assert_int_equal(lab_printer_status(p, &s, &err), 0);
         assert_int_equal(s.n_supplies, 1);
         assert_int_equal(s.supplies[0].level, 40);
@@ -272,8 +253,8 @@ static void test_busy(void **state)
         /* Accepted only once the slow job was done: the busy answers were retried. */
         assert_true(lab_test_now_ms() - t0 >= 800);
         assert_true(lab_test_now_ms() - t0 < 8000);
-        assert_int_equal(wait_final(p, slow, 1000).state, LAB_PJOB_COMPLETED);
-        assert_int_equal(wait_final(p, handle, 10000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, slow, LAB_PJOB_COMPLETED, 1000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, handle, LAB_PJOB_COMPLETED, 10000).state, LAB_PJOB_COMPLETED);
         free(slow);
         free(handle);
         lab_printer_close(quick);
@@ -290,13 +271,13 @@ static void test_cancel(void **state)
 
         wait_processing(p, slow, 3000);
         assert_int_equal(lab_printer_cancel(p, slow, &err), 0);
-        st = wait_final(p, slow, 6000);
+        st = ipp_wait_job(p, slow, LAB_PJOB_COMPLETED, 6000);
         assert_int_equal(st.state, LAB_PJOB_CANCELED);
         assert_non_null(strstr(st.reasons, "canceled"));
         assert_int_equal(lab_printer_cancel(p, slow, &err), 0);
 
         done = submit_ok(p, "cancel-done");
-        assert_int_equal(wait_final(p, done, 10000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, done, LAB_PJOB_COMPLETED, 10000).state, LAB_PJOB_COMPLETED);
         assert_int_equal(lab_printer_cancel(p, done, &err), 0);
         assert_int_equal(lab_printer_cancel(p, "987654", &err), -ENOENT);
         assert_string_equal(err.keyword, "printer_job_unknown");
@@ -319,7 +300,7 @@ static void test_find_by_name(void **state)
         assert_string_equal(found, handle);
         assert_true(st.state == LAB_PJOB_PROCESSING || st.state == LAB_PJOB_PENDING ||
                     st.state == LAB_PJOB_COMPLETED);
-        assert_int_equal(wait_final(p, found, 10000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, found, LAB_PJOB_COMPLETED, 10000).state, LAB_PJOB_COMPLETED);
         free(found);
         found = NULL;
         assert_int_equal(lab_printer_find_job(p, "job-find/1/2", &found, &st, NULL, &err), -ENOENT);
@@ -349,7 +330,7 @@ static void test_memory_across_restart(void **state)
         lab_error_t err = {0};
         time_t before = time(NULL);
 
-        assert_int_equal(wait_final(p, handle, 10000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, handle, LAB_PJOB_COMPLETED, 10000).state, LAB_PJOB_COMPLETED);
         assert_int_equal(lab_printer_status(p, &s1, &err), 0);
         assert_true(s1.boot > 0 && s1.boot <= before);
         sleep(2);

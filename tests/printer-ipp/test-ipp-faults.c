@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "ipp-peer.h"
+#include "ipp-wait.h"
 #include "printer.h"
 #include "testutil.h"
 
@@ -72,26 +73,6 @@ static char *submit_ok(lab_printer_t *p, const char *id)
         return handle;
 }
 
-/* Poll the job until its state is want or final (at most ms); returns the last status. */
-static lab_pjob_status_t wait_state(lab_printer_t *p, const char *handle, lab_pjob_state_t want,
-                                    int ms)
-{
-        long long end = lab_test_now_ms() + ms;
-        lab_pjob_status_t st = {0};
-        lab_error_t err = {0};
-
-        while (lab_test_now_ms() < end) {
-                if (lab_printer_job_status(p, handle, &st, &err) < 0)
-                        fail_msg("job %s: %s: %s", handle, err.keyword, err.message);
-                if (st.state == want || st.state == LAB_PJOB_COMPLETED ||
-                    st.state == LAB_PJOB_ABORTED || st.state == LAB_PJOB_CANCELED)
-                        return st;
-                usleep(50000);
-        }
-        fail_msg("job %s: still %s after %d ms", handle, lab_pjob_state_to_string(st.state), ms);
-        return st;
-}
-
 /* The printer is SIGKILLed while printing: the job and the printer read as unreachable. */
 static void test_killed_mid_job(void **state)
 {
@@ -107,7 +88,7 @@ static void test_killed_mid_job(void **state)
         ipp_peer_start_eve(&eve, "labagent-killed");
         p = open_peer(&eve, "killed", 3000);
         handle = submit_ok(p, "hang-killed"); /* the job script sleeps 30 s */
-        assert_int_equal(wait_state(p, handle, LAB_PJOB_PROCESSING, 3000).state,
+        assert_int_equal(ipp_wait_job(p, handle, LAB_PJOB_PROCESSING, 3000).state,
                          LAB_PJOB_PROCESSING);
 
         ipp_peer_crash(&eve);
@@ -146,7 +127,7 @@ static void test_media_empty(void **state)
         p = open_peer(&eve, "empty", 3000);
         /* The job script writes STATE: +media-empty-error and ERROR: Ribbon end, exits 1. */
         handle = submit_ok(p, "empty-1");
-        st = wait_state(p, handle, LAB_PJOB_ABORTED, 8000);
+        st = ipp_wait_job(p, handle, LAB_PJOB_ABORTED, 8000);
         assert_int_equal(st.state, LAB_PJOB_ABORTED);
         assert_non_null(strstr(st.reasons, "aborted-by-system"));
         assert_non_null(strstr(st.message, "Ribbon end"));

@@ -24,6 +24,7 @@
 #include <cmocka.h>
 
 #include "ipp-peer.h"
+#include "ipp-wait.h"
 #include "macro.h"
 #include "printer.h"
 #include "render-private.h"
@@ -139,25 +140,6 @@ static const lab_printer_size_t *size_named(const lab_printer_caps_t *caps, cons
                         return &caps->sizes[i];
         fail_msg("no size %s among %zu", name, caps->n_sizes);
         return NULL;
-}
-
-/* Poll a job until it is final or held stopped (at most ms). */
-static lab_pjob_status_t wait_settled(lab_printer_t *p, const char *handle, int ms)
-{
-        long long end = lab_test_now_ms() + ms;
-        lab_pjob_status_t st = {0};
-        lab_error_t err = {0};
-
-        while (lab_test_now_ms() < end) {
-                if (lab_printer_job_status(p, handle, &st, &err) < 0)
-                        fail_msg("job %s: %s: %s", handle, err.keyword, err.message);
-                if (st.state == LAB_PJOB_COMPLETED || st.state == LAB_PJOB_ABORTED ||
-                    st.state == LAB_PJOB_CANCELED || st.stopped)
-                        return st;
-                usleep(100000);
-        }
-        fail_msg("job %s: still %s after %d ms", handle, lab_pjob_state_to_string(st.state), ms);
-        return st;
 }
 
 /* Bytes in the device file of queue (0 when it is not there). */
@@ -286,20 +268,29 @@ static char *submit(lab_printer_t *p, const char *id, const char *file, const ch
         return handle;
 }
 
+/* Submit (it must be taken) and wait until the job settles; *ret_handle gets its handle. */
+static lab_pjob_status_t print_settled(lab_printer_t *p, const char *id, const char *file,
+                                       const char *media, const lab_config_pair_t *options,
+                                       size_t n_options, char **ret_handle)
+{
+        lab_error_t err = {0};
+
+        *ret_handle = submit(p, id, file, media, options, n_options, &err);
+        if (!*ret_handle)
+                fail_msg("submit %s: %s: %s", id, err.keyword, err.message);
+        return ipp_wait_job(p, *ret_handle, LAB_PJOB_COMPLETED, 30000);
+}
+
 /* A 4x6 prints at 4x6 on both queues (the device data of one 4x6 print), options reaching it. */
 static void test_print_4x6(void **state)
 {
         lab_config_pair_t opts[] = {{"StpImageType", "Photo"}};
         lab_printer_t *p = open_queue(&ds620, "ds620");
-        lab_error_t err = {0};
         _cleanup_free_ char *handle = NULL, *log = NULL, *log_path = NULL;
         lab_pjob_status_t st;
         size_t len;
 
-        handle = submit(p, "gp-4x6", photo_4x6, "na_index-4x6_4x6in", opts, 1, &err);
-        if (!handle)
-                fail_msg("submit: %s: %s", err.keyword, err.message);
-        st = wait_settled(p, handle, 30000);
+        st = print_settled(p, "gp-4x6", photo_4x6, "na_index-4x6_4x6in", opts, 1, &handle);
         assert_int_equal(st.state, LAB_PJOB_COMPLETED);
         assert_int_equal(device_size("ds620"), DS620_4X6_BYTES);
         log_path = lab_test_path(ds620.dir, "log/error_log");
@@ -311,10 +302,7 @@ static void test_print_4x6(void **state)
 
         p = open_queue(&d90, "d90");
         free(handle);
-        handle = submit(p, "gp-d90", photo_d90, "na_index-4x6_4x6in", NULL, 0, &err);
-        if (!handle)
-                fail_msg("submit: %s: %s", err.keyword, err.message);
-        st = wait_settled(p, handle, 30000);
+        st = print_settled(p, "gp-d90", photo_d90, "na_index-4x6_4x6in", NULL, 0, &handle);
         assert_int_equal(st.state, LAB_PJOB_COMPLETED);
         /* 1024 bytes of headers, packed RGB of 1852 x 1226, a 6-byte trailer. */
         assert_int_equal(device_size("d90"), 1024 + D90_W * D90_H * 3 + 6);
@@ -392,10 +380,7 @@ static void test_filter_failed(void **state)
         _cleanup_free_ char *handle = NULL;
         lab_pjob_status_t st;
 
-        handle = submit(p, "gp-crafted", crafted, "na_index-4x6_4x6in", NULL, 0, &err);
-        if (!handle)
-                fail_msg("submit: %s: %s", err.keyword, err.message);
-        st = wait_settled(p, handle, 30000);
+        st = print_settled(p, "gp-crafted", crafted, "na_index-4x6_4x6in", NULL, 0, &handle);
         assert_true(st.stopped);
         assert_int_equal(st.state, LAB_PJOB_PROCESSING);
         assert_non_null(strstr(st.message, "could not be opened"));
@@ -414,22 +399,15 @@ static void test_filter_failed(void **state)
 static void test_media_mismatch(void **state)
 {
         lab_printer_t *p = open_queue(&usb, "ds620usb");
-        lab_error_t err = {0};
         _cleanup_free_ char *handle = NULL, *handle2 = NULL;
         lab_pjob_status_t st;
 
-        handle = submit(p, "gp-5x7", photo_5x7, "na_5x7_5x7in", NULL, 0, &err);
-        if (!handle)
-                fail_msg("submit: %s: %s", err.keyword, err.message);
-        st = wait_settled(p, handle, 30000);
+        st = print_settled(p, "gp-5x7", photo_5x7, "na_5x7_5x7in", NULL, 0, &handle);
         assert_int_equal(st.state, LAB_PJOB_CANCELED);
         assert_non_null(strstr(st.message, "Incorrect media"));
         assert_string_equal(lab_pjob_failure(&st), "media_mismatch");
 
-        handle2 = submit(p, "gp-6x4", photo_4x6, "na_index-4x6_4x6in", NULL, 0, &err);
-        if (!handle2)
-                fail_msg("submit: %s: %s", err.keyword, err.message);
-        st = wait_settled(p, handle2, 30000);
+        st = print_settled(p, "gp-6x4", photo_4x6, "na_index-4x6_4x6in", NULL, 0, &handle2);
         assert_int_equal(st.state, LAB_PJOB_COMPLETED);
         lab_printer_close(p);
 }
