@@ -111,7 +111,7 @@ struct pst_printer_s {
         struct {
                 char media[64];
                 char why[LAB_ERROR_MESSAGE_MAX];
-        } misfit[LAB_PRINTER_MEDIA_MAX]; /* media its queue would crop or resample (caps) */
+        } misfit[LAB_PRINTER_MEDIA_MAX]; /* media it lacks, or would crop or resample (caps) */
         size_t n_misfit;
         bool caps_known;
         uint64_t next_status; /* CLOCK_MONOTONIC usec */
@@ -773,11 +773,12 @@ static void apply_cancel(pst_printer_t *p, op_t *op)
 }
 
 /*
- * The registry's media table for p's model against the sizes p offers: a
- * size whose imageable area the table's pixels do not fill exactly would be
- * cropped or resampled by the queue's filter, so that media is not sent to
- * p (lab_print_stage_unfit says why). A size p does not have is refused
- * when a job needs it (printer_refused, naming p's sizes); logged here.
+ * The registry's media table for p's model against the sizes p offers. A
+ * size p does not have, or has twice (printer_refused, naming p's sizes),
+ * and a size whose imageable area the table's pixels do not fill exactly
+ * (media_size_mismatch: the queue's filter would crop or resample it) are
+ * not sent to p: lab_print_stage_unfit says why, so the router looks
+ * elsewhere (or holds the job with that reason). Submit refuses them too.
  */
 static void check_media_table(pst_printer_t *p, const lab_printer_caps_t *caps)
 {
@@ -795,20 +796,16 @@ static void check_media_table(pst_printer_t *p, const lab_printer_caps_t *caps)
 
                 if (lab_printer_media_choose(caps, p->name, mm->name,
                                              lab_config_pair_get(cp->media, cp->n_media, mm->name),
-                                             &size, why, sizeof why) < 0) {
-                        log_struct(LOG_WARNING,
-                                   LAB_FIELDS({"PRINTER", p->name},
-                                              {"ERROR_KEYWORD", "printer_refused"}),
-                                   "printer %s: model %s lists %s, which it cannot print: %s",
-                                   p->name, m->name, mm->name, why);
-                        continue;
-                }
-                if (!size || lab_printer_size_fits(size, p->name, mm->width, mm->height, mm->dpi,
-                                                   why, sizeof why))
+                                             &size, why, sizeof why) >= 0 &&
+                    (!size || lab_printer_size_fits(size, p->name, mm->width, mm->height, mm->dpi,
+                                                    why, sizeof why)))
                         continue;
                 log_struct(LOG_WARNING,
-                           LAB_FIELDS({"PRINTER", p->name}, {"ERROR_KEYWORD", "media_size_mismatch"}),
-                           "printer %s: %s is not sent to it: %s", p->name, mm->name, why);
+                           LAB_FIELDS({"PRINTER", p->name},
+                                      {"ERROR_KEYWORD", size ? "media_size_mismatch"
+                                                             : "printer_refused"}),
+                           "printer %s: %s (model %s) is not sent to it: %s", p->name, mm->name,
+                           m->name, why);
                 if (p->n_misfit < ELEMENTSOF(p->misfit)) {
                         snprintf(p->misfit[p->n_misfit].media, sizeof p->misfit[0].media, "%s",
                                  mm->name);

@@ -61,7 +61,10 @@ void lab_print_stage_kick(lab_print_stage_t *s);
  * nothing is known yet. For the router. Keywords: the printer's health
  * (lab_printer_status_available), media_not_loaded (the printer reports
  * what is loaded and the size is not among it), format_unsupported (the
- * printer lists its document formats and this is not one). Media type
+ * printer lists its document formats and this is not one), printer_refused
+ * (its model lists the size, the printer has no size that is it, or two)
+ * and media_size_mismatch (its queue would crop or resample the model's
+ * pixels for that size), both from its capabilities. Media type
  * (glossy, matte) is not compared: dye-sublimation printers make both from
  * the same ribbon.
  */
