@@ -797,8 +797,9 @@ static void check_media_table(pst_printer_t *p, const lab_printer_caps_t *caps)
                 if (lab_printer_media_choose(caps, p->name, mm->name,
                                              lab_config_pair_get(cp->media, cp->n_media, mm->name),
                                              &size, why, sizeof why) >= 0 &&
-                    (!size || lab_printer_size_fits(size, p->name, mm->width, mm->height, mm->dpi,
-                                                    why, sizeof why)))
+                    (!size || !caps->ppd ||
+                     lab_printer_size_fits(size, p->name, mm->width, mm->height, mm->dpi, why,
+                                           sizeof why)))
                         continue;
                 log_struct(LOG_WARNING,
                            LAB_FIELDS({"PRINTER", p->name},

@@ -256,6 +256,96 @@ static void supplies_from_markers(ipp_t *resp, lab_printer_status_t *ret)
         }
 }
 
+/*
+ * A media-col's size: its media-size-name, else the PWG name of its
+ * media-size (into name, "" when neither), and the dimensions in hundredths
+ * of mm (*x, *y may be NULL; 0 when not given).
+ */
+static void col_size_name(ipp_t *col, char *name, size_t size, int *x, int *y)
+{
+        ipp_attribute_t *dims = find(col, "media-size");
+        ipp_t *dim = dims && ippGetValueTag(dims) == IPP_TAG_BEGIN_COLLECTION
+                         ? ippGetCollection(dims, 0)
+                         : NULL;
+        ipp_attribute_t *xa = dim ? find(dim, "x-dimension") : NULL;
+        ipp_attribute_t *ya = dim ? find(dim, "y-dimension") : NULL;
+        int xv = attr_is_int(xa) && ippGetValueTag(xa) == IPP_TAG_INTEGER ? ippGetInteger(xa, 0) : 0;
+        int yv = attr_is_int(ya) && ippGetValueTag(ya) == IPP_TAG_INTEGER ? ippGetInteger(ya, 0) : 0;
+
+        if (xv <= 0 || yv <= 0 || xv > 1000000 || yv > 1000000)
+                xv = yv = 0;
+        copy_clean(name, size, attr_str(find(col, "media-size-name"), 0));
+        if (!name[0] && xv > 0) {
+                pwg_media_t *pwg = pwgMediaForSize(xv, yv);
+                if (pwg)
+                        copy_clean(name, size, pwg->pwg);
+        }
+        if (x)
+                *x = xv;
+        if (y)
+                *y = yv;
+}
+
+/* A non-negative integer member of a collection, 0 when absent or wrong. */
+static int col_int(ipp_t *col, const char *name)
+{
+        ipp_attribute_t *a = find(col, name);
+
+        return attr_is_int(a) && ippGetValueTag(a) == IPP_TAG_INTEGER && ippGetInteger(a, 0) > 0 &&
+                       ippGetInteger(a, 0) < 1000000
+                   ? ippGetInteger(a, 0)
+                   : 0;
+}
+
+/* Hundredths of mm in points. */
+static double hmm_to_points(int v)
+{
+        return v * 72.0 / 2540.0;
+}
+
+/*
+ * The sizes of media-col-database (once per name: it lists a size per type
+ * and source), with the imageable area the margins leave. 0 or -ENOMEM.
+ */
+static int sizes_from_database(ipp_t *resp, lab_printer_caps_t *ret)
+{
+        ipp_attribute_t *db = find(resp, "media-col-database");
+        int n = db && ippGetValueTag(db) == IPP_TAG_BEGIN_COLLECTION ? ippGetCount(db) : 0;
+        lab_printer_size_t *v;
+
+        if (n <= 0)
+                return 0;
+        v = calloc((size_t)(n < CAPS_LIST_MAX ? n : CAPS_LIST_MAX), sizeof *v);
+        if (!v)
+                return -ENOMEM;
+        ret->sizes = v;
+        for (int i = 0; i < n && ret->n_sizes < CAPS_LIST_MAX; i++) {
+                ipp_t *col = ippGetCollection(db, i);
+                lab_printer_size_t *d = &v[ret->n_sizes];
+                int x, y, w, h;
+                bool seen = false;
+
+                if (!col)
+                        continue;
+                *d = (lab_printer_size_t){0};
+                col_size_name(col, d->name, sizeof d->name, &x, &y);
+                for (size_t k = 0; k < ret->n_sizes && !seen; k++)
+                        seen = strcmp(v[k].name, d->name) == 0;
+                if (!d->name[0] || x <= 0 || seen)
+                        continue;
+                w = x - col_int(col, "media-left-margin") - col_int(col, "media-right-margin");
+                h = y - col_int(col, "media-top-margin") - col_int(col, "media-bottom-margin");
+                if (w <= 0 || h <= 0)
+                        continue;
+                d->nominal_w = x;
+                d->nominal_h = y;
+                d->area_w = hmm_to_points(w);
+                d->area_h = hmm_to_points(h);
+                ret->n_sizes++;
+        }
+        return 0;
+}
+
 /* Loaded media from media-col-ready, else media-ready. */
 static void media_from(ipp_t *resp, lab_printer_status_t *ret)
 {
@@ -267,27 +357,11 @@ static void media_from(ipp_t *resp, lab_printer_status_t *ret)
                      i++) {
                         ipp_t *col = ippGetCollection(cols, i);
                         lab_media_ready_t *m = &ret->media[ret->n_media];
-                        ipp_attribute_t *size;
 
                         if (!col)
                                 continue;
                         *m = (lab_media_ready_t){0};
-                        copy_clean(m->size, sizeof m->size,
-                                   attr_str(find(col, "media-size-name"), 0));
-                        size = find(col, "media-size");
-                        if (!m->size[0] && size &&
-                            ippGetValueTag(size) == IPP_TAG_BEGIN_COLLECTION) {
-                                ipp_t *dim = ippGetCollection(size, 0);
-                                ipp_attribute_t *x = dim ? find(dim, "x-dimension") : NULL;
-                                ipp_attribute_t *y = dim ? find(dim, "y-dimension") : NULL;
-                                if (attr_is_int(x) && attr_is_int(y) && ippGetInteger(x, 0) > 0 &&
-                                    ippGetInteger(y, 0) > 0) {
-                                        pwg_media_t *pwg = pwgMediaForSize(ippGetInteger(x, 0),
-                                                                           ippGetInteger(y, 0));
-                                        if (pwg)
-                                                copy_clean(m->size, sizeof m->size, pwg->pwg);
-                                }
-                        }
+                        col_size_name(col, m->size, sizeof m->size, NULL, NULL);
                         copy_clean(m->type, sizeof m->type, attr_str(find(col, "media-type"), 0));
                         copy_clean(m->source, sizeof m->source,
                                    attr_str(find(col, "media-source"), 0));
@@ -409,6 +483,8 @@ int lab_ipp_caps_from(ipp_t *resp, lab_printer_caps_t *ret)
                 r = list_collect(resp, "document-format-supported", &ret->formats, &ret->n_formats);
         if (r >= 0)
                 r = resolutions_collect(resp, ret);
+        if (r >= 0)
+                r = sizes_from_database(resp, ret);
         if (r < 0) {
                 lab_printer_caps_done(ret);
                 return r;

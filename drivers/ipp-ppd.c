@@ -55,6 +55,9 @@ static int read_sizes(ppd_file_t *ppd, lab_printer_caps_t *caps)
         v = calloc((size_t)ppd->num_sizes, sizeof *v);
         if (!v)
                 return -ENOMEM;
+        /* The PPD's sizes replace what IPP said (a cupsd makes its media-col-database up). */
+        free(caps->sizes);
+        caps->n_sizes = 0;
         for (int i = 0; i < ppd->num_sizes; i++) {
                 const ppd_size_t *s = &ppd->sizes[i];
                 ppd_choice_t *c = page ? ppdFindChoice(page, s->name) : NULL;

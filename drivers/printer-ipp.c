@@ -625,7 +625,9 @@ static int add_size(ipp_printer_t *p, ipp_t *req, const lab_print_request_t *rq,
         }
         if (size) {
                 ippAddString(req, IPP_TAG_JOB, IPP_TAG_KEYWORD, "media", NULL, size->name);
-                ippAddString(req, IPP_TAG_JOB, IPP_TAG_KEYWORD, "PageSize", NULL, size->name);
+                if (caps->ppd)
+                        ippAddString(req, IPP_TAG_JOB, IPP_TAG_KEYWORD, "PageSize", NULL,
+                                     size->name);
                 return 0;
         }
         if (rq->queue_media) {

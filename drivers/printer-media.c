@@ -59,10 +59,11 @@ static bool same_size(int w, int h, int pw, int ph)
 static void list_choices(const lab_printer_caps_t *caps, bool only_matching, int pw, int ph,
                          char *buf, size_t size, size_t used)
 {
-        size_t count = caps->ppd ? caps->n_sizes : caps->n_media, shown = 0;
+        bool by_size = caps->ppd || only_matching;
+        size_t count = by_size ? caps->n_sizes : caps->n_media, shown = 0;
 
         for (size_t i = 0; i < count && used + 1 < size; i++) {
-                const lab_printer_size_t *s = caps->ppd ? &caps->sizes[i] : NULL;
+                const lab_printer_size_t *s = by_size ? &caps->sizes[i] : NULL;
                 const char *name = s ? s->name : caps->media[i];
                 int n;
 
@@ -110,12 +111,13 @@ int lab_printer_media_choose(const lab_printer_caps_t *caps, const char *printer
         }
         /* A PWG name the printer lists is its own (cupsd maps it through its PPD); not the
            custom_WxHmm names cupsd makes up from a PPD's dimensions, which several sizes share. */
-        if ((!caps->ppd && caps->n_media == 0) ||
+        if ((!caps->ppd && caps->n_media == 0 && caps->n_sizes == 0) ||
             (lab_printer_caps_has(caps->media, caps->n_media, media) &&
              (!caps->ppd || strncmp(media, "custom_", 7) != 0)))
                 return 0;
         pwg = pwgMediaForPWG(media);
-        if (caps->ppd && pwg)
+        /* By what the size is: a PPD's sizes, or an IPP printer's media-col-database. */
+        if (pwg)
                 for (size_t i = 0; i < caps->n_sizes; i++) {
                         const lab_printer_size_t *s = &caps->sizes[i];
 

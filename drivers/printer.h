@@ -152,7 +152,8 @@ typedef struct lab_printer_caps_s {
         size_t n_resolutions;
         bool color;      /* print-color-mode-supported includes color */
         char *make_model; /* printer-make-and-model, or NULL */
-        lab_printer_size_t *sizes; /* the sizes it offers with their imageable areas */
+        lab_printer_size_t *sizes; /* the sizes it offers with their imageable areas (a CUPS
+                                      queue's PPD, else media-col-database) */
         size_t n_sizes;
         bool ppd;          /* sizes are a CUPS queue's PPD PageSizes: send their names */
         bool scaling_none; /* print-scaling-supported includes none */
@@ -345,8 +346,8 @@ void lab_printer_reason_parse(const char *value, lab_printer_reason_t *out);
  * explicit (printers[].media's name for it, or NULL) must be one of the
  * printer's sizes (PPD name) or media-supported names. Otherwise: a PWG name
  * the printer lists in media-supported is sent as it is (*ret NULL); else the
- * one plain size whose nominal size is media's (within 1 mm, either way
- * round). 0 with *ret (NULL: send media itself); -ENOENT (no such size) or
+ * one plain size (a PPD's, or media-col-database's) whose nominal size is
+ * media's (within 1 mm, either way round). 0 with *ret (NULL: send media itself); -ENOENT (no such size) or
  * -EEXIST (more than one: a guess) with "printer_refused: ..." in why naming
  * the printer's choices.
  */
