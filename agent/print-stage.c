@@ -290,6 +290,11 @@ static void op_work(void *userdata)
                         oc->r = oc->handle
                                     ? lab_printer_job_status(drv, oc->handle, &oc->st, &oc->err)
                                     : -ENOENT;
+                        /* Another job under that handle: the printer restarted and gave its id
+                           to a new job. Ours is asked for by name, as one it does not know. */
+                        if (oc->r >= 0 && oc->st.job_name[0] &&
+                            strcmp(oc->st.job_name, oc->job_name) != 0)
+                                oc->r = -ENOENT;
                         /* Held where it will not go on by itself (a CUPS filter failed): take
                            it back, so it cannot print later, and count the attempt failed. */
                         if (oc->r >= 0 && oc->st.stopped && oc->st.state == LAB_PJOB_PROCESSING) {

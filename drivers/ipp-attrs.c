@@ -596,6 +596,7 @@ void lab_ipp_job_status_from(ipp_t *resp, lab_pjob_status_t *ret)
                 if (ippGetGroupTag(a) == IPP_TAG_JOB)
                         job_rec_add(&j, a);
         *ret = j.status;
+        copy_clean(ret->job_name, sizeof ret->job_name, j.name);
 }
 
 /* Whether a job record is of a finished job with the time it ended. */

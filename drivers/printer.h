@@ -176,6 +176,8 @@ typedef enum lab_pjob_state_e {
         LAB_PJOB_UNKNOWN,    /* the printer cannot tell (it vanished mid-job) */
 } lab_pjob_state_t;
 
+#define LAB_PRINTER_JOB_NAME_MAX 160
+
 typedef struct lab_pjob_status_s {
         lab_pjob_state_t state;
         bool stopped;              /* IPP processing-stopped: held at the printer, which will not
@@ -184,6 +186,9 @@ typedef struct lab_pjob_status_s {
         char reasons[256];         /* job-state-reasons, comma-separated, or the driver's keyword */
         char message[256];         /* job-state-message (else job-printer-state-message, what
                                       a CUPS filter or backend said), or the minilab's error */
+        char job_name[LAB_PRINTER_JOB_NAME_MAX]; /* the job-name the printer has for it, ""
+                                                    unknown: a printer that restarted can
+                                                    give a job-id to another job */
 } lab_pjob_status_t;
 
 typedef struct lab_print_request_s {
@@ -200,8 +205,6 @@ typedef struct lab_print_request_s {
         const lab_config_pair_t *options; /* printers[].options: job attributes for every job */
         size_t n_options;
 } lab_print_request_t;
-
-#define LAB_PRINTER_JOB_NAME_MAX 160
 
 /*
  * The stable job name for copy `copy` (1-based) of lab job job_id, attempt

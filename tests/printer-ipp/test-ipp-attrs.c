@@ -390,12 +390,29 @@ static void test_job_status(void **state)
         ippAddStrings(r, IPP_TAG_JOB, IPP_TAG_KEYWORD, "job-state-reasons", 3, NULL, reasons);
         ippAddString(r, IPP_TAG_JOB, IPP_TAG_TEXT, "job-state-message", NULL, " Ribbon end");
         ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_INTEGER, "job-impressions-completed", 1);
+        ippAddString(r, IPP_TAG_JOB, IPP_TAG_NAME, "job-name", NULL, "job-7/1/2");
         st = (lab_pjob_status_t){0};
         lab_ipp_job_status_from(r, &st);
         assert_int_equal(st.state, LAB_PJOB_ABORTED);
+        assert_false(st.stopped);
         assert_string_equal(st.reasons, "aborted-by-system,job-completed-with-errors");
         assert_string_equal(st.message, " Ribbon end");
         assert_int_equal(st.impressions_completed, 1);
+        assert_string_equal(st.job_name, "job-7/1/2");
+        ippDelete(r);
+
+        /* Held by cupsd after a filter failed: stopped, its words in job-printer-state-message. */
+        r = printer_resp();
+        ippAddInteger(r, IPP_TAG_JOB, IPP_TAG_ENUM, "job-state", IPP_JSTATE_STOPPED);
+        ippAddString(r, IPP_TAG_JOB, IPP_TAG_TEXT, "job-printer-state-message", NULL,
+                     "The print file could not be opened.");
+        ippAddString(r, IPP_TAG_JOB, IPP_TAG_TEXT, "job-state-message", NULL, "");
+        st = (lab_pjob_status_t){0};
+        lab_ipp_job_status_from(r, &st);
+        assert_int_equal(st.state, LAB_PJOB_PROCESSING);
+        assert_true(st.stopped);
+        assert_string_equal(st.message, "The print file could not be opened.");
+        assert_string_equal(st.job_name, "");
         ippDelete(r);
 
         /* Nothing known: unknown state, -1 impressions; reasons that do not fit are dropped whole.
