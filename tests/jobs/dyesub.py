@@ -24,10 +24,11 @@ The layouts (../shared/design/TEST-PEERS-gutenprint.md, seen with Gutenprint
 
 Where pixel (x, y) of the portrait image sent (the PPD's imageable area at
 300 dpi) lies in the raster, by model and raster size (LAYOUTS): 4x6 is
-printed across the head (rotated), 5x7 along it; the rest of the raster is
-the white bleed Gutenprint adds.
+printed across the head (rotated), 5x7 and 6x8 along it (mirrored on the
+DS620); the rest of the raster is the white bleed Gutenprint adds.
 """
 
+import math
 import os
 import random
 import shutil
@@ -52,6 +53,11 @@ LAYOUTS = {
     # PPD w360h504: 372x510.72 pt, no margins; imagetoraster makes it 1550x2127 (it
     # rounds 2128.0 down), Gutenprint adds one white row.
     ("mitsubishi-d90dw", 1550, 2128): ("w360h504", 1550, 2127, (0, 1, 0), (1, 0, 0)),
+    # PPD w432h576: 1920x2436 page, imageable 9.12 0 451.68 584.64 pt.
+    ("dnp-ds620", 1920, 2436): ("w432h576", 1844, 2436, (0, 1, 0), (-1, 0, 1881)),
+    # PPD w432h576: 444.48x582.72 pt, no margins; as 5x7, imagetoraster fills 2427 of the
+    # 2428 rows and Gutenprint adds one white row.
+    ("mitsubishi-d90dw", 1852, 2428): ("w432h576", 1852, 2427, (0, 1, 0), (1, 0, 0)),
 }
 
 DS620_COMMAND = 32  # ESC P + name (22) + length (8)
@@ -285,6 +291,102 @@ def write_jpeg(path, image, dpi=300, quality=95):
             data = f.read()
     with open(path, "wb") as f:
         f.write(with_jfif(data, dpi))
+
+
+def _segments(jpeg):
+    """The marker segments of a JPEG before its scan: [(marker byte, start, end)]."""
+    if jpeg[:2] != b"\xff\xd8":
+        raise DecodeError("not a JPEG (no SOI)")
+    out, i = [], 2
+    while i + 4 <= len(jpeg) and jpeg[i] == 0xFF and jpeg[i + 1] != 0xDA:
+        end = i + 2 + struct.unpack_from(">H", jpeg, i + 2)[0]
+        out.append((jpeg[i + 1], i, end))
+        i = end
+    if jpeg[i:i + 2] != b"\xff\xda":
+        raise DecodeError("JPEG: no scan after the marker segments (byte %d)" % i)
+    return out
+
+
+def without_app_markers(jpeg):
+    """JPEG bytes with every APPn segment (JFIF, EXIF, ICC, ...) removed, the image data
+    untouched: SOI is followed directly by DQT, which CUPS' imagetoraster refuses to open
+    ("The print file could not be opened.")."""
+    keep = bytearray(jpeg[:2])
+    last = 2
+    for marker, start, end in _segments(jpeg):
+        if 0xE0 <= marker <= 0xEF:
+            keep += jpeg[last:start]
+            last = end
+    return bytes(keep + jpeg[last:])
+
+
+def with_exif_orientation(jpeg, orientation):
+    """JPEG bytes whose EXIF (APP1) is replaced by one holding only the Orientation tag
+    (1-8; 6: the stored image is shown turned 90 degrees clockwise), after any JFIF APP0."""
+    tiff = (b"MM\x00\x2a\x00\x00\x00\x08" + b"\x00\x01"
+            + b"\x01\x12\x00\x03\x00\x00\x00\x01" + struct.pack(">H", orientation) + b"\x00\x00"
+            + b"\x00\x00\x00\x00")
+    app1 = b"\xff\xe1" + struct.pack(">H", 2 + 6 + len(tiff)) + b"Exif\x00\x00" + tiff
+    out, last, at = bytearray(), 0, 2
+    for marker, start, end in _segments(jpeg):
+        if marker == 0xE1 and jpeg[start + 4:start + 10] == b"Exif\x00\x00":
+            out += jpeg[last:start]
+            last = end
+        elif marker == 0xE0 and start == 2:
+            at = end
+    rest = bytes(out + jpeg[last:])  # offsets before `at` are unchanged (APP0 comes first)
+    return rest[:at] + app1 + rest[at:]
+
+
+def photo(path, width=3000, height=2000, profile=None, orientation=1, seed=1, quality=92):
+    """A photo-like JPEG master at path: a landscape (a sky graded to the horizon, a sun,
+    hills, saturated houses with hard edges) drawn at a quarter of the size, enlarged
+    (bicubic), with a perlin texture and film grain; the ICC profile file embedded and
+    the EXIF orientation set. Deterministic in seed (and the vips version)."""
+    rng = random.Random(seed)
+    w, h = width // 4, height // 4
+    horizon = h * 3 // 5
+    sky = [bytes((40 + 60 * y // horizon, 90 + 80 * y // horizon, 200 + 40 * y // horizon))
+           for y in range(horizon)]
+    rows = [bytearray(row * w) for row in sky] + [bytearray(w * 3) for _ in range(h - horizon)]
+    hills = [horizon - int(h / 8 * (0.5 + 0.5 * math.sin(x / w * 7 + seed)))
+             for x in range(w)]
+    for x in range(w):
+        for y in range(hills[x], h):
+            shade = 60 + 100 * (y - hills[x]) // max(h - hills[x], 1)
+            rows[y][3 * x:3 * x + 3] = bytes((shade // 3, shade, shade // 4))
+    sun = (w * 3 // 4, h // 5, h // 12)
+    for y in range(sun[1] - sun[2], sun[1] + sun[2]):
+        for x in range(sun[0] - sun[2], sun[0] + sun[2]):
+            if (x - sun[0]) ** 2 + (y - sun[1]) ** 2 <= sun[2] ** 2:
+                rows[y][3 * x:3 * x + 3] = b"\xff\xf0\xa0"
+    for _ in range(6):  # houses: saturated walls, dark windows
+        hw, hh = rng.randrange(w // 14, w // 7), rng.randrange(h // 10, h // 5)
+        x0, y1 = rng.randrange(0, w - hw), rng.randrange(horizon, h)
+        wall = bytes(rng.choice(((220, 30, 30), (30, 60, 200), (240, 200, 20), (20, 160, 60))))
+        for y in range(max(y1 - hh, 0), y1):
+            rows[y][3 * x0:3 * (x0 + hw)] = wall * hw
+            if (y - y1) % 12 < 5:
+                for x in range(x0 + 3, x0 + hw - 3, 10):
+                    rows[y][3 * x:3 * x + 12] = b"\x18\x18\x28" * 4
+    with tempfile.TemporaryDirectory(prefix="dyesub-") as tmp:
+        t = lambda name: os.path.join(tmp, name)  # noqa: E731
+        write_ppm(t("scene.ppm"), (w, h, b"".join(rows)))
+        _vips("resize", t("scene.ppm"), t("big.v"), str(width / w), "--kernel", "cubic")
+        _vips("perlin", t("p.v"), str(width), str(height), "--cell-size", "40", "--seed",
+              str(seed))
+        _vips("linear", t("p.v"), t("texture.v"), "24", "0")
+        _vips("gaussnoise", t("grain.v"), str(width), str(height), "--sigma", "4")
+        _vips("add", t("big.v"), t("texture.v"), t("a.v"))
+        _vips("add", t("a.v"), t("grain.v"), t("b.v"))
+        _vips("cast", t("b.v"), t("c.v"), "uchar")
+        _vips("copy", t("c.v"), t("d.v"), "--interpretation", "srgb")
+        _vips("jpegsave", t("d.v"), t("out.jpg"), "--Q", str(quality),
+              *(["--profile", profile] if profile else []))
+        with open(t("out.jpg"), "rb") as f:
+            data = f.read()
+    with open(path, "wb") as f:
+        f.write(with_exif_orientation(data, orientation))
 
 
 def chart(width, height, seed=1):

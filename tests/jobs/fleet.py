@@ -52,10 +52,12 @@ temp dir cleaned up, also on failure, when the dir is kept for a look):
                 with that media loaded (a 5x7 job is canceled: wrong media).
                 uri(q), config_entry(q), submit(q, path, title, options)
                 (lp), jobs(q) [(id, name, state)], job(q, id or name),
+                page_log() [(queue, id, name)] (a line per page printed),
                 wait_final / wait_completed(q, job, timeout), then
                 device_bytes(q) (truncated at the queue's next job);
                 printer(q), lpadmin_option(q, "StpGamma=1500"),
                 queue_defaults(q), disable(q, reason) / enable(q), purge(q).
+                GutenprintClass: a unittest mixin, one for a test class.
   Minilab       tests/printer-hotfolder/minilab.py on its own hot folder
                 (format generic by default), with a time limit; consumed(),
                 printed_job_names() (items it finished), violations();
@@ -78,9 +80,10 @@ temp dir cleaned up, also on failure, when the dir is kept for a look):
                 OneShot triggers: arm(callback, ...), disarm(), fired,
                 fired_job_name, wait_fired(timeout), errors.
   agent_config  the labagent.yaml text for a sandbox port, certificates dir,
-                printers (IppPrinter / Minilab .config_entry() dicts),
-                products, render.workers, profiles.directory = the repo's
-                profiles/.
+                printers (IppPrinter / Minilab .config_entry() dicts; a dict
+                value such as options is written as a flow mapping),
+                products, render.workers, profiles.directory (the repo's
+                profiles/ unless FleetAgent(profiles_dir=) names another).
   FleetAgent    the labagent binary on one state dir (test_link.Agent, with
                 the config above): start (bounded wait for "ready" written by
                 *this* start), stop (SIGTERM, exit code), kill (SIGKILL),
@@ -106,7 +109,8 @@ temp dir cleaned up, also on failure, when the dir is kept for a look):
                 self.hotfolder_watcher(), self.fleet_agent(),
                 self.torture_printers() (the crash tortures' two
                 ippeveprinters and minilab); all cleaned up in tearDown.
-  main(doc)     run a test file: peers up, certificates, unittest, peers down.
+  main(doc)     run a test file: peers up, certificates, unittest, peers down
+                (peers=False: no D-Bus or avahi, for tests without ippeveprinter).
 
 The record of a print: ippeveprinter -k keeps every document it *received*,
 as SPOOL/<ipp job id>-<job name, '/' -> '_'>.<ext> (also for jobs that are
@@ -962,11 +966,16 @@ class Cupsd:
         self.client("cancel", "-a", "-x", queue, timeout=30)
 
     def _get_jobs(self, queue, which="all"):
-        """Get-Jobs on queue: [{"id", "name", "state"}]."""
+        """Get-Jobs on queue: [{"id", "name", "state"}]. time-at-completed is asked for
+        too: cupsd 2.4 unloads a finished job's attributes about a minute after it ended
+        and lists it without job-name to a Get-Jobs asking only job-id, job-name and
+        job-state (also right after a cancel, seen); asking for time-at-completed (or
+        job-printer-state-message, as the agent does) makes it load them."""
         status, groups = ipp_request(self.port, 0x000A, [
             (0x42, "requesting-user-name", "root"),
             (0x44, "which-jobs", which),
-            (0x44, "requested-attributes", ["job-id", "job-name", "job-state"])],
+            (0x44, "requested-attributes", ["job-id", "job-name", "job-state",
+                                            "time-at-completed"])],
             path="/printers/" + queue)
         if status >= 0x0100:
             raise OSError("Get-Jobs: status 0x%04x" % status)
@@ -1125,8 +1134,32 @@ class GutenprintCups(Cupsd):
         return int(m.group(1))
 
     def jobs(self, queue, which="all"):
-        """Get-Jobs on queue: [(id, name, state)], state an IPP keyword ("completed", ...)."""
-        return [(j["id"], j["name"], j["state"]) for j in self._get_jobs(queue, which)]
+        """Get-Jobs on queue: [(id, name, state)], state an IPP keyword ("completed", ...);
+        which="not-completed": the jobs not ended yet. A job Get-Jobs lists without its
+        name (cupsd does, now and then, for a job it has just cancelled) is asked for it
+        by Get-Job-Attributes."""
+        out = []
+        for j in self._get_jobs(queue, which):
+            if j["name"] is None:
+                j = dict(j, name=(self.job(queue, j["id"]) or {}).get("name"))
+            out.append((j["id"], j["name"], j["state"]))
+        return out
+
+    def page_log(self):
+        """cupsd's page_log: [(queue, job id, job name)], one per page a filter reported
+        (PageLogFormat's default: printer, user, job id, time, page, copies, billing,
+        host, job name, media, sides)."""
+        try:
+            with open(os.path.join(self.dir, "log", "page_log"), errors="replace") as f:
+                lines = f.read().splitlines()
+        except FileNotFoundError:
+            return []
+        out = []
+        for line in lines:
+            m = re.match(r"(\S+) \S+ (\d+) \[[^]]*\] \S+ \S+ \S+ \S+ (\S+)", line)
+            if m:
+                out.append((m.group(1), int(m.group(2)), m.group(3)))
+        return out
 
     def job(self, queue, job):
         """One job (its id, or its name: the newest job of that name) by
@@ -1226,6 +1259,52 @@ class GutenprintCups(Cupsd):
     def purge(self, queue):
         """cancel -a -x: every job of queue canceled and purged from the history."""
         self._purge(queue)
+
+
+class GutenprintClass:
+    """unittest mixin (put it first among the bases): one GutenprintCups for the whole
+    class (queues ds620, d90 and, with USB_MEDIA, ds620usb) in cls.classdir, as cls.gp.
+    set_up_class() (a classmethod hook) makes more class fixtures once cupsd runs.
+    cls.report: lines printed after the class's last test. A failing test prints the
+    tail of cupsd's error_log and keeps the dir for a look."""
+
+    USB_MEDIA = 300  # the DNP media code the USB backend's test mode says is loaded (6x4)
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.classdir = tempfile.mkdtemp(prefix="labagent-gutenprint-")
+        cls.failed = False
+        cls.report = []
+        cls.gp = GutenprintCups(cls.classdir, usb_media=cls.USB_MEDIA)
+        try:
+            cls.gp.start()
+            cls.set_up_class()
+        except BaseException:
+            cls.gp.stop()
+            print("kept for a look: " + cls.classdir, file=sys.stderr)
+            raise
+
+    @classmethod
+    def set_up_class(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gp.stop()
+        for line in cls.report:
+            print(line, file=sys.stderr)
+        if cls.failed:
+            print("kept for a look: " + cls.classdir, file=sys.stderr)
+        else:
+            shutil.rmtree(cls.classdir, ignore_errors=True)
+        super().tearDownClass()
+
+    def tearDown(self):
+        if not tl.AgentTestCase._outcome_ok(self):
+            type(self).failed = True
+            print("---- cupsd error_log tail ----\n" + self.gp.error_log(30), file=sys.stderr)
+        super().tearDown()
 
 
 # ---------------------------------------------------------------- minilab
@@ -1983,7 +2062,10 @@ _NOT_PLAIN = re.compile(r"^(true|false|null|~|yes|no|on|off|[-+]?[0-9.].*)$", re
 
 
 def _scalar(v):
-    """A YAML scalar the strict loader takes for the value's type."""
+    """A YAML scalar the strict loader takes for the value's type; a dict is a flow
+    mapping of such scalars ({StpColorCorrection: Raw, StpUseLUT: "False"})."""
+    if isinstance(v, dict):
+        return "{%s}" % ", ".join("%s: %s" % (_scalar(k), _scalar(x)) for k, x in v.items())
     if isinstance(v, bool):
         return "true" if v else "false"
     if isinstance(v, (int, float)):
@@ -2040,12 +2122,13 @@ class FleetAgent(tl.Agent):
     """The labagent binary on one state dir, configured by agent_config()."""
 
     def __init__(self, workdir, sandbox, printers, products=None, workers=2, client="client",
-                 platform=None, extra="", log_level="debug"):
+                 platform=None, extra="", log_level="debug", profiles_dir=PROFILES_DIR):
         super().__init__(workdir, sandbox.api_port, "", client)  # paths, then our own config
         self.log_level = log_level  # --log-level of every start
         with open(self.config, "w") as f:
             f.write(agent_config(sandbox.api_port, tl.CERTS, self.state, printers, products,
-                                 workers, client=client, platform=platform, extra=extra))
+                                 workers, profiles_dir=profiles_dir, client=client,
+                                 platform=platform, extra=extra))
         self.starts = 0
         self.kills = 0
         self.err = None
@@ -2419,13 +2502,15 @@ def sha256_file(path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def main(doc):
+def main(doc, peers=True):
     """Run the calling test file: usage 'FILE LABAGENT EVENT_WRITER [unittest args]'.
-    Starts D-Bus/avahi if nobody did (and stops only those), makes certificates."""
+    Starts D-Bus/avahi if nobody did (and stops only those; peers=False: never, for
+    tests without ippeveprinter), makes certificates."""
     state_dir = tempfile.mkdtemp(prefix="labagent-fleet-peers-")
+    need = peers
     peers = Peers(os.path.join(state_dir, "peers.state"))
     try:
-        if len(sys.argv) >= 3:
+        if need and len(sys.argv) >= 3:
             peers.start()
         return tl.main(module="__main__", doc=doc)
     finally:

@@ -6,8 +6,8 @@ Gutenprint dye-sub queue sends to the printer (fleet.GutenprintCups, decoded
 by dyesub.py). That judgement is only worth something if the peer is exact
 where it should be and the comparison fails where it should. So: test charts
 (gradients and noise) of exactly the imageable area at 300 dpi go through a
-cupsd of the test's own to the DS620 (4x6, 5x7) and CP-D90 (4x6, 5x7) queues
-with print-scaling=none, and the decoded printer data must equal the decoded
+cupsd of the test's own to the DS620 and CP-D90 queues (4x6, 5x7, 6x8) with
+print-scaling=none, and the decoded printer data must equal the decoded
 JPEG in every pixel; the same checks must fail for a resampled print, a
 shifted reference and a queue whose colour correction is changed behind our
 back; the decoder refuses garbage; the real USB backend in its test mode
@@ -18,10 +18,7 @@ device files 0600 root). Without printer-driver-gutenprint it fails, saying so.
 """
 
 import os
-import shutil
 import struct
-import sys
-import tempfile
 import time
 import unittest
 
@@ -35,6 +32,8 @@ CHARTS = {
     ("ds620", "w360h504"): (1548, 2138),
     ("d90", "w288h432"): (1226, 1852),
     ("d90", "w360h504"): (1550, 2127),  # imagetoraster rounds 2128.0 rows down
+    ("ds620", "w432h576"): (1844, 2436),
+    ("d90", "w432h576"): (1852, 2427),  # and 2428.0 too
 }
 DS620_4X6_PAGE = (1240, 1920)  # the PPD page with its bleed
 DS620_4X6_TOP = 38  # rows of bleed above the imageable area (9.12 pt)
@@ -65,43 +64,20 @@ def tiny_d90(cols, rows):
             + bytes(cols * rows * 3) + dyesub.D90_TRAILER)
 
 
-class GutenprintPeerTest(unittest.TestCase):
+class GutenprintPeerTest(fleet.GutenprintClass, unittest.TestCase):
     """One cupsd with the ds620, d90 and ds620usb queues for the whole class."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.dir = tempfile.mkdtemp(prefix="labagent-gutenprint-")
-        cls.failed = False
-        cls.timings = []  # (what, pixels, differing, seconds)
-        cls.cups = fleet.GutenprintCups(cls.dir, usb_media=DNP_MEDIA_6X4)
-        try:
-            cls.cups.start()
-        except BaseException:
-            cls.cups.stop()
-            print("kept for a look: " + cls.dir, file=sys.stderr)
-            raise
+    USB_MEDIA = DNP_MEDIA_6X4
 
-    @classmethod
-    def tearDownClass(cls):
-        cls.cups.stop()
-        for what, pixels, differing, seconds in cls.timings:
-            print("%-34s %8d pixels, %8d differ, job %.2f s" % (what, pixels, differing, seconds),
-                  file=sys.stderr)
-        if cls.failed:
-            print("kept for a look: " + cls.dir, file=sys.stderr)
-        else:
-            shutil.rmtree(cls.dir, ignore_errors=True)
-
-    def tearDown(self):
-        if not fleet.tl.AgentTestCase._outcome_ok(self):
-            type(self).failed = True
-            print("---- cupsd error_log tail ----\n" + self.cups.error_log(30), file=sys.stderr)
+    def timing(self, what, pixels, differing, seconds):
+        self.report.append("%-34s %8d pixels, %8d differ, job %.2f s"
+                           % (what, pixels, differing, seconds))
 
     # ------------------------------------------------------------ helpers
 
     def jpeg(self, name, width, height, seed):
         """A test chart as a JPEG with a 300 dpi JFIF header: (path, decoded image)."""
-        path = os.path.join(self.dir, name + ".jpg")
+        path = os.path.join(self.classdir, name + ".jpg")
         dyesub.write_jpeg(path, dyesub.chart(width, height, seed))
         return path, dyesub.decode_jpeg(path)
 
@@ -109,12 +85,12 @@ class GutenprintPeerTest(unittest.TestCase):
         """Print path on queue at PPD page size page; wait for completion: (decoded
         printer data, seconds from submit to completed)."""
         t0 = time.monotonic()
-        job = self.cups.submit(queue, path, title=os.path.basename(path),
+        job = self.gp.submit(queue, path, title=os.path.basename(path),
                                options=["PageSize=" + page] + list(options))
-        self.cups.wait_completed(queue, job, WAIT_JOB)
+        self.gp.wait_completed(queue, job, WAIT_JOB)
         seconds = time.monotonic() - t0
-        stream = self.cups.device_bytes(queue)
-        self.assertTrue(stream, "no printer data in %s" % self.cups.device_path(queue))
+        stream = self.gp.device_bytes(queue)
+        self.assertTrue(stream, "no printer data in %s" % self.gp.device_path(queue))
         return dyesub.decode(stream), seconds
 
     def assert_exact(self, queue, page, seed):
@@ -126,7 +102,7 @@ class GutenprintPeerTest(unittest.TestCase):
         got, seconds = self.print_job(queue, path, page)
         self.assertEqual(got[:2], (width, height), "%s %s: printed size" % (queue, page))
         differing = dyesub.compare(got, ref)
-        self.timings.append(("%s %s exact" % (queue, page), width * height, differing, seconds))
+        self.timing("%s %s exact" % (queue, page), width * height, differing, seconds)
         self.assertEqual(differing, 0, "%s %s: %d of %d pixels differ; first %s"
                          % (queue, page, differing, width * height,
                             dyesub.first_difference(got, ref)))
@@ -141,7 +117,7 @@ class GutenprintPeerTest(unittest.TestCase):
         shifted = dyesub.compare(dyesub.crop(got, 0, 0, width - 1, height),
                                  dyesub.crop(ref, 1, 0, width - 1, height))
         self.assertGreater(shifted, (width - 1) * height * 0.9, "a shifted reference matched")
-        self.timings.append(("ds620 w288h432 vs shifted ref", (width - 1) * height, shifted, 0))
+        self.timing("ds620 w288h432 vs shifted ref", (width - 1) * height, shifted, 0)
 
     def test_ds620_5x7_exact(self):
         self.assert_exact("ds620", "w360h504", seed=2)
@@ -151,6 +127,29 @@ class GutenprintPeerTest(unittest.TestCase):
 
     def test_d90_5x7_exact(self):
         self.assert_exact("d90", "w360h504", seed=4)
+
+    def test_ds620_6x8_exact(self):
+        self.assert_exact("ds620", "w432h576", seed=10)
+
+    def test_d90_6x8_exact(self):
+        self.assert_exact("d90", "w432h576", seed=11)
+
+    def test_d90_6x8_full_area_loses_its_last_row(self):
+        """The whole ImageableArea at 300 dpi (582.72 pt = 2428 rows) is one row more than
+        imagetoraster fills: the print is 1852x2427, the first 2427 rows exact, the last
+        lost (Gutenprint's white row in its place)."""
+        width, height = CHARTS[("d90", "w432h576")]
+        path, ref = self.jpeg("d90-6x8-2428", width, height + 1, seed=12)
+        got, seconds = self.print_job("d90", path, "w432h576")
+        self.assertEqual(got[:2], (width, height))
+        differing = dyesub.compare(got, dyesub.crop(ref, 0, 0, width, height))
+        self.timing("d90 w432h576 2428 rows", width * height, differing, seconds)
+        self.assertEqual(differing, 0)
+        stream = dyesub.parse(self.gp.device_bytes("d90"))
+        self.assertEqual((stream.cols, stream.rows), (width, height + 1))
+        for buf, off, stride in stream.channels:  # the raster's last row: white
+            last = buf[off + height * width * stride:off + (height + 1) * width * stride:stride]
+            self.assertEqual(set(last), {255})
 
     # ------------------------------------------------------------ must fail
 
@@ -163,12 +162,12 @@ class GutenprintPeerTest(unittest.TestCase):
         pixels = ref[0] * ref[1]
         got, seconds = self.print_job("ds620", path, "w288h432")
         differing = dyesub.compare(got, ref)
-        self.timings.append(("ds620 1240x1920 scaling=none", pixels, differing, seconds))
+        self.timing("ds620 1240x1920 scaling=none", pixels, differing, seconds)
         self.assertEqual(differing, 0, "the centre crop of the page: first difference %s"
                          % (dyesub.first_difference(got, ref),))
         got, seconds = self.print_job("ds620", path, "w288h432", options=())
         differing = dyesub.compare(got, ref)
-        self.timings.append(("ds620 1240x1920 default scaling", pixels, differing, seconds))
+        self.timing("ds620 1240x1920 default scaling", pixels, differing, seconds)
         self.assertGreater(differing, pixels // 2, "a resampled print matched the reference")
 
     def test_queue_default_changed_behind_our_back(self):
@@ -177,34 +176,34 @@ class GutenprintPeerTest(unittest.TestCase):
         width, height = CHARTS[("ds620", "w288h432")]
         path, ref = self.jpeg("ds620-gamma", width, height, seed=6)
         try:
-            self.cups.lpadmin_option("ds620", "StpGamma=1500")
-            defaults = self.cups.queue_defaults("ds620")
+            self.gp.lpadmin_option("ds620", "StpGamma=1500")
+            defaults = self.gp.queue_defaults("ds620")
             self.assertEqual((defaults.get("StpGamma"), defaults.get("StpColorCorrection"),
                               defaults.get("PageSize")), ("1500", "Raw", "w288h432"))
             got, seconds = self.print_job("ds620", path, "w288h432")
             differing = dyesub.compare(got, ref)
-            self.timings.append(("ds620 Raw + StpGamma=1500", width * height, differing,
-                                 seconds))
+            self.timing("ds620 Raw + StpGamma=1500", width * height, differing,
+                                 seconds)
             self.assertEqual(differing, 0, "Raw did not protect the print from StpGamma")
-            self.cups.lpadmin_option("ds620", "StpColorCorrection=None")
+            self.gp.lpadmin_option("ds620", "StpColorCorrection=None")
             got, seconds = self.print_job("ds620", path, "w288h432")
             differing = dyesub.compare(got, ref)
-            self.timings.append(("ds620 None + StpGamma=1500", width * height, differing,
-                                 seconds))
+            self.timing("ds620 None + StpGamma=1500", width * height, differing,
+                                 seconds)
             self.assertGreater(differing, width * height // 2,
                                "a gamma of 1.5 left the print unchanged")
         finally:
-            self.cups.lpadmin_option("ds620", "StpColorCorrection=Raw", "StpGamma=1000")
-        self.assertEqual(self.cups.queue_defaults("ds620").get("StpColorCorrection"), "Raw")
+            self.gp.lpadmin_option("ds620", "StpColorCorrection=Raw", "StpGamma=1000")
+        self.assertEqual(self.gp.queue_defaults("ds620").get("StpColorCorrection"), "Raw")
 
     def test_decoder_refuses_what_it_cannot_read(self):
         width, height = CHARTS[("ds620", "w288h432")]
         path, _ = self.jpeg("ds620-garbage", width, height, seed=7)
         self.print_job("ds620", path, "w288h432")
-        ds620 = self.cups.device_bytes("ds620")
+        ds620 = self.gp.device_bytes("ds620")
         path, _ = self.jpeg("d90-garbage", *CHARTS[("d90", "w288h432")], seed=7)
         self.print_job("d90", path, "w288h432")
-        d90 = self.cups.device_bytes("d90")
+        d90 = self.gp.device_bytes("d90")
         plane = ds620.index(b"IMAGE YPLANE") - 2
         bad = {
             "empty": b"",
@@ -241,12 +240,12 @@ class GutenprintPeerTest(unittest.TestCase):
         for page, want in (("w288h432", "completed"), ("w360h504", "canceled")):
             width, height = CHARTS[("ds620", page)]
             path, _ = self.jpeg("usb-" + page, width, height, seed=8)
-            job = self.cups.submit(fleet.GUTENPRINT_USB_QUEUE, path,
+            job = self.gp.submit(fleet.GUTENPRINT_USB_QUEUE, path,
                                    options=["PageSize=" + page, "print-scaling=none"])
-            info = self.cups.wait_final(fleet.GUTENPRINT_USB_QUEUE, job, WAIT_JOB)
+            info = self.gp.wait_final(fleet.GUTENPRINT_USB_QUEUE, job, WAIT_JOB)
             self.assertEqual(info["state"], want, "%s: %s" % (page, info))
         self.assertIn("Incorrect media for job loaded (300 vs 3)", info["message"])
-        printer = self.cups.printer(fleet.GUTENPRINT_USB_QUEUE)
+        printer = self.gp.printer(fleet.GUTENPRINT_USB_QUEUE)
         self.assertEqual(printer["state"], "idle", printer)
 
     # ------------------------------------------------------------ the harness's controls
@@ -254,22 +253,22 @@ class GutenprintPeerTest(unittest.TestCase):
     def test_disable_enable_restart(self):
         width, height = CHARTS[("d90", "w288h432")]
         path, ref = self.jpeg("d90-controls", width, height, seed=9)
-        self.cups.disable("d90", reason="paused by the test")
-        self.assertEqual(self.cups.printer("d90")["state"], "stopped")
-        job = self.cups.submit("d90", path, title="held-while-disabled",
+        self.gp.disable("d90", reason="paused by the test")
+        self.assertEqual(self.gp.printer("d90")["state"], "stopped")
+        job = self.gp.submit("d90", path, title="held-while-disabled",
                                options=["PageSize=w288h432", "print-scaling=none"])
         time.sleep(1.0)
-        self.assertEqual(self.cups.job("d90", "held-while-disabled")["state"], "pending")
-        self.cups.restart()  # SIGTERM: the queue, its state and the waiting job stay
-        self.assertEqual(self.cups.printer("d90")["state"], "stopped")
-        self.assertIn((job, "held-while-disabled", "pending"), self.cups.jobs("d90"))
-        self.cups.enable("d90")
-        self.cups.wait_completed("d90", job, WAIT_JOB)
-        self.assertEqual(dyesub.compare(dyesub.decode(self.cups.device_bytes("d90")), ref), 0)
-        self.assertIn((job, "held-while-disabled", "completed"), self.cups.jobs("d90"))
-        self.assertEqual(self.cups.uri("d90"),
-                         "ipp://127.0.0.1:%d/printers/d90" % self.cups.port)
-        self.assertEqual(self.cups.config_entry("d90")["model"], "mitsubishi-cp-d90")
+        self.assertEqual(self.gp.job("d90", "held-while-disabled")["state"], "pending")
+        self.gp.restart()  # SIGTERM: the queue, its state and the waiting job stay
+        self.assertEqual(self.gp.printer("d90")["state"], "stopped")
+        self.assertIn((job, "held-while-disabled", "pending"), self.gp.jobs("d90"))
+        self.gp.enable("d90")
+        self.gp.wait_completed("d90", job, WAIT_JOB)
+        self.assertEqual(dyesub.compare(dyesub.decode(self.gp.device_bytes("d90")), ref), 0)
+        self.assertIn((job, "held-while-disabled", "completed"), self.gp.jobs("d90"))
+        self.assertEqual(self.gp.uri("d90"),
+                         "ipp://127.0.0.1:%d/printers/d90" % self.gp.port)
+        self.assertEqual(self.gp.config_entry("d90")["model"], "mitsubishi-cp-d90")
 
 
 if __name__ == "__main__":

@@ -196,7 +196,7 @@ static void test_sizes(void **state)
         s = size_named(&caps, "w360h504");
         assert_true(lab_printer_size_fits(s, "d90", 1550, 2127, 300, NULL, 0));
         s = size_named(&caps, "w432h576");
-        assert_true(lab_printer_size_fits(s, "d90", 1852, 2428, 300, NULL, 0));
+        assert_true(lab_printer_size_fits(s, "d90", 1852, 2427, 300, NULL, 0));
         lab_printer_caps_done(&caps);
         lab_printer_close(p);
 }

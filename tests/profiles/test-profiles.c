@@ -154,7 +154,7 @@ static void test_shipped_media_tables(void **state)
         assert_int_equal(m->n_media, 3);
         assert_media(m, "na_index-4x6_4x6in", 1226, 1852, 300);
         assert_media(m, "na_5x7_5x7in", 1550, 2127, 300);
-        assert_media(m, "custom_6x8_6x8in", 1852, 2428, 300);
+        assert_media(m, "custom_6x8_6x8in", 1852, 2427, 300);
 
         m = lab_registry_model(r, "ipp-everywhere");
         assert_non_null(m);
