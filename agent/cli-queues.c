@@ -43,8 +43,8 @@ static unsigned check_printer(const char *path, const lab_config_t *c, size_t i)
         for (size_t k = 0; k < cfg.n_media; k++) {
                 const lab_printer_size_t *size = NULL;
 
-                if (lab_printer_media_choose(&caps, cfg.name, cfg.media[k].name,
-                                             cfg.media[k].value, &size, why, sizeof why) >= 0)
+                if (lab_printer_media_choose(&caps, cfg.name, cfg.media[k].name, cfg.media[k].value,
+                                             &size, why, sizeof why) >= 0)
                         continue;
                 fprintf(stderr, "%s: printers[%zu].media.%s: %s [printer_refused]\n", path, i,
                         cfg.media[k].name, why + sizeof "printer_refused: " - 1);

@@ -1096,8 +1096,8 @@ static char *checked_key_path(lab_config_ctx_t *ctx, const lab_ynode_t *m, size_
  * count in base; each entry checked by k->pair_check. Duplicate names are
  * reported (the walker of sections does the same for keys).
  */
-static void walk_map(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_ynode_t *n,
-                     void *base, const char *path)
+static void walk_map(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_ynode_t *n, void *base,
+                     const char *path)
 {
         size_t n_pairs, *count = (size_t *)((char *)base + k->count_offset);
         _cleanup_free_ const char **names = NULL;
@@ -1143,8 +1143,8 @@ static void walk_map(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_yno
                         wrong_type(ctx, value, kpath, "a value (write it in quotes if in doubt)");
                         continue;
                 }
-                kw = k->pair_check ? k->pair_check(key->value, value->value, why, sizeof why)
-                                   : NULL;
+                kw =
+                    k->pair_check ? k->pair_check(key->value, value->value, why, sizeof why) : NULL;
                 if (kw) {
                         PROBLEM(ctx, key, kpath, kw, "%s", why);
                         continue;

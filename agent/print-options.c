@@ -18,23 +18,30 @@
 
 /* Options the agent sends on every job itself: a lab setting them would fight it. */
 static const char *const reserved[] = {
-    "media",          "media-col",     "PageSize",   "PageRegion", "copies",
-    "document-format", "job-name",     "print-quality", "print-scaling",
-    "orientation-requested", "fit-to-page", "scaling", "natural-scaling", "ppi",
-    "position",       "print-color-mode",
+    "media",           "media-col",
+    "PageSize",        "PageRegion",
+    "copies",          "document-format",
+    "job-name",        "print-quality",
+    "print-scaling",   "orientation-requested",
+    "fit-to-page",     "scaling",
+    "natural-scaling", "ppi",
+    "position",        "print-color-mode",
 };
 
 /* cups-filters image options and the value that leaves pixels alone. */
 static const struct {
         const char *name, *neutral;
 } cups_colour[] = {
-    {"gamma", "1000"}, {"brightness", "100"}, {"saturation", "100"}, {"hue", "0"},
+    {"gamma", "1000"},
+    {"brightness", "100"},
+    {"saturation", "100"},
+    {"hue", "0"},
 };
 
 /* Gutenprint adjustment curves (and their Fine variants): only None leaves them off. */
 static const char *const stp_curves[] = {
-    "Gamma",        "Brightness",     "Contrast",       "Saturation",    "CyanGamma",
-    "MagentaGamma", "YellowGamma",    "CyanBalance",    "MagentaBalance", "YellowBalance",
+    "Gamma",        "Brightness",  "Contrast",    "Saturation",     "CyanGamma",
+    "MagentaGamma", "YellowGamma", "CyanBalance", "MagentaBalance", "YellowBalance",
 };
 
 /* Whether name is "Stp<curve>" or "StpFine<curve>" for one of stp_curves. */
@@ -71,16 +78,20 @@ bool lab_print_option_alters_colour(const char *name, const char *value, char *w
                         return true;
                 }
         if (strcmp(name, "profile") == 0) {
-                snprintf(why, size, "profile=%s makes the CUPS image filter apply a colour "
-                         "profile after the agent's own", value);
+                snprintf(why, size,
+                         "profile=%s makes the CUPS image filter apply a colour "
+                         "profile after the agent's own",
+                         value);
                 return true;
         }
         if ((strcmp(name, "print-color-mode") == 0 && strstr(value, "monochrome")) ||
             (strcmp(name, "ColorModel") == 0 &&
              (strcasecmp(value, "Gray") == 0 || strcasecmp(value, "Grayscale") == 0 ||
               strcasecmp(value, "Black") == 0))) {
-                snprintf(why, size, "%s=%s prints in grey, dropping the colour the agent "
-                         "rendered (neutral: color / RGB)", name, value);
+                snprintf(why, size,
+                         "%s=%s prints in grey, dropping the colour the agent "
+                         "rendered (neutral: color / RGB)",
+                         name, value);
                 return true;
         }
         if (strcmp(name, "StpColorCorrection") == 0) {
@@ -95,15 +106,19 @@ bool lab_print_option_alters_colour(const char *name, const char *value, char *w
         if (is_stp_curve(name)) {
                 if (strcmp(value, "None") == 0)
                         return false;
-                snprintf(why, size, "%s=%s makes Gutenprint apply an adjustment curve (neutral: "
-                         "None)", name, value);
+                snprintf(why, size,
+                         "%s=%s makes Gutenprint apply an adjustment curve (neutral: "
+                         "None)",
+                         name, value);
                 return true;
         }
         if (strcmp(name, "StpLinearContrast") == 0 || strcmp(name, "StpLegacyDyesubGamma") == 0) {
                 if (strcasecmp(value, "False") == 0)
                         return false;
-                snprintf(why, size, "%s=%s makes Gutenprint apply its own tone curve (neutral: "
-                         "False)", name, value);
+                snprintf(why, size,
+                         "%s=%s makes Gutenprint apply its own tone curve (neutral: "
+                         "False)",
+                         name, value);
                 return true;
         }
         return false;

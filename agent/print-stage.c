@@ -806,12 +806,12 @@ static void check_media_table(pst_printer_t *p, const lab_printer_caps_t *caps)
                      lab_printer_size_fits(size, p->name, mm->width, mm->height, mm->dpi, why,
                                            sizeof why)))
                         continue;
-                log_struct(LOG_WARNING,
-                           LAB_FIELDS({"PRINTER", p->name},
-                                      {"ERROR_KEYWORD", size ? "media_size_mismatch"
-                                                             : "printer_refused"}),
-                           "printer %s: %s (model %s) is not sent to it: %s", p->name, mm->name,
-                           m->name, why);
+                log_struct(
+                    LOG_WARNING,
+                    LAB_FIELDS({"PRINTER", p->name},
+                               {"ERROR_KEYWORD", size ? "media_size_mismatch" : "printer_refused"}),
+                    "printer %s: %s (model %s) is not sent to it: %s", p->name, mm->name, m->name,
+                    why);
                 if (p->n_misfit < ELEMENTSOF(p->misfit)) {
                         snprintf(p->misfit[p->n_misfit].media, sizeof p->misfit[0].media, "%s",
                                  mm->name);

@@ -269,8 +269,10 @@ static void col_size_name(ipp_t *col, char *name, size_t size, int *x, int *y)
                          : NULL;
         ipp_attribute_t *xa = dim ? find(dim, "x-dimension") : NULL;
         ipp_attribute_t *ya = dim ? find(dim, "y-dimension") : NULL;
-        int xv = attr_is_int(xa) && ippGetValueTag(xa) == IPP_TAG_INTEGER ? ippGetInteger(xa, 0) : 0;
-        int yv = attr_is_int(ya) && ippGetValueTag(ya) == IPP_TAG_INTEGER ? ippGetInteger(ya, 0) : 0;
+        int xv =
+            attr_is_int(xa) && ippGetValueTag(xa) == IPP_TAG_INTEGER ? ippGetInteger(xa, 0) : 0;
+        int yv =
+            attr_is_int(ya) && ippGetValueTag(ya) == IPP_TAG_INTEGER ? ippGetInteger(ya, 0) : 0;
 
         if (xv <= 0 || yv <= 0 || xv > 1000000 || yv > 1000000)
                 xv = yv = 0;
@@ -572,8 +574,7 @@ static void job_rec_add(job_rec_t *j, ipp_attribute_t *a)
         else if (strcmp(name, "job-state") == 0 && attr_is_int(a)) {
                 j->status.state = lab_ipp_job_state(ippGetInteger(a, 0));
                 j->status.stopped = ippGetInteger(a, 0) == IPP_JSTATE_STOPPED;
-        }
-        else if (strcmp(name, "job-state-reasons") == 0)
+        } else if (strcmp(name, "job-state-reasons") == 0)
                 join_keywords(a, j->status.reasons, sizeof j->status.reasons);
         else if (strcmp(name, "job-state-message") == 0 && attr_str(a, 0) && attr_str(a, 0)[0])
                 copy_clean(j->status.message, sizeof j->status.message, attr_str(a, 0));

@@ -27,8 +27,8 @@ static void copy_printable(char *dst, size_t size, const char *src)
         size_t i = 0;
 
         for (; src && src[i] && i + 1 < size; i++)
-                dst[i] = (unsigned char)src[i] >= 0x20 && (unsigned char)src[i] < 0x7f ? src[i]
-                                                                                         : '?';
+                dst[i] =
+                    (unsigned char)src[i] >= 0x20 && (unsigned char)src[i] < 0x7f ? src[i] : '?';
         dst[i] = '\0';
 }
 

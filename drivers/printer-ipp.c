@@ -469,8 +469,8 @@ static int fetch_ppd(ipp_printer_t *p, lab_printer_caps_t *caps, lab_printer_sta
                 return 0;
         if (hs != HTTP_STATUS_OK)
                 return lab_error_set(err, EPROTO, "printer_protocol",
-                                     "printer %s: GET %s answered HTTP %d (%s)", p->base.name,
-                                     path, (int)hs, httpStatus(hs));
+                                     "printer %s: GET %s answered HTTP %d (%s)", p->base.name, path,
+                                     (int)hs, httpStatus(hs));
         r = lab_ipp_ppd_read(fd, caps, st);
         if (r == -ENOMEM)
                 return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");

@@ -81,9 +81,9 @@ static void list_choices(const lab_printer_caps_t *caps, bool only_matching, int
                 snprintf(buf + used, size - used, "none");
 }
 
-int lab_printer_media_choose(const lab_printer_caps_t *caps, const char *printer,
-                             const char *media, const char *explicit_name,
-                             const lab_printer_size_t **ret, char *why, size_t size)
+int lab_printer_media_choose(const lab_printer_caps_t *caps, const char *printer, const char *media,
+                             const char *explicit_name, const lab_printer_size_t **ret, char *why,
+                             size_t size)
 {
         const lab_printer_size_t *found = NULL;
         pwg_media_t *pwg;
@@ -98,9 +98,8 @@ int lab_printer_media_choose(const lab_printer_caps_t *caps, const char *printer
                                 *ret = &caps->sizes[i];
                                 return 0;
                         }
-                if (!caps->ppd &&
-                    (caps->n_media == 0 || lab_printer_caps_has(caps->media, caps->n_media,
-                                                                explicit_name)))
+                if (!caps->ppd && (caps->n_media == 0 ||
+                                   lab_printer_caps_has(caps->media, caps->n_media, explicit_name)))
                         return 0; /* the caller sends explicit_name as the media keyword */
                 used = snprintf(why, size,
                                 "printer_refused: printers[].media names %s for %s, which "
@@ -132,9 +131,9 @@ int lab_printer_media_choose(const lab_printer_caps_t *caps, const char *printer
                 return 0;
         }
         if (n_found > 1) {
-                used = snprintf(why, size,
-                                "printer_refused: printer %s has %zu sizes that are %s (", printer,
-                                n_found, media);
+                used =
+                    snprintf(why, size, "printer_refused: printer %s has %zu sizes that are %s (",
+                             printer, n_found, media);
                 list_choices(caps, true, pwg->width, pwg->length, why, size,
                              used > 0 ? (size_t)used : 0);
                 used = (int)strlen(why);
@@ -142,9 +141,9 @@ int lab_printer_media_choose(const lab_printer_caps_t *caps, const char *printer
                          "); name the one to use in printers[].media");
                 return -EEXIST;
         }
-        used = snprintf(why, size,
-                        "printer_refused: printer %s has no size that is %s%s; its sizes: ",
-                        printer, media, pwg ? "" : " (not a PWG 5101.1 media name)");
+        used = snprintf(
+            why, size, "printer_refused: printer %s has no size that is %s%s; its sizes: ", printer,
+            media, pwg ? "" : " (not a PWG 5101.1 media name)");
         list_choices(caps, false, 0, 0, why, size, used > 0 ? (size_t)used : 0);
         used = (int)strlen(why);
         if ((size_t)used + 1 < size)

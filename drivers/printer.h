@@ -133,11 +133,11 @@ typedef struct lab_printer_memory_s {
  * maps any other name to its default size), or from IPP media-col-database.
  */
 typedef struct lab_printer_size_s {
-        char name[64];  /* what to send: the PPD PageSize name, or the PWG media name */
-        char text[64];  /* how the PPD shows it ("4x6", "2x6*2"), "" from IPP */
-        int nominal_w;  /* the size it is sold as, hundredths of mm; 0 when it is not a */
-        int nominal_h;  /* plain sheet (a multi-cut such as w288h432-div2) or not known */
-        double area_w;  /* the imageable area, points (1/72 in): what the file must fill */
+        char name[64]; /* what to send: the PPD PageSize name, or the PWG media name */
+        char text[64]; /* how the PPD shows it ("4x6", "2x6*2"), "" from IPP */
+        int nominal_w; /* the size it is sold as, hundredths of mm; 0 when it is not a */
+        int nominal_h; /* plain sheet (a multi-cut such as w288h432-div2) or not known */
+        double area_w; /* the imageable area, points (1/72 in): what the file must fill */
         double area_h;
 } lab_printer_size_t;
 
@@ -350,13 +350,13 @@ void lab_printer_reason_parse(const char *value, lab_printer_reason_t *out);
  * printer's sizes (PPD name) or media-supported names. Otherwise: a PWG name
  * the printer lists in media-supported is sent as it is (*ret NULL); else the
  * one plain size (a PPD's, or media-col-database's) whose nominal size is
- * media's (within 1 mm, either way round). 0 with *ret (NULL: send media itself); -ENOENT (no such size) or
- * -EEXIST (more than one: a guess) with "printer_refused: ..." in why naming
- * the printer's choices.
+ * media's (within 1 mm, either way round). 0 with *ret (NULL: send media itself); -ENOENT (no such
+ * size) or -EEXIST (more than one: a guess) with "printer_refused: ..." in why naming the printer's
+ * choices.
  */
-int lab_printer_media_choose(const lab_printer_caps_t *caps, const char *printer,
-                             const char *media, const char *explicit_name,
-                             const lab_printer_size_t **ret, char *why, size_t size);
+int lab_printer_media_choose(const lab_printer_caps_t *caps, const char *printer, const char *media,
+                             const char *explicit_name, const lab_printer_size_t **ret, char *why,
+                             size_t size);
 
 /*
  * The nominal size of a PPD PageSize name, in hundredths of mm: a name libcups

@@ -850,7 +850,9 @@ static void test_document_order(void **state)
                    NAME ":8:11: printers[1].name: duplicate name 'a'; first used at line 5 "
                         "[duplicate_name]",
                    NAME ":10:5: printers[1].colour: unknown key; known keys here: name, driver, "
-                        "uri, folder, format, model, enabled, weight, timeout, stall_after, queue_depth, job_history, per_minute, print_quality, options, media [unknown_key]",
+                        "uri, folder, format, model, enabled, weight, timeout, stall_after, "
+                        "queue_depth, job_history, per_minute, print_quality, options, media "
+                        "[unknown_key]",
                    NAME ":12:10: logging.level: unknown value 'loud'; allowed: error, warning, "
                         "notice, info, debug [bad_value]");
 }

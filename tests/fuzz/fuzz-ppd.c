@@ -31,8 +31,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (lab_write_all(fd, data, size) == 0 && lab_ipp_ppd_read(fd, &caps, &st) == 0) {
                 (void)lab_printer_media_choose(&caps, "fuzz", "na_index-4x6_4x6in", NULL, &chosen,
                                                why, sizeof why);
-                (void)lab_printer_media_choose(&caps, "fuzz", "na_5x7_5x7in", "w360h504",
-                                               &chosen, why, sizeof why);
+                (void)lab_printer_media_choose(&caps, "fuzz", "na_5x7_5x7in", "w360h504", &chosen,
+                                               why, sizeof why);
                 for (size_t i = 0; i < caps.n_sizes; i++)
                         (void)lab_printer_size_fits(&caps.sizes[i], "fuzz", 1240, 1844, 300, why,
                                                     sizeof why);

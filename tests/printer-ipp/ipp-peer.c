@@ -327,8 +327,8 @@ void ipp_peer_start_cupsd_driver(ipp_peer_t *peer, const char *queue, const char
         wait_port(peer, "cupsd.out", 10000);
 
         snprintf(hostport, sizeof hostport, "localhost:%d", peer->port);
-        char *lpadmin[32] = {"lpadmin",          "-h", hostport,     "-p", (char *)queue, "-E", "-v",
-                             (char *)device_uri, "-m", (char *)model};
+        char *lpadmin[32] = {"lpadmin", "-h", hostport,           "-p", (char *)queue,
+                             "-E",      "-v", (char *)device_uri, "-m", (char *)model};
         for (size_t i = 0, n = 10; options && options[i] && n + 3 < ELEMENTSOF(lpadmin); i++) {
                 lpadmin[n++] = "-o";
                 lpadmin[n++] = (char *)options[i];

@@ -275,11 +275,11 @@ static void test_caps_sizes(void **state)
 {
         ipp_t *r = printer_resp();
         ipp_t *cols[] = {
-            db_col(10160, 15240, 0, 0, NULL),        /* na_index-4x6_4x6in by its size */
-            db_col(10160, 15240, 0, 0, NULL),        /* the same, for another media type */
-            db_col(12700, 17780, 322, 0, "oe_5x7"),  /* named, with margins */
-            db_col(10000, 10000, 6000, 0, "gone"),   /* margins eat it: left out */
-            db_col(-5, 15240, 0, 0, "negative"),     /* hostile: left out */
+            db_col(10160, 15240, 0, 0, NULL),       /* na_index-4x6_4x6in by its size */
+            db_col(10160, 15240, 0, 0, NULL),       /* the same, for another media type */
+            db_col(12700, 17780, 322, 0, "oe_5x7"), /* named, with margins */
+            db_col(10000, 10000, 6000, 0, "gone"),  /* margins eat it: left out */
+            db_col(-5, 15240, 0, 0, "negative"),    /* hostile: left out */
         };
         ipp_attribute_t *db = ippAddCollections(r, IPP_TAG_PRINTER, "media-col-database", 5, NULL);
         lab_printer_caps_t c = {0};
@@ -298,11 +298,11 @@ static void test_caps_sizes(void **state)
         assert_int_equal(c.sizes[0].nominal_w, 10160);
         assert_true(lab_printer_size_fits(&c.sizes[0], "e", 1200, 1800, 300, NULL, 0));
         assert_string_equal(c.sizes[1].name, "oe_5x7");
-        assert_true(c.sizes[1].area_h > 485.7 && c.sizes[1].area_h < 485.8); /* 7 in - 2 x 3.22 mm */
+        assert_true(c.sizes[1].area_h > 485.7 &&
+                    c.sizes[1].area_h < 485.8); /* 7 in - 2 x 3.22 mm */
         /* A product named otherwise: matched by its size, sent as the printer's name. */
-        assert_int_equal(lab_printer_media_choose(&c, "e", "na_5x7_5x7in", NULL, &size, why,
-                                                  sizeof why),
-                         0);
+        assert_int_equal(
+            lab_printer_media_choose(&c, "e", "na_5x7_5x7in", NULL, &size, why, sizeof why), 0);
         assert_string_equal(size->name, "oe_5x7");
         assert_int_equal(lab_printer_media_choose(&c, "e", "na_govt-letter_8x10in", NULL, &size,
                                                   why, sizeof why),
@@ -551,12 +551,12 @@ static void test_up_time(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_supply_parse),        cmocka_unit_test(test_marker_remaining),
-            cmocka_unit_test(test_status_pwg),          cmocka_unit_test(test_status_markers),
-            cmocka_unit_test(test_status_bounds),       cmocka_unit_test(test_caps),
-            cmocka_unit_test(test_caps_sizes),
-            cmocka_unit_test(test_job_status),          cmocka_unit_test(test_find_job),
-            cmocka_unit_test(test_find_job_oldest_end), cmocka_unit_test(test_up_time),
+            cmocka_unit_test(test_supply_parse),  cmocka_unit_test(test_marker_remaining),
+            cmocka_unit_test(test_status_pwg),    cmocka_unit_test(test_status_markers),
+            cmocka_unit_test(test_status_bounds), cmocka_unit_test(test_caps),
+            cmocka_unit_test(test_caps_sizes),    cmocka_unit_test(test_job_status),
+            cmocka_unit_test(test_find_job),      cmocka_unit_test(test_find_job_oldest_end),
+            cmocka_unit_test(test_up_time),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -166,7 +166,8 @@ static void test_status_supplies_media(void **state)
         /* The job's -c command writes ATTR: printer-supply=...level=40 and a marker-message. */
         if (lab_printer_submit(p, &rq, &handle, &err) < 0)
                 fail_msg("%s: %s", err.keyword, err.message);
-        assert_int_equal(ipp_wait_job(p, handle, LAB_PJOB_COMPLETED, 10000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, handle, LAB_PJOB_COMPLETED, 10000).state,
+                         LAB_PJOB_COMPLETED);
         assert_int_equal(lab_printer_status(p, &s, &err), 0);
         assert_int_equal(s.n_supplies, 1);
         assert_int_equal(s.supplies[0].level, 40);
@@ -254,7 +255,8 @@ static void test_busy(void **state)
         assert_true(lab_test_now_ms() - t0 >= 800);
         assert_true(lab_test_now_ms() - t0 < 8000);
         assert_int_equal(ipp_wait_job(p, slow, LAB_PJOB_COMPLETED, 1000).state, LAB_PJOB_COMPLETED);
-        assert_int_equal(ipp_wait_job(p, handle, LAB_PJOB_COMPLETED, 10000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, handle, LAB_PJOB_COMPLETED, 10000).state,
+                         LAB_PJOB_COMPLETED);
         free(slow);
         free(handle);
         lab_printer_close(quick);
@@ -277,7 +279,8 @@ static void test_cancel(void **state)
         assert_int_equal(lab_printer_cancel(p, slow, &err), 0);
 
         done = submit_ok(p, "cancel-done");
-        assert_int_equal(ipp_wait_job(p, done, LAB_PJOB_COMPLETED, 10000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, done, LAB_PJOB_COMPLETED, 10000).state,
+                         LAB_PJOB_COMPLETED);
         assert_int_equal(lab_printer_cancel(p, done, &err), 0);
         assert_int_equal(lab_printer_cancel(p, "987654", &err), -ENOENT);
         assert_string_equal(err.keyword, "printer_job_unknown");
@@ -300,7 +303,8 @@ static void test_find_by_name(void **state)
         assert_string_equal(found, handle);
         assert_true(st.state == LAB_PJOB_PROCESSING || st.state == LAB_PJOB_PENDING ||
                     st.state == LAB_PJOB_COMPLETED);
-        assert_int_equal(ipp_wait_job(p, found, LAB_PJOB_COMPLETED, 10000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, found, LAB_PJOB_COMPLETED, 10000).state,
+                         LAB_PJOB_COMPLETED);
         free(found);
         found = NULL;
         assert_int_equal(lab_printer_find_job(p, "job-find/1/2", &found, &st, NULL, &err), -ENOENT);
@@ -330,7 +334,8 @@ static void test_memory_across_restart(void **state)
         lab_error_t err = {0};
         time_t before = time(NULL);
 
-        assert_int_equal(ipp_wait_job(p, handle, LAB_PJOB_COMPLETED, 10000).state, LAB_PJOB_COMPLETED);
+        assert_int_equal(ipp_wait_job(p, handle, LAB_PJOB_COMPLETED, 10000).state,
+                         LAB_PJOB_COMPLETED);
         assert_int_equal(lab_printer_status(p, &s1, &err), 0);
         assert_true(s1.boot > 0 && s1.boot <= before);
         sleep(2);

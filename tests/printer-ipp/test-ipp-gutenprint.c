@@ -77,8 +77,8 @@ static int group_setup(void **state)
                                                  NULL};
         static const char *const d90_opts[] = {"PageSize=w288h432", "StpColorCorrection=Raw",
                                                "StpUseLUT=False", "StpSharpen=0", NULL};
-        static const char *const usb_env[] = {"TEST_MODE 2", "EXTRA_VID 1452",
-                                               "EXTRA_PID 8b01", "MEDIA_CODE 300", NULL};
+        static const char *const usb_env[] = {"TEST_MODE 2", "EXTRA_VID 1452", "EXTRA_PID 8b01",
+                                              "MEDIA_CODE 300", NULL};
         char uri[512];
 
         if (access("/usr/share/ppd/gutenprint", F_OK) < 0 &&
@@ -218,9 +218,9 @@ static void test_choose(void **state)
         assert_int_equal(
             lab_printer_media_choose(&caps, "ds620", "na_5x7_5x7in", NULL, &s, why, sizeof why), 0);
         assert_string_equal(s->name, "w360h504");
-        assert_int_equal(lab_printer_media_choose(&caps, "ds620", "custom_6x8_6x8in", NULL, &s,
-                                                  why, sizeof why),
-                         0);
+        assert_int_equal(
+            lab_printer_media_choose(&caps, "ds620", "custom_6x8_6x8in", NULL, &s, why, sizeof why),
+            0);
         assert_string_equal(s->name, "w432h576");
         /* Named by lab IT: a multi-cut is fine when said. */
         assert_int_equal(lab_printer_media_choose(&caps, "ds620", "na_index-4x6_4x6in",
@@ -240,8 +240,8 @@ static void test_choose(void **state)
                                                   "custom_104.99x162.56mm_104.99x162.56mm", NULL,
                                                   &s, why, sizeof why),
                          -ENOENT);
-        assert_int_equal(lab_printer_media_choose(&caps, "ds620", "na_index-4x6_4x6in", "w999",
-                                                  &s, why, sizeof why),
+        assert_int_equal(lab_printer_media_choose(&caps, "ds620", "na_index-4x6_4x6in", "w999", &s,
+                                                  why, sizeof why),
                          -ENOENT);
         assert_non_null(strstr(why, "printers[].media names w999"));
         lab_printer_caps_done(&caps);
@@ -356,15 +356,29 @@ static void test_colour_default(void **state)
         assert_int_equal(ipp_peer_run(reset, NULL, 20000), 0);
         /* A CUPS-level colour default: the agent's own print-color-mode=color wins on every
            job, so it is no reason; a Gutenprint curve default is one again. */
-        char *mono[] = {"lpadmin", "-h", hostport, "-p", "ds620", "-o",
-                        "print-color-mode-default=monochrome", "-o", "StpLegacyDyesubGamma=True",
+        char *mono[] = {"lpadmin",
+                        "-h",
+                        hostport,
+                        "-p",
+                        "ds620",
+                        "-o",
+                        "print-color-mode-default=monochrome",
+                        "-o",
+                        "StpLegacyDyesubGamma=True",
                         NULL};
         assert_int_equal(ipp_peer_run(mono, NULL, 20000), 0);
         assert_int_equal(lab_printer_status(p, &st, &err), 0);
         assert_false(lab_printer_colour_ok(&st, "ds620", NULL, 0, why, sizeof why));
         assert_non_null(strstr(why, "StpLegacyDyesubGamma=True"));
-        char *color[] = {"lpadmin", "-h", hostport, "-p", "ds620", "-o",
-                         "print-color-mode-default=color", "-o", "StpLegacyDyesubGamma=False",
+        char *color[] = {"lpadmin",
+                         "-h",
+                         hostport,
+                         "-p",
+                         "ds620",
+                         "-o",
+                         "print-color-mode-default=color",
+                         "-o",
+                         "StpLegacyDyesubGamma=False",
                          NULL};
         assert_int_equal(ipp_peer_run(color, NULL, 20000), 0);
         assert_int_equal(lab_printer_status(p, &st, &err), 0);
@@ -415,8 +429,8 @@ static void test_media_mismatch(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_sizes),         cmocka_unit_test(test_choose),
-            cmocka_unit_test(test_print_4x6),     cmocka_unit_test(test_unknown_media),
+            cmocka_unit_test(test_sizes),          cmocka_unit_test(test_choose),
+            cmocka_unit_test(test_print_4x6),      cmocka_unit_test(test_unknown_media),
             cmocka_unit_test(test_colour_default), cmocka_unit_test(test_filter_failed),
             cmocka_unit_test(test_media_mismatch),
         };

@@ -248,42 +248,41 @@ static void test_media_choose(void **state)
             size_of("w360h504", "5x7", 371.52, 513.12),
         };
         char *media[] = {"custom_104.99x162.56mm_104.99x162.56mm", "na_letter_8.5x11in"};
-        lab_printer_caps_t caps = {.sizes = sizes, .n_sizes = 3, .ppd = true, .media = media,
-                                   .n_media = 2};
+        lab_printer_caps_t caps = {
+            .sizes = sizes, .n_sizes = 3, .ppd = true, .media = media, .n_media = 2};
         const lab_printer_size_t *s = NULL;
         char why[1024];
 
         (void)state;
-        assert_int_equal(lab_printer_media_choose(&caps, "q", "na_index-4x6_4x6in", NULL, &s, why,
-                                                  sizeof why),
-                         0);
+        assert_int_equal(
+            lab_printer_media_choose(&caps, "q", "na_index-4x6_4x6in", NULL, &s, why, sizeof why),
+            0);
         assert_ptr_equal(s, &sizes[0]);
         /* Listed by the queue as a PWG name: its own mapping, sent as it is. */
-        assert_int_equal(lab_printer_media_choose(&caps, "q", "na_letter_8.5x11in", NULL, &s, why,
-                                                  sizeof why),
-                         0);
+        assert_int_equal(
+            lab_printer_media_choose(&caps, "q", "na_letter_8.5x11in", NULL, &s, why, sizeof why),
+            0);
         assert_null(s);
         /* A custom_ name cupsd built from a PPD's dimensions: never sent. */
         assert_int_equal(lab_printer_media_choose(&caps, "q", media[0], NULL, &s, why, sizeof why),
                          -ENOENT);
         assert_non_null(strstr(why, "printer_refused: printer q has no size that is custom_"));
         assert_non_null(strstr(why, "w288h432 (4x6), w288h432-div2 (2x6*2), w360h504 (5x7)"));
-        assert_int_equal(lab_printer_media_choose(&caps, "q", "not-a-size", NULL, &s, why,
-                                                  sizeof why),
-                         -ENOENT);
+        assert_int_equal(
+            lab_printer_media_choose(&caps, "q", "not-a-size", NULL, &s, why, sizeof why), -ENOENT);
         assert_non_null(strstr(why, "(not a PWG 5101.1 media name)"));
 
         /* Two plain sizes that are both 4x6: a guess, refused, naming both. */
         sizes[1] = size_of("4x6", "4x6 borderless", 288, 432);
-        assert_int_equal(lab_printer_media_choose(&caps, "q", "na_index-4x6_4x6in", NULL, &s, why,
-                                                  sizeof why),
-                         -EEXIST);
+        assert_int_equal(
+            lab_printer_media_choose(&caps, "q", "na_index-4x6_4x6in", NULL, &s, why, sizeof why),
+            -EEXIST);
         assert_non_null(strstr(why, "printer_refused: printer q has 2 sizes that are "
                                     "na_index-4x6_4x6in (w288h432 (4x6), 4x6 (4x6 borderless)); "
                                     "name the one to use in printers[].media"));
-        assert_int_equal(lab_printer_media_choose(&caps, "q", "na_index-4x6_4x6in", "4x6", &s,
-                                                  why, sizeof why),
-                         0);
+        assert_int_equal(
+            lab_printer_media_choose(&caps, "q", "na_index-4x6_4x6in", "4x6", &s, why, sizeof why),
+            0);
         assert_ptr_equal(s, &sizes[1]);
         /* Landscape nominal sizes match too (5x7 listed as 7x5). */
         sizes[2] = size_of("w504h360", "7x5", 513.12, 371.52);
@@ -293,15 +292,15 @@ static void test_media_choose(void **state)
 
         /* An IPP Everywhere printer: its media-supported names. */
         caps = (lab_printer_caps_t){.media = media + 1, .n_media = 1};
-        assert_int_equal(lab_printer_media_choose(&caps, "e", "na_letter_8.5x11in", NULL, &s, why,
-                                                  sizeof why),
-                         0);
-        assert_int_equal(lab_printer_media_choose(&caps, "e", "na_index-4x6_4x6in", NULL, &s, why,
-                                                  sizeof why),
-                         -ENOENT);
+        assert_int_equal(
+            lab_printer_media_choose(&caps, "e", "na_letter_8.5x11in", NULL, &s, why, sizeof why),
+            0);
+        assert_int_equal(
+            lab_printer_media_choose(&caps, "e", "na_index-4x6_4x6in", NULL, &s, why, sizeof why),
+            -ENOENT);
         assert_non_null(strstr(why, "its sizes: na_letter_8.5x11in"));
-        assert_int_equal(lab_printer_media_choose(&caps, "e", "na_index-4x6_4x6in", "oe_4x6",
-                                                  &s, why, sizeof why),
+        assert_int_equal(lab_printer_media_choose(&caps, "e", "na_index-4x6_4x6in", "oe_4x6", &s,
+                                                  why, sizeof why),
                          -ENOENT);
 }
 
@@ -320,11 +319,12 @@ static void test_size_fits(void **state)
         assert_false(lab_printer_size_fits(&s, "q", 1240, 1842, 300, why, sizeof why));
         assert_false(lab_printer_size_fits(&s, "q", 1240, 1844, 0, why, sizeof why));
         assert_false(lab_printer_size_fits(&s, "q", 1240, 1920, 300, why, sizeof why));
-        assert_string_equal(why, "media_size_mismatch: printer q prints w288h432 4x6 on an "
-                                 "imageable area of 1240x1844 pixels at 300 dpi (a pixel less "
-                                 "may fit), but the registry's media table makes 1240x1920; the filter would crop "
-                                 "or resample every print: correct the model's media table in "
-                                 "the colour registry");
+        assert_string_equal(
+            why, "media_size_mismatch: printer q prints w288h432 4x6 on an "
+                 "imageable area of 1240x1844 pixels at 300 dpi (a pixel less "
+                 "may fit), but the registry's media table makes 1240x1920; the filter would crop "
+                 "or resample every print: correct the model's media table in "
+                 "the colour registry");
 }
 
 static void test_colour_rules(void **state)
@@ -333,21 +333,36 @@ static void test_colour_rules(void **state)
                 const char *name, *value;
                 bool alters;
         } cases[] = {
-            {"gamma", "1000", false},           {"gamma", "1500", true},
-            {"brightness", "100", false},       {"brightness", "120", true},
-            {"saturation", "150", true},        {"hue", "0", false},
-            {"hue", "10", true},                {"profile", "x.icc", true},
-            {"print-color-mode", "color", false}, {"print-color-mode", "monochrome", true},
-            {"print-color-mode", "auto-monochrome", true}, {"ColorModel", "RGB", false},
-            {"ColorModel", "Gray", true},       {"StpColorCorrection", "Raw", false},
-            {"StpColorCorrection", "Uncorrected", false}, {"StpColorCorrection", "None", true},
-            {"StpColorCorrection", "Desaturated", true}, {"StpGamma", "None", false},
-            {"StpGamma", "1500", true},         {"StpFineCyanBalance", "None", false},
-            {"StpFineCyanBalance", "50", true}, {"StpYellowGamma", "900", true},
-            {"StpLegacyDyesubGamma", "False", false}, {"StpLegacyDyesubGamma", "True", true},
-            {"StpLinearContrast", "True", true}, {"StpUseLUT", "True", false},
-            {"StpSharpen", "4", false},         {"StpImageType", "Photo", false},
-            {"StpGammaX", "1500", false},       {"Stp", "1", false},
+            {"gamma", "1000", false},
+            {"gamma", "1500", true},
+            {"brightness", "100", false},
+            {"brightness", "120", true},
+            {"saturation", "150", true},
+            {"hue", "0", false},
+            {"hue", "10", true},
+            {"profile", "x.icc", true},
+            {"print-color-mode", "color", false},
+            {"print-color-mode", "monochrome", true},
+            {"print-color-mode", "auto-monochrome", true},
+            {"ColorModel", "RGB", false},
+            {"ColorModel", "Gray", true},
+            {"StpColorCorrection", "Raw", false},
+            {"StpColorCorrection", "Uncorrected", false},
+            {"StpColorCorrection", "None", true},
+            {"StpColorCorrection", "Desaturated", true},
+            {"StpGamma", "None", false},
+            {"StpGamma", "1500", true},
+            {"StpFineCyanBalance", "None", false},
+            {"StpFineCyanBalance", "50", true},
+            {"StpYellowGamma", "900", true},
+            {"StpLegacyDyesubGamma", "False", false},
+            {"StpLegacyDyesubGamma", "True", true},
+            {"StpLinearContrast", "True", true},
+            {"StpUseLUT", "True", false},
+            {"StpSharpen", "4", false},
+            {"StpImageType", "Photo", false},
+            {"StpGammaX", "1500", false},
+            {"Stp", "1", false},
         };
         lab_printer_status_t st = {0};
         lab_config_pair_t raw[] = {{"StpColorCorrection", "Raw"}};
@@ -366,12 +381,10 @@ static void test_colour_rules(void **state)
         assert_string_equal(lab_print_option_check("hue", "10", buf, sizeof buf),
                             "colour_managed_twice");
         assert_string_equal(lab_print_option_check("a=b", "1", buf, sizeof buf), "bad_value");
-        assert_string_equal(lab_print_option_check("x", "two words", buf, sizeof buf),
-                            "bad_value");
+        assert_string_equal(lab_print_option_check("x", "two words", buf, sizeof buf), "bad_value");
 
         /* The agent sends print-color-mode=color on every job: that default is no reason. */
-        snprintf(st.colour_defaults[0].name, sizeof st.colour_defaults[0].name,
-                 "print-color-mode");
+        snprintf(st.colour_defaults[0].name, sizeof st.colour_defaults[0].name, "print-color-mode");
         snprintf(st.colour_defaults[0].value, sizeof st.colour_defaults[0].value, "monochrome");
         st.n_colour_defaults = 1;
         assert_true(lab_printer_colour_ok(&st, "q", NULL, 0, buf, sizeof buf));
@@ -390,14 +403,15 @@ static void test_colour_rules(void **state)
 /* Why a job that stopped, aborted or was canceled did not print. */
 static void test_pjob_failure(void **state)
 {
-        lab_pjob_status_t st = {.state = LAB_PJOB_PROCESSING, .stopped = true,
+        lab_pjob_status_t st = {.state = LAB_PJOB_PROCESSING,
+                                .stopped = true,
                                 .reasons = "job-completed-with-errors",
                                 .message = "The print file could not be opened."};
 
         (void)state;
         assert_string_equal(lab_pjob_failure(&st), "filter_failed");
-        st = (lab_pjob_status_t){.state = LAB_PJOB_ABORTED, .stopped = true,
-                                 .reasons = "job-printing"};
+        st = (lab_pjob_status_t){
+            .state = LAB_PJOB_ABORTED, .stopped = true, .reasons = "job-printing"};
         assert_string_equal(lab_pjob_failure(&st), "printer_stopped");
         st = (lab_pjob_status_t){.state = LAB_PJOB_CANCELED,
                                  .reasons = "job-canceled-at-device",
