@@ -346,13 +346,13 @@ void lab_printer_reason_parse(const char *value, lab_printer_reason_t *out);
 
 /*
  * The size to send for media (a PWG 5101.1 name) to a printer with caps.
- * explicit (printers[].media's name for it, or NULL) must be one of the
+ * explicit_name (printers[].media's name for it, or NULL) must be one of the
  * printer's sizes (PPD name) or media-supported names. Otherwise: a PWG name
- * the printer lists in media-supported is sent as it is (*ret NULL); else the
- * one plain size (a PPD's, or media-col-database's) whose nominal size is
- * media's (within 1 mm, either way round). 0 with *ret (NULL: send media itself); -ENOENT (no such
- * size) or -EEXIST (more than one: a guess) with "printer_refused: ..." in why naming the printer's
- * choices.
+ * the printer lists in media-supported is sent as it is (*ret NULL); else
+ * the one plain size (a PPD's, or media-col-database's) whose nominal size
+ * is media's (within 1 mm, either way round). 0 with *ret (NULL: send media
+ * itself); -ENOENT (no such size) or -EEXIST (more than one: a guess) with
+ * "printer_refused: ..." in why naming the printer's choices.
  */
 int lab_printer_media_choose(const lab_printer_caps_t *caps, const char *printer, const char *media,
                              const char *explicit_name, const lab_printer_size_t **ret, char *why,
