@@ -38,6 +38,7 @@
 
 #include "backoff.h"
 #include "ipp-attrs.h"
+#include "io-util.h"
 #include "ipp-ppd.h"
 #include "macro.h"
 #include "printer-private.h"
@@ -440,6 +441,50 @@ static bool is_cups_queue(const ipp_printer_t *p)
 }
 
 /*
+ * GET path into fd, at most max bytes: the HTTP status, HTTP_STATUS_ERROR
+ * for a transport failure (retried once on a fresh connection when a kept
+ * connection failed before an answer), HTTP_STATUS_REQUEST_TOO_LARGE (and
+ * the connection dropped) past max. Waits are under the call's deadline.
+ */
+static http_status_t get_bounded(ipp_printer_t *p, const char *path, int fd, size_t max)
+{
+        http_status_t hs = HTTP_STATUS_ERROR;
+        char buf[16 * 1024];
+        size_t total = 0;
+        ssize_t n;
+
+        for (int attempt = 0; attempt < 2; attempt++) {
+                bool reused = attempt == 0;
+                lab_error_t ignored = {0};
+
+                if (!p->http && ensure_connected(p, &ignored) < 0)
+                        return HTTP_STATUS_ERROR;
+                httpClearFields(p->http);
+                hs = httpGet(p->http, path) == 0 ? HTTP_STATUS_CONTINUE : HTTP_STATUS_ERROR;
+                while (hs == HTTP_STATUS_CONTINUE)
+                        hs = httpUpdate(p->http);
+                if (hs != HTTP_STATUS_ERROR || !reused || p->timed_out)
+                        break;
+                disconnect(p); /* a kept connection the server had closed */
+        }
+        if (hs != HTTP_STATUS_OK) {
+                if (hs != HTTP_STATUS_ERROR)
+                        httpFlush(p->http);
+                return hs;
+        }
+        while ((n = httpRead2(p->http, buf, sizeof buf)) > 0) {
+                total += (size_t)n;
+                if (total > max) {
+                        disconnect(p);
+                        return HTTP_STATUS_REQUEST_TOO_LARGE;
+                }
+                if (lab_write_all(fd, buf, (size_t)n) < 0)
+                        return HTTP_STATUS_ERROR;
+        }
+        return n < 0 ? HTTP_STATUS_ERROR : HTTP_STATUS_OK;
+}
+
+/*
  * A CUPS queue's PPD (GET /printers/NAME.ppd) read into caps (its sizes)
  * and/or st (its colour defaults). 0 also for a printer without one (not a
  * cupsd queue, or a raw or driverless queue: 404).
@@ -462,7 +507,11 @@ static int fetch_ppd(ipp_printer_t *p, lab_printer_caps_t *caps, lab_printer_sta
         if (fd < 0)
                 return lab_error_set(err, errno, "printer_protocol",
                                      "cannot hold the PPD of printer %s: %m", p->base.name);
-        hs = cupsGetFd(p->http, path, fd);
+        hs = get_bounded(p, path, fd, LAB_PPD_MAX_BYTES);
+        if (hs == HTTP_STATUS_REQUEST_TOO_LARGE)
+                return lab_error_set(err, EFBIG, "printer_protocol",
+                                     "printer %s: %s is over %d MiB, no PPD is that large",
+                                     p->base.name, path, LAB_PPD_MAX_BYTES >> 20);
         if (p->timed_out || hs == HTTP_STATUS_ERROR)
                 return transport_error(p, "the PPD download", err);
         if (hs == HTTP_STATUS_NOT_FOUND)

@@ -406,6 +406,41 @@ static void test_filter_failed(void **state)
         lab_printer_close(p);
 }
 
+/* A queue whose PPD is larger than any PPD (6 MB of comments): refused, nothing kept. */
+static void test_ppd_too_large(void **state)
+{
+        char hostport[64], uri[256];
+        _cleanup_free_ char *ppd = lab_test_path(scratch, "big.ppd"), *text = NULL;
+        _cleanup_free_ char *src = lab_test_path(ds620.dir, "etc/ppd/ds620.ppd");
+        lab_printer_t *p;
+        lab_printer_caps_t caps;
+        lab_error_t err = {0};
+        FILE *f;
+        size_t len;
+
+        /* The DS620 queue's own PPD (cupsd keeps it in its ServerRoot), then 6 MB of comments. */
+        text = lab_test_read_file(src, &len);
+        f = fopen(ppd, "w");
+        assert_non_null(f);
+        assert_int_equal(fwrite(text, 1, len, f), len);
+        for (int i = 0; i < 100000; i++)
+                fprintf(f, "*%% padding %06d ...................................................\n",
+                        i);
+        assert_int_equal(fclose(f), 0);
+        snprintf(hostport, sizeof hostport, "127.0.0.1:%d", ds620.port);
+        char *add[] = {"lpadmin",          "-h", hostport, "-p", "big", "-E", "-v",
+                       "file:///dev/null", "-P", ppd,      NULL};
+        assert_int_equal(ipp_peer_run(add, NULL, 30000), 0);
+
+        snprintf(uri, sizeof uri, "ipp://localhost:%d/printers/big", ds620.port);
+        lab_config_printer_t cfg = ipp_peer_config("big", uri, 10000);
+        assert_int_equal(lab_printer_open(&cfg, &p, &err), 0);
+        assert_int_equal(lab_printer_capabilities(p, &caps, &err), -EFBIG);
+        assert_string_equal(err.keyword, "printer_protocol");
+        assert_non_null(strstr(err.message, "is over 4 MiB"));
+        lab_printer_close(p);
+}
+
 /*
  * The printer's own check of the loaded media: Gutenprint's DS620 backend (test mode, 6x4
  * media loaded) cancels a 5x7 job, "Incorrect media for job loaded"; a 4x6 one prints.
@@ -432,7 +467,7 @@ int main(void)
             cmocka_unit_test(test_sizes),          cmocka_unit_test(test_choose),
             cmocka_unit_test(test_print_4x6),      cmocka_unit_test(test_unknown_media),
             cmocka_unit_test(test_colour_default), cmocka_unit_test(test_filter_failed),
-            cmocka_unit_test(test_media_mismatch),
+            cmocka_unit_test(test_media_mismatch), cmocka_unit_test(test_ppd_too_large),
         };
 
         return cmocka_run_group_tests(tests, group_setup, group_teardown);
