@@ -8,6 +8,7 @@
  * only user, so the warning is silenced here and nowhere else.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,9 @@
 
 #include "ipp-ppd.h"
 #include "print-options.h"
+
+/* No sheet is longer than 100 m: a larger imageable area is not a page size. */
+#define PPD_MAX_POINTS (100.0 * 72.0 / 0.0254)
 
 /* Copy src into dst (size bytes), printable ASCII only, cut at the end. */
 static void copy_printable(char *dst, size_t size, const char *src)
@@ -63,8 +67,12 @@ static int read_sizes(ppd_file_t *ppd, lab_printer_caps_t *caps)
                 ppd_choice_t *c = page ? ppdFindChoice(page, s->name) : NULL;
                 lab_printer_size_t *d = &v[caps->n_sizes];
 
-                if (!s->name[0] || s->right <= s->left || s->top <= s->bottom)
-                        continue; /* the custom-size entry, or a size that cannot print */
+                /* The custom-size entry, a size that cannot print, or one no sheet has. */
+                if (!s->name[0] || !isfinite(s->right - s->left) ||
+                    !isfinite(s->top - s->bottom) || s->right <= s->left ||
+                    s->top <= s->bottom || s->right - s->left > PPD_MAX_POINTS ||
+                    s->top - s->bottom > PPD_MAX_POINTS)
+                        continue;
                 copy_printable(d->name, sizeof d->name, s->name);
                 copy_printable(d->text, sizeof d->text, c ? c->text : "");
                 if (lab_ppd_size_nominal(d->name, &d->nominal_w, &d->nominal_h) < 0)

@@ -152,16 +152,18 @@ int lab_printer_media_choose(const lab_printer_caps_t *caps, const char *printer
         return -ENOENT;
 }
 
-/* Pixels of length pt points at dpi, rounded. */
+/* Pixels of length pt points at dpi, rounded; -1 for a length no sheet has (or not a number). */
 static long to_pixels(double pt, unsigned dpi)
 {
-        return lround(pt * dpi / 72.0);
+        double px = pt * dpi / 72.0;
+
+        return isfinite(px) && px >= 0.0 && px <= 10000000.0 ? lround(px) : -1;
 }
 
 /* Whether n pixels fill an edge of area pixels: exactly, or one short (see below). */
 static bool edge_fits(unsigned n, long area)
 {
-        return (long)n == area || (long)n == area - 1;
+        return area > 0 && ((long)n == area || (long)n == area - 1);
 }
 
 bool lab_printer_size_fits(const lab_printer_size_t *size, const char *printer, unsigned width,

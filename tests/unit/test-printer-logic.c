@@ -5,6 +5,7 @@
  * sizes a product's media is, and which options and queue defaults alter colour.
  */
 #include <errno.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -318,6 +319,14 @@ static void test_size_fits(void **state)
         assert_true(lab_printer_size_fits(&s, "q", 1239, 1843, 300, why, sizeof why));
         assert_false(lab_printer_size_fits(&s, "q", 1240, 1842, 300, why, sizeof why));
         assert_false(lab_printer_size_fits(&s, "q", 1240, 1844, 0, why, sizeof why));
+        /* A hostile PPD's areas: infinite, huge, negative; never a fit, never an overflow. */
+        lab_printer_size_t bad = s;
+        bad.area_h = INFINITY;
+        assert_false(lab_printer_size_fits(&bad, "q", 1240, 1844, 300, NULL, 0));
+        bad.area_h = 1e300;
+        assert_false(lab_printer_size_fits(&bad, "q", 1240, 1844, 300, NULL, 0));
+        bad.area_h = -442.56;
+        assert_false(lab_printer_size_fits(&bad, "q", 1240, 0, 300, NULL, 0));
         assert_false(lab_printer_size_fits(&s, "q", 1240, 1920, 300, why, sizeof why));
         assert_string_equal(
             why, "media_size_mismatch: printer q prints w288h432 4x6 on an "
