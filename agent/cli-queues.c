@@ -11,6 +11,7 @@
  * checked on another machine.
  */
 #include <stdio.h>
+#include <string.h>
 
 #include "cli.h"
 #include "macro.h"
@@ -42,12 +43,15 @@ static unsigned check_printer(const char *path, const lab_config_t *c, size_t i)
         }
         for (size_t k = 0; k < cfg.n_media; k++) {
                 const lab_printer_size_t *size = NULL;
+                const char *sentence;
 
                 if (lab_printer_media_choose(&caps, cfg.name, cfg.media[k].name, cfg.media[k].value,
                                              &size, why, sizeof why) >= 0)
                         continue;
+                /* why is "printer_refused: sentence"; the keyword goes at the end, as in every line. */
+                sentence = strstr(why, ": ");
                 fprintf(stderr, "%s: printers[%zu].media.%s: %s [printer_refused]\n", path, i,
-                        cfg.media[k].name, why + sizeof "printer_refused: " - 1);
+                        cfg.media[k].name, sentence ? sentence + 2 : why);
                 problems++;
         }
         if (lab_printer_status(p, &st, &err) >= 0 &&

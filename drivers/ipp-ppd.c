@@ -36,7 +36,8 @@ static void copy_printable(char *dst, size_t size, const char *src)
         dst[i] = '\0';
 }
 
-void lab_ipp_colour_default_add(lab_printer_status_t *st, const char *name, const char *value)
+/* Add name=value to st's colour defaults when it alters colour (and there is room). */
+static void colour_default_add(lab_printer_status_t *st, const char *name, const char *value)
 {
         lab_printer_default_t *d;
 
@@ -90,7 +91,7 @@ static int read_sizes(ppd_file_t *ppd, lab_printer_caps_t *caps)
 static void read_defaults(ppd_file_t *ppd, lab_printer_status_t *st)
 {
         for (ppd_option_t *o = ppdFirstOption(ppd); o; o = ppdNextOption(ppd))
-                lab_ipp_colour_default_add(st, o->keyword, o->defchoice);
+                colour_default_add(st, o->keyword, o->defchoice);
 }
 
 int lab_ipp_ppd_read(int fd, lab_printer_caps_t *caps, lab_printer_status_t *st)

@@ -25,6 +25,3 @@
  * (or too large), -ENOMEM.
  */
 int lab_ipp_ppd_read(int fd, lab_printer_caps_t *caps, lab_printer_status_t *st);
-
-/* Add name=value to st's colour defaults when it alters colour (and there is room). */
-void lab_ipp_colour_default_add(lab_printer_status_t *st, const char *name, const char *value);
