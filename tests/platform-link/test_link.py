@@ -645,6 +645,10 @@ class LinkTest(AgentTestCase):
         tele_old = self.write_events(ag, 700, "telemetry")
         jobs = self.write_events(ag, 200, "job")
         tele_new = self.write_events(ag, 600, "telemetry")
+        # Up only once the agent has shed after the last write (the outbox is back under the
+        # cap): a batch it sent while down, in flight across "up", could otherwise arrive
+        # between two sheds, and the later shed would rightly drop what was then the oldest.
+        wait_until(lambda: ag.outbox() <= 1000, WAIT_WORK, "the agent to shed under the cap")
         sb.call("POST", "/control/up")
         wait_until(lambda: ag.outbox() == 0, WAIT_WORK, "the outbox to drain")
         got = sb.events()
