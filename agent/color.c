@@ -190,16 +190,22 @@ static int open_profile(cmsContext ctx, const lab_cms_log_t *log, const char *pa
         return 0;
 }
 
-int lab_color_check_output_profile(const char *path, lab_colorspace_t space, lab_intent_t intent,
-                                   lab_error_t *err)
+/*
+ * The check behind both entry points: a printer takes RGB, and CMYK too when
+ * cmyk_ok. The profile's own colour space picks which one is checked, so an
+ * intent or table refusal is reported for the space the profile has, never as
+ * a colour space mismatch from trying the other.
+ */
+static int check_output(const char *path, bool rgb_ok, bool cmyk_ok, lab_intent_t intent,
+                        lab_error_t *err)
 {
         _cleanup_cms_context_ cmsContext ctx = NULL;
         _cleanup_cms_profile_ cmsHPROFILE h = NULL, lab = NULL;
         _cleanup_cms_transform_ cmsHTRANSFORM xform = NULL;
         lab_cms_log_t log;
-        cmsColorSpaceSignature want, have;
+        cmsColorSpaceSignature have;
         cmsProfileClassSignature cls;
-        char a[5], b[5], buf[600];
+        char a[5], b[5], c[5], buf[600];
         cmsUInt32Number fmt;
         int r;
 
@@ -230,14 +236,16 @@ int lab_color_check_output_profile(const char *path, lab_colorspace_t space, lab
                                      path, a);
         }
 
-        want = space == LAB_COLORSPACE_CMYK ? cmsSigCmykData : cmsSigRgbData;
         have = cmsGetColorSpace(h);
-        if (have != want) {
+        if (!(have == cmsSigRgbData && rgb_ok) && !(have == cmsSigCmykData && cmyk_ok)) {
                 sig_text(have, a);
-                sig_text(want, b);
+                sig_text(rgb_ok ? cmsSigRgbData : cmsSigCmykData, b);
+                sig_text(cmsSigCmykData, c);
                 return lab_error_set(
                     err, EMEDIUMTYPE, "profile_wrong_colorspace",
-                    "ICC profile %s has colour space '%s' but the printer takes '%s'", path, a, b);
+                    "ICC profile %s has colour space '%s' but the printer takes '%s'%s%s%s", path,
+                    a, b, rgb_ok && cmyk_ok ? " or '" : "", rgb_ok && cmyk_ok ? c : "",
+                    rgb_ok && cmyk_ok ? "'" : "");
         }
 
         if (!cmsIsIntentSupported(h, (cmsUInt32Number)intent, LCMS_USED_AS_OUTPUT))
@@ -261,6 +269,20 @@ int lab_color_check_output_profile(const char *path, lab_colorspace_t space, lab
 
         lab_error_clear(err);
         return 0;
+}
+
+int lab_color_check_output_profile(const char *path, lab_colorspace_t space, lab_intent_t intent,
+                                   lab_error_t *err)
+{
+        return check_output(path, space == LAB_COLORSPACE_RGB, space == LAB_COLORSPACE_CMYK, intent,
+                            err);
+}
+
+int lab_color_check_printer_profile(const char *path, lab_encoding_t encoding, lab_intent_t intent,
+                                    lab_error_t *err)
+{
+        /* JPEG and PWG raster are RGB; a TIFF printer takes RGB or CMYK. */
+        return check_output(path, true, encoding == LAB_ENCODING_TIFF, intent, err);
 }
 
 int lab_color_profile_id(const char *path, char out[33], lab_error_t *err)

@@ -35,6 +35,15 @@ typedef struct lab_lab_s {
 int lab_color_check_output_profile(const char *path, lab_colorspace_t space, lab_intent_t intent,
                                    lab_error_t *err);
 
+/*
+ * The same check for a printer whose file is encoding: JPEG and PWG raster
+ * take RGB, TIFF takes RGB or CMYK. The profile's own colour space decides
+ * which is checked, so a CMYK profile on a TIFF printer that lacks the intent
+ * is profile_intent_unsupported, not a colour space mismatch.
+ */
+int lab_color_check_printer_profile(const char *path, lab_encoding_t encoding, lab_intent_t intent,
+                                    lab_error_t *err);
+
 /* The profile's ID: the header's MD5 (computed when the header's is zero), 32 hex digits. */
 int lab_color_profile_id(const char *path, char out[33], lab_error_t *err);
 

@@ -28,17 +28,11 @@ static int check_model(lab_printer_color_t *p, const lab_model_t *m)
 {
         for (size_t i = 0; i < m->n_papers; i++) {
                 const lab_paper_profile_t *paper = &m->papers[i];
-                lab_error_t err = {0}, cmyk = {0};
+                lab_error_t err = {0};
                 char message[LAB_ERROR_MESSAGE_MAX + 128];
 
-                /* JPEG and PWG raster printers take RGB; a TIFF printer RGB or CMYK. */
-                if (lab_color_check_output_profile(paper->icc, LAB_COLORSPACE_RGB, paper->intent,
-                                                   &err) >= 0)
-                        continue;
-                if (m->encoding == LAB_ENCODING_TIFF &&
-                    strcmp(err.keyword, "profile_wrong_colorspace") == 0 &&
-                    lab_color_check_output_profile(paper->icc, LAB_COLORSPACE_CMYK, paper->intent,
-                                                   &cmyk) >= 0)
+                if (lab_color_check_printer_profile(paper->icc, m->encoding, paper->intent,
+                                                    &err) >= 0)
                         continue;
                 snprintf(message, sizeof message, "%s (model %s, paper %s)", err.message, m->name,
                          paper->media_type);

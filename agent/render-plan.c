@@ -65,17 +65,6 @@ int lab_render_plan(const lab_config_t *c, const lab_registry_t *reg, const char
 
 int lab_render_plan_check_profile(const lab_render_plan_t *plan, lab_error_t *err)
 {
-        lab_error_t cmyk_err = {0};
-
-        if (lab_color_check_output_profile(plan->paper->icc, LAB_COLORSPACE_RGB,
-                                           plan->paper->intent, err) >= 0)
-                return 0;
-        /* JPEG and PWG raster are RGB; a TIFF printer may take RGB or CMYK. */
-        if (plan->model->encoding != LAB_ENCODING_TIFF ||
-            strcmp(err->keyword, "profile_wrong_colorspace") != 0 ||
-            lab_color_check_output_profile(plan->paper->icc, LAB_COLORSPACE_CMYK,
-                                           plan->paper->intent, &cmyk_err) < 0)
-                return -EINVAL;
-        lab_error_clear(err);
-        return 0;
+        return lab_color_check_printer_profile(plan->paper->icc, plan->model->encoding,
+                                               plan->paper->intent, err);
 }
