@@ -11,12 +11,14 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/epoll.h>
 #include <time.h>
 
 #include "curl-loop.h"
 #include "log.h"
 #include "macro.h"
+#include "tls.h"
 
 struct lab_curl_loop_s {
         sd_event *event;
@@ -238,4 +240,39 @@ void lab_curl_loop_free(lab_curl_loop_t *l)
         sd_event_source_disable_unref(l->timer);
         sd_event_unref(l->event);
         free(l);
+}
+
+/* CURLOPT_SSL_CTX_FUNCTION: before the handshake, pin the host of the URL being fetched. */
+static CURLcode check_host_cb(CURL *easy, void *ssl_ctx, void *userdata)
+{
+        const char *url = NULL;
+        char *host = NULL; /* libcurl's: curl_free */
+        CURLU *u = NULL;
+        CURLUcode uc;
+        int r;
+
+        if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &url) != CURLE_OK || !url)
+                return CURLE_SSL_CONNECT_ERROR;
+        u = curl_url();
+        if (!u)
+                return CURLE_OUT_OF_MEMORY;
+        uc = curl_url_set(u, CURLUPART_URL, url, 0);
+        if (uc == CURLUE_OK)
+                uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+        curl_url_cleanup(u);
+        if (uc != CURLUE_OK)
+                return uc == CURLUE_OUT_OF_MEMORY ? CURLE_OUT_OF_MEMORY : CURLE_SSL_CONNECT_ERROR;
+        r = lab_tls_ctx_expect_host(ssl_ctx, host);
+        if (r < 0)
+                log_error("TLS: cannot set the expected server name %s: %s", host, strerror(-r));
+        curl_free(host);
+        if (r < 0)
+                return r == -ENOMEM ? CURLE_OUT_OF_MEMORY : CURLE_SSL_CONNECT_ERROR;
+        return CURLE_OK;
+}
+
+void lab_curl_easy_check_host_in_handshake(CURL *easy)
+{
+        curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, check_host_cb);
+        curl_easy_setopt(easy, CURLOPT_SSL_CTX_DATA, NULL);
 }

@@ -34,3 +34,11 @@ int lab_curl_loop_add(lab_curl_loop_t *l, CURL *easy, lab_curl_done_fn done, voi
 
 /* Stop a transfer without calling its done callback. */
 void lab_curl_loop_remove(lab_curl_loop_t *l, CURL *easy);
+
+/*
+ * Check the server's name inside the TLS handshake of easy's transfers, on
+ * top of libcurl's check after it: the certificate must name the host of the
+ * URL being fetched when it arrives, so a server with the wrong name never
+ * receives the lab's client certificate (tls.h, lab_tls_ctx_expect_host).
+ */
+void lab_curl_easy_check_host_in_handshake(CURL *easy);

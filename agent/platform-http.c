@@ -152,6 +152,7 @@ static void set_tls(lab_req_t *r)
         curl_easy_setopt(r->easy, CURLOPT_SSLCERTTYPE, "PEM");
         curl_easy_setopt(r->easy, CURLOPT_SSLKEY, c->platform.key_file);
         curl_easy_setopt(r->easy, CURLOPT_SSLKEYTYPE, "PEM");
+        lab_curl_easy_check_host_in_handshake(r->easy);
 }
 
 lab_req_t *lab_req_new(lab_platform_t *p, const char *method, const char *url, const char *body,

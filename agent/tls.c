@@ -7,6 +7,7 @@
  * so a stale entry never turns up in some later, unrelated TLS failure.
  * Must never prompt for a passphrase (a daemon has no terminal).
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
@@ -16,7 +17,9 @@
 
 #include <openssl/err.h>
 #include <openssl/pem.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "tls.h"
 
@@ -362,4 +365,34 @@ int lab_tls_check_ca_file(const char *path, lab_error_t *err)
                                      "(-----BEGIN CERTIFICATE----- blocks)",
                                      path);
         return n;
+}
+
+int lab_tls_ctx_expect_host(void *ssl_ctx, const char *host)
+{
+        LAB_TLS_ERR_GUARD;
+        X509_VERIFY_PARAM *vp;
+        char name[256];
+        size_t n;
+
+        if (!ssl_ctx || !host)
+                return -EINVAL;
+        n = strlen(host);
+        /* "[::1]", as a URL writes it, is the address ::1. */
+        if (n >= 2 && host[0] == '[' && host[n - 1] == ']') {
+                host++;
+                n -= 2;
+        }
+        if (n == 0 || n >= sizeof name)
+                return -EINVAL;
+        memcpy(name, host, n);
+        name[n] = '\0';
+
+        vp = SSL_CTX_get0_param(ssl_ctx);
+        if (!vp)
+                return -ENOMEM;
+        /* An address must be in the certificate's IP SANs; a name in its DNS SANs. */
+        if (X509_VERIFY_PARAM_set1_ip_asc(vp, name) == 1)
+                return 0;
+        X509_VERIFY_PARAM_set_hostflags(vp, X509_CHECK_FLAG_NO_PARTIAL_WILDCARDS);
+        return X509_VERIFY_PARAM_set1_host(vp, name, n) == 1 ? 0 : -ENOMEM;
 }

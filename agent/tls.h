@@ -87,3 +87,14 @@ const char *lab_tls_expiry_to_string(lab_tls_expiry_t e);
  * with err set (tls_file_missing, tls_file_unreadable, tls_ca_invalid).
  */
 int lab_tls_check_ca_file(const char *path, lab_error_t *err);
+
+/*
+ * Make host part of the certificate check that the TLS handshake itself runs
+ * on ssl_ctx (an OpenSSL SSL_CTX, as libcurl's CURLOPT_SSL_CTX_FUNCTION hands
+ * it over). A server whose certificate does not name host then fails the
+ * handshake when its certificate arrives, before the lab's client
+ * certificate is sent; libcurl's own check after the handshake stays.
+ * host: a DNS name or an IP address (an IPv6 one with or without brackets).
+ * Returns 0, or -EINVAL for an empty or over-long host, -ENOMEM.
+ */
+int lab_tls_ctx_expect_host(void *ssl_ctx, const char *host);

@@ -22,6 +22,8 @@
 
 #include <cmocka.h>
 #include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 
 #include "digest.h"
 #include "testutil.h"
@@ -522,6 +524,58 @@ static void test_sha256_file(void **state)
         assert_int_equal(lab_sha256_file(f->dir, got), -EISDIR);
 }
 
+/* The server's name goes into the handshake's own check: a DNS name as a host, an address as
+ * an address (brackets of a URL's IPv6 form dropped); nothing usable is refused. */
+static void test_expect_host(void **state)
+{
+        static const struct {
+                const char *in, *host, *ip;
+                int r;
+        } cases[] = {
+            {"platform.example", "platform.example", NULL, 0},
+            {"localhost", "localhost", NULL, 0},
+            {"127.0.0.1", NULL, "127.0.0.1", 0},
+            {"[::1]", NULL, "0:0:0:0:0:0:0:1", 0},
+            {"::1", NULL, "0:0:0:0:0:0:0:1", 0},
+            {"", NULL, NULL, -EINVAL},
+            {"[]", NULL, NULL, -EINVAL},
+        };
+        char long_name[300];
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+                X509_VERIFY_PARAM *vp;
+                char *ip;
+
+                assert_non_null(ctx);
+                vp = SSL_CTX_get0_param(ctx);
+                assert_int_equal(lab_tls_ctx_expect_host(ctx, cases[i].in), cases[i].r);
+                assert_int_equal(ERR_peek_error(), 0); /* the guard left nothing behind */
+                if (cases[i].host)
+                        assert_string_equal(X509_VERIFY_PARAM_get0_host(vp, 0), cases[i].host);
+                else
+                        assert_null(X509_VERIFY_PARAM_get0_host(vp, 0));
+                ip = X509_VERIFY_PARAM_get1_ip_asc(vp);
+                if (cases[i].ip)
+                        assert_string_equal(ip, cases[i].ip);
+                else
+                        assert_null(ip);
+                OPENSSL_free(ip);
+                ERR_clear_error(); /* get1_ip_asc complains when there is none */
+                SSL_CTX_free(ctx);
+        }
+        memset(long_name, 'a', sizeof long_name - 1);
+        long_name[sizeof long_name - 1] = '\0';
+        {
+                SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+                assert_int_equal(lab_tls_ctx_expect_host(ctx, long_name), -EINVAL);
+                assert_int_equal(lab_tls_ctx_expect_host(ctx, NULL), -EINVAL);
+                assert_int_equal(lab_tls_ctx_expect_host(NULL, "x"), -EINVAL);
+                SSL_CTX_free(ctx);
+        }
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -535,6 +589,7 @@ int main(void)
             cmocka_unit_test(test_key_matches),
             cmocka_unit_test(test_ca_file),
             cmocka_unit_test(test_sha256_file),
+            cmocka_unit_test(test_expect_host),
         };
 
         return cmocka_run_group_tests(tests, setup_fixture, teardown_fixture);
