@@ -9,7 +9,10 @@
  * size, turn to the paper's orientation, sharpen, one ICC transform into the
  * printer profile, white border in device space, encode with no metadata,
  * fsync + rename. It must never write a partial output under the final name
- * and never let personal metadata (EXIF, GPS, XMP, IPTC) through.
+ * and never let personal metadata (EXIF, GPS, XMP, IPTC) through. A 16-bit
+ * master stays 16-bit up to the transform (vips_thumbnail would cut it to 8
+ * bits, so it takes the load/cut/resize path); the one quantisation to the
+ * paper's depth is the transform's output.
  */
 #include <fcntl.h>
 #include <string.h>
@@ -298,11 +301,12 @@ static int render_probe(const lab_render_params_t *p, lab_render_audit_t *a, boo
 
 /*
  * Geometry: shrink-on-load to the target (tw×th before the paper turn), with
- * the fit's crop/contain/force, decoded into memory. Decode failures here are
- * the file's fault: image_corrupt.
+ * the fit's crop/contain/force, decoded into memory, at the input's depth
+ * (deep: 16 bits per sample). Decode failures here are the file's fault:
+ * image_corrupt.
  */
 static int render_geometry(const lab_render_params_t *p, lab_render_audit_t *a, bool cmyk,
-                           VipsImage **ret, lab_error_t *err)
+                           bool deep, VipsImage **ret, lab_error_t *err)
 {
         _cleanup_image_ VipsImage *img = NULL;
         unsigned bx = 0, by = 0, bw = a->input_width, bh = a->input_height, tw, th;
@@ -342,18 +346,24 @@ static int render_geometry(const lab_render_params_t *p, lab_render_audit_t *a, 
         a->crop = render_used_box(bx, by, bw, bh, tw, th, p->fit, &a->scale);
 
         a->load_shrink = 1;
-        if (!p->crop && !cmyk) {
+        if (!p->crop && !cmyk && !deep) {
                 if (vips_thumbnail(p->input, &t, (int)tw, "height", (int)th, "size", size, "crop",
                                    crop, "fail_on", VIPS_FAIL_ON_ERROR, NULL))
                         return render_vips_error(err, EINVAL, "image_corrupt", p->input);
                 render_step(&img, t);
         } else {
                 /*
-                 * A crop box is in upright pixels, and vips_thumbnail would turn
-                 * CMYK into sRGB behind our back: decode (a JPEG shrunk on load
-                 * by a power of two that leaves at least twice the pixels the
-                 * print needs, as vips_thumbnail does), turn upright, cut, resize.
+                 * A crop box is in upright pixels, vips_thumbnail would turn
+                 * CMYK into sRGB behind our back and 16 bits into 8 (its
+                 * processing space is 8-bit sRGB): decode (a JPEG shrunk on
+                 * load by a power of two that leaves at least twice the pixels
+                 * the print needs, as vips_thumbnail does), turn upright, cut,
+                 * resize, all at the input's depth. Upright files are read
+                 * sequentially (top to bottom, in strips), as vips_thumbnail
+                 * does; a turn needs the whole image.
                  */
+                VipsAccess access =
+                    a->orientation == 1 ? VIPS_ACCESS_SEQUENTIAL : VIPS_ACCESS_RANDOM;
                 double need = p->fit == LAB_FIT_EXACT ? render_max((double)tw / bw, (double)th / bh)
                                                       : a->scale;
                 const char *loader = vips_foreign_find_load(p->input);
@@ -365,9 +375,10 @@ static int render_geometry(const lab_render_params_t *p, lab_render_audit_t *a, 
                         while (f < 8 && need * f * 4 <= 1.0)
                                 f *= 2;
                 a->load_shrink = f;
-                t = f > 1 ? vips_image_new_from_file(p->input, "shrink", (int)f, "fail_on",
-                                                     VIPS_FAIL_ON_ERROR, NULL)
-                          : vips_image_new_from_file(p->input, "fail_on", VIPS_FAIL_ON_ERROR, NULL);
+                t = f > 1 ? vips_image_new_from_file(p->input, "shrink", (int)f, "access", access,
+                                                     "fail_on", VIPS_FAIL_ON_ERROR, NULL)
+                          : vips_image_new_from_file(p->input, "access", access, "fail_on",
+                                                     VIPS_FAIL_ON_ERROR, NULL);
                 if (render_step(&img, t) < 0 || vips_autorot(img, &t, NULL) ||
                     render_step(&img, t) < 0)
                         return render_vips_error(err, EINVAL, "image_corrupt", p->input);
@@ -466,7 +477,11 @@ static int render_colour(const lab_render_params_t *p, lab_render_audit_t *a, bo
                         return render_vips_error(err, EIO, "render_failed", "flatten");
         }
         if (!cmyk && img->Bands < 3 && !has_profile) {
-                if (vips_colourspace(img, &t, VIPS_INTERPRETATION_sRGB, NULL) ||
+                /* At the image's depth: sRGB is 8-bit, RGB16 its 16-bit form. */
+                if (vips_colourspace(img, &t,
+                                     img->BandFmt == VIPS_FORMAT_USHORT ? VIPS_INTERPRETATION_RGB16
+                                                                        : VIPS_INTERPRETATION_sRGB,
+                                     NULL) ||
                     render_step(&img, t) < 0)
                         return render_vips_error(err, EIO, "render_failed", "grey to sRGB");
         }
@@ -481,6 +496,12 @@ static int render_colour(const lab_render_params_t *p, lab_render_audit_t *a, bo
                         return render_vips_error(err, EIO, "render_failed", "sharpen");
         }
         a->gamut_share = cmyk ? -1 : render_gamut(p, img);
+        /*
+         * The one quantisation: a 16-bit image goes in as 16 bits (lcms2
+         * TYPE_*_16), out at the paper's depth. Everything before keeps the
+         * input's format (flatten, rotation, sharpening included).
+         */
+        a->transform_depth = img->BandFmt == VIPS_FORMAT_USHORT ? 16 : 8;
         if (vips_icc_transform(img, &t, p->output_profile, "embedded", TRUE, "input_profile",
                                "srgb", "intent", (VipsIntent)p->intent, "black_point_compensation",
                                p->bpc, "depth", (int)depth, NULL) ||
@@ -568,7 +589,7 @@ int lab_render(const lab_render_params_t *p, lab_render_audit_t *audit, lab_erro
         r = render_probe(p, &a, &cmyk, &hdr, err);
         if (r < 0)
                 return r;
-        r = render_geometry(p, &a, cmyk, &img, err);
+        r = render_geometry(p, &a, cmyk, hdr->BandFmt == VIPS_FORMAT_USHORT, &img, err);
         if (r < 0)
                 return r;
         r = render_colour(p, &a, cmyk, &img, err);
@@ -593,7 +614,7 @@ char *lab_render_audit_json(const lab_render_audit_t *a)
 
         o = json_pack(
             "{s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:{s:i, s:i, s:i, s:i}, s:b,"
-            " s:f, s:i, s:f, s:i, s:i, s:s, s:s, s:s, s:f}",
+            " s:f, s:i, s:f, s:i, s:i, s:s, s:s, s:s, s:f, s:i}",
             "input_sha256", a->input_sha256, "input_profile", a->input_profile, "input_width",
             (int)a->input_width, "input_height", (int)a->input_height, "orientation",
             a->orientation, "output_profile", a->output_profile, "output_profile_id",
@@ -602,7 +623,8 @@ char *lab_render_audit_json(const lab_render_audit_t *a)
             (int)a->crop.height, "rotated", a->rotated, "scale", a->scale, "load_shrink",
             (int)a->load_shrink, "sharpen_sigma", a->sharpen_sigma, "width", (int)a->width,
             "height", (int)a->height, "output_sha256", a->output_sha256, "vips_version",
-            a->vips_version, "lcms_version", a->lcms_version, "gamut_share", a->gamut_share);
+            a->vips_version, "lcms_version", a->lcms_version, "gamut_share", a->gamut_share,
+            "transform_depth", (int)a->transform_depth);
         if (!o)
                 return NULL;
         s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);

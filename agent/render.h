@@ -60,6 +60,8 @@ typedef struct lab_render_audit_s {
         unsigned width, height; /* output */
         double gamut_share;     /* 0..1 of the pixels outside the printer's gamut; -1: not measured
                                    (CMYK input) */
+        unsigned transform_depth; /* bits per sample handed to the ICC transform: 16 for 16-bit
+                                     masters, 8 otherwise; the output has the paper's depth */
         char output_sha256[65];
         char vips_version[32];
         char lcms_version[16];
