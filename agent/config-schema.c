@@ -23,6 +23,7 @@
 
 #include "config-private.h"
 #include "print-options.h"
+#include "url-path.h"
 
 /*
  * The key and section descriptors are declared in config-private.h, because
@@ -84,12 +85,12 @@ static const char *check_lab_id(const char *s)
                                            : "must be 1 to 64 characters from a-z, 0-9 and '-'";
 }
 
-/* printers[].name: [A-Za-z0-9_.-]{1,64}. */
+/* printers[].name: an id (url-path.h): [A-Za-z0-9._:-]{1,128}, not "." or "..". */
 static const char *check_printer_name(const char *s)
 {
-        return is_token(s, 64, true, "_.-")
-                   ? NULL
-                   : "must be 1 to 64 characters from A-Z, a-z, 0-9, '_', '.' and '-'";
+        return lab_id_valid(s) ? NULL
+                               : "must be 1 to 128 characters from A-Z, a-z, 0-9, '.', '_', ':' "
+                                 "and '-', and not '.' or '..'";
 }
 
 /* platform.url: https only. */

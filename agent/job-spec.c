@@ -9,38 +9,33 @@
 #include "digest.h"
 #include "job-spec.h"
 
-int lab_job_id_valid(const char *id)
-{
-        size_t n = 0;
+/* Set err to bad_job with the message, and *field to the field at fault; returns -EBADMSG. */
+#define BAD(field_name, ...)                                                                       \
+        (*field = (field_name), lab_error_set(err, EBADMSG, "bad_job", __VA_ARGS__))
 
-        if (!id)
-                return 0;
-        for (const char *c = id; *c; c++, n++)
-                if (*c < 0x21 || *c > 0x7e || *c == '/' || n >= LAB_JOB_ID_MAX)
-                        return 0;
-        return n > 0;
-}
-
-/* A required string member of at most max bytes; NULL (with err set) if absent or wrong. */
-static const char *get_string(const json_t *obj, const char *key, size_t max, int required,
-                              lab_error_t *err)
+/*
+ * A string member (name: how docs/protocol.md writes it) of 1..max bytes; NULL
+ * with err and *field set if absent (and required) or wrong, NULL with err
+ * clear if absent and optional.
+ */
+static const char *get_string(const json_t *obj, const char *key, const char *name, size_t max,
+                              int required, lab_error_t *err, const char **field)
 {
         const json_t *v = json_object_get(obj, key);
         const char *s;
 
         if (!v || json_is_null(v)) {
                 if (required)
-                        lab_error_set(err, EBADMSG, "bad_job", "job field '%s' is missing", key);
+                        BAD(name, "job field '%s' is missing", name);
                 return NULL;
         }
         if (!json_is_string(v)) {
-                lab_error_set(err, EBADMSG, "bad_job", "job field '%s' must be a string", key);
+                BAD(name, "job field '%s' must be a string", name);
                 return NULL;
         }
         s = json_string_value(v);
         if (strlen(s) != json_string_length(v) || strlen(s) == 0 || strlen(s) > max) {
-                lab_error_set(err, EBADMSG, "bad_job",
-                              "job field '%s' must be 1 to %zu characters without NUL", key, max);
+                BAD(name, "job field '%s' must be 1 to %zu characters without NUL", name, max);
                 return NULL;
         }
         return s;
@@ -58,26 +53,25 @@ static int dup_into(char **dst, const char *s)
 }
 
 /* The optional crop box {x, y, width, height}: integers, width and height at least 1. */
-static int get_crop(const json_t *obj, lab_job_spec_t *s, lab_error_t *err)
+static int get_crop(const json_t *obj, lab_job_spec_t *s, lab_error_t *err, const char **field)
 {
         static const char *const keys[] = {"x", "y", "width", "height"};
+        static const char *const names[] = {"crop.x", "crop.y", "crop.width", "crop.height"};
         const json_t *crop = json_object_get(obj, "crop");
         unsigned v[4];
 
         if (!crop || json_is_null(crop))
                 return 0;
         if (!json_is_object(crop))
-                return lab_error_set(err, EBADMSG, "bad_job",
-                                     "job field 'crop' must be an object {x, y, width, height}");
+                return BAD("crop", "job field 'crop' must be an object {x, y, width, height}");
         for (size_t i = 0; i < 4; i++) {
                 const json_t *n = json_object_get(crop, keys[i]);
                 json_int_t min = i < 2 ? 0 : 1;
 
                 if (!json_is_integer(n) || json_integer_value(n) < min ||
                     json_integer_value(n) > 1000000)
-                        return lab_error_set(err, EBADMSG, "bad_job",
-                                             "crop.%s must be an integer from %d to 1000000",
-                                             keys[i], (int)min);
+                        return BAD(names[i], "crop.%s must be an integer from %d to 1000000",
+                                   keys[i], (int)min);
                 v[i] = (unsigned)json_integer_value(n);
         }
         s->has_crop = true;
@@ -88,7 +82,30 @@ static int get_crop(const json_t *obj, lab_job_spec_t *s, lab_error_t *err)
         return 0;
 }
 
+/*
+ * Whether url is "https://" with a host and no space, control character or
+ * backslash. The agent fetches it as given (docs/protocol.md, "Ids in
+ * paths"): it is the platform's URL, not one the agent builds from data.
+ */
+static bool asset_url_ok(const char *url)
+{
+        if (strncmp(url, "https://", 8) != 0 || url[8] == '\0' || strchr("/?#:@", url[8]))
+                return false;
+        for (const unsigned char *c = (const unsigned char *)url; *c; c++)
+                if (*c <= 0x20 || *c == 0x7f || *c == '\\')
+                        return false;
+        return true;
+}
+
 int lab_job_spec_parse(const json_t *obj, lab_job_spec_t *ret, lab_error_t *err)
+{
+        const char *field;
+
+        return lab_job_spec_parse_field(obj, ret, err, &field);
+}
+
+int lab_job_spec_parse_field(const json_t *obj, lab_job_spec_t *ret, lab_error_t *err,
+                             const char **field)
 {
         lab_job_spec_t s = {0};
         const char *id, *order_id, *sku, *priority, *deadline, *url, *sha, *ctype, *lease;
@@ -97,69 +114,74 @@ int lab_job_spec_parse(const json_t *obj, lab_job_spec_t *ret, lab_error_t *err)
         int r = 0;
 
         memset(ret, 0, sizeof *ret);
+        *field = NULL;
         if (!json_is_object(obj))
-                return lab_error_set(err, EBADMSG, "bad_job", "a job must be a JSON object");
+                return BAD(NULL, "a job must be a JSON object");
 
-        id = get_string(obj, "id", LAB_JOB_ID_MAX, 1, err);
+        id = get_string(obj, "id", "id", LAB_ID_MAX, 1, err, field);
         if (!id)
                 return -EBADMSG;
-        if (!lab_job_id_valid(id))
-                return lab_error_set(err, EBADMSG, "bad_job",
-                                     "job id must be printable ASCII without '/' or spaces");
-        order_id = get_string(obj, "order_id", 256, 1, err);
-        sku = get_string(obj, "sku", 256, 1, err);
-        lease = get_string(obj, "lease_expires_at", 64, 1, err);
-        if (!order_id || !sku || !lease)
+        if (!lab_id_valid(id))
+                return BAD("id", "job id must be 1 to %d characters from A-Z, a-z, 0-9, '.', '_', "
+                                 "':' and '-', and not '.' or '..'",
+                           LAB_ID_MAX);
+        order_id = get_string(obj, "order_id", "order_id", 256, 1, err, field);
+        if (!order_id)
+                return -EBADMSG;
+        sku = get_string(obj, "sku", "sku", 256, 1, err, field);
+        if (!sku)
+                return -EBADMSG;
+        lease = get_string(obj, "lease_expires_at", "lease_expires_at", 64, 1, err, field);
+        if (!lease)
                 return -EBADMSG;
 
         q = json_object_get(obj, "quantity");
         if (!json_is_integer(q) || json_integer_value(q) < 1 ||
             json_integer_value(q) > LAB_JOB_QUANTITY_MAX)
-                return lab_error_set(err, EBADMSG, "bad_job",
-                                     "job field 'quantity' must be an integer from 1 to %d",
-                                     LAB_JOB_QUANTITY_MAX);
+                return BAD("quantity", "job field 'quantity' must be an integer from 1 to %d",
+                           LAB_JOB_QUANTITY_MAX);
 
         lab_error_clear(err);
-        priority = get_string(obj, "priority", 16, 0, err);
+        priority = get_string(obj, "priority", "priority", 16, 0, err, field);
         if (lab_error_isset(err))
                 return -EBADMSG;
         if (priority && strcmp(priority, "rush") != 0 && strcmp(priority, "standard") != 0)
-                return lab_error_set(err, EBADMSG, "bad_job",
-                                     "job field 'priority' must be rush or standard");
-        deadline = get_string(obj, "deadline", 64, 0, err);
+                return BAD("priority", "job field 'priority' must be rush or standard");
+        deadline = get_string(obj, "deadline", "deadline", 64, 0, err, field);
         if (lab_error_isset(err))
                 return -EBADMSG;
         if (deadline && lab_parse_rfc3339(deadline, &(time_t){0}) < 0)
-                return lab_error_set(err, EBADMSG, "bad_job",
-                                     "job field 'deadline' must be an RFC 3339 date-time "
-                                     "(2026-11-28T18:00:00Z)");
+                return BAD("deadline", "job field 'deadline' must be an RFC 3339 date-time "
+                                       "(2026-11-28T18:00:00Z)");
 
         asset = json_object_get(obj, "asset");
         if (!json_is_object(asset))
-                return lab_error_set(err, EBADMSG, "bad_job",
-                                     "job field 'asset' must be an object");
-        url = get_string(asset, "url", 2048, 1, err);
-        sha = get_string(asset, "sha256", 64, 1, err);
-        if (!url || !sha)
+                return BAD("asset", "job field 'asset' must be an object");
+        url = get_string(asset, "url", "asset.url", 2048, 1, err, field);
+        if (!url)
+                return -EBADMSG;
+        sha = get_string(asset, "sha256", "asset.sha256", 64, 1, err, field);
+        if (!sha)
                 return -EBADMSG;
         if (strncmp(url, "https://", 8) != 0)
-                return lab_error_set(err, EBADMSG, "bad_job", "asset url must be https://");
+                return BAD("asset.url", "asset url must be https://");
+        if (!asset_url_ok(url))
+                return BAD("asset.url", "asset url must be an https:// URL with a host, without "
+                                        "spaces, control characters or '\\'");
         if (!lab_sha256_hex_valid(sha))
-                return lab_error_set(err, EBADMSG, "bad_job",
-                                     "asset sha256 must be 64 hexadecimal digits");
+                return BAD("asset.sha256", "asset sha256 must be 64 hexadecimal digits");
         for (size_t i = 0; i < 64; i++)
                 sha_lower[i] = (char)tolower((unsigned char)sha[i]);
         sha_lower[64] = '\0';
         b = json_object_get(asset, "bytes");
         if (!json_is_integer(b) || json_integer_value(b) < 1)
-                return lab_error_set(err, EBADMSG, "bad_job",
-                                     "asset bytes must be a positive integer");
+                return BAD("asset.bytes", "asset bytes must be a positive integer");
         lab_error_clear(err);
-        ctype = get_string(asset, "content_type", 128, 0, err);
+        ctype = get_string(asset, "content_type", "asset.content_type", 128, 0, err, field);
         if (lab_error_isset(err))
                 return -EBADMSG;
 
-        if (get_crop(obj, &s, err) < 0)
+        if (get_crop(obj, &s, err, field) < 0)
                 return -EBADMSG;
 
         s.quantity = (int)json_integer_value(q);

@@ -13,8 +13,8 @@
 #include <jansson.h>
 
 #include "error.h"
+#include "url-path.h"
 
-#define LAB_JOB_ID_MAX       128
 #define LAB_JOB_QUANTITY_MAX 1000
 
 typedef struct lab_job_spec_s {
@@ -42,8 +42,15 @@ typedef struct lab_job_spec_s {
  */
 int lab_job_spec_parse(const json_t *obj, lab_job_spec_t *ret, lab_error_t *err);
 
+/*
+ * As lab_job_spec_parse, and on failure *ret_field names the field at fault
+ * as docs/protocol.md writes it ("quantity", "asset.sha256", "crop.x"), or is
+ * NULL when the fault is the whole object (not an object). A static string.
+ */
+int lab_job_spec_parse_field(const json_t *obj,       /* I - the job object */
+                             lab_job_spec_t *ret,     /* O - the job */
+                             lab_error_t *err,        /* O - bad_job and a sentence */
+                             const char **ret_field); /* O - the field at fault */
+
 /* Free the strings of a spec (not the struct). */
 void lab_job_spec_done(lab_job_spec_t *s);
-
-/* Whether id is a valid job id: 1..128 printable ASCII characters, no '/'. */
-int lab_job_id_valid(const char *id);

@@ -142,7 +142,7 @@ void lab_outbox_deliver(lab_platform_t *p)
         body = batch_body(p, &n);
         if (!body || n == 0)
                 return;
-        url = lab_platform_url(p, "/v1/labs/%s/events", p->config->lab.id);
+        url = lab_platform_url(p, "/v1/labs/{}/events", NULL, p->config->lab.id, NULL);
         r = url ? lab_req_new(p, "POST", url, body, on_events_done, NULL) : NULL;
         if (!r || lab_req_start(r) < 0) {
                 lab_timer_arm(p->event, &p->outbox_timer, 5ULL * 1000000ULL, on_outbox_timer, p,

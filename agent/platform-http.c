@@ -9,6 +9,7 @@
  * stays true. The idempotency key is derived from the request itself, so a
  * retry — even after a crash and restart — carries the same key.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,38 +20,33 @@
 #include "log.h"
 #include "platform-private.h"
 #include "proto.h"
+#include "url-path.h"
 
 #define LAB_SYSTEM_CA_PATH "/etc/ssl/certs"
 
-char *lab_url_escape(const char *s)
+char *lab_platform_url(lab_platform_t *p, const char *tmpl, const char *query, ...)
 {
-        char *e = curl_easy_escape(NULL, s, 0), *d;
-
-        if (!e)
-                return NULL;
-        d = strdup(e);
-        curl_free(e);
-        return d;
-}
-
-char *lab_platform_url(lab_platform_t *p, const char *fmt, ...)
-{
-        const char *base = p->config->platform.url;
-        size_t n = strlen(base);
-        char *path = NULL, *url = NULL;
+        const char *segments[LAB_URL_SEGMENTS_MAX];
+        char *url = NULL;
+        size_t n = 0;
         va_list ap;
-        int r;
+        int r = 0;
 
-        while (n > 0 && base[n - 1] == '/')
-                n--;
-        va_start(ap, fmt);
-        r = vasprintf(&path, fmt, ap);
+        va_start(ap, query);
+        for (const char *seg; (seg = va_arg(ap, const char *));) {
+                if (n == ELEMENTSOF(segments)) {
+                        r = -E2BIG;
+                        break;
+                }
+                segments[n++] = seg;
+        }
         va_end(ap);
-        if (r < 0)
+        if (r == 0)
+                r = lab_url_build(p->config->platform.url, tmpl, segments, n, query, &url);
+        if (r < 0) {
+                errno = -r;
                 return NULL;
-        if (asprintf(&url, "%.*s%s", (int)n, base, path) < 0)
-                url = NULL;
-        free(path);
+        }
         return url;
 }
 

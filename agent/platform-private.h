@@ -101,10 +101,17 @@ void lab_req_free(lab_req_t *r);
 void lab_req_abort(lab_req_t *r);
 /* Abort every request in flight: their done callbacks get CURLE_ABORTED_BY_CALLBACK. */
 void lab_req_abort_all(lab_platform_t *p);
-/* "https://…/api" + "/v1/…" (path already escaped). malloc'd. */
-char *lab_platform_url(lab_platform_t *p, const char *fmt, ...) _printf_(2, 3);
-/* Escape one path segment (malloc'd). */
-char *lab_url_escape(const char *s);
+/* Most "{}" segments in one URL template. */
+#define LAB_URL_SEGMENTS_MAX 4
+/*
+ * The URL of a platform call: platform.url + tmpl, each "{}" of tmpl replaced
+ * by the next of the NULL-terminated segments, percent-encoded, + "?query"
+ * unless query is NULL (url-path.h, lab_url_build). Every URL the agent builds
+ * goes through here. malloc'd; NULL with errno EINVAL for a segment that is
+ * empty, "." or ".." (it would change the path), ENOMEM.
+ */
+char *lab_platform_url(lab_platform_t *p, const char *tmpl, const char *query, ...)
+    __attribute__((sentinel));
 /*
  * Classify a finished request for logs and retries: 0 for a 2xx answer, else
  * a negative errno with err holding "keyword" and a sentence (TLS failures,

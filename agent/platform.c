@@ -8,7 +8,10 @@
  * Offers are claimed with an accept request each; only an accepted job
  * enters the store, together with its job.accepted event, in one
  * transaction. A job the platform takes back (409, reconcile "drop") or
- * cancels is stopped before it reaches a printer.
+ * cancels is stopped before it reaches a printer. An offer that fails
+ * validation is reported once (job.rejected with the field at fault) and
+ * remembered by the digest of its JSON, so its repeats stay silent. Every
+ * URL comes from lab_platform_url(): data never shapes a path.
  *
  * Never: work on a job before the platform confirmed the accept; send
  * anything to a server that failed TLS verification (curl stops at the
@@ -25,6 +28,7 @@
 
 #include "job-spec.h"
 #include "backpressure.h"
+#include "digest.h"
 #include "io-util.h"
 #include "job-state.h"
 #include "log.h"
@@ -38,6 +42,8 @@
 /* An offer the platform took back (409/404 on accept) is not claimed again for this long. */
 #define LAB_REFUSED_USEC (10ULL * 60ULL * 1000000ULL)
 #define LAB_REFUSED_MAX  1024
+/* The longest offered id a job.rejected event carries (as data) in its job_id. */
+#define LAB_OFFER_ID_EVENT_MAX 1024
 
 /* An offer the platform refused to let this lab accept. */
 typedef struct lab_refused_s {
@@ -332,10 +338,14 @@ out:
 /* Send the claim (accept) of a job stored as "claiming"; false when it could not start. */
 static bool send_claim(lab_platform_t *p, const char *job_id)
 {
-        _cleanup_free_ char *escaped = lab_url_escape(job_id), *url = NULL, *body = NULL;
+        _cleanup_free_ char *url = NULL, *body = NULL;
         lab_req_t *r;
 
-        url = escaped ? lab_platform_url(p, "/v1/jobs/%s/accept", escaped) : NULL;
+        url = lab_platform_url(p, "/v1/jobs/{}/accept", NULL, job_id, NULL);
+        if (!url) {
+                log_error("job %s: cannot build the accept URL: %m", job_id);
+                return false;
+        }
         if (asprintf(&body, "{\"lab\":\"%s\"}", p->config->lab.id) < 0)
                 body = NULL;
         r = url && body ? lab_req_new(p, "POST", url, body, on_accept_done, strdup(job_id)) : NULL;
@@ -356,12 +366,15 @@ static bool accept_in_flight(lab_platform_t *p, const char *job_id)
         return false;
 }
 
-/* Reject an offer before accepting it: record it (so repeats are ignored) with job.rejected. */
+/*
+ * Reject an offer before accepting it: record it (so repeats are ignored) with
+ * job.rejected {reason, field, detail}.
+ */
 static void reject_offer(lab_platform_t *p, const lab_job_spec_t *spec, const char *reason,
-                         const char *detail)
+                         const char *field, const char *detail)
 {
         _cleanup_(json_decrefp) json_t *body =
-            json_pack("{s:s,s:s}", "reason", reason, "detail", detail);
+            json_pack("{s:s,s:s,s:s}", "reason", reason, "field", field, "detail", detail);
         _cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
         lab_store_job_t row = {
             .id = spec->id,
@@ -394,6 +407,66 @@ static void reject_offer(lab_platform_t *p, const lab_job_spec_t *spec, const ch
         }
 }
 
+/*
+ * An offer that fails validation (bad_job): report it once with job.rejected
+ * {reason, field, detail}, and remember it in the store by the digest of its
+ * canonical JSON, so the polls that list it again neither log nor report it
+ * (the same id with another body has another digest: judged again). The id
+ * as offered goes into the event as data, whatever it holds, and never into
+ * a path; none (absent, not a string, NUL inside, longer than
+ * LAB_OFFER_ID_EVENT_MAX) leaves the event without a job_id. Returns whether
+ * it acted.
+ */
+static bool reject_bad_offer(lab_platform_t *p, const json_t *obj, const lab_error_t *perr,
+                             const char *field)
+{
+        _cleanup_free_ char *canon =
+            json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+        _cleanup_(json_decrefp) json_t *body = NULL;
+        _cleanup_free_ char *text = NULL, *quoted = NULL;
+        const json_t *idv = json_is_object(obj) ? json_object_get(obj, "id") : NULL;
+        const char *id = json_string_value(idv);
+        char digest[LAB_SHA256_HEX_LEN + 1];
+        int r;
+
+        if (!canon || lab_sha256_hex(canon, strlen(canon), digest) < 0)
+                return false;
+        r = lab_store_offer_known(p->store, digest);
+        if (r != 0)
+                return false; /* reported before (or the store cannot say: try at the next poll) */
+        if (id && (json_string_length(idv) != strlen(id) || strlen(id) == 0 ||
+                   strlen(id) > LAB_OFFER_ID_EVENT_MAX))
+                id = NULL;
+        /* A job this lab holds, offered again in a shape it cannot read: not for it to refuse. */
+        if (lab_id_valid(id)) {
+                _cleanup_(lab_store_job_freep) lab_store_job_t *known = NULL;
+
+                if (lab_store_job_get(p->store, id, &known) == 0)
+                        return false;
+        }
+        body = json_pack("{s:s,s:s*,s:s}", "reason", perr->keyword, "field", field, "detail",
+                         perr->message);
+        text = body ? json_dumps(body, JSON_COMPACT) : NULL;
+        if (!text)
+                return false;
+        r = lab_store_offer_reject(p->store, digest, id, perr->keyword, field, perr->message, text);
+        if (r == -EEXIST)
+                return false;
+        if (r < 0) {
+                log_error_errno(r, "platform: cannot record the rejection of an offered job: %m");
+                return false;
+        }
+        /* The id is quoted and escaped as JSON: it may hold anything, a newline too. */
+        quoted = idv ? json_dumps(idv, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
+        log_struct(LOG_WARNING,
+                   LAB_FIELDS({"JOB_ID", lab_id_valid(id) ? id : NULL},
+                              {"ERROR_KEYWORD", perr->keyword}),
+                   "platform: offered job %.200s rejected (reported once): %s: %s",
+                   quoted ? quoted : "without an id", perr->keyword, perr->message);
+        lab_platform_kick_outbox(p);
+        return true;
+}
+
 /* Whether the lab's config sells this SKU. */
 static bool sku_known(const lab_config_t *c, const char *sku)
 {
@@ -410,17 +483,12 @@ static bool handle_offer(lab_platform_t *p, json_t *obj)
         _cleanup_(lab_store_job_freep) lab_store_job_t *known = NULL;
         lab_job_spec_t spec = {0};
         lab_error_t err = {0};
+        const char *field = NULL;
         char detail[256];
         bool acted = false;
 
-        if (lab_job_spec_parse(obj, &spec, &err) < 0) {
-                const char *id = json_string_value(json_object_get(obj, "id"));
-                log_struct(LOG_WARNING, LAB_FIELDS({"ERROR_KEYWORD", err.keyword}),
-                           "platform: an offered job (id %s) is unusable and was not accepted: "
-                           "%s: %s",
-                           lab_job_id_valid(id) ? id : "missing", err.keyword, err.message);
-                return false;
-        }
+        if (lab_job_spec_parse_field(obj, &spec, &err, &field) < 0)
+                return reject_bad_offer(p, obj, &err, field);
         /* A repeat (offers are listed until accepted), or one the platform just took back. */
         if (lab_store_job_get(p->store, spec.id, &known) == 0 || accept_in_flight(p, spec.id) ||
             refused_recently(p, spec.id))
@@ -429,14 +497,14 @@ static bool handle_offer(lab_platform_t *p, json_t *obj)
 
         if (!sku_known(p->config, spec.sku)) {
                 snprintf(detail, sizeof detail, "this lab does not sell %s", spec.sku);
-                reject_offer(p, &spec, "unknown_sku", detail);
+                reject_offer(p, &spec, "unknown_sku", "sku", detail);
                 goto out;
         }
         if ((uint64_t)spec.asset_bytes > p->config->storage.max_asset_size) {
                 snprintf(detail, sizeof detail, "%lld bytes exceeds storage.max_asset_size %llu",
                          (long long)spec.asset_bytes,
                          (unsigned long long)p->config->storage.max_asset_size);
-                reject_offer(p, &spec, "asset_too_large", detail);
+                reject_offer(p, &spec, "asset_too_large", "asset.bytes", detail);
                 goto out;
         }
 
@@ -649,13 +717,16 @@ static void link_step(lab_platform_t *p)
                 return;
         if (p->need_reconcile) {
                 body = reconcile_body(p);
-                url = lab_platform_url(p, "/v1/labs/%s/active-jobs", p->config->lab.id);
+                url = lab_platform_url(p, "/v1/labs/{}/active-jobs", NULL, p->config->lab.id,
+                                       NULL);
                 r = body && url ? lab_req_new(p, "POST", url, body, on_reconcile_done, NULL) : NULL;
         } else {
                 unsigned wait = (unsigned)(p->config->platform.poll_wait / 1000000ULL);
+                char query[32];
 
-                url =
-                    lab_platform_url(p, "/v1/labs/%s/assignments?wait=%u", p->config->lab.id, wait);
+                snprintf(query, sizeof query, "wait=%u", wait);
+                url = lab_platform_url(p, "/v1/labs/{}/assignments", query, p->config->lab.id,
+                                       NULL);
                 r = url ? lab_req_new(p, "GET", url, NULL, on_poll_done, NULL) : NULL;
                 if (r)
                         curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(wait + 15) * 1000L);

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "job-spec.h"
 #include "macro.h"
 #include "proto.h"
+#include "url-path.h"
 
 #define LAB_PROTO_LIST_MAX 10000 /* entries in any list the platform sends */
 
@@ -66,7 +66,7 @@ static int parse_action(json_t *e, const char *id_key, lab_proto_action_t fixed,
         const char *reason = json_string_value(json_object_get(e, "reason"));
         lab_proto_action_t action = fixed;
 
-        if (!json_is_object(e) || !lab_job_id_valid(id))
+        if (!json_is_object(e) || !lab_id_valid(id))
                 return lab_error_set(err, EBADMSG, "platform_bad_response",
                                      "an entry of the platform's answer has no valid '%s'", id_key);
         if (has_action) {

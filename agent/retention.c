@@ -24,6 +24,7 @@ int lab_retention_sweep(lab_store_t *s, uint64_t retention_usec, time_t now, uns
 {
         time_t back = (time_t)(retention_usec / 1000000ULL);
         unsigned jobs = 0, files = 0;
+        int64_t forgotten = 0;
         char cutoff[32];
         int r = 0;
 
@@ -64,6 +65,15 @@ int lab_retention_sweep(lab_store_t *s, uint64_t retention_usec, time_t now, uns
                 if (n_ids < SWEEP_BATCH || kept == n_ids)
                         break;
         }
+        /*
+         * Rejected offers are remembered as long as files are kept; one
+         * listed again after that is reported again.
+         */
+        if (lab_store_offers_prune(s, cutoff, &forgotten) < 0)
+                log_warning("retention: cannot forget old rejected offers; trying again at the "
+                            "next sweep");
+        else if (forgotten > 0)
+                log_debug("retention: forgot %lld rejected offer(s)", (long long)forgotten);
         if (ret_jobs)
                 *ret_jobs = jobs;
         if (ret_files)

@@ -5,7 +5,8 @@
  * finished (reported printed, rejected, canceled, failed, dropped) and
  * storage.retention has passed, its files go. The store keeps the job and
  * its render audit record, so the history stays and a reprint can be
- * rendered again to the same bytes from a new download.
+ * rendered again to the same bytes from a new download. Rejected offers
+ * (remembered so that each is reported once) are forgotten at the same age.
  */
 #pragma once
 
@@ -18,7 +19,9 @@
  * Delete the files of jobs finished before now - retention_usec (in
  * batches, at most 10,000 jobs a sweep). A file that cannot be deleted
  * (other than already gone) is logged and its job tried again at the next
- * sweep. Returns 0 with the jobs and files done, or a negative errno.
+ * sweep. Rejected offers remembered before the same cutoff are forgotten
+ * (store.h, lab_store_offers_prune). Returns 0 with the jobs and files done,
+ * or a negative errno.
  */
 int lab_retention_sweep(lab_store_t *s, uint64_t retention_usec, time_t now, unsigned *ret_jobs,
                         unsigned *ret_files);

@@ -111,6 +111,22 @@ static const char *const migrations[] = {
     "        reason TEXT,\n"
     "        since TEXT NOT NULL DEFAULT (" LAB_SQL_NOW ")\n"
     ");\n",
+
+    /*
+     * 7: offers rejected before a job row could exist (the offer itself is
+     * unusable: bad_job), by the SHA-256 of the offer's canonical JSON, so a
+     * repeated offer is reported once; job_id is the id as offered (any
+     * text, or NULL when it had none), kept as data for people.
+     */
+    "CREATE TABLE rejected_offers (\n"
+    "        digest TEXT NOT NULL PRIMARY KEY CHECK (length(digest) = 64),\n"
+    "        job_id TEXT,\n"
+    "        reason TEXT NOT NULL,\n"
+    "        field TEXT,\n"
+    "        detail TEXT,\n"
+    "        created_at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW ")\n"
+    ");\n"
+    "CREATE INDEX rejected_offers_created_at ON rejected_offers (created_at);\n",
 };
 
 /* The schema version this build writes: the number of migrations. */

@@ -250,6 +250,38 @@ int lab_store_job_files(lab_store_t *s, const char *id, char ***ret_paths);
 /* The job's files are deleted: forget the master's path (the render audit stays). */
 int lab_store_job_files_gone(lab_store_t *s, const char *id);
 
+/*
+ * Offers rejected before any job row could exist (store-offers.c): the
+ * offer itself is unusable (bad_job), so there is no valid id to key a job
+ * on. Each is remembered by the SHA-256 (hex) of the offer's canonical JSON,
+ * so the polls that list it again neither log nor report it, and the same
+ * id with another body is judged again.
+ */
+
+/* Whether the offer with this digest was rejected already: 1, 0, or a negative errno. */
+int lab_store_offer_known(lab_store_t *s, const char *digest);
+
+/*
+ * Remember a rejected offer and append its job.rejected event (job class,
+ * job_id as offered, NULL for none) in one transaction: both or neither.
+ * -EEXIST (nothing written) when the digest is known already; -EINVAL for a
+ * digest that is not 64 characters, an empty reason or a body that is not a
+ * JSON object.
+ */
+int lab_store_offer_reject(lab_store_t *s,          /* I - store */
+                           const char *digest,      /* I - SHA-256 hex of the canonical offer */
+                           const char *job_id,      /* I - the id as offered, or NULL */
+                           const char *reason,      /* I - keyword (bad_job) */
+                           const char *field,       /* I - the field at fault, or NULL */
+                           const char *detail,      /* I - the sentence */
+                           const char *event_body); /* I - job.rejected body, a JSON object */
+
+/*
+ * Forget the rejected offers remembered before `before` (the store's UTC
+ * timestamp format): an offer listed again after that is reported again.
+ */
+int lab_store_offers_prune(lab_store_t *s, const char *before, int64_t *ret_deleted);
+
 /* Free a job (NULL is fine). */
 void lab_store_job_free(lab_store_job_t *j);
 LAB_DEFINE_CLEANUP(lab_store_job_t *, lab_store_job_free)

@@ -517,6 +517,49 @@ static void test_duplicate_name(void **state)
                         "[duplicate_name]");
 }
 
+/*
+ * Printer names are ids (docs/protocol.md, "Ids"): [A-Za-z0-9._:-]{1,128},
+ * not "." or "..": a dot segment, a '/' or a '%' is refused, 128 characters
+ * and every allowed punctuation pass.
+ */
+static void test_printer_id(void **state)
+{
+        char yaml[2048];
+        lab_config_t *c;
+
+        (void)state;
+#define A64 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define BAD_NAME(line, col, i)                                                                     \
+        NAME ":" #line ":" #col ": printers[" #i "].name: must be 1 to 128 characters from A-Z, "  \
+             "a-z, 0-9, '.', '_', ':' and '-', and not '.' or '..' [bad_value]"
+        EXPECT_BAD(HEADER "printers:\n"
+                          "  - {name: '..', driver: ipp, uri: 'ipp://x/a'}\n"
+                          "  - {name: '.', driver: ipp, uri: 'ipp://x/b'}\n"
+                          "  - {name: 'a/b', driver: ipp, uri: 'ipp://x/c'}\n"
+                          "  - {name: 'a%2Fb', driver: ipp, uri: 'ipp://x/d'}\n"
+                          "  - {name: 'a?b', driver: ipp, uri: 'ipp://x/e'}\n"
+                          "  - {name: 'caf\xc3\xa9', driver: ipp, uri: 'ipp://x/f'}\n"
+                          "  - {name: '" A64 A64 "a', "
+                          "driver: ipp, uri: 'ipp://x/g'}\n",
+                   BAD_NAME(9, 12, 0), BAD_NAME(10, 12, 1), BAD_NAME(11, 12, 2),
+                   BAD_NAME(12, 12, 3), BAD_NAME(13, 12, 4), BAD_NAME(14, 12, 5),
+                   BAD_NAME(15, 12, 6));
+#undef BAD_NAME
+#undef A64
+        snprintf(yaml, sizeof yaml,
+                 HEADER "printers:\n"
+                        "  - {name: 'Lab.ds620_2:left-A', driver: ipp, uri: 'ipp://x/a'}\n"
+                        "  - {name: '...', driver: ipp, uri: 'ipp://x/b'}\n"
+                        "  - {name: '%s', driver: ipp, uri: 'ipp://x/c'}\n",
+                 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+                 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+        c = expect_good(yaml);
+        assert_int_equal(c->n_printers, 3);
+        assert_string_equal(c->printers[0].name, "Lab.ds620_2:left-A");
+        assert_int_equal(strlen(c->printers[2].name), 128);
+        lab_config_free(c);
+}
+
 /* Durations without unit, with words, fractions, overflow, and out of range. */
 static void test_bad_duration(void **state)
 {
@@ -719,8 +762,8 @@ static void test_bad_value(void **state)
                    NAME ":6:12: platform.ca_file: must be an absolute path (starting with /) "
                         "[bad_value]",
                    NAME ":8:13: platform.key_file: must not contain NUL characters [bad_value]",
-                   NAME ":10:11: printers[0].name: must be 1 to 64 characters from A-Z, a-z, "
-                        "0-9, '_', '.' and '-' [bad_value]",
+                   NAME ":10:11: printers[0].name: must be 1 to 128 characters from A-Z, a-z, "
+                        "0-9, '.', '_', ':' and '-', and not '.' or '..' [bad_value]",
                    NAME ":12:10: printers[0].uri: must be an ipp:// or ipps:// URI [bad_value]",
                    NAME ":13:13: printers[0].weight: '0' is out of range; must be greater than 0 "
                         "and at most 1000 [out_of_range]",
@@ -1216,6 +1259,7 @@ int main(void)
             cmocka_unit_test(test_bad_size),
             cmocka_unit_test(test_bad_enum),
             cmocka_unit_test(test_bad_value),
+            cmocka_unit_test(test_printer_id),
             cmocka_unit_test(test_printer_options),
             cmocka_unit_test(test_yaml_syntax),
             cmocka_unit_test(test_not_mapping),

@@ -29,7 +29,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         lab_job_spec_t spec;
 
                         if (lab_job_spec_parse(json_array_get(a.jobs, i), &spec, &err) == 0) {
-                                if (!lab_job_id_valid(spec.id) || spec.quantity < 1 ||
+                                if (!lab_id_valid(spec.id) || spec.quantity < 1 ||
                                     strlen(spec.asset_sha256) != 64)
                                         abort();
                                 lab_job_spec_done(&spec);

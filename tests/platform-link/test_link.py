@@ -24,6 +24,7 @@ import sys
 import tempfile
 import time
 import unittest
+import urllib.parse
 import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -397,6 +398,127 @@ class LinkTest(AgentTestCase):
         self.assertNotIn("job-gone", ag.job_states())
         self.assertEqual(self.asset_gets(sb, "job-gone"), [])
         self.assertIn("job job-gone: not accepted, dropped without printing", ag.log())
+
+    # --- offers the lab cannot take ----------------------------------------
+
+    # Every request target the agent may send: the contract's calls with the lab's id,
+    # accepts of grammar ids (':' percent-encoded), and the assets the platform named.
+    API_TARGETS = [
+        ("GET", re.compile(r"/v1/labs/test-lab/assignments\?wait=[0-9]+")),
+        ("POST", re.compile(r"/v1/labs/test-lab/(events|active-jobs)")),
+        ("PUT", re.compile(r"/v1/labs/test-lab/devices")),
+        ("POST", re.compile(r"/v1/jobs/(?P<id>([A-Za-z0-9._-]|%3A){1,384})/accept")),
+        ("GET", re.compile(r"/v1/assets/[A-Za-z0-9._-]+")),
+    ]
+
+    def assert_only_api_paths(self, sb, refused_ids):
+        """Every request line the sandbox received names one of the API's calls, and no
+        accept names an offer the agent had to refuse."""
+        seen = 0
+        for r in sb.requests():
+            line = r["request_line"]
+            m = re.fullmatch(r"([A-Z]+) (\S+) HTTP/1\.1", line)
+            self.assertIsNotNone(m, line)
+            method, target = m.groups()
+            hits = [p.fullmatch(target) for meth, p in self.API_TARGETS if meth == method]
+            hits = [h for h in hits if h]
+            self.assertTrue(hits, "a request reached an unintended path: " + line)
+            job = hits[0].groupdict().get("id")
+            if job is not None:
+                self.assertNotIn(urllib.parse.unquote(job), refused_ids, line)
+            self.assertNotRegex(target, r"^/v1/accept|^/v1/jobs/[^/]*/[^/]*/|/\.\.?(/|$)", line)
+            seen += 1
+        self.assertGreater(seen, 0)
+
+    def rejected_events(self, sb, job_id):
+        return [e for e in sb.events() if e["kind"] == "job.rejected"
+                and e.get("job_id") == job_id]
+
+    def test_offer_ids_that_would_change_a_path_are_bad_jobs(self):
+        sb = self.sandbox()
+        bad = ["..", ".", "a%2Fb", "a?b=c"]
+        sb.add_jobs([{"id": i, "raw": True, "order_id": "ord-raw", "sku": "print-4x6-glossy",
+                      "quantity": 1, "asset_bytes": 20000} for i in bad]
+                    + [{"id": "no-id", "raw": True, "override": {"id": None}},
+                       {"id": "job-ok", "order_id": "ord-ok", "sku": "print-4x6-glossy",
+                        "quantity": 1, "asset_bytes": 20000}])
+        ag = self.agent(sb)
+        ag.start()
+        wait_until(lambda: ag.job_states().get("job-ok") in AFTER_DOWNLOAD, WAIT_WORK,
+                   "the good job downloaded")
+        wait_until(lambda: all(self.rejected_events(sb, i) for i in bad)
+                   and self.rejected_events(sb, None), WAIT_WORK,
+                   "job.rejected for each bad offer at the platform")
+        time.sleep(5)  # a few more polls: the offer without an id stays listed
+        wait_until(lambda: ag.outbox() == 0, WAIT_WORK, "the outbox to drain")
+        for i in bad + [None]:
+            events = self.rejected_events(sb, i)
+            self.assertEqual(len(events), 1, (i, events))
+            body = events[0]["body"]
+            self.assertEqual((body["reason"], body["field"]), ("bad_job", "id"), body)
+            self.assertTrue(body["detail"], body)
+        self.assertNotIn("job_id", self.rejected_events(sb, None)[0])
+        states = {j["id"]: j for j in sb.jobs()}
+        for i in bad:
+            self.assertEqual(states[i]["state"], "rejected", states[i])
+            self.assertEqual(states[i]["accept_count"], 0)
+        self.assertEqual(states["job-ok"]["state"], "accepted")
+        # Nothing reached an unintended path: no /v1/accept, no /v1/jobs/a/b/accept.
+        self.assert_only_api_paths(sb, set(bad))
+        # The agent kept no job for them; it remembers the offers.
+        self.assertEqual(set(ag.job_states()), {"job-ok"})
+        rows = ag.query("SELECT job_id, reason, field FROM rejected_offers")
+        self.assertEqual(sorted((r["job_id"] or "", r["reason"], r["field"]) for r in rows),
+                         sorted([(i, "bad_job", "id") for i in bad] + [("", "bad_job", "id")]))
+        self.assertEqual(ag.stop(), 0)
+
+    def test_bad_offer_reported_once_until_it_changes(self):
+        sb = self.sandbox()
+        # Listed on every poll even after job.rejected (a platform slow to act on events).
+        sb.add_jobs([{"id": "job-badq", "order_id": "ord-q", "sku": "print-4x6-glossy",
+                      "quantity": 0, "asset_bytes": 20000, "sticky": True}])
+        ag = self.agent(sb)
+        ag.start()
+
+        def polls():
+            return [r for r in sb.requests() if "/assignments" in r["path"]
+                    and r["status"] == 200]
+
+        def log_lines():
+            return [line for line in ag.log().splitlines() if "job-badq" in line]
+
+        wait_until(lambda: len(polls()) >= 20, WAIT_WORK * 2, "20 polls listing the bad offer")
+        wait_until(lambda: ag.outbox() == 0, WAIT_WORK, "the outbox to drain")
+        events = self.rejected_events(sb, "job-badq")
+        self.assertEqual(len(events), 1, events)
+        self.assertEqual(events[0]["body"]["reason"], "bad_job")
+        self.assertEqual(events[0]["body"]["field"], "quantity")
+        self.assertIn("quantity", events[0]["body"]["detail"])
+        self.assertEqual(len(log_lines()), 1, log_lines())
+
+        # Remembered durably: a restarted agent does not report it again.
+        self.assertEqual(ag.stop(), 0)
+        n = len(polls())
+        ag.start()
+        wait_until(lambda: len(polls()) >= n + 3, WAIT_WORK, "3 more polls after a restart")
+        self.assertEqual(len(self.rejected_events(sb, "job-badq")), 1)
+        self.assertEqual(len(log_lines()), 1, log_lines())
+
+        # The same id with another body is judged again, once.
+        sb.call("POST", "/control/amend", {"job_id": "job-badq",
+                                            "override": {"quantity": 1, "sku": 7}})
+        wait_until(lambda: len(self.rejected_events(sb, "job-badq")) == 2, WAIT_WORK,
+                   "the changed offer judged again")
+        n = len(polls())
+        wait_until(lambda: len(polls()) >= n + 3, WAIT_WORK, "3 more polls")
+        wait_until(lambda: ag.outbox() == 0, WAIT_WORK, "the outbox to drain")
+        events = self.rejected_events(sb, "job-badq")
+        self.assertEqual(len(events), 2, events)
+        self.assertEqual(events[1]["body"]["field"], "sku")
+        self.assertEqual(len(log_lines()), 2, log_lines())
+        self.assertNotIn("job-badq", ag.job_states())
+        self.assert_only_api_paths(sb, {"job-badq"})
+        self.assertEqual(ag.stop(), 0)
 
     # --- TLS --------------------------------------------------------------
 

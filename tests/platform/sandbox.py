@@ -82,7 +82,9 @@ STATUS_CODES = {400: "bad_request", 401: "unauthenticated", 403: "lab_mismatch",
                 404: "not_found", 409: "lease_lost", 413: "too_large",
                 429: "rate_limited", 503: "unavailable"}
 
-ID_RE = re.compile(r"[\x20-\x2e\x30-\x7e]{1,128}")  # printable ASCII, no '/'
+# Ids (job, asset, lab in paths): docs/protocol.md "Ids"; "." and ".." are no ids.
+ID_RE = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+RAW_ID_MAX = 4096  # a raw offer's id: any string up to this long (a test's, never a path)
 TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?[Zz]")
 SHA_RE = re.compile(r"[0-9a-f]{64}")
 UUID_RE = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
@@ -115,6 +117,11 @@ def parse_rfc3339(s):
     except ValueError:
         return None
     return base + (float("0" + s[19:-1]) if s[19] == "." else 0.0)
+
+
+def is_id(v):
+    """True for an id of the contract's grammar."""
+    return isinstance(v, str) and ID_RE.fullmatch(v) is not None and v not in (".", "..")
 
 
 def is_int(v):
@@ -284,6 +291,8 @@ class Job:
         self.rejected = False
         self.dropped = False
         self.event_kinds = []
+        self.raw = bool(spec.get("raw"))
+        self.sticky = bool(spec.get("sticky"))
 
     def lease_expired(self, now):
         return self.lease_lost or now >= self.lease_expires
@@ -291,7 +300,8 @@ class Job:
     def offered(self, now):
         """Listed under assignments: offered, not acted on, not withdrawn."""
         return (self.accepted_at is None and self.cancel_reason is None
-                and self.reassigned_to is None and not self.rejected
+                and self.reassigned_to is None
+                and (not self.rejected or self.sticky)
                 and not self.lease_expired(now))
 
     def cancellation_pending(self):
@@ -353,13 +363,14 @@ class Job:
                 "reassigned_to": self.reassigned_to,
                 "lease_expired": self.lease_expired(now),
                 "rejected": self.rejected, "dropped": self.dropped,
+                "raw": self.raw, "sticky": self.sticky,
                 "events": list(self.event_kinds), "job": self.to_json()}
 
 
 JOB_KEYS = {"id", "lab", "order_id", "sku", "quantity", "priority", "deadline",
             "crop", "options", "lease_seconds", "lease_expires_at", "asset_id",
             "asset_bytes", "asset_data_b64", "width", "height", "content_type",
-            "asset_sha256", "asset_claimed_bytes", "override"}
+            "asset_sha256", "asset_claimed_bytes", "override", "raw", "sticky"}
 
 
 def check_job_spec(spec, default_lab):
@@ -371,9 +382,20 @@ def check_job_spec(spec, default_lab):
         return None, "unknown job keys %s (known: %s)" % (sorted(unknown), sorted(JOB_KEYS))
     spec = dict(spec)
     spec.setdefault("lab", default_lab)
+    for key in ("raw", "sticky"):
+        if key in spec and not isinstance(spec[key], bool):
+            return None, "%s must be true or false" % key
+    # A raw offer (a test of the lab's validation) may carry any string as its id;
+    # every other id, and the raw offer's lab and asset, follow the grammar.
     for key in ("id", "lab", "asset_id"):
-        if key in spec and not (isinstance(spec[key], str) and ID_RE.fullmatch(spec[key])):
-            return None, "%s must be 1-128 printable ASCII characters without '/'" % key
+        if key == "id" and spec.get("raw"):
+            if key in spec and not (isinstance(spec[key], str)
+                                    and len(spec[key]) <= RAW_ID_MAX):
+                return None, "a raw offer's id must be a string of at most %d characters" \
+                    % RAW_ID_MAX
+        elif key in spec and not is_id(spec[key]):
+            return None, ("%s must be 1-128 characters from A-Z, a-z, 0-9, '.', '_', ':', '-', "
+                          "and not '.' or '..'" % key)
     if "id" not in spec:
         return None, "a job needs an id"
     for key in ("order_id", "sku", "priority", "deadline", "content_type", "asset_sha256"):
@@ -494,9 +516,15 @@ def check_event(ev, i):
         return "%s.at must be an RFC 3339 UTC time" % where
     if not isinstance(ev.get("body"), dict):
         return "%s.body must be an object" % where
-    if "job_id" in ev or kind.startswith("job."):
+    if kind == "job.rejected":
+        # An offer rejected because it is unusable carries its id as offered, as data:
+        # any string, or none when the offer had no id that is a string.
         j = ev.get("job_id")
-        if not (isinstance(j, str) and ID_RE.fullmatch(j)):
+        if not (j is None or (isinstance(j, str) and len(j) <= 1024)):
+            return "%s.job_id of job.rejected must be a string or absent" % where
+    elif "job_id" in ev or kind.startswith("job."):
+        j = ev.get("job_id")
+        if not is_id(j):
             return "%s.job_id must be a job id (required for job.* kinds)" % where
     return None
 
@@ -527,6 +555,8 @@ EVENT_BODY = {
     "lab.certificate_expiring": {"not_after": str, "days_left": int, "severity": str},
     "lab.telemetry_shed": {"dropped": int},
 }
+# Members a kind may have; when present, of this type.
+EVENT_BODY_OPTIONAL = {"job.rejected": {"field": str}}
 EVENT_CLASS = {k: "job" for k in list(EVENT_BODY) + ["job.accepted"]}
 # Printer health samples are telemetry: they may be shed, job events never.
 EVENT_BODY["printer.status"] = {"printer": str, "available": bool, "state": str, "reason": str}
@@ -656,7 +686,10 @@ class Platform:
             made = []
             new_assets = {}
             for spec in specs:
-                aid = spec.get("asset_id", "a-" + spec["id"])
+                default_aid = "a-" + spec["id"]
+                if not is_id(default_aid):  # a raw offer's id: a name from its digest
+                    default_aid = "a-raw-" + hashlib.sha256(spec["id"].encode()).hexdigest()[:16]
+                aid = spec.get("asset_id", default_aid)
                 has_data = any(k in spec for k in ("asset_bytes", "asset_data_b64",
                                                    "width", "height"))
                 asset = new_assets.get(aid) or self.assets.get(aid)
@@ -682,12 +715,14 @@ class Platform:
             return [j.to_json() for j in made], None
 
     def control_job(self, job_id, action, arg=None):
-        """cancel / reassign / expire one job; returns (status JSON, error)."""
+        """cancel / reassign / expire / amend one job; returns (status JSON, error)."""
         with self.lock:
             job = self.jobs.get(job_id)
             if job is None:
                 return None, "no job %s" % job_id
-            if action == "cancel":
+            if action == "amend":  # the same id, another body: arg merges into override
+                job.spec = dict(job.spec, override=dict(job.spec.get("override", {}), **arg))
+            elif action == "cancel":
                 job.cancel_reason = arg or "customer_canceled"
             elif action == "reassign":
                 job.reassigned_to = arg or "other-lab"
@@ -839,6 +874,10 @@ class Platform:
             ok = is_int(v) if typ is int else isinstance(v, typ)
             if not ok:
                 self.violation("event_body", "%s event %s: body.%s missing or not %s"
+                               % (kind, ev["uuid"], field, typ.__name__), request_no)
+        for field, typ in EVENT_BODY_OPTIONAL.get(kind, {}).items():
+            if field in ev["body"] and not isinstance(ev["body"][field], typ):
+                self.violation("event_body", "%s event %s: body.%s is not %s"
                                % (kind, ev["uuid"], field, typ.__name__), request_no)
 
     def apply_event(self, lab, ev):
@@ -1031,6 +1070,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         no = plat.next_request_number()
         entry = {"n": no, "time": rfc3339(t0, True), "conn": self.conn_id, "cn": self.lab,
                  "method": method, "path": full,
+                 # As received, before any decoding or normalisation.
+                 "request_line": self.requestline,
                  "headers": {h: self.headers.get(h) for h in
                              ("Range", "Idempotency-Key", "X-Lab-Id", "User-Agent",
                               "Content-Type")},
@@ -1148,9 +1189,15 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         plat = self.server.platform
         rel = self.api_path(path)
         if rel is None:
+            plat.violation("not_a_call", "%s %s is outside the API base" % (method, full), no)
             return problem(404, "not_found", "%s is outside the API base" % path)
         parts = [urllib.parse.unquote(p) for p in rel.split("/")]
+        if any(p in (".", "..") for p in parts):
+            # A server normalises these away: the request would reach another resource.
+            plat.violation("dot_segment", "%s %s has a dot segment" % (method, full), no)
+            return problem(404, "not_found", "no resource %s" % path)
         if len(parts) < 3 or parts[0] != "" or parts[1] != "v1":
+            plat.violation("not_a_call", "%s %s is no call of the contract" % (method, full), no)
             return problem(404, "not_found", "no resource %s" % path)
         parts = parts[2:]
         query = urllib.parse.parse_qs(full.partition("?")[2], keep_blank_values=True)
@@ -1177,6 +1224,11 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         if len(parts) == 3 and parts[0] == "jobs" and parts[2] == "accept":
             if method != "POST":
                 return problem(405, "method_not_allowed", "use POST", headers=[("Allow", "POST")])
+            if not is_id(parts[1]):
+                # Only an offer that passed the lab's validation may be claimed.
+                plat.violation("accept_bad_id", "%s %s claims job %r, which is no id"
+                               % (method, full, parts[1]), no)
+                return problem(404, "job_not_found", "%r is no job id" % parts[1])
             return self.idempotent(method, path, body, no,
                                    lambda: plat.accept(self.lab, parts[1], body))
         if len(parts) == 2 and parts[0] == "assets":
@@ -1184,6 +1236,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 return problem(405, "method_not_allowed", "use GET",
                                headers=[("Allow", "GET, HEAD")])
             return plat.asset(self.lab, parts[1], self.headers.get("Range"))
+        plat.violation("not_a_call", "%s %s is no call of the contract" % (method, full), no)
         return problem(404, "not_found", "no resource %s" % path)
 
     def poll(self, lab, query, method, rel):
@@ -1434,12 +1487,18 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             if err:
                 return 409, {"error": err}
             return 200, {"jobs": made}
-        if path in ("/control/cancel", "/control/reassign", "/control/expire"):
+        if path in ("/control/cancel", "/control/reassign", "/control/expire",
+                    "/control/amend"):
             if not isinstance(obj.get("job_id"), str):
                 return 400, {"error": "body must be {\"job_id\": id}"}
-            arg = obj.get("reason") if path == "/control/cancel" else obj.get("to")
-            if arg is not None and not isinstance(arg, str):
-                return 400, {"error": "reason / to must be a string"}
+            if path == "/control/amend":
+                arg = obj.get("override")
+                if not isinstance(arg, dict) or not arg:
+                    return 400, {"error": "amend needs {\"job_id\": id, \"override\": {...}}"}
+            else:
+                arg = obj.get("reason") if path == "/control/cancel" else obj.get("to")
+                if arg is not None and not isinstance(arg, str):
+                    return 400, {"error": "reason / to must be a string"}
             st, err = plat.control_job(obj["job_id"], path.rsplit("/", 1)[1], arg)
             if err:
                 return 404, {"error": err}

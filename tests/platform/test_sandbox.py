@@ -432,6 +432,96 @@ class TestProtocol(SandboxTest):
         self.assertEqual(e["headers"]["User-Agent"], "labagent/0.1.0")
         self.assertEqual((e["method"], e["status"]), ("GET", 404))
 
+    def test_request_line_recorded_as_received(self):
+        for path in ("/v1/jobs/a%2Fb/accept", "/v1/labs/%s/assignments?wait=1" % LAB,
+                     "/v1/jobs/..%2F/accept"):
+            request(self.c, "GET", path)
+        lines = [e["request_line"] for e in self.sb.ok("/control/log")["requests"]]
+        self.assertEqual(lines, ["GET /v1/jobs/a%2Fb/accept HTTP/1.1",
+                                 "GET /v1/labs/%s/assignments?wait=1 HTTP/1.1" % LAB,
+                                 "GET /v1/jobs/..%2F/accept HTTP/1.1"])
+
+    def test_paths_outside_the_contract_are_violations(self):
+        cases = {"/v1/accept": "not_a_call", "/v1/jobs/a/b/accept": "not_a_call",
+                 "/v2/labs/%s/events" % LAB: "not_a_call",
+                 "/v1/jobs/../accept": "dot_segment", "/v1/jobs/%2E%2E/accept": "dot_segment",
+                 "/v1/jobs/./accept": "dot_segment"}
+        for path, kind in cases.items():
+            with self.subTest(path=path):
+                self.sb.ok("/control/reset", {})
+                r, data = request(self.c, "POST", path, {"lab": LAB})
+                self.assertEqual(r.status, 404, data)
+                kinds = [v["kind"] for v in self.sb.ok("/control/violations")["violations"]]
+                self.assertEqual(kinds, [kind])
+
+    def test_ids_follow_the_grammar(self):
+        for bad in ("..", ".", "a%2Fb", "a?b=c", "a b", "a/b", "x" * 129, "caf\u00e9", ""):
+            status, obj = self.sb.control("/control/jobs", {"jobs": [{"id": bad}]})
+            self.assertEqual(status, 400, (bad, obj))
+            self.assertIn("not '.' or '..'", obj["error"])
+        for good in ("a:b", "A.b_c-d", "...", "x" * 128):
+            self.add_job(good)
+        status, obj = self.sb.control("/control/jobs", {"jobs": [{"id": "j", "raw": 1}]})
+        self.assertEqual(status, 400, obj)
+
+    def test_raw_offer_sticky_amend(self):
+        raw_ids = ["..", ".", "a%2Fb", "a?b=c", "a/b", "caf\u00e9", ""]
+        made = self.sb.ok("/control/jobs", {"jobs": [{"id": i, "raw": True} for i in raw_ids]})
+        self.assertEqual([j["id"] for j in made["jobs"]], raw_ids)
+        # No id at all, or one that is not a string: through override.
+        self.sb.ok("/control/jobs", {"jobs": [{"id": "no-id", "raw": True, "sticky": True,
+                                               "override": {"id": None}},
+                                              {"id": "int-id", "raw": True,
+                                               "override": {"id": 42}}]})
+        r, data = self.poll(1)
+        offers = json.loads(data)["assignments"]
+        self.assertEqual([o.get("id") for o in offers], raw_ids + [None, 42])
+        for o in offers[:len(raw_ids)]:
+            asset = o["asset"]["url"].rsplit("/", 1)[1]
+            self.assertRegex(asset, r"^a-[A-Za-z0-9._:-]*$")
+        # A raw offer is never to be claimed: an accept for an id outside the grammar.
+        r, data = request(self.c, "POST", "/v1/jobs/a%3Fb%3Dc/accept", {"lab": LAB})
+        self.assertProblem(r, data, 404, "job_not_found")
+        kinds = [v["kind"] for v in self.sb.ok("/control/violations")["violations"]]
+        self.assertEqual(kinds, ["accept_bad_id"])
+        self.sb.ok("/control/reset", {})
+
+        # job.rejected may carry the id as offered (any string) or none; it withdraws the
+        # offer unless the offer is sticky.
+        self.sb.ok("/control/jobs", {"jobs": [{"id": "..", "raw": True},
+                                              {"id": "a?b=c", "raw": True, "sticky": True}]})
+        path = "/v1/labs/%s/events" % LAB
+        body = {"reason": "bad_job", "field": "id", "detail": "d"}
+        r, data = request(self.c, "POST", path, {"events": [
+            event(1, "job.rejected", "..", body=body),
+            event(2, "job.rejected", "a?b=c", body=body),
+            event(3, "job.rejected", None, body=body)]})
+        self.assertEqual(r.status, 200, data)
+        r, data = self.poll(1)
+        self.assertEqual([o["id"] for o in json.loads(data)["assignments"]], ["a?b=c"])
+        jobs = {j["id"]: j for j in self.sb.ok("/control/jobs")["jobs"]}
+        self.assertEqual(jobs[".."]["state"], "rejected")
+        self.assertTrue(jobs["a?b=c"]["sticky"] and jobs["a?b=c"]["offered"])
+        # Another job.* kind still needs a grammar id; a field that is no string is frowned on.
+        r, data = request(self.c, "POST", path, {"events": [event(4, "job.accepted", "..")]})
+        self.assertProblem(r, data, 400, "bad_request")
+        r, data = request(self.c, "POST", path, {"events": [
+            event(5, "job.rejected", "x", body=dict(body, field=7))]})
+        self.assertEqual(r.status, 200)
+        kinds = [v["kind"] for v in self.sb.ok("/control/violations")["violations"]]
+        self.assertEqual(kinds, ["event_body"])
+
+        # Amend: the same id, another body, from the next poll on.
+        st = self.sb.ok("/control/amend", {"job_id": "a?b=c", "override": {"quantity": 0}})
+        self.assertEqual(st["job"]["quantity"], 0)
+        r, data = self.poll(1)
+        self.assertEqual(json.loads(data)["assignments"][0]["quantity"], 0)
+        status, obj = self.sb.control("/control/amend", {"job_id": "a?b=c"})
+        self.assertEqual(status, 400, obj)
+        status, obj = self.sb.control("/control/amend", {"job_id": "nope",
+                                                         "override": {"quantity": 2}})
+        self.assertEqual(status, 404, obj)
+
     def test_client_disconnect_mid_request_leaves_server_up(self):
         raw = socket.create_connection(("127.0.0.1", self.sb.api_port), timeout=TIMEOUT)
         raw.close()  # before the handshake
@@ -628,6 +718,8 @@ class TestLifecycle(unittest.TestCase):
             self.assertEqual(hashlib.sha256(data).hexdigest(), job["asset"]["sha256"])
             r, data = request(c, "GET", "/v1/labs/%s/assignments?wait=1" % LAB)
             self.assertEqual(r.status, 404)
+            kinds = [v["kind"] for v in sb.ok("/control/violations")["violations"]]
+            self.assertEqual(kinds, ["not_a_call"])
             c.close()
         finally:
             status, text = sb.close()

@@ -79,29 +79,45 @@ static void test_job_crop(void **state)
 static void test_job_bad(void **state)
 {
         static const struct {
-                const char *from, *to, *message;
+                const char *from, *to, *message, *field;
         } cases[] = {
-            {"\"quantity\":2", "\"quantity\":0", "'quantity' must be an integer from 1 to 1000"},
-            {"\"quantity\":2", "\"quantity\":\"2\"", "'quantity'"},
-            {"\"quantity\":2", "\"quantity\":1001", "'quantity'"},
-            {"\"id\":\"job-7f3a\"", "\"id\":\"a/b\"", "job id must be printable ASCII"},
-            {"\"id\":\"job-7f3a\"", "\"id\":\"\"", "'id' must be 1 to 128"},
-            {"\"id\":\"job-7f3a\",", "", "'id' is missing"},
-            {"\"sku\":\"print-4x6-glossy\"", "\"sku\":5", "'sku' must be a string"},
-            {"\"priority\":\"rush\"", "\"priority\":\"urgent\"", "rush or standard"},
-            {"https://p.example", "http://p.example", "asset url must be https://"},
-            {SHA, "9f86", "64 hexadecimal digits"},
-            {"\"bytes\":4718592", "\"bytes\":-1", "asset bytes must be a positive integer"},
+            {"\"quantity\":2", "\"quantity\":0", "'quantity' must be an integer from 1 to 1000",
+             "quantity"},
+            {"\"quantity\":2", "\"quantity\":\"2\"", "'quantity'", "quantity"},
+            {"\"quantity\":2", "\"quantity\":1001", "'quantity'", "quantity"},
+            {"\"id\":\"job-7f3a\"", "\"id\":\"a/b\"", "job id must be 1 to 128 characters from",
+             "id"},
+            {"\"id\":\"job-7f3a\"", "\"id\":\"..\"", "and not '.' or '..'", "id"},
+            {"\"id\":\"job-7f3a\"", "\"id\":\".\"", "and not '.' or '..'", "id"},
+            {"\"id\":\"job-7f3a\"", "\"id\":\"a%2Fb\"", "job id must be", "id"},
+            {"\"id\":\"job-7f3a\"", "\"id\":\"a?b=c\"", "job id must be", "id"},
+            {"\"id\":\"job-7f3a\"", "\"id\":\"a b\"", "job id must be", "id"},
+            {"\"id\":\"job-7f3a\"", "\"id\":\"caf\\u00e9\"", "job id must be", "id"},
+            {"\"id\":\"job-7f3a\"", "\"id\":\"\"", "'id' must be 1 to 128", "id"},
+            {"\"id\":\"job-7f3a\"", "\"id\":7", "'id' must be a string", "id"},
+            {"\"id\":\"job-7f3a\",", "", "'id' is missing", "id"},
+            {"\"sku\":\"print-4x6-glossy\"", "\"sku\":5", "'sku' must be a string", "sku"},
+            {"\"priority\":\"rush\"", "\"priority\":\"urgent\"", "rush or standard", "priority"},
+            {"\"deadline\":\"2026-11-28T18:00:00Z\"", "\"deadline\":\"tomorrow\"", "RFC 3339",
+             "deadline"},
+            {"https://p.example", "http://p.example", "asset url must be https://", "asset.url"},
+            {"https://p.example", "https://", "asset url must be an https:// URL with a host",
+             "asset.url"},
+            {"https://p.example", "https://p.exa mple", "without spaces", "asset.url"},
+            {SHA, "9f86", "64 hexadecimal digits", "asset.sha256"},
+            {"\"bytes\":4718592", "\"bytes\":-1", "asset bytes must be a positive integer",
+             "asset.bytes"},
             {"\"lease_expires_at\":\"2026-11-28T16:55:00Z\"", "\"lease_expires_at\":null",
-             "'lease_expires_at' is missing"},
-            {"\"quantity\":2", "\"quantity\":2,\"crop\":[1,2,3,4]", "'crop' must be an object"},
+             "'lease_expires_at' is missing", "lease_expires_at"},
+            {"\"quantity\":2", "\"quantity\":2,\"crop\":[1,2,3,4]", "'crop' must be an object",
+             "crop"},
             {"\"quantity\":2", "\"quantity\":2,\"crop\":{\"x\":0,\"y\":0,\"width\":0,\"height\":5}",
-             "crop.width must be an integer from 1"},
+             "crop.width must be an integer from 1", "crop.width"},
             {"\"quantity\":2",
              "\"quantity\":2,\"crop\":{\"x\":-1,\"y\":0,\"width\":5,\"height\":5}",
-             "crop.x must be an integer from 0"},
+             "crop.x must be an integer from 0", "crop.x"},
             {"\"quantity\":2", "\"quantity\":2,\"crop\":{\"x\":0,\"y\":0,\"width\":5}",
-             "crop.height"},
+             "crop.height", "crop.height"},
         };
 
         for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -118,7 +134,39 @@ static void test_job_bad(void **state)
                 if (!strstr(err.message, cases[i].message))
                         fail_msg("case %zu: '%s' lacks '%s'", i, err.message, cases[i].message);
                 assert_null(s.id);
+
+                /* The same verdict, and the field at fault as protocol.md names it. */
+                {
+                        json_t *j = json_loads(text, 0, NULL);
+                        const char *field = "unset";
+
+                        assert_non_null(j);
+                        assert_int_equal(lab_job_spec_parse_field(j, &s, &err, &field), -EBADMSG);
+                        json_decref(j);
+                        if (!field || strcmp(field, cases[i].field) != 0)
+                                fail_msg("case %zu: field '%s', want '%s'", i,
+                                         field ? field : "(null)", cases[i].field);
+                }
         }
+}
+
+/* Not an object: bad_job with no field; a good job: no field either. */
+static void test_job_field_whole(void **state)
+{
+        json_t *j = json_loads("[1,2]", 0, NULL);
+        const char *field = "unset";
+        lab_job_spec_t s;
+        lab_error_t err = {0};
+
+        assert_int_equal(lab_job_spec_parse_field(j, &s, &err, &field), -EBADMSG);
+        assert_null(field);
+        json_decref(j);
+        j = json_loads(job_json, 0, NULL);
+        field = "unset";
+        assert_int_equal(lab_job_spec_parse_field(j, &s, &err, &field), 0);
+        assert_null(field);
+        lab_job_spec_done(&s);
+        json_decref(j);
 }
 
 static void test_assignments(void **state)
@@ -217,7 +265,7 @@ int main(void)
             cmocka_unit_test(test_job_good), cmocka_unit_test(test_job_bad),
             cmocka_unit_test(test_job_crop), cmocka_unit_test(test_assignments),
             cmocka_unit_test(test_ack),      cmocka_unit_test(test_reconcile),
-            cmocka_unit_test(test_problem),
+            cmocka_unit_test(test_problem),      cmocka_unit_test(test_job_field_whole),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
