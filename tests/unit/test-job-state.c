@@ -5,6 +5,7 @@
  * reprinted from the console, back to printing), and
  * every live state can still reach an end.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <cmocka.h>
 
 #include "job-state.h"
+#include "store.h"
 
 /* Every allowed move, "from>to". Cancel and drop are allowed from every live state but printed. */
 static const char *const allowed[] = {
@@ -157,14 +159,14 @@ static void test_reachability(void **state)
         }
 }
 
-/* lab_job_move refuses an illegal move before the store is touched (NULL store proves it). */
+/* The store's door refuses an illegal move before the store is touched (NULL store proves it). */
 static void test_move_refused(void **state)
 {
-        assert_int_equal(lab_job_move(NULL, "j", "printed", "queued", NULL, NULL, NULL, NULL),
+        assert_int_equal(lab_store_job_move(NULL, "j", "printed", "queued", NULL, NULL, NULL, NULL),
                          -EPERM);
-        assert_int_equal(lab_job_move(NULL, "j", "bogus", "queued", NULL, NULL, NULL, NULL),
+        assert_int_equal(lab_store_job_move(NULL, "j", "bogus", "queued", NULL, NULL, NULL, NULL),
                          -EPERM);
-        assert_int_equal(lab_job_move(NULL, "j", "canceled", "accepted", NULL, NULL, NULL, NULL),
+        assert_int_equal(lab_store_job_move(NULL, "j", "canceled", "accepted", NULL, NULL, NULL, NULL),
                          -EPERM);
 }
 

@@ -155,7 +155,7 @@ int lab_platform_stop_job(lab_platform_t *p, const char *job_id, const char *to_
         if (lab_job_state_is_final(lab_job_state_from_string(job->state)))
                 return 0; /* already finished here; its event is in the outbox */
         lab_download_abort(p, job_id, true);
-        r = lab_job_move(p->store, job_id, job->state, to_state, reason, NULL, event_kind,
+        r = lab_store_job_move(p->store, job_id, job->state, to_state, reason, NULL, event_kind,
                          event_body);
         if (r < 0)
                 return log_error_errno(r, "job %s: cannot move from %s to %s: %m", job_id,
@@ -311,7 +311,7 @@ static void on_accept_done(lab_req_t *r, CURLcode rc)
                             "offered is kept",
                             job_id, spec.id);
 
-        ret = lab_job_move(p->store, job_id, "claiming", "accepted", NULL, NULL, "job.accepted",
+        ret = lab_store_job_move(p->store, job_id, "claiming", "accepted", NULL, NULL, "job.accepted",
                            "{}");
         if (ret == -ESTALE || ret == -ENOENT) {
                 log_debug("job %s: already accepted", job_id);

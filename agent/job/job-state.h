@@ -3,9 +3,10 @@
  *
  * Why: a lab that prints an order twice loses money, one that loses an order
  * loses a customer. Every change of a job's state in the agent goes through
- * lab_job_move(), which refuses (and logs) a transition this table does not
- * allow, so no code path can, say, take a printed job back to queued. The
- * table is pure data, unit-tested over every pair of states.
+ * the store's lab_store_job_move(), which refuses (and logs) a transition
+ * this table does not allow, so no code path can, say, take a printed job
+ * back to queued. The table is pure data, unit-tested over every pair of
+ * states; this folder (job/) does no I/O.
  *
  *   claiming → accepted → downloading → downloaded → rendering → rendered → queued
  *     → submitting → printing → printed → reported
@@ -21,7 +22,6 @@
 
 #include <stdbool.h>
 
-#include "store.h"
 
 typedef enum lab_job_state_e {
         LAB_JOB_CLAIMING, /* stored as offered, the claim (accept) sent or about to be */
@@ -72,13 +72,3 @@ typedef struct lab_copy_counts_s {
  * LAB_JOB_STATE_INVALID for no copies.
  */
 lab_job_state_t lab_job_state_from_copies(const lab_copy_counts_t *c);
-
-/*
- * Move a job from from_state to to_state with its event, through
- * lab_store_job_transition (compare-and-set, one transaction). An
- * illegal transition (or an unknown state) is logged with the keyword
- * illegal_transition and refused with -EPERM, and nothing is written.
- */
-int lab_job_move(lab_store_t *store, const char *id, const char *from_state, const char *to_state,
-                 const char *reason, const char *detail, const char *event_kind,
-                 const char *event_body);

@@ -223,7 +223,7 @@ static void download_fail_job(lab_platform_t *p, const char *job_id, const char 
         _cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
         int r;
 
-        r = lab_job_move(p->store, job_id, "downloading", "failed", reason, detail, "job.failed",
+        r = lab_store_job_move(p->store, job_id, "downloading", "failed", reason, detail, "job.failed",
                          text ? text : "{}");
         if (r < 0) {
                 log_error_errno(r, "job %s: cannot record the failure: %m", job_id);
@@ -282,7 +282,7 @@ static void download_finish(lab_download_t *d)
                  "{\"bytes\":%" PRId64 ",\"sha256\":\"%s\",\"sniffed_type\":\"%s\"}", d->have, got,
                  type);
         if (r >= 0)
-                r = lab_job_move(p->store, d->job_id, "downloading", "downloaded", NULL, NULL,
+                r = lab_store_job_move(p->store, d->job_id, "downloading", "downloaded", NULL, NULL,
                                  "job.downloaded", body);
         if (r < 0) {
                 log_error_errno(r, "job %s: cannot record the download: %m", d->job_id);
@@ -446,7 +446,7 @@ void lab_download_schedule(lab_platform_t *p)
                         continue;
                 }
                 if (strcmp(job->state, "accepted") == 0 &&
-                    lab_job_move(p->store, job->id, "accepted", "downloading", NULL, NULL, NULL,
+                    lab_store_job_move(p->store, job->id, "accepted", "downloading", NULL, NULL, NULL,
                                  NULL) < 0)
                         continue;
                 download_start(p, job);

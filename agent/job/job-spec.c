@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <string.h>
 
-#include "deadline.h"
+#include "rfc3339.h"
 #include "digest.h"
 #include "job-spec.h"
 

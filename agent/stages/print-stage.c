@@ -1150,7 +1150,7 @@ static int reroute_rendered(lab_print_stage_t *s, const lab_store_job_t *j, pst_
         body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         if (!body)
                 return -ENOMEM;
-        r = lab_job_move(s->store, j->id, "rendered", "rerouted", kw, p->reason, "job.rerouted",
+        r = lab_store_job_move(s->store, j->id, "rendered", "rerouted", kw, p->reason, "job.rerouted",
                          body);
         if (r >= 0) {
                 s->rerouted++;
@@ -1177,7 +1177,7 @@ static void queue_rendered(lab_print_stage_t *s)
 
                 if (!p) {
                         /* Its printer left the config: render it for another. */
-                        r = lab_job_move(s->store, j->id, "rendered", "rerouted", "printer_removed",
+                        r = lab_store_job_move(s->store, j->id, "rendered", "rerouted", "printer_removed",
                                          "its printer is no longer configured", "job.rerouted",
                                          "{\"from\":\"\",\"reason\":\"printer_removed\","
                                          "\"detail\":\"its printer is no longer configured\"}");

@@ -20,6 +20,7 @@
 
 #include <jansson.h>
 
+#include "log.h"
 #include "macro.h"
 
 #include "store-private.h"
@@ -263,6 +264,24 @@ int lab_store_job_transition(lab_store_t *s, const char *id, const char *from_st
                         return r;
         }
         return store_txn_commit(&txn);
+}
+
+int lab_store_job_move(lab_store_t *s, const char *id, const char *from_state,
+                       const char *to_state, const char *reason, const char *detail,
+                       const char *event_kind, const char *event_body)
+{
+        lab_job_state_t from = lab_job_state_from_string(from_state);
+        lab_job_state_t to = lab_job_state_from_string(to_state);
+
+        if (!lab_job_state_can_move(from, to)) {
+                log_struct(LOG_ERR,
+                           LAB_FIELDS({"JOB_ID", id}, {"ERROR_KEYWORD", "illegal_transition"}),
+                           "illegal_transition: job %s: %s → %s is not allowed; not applied", id,
+                           from_state ? from_state : "(none)", to_state ? to_state : "(none)");
+                return -EPERM;
+        }
+        return lab_store_job_transition(s, id, from_state, to_state, reason, detail, event_kind,
+                                        event_body);
 }
 
 /* The job.rendered event body: {printer, output, audit}. NULL if audit_json is not an object. */

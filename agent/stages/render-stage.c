@@ -131,7 +131,7 @@ static void stop_job(lab_render_stage_t *s, const char *job_id, const char *from
         _cleanup_free_ char *body = reason_body(reason, detail);
         int r;
 
-        r = lab_job_move(s->store, job_id, from_state, to_state, reason, detail, event_kind,
+        r = lab_store_job_move(s->store, job_id, from_state, to_state, reason, detail, event_kind,
                          body ? body : "{}");
         if (r == -ESTALE) {
                 log_debug("job %s: no longer %s (canceled meanwhile?); not moved to %s", job_id,
@@ -375,7 +375,7 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
                 t->params.crop = &t->crop;
         }
 
-        r = lab_job_move(s->store, job->id, job->state, "rendering", NULL, NULL, NULL, NULL);
+        r = lab_store_job_move(s->store, job->id, job->state, "rendering", NULL, NULL, NULL, NULL);
         if (r < 0) {
                 if (r != -ESTALE)
                         log_error_errno(r, "job %s: cannot move to rendering: %m", job->id);
@@ -386,7 +386,7 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
         r = lab_pool_submit(s->pool, task_work, task_done, t);
         if (r < 0) {
                 /* Back where it was; tried again at the next scan. */
-                lab_job_move(s->store, job->id, "rendering", job->state, job->reason, job->detail,
+                lab_store_job_move(s->store, job->id, "rendering", job->state, job->reason, job->detail,
                              NULL, NULL);
                 goto oom;
         }
@@ -539,7 +539,7 @@ int lab_render_stage_start(lab_render_stage_t *s)
         if (r < 0)
                 return log_error_errno(r, "render: cannot list interrupted renders: %m");
         for (size_t i = 0; i < n; i++) {
-                r = lab_job_move(s->store, jobs[i]->id, "rendering", "downloaded", NULL, NULL, NULL,
+                r = lab_store_job_move(s->store, jobs[i]->id, "rendering", "downloaded", NULL, NULL, NULL,
                                  NULL);
                 if (r < 0)
                         log_error_errno(r, "job %s: cannot restart its render: %m", jobs[i]->id);

@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "job-state.h"
-#include "log.h"
 #include "macro.h"
 
 static const char *const names[LAB_JOB_STATE_MAX] = {
@@ -95,24 +94,6 @@ bool lab_job_state_can_move(lab_job_state_t from, lab_job_state_t to)
         if ((to == LAB_JOB_CANCELED || to == LAB_JOB_DROPPED) && from != LAB_JOB_PRINTED)
                 return true;
         return (next[from] & (1u << to)) != 0;
-}
-
-int lab_job_move(lab_store_t *store, const char *id, const char *from_state, const char *to_state,
-                 const char *reason, const char *detail, const char *event_kind,
-                 const char *event_body)
-{
-        lab_job_state_t from = lab_job_state_from_string(from_state);
-        lab_job_state_t to = lab_job_state_from_string(to_state);
-
-        if (!lab_job_state_can_move(from, to)) {
-                log_struct(LOG_ERR,
-                           LAB_FIELDS({"JOB_ID", id}, {"ERROR_KEYWORD", "illegal_transition"}),
-                           "illegal_transition: job %s: %s → %s is not allowed; not applied", id,
-                           from_state ? from_state : "(none)", to_state ? to_state : "(none)");
-                return -EPERM;
-        }
-        return lab_store_job_transition(store, id, from_state, to_state, reason, detail, event_kind,
-                                        event_body);
 }
 
 lab_job_state_t lab_job_state_from_copies(const lab_copy_counts_t *c)

@@ -211,6 +211,16 @@ int lab_store_job_rendered(lab_store_t *s, const char *id, const char *from_stat
                            const char *audit_json, const char *quality_body);
 
 /*
+ * The same, checked first against the job state table (job/job-state.h): an
+ * illegal transition (or an unknown state) is logged with the keyword
+ * illegal_transition and refused with -EPERM, and nothing is written. The
+ * door every stage moves a job through.
+ */
+int lab_store_job_move(lab_store_t *s, const char *id, const char *from_state,
+                       const char *to_state, const char *reason, const char *detail,
+                       const char *event_kind, const char *event_body);
+
+/*
  * The prints (sum of quantities) of jobs rendered for printer whose printing
  * has not finished (states rendered, queued, submitting, printing): the
  * router's backlog.
