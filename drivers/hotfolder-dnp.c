@@ -303,10 +303,7 @@ static void waiting_one(hf_t *h, const char *dir, const char *file, const char *
 
         if (mark != DNP_WAITING || !p || !hf_exists(p, &mtime))
                 return;
-        if (w->n++ == 0 || mtime < w->oldest_usec) {
-                w->oldest_usec = mtime;
-                snprintf(w->oldest_item, sizeof w->oldest_item, "%s", it);
-        }
+        hf_waiting_add(w, it, mtime);
 }
 
 /* Copies waiting in any size folder. */

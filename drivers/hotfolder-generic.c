@@ -9,7 +9,6 @@
  * cancelling), so a cancel and a take-up can never both win. Protocol:
  * docs/hotfolders.md, "generic".
  */
-#include <dirent.h>
 #include <errno.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -170,33 +169,7 @@ static int generic_cancel(hf_t *h, const char *item, lab_error_t *err)
 /* Sidecars in the inbox: items the minilab has not taken up. */
 static int generic_waiting(hf_t *h, hf_waiting_t *ret)
 {
-        DIR *d = opendir(h->folder);
-        struct dirent *de;
-        char name[HF_ITEM_MAX * 3 + 1];
-
-        if (!d)
-                return -errno;
-        while ((de = readdir(d))) {
-                char item[HF_ITEM_MAX + 1];
-                size_t len = strlen(de->d_name);
-                uint64_t mtime;
-
-                if (len <= 5 || len - 5 > HF_ITEM_MAX || strcmp(de->d_name + len - 5, ".json"))
-                        continue;
-                memcpy(item, de->d_name, len - 5);
-                item[len - 5] = '\0';
-                if (hf_item_decode(item, name, sizeof name) < 0)
-                        continue;
-                _cleanup_free_ char *p = hf_strf("%s/%s", h->folder, de->d_name);
-                if (!p || !hf_exists(p, &mtime))
-                        continue;
-                if (ret->n++ == 0 || mtime < ret->oldest_usec) {
-                        ret->oldest_usec = mtime;
-                        snprintf(ret->oldest_item, sizeof ret->oldest_item, "%s", item);
-                }
-        }
-        closedir(d);
-        return 0;
+        return hf_inbox_waiting(h, ".json", false, ret);
 }
 
 /* Replies land in the areas. */

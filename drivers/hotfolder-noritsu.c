@@ -10,7 +10,6 @@
  * "_can_<item>" to cancel. A rename is atomic, so a cancel and a take-up can
  * never both win. Protocol: docs/hotfolders.md, "noritsu".
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <string.h>
@@ -221,29 +220,7 @@ static int noritsu_cancel(hf_t *h, const char *item, lab_error_t *err)
 /* Ready order folders: directories named like an item, without a prefix. */
 static int noritsu_waiting(hf_t *h, hf_waiting_t *ret)
 {
-        DIR *d = opendir(h->folder);
-        struct dirent *de;
-        char name[HF_ITEM_MAX * 3 + 1];
-
-        if (!d)
-                return -errno;
-        while ((de = readdir(d))) {
-                uint64_t mtime;
-                struct stat st;
-
-                if (hf_item_decode(de->d_name, name, sizeof name) < 0)
-                        continue;
-                _cleanup_free_ char *p = hf_strf("%s/%s", h->folder, de->d_name);
-                if (!p || lstat(p, &st) < 0 || !S_ISDIR(st.st_mode) || !hf_exists(p, &mtime))
-                        continue;
-                if (ret->n++ == 0 || mtime < ret->oldest_usec) {
-                        ret->oldest_usec = mtime;
-                        /* A valid item name fits: hf_item_decode() checked its length. */
-                        memcpy(ret->oldest_item, de->d_name, strlen(de->d_name) + 1);
-                }
-        }
-        closedir(d);
-        return 0;
+        return hf_inbox_waiting(h, "", true, ret);
 }
 
 /* Every reply is a rename in the folder itself, which is always watched. */

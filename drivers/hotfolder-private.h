@@ -191,5 +191,15 @@ int hf_rm_rf(const char *path);
 /* Watch folder/rel (or the folder itself for "") with inotify, if it exists. */
 void hf_watch(hf_t *h, const char *rel);
 
+/* Count item, visible since mtime_usec (CLOCK_REALTIME), as waiting in w; the oldest names it. */
+void hf_waiting_add(hf_waiting_t *w, const char *item, uint64_t mtime_usec);
+
+/*
+ * The items waiting in the inbox (the folder itself), counted into ret: every
+ * entry named "<item><suffix>" ("" for none) with a valid item name, and that
+ * is a directory when dirs_only. 0, or the negative errno of opendir.
+ */
+int hf_inbox_waiting(hf_t *h, const char *suffix, bool dirs_only, hf_waiting_t *ret);
+
 /* Fill err with hotfolder_unwritable for errno r while doing what on path. Returns r. */
 int hf_unwritable(hf_t *h, lab_error_t *err, int r, const char *what, const char *path);

@@ -589,6 +589,46 @@ void hf_watch(hf_t *h, const char *rel)
                 (void)inotify_add_watch(h->inotify_fd, path, HF_WATCH_MASK);
 }
 
+void hf_waiting_add(hf_waiting_t *w, const char *item, uint64_t mtime_usec)
+{
+        if (w->n++ == 0 || mtime_usec < w->oldest_usec) {
+                w->oldest_usec = mtime_usec;
+                snprintf(w->oldest_item, sizeof w->oldest_item, "%s", item);
+        }
+}
+
+int hf_inbox_waiting(hf_t *h, const char *suffix, bool dirs_only, hf_waiting_t *ret)
+{
+        size_t sl = strlen(suffix);
+        DIR *d = opendir(h->folder);
+        struct dirent *de;
+        char name[HF_ITEM_MAX * 3 + 1];
+
+        if (!d)
+                return -errno;
+        while ((de = readdir(d))) {
+                char item[HF_ITEM_MAX + 1];
+                size_t len = strlen(de->d_name);
+                uint64_t mtime;
+                struct stat st;
+
+                if (len <= sl || len - sl > HF_ITEM_MAX || strcmp(de->d_name + len - sl, suffix))
+                        continue;
+                memcpy(item, de->d_name, len - sl);
+                item[len - sl] = '\0';
+                /* Names that are no item: ours (HF_STATE_DIR, temporaries), the minilab's. */
+                if (hf_item_decode(item, name, sizeof name) < 0)
+                        continue;
+                _cleanup_free_ char *p = hf_strf("%s/%s", h->folder, de->d_name);
+                if (!p || (dirs_only && (lstat(p, &st) < 0 || !S_ISDIR(st.st_mode))) ||
+                    !hf_exists(p, &mtime))
+                        continue;
+                hf_waiting_add(ret, item, mtime);
+        }
+        closedir(d);
+        return 0;
+}
+
 /* (Re)add the watches on the folder and the format's reply areas. */
 static void watch_all(hf_t *h)
 {

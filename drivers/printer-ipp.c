@@ -59,9 +59,10 @@ typedef struct ipp_printer_s {
         char resource[1024];
         http_encryption_t encryption;
         lab_print_quality_t quality;
-        http_t *http;      /* NULL while not connected */
-        uint64_t deadline; /* CLOCK_MONOTONIC usec at which the current call gives up */
-        bool timed_out;    /* the current call hit its deadline inside libcups */
+        http_t *http;       /* NULL while not connected */
+        uint64_t deadline;  /* CLOCK_MONOTONIC usec at which the current call gives up */
+        bool timed_out;     /* the current call hit its deadline inside libcups */
+        lab_error_t no_err; /* the current call's error when its caller passed none */
 } ipp_printer_t;
 
 /* One driver call: the deadline is armed and SIGPIPE blocked in this thread until it ends. */
@@ -106,11 +107,18 @@ static const char *no_password_cb(const char *prompt, http_t *http, const char *
         return NULL;
 }
 
-/* Start a call: arm the deadline, block SIGPIPE in this thread, disable password prompts. */
-static ipp_call_t call_begin(ipp_printer_t *p)
+/*
+ * Start a call: arm the deadline, block SIGPIPE in this thread, disable
+ * password prompts, and point a NULL *err at the handle's own (one call at
+ * a time per handle), so the call can always read back what failed.
+ */
+static ipp_call_t call_begin(ipp_printer_t *p, lab_error_t **err)
 {
         ipp_call_t c = {.p = p};
         sigset_t pipe_set, pending;
+
+        if (!*err)
+                *err = &p->no_err;
 
         p->deadline = now_usec() + p->base.timeout;
         p->timed_out = false;
@@ -218,17 +226,31 @@ static int ensure_connected(ipp_printer_t *p, lab_error_t *err)
         return 0;
 }
 
-/* A new IPP request for this printer: printer-uri and requesting-user-name set. */
-static ipp_t *new_request(ipp_printer_t *p, ipp_op_t op)
+/*
+ * Open a request for op on this printer with the operation attributes every
+ * call starts with, in this order: printer-uri, requesting-user-name, then
+ * job-id when job_id > 0. 0 with *ret, or printer_protocol (out of memory).
+ */
+static int open_request(ipp_printer_t *p, ipp_op_t op, int job_id, ipp_t **ret, lab_error_t *err)
 {
         ipp_t *req = ippNewRequest(op);
 
         if (!req)
-                return NULL;
+                return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
         ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_URI, "printer-uri", NULL, p->uri);
         ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "requesting-user-name", NULL,
                      cupsUser());
-        return req;
+        if (job_id > 0)
+                ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "job-id", job_id);
+        *ret = req;
+        return 0;
+}
+
+/* Add requested-attributes: the n attributes the answer is to hold. */
+static void add_requested(ipp_t *req, const char *const *attrs, size_t n)
+{
+        ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes", (int)n, NULL,
+                      attrs);
 }
 
 LAB_DEFINE_CLEANUP(ipp_t *, ippDelete)
@@ -417,14 +439,13 @@ static const char *const caps_attrs[] = {
 static int get_printer_attributes(ipp_printer_t *p, const char *const *attrs, size_t n,
                                   ipp_t **ret_resp, lab_error_t *err)
 {
-        _cleanup_(ippDeletep) ipp_t *req = new_request(p, IPP_OP_GET_PRINTER_ATTRIBUTES);
-        _cleanup_(ippDeletep) ipp_t *resp = NULL;
+        _cleanup_(ippDeletep) ipp_t *req = NULL, *resp = NULL;
         int r;
 
-        if (!req)
-                return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
-        ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes", (int)n, NULL,
-                      attrs);
+        r = open_request(p, IPP_OP_GET_PRINTER_ATTRIBUTES, 0, &req, err);
+        if (r < 0)
+                return r;
+        add_requested(req, attrs, n);
         r = request(p, req, -1, 0, true, "Get-Printer-Attributes", &resp, err);
         if (r < 0)
                 return r;
@@ -608,11 +629,7 @@ static void ipp_close(lab_printer_t *base)
 static int ipp_capabilities(lab_printer_t *base, lab_printer_caps_t *ret, lab_error_t *err)
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
-        lab_error_t local_err;
-        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
-
-        if (!err)
-                err = &local_err;
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p, &err);
 
         return fetch_caps(p, ret, err);
 }
@@ -710,11 +727,7 @@ static int ipp_submit(lab_printer_t *base, const lab_print_request_t *rq, char *
                       lab_error_t *err)
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
-        lab_error_t local_err;
-        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
-
-        if (!err)
-                err = &local_err;
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p, &err);
         _cleanup_(lab_printer_caps_done) lab_printer_caps_t caps = {0};
         _cleanup_(ippDeletep) ipp_t *req = NULL, *resp = NULL;
         _cleanup_close_ int fd = -1;
@@ -741,9 +754,9 @@ static int ipp_submit(lab_printer_t *base, const lab_print_request_t *rq, char *
                                      "document-format-supported)",
                                      p->base.name, rq->format);
 
-        req = new_request(p, IPP_OP_PRINT_JOB);
-        if (!req)
-                return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
+        r = open_request(p, IPP_OP_PRINT_JOB, 0, &req, err);
+        if (r < 0)
+                return r;
         ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_NAME, "job-name", NULL, rq->job_name);
         ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_MIMETYPE, "document-format", NULL, rq->format);
         if (rq->copies > 1)
@@ -800,23 +813,17 @@ static int ipp_job_status(lab_printer_t *base, const char *handle, lab_pjob_stat
                           lab_error_t *err)
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
-        lab_error_t local_err;
-        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
-
-        if (!err)
-                err = &local_err;
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p, &err);
         _cleanup_(ippDeletep) ipp_t *req = NULL, *resp = NULL;
         int id, r;
 
         r = parse_handle(p, handle, &id, err);
         if (r < 0)
                 return r;
-        req = new_request(p, IPP_OP_GET_JOB_ATTRIBUTES);
-        if (!req)
-                return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
-        ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "job-id", id);
-        ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
-                      (int)ELEMENTSOF(job_attrs), NULL, job_attrs);
+        r = open_request(p, IPP_OP_GET_JOB_ATTRIBUTES, id, &req, err);
+        if (r < 0)
+                return r;
+        add_requested(req, job_attrs, ELEMENTSOF(job_attrs));
         r = request(p, req, -1, 0, true, "Get-Job-Attributes", &resp, err);
         if (r < 0)
                 return r;
@@ -834,11 +841,7 @@ static int ipp_job_status(lab_printer_t *base, const char *handle, lab_pjob_stat
 static int ipp_cancel(lab_printer_t *base, const char *handle, lab_error_t *err)
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
-        lab_error_t local_err;
-        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
-
-        if (!err)
-                err = &local_err;
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p, &err);
         _cleanup_(ippDeletep) ipp_t *req = NULL, *resp = NULL;
         ipp_status_t st;
         int id, r;
@@ -846,10 +849,9 @@ static int ipp_cancel(lab_printer_t *base, const char *handle, lab_error_t *err)
         r = parse_handle(p, handle, &id, err);
         if (r < 0)
                 return r;
-        req = new_request(p, IPP_OP_CANCEL_JOB);
-        if (!req)
-                return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
-        ippAddInteger(req, IPP_TAG_OPERATION, IPP_TAG_INTEGER, "job-id", id);
+        r = open_request(p, IPP_OP_CANCEL_JOB, id, &req, err);
+        if (r < 0)
+                return r;
         r = request(p, req, -1, 0, true, "Cancel-Job", &resp, err);
         if (r < 0)
                 return r;
@@ -897,19 +899,14 @@ static int64_t boot_of(ipp_t *resp, int64_t now)
 static int ipp_status(lab_printer_t *base, lab_printer_status_t *ret, lab_error_t *err)
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
-        lab_error_t local_err;
-        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
-
-        if (!err)
-                err = &local_err;
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p, &err);
         _cleanup_(ippDeletep) ipp_t *req = NULL, *resp = NULL;
         int r;
 
-        req = new_request(p, IPP_OP_GET_PRINTER_ATTRIBUTES);
-        if (!req)
-                return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
-        ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
-                      (int)ELEMENTSOF(status_attrs), NULL, status_attrs);
+        r = open_request(p, IPP_OP_GET_PRINTER_ATTRIBUTES, 0, &req, err);
+        if (r < 0)
+                return r;
+        add_requested(req, status_attrs, ELEMENTSOF(status_attrs));
         r = request(p, req, -1, 0, true, "Get-Printer-Attributes", &resp, err);
         if (r < 0) {
                 ret->state = LAB_PRINTER_UNREACHABLE;
@@ -967,11 +964,7 @@ static int ipp_find_job(lab_printer_t *base, const char *job_name, char **ret_ha
                         lab_error_t *err)
 {
         ipp_printer_t *p = (ipp_printer_t *)base;
-        lab_error_t local_err;
-        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p);
-
-        if (!err)
-                err = &local_err;
+        _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p, &err);
         _cleanup_(ippDeletep) ipp_t *req = NULL, *resp = NULL;
         int64_t up = 0, at = 0, oldest_end = -1;
         bool clock_known;
@@ -982,12 +975,11 @@ static int ipp_find_job(lab_printer_t *base, const char *job_name, char **ret_ha
         if (r < 0 && r != -ENOENT)
                 return r;
         clock_known = r >= 0;
-        req = new_request(p, IPP_OP_GET_JOBS);
-        if (!req)
-                return lab_error_set(err, ENOMEM, "printer_protocol", "out of memory");
+        r = open_request(p, IPP_OP_GET_JOBS, 0, &req, err);
+        if (r < 0)
+                return r;
         ippAddString(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "which-jobs", NULL, "all");
-        ippAddStrings(req, IPP_TAG_OPERATION, IPP_TAG_KEYWORD, "requested-attributes",
-                      (int)ELEMENTSOF(job_attrs), NULL, job_attrs);
+        add_requested(req, job_attrs, ELEMENTSOF(job_attrs));
         r = request(p, req, -1, 0, true, "Get-Jobs", &resp, err);
         if (r < 0)
                 return r;

@@ -17,21 +17,8 @@ trap 'rm -rf "$WORK"' EXIT
 
 "$SANDBOX" --self-test
 
-cat >"$WORK/labagent.yaml" <<YAML
-lab:
-  id: test-lab
-platform:
-  url: https://localhost/
-  ca_file: /nonexistent/ca.pem
-  cert_file: /nonexistent/client.pem
-  key_file: /nonexistent/client.key
-printers:
-  - { name: ds620, driver: ipp, uri: "ipp://localhost:631/printers/ds620", model: dnp-ds620 }
-products:
-  - { sku: print-4x6-glossy, media: na_index-4x6_4x6in, media_type: photographic-glossy, fit: fill, sharpen: 0.8 }
-profiles:
-  directory: $SRC/profiles
-YAML
+. "$SRC/tests/common/render-fixture.sh"
+render_fixture_config "$WORK/labagent.yaml" "$SRC" 0.8
 vips gaussnoise "$WORK/n.v" 3000 2000 --mean 120 --sigma 40
 vips bandjoin "$WORK/n.v $WORK/n.v $WORK/n.v" "$WORK/rgb.v"
 vips cast "$WORK/rgb.v" "$WORK/in.jpg[Q=90]" uchar

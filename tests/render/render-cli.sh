@@ -10,21 +10,8 @@ SRC=$2
 WORK=$(mktemp -d /tmp/labagent-render-cli.XXXXXX)
 trap 'rm -rf "$WORK"' EXIT
 
-cat >"$WORK/labagent.yaml" <<YAML
-lab:
-  id: test-lab
-platform:
-  url: https://localhost/
-  ca_file: /nonexistent/ca.pem
-  cert_file: /nonexistent/client.pem
-  key_file: /nonexistent/client.key
-printers:
-  - { name: ds620, driver: ipp, uri: "ipp://localhost:631/printers/ds620", model: dnp-ds620 }
-products:
-  - { sku: print-4x6-glossy, media: na_index-4x6_4x6in, media_type: photographic-glossy, fit: fill, sharpen: 0.5 }
-profiles:
-  directory: $SRC/profiles
-YAML
+. "$SRC/tests/common/render-fixture.sh"
+render_fixture_config "$WORK/labagent.yaml" "$SRC" 0.5
 
 vips black "$WORK/black.v" 3000 2000 --bands 3
 vips linear "$WORK/black.v" "$WORK/in.jpg[Q=90]" 1 120 --uchar
