@@ -94,8 +94,13 @@ static void test_killed_mid_job(void **state)
         ipp_peer_crash(&eve);
         t0 = lab_test_now_ms();
         r = lab_printer_job_status(p, handle, &st, &err);
-        /* Nobody can tell how the job ended: an unreachable-printer error, never "completed". */
-        assert_int_equal(r, -EHOSTDOWN);
+        /*
+         * Nobody can tell how the job ended: an unreachable-printer error, never "completed".
+         * Refused (EHOSTDOWN, libcups' word for it) or, on a loaded machine, the kept-alive
+         * connection found dead mid-exchange (EPIPE, ECONNRESET): the keyword is the same.
+         */
+        if (r != -EHOSTDOWN && r != -EPIPE && r != -ECONNRESET)
+                fail_msg("job status after the kill: %d (%s: %s)", r, err.keyword, err.message);
         assert_string_equal(err.keyword, "printer_unreachable");
         assert_int_equal(st.state, LAB_PJOB_UNKNOWN);
         assert_non_null(strstr(err.message, eve.uri));

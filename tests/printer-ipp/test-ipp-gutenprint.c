@@ -397,6 +397,11 @@ static void test_filter_failed(void **state)
         st = print_settled(p, "gp-crafted", crafted, "na_index-4x6_4x6in", NULL, 0, &handle);
         assert_true(st.stopped);
         assert_int_equal(st.state, LAB_PJOB_PROCESSING);
+        /* The filter's message may reach the job a moment after cupsd stopped it (10 s bound). */
+        for (int i = 0; i < 200 && !strstr(st.message, "could not be opened"); i++) {
+                usleep(50000);
+                assert_int_equal(lab_printer_job_status(p, handle, &st, &err), 0);
+        }
         assert_non_null(strstr(st.message, "could not be opened"));
         assert_string_equal(lab_pjob_failure(&st), "filter_failed");
         /* Taken back, it can never print later. */
