@@ -19,6 +19,7 @@
 #include <cmocka.h>
 
 #include "printer-color.h"
+#include "printers-config.h"
 #include "testutil.h"
 
 #define ADOBE "/usr/share/color/icc/colord/AdobeRGB1998.icc"
@@ -29,23 +30,7 @@ static char *dir;
 /* A config whose profiles.directory is dir and whose printers use the given models. */
 static lab_config_t *config(const char *printers)
 {
-        lab_config_problems_t problems = {0};
-        lab_config_t *c = NULL;
-        char *text;
-
-        assert_true(asprintf(&text,
-                             "lab: {id: t}\n"
-                             "platform: {url: 'https://x/', ca_file: /a, cert_file: /b, "
-                             "key_file: /c}\n"
-                             "profiles: {directory: %s}\n"
-                             "printers:\n%s",
-                             dir, printers) > 0);
-        if (lab_config_load_buffer("t.yaml", text, strlen(text), &c, &problems) < 0) {
-                lab_config_problems_print(&problems, stderr);
-                fail();
-        }
-        free(text);
-        return c;
+        return lab_test_printers_config(dir, printers);
 }
 
 static int setup(void **state)

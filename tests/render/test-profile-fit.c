@@ -23,6 +23,7 @@
 
 #include "color.h"
 #include "printer-color.h"
+#include "printers-config.h"
 #include "render-plan.h"
 #include "testutil.h"
 
@@ -268,7 +269,7 @@ static void test_printer_setup(void **state)
         lab_config_problems_t problems = {0};
         lab_color_setup_t *s = NULL;
         lab_config_t *c = NULL;
-        char *text = NULL, *printers = NULL;
+        char *printers = NULL;
         size_t len = 0;
         FILE *f = open_memstream(&printers, &len);
 
@@ -280,17 +281,7 @@ static void test_printer_setup(void **state)
                             "  - {name: p%zu-%s, driver: ipp, uri: 'ipp://h/p', model: m%zu-%s}\n",
                             i, encoding_names[e], i, encoding_names[e]);
         assert_int_equal(fclose(f), 0);
-        assert_true(asprintf(&text,
-                             "lab: {id: t}\n"
-                             "platform: {url: 'https://x/', ca_file: /a, cert_file: /b, "
-                             "key_file: /c}\n"
-                             "profiles: {directory: %s}\n"
-                             "printers:\n%s",
-                             dir, printers) > 0);
-        if (lab_config_load_buffer("t.yaml", text, strlen(text), &c, &problems) < 0) {
-                lab_config_problems_print(&problems, stderr);
-                fail();
-        }
+        c = lab_test_printers_config(dir, printers);
         assert_int_equal(lab_color_setup_load(c, &s, &problems), 0);
         assert_int_equal(problems.n, 0);
         for (size_t i = 0; i < ELEMENTSOF(cases); i++)
@@ -309,7 +300,6 @@ static void test_printer_setup(void **state)
                 }
         lab_color_setup_free(s);
         lab_config_free(c);
-        free(text);
         free(printers);
 }
 
