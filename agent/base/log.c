@@ -181,3 +181,14 @@ int lab_log_internal(int priority, int err, const lab_log_field_t *fields, size_
         errno = saved_errno;
         return ret;
 }
+
+int lab_log_illegal_transition(const char *job_id, const char *from, const char *to)
+{
+        const lab_log_field_t fields[] = {{"JOB_ID", job_id},
+                                          {"ERROR_KEYWORD", "illegal_transition"}};
+
+        return lab_log_internal(LOG_ERR, EPERM, fields, ELEMENTSOF(fields),
+                                "illegal_transition: job %s: %s → %s is not allowed; not applied",
+                                job_id ? job_id : "(none)", from ? from : "(none)",
+                                to ? to : "(none)");
+}

@@ -66,6 +66,15 @@ int lab_log_format_line(char *buf, size_t size, unsigned long long realtime_usec
 #define log_info(...)                  log_full_errno(LOG_INFO, 0, __VA_ARGS__)
 #define log_debug(...)                 log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
 
+/*
+ * Log that a job's state may not move from → to (the job state table
+ * refused it; nothing was written): ERROR_KEYWORD=illegal_transition and
+ * JOB_ID, the states as given (NULL shows as "(none)"). Returns -EPERM.
+ */
+int lab_log_illegal_transition(const char *job_id, /* I - job */
+                               const char *from,   /* I - its state, or NULL */
+                               const char *to);    /* I - the refused state, or NULL */
+
 /* A message with journal fields: log_struct(LOG_INFO, LAB_FIELDS({"JOB_ID", id}), "…", …). */
 #define LAB_FIELDS(...)                                                                            \
         (const lab_log_field_t[]){__VA_ARGS__}, ELEMENTSOF(((const lab_log_field_t[]){__VA_ARGS__}))

@@ -281,6 +281,16 @@ const lab_config_printer_t *lab_config_find_printer(const lab_config_t *c, const
         return NULL;
 }
 
+const lab_config_product_t *lab_config_find_product(const lab_config_t *c, const char *sku)
+{
+        if (!c || !sku)
+                return NULL;
+        for (size_t i = 0; i < c->n_products; i++)
+                if (c->products[i].sku && strcmp(c->products[i].sku, sku) == 0)
+                        return &c->products[i];
+        return NULL;
+}
+
 const char *lab_config_pair_get(const lab_config_pair_t *pairs, size_t n, const char *name)
 {
         for (size_t i = 0; i < n; i++)

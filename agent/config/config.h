@@ -204,6 +204,9 @@ void lab_config_free(lab_config_t *c);
 /* Find a printer by name, NULL if none. */
 const lab_config_printer_t *lab_config_find_printer(const lab_config_t *c, const char *name);
 
+/* Find a product by SKU (whether the lab sells it), NULL if none. */
+const lab_config_product_t *lab_config_find_product(const lab_config_t *c, const char *sku);
+
 /* Format one problem as "file:line:col: key.path: message [keyword]" (malloc'd). */
 char *lab_config_problem_format(const lab_config_problem_t *p);
 

@@ -31,6 +31,22 @@ static json_t *store_failed(int r)
                                  strerror(r < 0 ? -r : r));
 }
 
+/*
+ * The store refused a job's move (-EPERM): log it as illegal_transition with
+ * the move it refused; *from and *to (may be NULL) get its states.
+ */
+static void log_refused(lab_console_t *c, const char *job_id, const char **from, const char **to)
+{
+        const char *f = NULL, *t = NULL;
+
+        (void)lab_store_job_refused(c->store, &f, &t);
+        lab_log_illegal_transition(job_id, f, t);
+        if (from)
+                *from = f ? f : "(none)";
+        if (to)
+                *to = t ? t : "(none)";
+}
+
 /* Set key to a string or JSON null. */
 static void set_str(json_t *o, const char *key, const char *v)
 {
@@ -484,11 +500,20 @@ static json_t *answer_reprint(lab_console_t *c, const lab_control_request_t *req
                                    .job_name = name};
         lab_store_copies_free(v, n);
         r = lab_store_copy_reprint(c->store, &rp);
-        if (r == -EPERM)
+        if (r == -EPERM) {
+                const char *from, *to;
+
+                log_refused(c, j->id, &from, &to);
+                if (strcmp(from, j->state) == 0 && strcmp(to, "printing") == 0)
+                        return lab_control_error("not_reprintable",
+                                                 "job %s is %s: only a job printing or printed "
+                                                 "can have a copy reprinted",
+                                                 j->id, j->state);
                 return lab_control_error("not_reprintable",
-                                         "job %s is %s: only a job printing or printed can have a "
-                                         "copy reprinted",
-                                         j->id, j->state);
+                                         "job %s may not go from %s to %s with this reprint; "
+                                         "nothing changed",
+                                         j->id, from, to);
+        }
         if (r == -EBUSY)
                 return lab_control_error("not_reprintable",
                                          "copy %d of job %s is not printed yet (nor uncertain); "
@@ -533,13 +558,22 @@ static json_t *answer_printed(lab_console_t *c, const lab_control_request_t *req
                                            (unsigned)cp->attempt);
         actor_of(peer, actor, sizeof actor);
         r = lab_store_copy_confirm_printed(c->store, j->id, cp->copy, name, peer->user, actor);
-        if (r == -EBUSY)
+        if (r == -EBUSY) {
                 answer = lab_control_error("not_uncertain",
                                            "copy %d of job %s is %s, not uncertain: there is "
                                            "nothing to confirm",
                                            cp->copy, j->id, cp->state);
-        else if (r < 0)
+        } else if (r == -EPERM) {
+                const char *from, *to;
+
+                log_refused(c, j->id, &from, &to);
+                answer = lab_control_error("store_failed",
+                                           "job %s may not go from %s to %s (the job state "
+                                           "table does not allow it); nothing changed",
+                                           j->id, from, to);
+        } else if (r < 0) {
                 answer = store_failed(r);
+        }
         if (r >= 0)
                 log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", j->id}),
                            "job %s: copy %d confirmed printed by %s (uid %u)", j->id, cp->copy,

@@ -1,5 +1,6 @@
 /*
- * job-state.c - the job state machine's table and its one door (see job-state.h).
+ * job-state.c - the job state machine's table (see job-state.h); the store's one
+ * write of jobs.state checks every move against it.
  */
 #include <errno.h>
 #include <string.h>
@@ -94,6 +95,11 @@ bool lab_job_state_can_move(lab_job_state_t from, lab_job_state_t to)
         if ((to == LAB_JOB_CANCELED || to == LAB_JOB_DROPPED) && from != LAB_JOB_PRINTED)
                 return true;
         return (next[from] & (1u << to)) != 0;
+}
+
+bool lab_job_state_can_start(lab_job_state_t s)
+{
+        return s == LAB_JOB_CLAIMING || s == LAB_JOB_REJECTED;
 }
 
 lab_job_state_t lab_job_state_from_copies(const lab_copy_counts_t *c)

@@ -3,10 +3,12 @@
  *
  * Why: a lab that prints an order twice loses money, one that loses an order
  * loses a customer. Every change of a job's state in the agent goes through
- * the store's lab_store_job_move(), which refuses (and logs) a transition
- * this table does not allow, so no code path can, say, take a printed job
- * back to queued. The table is pure data, unit-tested over every pair of
- * states; this folder (job/) does no I/O.
+ * the one function of the store that writes jobs.state, which refuses
+ * (-EPERM, nothing written) a transition this table does not allow, so no
+ * code path can, say, take a printed job back to queued; the caller logs the
+ * refusal (lab_log_illegal_transition). A new job is stored in a first
+ * state the table allows too. The table is pure data, unit-tested over
+ * every pair of states; this folder (job/) does no I/O.
  *
  *   claiming → accepted → downloading → downloaded → rendering → rendered → queued
  *     → submitting → printing → printed → reported
@@ -57,6 +59,13 @@ bool lab_job_state_is_final(lab_job_state_t s);
 
 /* Whether from → to is allowed (pure). */
 bool lab_job_state_can_move(lab_job_state_t from, lab_job_state_t to);
+
+/*
+ * Whether a new job may be stored in state s (pure): claiming (an offer
+ * about to be claimed) or rejected (an offer refused before any claim). A
+ * job reaches every other state by a move.
+ */
+bool lab_job_state_can_start(lab_job_state_t s);
 
 /* How many copies of a job are in each copy state (copies table). */
 typedef struct lab_copy_counts_s {

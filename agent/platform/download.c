@@ -223,8 +223,12 @@ static void download_fail_job(lab_platform_t *p, const char *job_id, const char 
         _cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
         int r;
 
-        r = lab_store_job_move(p->store, job_id, "downloading", "failed", reason, detail, "job.failed",
-                         text ? text : "{}");
+        r = lab_store_job_move(p->store, job_id, "downloading", "failed", reason, detail,
+                               "job.failed", text ? text : "{}");
+        if (r == -EPERM) {
+                lab_log_illegal_transition(job_id, "downloading", "failed");
+                return;
+        }
         if (r < 0) {
                 log_error_errno(r, "job %s: cannot record the failure: %m", job_id);
                 return;
@@ -283,7 +287,11 @@ static void download_finish(lab_download_t *d)
                  type);
         if (r >= 0)
                 r = lab_store_job_move(p->store, d->job_id, "downloading", "downloaded", NULL, NULL,
-                                 "job.downloaded", body);
+                                       "job.downloaded", body);
+        if (r == -EPERM) {
+                lab_log_illegal_transition(d->job_id, "downloading", "downloaded");
+                return;
+        }
         if (r < 0) {
                 log_error_errno(r, "job %s: cannot record the download: %m", d->job_id);
                 return;
@@ -445,10 +453,15 @@ void lab_download_schedule(lab_platform_t *p)
                                 next = t->not_before;
                         continue;
                 }
-                if (strcmp(job->state, "accepted") == 0 &&
-                    lab_store_job_move(p->store, job->id, "accepted", "downloading", NULL, NULL, NULL,
-                                 NULL) < 0)
-                        continue;
+                if (strcmp(job->state, "accepted") == 0) {
+                        int r = lab_store_job_move(p->store, job->id, "accepted", "downloading",
+                                                   NULL, NULL, NULL, NULL);
+
+                        if (r == -EPERM)
+                                lab_log_illegal_transition(job->id, "accepted", "downloading");
+                        if (r < 0)
+                                continue;
+                }
                 download_start(p, job);
         }
         lab_store_jobs_free(jobs, n);

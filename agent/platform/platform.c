@@ -156,7 +156,9 @@ int lab_platform_stop_job(lab_platform_t *p, const char *job_id, const char *to_
                 return 0; /* already finished here; its event is in the outbox */
         lab_download_abort(p, job_id, true);
         r = lab_store_job_move(p->store, job_id, job->state, to_state, reason, NULL, event_kind,
-                         event_body);
+                               event_body);
+        if (r == -EPERM)
+                return lab_log_illegal_transition(job_id, job->state, to_state);
         if (r < 0)
                 return log_error_errno(r, "job %s: cannot move from %s to %s: %m", job_id,
                                        job->state, to_state);
@@ -311,10 +313,12 @@ static void on_accept_done(lab_req_t *r, CURLcode rc)
                             "offered is kept",
                             job_id, spec.id);
 
-        ret = lab_store_job_move(p->store, job_id, "claiming", "accepted", NULL, NULL, "job.accepted",
-                           "{}");
+        ret = lab_store_job_move(p->store, job_id, "claiming", "accepted", NULL, NULL,
+                                 "job.accepted", "{}");
         if (ret == -ESTALE || ret == -ENOENT) {
                 log_debug("job %s: already accepted", job_id);
+        } else if (ret == -EPERM) {
+                lab_log_illegal_transition(job_id, "claiming", "accepted");
         } else if (ret < 0) {
                 log_error_errno(ret, "job %s: cannot record the accepted job: %m", job_id);
         } else {
@@ -396,6 +400,10 @@ static void reject_offer(lab_platform_t *p, const lab_job_spec_t *spec, const ch
         if (!text)
                 return;
         r = lab_store_job_insert(p->store, &row, "job.rejected", text);
+        if (r == -EPERM) {
+                lab_log_illegal_transition(spec->id, NULL, row.state);
+                return;
+        }
         if (r < 0 && r != -EEXIST) {
                 log_error_errno(r, "job %s: cannot record the rejection: %m", spec->id);
                 return;
@@ -467,15 +475,6 @@ static bool reject_bad_offer(lab_platform_t *p, const json_t *obj, const lab_err
         return true;
 }
 
-/* Whether the lab's config sells this SKU. */
-static bool sku_known(const lab_config_t *c, const char *sku)
-{
-        for (size_t i = 0; i < c->n_products; i++)
-                if (strcmp(c->products[i].sku, sku) == 0)
-                        return true;
-        return false;
-}
-
 /* One offer from the poll: ignore it if known, reject it if unusable, else accept it. Returns
  * whether it acted. */
 static bool handle_offer(lab_platform_t *p, json_t *obj)
@@ -495,7 +494,7 @@ static bool handle_offer(lab_platform_t *p, json_t *obj)
                 goto out;
         acted = true;
 
-        if (!sku_known(p->config, spec.sku)) {
+        if (!lab_config_find_product(p->config, spec.sku)) {
                 snprintf(detail, sizeof detail, "this lab does not sell %s", spec.sku);
                 reject_offer(p, &spec, "unknown_sku", "sku", detail);
                 goto out;
@@ -525,6 +524,10 @@ static bool handle_offer(lab_platform_t *p, json_t *obj)
                 };
                 int r = lab_store_job_insert(p->store, &row, NULL, NULL);
 
+                if (r == -EPERM) {
+                        lab_log_illegal_transition(spec.id, NULL, row.state);
+                        goto out;
+                }
                 if (r < 0) {
                         log_error_errno(r, "job %s: cannot record the claim: %m", spec.id);
                         goto out;

@@ -2,18 +2,9 @@
  * render-plan.c - resolve printer × product into render parameters (see render-plan.h).
  */
 #include <errno.h>
-#include <string.h>
 
 #include "color.h"
 #include "render-plan.h"
-
-const lab_config_product_t *lab_config_find_product(const lab_config_t *c, const char *sku)
-{
-        for (size_t i = 0; i < c->n_products; i++)
-                if (strcmp(c->products[i].sku, sku) == 0)
-                        return &c->products[i];
-        return NULL;
-}
 
 int lab_render_plan(const lab_config_t *c, const lab_registry_t *reg, const char *printer,
                     const char *sku, lab_render_plan_t *ret, lab_error_t *err)

@@ -24,9 +24,6 @@ typedef struct lab_render_plan_s {
         lab_render_params_t params; /* all but input, output and crop */
 } lab_render_plan_t;
 
-/* The config's product with this SKU, or NULL. */
-const lab_config_product_t *lab_config_find_product(const lab_config_t *c, const char *sku);
-
 /*
  * Resolve printer × product. Pure: pointers into c and reg, valid while they
  * live. Error keywords: unknown_printer, unknown_sku, unknown_model,

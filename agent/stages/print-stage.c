@@ -357,6 +357,22 @@ static char *copy_body(const pst_printer_t *p, const op_copy_t *oc, const char *
         return o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }
 
+/*
+ * A copy's change was refused (-EPERM): its job may not move where its
+ * copies would take it (the store says which move), or the copy was printed.
+ */
+static void copy_refused(lab_store_t *store, const char *job_id, int copy, const char *from,
+                         const char *to)
+{
+        const char *job_from = NULL, *job_to = NULL;
+
+        if (lab_store_job_refused(store, &job_from, &job_to))
+                lab_log_illegal_transition(job_id, job_from, job_to);
+        else
+                log_error("job %s copy %d: cannot move from %s to %s: a printed copy never moves",
+                          job_id, copy, from, to);
+}
+
 /* Move a copy; log a failure (a stale state means someone else moved it: fine). */
 static int move_copy(pst_printer_t *p, const op_copy_t *oc, const char *from, const char *to,
                      const lab_store_copy_change_t *chg, const char *kind, const char *body)
@@ -364,7 +380,9 @@ static int move_copy(pst_printer_t *p, const op_copy_t *oc, const char *from, co
         int r = lab_store_copy_move(p->stage->store, oc->job_id, oc->copy, from, to, chg, kind,
                                     body, NULL);
 
-        if (r < 0 && r != -ESTALE && r != -ENOENT)
+        if (r == -EPERM)
+                copy_refused(p->stage->store, oc->job_id, oc->copy, from, to);
+        else if (r < 0 && r != -ESTALE && r != -ENOENT)
                 log_error_errno(r, "job %s copy %d: cannot move from %s to %s: %m", oc->job_id,
                                 oc->copy, from, to);
         /* The job's own events (job.printing, job.printed, ...) come with any copy move. */
@@ -630,6 +648,7 @@ static void health_set(pst_printer_t *p, bool healthy, const char *health_why,
                 lab_store_copy_t **v = NULL;
                 size_t n = 0;
                 unsigned moved = 0;
+                int r;
 
                 if (lab_store_copies_list(s->store, p->name, queued, 1, &v, &n) < 0)
                         return;
@@ -637,7 +656,10 @@ static void health_set(pst_printer_t *p, bool healthy, const char *health_why,
                         /* A job once: its copies are listed one after another. */
                         if (i > 0 && strcmp(v[i]->job_id, v[i - 1]->job_id) == 0)
                                 continue;
-                        if (lab_store_job_reroute(s->store, v[i]->job_id, kw, why) >= 0) {
+                        r = lab_store_job_reroute(s->store, v[i]->job_id, kw, why);
+                        if (r == -EPERM)
+                                lab_log_illegal_transition(v[i]->job_id, "queued", "rerouted");
+                        if (r >= 0) {
                                 moved++;
                                 log_struct(
                                     LOG_NOTICE,
@@ -692,6 +714,7 @@ static void apply_status(pst_printer_t *p, op_t *op)
 static void apply_submit(pst_printer_t *p, op_t *op)
 {
         op_copy_t *oc = &op->copies[0];
+        int r;
 
         if (op->r >= 0) {
                 const lab_store_copy_change_t chg = {.handle = op->handle};
@@ -733,7 +756,10 @@ static void apply_submit(pst_printer_t *p, op_t *op)
                 return;
         char why[LAB_ERROR_MESSAGE_MAX + 64];
         snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
-        if (lab_store_job_reroute(p->stage->store, oc->job_id, op->err.keyword, why) >= 0) {
+        r = lab_store_job_reroute(p->stage->store, oc->job_id, op->err.keyword, why);
+        if (r == -EPERM)
+                lab_log_illegal_transition(oc->job_id, "queued", "rerouted");
+        if (r >= 0) {
                 p->stage->rerouted++;
                 events_appended(p->stage);
                 if (p->stage->rerouted_hook)
@@ -990,12 +1016,13 @@ static op_t *plan_submit(pst_printer_t *p)
                 /* Durable before the driver is called: the name it will carry. */
                 r = lab_store_copy_move(s->store, c->job_id, c->copy, "queued", "submitting",
                                         &begin, NULL, NULL, &attempt);
-                if (r < 0) {
-                        if (r != -ESTALE)
-                                log_error_errno(r, "job %s copy %d: cannot record the attempt: %m",
-                                                c->job_id, c->copy);
+                if (r == -EPERM)
+                        copy_refused(s->store, c->job_id, c->copy, "queued", "submitting");
+                else if (r < 0 && r != -ESTALE)
+                        log_error_errno(r, "job %s copy %d: cannot record the attempt: %m",
+                                        c->job_id, c->copy);
+                if (r < 0)
                         continue;
-                }
                 op = op_new(p, OP_SUBMIT);
                 if (!op || op_add_copy(op, c, attempt) < 0) {
                         op_free(op);
@@ -1150,8 +1177,10 @@ static int reroute_rendered(lab_print_stage_t *s, const lab_store_job_t *j, pst_
         body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         if (!body)
                 return -ENOMEM;
-        r = lab_store_job_move(s->store, j->id, "rendered", "rerouted", kw, p->reason, "job.rerouted",
-                         body);
+        r = lab_store_job_move(s->store, j->id, "rendered", "rerouted", kw, p->reason,
+                               "job.rerouted", body);
+        if (r == -EPERM)
+                lab_log_illegal_transition(j->id, "rendered", "rerouted");
         if (r >= 0) {
                 s->rerouted++;
                 log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", j->id}, {"PRINTER", p->name}),
@@ -1177,10 +1206,13 @@ static void queue_rendered(lab_print_stage_t *s)
 
                 if (!p) {
                         /* Its printer left the config: render it for another. */
-                        r = lab_store_job_move(s->store, j->id, "rendered", "rerouted", "printer_removed",
-                                         "its printer is no longer configured", "job.rerouted",
-                                         "{\"from\":\"\",\"reason\":\"printer_removed\","
-                                         "\"detail\":\"its printer is no longer configured\"}");
+                        r = lab_store_job_move(
+                            s->store, j->id, "rendered", "rerouted", "printer_removed",
+                            "its printer is no longer configured", "job.rerouted",
+                            "{\"from\":\"\",\"reason\":\"printer_removed\","
+                            "\"detail\":\"its printer is no longer configured\"}");
+                        if (r == -EPERM)
+                                lab_log_illegal_transition(j->id, "rendered", "rerouted");
                         if (r >= 0 && s->rerouted_hook)
                                 s->rerouted_hook(s->hook_userdata);
                         continue;
@@ -1196,7 +1228,9 @@ static void queue_rendered(lab_print_stage_t *s)
                         continue;
                 }
                 r = lab_store_job_queue(s->store, j->id, "rendered", j->printer);
-                if (r < 0 && r != -ESTALE)
+                if (r == -EPERM)
+                        lab_log_illegal_transition(j->id, "rendered", "queued");
+                else if (r < 0 && r != -ESTALE)
                         log_error_errno(r, "job %s: cannot queue it at %s: %m", j->id, j->printer);
                 else if (r >= 0)
                         events_appended(s);
@@ -1439,8 +1473,11 @@ int lab_print_stage_cancel(lab_print_stage_t *s, const char *job_id)
                 if (strcmp(v[i]->job_id, job_id) != 0)
                         continue;
                 if (strcmp(v[i]->state, "queued") == 0 || strcmp(v[i]->state, "uncertain") == 0) {
-                        lab_store_copy_move(s->store, v[i]->job_id, v[i]->copy, v[i]->state,
-                                            "canceled", &chg, NULL, NULL, NULL);
+                        r = lab_store_copy_move(s->store, v[i]->job_id, v[i]->copy, v[i]->state,
+                                                "canceled", &chg, NULL, NULL, NULL);
+                        if (r == -EPERM)
+                                copy_refused(s->store, v[i]->job_id, v[i]->copy, v[i]->state,
+                                             "canceled");
                         continue;
                 }
                 p = find_printer(s, v[i]->printer);

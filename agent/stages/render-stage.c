@@ -132,7 +132,11 @@ static void stop_job(lab_render_stage_t *s, const char *job_id, const char *from
         int r;
 
         r = lab_store_job_move(s->store, job_id, from_state, to_state, reason, detail, event_kind,
-                         body ? body : "{}");
+                               body ? body : "{}");
+        if (r == -EPERM) {
+                lab_log_illegal_transition(job_id, from_state, to_state);
+                return;
+        }
         if (r == -ESTALE) {
                 log_debug("job %s: no longer %s (canceled meanwhile?); not moved to %s", job_id,
                           from_state, to_state);
@@ -216,6 +220,8 @@ static void task_done(void *userdata, bool ran)
                 unlink(t->output);
                 goto next;
         }
+        if (r == -EPERM)
+                lab_log_illegal_transition(t->job_id, "rendering", "rendered");
         if (r < 0) {
                 /* Nothing was written: the job stays "rendering" and is redone at the next start.
                  */
@@ -298,6 +304,27 @@ static unsigned rendering_for(const lab_render_stage_t *s, const char *printer)
         return n;
 }
 
+/*
+ * A render that could not start: the job goes back where it was, tried again
+ * at the next scan. A rerouted job cannot go back (rendering → rerouted is
+ * not a move the table allows): it is downloaded again, as after a crash.
+ */
+static void unrender(lab_render_stage_t *s, const lab_store_job_t *job)
+{
+        bool back =
+            lab_job_state_can_move(LAB_JOB_RENDERING, lab_job_state_from_string(job->state));
+        const char *to = back ? job->state : "downloaded";
+        int r;
+
+        r = lab_store_job_move(s->store, job->id, "rendering", to, back ? job->reason : NULL,
+                               back ? job->detail : NULL, NULL, NULL);
+        if (r == -EPERM)
+                lab_log_illegal_transition(job->id, "rendering", to);
+        else if (r < 0)
+                log_error_errno(r, "job %s: cannot move from rendering back to %s: %m", job->id,
+                                to);
+}
+
 /* Choose a printer for job and start its render; false when no worker is free. */
 static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
 {
@@ -376,18 +403,17 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
         }
 
         r = lab_store_job_move(s->store, job->id, job->state, "rendering", NULL, NULL, NULL, NULL);
-        if (r < 0) {
-                if (r != -ESTALE)
-                        log_error_errno(r, "job %s: cannot move to rendering: %m", job->id);
+        if (r == -EPERM)
+                lab_log_illegal_transition(job->id, job->state, "rendering");
+        else if (r < 0 && r != -ESTALE)
+                log_error_errno(r, "job %s: cannot move to rendering: %m", job->id);
+        if (r < 0)
                 goto out;
-        }
         log_debug("job %s: rendering for %s (score %.3f)", job->id, t->printer,
                   lab_router_score(&cand[best]));
         r = lab_pool_submit(s->pool, task_work, task_done, t);
         if (r < 0) {
-                /* Back where it was; tried again at the next scan. */
-                lab_store_job_move(s->store, job->id, "rendering", job->state, job->reason, job->detail,
-                             NULL, NULL);
+                unrender(s, job);
                 goto oom;
         }
         LAB_LIST_PREPEND(s->tasks, t);
@@ -539,9 +565,11 @@ int lab_render_stage_start(lab_render_stage_t *s)
         if (r < 0)
                 return log_error_errno(r, "render: cannot list interrupted renders: %m");
         for (size_t i = 0; i < n; i++) {
-                r = lab_store_job_move(s->store, jobs[i]->id, "rendering", "downloaded", NULL, NULL, NULL,
-                                 NULL);
-                if (r < 0)
+                r = lab_store_job_move(s->store, jobs[i]->id, "rendering", "downloaded", NULL, NULL,
+                                       NULL, NULL);
+                if (r == -EPERM)
+                        lab_log_illegal_transition(jobs[i]->id, "rendering", "downloaded");
+                else if (r < 0)
                         log_error_errno(r, "job %s: cannot restart its render: %m", jobs[i]->id);
                 else
                         log_notice("job %s: its render was interrupted; rendering it again",

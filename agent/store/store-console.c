@@ -211,16 +211,15 @@ static int uncertain_printed(lab_store_t *s, const char *job_id, int copy, const
         return store_event_insert(s, LAB_EVENT_JOB, "job.copy_printed", job_id, body, NULL);
 }
 
-/* Whether a job in this state can have a copy reprinted: it printed, or is printing. */
+/*
+ * Whether a job in this state can have a copy reprinted: a reprint sends it
+ * (back) to printing, so the job state table decides (a job printing stays).
+ */
 static bool reprintable(const char *state)
 {
-        static const char *const ok[] = {"queued",  "submitting", "printing",
-                                         "printed", "reported",   "uncertain"};
+        lab_job_state_t s = lab_job_state_from_string(state);
 
-        for (size_t i = 0; i < ELEMENTSOF(ok); i++)
-                if (strcmp(state, ok[i]) == 0)
-                        return true;
-        return false;
+        return s == LAB_JOB_PRINTING || lab_job_state_can_move(s, LAB_JOB_PRINTING);
 }
 
 int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
@@ -245,7 +244,7 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
         if (r < 0)
                 return r;
         if (!reprintable(job_state))
-                return -EPERM;
+                return store_job_refuse(s, job_state, "printing");
         if (strcmp(state, "printed") != 0 && strcmp(state, "uncertain") != 0)
                 return -EBUSY;
 

@@ -6,21 +6,24 @@
  * that reports it change together, in one transaction, or not at all; and a
  * state change is a compare-and-set (from_state -> to_state), so two paths
  * racing on one job (a cancellation and a finished download, say) cannot
- * both win. The store knows no state machine: states, reasons and event
- * kinds are the caller's keywords, checked there.
+ * both win. Every change of jobs.state is the one UPDATE in store_job_move(),
+ * which first asks the job state table (job/job-state.h) whether the move is
+ * allowed; reasons and event kinds are the caller's keywords. The store does
+ * not log: a refused move is -EPERM, and the caller says so.
  *
- * Never: change a job's state without the compare; write the row and its
- * event in separate transactions.
+ * Never: write jobs.state anywhere but store_job_move(); change a job's
+ * state without the compare; write the row and its event in separate
+ * transactions.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
 
-#include "log.h"
 #include "macro.h"
 
 #include "store-private.h"
@@ -133,6 +136,9 @@ int lab_store_job_insert(lab_store_t *s, const lab_store_job_t *job, const char 
         /* json_valid() in the schema accepts any JSON value; the job is an object. */
         if (!store_is_json_object(job->spec))
                 return -EINVAL;
+        /* Its first state is not a move, but the table says which ones a job starts in. */
+        if (!lab_job_state_can_start(lab_job_state_from_string(job->state)))
+                return store_job_refuse(s, NULL, job->state);
 
         r = store_txn_begin(s, true, &txn);
         if (r < 0)
@@ -200,12 +206,41 @@ static int store_job_exists(lab_store_t *s, const char *id)
         return store_step_exists(s, stmt);
 }
 
-/* Set the state of the job if it is from_state. Returns the rows changed (0 or 1). */
-static int store_job_cas(lab_store_t *s, const char *id, const char *from_state,
-                         const char *to_state, const char *reason, const char *detail)
+/* Copy text (or "" for NULL) into buf, truncated to size. */
+static void copy_keyword(char *buf, size_t size, const char *text)
+{
+        snprintf(buf, size, "%s", text ? text : "");
+}
+
+int store_job_refuse(lab_store_t *s, const char *from_state, const char *to_state)
+{
+        s->refused = true;
+        copy_keyword(s->refused_from, sizeof s->refused_from, from_state);
+        copy_keyword(s->refused_to, sizeof s->refused_to, to_state);
+        return -EPERM;
+}
+
+bool lab_store_job_refused(lab_store_t *s, const char **ret_from, const char **ret_to)
+{
+        bool refused = s && s->refused;
+
+        if (ret_from)
+                *ret_from = refused && s->refused_from[0] ? s->refused_from : NULL;
+        if (ret_to)
+                *ret_to = refused && s->refused_to[0] ? s->refused_to : NULL;
+        return refused;
+}
+
+/* The one write of jobs.state: the table's check, then the compare-and-set. */
+int store_job_move(lab_store_t *s, const char *id, const char *from_state, const char *to_state,
+                   const char *reason, const char *detail)
 {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
         int r;
+
+        if (!lab_job_state_can_move(lab_job_state_from_string(from_state),
+                                    lab_job_state_from_string(to_state)))
+                return store_job_refuse(s, from_state, to_state);
 
         r = store_stmt(s, &s->job_transition,
                        "UPDATE jobs SET state = ?3, reason = ?4, detail = ?5, "
@@ -219,19 +254,7 @@ static int store_job_cas(lab_store_t *s, const char *id, const char *from_state,
             (r = store_bind_text(stmt, 4, reason)) < 0 ||
             (r = store_bind_text(stmt, 5, detail)) < 0)
                 return r;
-
-        return (int)store_step_write(s, stmt);
-}
-
-/*
- * Compare-and-set in the caller's transaction: 0 when the state moved,
- * -ESTALE when the job is in another state, -ENOENT when there is no job.
- */
-int store_job_move(lab_store_t *s, const char *id, const char *from_state, const char *to_state,
-                   const char *reason, const char *detail)
-{
-        int r = store_job_cas(s, id, from_state, to_state, reason, detail);
-
+        r = (int)store_step_write(s, stmt);
         if (r != 0)
                 return r < 0 ? r : 0;
         /* Nothing changed: tell a job in another state from no job at all. */
@@ -241,10 +264,10 @@ int store_job_move(lab_store_t *s, const char *id, const char *from_state, const
         return r ? -ESTALE : -ENOENT;
 }
 
-/* Compare-and-set the job's state and record its event, in one transaction. */
-int lab_store_job_transition(lab_store_t *s, const char *id, const char *from_state,
-                             const char *to_state, const char *reason, const char *detail,
-                             const char *event_kind, const char *event_body)
+/* Move the job (checked against the table) and record its event, in one transaction. */
+int lab_store_job_move(lab_store_t *s, const char *id, const char *from_state, const char *to_state,
+                       const char *reason, const char *detail, const char *event_kind,
+                       const char *event_body)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         int r;
@@ -264,24 +287,6 @@ int lab_store_job_transition(lab_store_t *s, const char *id, const char *from_st
                         return r;
         }
         return store_txn_commit(&txn);
-}
-
-int lab_store_job_move(lab_store_t *s, const char *id, const char *from_state,
-                       const char *to_state, const char *reason, const char *detail,
-                       const char *event_kind, const char *event_body)
-{
-        lab_job_state_t from = lab_job_state_from_string(from_state);
-        lab_job_state_t to = lab_job_state_from_string(to_state);
-
-        if (!lab_job_state_can_move(from, to)) {
-                log_struct(LOG_ERR,
-                           LAB_FIELDS({"JOB_ID", id}, {"ERROR_KEYWORD", "illegal_transition"}),
-                           "illegal_transition: job %s: %s → %s is not allowed; not applied", id,
-                           from_state ? from_state : "(none)", to_state ? to_state : "(none)");
-                return -EPERM;
-        }
-        return lab_store_job_transition(s, id, from_state, to_state, reason, detail, event_kind,
-                                        event_body);
 }
 
 /* The job.rendered event body: {printer, output, audit}. NULL if audit_json is not an object. */

@@ -260,11 +260,28 @@ static int store_event_delete(lab_store_t *s, const char *uuid)
  */
 static int store_job_reported(lab_store_t *s, const char *uuid)
 {
-        return (int)store_write_text(s,
-                                     "UPDATE jobs SET state = 'reported', updated_at = " LAB_SQL_NOW
-                                     " WHERE state = 'printed' AND id = (SELECT job_id FROM events "
-                                     "WHERE uuid = ?1 AND kind = 'job.printed')",
-                                     uuid, NULL);
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        const char *job_id;
+        int r, rc;
+
+        r = store_prepare(s,
+                          "SELECT job_id FROM events WHERE uuid = ?1 AND kind = 'job.printed' "
+                          "AND job_id IS NOT NULL",
+                          &stmt);
+        if (r < 0)
+                return r;
+        r = store_bind_text(stmt, 1, uuid);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE)
+                return 0;
+        if (rc != SQLITE_ROW)
+                return store_step_errno(s, rc);
+        job_id = (const char *)sqlite3_column_text(stmt, 0);
+        /* Through the one door; a job printing again (a reprint) or gone stays as it is. */
+        r = store_job_move(s, job_id, "printed", "reported", NULL, NULL);
+        return r == -ESTALE || r == -ENOENT ? 0 : r;
 }
 
 /* Delete the acknowledged events, in one transaction. */

@@ -1,7 +1,8 @@
 /*
  * store-private.h - what the store's own files (store.c, store-schema.c,
- * store-outbox.c, store-jobs.c) and the store's own tests share, and nobody
- * else may include.
+ * store-outbox.c, store-jobs.c, store-copies.c, store-console.c,
+ * store-offers.c) and the store's own tests share, and nobody else may
+ * include.
  *
  * Why: the migrations are plain data kept apart from the code that runs them
  * (store-schema.c), the outbox and the jobs each have a file of their own on
@@ -53,6 +54,10 @@ struct lab_store_s {
         sqlite3_stmt *jobs_in_state;
         sqlite3_stmt *render_insert;
         sqlite3_stmt *printer_backlog;
+        /* The job move the store refused last (lab_store_job_refused); "" for none. */
+        bool refused;
+        char refused_from[32];
+        char refused_to[32];
 };
 
 /* The SQL script that migrates schema version-1 to version (1..latest), or NULL. */
@@ -124,12 +129,20 @@ int store_event_insert(lab_store_t *s, lab_event_class_t cls, const char *kind, 
                        const char *body_json, int64_t *ret_seq);
 
 /*
- * Compare-and-set a job's state in the caller's transaction (store-jobs.c):
- * 0 when it moved, -ESTALE when the job is in another state, -ENOENT when
- * there is no such job.
+ * The one write of jobs.state (store-jobs.c): every path that changes a
+ * job's state comes here. In the caller's transaction, check from_state →
+ * to_state against the job state table, then compare-and-set the state with
+ * reason and detail (NULL clears them): 0 when it moved, -EPERM when the
+ * table refuses the move or a state is unknown (nothing written, the move
+ * kept for lab_store_job_refused), -ESTALE when the job is in another state,
+ * -ENOENT when there is no such job. The caller's cleanup rolls back the
+ * whole transaction on any of these.
  */
 int store_job_move(lab_store_t *s, const char *id, const char *from_state, const char *to_state,
                    const char *reason, const char *detail);
+
+/* Keep from → to as the move the store refused (for lab_store_job_refused); returns -EPERM. */
+int store_job_refuse(lab_store_t *s, const char *from_state, const char *to_state);
 
 /* Prepare a one-off statement (finalize it with sqlite3_finalizep). */
 int store_prepare(lab_store_t *s, const char *sql, sqlite3_stmt **ret);

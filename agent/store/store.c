@@ -564,8 +564,12 @@ bool store_is_json_object(const char *text)
 /* Start a transaction: BEGIN IMMEDIATE (write) or BEGIN (read snapshot); *txn = s. */
 int store_txn_begin(lab_store_t *s, bool write, lab_store_t **txn)
 {
-        int rc = sqlite3_exec(s->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL);
+        int rc;
 
+        /* A refusal is the last call's: a new write starts without one. */
+        if (write)
+                s->refused = false;
+        rc = sqlite3_exec(s->db, write ? "BEGIN IMMEDIATE" : "BEGIN", NULL, NULL, NULL);
         if (rc != SQLITE_OK)
                 return store_step_errno(s, rc);
         *txn = s;

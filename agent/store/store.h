@@ -103,7 +103,8 @@ void lab_store_events_free(lab_store_event_t *v, size_t n);
  * Delete the events with these UUIDs (the platform acknowledged them), in one
  * transaction. A UUID the outbox does not hold (unknown, already deleted,
  * listed twice) is ignored and not counted. A job whose job.printed is
- * acknowledged moves from printed to reported in the same transaction.
+ * acknowledged moves from printed to reported in the same transaction (a
+ * job no longer printed, reprinted meanwhile, stays as it is).
  * -EINVAL (nothing deleted) if any entry is NULL.
  */
 int lab_store_events_ack(lab_store_t *s,           /* I - store */
@@ -129,12 +130,17 @@ int lab_store_events_shed(lab_store_t *s,        /* I - store */
 /*
  * Jobs.
  *
- * A job row is the job as this lab accepted it plus where it stands. State
- * changes go through lab_store_job_transition(), a compare-and-set that
- * records the job's outbox event in the same transaction: the state the lab
- * acts on and what the platform is told can never disagree after a crash.
- * The store does not know the state machine; state, reason and event kinds
- * are the caller's stable keywords.
+ * A job row is the job as this lab accepted it plus where it stands. Every
+ * change of its state, whichever call makes it (move, rendered, queue,
+ * reroute, a copy's change, a reprint, an acknowledged job.printed), is one
+ * compare-and-set checked against the job state table (job/job-state.h) and
+ * written with the job's outbox event in the same transaction: the state the
+ * lab acts on and what the platform is told can never disagree after a
+ * crash, and no call can make a move the table does not allow. A refused
+ * move is -EPERM with nothing written; the store does not log it, the
+ * caller does (lab_log_illegal_transition, with lab_store_job_refused when
+ * the store chose the target). Reasons and event kinds are the caller's
+ * stable keywords.
  */
 typedef struct lab_store_job_s {
         char *id;              /* platform job id (primary key) */
@@ -161,9 +167,10 @@ typedef struct lab_store_job_s {
 /*
  * Insert a job in state job->state and, if event_kind is not NULL, its
  * job-class outbox event, in one transaction: both or neither. -EEXIST
- * (nothing written) if a job with this id exists; -EINVAL (nothing written)
- * for a missing field, a quantity outside 1..1000, or a spec or event body
- * that is not a JSON object.
+ * (nothing written) if a job with this id exists; -EPERM (nothing written)
+ * for a state a job may not start in (lab_job_state_can_start: claiming or
+ * rejected); -EINVAL (nothing written) for a missing field, a quantity
+ * outside 1..1000, or a spec or event body that is not a JSON object.
  */
 int lab_store_job_insert(
     lab_store_t *s,             /* I - store */
@@ -181,20 +188,34 @@ int lab_store_job_forget_claim(lab_store_t *s, const char *id);
 int lab_store_job_get(lab_store_t *s, const char *id, lab_store_job_t **ret);
 
 /*
- * Compare-and-set the job's state. In one transaction: if the job's state is
- * from_state, set state, reason, detail (NULL clears them) and updated_at,
- * and append the job-class event (if event_kind is not NULL). -ESTALE if its
- * state is not from_state, -ENOENT if there is no such job, -EINVAL for a bad
- * event body: in each case nothing is written.
+ * Move the job: the door every stage moves a job through. In one
+ * transaction: if the job state table allows from_state → to_state and the
+ * job's state is from_state, set state, reason, detail (NULL clears them)
+ * and updated_at, and append the job-class event (if event_kind is not
+ * NULL). -EPERM if the table does not allow the move or a state is unknown
+ * (checked first), -ESTALE if its state is not from_state, -ENOENT if there
+ * is no such job, -EINVAL for a missing argument or a bad event body: in
+ * each case nothing is written.
  */
-int lab_store_job_transition(lab_store_t *s,          /* I - store */
-                             const char *id,          /* I - job */
-                             const char *from_state,  /* I - the state the caller saw */
-                             const char *to_state,    /* I - the new state */
-                             const char *reason,      /* I - keyword, or NULL */
-                             const char *detail,      /* I - sentence, or NULL */
-                             const char *event_kind,  /* I - event to record, or NULL */
-                             const char *event_body); /* I - its JSON object body */
+int lab_store_job_move(lab_store_t *s,          /* I - store */
+                       const char *id,          /* I - job */
+                       const char *from_state,  /* I - the state the caller saw */
+                       const char *to_state,    /* I - the new state */
+                       const char *reason,      /* I - keyword, or NULL */
+                       const char *detail,      /* I - sentence, or NULL */
+                       const char *event_kind,  /* I - event to record, or NULL */
+                       const char *event_body); /* I - its JSON object body */
+
+/*
+ * After a call returned -EPERM because the job state table refused a move:
+ * the move refused, as the state keywords *ret_from (NULL for a new job's
+ * first state) and *ret_to (each may be NULL to skip). The caller knows the
+ * job and logs it (lab_log_illegal_transition); this tells it the states
+ * when the store chose them (a copy's change moves the job where its copies
+ * say). False, and NULLs, when the last write refused no move. Valid until
+ * the next call on s.
+ */
+bool lab_store_job_refused(lab_store_t *s, const char **ret_from, const char **ret_to);
 
 /*
  * A job was rendered: in ONE transaction, compare-and-set its state
@@ -203,22 +224,12 @@ int lab_store_job_transition(lab_store_t *s,          /* I - store */
  * input/output sha256, profiles, intent, crop, scale, versions) in the
  * renders table, and append the job.rendered event {printer, output, audit},
  * plus job.quality_warning with quality_body when that is not NULL (a gamut
- * warning). -ESTALE / -ENOENT as lab_store_job_transition, -EINVAL for an
+ * warning). -EPERM / -ESTALE / -ENOENT as lab_store_job_move, -EINVAL for an
  * audit that is not a JSON object; nothing is written on any failure.
  */
 int lab_store_job_rendered(lab_store_t *s, const char *id, const char *from_state,
                            const char *to_state, const char *printer, const char *output_path,
                            const char *audit_json, const char *quality_body);
-
-/*
- * The same, checked first against the job state table (job/job-state.h): an
- * illegal transition (or an unknown state) is logged with the keyword
- * illegal_transition and refused with -EPERM, and nothing is written. The
- * door every stage moves a job through.
- */
-int lab_store_job_move(lab_store_t *s, const char *id, const char *from_state,
-                       const char *to_state, const char *reason, const char *detail,
-                       const char *event_kind, const char *event_body);
 
 /*
  * The prints (sum of quantities) of jobs rendered for printer whose printing
@@ -335,7 +346,7 @@ typedef struct lab_store_copy_s {
  * job from from_state to "queued", record its printer, create quantity
  * copies in state "queued" (copies rerouted from another printer are queued
  * again with their attempt counts), and append job.queued {printer, copies}.
- * -ESTALE / -ENOENT as lab_store_job_transition.
+ * -EPERM / -ESTALE / -ENOENT as lab_store_job_move (nothing written).
  */
 int lab_store_job_queue(lab_store_t *s, const char *job_id, const char *from_state,
                         const char *printer);
@@ -356,8 +367,8 @@ typedef struct lab_store_copy_change_s {
  * transaction. A job already finished (canceled, dropped) keeps its state.
  * -ESTALE when the copy is not in from, -ENOENT when there is no such copy,
  * -EPERM when from is "printed" (a printed copy never moves; a reprint is a
- * new copy, lab_store_copy_reprint) or the job's new state is not a legal
- * move (nothing written).
+ * new copy, lab_store_copy_reprint) or the job state table refuses the job's
+ * move to its new state (lab_store_job_refused says which): nothing written.
  * *ret_attempt (may be NULL) is the copy's attempt number after the change.
  */
 int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, const char *from,
@@ -382,7 +393,8 @@ void lab_store_copies_free(lab_store_copy_t **v, size_t n);
  * "rerouted" (keeping their attempt counts, so that the next printer gets
  * new job names), and job.rerouted {from, reason, detail} is appended. -ESTALE
  * (nothing written) when the job is not queued (a copy is on its way or
- * printed); -EBUSY when a copy ended otherwise.
+ * printed); -EBUSY when a copy ended otherwise. (queued → rerouted is a
+ * legal move; it goes through the table's check like every other.)
  */
 int lab_store_job_reroute(lab_store_t *s, const char *job_id, const char *reason,
                           const char *detail);
@@ -435,9 +447,11 @@ typedef struct lab_store_reprint_s {
  * printed copy, a new copy is queued at the bad copy's printer. The job
  * follows its copies (a printed or reported job goes back to printing);
  * job.defect {copy, defect, note, by, reprint_copy} and the audit record are
- * written. -ENOENT no such job, -ENXIO no such copy, -EPERM the job is not
- * printing or printed (canceled, failed, ...), -EBUSY the copy is neither
- * printed nor uncertain; nothing is written then.
+ * written. -ENOENT no such job, -ENXIO no such copy, -EPERM the job state
+ * table does not let the job go (back) to printing (it is canceled, failed,
+ * ...) or refuses the move its copies give it (lab_store_job_refused says
+ * which), -EBUSY the copy is neither printed nor uncertain; nothing is
+ * written then.
  */
 int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp);
 
@@ -445,7 +459,8 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp);
  * A person confirms an uncertain copy printed: uncertain → printed with
  * job.copy_printed {copy, printer, attempt, job_name, by}, the job following
  * its copies, and the audit record, in one transaction. -ENOENT / -ENXIO as
- * above, -EBUSY when the copy is not uncertain.
+ * above, -EBUSY when the copy is not uncertain, -EPERM when the table refuses
+ * the job's move (lab_store_job_refused); nothing is written then.
  */
 int lab_store_copy_confirm_printed(lab_store_t *s, const char *job_id, int copy,
                                    const char *job_name, const char *by, const char *actor);

@@ -40,6 +40,30 @@ int store_fixture_close(void **state)
         return 0;
 }
 
+void store_fixture_put_state(lab_store_t *s, const char *id, const char *state)
+{
+        sqlite3_stmt *st = NULL;
+
+        assert_int_equal(sqlite3_prepare_v2(lab_store_sqlite(s),
+                                            "UPDATE jobs SET state = ?2 WHERE id = ?1", -1, &st,
+                                            NULL),
+                         SQLITE_OK);
+        sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+        assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+        assert_int_equal(sqlite3_changes(lab_store_sqlite(s)), 1);
+        sqlite3_finalize(st);
+}
+
+void store_fixture_insert_in(lab_store_t *s, const lab_store_job_t *job)
+{
+        lab_store_job_t first = *job;
+
+        first.state = (char *)"claiming";
+        assert_int_equal(lab_store_job_insert(s, &first, NULL, NULL), 0);
+        store_fixture_put_state(s, job->id, job->state);
+}
+
 void store_fixture_rendered_job(lab_store_t *s, const char *id, int quantity, const char *printer)
 {
         lab_store_job_t job = {
@@ -54,7 +78,7 @@ void store_fixture_rendered_job(lab_store_t *s, const char *id, int quantity, co
             .spec = "{}",
         };
 
-        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+        store_fixture_insert_in(s, &job);
         assert_int_equal(lab_store_job_rendered(s, id, "rendering", "rendered", printer,
                                                 "/spool/render/x.jpg", "{\"a\":1}", NULL),
                          0);

@@ -1,7 +1,8 @@
 /*
- * store-fixture.h - what the store's copy and console tests share: a fresh
- * store in a scratch directory, a job built through the public API up to
- * "rendered", and the questions both ask of the result.
+ * store-fixture.h - what the store's tests share: a fresh store in a
+ * scratch directory, a job put in any state (the API only inserts a job in
+ * a first state; the rest are reached by moves), a job built through the
+ * public API up to "rendered", and the questions they ask of the result.
  */
 #pragma once
 
@@ -20,6 +21,16 @@ int store_fixture_open(void **state, const char *name);
 
 /* cmocka teardown: close the store, remove the directory. */
 int store_fixture_close(void **state);
+
+/*
+ * Insert job through the API in "claiming" (a first state), then write its
+ * state job->state (and nothing else) directly with SQL: the job as if moves
+ * had taken it there.
+ */
+void store_fixture_insert_in(lab_store_t *s, const lab_store_job_t *job);
+
+/* Write the job's state directly with SQL (no check, no event). */
+void store_fixture_put_state(lab_store_t *s, const char *id, const char *state);
 
 /* Insert job id (quantity copies of print-4x6) and render it for printer: state "rendered". */
 void store_fixture_rendered_job(lab_store_t *s, const char *id, int quantity, const char *printer);

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "retention.h"
+#include "store-fixture.h"
 #include "store-private.h"
 #include "testutil.h"
 
@@ -44,7 +45,7 @@ static void job_with_files(const char *id, const char *state, const char *at)
         assert_true(asprintf(&out, "%s/%s.jpg", dir, id) > 0);
         lab_test_write_file(asset, "m", 1);
         lab_test_write_file(out, "p", 1);
-        assert_int_equal(lab_store_job_insert(store, &job, NULL, NULL), 0);
+        store_fixture_insert_in(store, &job);
         assert_int_equal(lab_store_job_set_download(store, id, 1, asset, "image/jpeg"), 0);
         assert_int_equal(lab_store_job_rendered(store, id, "rendering", "rendered", "p1", out,
                                                 "{\"a\":1}", NULL),

@@ -836,9 +836,8 @@ static void test_reprint_refusals(void **state)
         queued_job(f->s, "c", 2, "ds620");
         print_copy(f->s, "c", 1);
         store_fixture_assert_job_state(f->s, "c", "printing");
-        assert_int_equal(lab_store_job_transition(f->s, "c", "printing", "canceled", "canceled",
-                                                  NULL, NULL, NULL),
-                         0);
+        assert_int_equal(
+            lab_store_job_move(f->s, "c", "printing", "canceled", "canceled", NULL, NULL, NULL), 0);
         assert_int_equal(
             lab_store_copy_move(f->s, "c", 2, "queued", "canceled", NULL, NULL, NULL, NULL), 0);
         store_fixture_assert_job_state(f->s, "c", "canceled");
@@ -853,13 +852,11 @@ static void test_reprint_refusals(void **state)
         queued_job(f->s, "d", 2, "ds620");
         print_copy(f->s, "d", 1);
         assert_int_equal(
-            lab_store_job_transition(f->s, "d", "printing", "dropped", "dropped", NULL, NULL, NULL),
-            0);
+            lab_store_job_move(f->s, "d", "printing", "dropped", "dropped", NULL, NULL, NULL), 0);
         /* held at its printer with queued copies. */
         queued_job(f->s, "h", 1, "ds620");
         assert_int_equal(
-            lab_store_job_transition(f->s, "h", "queued", "held", "no_printer", NULL, NULL, NULL),
-            0);
+            lab_store_job_move(f->s, "h", "queued", "held", "no_printer", NULL, NULL, NULL), 0);
         /* a job with no copies yet. */
         store_fixture_rendered_job(f->s, "r", 1, "ds620");
         /* uncertain job, and one that was reported (finished). */
@@ -1158,7 +1155,7 @@ static void test_jobs_by_state(void **state)
         uncertain_copy(f->s, "u1", 1);
         queued_job(f->s, "c1", 1, "ds620");
         assert_int_equal(
-            lab_store_job_transition(f->s, "c1", "queued", "canceled", NULL, NULL, NULL, NULL), 0);
+            lab_store_job_move(f->s, "c1", "queued", "canceled", NULL, NULL, NULL, NULL), 0);
 
         assert_int_equal(lab_store_jobs_by_state(f->s, tally, &t), 0);
         /* Once per state that has jobs, in state order. */

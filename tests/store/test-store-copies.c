@@ -144,7 +144,7 @@ static void test_uncertain_and_canceled(void **state)
         store_fixture_rendered_job(f->s, "j3", 1, "ds620");
         assert_int_equal(lab_store_job_queue(f->s, "j3", "rendered", "ds620"), 0);
         assert_int_equal(
-            lab_store_job_transition(f->s, "j3", "queued", "canceled", NULL, NULL, NULL, NULL), 0);
+            lab_store_job_move(f->s, "j3", "queued", "canceled", NULL, NULL, NULL, NULL), 0);
         assert_int_equal(
             lab_store_copy_move(f->s, "j3", 1, "queued", "canceled", NULL, NULL, NULL, NULL), 0);
         store_fixture_assert_job_state(f->s, "j3", "canceled");
@@ -191,8 +191,7 @@ static void test_reroute(void **state)
 
         /* Queued again elsewhere: the attempt counts go on, so job names are never reused. */
         assert_int_equal(
-            lab_store_job_transition(f->s, "j5", "rerouted", "rendering", NULL, NULL, NULL, NULL),
-            0);
+            lab_store_job_move(f->s, "j5", "rerouted", "rendering", NULL, NULL, NULL, NULL), 0);
         assert_int_equal(lab_store_job_rendered(f->s, "j5", "rendering", "rendered", "cpd90",
                                                 "/r2.jpg", "{}", NULL),
                          0);
@@ -226,7 +225,7 @@ static void test_rush_first(void **state)
         };
 
         store_fixture_rendered_job(f->s, "j-std", 1, "cpd90");
-        assert_int_equal(lab_store_job_insert(f->s, &job, NULL, NULL), 0);
+        store_fixture_insert_in(f->s, &job);
         assert_int_equal(lab_store_job_rendered(f->s, "j-rush", "rendering", "rendered", "cpd90",
                                                 "/r.jpg", "{}", NULL),
                          0);

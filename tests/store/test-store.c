@@ -2,7 +2,9 @@
  * test-store.c - the store's promises, checked on real files: fresh open,
  * forward migration, refusal of damaged and newer files without touching a
  * byte, the outbox (classes, peek, ack, shed) and audit API, the jobs and
- * their transactions with the outbox, and no committed event lost to SIGKILL.
+ * their transactions with the outbox (a job's first state and its moves
+ * checked against the job state table; every pair is in
+ * test-store-moves.c), and no committed event lost to SIGKILL.
  *
  * Why: the store is what keeps a lab from losing a job or printing it twice,
  * and each promise in store.h is only worth what a test on a real SQLite file
@@ -25,6 +27,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "store-fixture.h"
 #include "store-private.h"
 #include "testutil.h"
 
@@ -1108,7 +1111,7 @@ static void test_job_insert_get(void **state)
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
-        lab_store_job_t job = job_template("job-7f3a", "accepted"), *got = NULL;
+        lab_store_job_t job = job_template("job-7f3a", "claiming"), *got = NULL;
         _cleanup_free_ char *kind = NULL, *body = NULL, *cls = NULL;
 
         job.reason = (char *)"none_yet";
@@ -1125,7 +1128,7 @@ static void test_job_insert_get(void **state)
         assert_int_equal(got->quantity, 2);
         assert_string_equal(got->priority, "rush");
         assert_string_equal(got->deadline, job.deadline);
-        assert_string_equal(got->state, "accepted");
+        assert_string_equal(got->state, "claiming");
         assert_string_equal(got->reason, "none_yet");
         assert_string_equal(got->detail, "a detail");
         assert_string_equal(got->asset_url, job.asset_url);
@@ -1151,13 +1154,14 @@ static void test_job_insert_get(void **state)
         assert_string_equal(cls, "job");
 
         /* Optional fields left out: priority defaults to standard; no event asked, none written. */
-        job = job_template("job-min", "queued");
+        job = job_template("job-min", "rejected");
         job.priority = NULL;
         job.deadline = NULL;
         job.quantity = 1;
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
         assert_int_equal(lab_store_job_get(s, "job-min", &got), 0);
         assert_string_equal(got->priority, "standard");
+        assert_string_equal(got->state, "rejected");
         assert_null(got->deadline);
         assert_null(got->reason);
         assert_null(got->asset_path);
@@ -1168,16 +1172,16 @@ static void test_job_insert_get(void **state)
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 1);
 
         /* The quantity bounds are the schema's. */
-        job = job_template("job-1000", "queued");
+        job = job_template("job-1000", "claiming");
         job.quantity = 1000;
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
-        job = job_template("job-bad", "queued");
+        job = job_template("job-bad", "claiming");
         job.quantity = 0;
         assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{}"), -EINVAL);
         job.quantity = 1001;
         assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{}"), -EINVAL);
         /* A spec that is not a JSON object, or not JSON. */
-        job = job_template("job-bad", "queued");
+        job = job_template("job-bad", "claiming");
         job.spec = (char *)"[1,2]";
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
         job.spec = (char *)"{\"id\":";
@@ -1185,13 +1189,32 @@ static void test_job_insert_get(void **state)
         job.spec = NULL;
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
         /* A required field missing. */
-        job = job_template("job-bad", "queued");
+        job = job_template("job-bad", "claiming");
         job.sku = NULL;
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
-        job = job_template("", "queued");
+        job = job_template("", "claiming");
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
         job = job_template("job-bad", NULL);
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
+        /*
+         * A job starts claiming (an offer) or rejected (an offer refused): any
+         * other first state, or one the table does not know, is -EPERM.
+         */
+        for (int st = 0; st < LAB_JOB_STATE_MAX; st++) {
+                job = job_template("job-bad", lab_job_state_to_string((lab_job_state_t)st));
+                if (st == LAB_JOB_CLAIMING || st == LAB_JOB_REJECTED)
+                        continue;
+                assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{}"), -EPERM);
+        }
+        job = job_template("job-bad", "bogus");
+        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EPERM);
+        {
+                const char *from = "x", *to = NULL;
+
+                assert_true(lab_store_job_refused(s, &from, &to));
+                assert_null(from);
+                assert_string_equal(to, "bogus");
+        }
 
         assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs"), 3);
         assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs WHERE id = 'job-bad'"), 0);
@@ -1211,7 +1234,7 @@ static void test_job_insert_atomic(void **state)
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
-        lab_store_job_t job = job_template("job-atomic", "accepted"), *got = NULL;
+        lab_store_job_t job = job_template("job-atomic", "claiming"), *got = NULL;
 
         /* Passes the object check, fails json_valid() in the events table: after the job row. */
         assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{not json"), -EINVAL);
@@ -1246,13 +1269,13 @@ static void test_job_insert_duplicate(void **state)
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
-        lab_store_job_t job = job_template("job-dup", "accepted");
+        lab_store_job_t job = job_template("job-dup", "claiming");
         _cleanup_free_ char *st = NULL, *body = NULL;
 
         assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{\"first\":true}"), 0);
 
         job.quantity = 7;
-        job.state = (char *)"queued";
+        job.state = (char *)"rejected";
         assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{\"second\":true}"),
                          -EEXIST);
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EEXIST);
@@ -1260,7 +1283,7 @@ static void test_job_insert_duplicate(void **state)
         assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs"), 1);
         assert_int_equal(raw_int(own, "SELECT quantity FROM jobs WHERE id = 'job-dup'"), 2);
         st = raw_text(own, "SELECT state FROM jobs WHERE id = 'job-dup'");
-        assert_string_equal(st, "accepted");
+        assert_string_equal(st, "claiming");
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 1);
         body = raw_text(own, "SELECT body FROM events");
         assert_string_equal(body, "{\"first\":true}");
@@ -1281,22 +1304,26 @@ static char *job_row(sqlite3 *db, const char *id)
 
 #define OLD_AT "2000-01-01T00:00:00.000Z"
 
-/* A transition is a compare-and-set that writes the state and its event together. */
-static void test_job_transition(void **state)
+/*
+ * A move is checked against the job state table, then a compare-and-set that
+ * writes the state and its event together.
+ */
+static void test_job_move(void **state)
 {
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
         lab_store_job_t job = job_template("job-t", "accepted");
         _cleanup_free_ char *row1 = NULL, *row2 = NULL, *row3 = NULL, *row4 = NULL, *row5 = NULL,
-                            *body = NULL, *at = NULL;
+                            *row6 = NULL, *body = NULL, *at = NULL;
+        const char *from = NULL, *to = NULL;
 
-        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+        store_fixture_insert_in(s, &job);
         raw_exec(own, "UPDATE jobs SET updated_at = '" OLD_AT "'");
 
         /* Success: state set, updated_at now, the event recorded for the job. */
-        assert_int_equal(lab_store_job_transition(s, "job-t", "accepted", "downloading", NULL, NULL,
-                                                  "job.test_downloading", "{\"try\":1}"),
+        assert_int_equal(lab_store_job_move(s, "job-t", "accepted", "downloading", NULL, NULL,
+                                            "job.test_downloading", "{\"try\":1}"),
                          0);
         row1 = job_row(own, "job-t");
         assert_non_null(strstr(row1, "downloading|-|-|"));
@@ -1308,59 +1335,87 @@ static void test_job_transition(void **state)
                          1);
         body = raw_text(own, "SELECT body FROM events WHERE kind = 'job.test_downloading'");
         assert_string_equal(body, "{\"try\":1}");
+        assert_false(lab_store_job_refused(s, &from, &to));
+        assert_null(from);
+        assert_null(to);
 
         /* With a reason and a detail. */
-        assert_int_equal(lab_store_job_transition(s, "job-t", "downloading", "failed",
-                                                  "asset_checksum_mismatch",
-                                                  "sha256 differs after 3 attempts", "job.failed",
-                                                  "{\"reason\":\"asset_checksum_mismatch\"}"),
+        assert_int_equal(lab_store_job_move(s, "job-t", "downloading", "downloaded", "slow_link",
+                                            "the asset took 3 attempts", "job.downloaded",
+                                            "{\"bytes\":1}"),
                          0);
         row2 = job_row(own, "job-t");
-        assert_non_null(
-            strstr(row2, "failed|asset_checksum_mismatch|sha256 differs after 3 attempts|"));
+        assert_non_null(strstr(row2, "downloaded|slow_link|the asset took 3 attempts|"));
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
 
-        /* Stale: the job is not in from_state. Nothing written, not even updated_at. */
+        /*
+         * Stale: a legal move, but the job is not in from_state. Nothing
+         * written, not even updated_at. (This was downloading -> printing,
+         * which the table now refuses before the compare: see below.)
+         */
         raw_exec(own, "UPDATE jobs SET updated_at = '" OLD_AT "'");
-        assert_int_equal(lab_store_job_transition(s, "job-t", "downloading", "printing", NULL, NULL,
-                                                  "job.test_printing", "{}"),
+        assert_int_equal(lab_store_job_move(s, "job-t", "downloading", "failed", NULL, NULL,
+                                            "job.test_failed", "{}"),
                          -ESTALE);
         row3 = job_row(own, "job-t");
-        assert_string_equal(row3, "failed|asset_checksum_mismatch|sha256 differs after 3 "
-                                  "attempts|" OLD_AT);
+        assert_string_equal(row3, "downloaded|slow_link|the asset took 3 attempts|" OLD_AT);
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events WHERE kind = 'job.test_failed'"),
+                         0);
+
+        /* Illegal: the job is in from_state, but the table refuses the move. Nothing written. */
+        assert_int_equal(lab_store_job_move(s, "job-t", "downloaded", "printing", NULL, NULL,
+                                            "job.test_printing", "{}"),
+                         -EPERM);
+        assert_true(lab_store_job_refused(s, &from, &to));
+        assert_string_equal(from, "downloaded");
+        assert_string_equal(to, "printing");
+        /* Unknown states are refused the same way, before the job is even looked up. */
         assert_int_equal(
-            raw_int(own, "SELECT count(*) FROM events WHERE kind = 'job.test_printing'"), 0);
+            lab_store_job_move(s, "job-t", "downloaded", "bogus", NULL, NULL, "job.x", "{}"),
+            -EPERM);
+        assert_int_equal(
+            lab_store_job_move(s, "job-none", "bogus", "queued", NULL, NULL, "job.x", "{}"),
+            -EPERM);
+        assert_true(lab_store_job_refused(s, &from, &to));
+        assert_string_equal(from, "bogus");
+        assert_string_equal(to, "queued");
+        row4 = job_row(own, "job-t");
+        assert_string_equal(row4, row3);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
 
         /* No such job: -ENOENT, no event. */
-        assert_int_equal(lab_store_job_transition(s, "job-none", "accepted", "downloading", NULL,
-                                                  NULL, "job.test_downloading", "{}"),
+        assert_int_equal(lab_store_job_move(s, "job-none", "accepted", "downloading", NULL, NULL,
+                                            "job.test_downloading", "{}"),
                          -ENOENT);
+        assert_false(lab_store_job_refused(s, NULL, NULL));
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events WHERE job_id = 'job-none'"), 0);
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
 
         /* Without an event: the state changes, the outbox does not; NULL clears reason, detail. */
         assert_int_equal(
-            lab_store_job_transition(s, "job-t", "failed", "queued", NULL, NULL, NULL, NULL), 0);
-        row4 = job_row(own, "job-t");
-        assert_non_null(strstr(row4, "queued|-|-|"));
+            lab_store_job_move(s, "job-t", "downloaded", "rendering", NULL, NULL, NULL, NULL), 0);
+        row5 = job_row(own, "job-t");
+        assert_non_null(strstr(row5, "rendering|-|-|"));
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
 
         /* The event cannot be written: the state change is rolled back with it. */
         raw_exec(own, "UPDATE jobs SET updated_at = '" OLD_AT "'");
-        assert_int_equal(lab_store_job_transition(s, "job-t", "queued", "printing", "x", "y",
-                                                  "job.test_printing", "{broken"),
+        assert_int_equal(lab_store_job_move(s, "job-t", "rendering", "held", "x", "y",
+                                            "job.test_held", "{broken"),
                          -EINVAL);
-        row5 = job_row(own, "job-t");
-        assert_string_equal(row5, "queued|-|-|" OLD_AT);
+        row6 = job_row(own, "job-t");
+        assert_string_equal(row6, "rendering|-|-|" OLD_AT);
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
 
         /* Bad arguments. */
-        assert_int_equal(
-            lab_store_job_transition(s, "job-t", NULL, "printing", NULL, NULL, NULL, NULL),
-            -EINVAL);
-        assert_int_equal(lab_store_job_transition(s, "job-t", "queued", "", NULL, NULL, NULL, NULL),
+        assert_int_equal(lab_store_job_move(s, "job-t", NULL, "held", NULL, NULL, NULL, NULL),
                          -EINVAL);
+        assert_int_equal(lab_store_job_move(s, "job-t", "rendering", "", NULL, NULL, NULL, NULL),
+                         -EINVAL);
+        assert_int_equal(
+            lab_store_job_move(NULL, "job-t", "rendering", "held", NULL, NULL, NULL, NULL),
+            -EINVAL);
         lab_store_close(s);
 }
 
@@ -1417,7 +1472,7 @@ static void test_jobs_list(void **state)
                 lab_store_job_t job = job_template(jobs[i][0], jobs[i][1]);
                 _cleanup_free_ char *q = NULL;
 
-                assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+                store_fixture_insert_in(s, &job);
                 assert_true(asprintf(&q, "UPDATE jobs SET created_at = '%s' WHERE id = '%s'",
                                      jobs[i][2], jobs[i][0]) >= 0);
                 raw_exec(own, q);
@@ -1475,13 +1530,18 @@ static void test_job_rendered(void **state)
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
-        lab_store_job_t job = job_template("job-r", "rendering");
+        lab_store_job_t job = job_template("job-r", "rendering"),
+                        held = job_template("job-held", "held");
         _cleanup_free_ char *body = NULL, *kinds = NULL;
 
-        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+        store_fixture_insert_in(s, &job);
+        store_fixture_insert_in(s, &held);
 
-        /* Refusals write nothing. */
+        /* Refusals write nothing: a move the table refuses (queued -> rendered), a stale one. */
         assert_int_equal(lab_store_job_rendered(s, "job-r", "queued", "rendered", "ds620",
+                                                "/spool/job-r.jpg", audit, NULL),
+                         -EPERM);
+        assert_int_equal(lab_store_job_rendered(s, "job-held", "rendering", "rendered", "ds620",
                                                 "/spool/job-r.jpg", audit, NULL),
                          -ESTALE);
         assert_int_equal(lab_store_job_rendered(s, "job-x", "rendering", "rendered", "ds620",
@@ -1522,7 +1582,7 @@ static void test_job_set_download(void **state)
         lab_store_job_t job = job_template("job-dl", "downloading"), *got = NULL;
         _cleanup_free_ char *row = NULL;
 
-        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
+        store_fixture_insert_in(s, &job);
         raw_exec(own, "UPDATE jobs SET updated_at = '" OLD_AT "'");
 
         assert_int_equal(lab_store_job_set_download(s, "job-dl", 1, NULL, NULL), 0);
@@ -1739,7 +1799,7 @@ int main(void)
             cmocka_unit_test_setup_teardown(test_job_insert_get, setup, teardown),
             cmocka_unit_test_setup_teardown(test_job_insert_atomic, setup, teardown),
             cmocka_unit_test_setup_teardown(test_job_insert_duplicate, setup, teardown),
-            cmocka_unit_test_setup_teardown(test_job_transition, setup, teardown),
+            cmocka_unit_test_setup_teardown(test_job_move, setup, teardown),
             cmocka_unit_test_setup_teardown(test_jobs_list, setup, teardown),
             cmocka_unit_test_setup_teardown(test_job_set_download, setup, teardown),
             cmocka_unit_test_setup_teardown(test_job_rendered, setup, teardown),

@@ -3,7 +3,8 @@
  * states: the allowed moves are exactly the ones listed here (written out
  * independently of the table in the code), finished states never move (but a reported job
  * reprinted from the console, back to printing), and
- * every live state can still reach an end.
+ * every live state can still reach an end. That the store writes exactly
+ * these moves, whichever call makes them, is tests/store/test-store-moves.c.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -16,7 +17,6 @@
 #include <cmocka.h>
 
 #include "job-state.h"
-#include "store.h"
 
 /* Every allowed move, "from>to". Cancel and drop are allowed from every live state but printed. */
 static const char *const allowed[] = {
@@ -159,15 +159,15 @@ static void test_reachability(void **state)
         }
 }
 
-/* The store's door refuses an illegal move before the store is touched (NULL store proves it). */
-static void test_move_refused(void **state)
+/* A job starts claiming (an offer) or rejected (an offer refused before any claim), only. */
+static void test_can_start(void **state)
 {
-        assert_int_equal(lab_store_job_move(NULL, "j", "printed", "queued", NULL, NULL, NULL, NULL),
-                         -EPERM);
-        assert_int_equal(lab_store_job_move(NULL, "j", "bogus", "queued", NULL, NULL, NULL, NULL),
-                         -EPERM);
-        assert_int_equal(lab_store_job_move(NULL, "j", "canceled", "accepted", NULL, NULL, NULL, NULL),
-                         -EPERM);
+        for (int s = 0; s < LAB_JOB_STATE_MAX; s++)
+                assert_int_equal(lab_job_state_can_start((lab_job_state_t)s),
+                                 s == LAB_JOB_CLAIMING || s == LAB_JOB_REJECTED);
+        assert_false(lab_job_state_can_start(LAB_JOB_STATE_INVALID));
+        assert_false(lab_job_state_can_start(LAB_JOB_STATE_MAX));
+        assert_false(lab_job_state_can_start(lab_job_state_from_string("bogus")));
 }
 
 /* The job's state from its copies: every case of the rule, and each result a legal target. */
@@ -202,7 +202,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_names_round_trip), cmocka_unit_test(test_every_pair),
             cmocka_unit_test(test_finals),           cmocka_unit_test(test_reachability),
-            cmocka_unit_test(test_move_refused),     cmocka_unit_test(test_from_copies),
+            cmocka_unit_test(test_can_start),     cmocka_unit_test(test_from_copies),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

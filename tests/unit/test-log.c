@@ -99,6 +99,35 @@ static void test_filter_and_errno(void **state)
         assert_non_null(strstr(buf, " warning: no errno\n"));
 }
 
+/* A refused job move: one error line with the keyword, the job and both states; -EPERM. */
+static void test_illegal_transition(void **state)
+{
+        int pipefd[2], saved;
+        char buf[1024] = "";
+        ssize_t n;
+
+        assert_int_equal(pipe(pipefd), 0);
+        saved = dup(STDERR_FILENO);
+        dup2(pipefd[1], STDERR_FILENO);
+        lab_log_open(LAB_LOG_TARGET_STDERR);
+        lab_log_set_max_level(LOG_INFO);
+
+        assert_int_equal(lab_log_illegal_transition("j-1", "printed", "queued"), -EPERM);
+        assert_int_equal(lab_log_illegal_transition("j-2", NULL, "queued"), -EPERM);
+
+        dup2(saved, STDERR_FILENO);
+        close(saved);
+        close(pipefd[1]);
+        n = read(pipefd[0], buf, sizeof buf - 1);
+        close(pipefd[0]);
+        assert_true(n > 0);
+        buf[n] = '\0';
+        assert_non_null(strstr(buf, " error: illegal_transition: job j-1: printed → queued is not "
+                                    "allowed; not applied\n"));
+        assert_non_null(strstr(buf, " error: illegal_transition: job j-2: (none) → queued is not "
+                                    "allowed; not applied\n"));
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -108,6 +137,7 @@ int main(void)
             cmocka_unit_test(test_format_truncates_and_reports_length),
             cmocka_unit_test(test_level_names),
             cmocka_unit_test(test_filter_and_errno),
+            cmocka_unit_test(test_illegal_transition),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
