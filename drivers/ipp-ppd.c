@@ -69,10 +69,9 @@ static int read_sizes(ppd_file_t *ppd, lab_printer_caps_t *caps)
                 lab_printer_size_t *d = &v[caps->n_sizes];
 
                 /* The custom-size entry, a size that cannot print, or one no sheet has. */
-                if (!s->name[0] || !isfinite(s->right - s->left) ||
-                    !isfinite(s->top - s->bottom) || s->right <= s->left ||
-                    s->top <= s->bottom || s->right - s->left > PPD_MAX_POINTS ||
-                    s->top - s->bottom > PPD_MAX_POINTS)
+                if (!s->name[0] || !isfinite(s->right - s->left) || !isfinite(s->top - s->bottom) ||
+                    s->right <= s->left || s->top <= s->bottom ||
+                    s->right - s->left > PPD_MAX_POINTS || s->top - s->bottom > PPD_MAX_POINTS)
                         continue;
                 copy_printable(d->name, sizeof d->name, s->name);
                 copy_printable(d->text, sizeof d->text, c ? c->text : "");

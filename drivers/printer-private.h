@@ -24,7 +24,7 @@ typedef struct lab_printer_ops_s {
         int (*find_job)(lab_printer_t *p, const char *job_name, char **ret_handle,
                         lab_pjob_status_t *ret_status, lab_printer_memory_t *ret_memory,
                         lab_error_t *err);
-        int (*watch_fd)(lab_printer_t *p);      /* NULL: -1 */
+        int (*watch_fd)(lab_printer_t *p);     /* NULL: -1 */
         void (*drain_watch)(lab_printer_t *p); /* NULL: nothing */
 } lab_printer_ops_t;
 

@@ -52,9 +52,9 @@ typedef enum lab_severity_e {
         LAB_SEVERITY_ERROR,   /* -error */
 } lab_severity_t;
 
-#define LAB_PRINTER_REASONS_MAX 32
+#define LAB_PRINTER_REASONS_MAX  32
 #define LAB_PRINTER_SUPPLIES_MAX 16
-#define LAB_PRINTER_MEDIA_MAX 16
+#define LAB_PRINTER_MEDIA_MAX    16
 #define LAB_PRINTER_DEFAULTS_MAX 16
 
 /* One printer-state-reasons value, split: "media-empty-error" → media-empty, error. */
@@ -65,12 +65,12 @@ typedef struct lab_printer_reason_s {
 
 /* One supply (PWG 5100.13 printer-supply, or the CUPS marker-* attributes). */
 typedef struct lab_supply_s {
-        char name[128];   /* printer-supply-description or marker-names */
-        char type[64];    /* PWG type keyword (ribbonWax, toner, ...) or marker-types */
-        char color[64];   /* colorantname or marker-colors, "" when unknown */
-        int level;        /* percent 0..100, -1 unknown */
+        char name[128];    /* printer-supply-description or marker-names */
+        char type[64];     /* PWG type keyword (ribbonWax, toner, ...) or marker-types */
+        char color[64];    /* colorantname or marker-colors, "" when unknown */
+        int level;         /* percent 0..100, -1 unknown */
         char message[256]; /* marker-message (Gutenprint: "310 native prints remaining"), or "" */
-        long remaining;   /* prints remaining parsed from message, -1 unknown */
+        long remaining;    /* prints remaining parsed from message, -1 unknown */
 } lab_supply_t;
 
 /* One loaded medium (media-col-ready, or media-ready when that is all there is). */
@@ -150,8 +150,8 @@ typedef struct lab_printer_caps_s {
         size_t n_formats;
         unsigned *resolutions; /* printer-resolution-supported, dpi (cross-feed) */
         size_t n_resolutions;
-        bool color;      /* print-color-mode-supported includes color */
-        char *make_model; /* printer-make-and-model, or NULL */
+        bool color;                /* print-color-mode-supported includes color */
+        char *make_model;          /* printer-make-and-model, or NULL */
         lab_printer_size_t *sizes; /* the sizes it offers with their imageable areas (a CUPS
                                       queue's PPD, else media-col-database) */
         size_t n_sizes;
@@ -192,15 +192,15 @@ typedef struct lab_pjob_status_s {
 } lab_pjob_status_t;
 
 typedef struct lab_print_request_s {
-        const char *file;       /* the print file (rendered) */
-        const char *format;     /* its MIME type: image/jpeg, image/tiff, image/pwg-raster */
-        const char *job_name;   /* stable key from lab_printer_job_name() */
-        unsigned copies;        /* >= 1 */
-        const char *media;      /* PWG media size name, e.g. na_index-4x6_4x6in */
-        const char *media_type; /* e.g. photographic-glossy, or NULL */
-        const char *order_id;   /* for order descriptions (hot folders), or NULL */
-        unsigned width, height; /* the file's pixels (for hot-folder order files), 0 unknown */
-        unsigned dpi;           /* 0 unknown */
+        const char *file;        /* the print file (rendered) */
+        const char *format;      /* its MIME type: image/jpeg, image/tiff, image/pwg-raster */
+        const char *job_name;    /* stable key from lab_printer_job_name() */
+        unsigned copies;         /* >= 1 */
+        const char *media;       /* PWG media size name, e.g. na_index-4x6_4x6in */
+        const char *media_type;  /* e.g. photographic-glossy, or NULL */
+        const char *order_id;    /* for order descriptions (hot folders), or NULL */
+        unsigned width, height;  /* the file's pixels (for hot-folder order files), 0 unknown */
+        unsigned dpi;            /* 0 unknown */
         const char *queue_media; /* printers[].media's name for media at this queue, or NULL */
         const lab_config_pair_t *options; /* printers[].options: job attributes for every job */
         size_t n_options;

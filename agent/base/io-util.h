@@ -11,7 +11,8 @@
 /* Write all n bytes of buf to fd, retrying short writes and EINTR. 0 or a negative errno. */
 int lab_write_all(int fd, const void *buf, size_t n);
 
-/* fsync a directory, so that a rename or create in it survives a power cut. 0 or a negative errno. */
+/* fsync a directory, so that a rename or create in it survives a power cut. 0 or a negative errno.
+ */
 int lab_fsync_dir(const char *dir);
 
 /* Bytes of the regular files directly in dir (not recursive); 0 when it cannot be read. */

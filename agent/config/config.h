@@ -65,7 +65,7 @@ typedef struct lab_config_printer_s {
         lab_print_quality_t print_quality; /* ipp: print-quality, default high */
         unsigned queue_depth;              /* copies sent and not finished at once, default 2 */
         double per_minute;                 /* prints a minute, for the router, default 1.0 */
-        uint64_t job_history; /* usec the printer keeps finished jobs listed, default 60s */
+        uint64_t job_history;       /* usec the printer keeps finished jobs listed, default 60s */
         lab_config_pair_t *options; /* ipp: job attributes sent with every job (driver options
                                        such as StpColorCorrection: Raw); none colour-altering */
         size_t n_options;
@@ -161,10 +161,11 @@ typedef struct lab_config_s {
         } jobs;
 
         struct {
-                char *socket;          /* the console's unix socket, default /run/labagent/control.sock */
+                char *socket; /* the console's unix socket, default /run/labagent/control.sock */
                 char *operators_group; /* may act (pause, reprint), default labagent-operators */
                 char *viewers_group;   /* may look, default labagent-viewers */
-                uint64_t stuck_after;  /* usec: a job unchanged this long is shown stuck, default 10m */
+                uint64_t
+                    stuck_after; /* usec: a job unchanged this long is shown stuck, default 10m */
         } control;
 } lab_config_t;
 

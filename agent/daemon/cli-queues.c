@@ -48,7 +48,8 @@ static unsigned check_printer(const char *path, const lab_config_t *c, size_t i)
                 if (lab_printer_media_choose(&caps, cfg.name, cfg.media[k].name, cfg.media[k].value,
                                              &size, why, sizeof why) >= 0)
                         continue;
-                /* why is "printer_refused: sentence"; the keyword goes at the end, as in every line. */
+                /* why is "printer_refused: sentence"; the keyword goes at the end, as in every
+                 * line. */
                 sentence = strstr(why, ": ");
                 fprintf(stderr, "%s: printers[%zu].media.%s: %s [printer_refused]\n", path, i,
                         cfg.media[k].name, sentence ? sentence + 2 : why);

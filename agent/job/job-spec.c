@@ -122,8 +122,9 @@ int lab_job_spec_parse_field(const json_t *obj, lab_job_spec_t *ret, lab_error_t
         if (!id)
                 return -EBADMSG;
         if (!lab_id_valid(id))
-                return BAD("id", "job id must be 1 to %d characters from A-Z, a-z, 0-9, '.', '_', "
-                                 "':' and '-', and not '.' or '..'",
+                return BAD("id",
+                           "job id must be 1 to %d characters from A-Z, a-z, 0-9, '.', '_', "
+                           "':' and '-', and not '.' or '..'",
                            LAB_ID_MAX);
         order_id = get_string(obj, "order_id", "order_id", 256, 1, err, field);
         if (!order_id)

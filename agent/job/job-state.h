@@ -24,7 +24,6 @@
 
 #include <stdbool.h>
 
-
 typedef enum lab_job_state_e {
         LAB_JOB_CLAIMING, /* stored as offered, the claim (accept) sent or about to be */
         LAB_JOB_ACCEPTED,

@@ -9,8 +9,8 @@
  * byte-identical (same events, same order, same Idempotency-Key), so the
  * platform can apply it once however often it arrives. Before each batch
  * the outbox is kept under platform.outbox_max_events by shedding the oldest
- * telemetry (never job events), down to 1% below the cap. A 413 answer halves the batch size for the
- * rest of the run.
+ * telemetry (never job events), down to 1% below the cap. A 413 answer halves the batch size for
+ * the rest of the run.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -314,7 +314,8 @@ int lab_req_result(lab_req_t *r, CURLcode rc, lab_error_t *err)
                                              "the new connection before answering (%s); it most "
                                              "likely refused the lab's certificate. Check "
                                              "platform.cert_file and platform.key_file",
-                                             r->url, r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
+                                             r->url,
+                                             r->errbuf[0] ? r->errbuf : curl_easy_strerror(rc));
                 /* fall through */
         case CURLE_PARTIAL_FILE:
                 return lab_error_set(err, EPIPE, "platform_transfer_interrupted",

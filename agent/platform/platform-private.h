@@ -30,10 +30,10 @@ struct lab_req_s {
         char *resp; /* response body (not for downloads) */
         size_t resp_len, resp_cap, resp_max;
         bool too_large;
-        long status;               /* HTTP status, 0 if none */
+        long status; /* HTTP status, 0 if none */
         char errbuf[CURL_ERROR_SIZE];
-        char retry_after[64];      /* Retry-After header */
-        char content_range[128];   /* Content-Range header */
+        char retry_after[64];    /* Retry-After header */
+        char content_range[128]; /* Content-Range header */
         lab_req_done_fn done;
         void *data; /* the caller's: job id, download */
         lab_req_t *prev, *next;
@@ -123,7 +123,8 @@ uint64_t lab_req_retry_delay(lab_req_t *r, lab_backoff_t *b);
 
 /* platform.c, for the other parts */
 void lab_platform_update_status(lab_platform_t *p);
-/* Stop a job locally (cancel/drop): abort its download, delete its files, move it to state with event. */
+/* Stop a job locally (cancel/drop): abort its download, delete its files, move it to state with
+ * event. */
 int lab_platform_stop_job(lab_platform_t *p, const char *job_id, const char *to_state,
                           const char *reason, const char *event_kind, const char *event_body);
 

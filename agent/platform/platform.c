@@ -466,11 +466,11 @@ static bool reject_bad_offer(lab_platform_t *p, const json_t *obj, const lab_err
         }
         /* The id is quoted and escaped as JSON: it may hold anything, a newline too. */
         quoted = idv ? json_dumps(idv, JSON_ENCODE_ANY | JSON_ENSURE_ASCII) : NULL;
-        log_struct(LOG_WARNING,
-                   LAB_FIELDS({"JOB_ID", lab_id_valid(id) ? id : NULL},
-                              {"ERROR_KEYWORD", perr->keyword}),
-                   "platform: offered job %.200s rejected (reported once): %s: %s",
-                   quoted ? quoted : "without an id", perr->keyword, perr->message);
+        log_struct(
+            LOG_WARNING,
+            LAB_FIELDS({"JOB_ID", lab_id_valid(id) ? id : NULL}, {"ERROR_KEYWORD", perr->keyword}),
+            "platform: offered job %.200s rejected (reported once): %s: %s",
+            quoted ? quoted : "without an id", perr->keyword, perr->message);
         lab_platform_kick_outbox(p);
         return true;
 }
@@ -720,16 +720,15 @@ static void link_step(lab_platform_t *p)
                 return;
         if (p->need_reconcile) {
                 body = reconcile_body(p);
-                url = lab_platform_url(p, "/v1/labs/{}/active-jobs", NULL, p->config->lab.id,
-                                       NULL);
+                url = lab_platform_url(p, "/v1/labs/{}/active-jobs", NULL, p->config->lab.id, NULL);
                 r = body && url ? lab_req_new(p, "POST", url, body, on_reconcile_done, NULL) : NULL;
         } else {
                 unsigned wait = (unsigned)(p->config->platform.poll_wait / 1000000ULL);
                 char query[32];
 
                 snprintf(query, sizeof query, "wait=%u", wait);
-                url = lab_platform_url(p, "/v1/labs/{}/assignments", query, p->config->lab.id,
-                                       NULL);
+                url =
+                    lab_platform_url(p, "/v1/labs/{}/assignments", query, p->config->lab.id, NULL);
                 r = url ? lab_req_new(p, "GET", url, NULL, on_poll_done, NULL) : NULL;
                 if (r)
                         curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(wait + 15) * 1000L);

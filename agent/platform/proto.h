@@ -32,7 +32,7 @@ typedef struct lab_proto_job_action_s {
 } lab_proto_job_action_t;
 
 typedef struct lab_proto_assignments_s {
-        json_t *jobs;                          /* array of job objects (validate each with job-spec) */
+        json_t *jobs; /* array of job objects (validate each with job-spec) */
         lab_proto_job_action_t *cancellations; /* action is always CANCEL */
         size_t n_cancellations;
 } lab_proto_assignments_t;
@@ -45,7 +45,8 @@ void lab_proto_assignments_done(lab_proto_assignments_t *a);
 /* Parse the accept answer {"job": {...}}; *ret_job is a new reference. */
 int lab_proto_parse_accept(const char *body, size_t len, json_t **ret_job, lab_error_t *err);
 
-/* Parse {"acknowledged": ["uuid", ...]} into a NULL-terminated array (free with lab_proto_strv_free). */
+/* Parse {"acknowledged": ["uuid", ...]} into a NULL-terminated array (free with
+ * lab_proto_strv_free). */
 int lab_proto_parse_ack(const char *body, size_t len, char ***ret_uuids, size_t *ret_n,
                         lab_error_t *err);
 void lab_proto_strv_free(char **v);

@@ -31,8 +31,8 @@ static int check_model(lab_printer_color_t *p, const lab_model_t *m)
                 lab_error_t err = {0};
                 char message[LAB_ERROR_MESSAGE_MAX + 128];
 
-                if (lab_color_check_printer_profile(paper->icc, m->encoding, paper->intent,
-                                                    &err) >= 0)
+                if (lab_color_check_printer_profile(paper->icc, m->encoding, paper->intent, &err) >=
+                    0)
                         continue;
                 snprintf(message, sizeof message, "%s (model %s, paper %s)", err.message, m->name,
                          paper->media_type);

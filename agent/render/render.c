@@ -612,19 +612,19 @@ char *lab_render_audit_json(const lab_render_audit_t *a)
         json_t *o;
         char *s;
 
-        o = json_pack(
-            "{s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:{s:i, s:i, s:i, s:i}, s:b,"
-            " s:f, s:i, s:f, s:i, s:i, s:s, s:s, s:s, s:f, s:i}",
-            "input_sha256", a->input_sha256, "input_profile", a->input_profile, "input_width",
-            (int)a->input_width, "input_height", (int)a->input_height, "orientation",
-            a->orientation, "output_profile", a->output_profile, "output_profile_id",
-            a->output_profile_id, "intent", lab_intent_name(a->intent), "bpc", a->bpc, "crop", "x",
-            (int)a->crop.x, "y", (int)a->crop.y, "width", (int)a->crop.width, "height",
-            (int)a->crop.height, "rotated", a->rotated, "scale", a->scale, "load_shrink",
-            (int)a->load_shrink, "sharpen_sigma", a->sharpen_sigma, "width", (int)a->width,
-            "height", (int)a->height, "output_sha256", a->output_sha256, "vips_version",
-            a->vips_version, "lcms_version", a->lcms_version, "gamut_share", a->gamut_share,
-            "transform_depth", (int)a->transform_depth);
+        o = json_pack("{s:s, s:s, s:i, s:i, s:i, s:s, s:s, s:s, s:b, s:{s:i, s:i, s:i, s:i}, s:b,"
+                      " s:f, s:i, s:f, s:i, s:i, s:s, s:s, s:s, s:f, s:i}",
+                      "input_sha256", a->input_sha256, "input_profile", a->input_profile,
+                      "input_width", (int)a->input_width, "input_height", (int)a->input_height,
+                      "orientation", a->orientation, "output_profile", a->output_profile,
+                      "output_profile_id", a->output_profile_id, "intent",
+                      lab_intent_name(a->intent), "bpc", a->bpc, "crop", "x", (int)a->crop.x, "y",
+                      (int)a->crop.y, "width", (int)a->crop.width, "height", (int)a->crop.height,
+                      "rotated", a->rotated, "scale", a->scale, "load_shrink", (int)a->load_shrink,
+                      "sharpen_sigma", a->sharpen_sigma, "width", (int)a->width, "height",
+                      (int)a->height, "output_sha256", a->output_sha256, "vips_version",
+                      a->vips_version, "lcms_version", a->lcms_version, "gamut_share",
+                      a->gamut_share, "transform_depth", (int)a->transform_depth);
         if (!o)
                 return NULL;
         s = json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);

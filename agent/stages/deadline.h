@@ -17,7 +17,6 @@
 #include "rfc3339.h"
 #include "store.h"
 
-
 /* Whether a job done in `minutes` from now, plus margin_minutes, misses its deadline (pure). */
 bool lab_deadline_at_risk(time_t deadline, time_t now, double minutes, double margin_minutes);
 

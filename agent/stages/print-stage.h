@@ -93,9 +93,9 @@ int lab_print_stage_pause(lab_print_stage_t *s, const lab_store_pause_t *pause,
 
 /* What the console shows of a printer. */
 typedef struct lab_print_stage_info_s {
-        bool open;         /* the stage drives it */
-        bool known;        /* its health was read at least once */
-        bool available;    /* it takes work now */
+        bool open;      /* the stage drives it */
+        bool known;     /* its health was read at least once */
+        bool available; /* it takes work now */
         bool paused;
         const char *state; /* idle, processing, stopped, unreachable, unknown */
         char reason[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8]; /* why not, or "" */

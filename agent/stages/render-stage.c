@@ -368,8 +368,8 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
                         cand[i].unfit = reasons + REASON_MAX * i;
                 }
                 if (!cand[i].unfit && lab_store_printer_backlog(s->store, pr->name, &backlog) >= 0)
-                        cand[i].backlog = (backlog > 0 ? (unsigned)backlog : 0) +
-                                          rendering_for(s, pr->name);
+                        cand[i].backlog =
+                            (backlog > 0 ? (unsigned)backlog : 0) + rendering_for(s, pr->name);
         }
         best = lab_router_choose(cand, n, why, sizeof why);
         if (best < 0) {

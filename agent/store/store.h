@@ -254,8 +254,7 @@ int lab_store_jobs_list(lab_store_t *s,            /* I - store */
                         size_t *ret_n);            /* O - how many */
 
 /* How many jobs are in any of the states. */
-int lab_store_jobs_count(lab_store_t *s, const char *const *states, size_t n_states,
-                         int64_t *ret);
+int lab_store_jobs_count(lab_store_t *s, const char *const *states, size_t n_states, int64_t *ret);
 
 /*
  * Finished jobs whose time is up: at most max jobs in a final state
@@ -333,7 +332,7 @@ typedef struct lab_store_copy_s {
         char *detail;  /* its sentence, or NULL */
         char *updated_at;
         /* from the job */
-        char *priority;   /* rush or standard */
+        char *priority; /* rush or standard */
         char *sku;
         char *job_created_at;
         char *output_path; /* the job's latest render for this printer, or NULL */
@@ -372,8 +371,8 @@ typedef struct lab_store_copy_change_s {
  * *ret_attempt (may be NULL) is the copy's attempt number after the change.
  */
 int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, const char *from,
-                        const char *to, const lab_store_copy_change_t *chg,
-                        const char *event_kind, const char *event_body, int *ret_attempt);
+                        const char *to, const lab_store_copy_change_t *chg, const char *event_kind,
+                        const char *event_body, int *ret_attempt);
 
 /*
  * The copies for printer (all printers when NULL) whose state is one of
@@ -413,8 +412,8 @@ typedef struct lab_store_pause_s {
 } lab_store_pause_t;
 
 /* Pause printer (replacing an earlier pause's reason), with the audit record. */
-int lab_store_printer_pause(lab_store_t *s, const char *printer, const char *by,
-                            const char *reason, const char *actor, const char *audit_detail);
+int lab_store_printer_pause(lab_store_t *s, const char *printer, const char *by, const char *reason,
+                            const char *actor, const char *audit_detail);
 
 /* End printer's pause, with the audit record; *ret_was_paused (may be NULL) says if it was. */
 int lab_store_printer_resume(lab_store_t *s, const char *printer, const char *actor,
@@ -429,15 +428,16 @@ void lab_store_pauses_free(lab_store_pause_t *v, size_t n);
 /* A reprint asked for by a technician. */
 typedef struct lab_store_reprint_s {
         const char *job_id;
-        int copy;           /* the bad (or uncertain) copy */
-        const char *defect; /* keyword (docs/control.md); "not_printed" re-sends an uncertain copy */
-        const char *note;   /* or NULL */
-        const char *by;     /* who */
-        const char *actor;  /* for the audit log */
+        int copy; /* the bad (or uncertain) copy */
+        const char
+            *defect;       /* keyword (docs/control.md); "not_printed" re-sends an uncertain copy */
+        const char *note;  /* or NULL */
+        const char *by;    /* who */
+        const char *actor; /* for the audit log */
         const char *job_name; /* the uncertain copy's current job name at the printer, or NULL */
         /* results */
-        int reprint_copy;   /* the copy that will be printed */
-        char printer[256];  /* where */
+        int reprint_copy;  /* the copy that will be printed */
+        char printer[256]; /* where */
 } lab_store_reprint_t;
 
 /*

@@ -328,7 +328,8 @@ static void test_unknown_key(void **state)
                         "'connect_timeout'? [unknown_key]",
                    NAME ":10:1: printer: unknown key; did you mean 'printers'? [unknown_key]",
                    NAME ":11:1: colour: unknown key; known keys here: lab, platform, printers, "
-                        "products, profiles, stock, meters, storage, logging, render, jobs, control [unknown_key]",
+                        "products, profiles, stock, meters, storage, logging, render, jobs, "
+                        "control [unknown_key]",
                    NAME ":13:3: stock.low: unknown key; known keys here: low_percent, "
                         "report_interval [unknown_key]");
 }
@@ -1011,9 +1012,10 @@ static void test_hostile(void **state)
                  "unknown key; known keys here: low_percent, report_interval [unknown_key]");
 
         /* A control character in a key cannot forge a second output line. */
-        EXPECT_BAD(HEADER "\"bad\\nkey\": 1\n", NAME
-                   ":8:1: bad?key: unknown key; known keys here: lab, platform, printers, "
-                   "products, profiles, stock, meters, storage, logging, render, jobs, control [unknown_key]");
+        EXPECT_BAD(HEADER "\"bad\\nkey\": 1\n",
+                   NAME ":8:1: bad?key: unknown key; known keys here: lab, platform, printers, "
+                        "products, profiles, stock, meters, storage, logging, render, jobs, "
+                        "control [unknown_key]");
 }
 
 /* Files over 1 MiB are refused before parsing; exactly 1 MiB is still read. */

@@ -387,9 +387,9 @@ static void test_key_file_unreadable(void **state)
                                 _exit(2);
                         r = lab_tls_check_key_file(path, getgid(), &err);
                         _exit(r < 0 && strcmp(err.keyword, "tls_file_unreadable") == 0 &&
-                                              strstr(err.message, path)
-                                      ? 0
-                                      : 1);
+                                      strstr(err.message, path)
+                                  ? 0
+                                  : 1);
                 }
                 assert_int_equal(waitpid(pid, &status, 0), pid);
                 assert_true(WIFEXITED(status));

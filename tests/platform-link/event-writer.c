@@ -38,8 +38,8 @@ int main(int argc, char **argv)
                 int64_t seq;
 
                 snprintf(body, sizeof body, "{\"n\":%ld}", i);
-                r = lab_store_event_append(s, cls, cls == LAB_EVENT_JOB ? "test.job" : "test.sample",
-                                           NULL, body, &seq);
+                r = lab_store_event_append(
+                    s, cls, cls == LAB_EVENT_JOB ? "test.job" : "test.sample", NULL, body, &seq);
                 if (r < 0) {
                         fprintf(stderr, "append %ld: %s\n", i, strerror(-r));
                         lab_store_close(s);

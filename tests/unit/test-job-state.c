@@ -202,7 +202,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
             cmocka_unit_test(test_names_round_trip), cmocka_unit_test(test_every_pair),
             cmocka_unit_test(test_finals),           cmocka_unit_test(test_reachability),
-            cmocka_unit_test(test_can_start),     cmocka_unit_test(test_from_copies),
+            cmocka_unit_test(test_can_start),        cmocka_unit_test(test_from_copies),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

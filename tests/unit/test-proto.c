@@ -265,7 +265,7 @@ int main(void)
             cmocka_unit_test(test_job_good), cmocka_unit_test(test_job_bad),
             cmocka_unit_test(test_job_crop), cmocka_unit_test(test_assignments),
             cmocka_unit_test(test_ack),      cmocka_unit_test(test_reconcile),
-            cmocka_unit_test(test_problem),      cmocka_unit_test(test_job_field_whole),
+            cmocka_unit_test(test_problem),  cmocka_unit_test(test_job_field_whole),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
