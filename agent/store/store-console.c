@@ -88,6 +88,14 @@ int lab_store_printer_resume(lab_store_t *s, const char *printer, const char *ac
         return r;
 }
 
+/* The columns of the pauses' read-out, in its order. */
+static const store_col_t pause_cols[] = {
+    STORE_COL(lab_store_pause_t, printer, TEXT),
+    STORE_COL(lab_store_pause_t, by, TEXT),
+    STORE_COL(lab_store_pause_t, reason, TEXT),
+    STORE_COL(lab_store_pause_t, since, TEXT),
+};
+
 int lab_store_printer_pauses(lab_store_t *s, lab_store_pause_t **ret, size_t *ret_n)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
@@ -115,10 +123,8 @@ int lab_store_printer_pauses(lab_store_t *s, lab_store_pause_t **ret, size_t *re
                 v = nv;
                 p = &v[n++];
                 *p = (lab_store_pause_t){0};
-                if ((r = store_column_strdup(stmt, 0, &p->printer)) < 0 ||
-                    (r = store_column_strdup(stmt, 1, &p->by)) < 0 ||
-                    (r = store_column_strdup(stmt, 2, &p->reason)) < 0 ||
-                    (r = store_column_strdup(stmt, 3, &p->since)) < 0) {
+                r = store_row_read(stmt, p, pause_cols, ELEMENTSOF(pause_cols));
+                if (r < 0) {
                         lab_store_pauses_free(v, n);
                         return r;
                 }

@@ -27,29 +27,34 @@ static bool nonempty(const char *s)
 /* Read the copy in the current row of a COPY_COLUMNS query into a new *ret. */
 int store_copy_from_row(sqlite3_stmt *stmt, lab_store_copy_t **ret)
 {
+        /* The columns of COPY_COLUMNS, in its order. */
+        static const store_col_t cols[] = {
+            STORE_COL(lab_store_copy_t, job_id, TEXT),
+            STORE_COL(lab_store_copy_t, copy, INT),
+            STORE_COL(lab_store_copy_t, state, TEXT),
+            STORE_COL(lab_store_copy_t, printer, TEXT),
+            STORE_COL(lab_store_copy_t, attempt, INT),
+            STORE_COL(lab_store_copy_t, handle, TEXT),
+            STORE_COL(lab_store_copy_t, reason, TEXT),
+            STORE_COL(lab_store_copy_t, detail, TEXT),
+            STORE_COL(lab_store_copy_t, updated_at, TEXT),
+            STORE_COL(lab_store_copy_t, priority, TEXT),
+            STORE_COL(lab_store_copy_t, sku, TEXT),
+            STORE_COL(lab_store_copy_t, job_created_at, TEXT),
+            STORE_COL(lab_store_copy_t, output_path, TEXT),
+            STORE_COL(lab_store_copy_t, order_id, TEXT),
+            STORE_COL(lab_store_copy_t, job_state, TEXT),
+        };
         lab_store_copy_t *c = calloc(1, sizeof *c);
         int r;
 
         if (!c)
                 return -ENOMEM;
-        if ((r = store_column_strdup(stmt, 0, &c->job_id)) < 0 ||
-            (r = store_column_strdup(stmt, 2, &c->state)) < 0 ||
-            (r = store_column_strdup(stmt, 3, &c->printer)) < 0 ||
-            (r = store_column_strdup(stmt, 5, &c->handle)) < 0 ||
-            (r = store_column_strdup(stmt, 6, &c->reason)) < 0 ||
-            (r = store_column_strdup(stmt, 7, &c->detail)) < 0 ||
-            (r = store_column_strdup(stmt, 8, &c->updated_at)) < 0 ||
-            (r = store_column_strdup(stmt, 9, &c->priority)) < 0 ||
-            (r = store_column_strdup(stmt, 10, &c->sku)) < 0 ||
-            (r = store_column_strdup(stmt, 11, &c->job_created_at)) < 0 ||
-            (r = store_column_strdup(stmt, 12, &c->output_path)) < 0 ||
-            (r = store_column_strdup(stmt, 13, &c->order_id)) < 0 ||
-            (r = store_column_strdup(stmt, 14, &c->job_state)) < 0) {
+        r = store_row_read(stmt, c, cols, ELEMENTSOF(cols));
+        if (r < 0) {
                 lab_store_copies_free(&c, 1);
                 return r;
         }
-        c->copy = sqlite3_column_int(stmt, 1);
-        c->attempt = sqlite3_column_int(stmt, 4);
         *ret = c;
         return 0;
 }

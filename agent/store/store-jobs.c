@@ -46,6 +46,29 @@ static void job_list_freep(job_list_t *l)
         lab_store_jobs_free(l->v, l->n);
 }
 
+/* The columns of JOB_COLUMNS, in its order. */
+static const store_col_t job_cols[] = {
+    STORE_COL(lab_store_job_t, id, TEXT),
+    STORE_COL(lab_store_job_t, order_id, TEXT),
+    STORE_COL(lab_store_job_t, sku, TEXT),
+    STORE_COL(lab_store_job_t, quantity, INT),
+    STORE_COL(lab_store_job_t, priority, TEXT),
+    STORE_COL(lab_store_job_t, deadline, TEXT),
+    STORE_COL(lab_store_job_t, state, TEXT),
+    STORE_COL(lab_store_job_t, reason, TEXT),
+    STORE_COL(lab_store_job_t, detail, TEXT),
+    STORE_COL(lab_store_job_t, asset_url, TEXT),
+    STORE_COL(lab_store_job_t, asset_sha256, TEXT),
+    STORE_COL(lab_store_job_t, asset_bytes, INT64),
+    STORE_COL(lab_store_job_t, asset_type, TEXT),
+    STORE_COL(lab_store_job_t, asset_path, TEXT),
+    STORE_COL(lab_store_job_t, download_attempts, INT),
+    STORE_COL(lab_store_job_t, spec, TEXT),
+    STORE_COL(lab_store_job_t, created_at, TEXT),
+    STORE_COL(lab_store_job_t, updated_at, TEXT),
+    STORE_COL(lab_store_job_t, printer, TEXT),
+};
+
 /* Read the job in the current row of a JOB_COLUMNS query into a new *ret. */
 static int store_job_from_row(sqlite3_stmt *stmt, lab_store_job_t **ret)
 {
@@ -54,27 +77,9 @@ static int store_job_from_row(sqlite3_stmt *stmt, lab_store_job_t **ret)
 
         if (!j)
                 return -ENOMEM;
-        if ((r = store_column_strdup(stmt, 0, &j->id)) < 0 ||
-            (r = store_column_strdup(stmt, 1, &j->order_id)) < 0 ||
-            (r = store_column_strdup(stmt, 2, &j->sku)) < 0 ||
-            (r = store_column_strdup(stmt, 4, &j->priority)) < 0 ||
-            (r = store_column_strdup(stmt, 5, &j->deadline)) < 0 ||
-            (r = store_column_strdup(stmt, 6, &j->state)) < 0 ||
-            (r = store_column_strdup(stmt, 7, &j->reason)) < 0 ||
-            (r = store_column_strdup(stmt, 8, &j->detail)) < 0 ||
-            (r = store_column_strdup(stmt, 9, &j->asset_url)) < 0 ||
-            (r = store_column_strdup(stmt, 10, &j->asset_sha256)) < 0 ||
-            (r = store_column_strdup(stmt, 12, &j->asset_type)) < 0 ||
-            (r = store_column_strdup(stmt, 13, &j->asset_path)) < 0 ||
-            (r = store_column_strdup(stmt, 15, &j->spec)) < 0 ||
-            (r = store_column_strdup(stmt, 16, &j->created_at)) < 0 ||
-            (r = store_column_strdup(stmt, 17, &j->updated_at)) < 0 ||
-            (r = store_column_strdup(stmt, 18, &j->printer)) < 0)
+        r = store_row_read(stmt, j, job_cols, ELEMENTSOF(job_cols));
+        if (r < 0)
                 return r;
-        j->quantity = sqlite3_column_int(stmt, 3);
-        j->asset_bytes = sqlite3_column_int64(stmt, 11);
-        j->download_attempts = sqlite3_column_int(stmt, 14);
-
         *ret = TAKE_PTR(j);
         return 0;
 }

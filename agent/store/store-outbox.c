@@ -155,6 +155,14 @@ int lab_store_event_exists(lab_store_t *s, int64_t seq)
         return store_step_exists(s, stmt);
 }
 
+/* The columns of a peek, in its order (class, a keyword, is parsed apart). */
+static const store_col_t event_cols[] = {
+    STORE_COL(lab_store_event_t, seq, INT64),   STORE_COL(lab_store_event_t, uuid, TEXT),
+    STORE_COL(lab_store_event_t, kind, TEXT),   STORE_COL(lab_store_event_t, cls, SKIP),
+    STORE_COL(lab_store_event_t, job_id, TEXT), STORE_COL(lab_store_event_t, created_at, TEXT),
+    STORE_COL(lab_store_event_t, body, TEXT),
+};
+
 /* Add the event in the current row of a peek to l. */
 static int event_list_add_row(event_list_t *l, sqlite3_stmt *stmt)
 {
@@ -172,16 +180,11 @@ static int event_list_add_row(event_list_t *l, sqlite3_stmt *stmt)
         }
         /* Counted before it is filled, so a failure below frees what it got. */
         e = &l->v[l->n++];
-        *e = (lab_store_event_t){.seq = sqlite3_column_int64(stmt, 0)};
-
-        if ((r = store_column_strdup(stmt, 1, &e->uuid)) < 0 ||
-            (r = store_column_strdup(stmt, 2, &e->kind)) < 0 ||
-            (r = event_class_parse(sqlite3_column_text(stmt, 3), &e->cls)) < 0 ||
-            (r = store_column_strdup(stmt, 4, &e->job_id)) < 0 ||
-            (r = store_column_strdup(stmt, 5, &e->created_at)) < 0 ||
-            (r = store_column_strdup(stmt, 6, &e->body)) < 0)
+        *e = (lab_store_event_t){0};
+        r = store_row_read(stmt, e, event_cols, ELEMENTSOF(event_cols));
+        if (r < 0)
                 return r;
-        return 0;
+        return event_class_parse(sqlite3_column_text(stmt, 3), &e->cls);
 }
 
 /* The oldest events, by seq, at most max of them. */

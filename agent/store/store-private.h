@@ -13,6 +13,8 @@
  */
 #pragma once
 
+#include <stddef.h>
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -105,6 +107,32 @@ int store_bind_int64(sqlite3_stmt *stmt, int index, int64_t v);
 
 /* Copy text column i into a new *ret (NULL for SQL NULL). */
 int store_column_strdup(sqlite3_stmt *stmt, int i, char **ret);
+
+/* How one column of a result row lands in a row struct: where, and as what. */
+typedef enum store_col_type_e {
+        STORE_COL_SKIP,  /* read elsewhere (a parsed keyword, say) */
+        STORE_COL_TEXT,  /* char *, strdup'ed; SQL NULL stays NULL */
+        STORE_COL_INT,   /* int */
+        STORE_COL_INT64, /* int64_t */
+} store_col_type_t;
+
+typedef struct store_col_s {
+        size_t offset; /* offsetof(the row struct, member) */
+        store_col_type_t type;
+} store_col_t;
+
+/* Column i of a row is cols[i]. */
+#define STORE_COL(type, member, kind)                                                              \
+        {                                                                                          \
+                offsetof(type, member), STORE_COL_##kind                                           \
+        }
+
+/*
+ * Read the current row of stmt into the struct at obj, column i as cols[i]:
+ * the one column-by-column reader every row type uses. On failure (-ENOMEM)
+ * the texts read so far stay in obj, for the row's own free to release.
+ */
+int store_row_read(sqlite3_stmt *stmt, void *obj, const store_col_t *cols, size_t n);
 
 /* Whether text is, at first glance, a JSON object (json_valid() in the schema checks the rest). */
 bool store_is_json_object(const char *text);

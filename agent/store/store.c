@@ -551,6 +551,31 @@ int store_column_strdup(sqlite3_stmt *stmt, int i, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
+int store_row_read(sqlite3_stmt *stmt, void *obj, const store_col_t *cols, size_t n)
+{
+        for (size_t i = 0; i < n; i++) {
+                void *at = (char *)obj + cols[i].offset;
+                int r;
+
+                switch (cols[i].type) {
+                case STORE_COL_SKIP:
+                        break;
+                case STORE_COL_TEXT:
+                        r = store_column_strdup(stmt, (int)i, at);
+                        if (r < 0)
+                                return r;
+                        break;
+                case STORE_COL_INT:
+                        *(int *)at = sqlite3_column_int(stmt, (int)i);
+                        break;
+                case STORE_COL_INT64:
+                        *(int64_t *)at = sqlite3_column_int64(stmt, (int)i);
+                        break;
+                }
+        }
+        return 0;
+}
+
 /*
  * Whether text is, at first glance, a JSON object. The schema's CHECK
  * (json_valid) accepts any JSON value and catches malformed text; this
