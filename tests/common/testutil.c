@@ -52,6 +52,17 @@ char *lab_test_path(const char *dir, const char *name)
         return p;
 }
 
+char *lab_test_repeat(char c, size_t n)
+{
+        char *s = malloc(n + 1);
+
+        if (!s)
+                abort();
+        memset(s, c, n);
+        s[n] = '\0';
+        return s;
+}
+
 void lab_test_write_file(const char *path, const void *data, size_t len)
 {
         int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);

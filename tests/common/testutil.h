@@ -20,6 +20,9 @@ void lab_test_rm_rf(const char *path);
 /* Join dir and name into a malloc'd path. */
 char *lab_test_path(const char *dir, const char *name);
 
+/* A malloc'd string of n copies of c (over-long ids, names, lines). Aborts on failure. */
+char *lab_test_repeat(char c, size_t n);
+
 /* Write len bytes to path (0600), replacing it. Aborts on failure. */
 void lab_test_write_file(const char *path, const void *data, size_t len);
 

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "control-request.h"
+#include "testutil.h"
 
 /* Parse a NUL-terminated line. */
 static int parse(const char *line, lab_control_request_t *req, lab_error_t *err)
@@ -83,17 +84,6 @@ static void assert_parses(const char *line, lab_control_cmd_t cmd, lab_control_r
         assert_int_equal(r, 0);
         assert_int_equal(req->cmd, cmd);
         assert_non_null(req->root);
-}
-
-/* A malloc'd string of n copies of c. */
-static char *repeat(char c, size_t n)
-{
-        char *s = malloc(n + 1);
-
-        assert_non_null(s);
-        memset(s, c, n);
-        s[n] = '\0';
-        return s;
 }
 
 /* A malloc'd request line, formatted. */
@@ -181,7 +171,8 @@ static void test_jobs(void **state)
 static void test_job(void **state)
 {
         lab_control_request_t req;
-        char *id = repeat('j', 255), *line = line_with("{\"cmd\":\"job\",\"id\":\"%s\"}", id);
+        char *id = lab_test_repeat('j', 255),
+             *line = line_with("{\"cmd\":\"job\",\"id\":\"%s\"}", id);
 
         (void)state;
         assert_parses("{\"cmd\": \"job\", \"id\": \"J-1\"}", LAB_CONTROL_JOB, &req);
@@ -200,7 +191,7 @@ static void test_job(void **state)
 static void test_pause_resume(void **state)
 {
         lab_control_request_t req;
-        char *name = repeat('p', 255), *reason = repeat('r', 200), *line;
+        char *name = lab_test_repeat('p', 255), *reason = lab_test_repeat('r', 200), *line;
 
         (void)state;
         assert_parses("{\"cmd\": \"pause\", \"printer\": \"ds620-1\", \"reason\": \"reloading 6x8 "
@@ -254,7 +245,7 @@ static void test_reprint(void **state)
                                               "crease",    "smear",       "cut",
                                               "paper_jam", "not_printed", "other"};
         lab_control_request_t req;
-        char *note = repeat('n', 500), *line;
+        char *note = lab_test_repeat('n', 500), *line;
 
         (void)state;
         assert_parses("{\"cmd\": \"reprint\", \"job\": \"J-1\", \"copy\": 1, \"defect\": "
@@ -449,7 +440,7 @@ static void test_too_long(void **state)
 
         (void)state;
         /* printer and job ids: 255 bytes at most. */
-        s = repeat('p', 256);
+        s = lab_test_repeat('p', 256);
         line = line_with("{\"cmd\":\"pause\",\"printer\":\"%s\"}", s);
         assert_refused(line, "bad_request");
         free(line);
@@ -468,12 +459,12 @@ static void test_too_long(void **state)
         free(s);
 
         /* reason: 200; note: 500. */
-        s = repeat('r', 201);
+        s = lab_test_repeat('r', 201);
         line = line_with("{\"cmd\":\"pause\",\"printer\":\"p\",\"reason\":\"%s\"}", s);
         assert_refused(line, "bad_request");
         free(line);
         free(s);
-        s = repeat('n', 501);
+        s = lab_test_repeat('n', 501);
         line =
             line_with("{\"cmd\":\"reprint\",\"job\":\"J\",\"defect\":\"cut\",\"note\":\"%s\"}", s);
         assert_refused(line, "bad_request");

@@ -14,18 +14,8 @@
 
 #include <cmocka.h>
 
+#include "testutil.h"
 #include "url-path.h"
-
-/* An id of n copies of c. */
-static char *repeat(char c, size_t n)
-{
-        char *s = malloc(n + 1);
-
-        assert_non_null(s);
-        memset(s, c, n);
-        s[n] = '\0';
-        return s;
-}
 
 static void test_id_grammar(void **state)
 {
@@ -81,8 +71,8 @@ static void test_id_grammar(void **state)
 
 static void test_id_length(void **state)
 {
-        char *s128 = repeat('a', LAB_ID_MAX), *s129 = repeat('a', LAB_ID_MAX + 1);
-        char *dots = repeat('.', LAB_ID_MAX);
+        char *s128 = lab_test_repeat('a', LAB_ID_MAX), *s129 = lab_test_repeat('a', LAB_ID_MAX + 1);
+        char *dots = lab_test_repeat('.', LAB_ID_MAX);
 
         assert_int_equal(LAB_ID_MAX, 128);
         assert_true(lab_id_valid(s128));
@@ -187,7 +177,7 @@ static void test_url_base_and_query(void **state)
 
         /* A 128-character id and a 129-character segment both build (the grammar is the id's). */
         {
-                char *s128 = repeat('z', 128), *s129 = repeat('z', 129);
+                char *s128 = lab_test_repeat('z', 128), *s129 = lab_test_repeat('z', 129);
 
                 assert_int_equal(lab_url_build("https://p", "/v1/jobs/{}/accept",
                                                (const char *const[]){s129}, 1, NULL, &url),
