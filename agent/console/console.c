@@ -35,16 +35,25 @@ static json_t *store_failed(int r)
  * The store refused a job's move (-EPERM): log it as illegal_transition with
  * the move it refused; *from and *to (may be NULL) get its states.
  */
-static void log_refused(lab_console_t *c, const char *job_id, const char **from, const char **to)
+static void log_refused(lab_console_t *c, const char *job_id, lab_job_state_t *from,
+                        lab_job_state_t *to)
 {
-        const char *f = NULL, *t = NULL;
+        lab_job_state_t f, t;
 
         (void)lab_store_job_refused(c->store, &f, &t);
-        lab_log_illegal_transition(job_id, f, t);
+        lab_log_illegal_transition(job_id, lab_job_state_to_string(f), lab_job_state_to_string(t));
         if (from)
-                *from = f ? f : "(none)";
+                *from = f;
         if (to)
-                *to = t ? t : "(none)";
+                *to = t;
+}
+
+/* A state's keyword for a person, "(none)" when there is none. */
+static const char *state_text(lab_job_state_t s)
+{
+        const char *text = lab_job_state_to_string(s);
+
+        return text ? text : "(none)";
 }
 
 /* Set key to a string or JSON null. */
@@ -68,14 +77,14 @@ static char *audit_detail(json_t *o)
         return text;
 }
 
-/* The keywords of every state a job has not finished in, into v; how many. */
-static size_t unfinished_states(const char *v[LAB_JOB_STATE_MAX])
+/* Every state a job has not finished in, into v; how many. */
+static size_t unfinished_states(lab_job_state_t v[LAB_JOB_STATE_MAX])
 {
         size_t n = 0;
 
         for (int i = 0; i < LAB_JOB_STATE_MAX; i++)
                 if (!lab_job_state_is_final((lab_job_state_t)i))
-                        v[n++] = lab_job_state_to_string((lab_job_state_t)i);
+                        v[n++] = (lab_job_state_t)i;
         return n;
 }
 
@@ -85,10 +94,12 @@ static json_t *copy_counts(lab_store_copy_t **v, size_t n)
         json_t *o = json_object();
 
         for (size_t i = 0; o && i < n; i++) {
-                json_t *cur = json_object_get(o, v[i]->state);
+                const char *state = lab_copy_state_to_string(v[i]->state);
+                json_t *cur = state ? json_object_get(o, state) : NULL;
 
-                json_object_set_new(o, v[i]->state,
-                                    json_integer(cur ? json_integer_value(cur) + 1 : 1));
+                if (state)
+                        json_object_set_new(o, state,
+                                            json_integer(cur ? json_integer_value(cur) + 1 : 1));
         }
         return o;
 }
@@ -108,7 +119,7 @@ static json_t *job_json(lab_console_t *c, const lab_store_job_t *j, bool detail)
         json_object_set_new(o, "quantity", json_integer(j->quantity));
         set_str(o, "priority", j->priority ? j->priority : "standard");
         set_str(o, "deadline", j->deadline);
-        set_str(o, "state", j->state);
+        set_str(o, "state", lab_job_state_to_string(j->state));
         set_str(o, "reason", j->reason);
         set_str(o, "detail", j->detail);
         set_str(o, "printer", j->printer);
@@ -129,7 +140,7 @@ static json_t *job_json(lab_console_t *c, const lab_store_job_t *j, bool detail)
                         if (!cp)
                                 break;
                         json_object_set_new(cp, "copy", json_integer(v[i]->copy));
-                        set_str(cp, "state", v[i]->state);
+                        set_str(cp, "state", lab_copy_state_to_string(v[i]->state));
                         set_str(cp, "printer", v[i]->printer);
                         json_object_set_new(cp, "attempt", json_integer(v[i]->attempt));
                         set_str(cp, "job_name",
@@ -151,8 +162,8 @@ static json_t *job_json(lab_console_t *c, const lab_store_job_t *j, bool detail)
 }
 
 /* How many copies of printer are in one of states. */
-static json_int_t count_copies(lab_console_t *c, const char *printer, const char *const *states,
-                               size_t n_states)
+static json_int_t count_copies(lab_console_t *c, const char *printer,
+                               const lab_copy_state_t *states, size_t n_states)
 {
         lab_store_copy_t **v = NULL;
         size_t n = 0;
@@ -167,7 +178,8 @@ static json_int_t count_copies(lab_console_t *c, const char *printer, const char
 static json_t *printer_json(lab_console_t *c, const lab_config_printer_t *cp,
                             const lab_store_pause_t *pauses, size_t n_pauses)
 {
-        static const char *const queued[] = {"queued"}, *const at[] = {"submitting", "printing"};
+        static const lab_copy_state_t queued[] = {LAB_COPY_QUEUED},
+                                      at[] = {LAB_COPY_SUBMITTING, LAB_COPY_PRINTING};
         lab_print_stage_info_t info = {.state = "unknown"};
         const lab_store_pause_t *pause = NULL;
         json_t *o = json_object();
@@ -227,15 +239,15 @@ static json_t *printers_json(lab_console_t *c)
 }
 
 /* Add a state's count to the counts object. */
-static void add_count(const char *state, int64_t n, void *userdata)
+static void add_count(lab_job_state_t state, int64_t n, void *userdata)
 {
-        json_object_set_new(userdata, state, json_integer((json_int_t)n));
+        json_object_set_new(userdata, lab_job_state_to_string(state), json_integer((json_int_t)n));
 }
 
 /* Jobs that need a person (held, uncertain) or have not moved for control.stuck_after. */
 static json_t *stuck_json(lab_console_t *c)
 {
-        const char *live[LAB_JOB_STATE_MAX];
+        lab_job_state_t live[LAB_JOB_STATE_MAX];
         size_t n_live = unfinished_states(live);
         const lab_config_t *cfg = *c->config;
         lab_store_job_t **jobs = NULL;
@@ -251,12 +263,11 @@ static json_t *stuck_json(lab_console_t *c)
         }
         for (size_t i = 0; i < n && json_array_size(list) < STUCK_MAX; i++) {
                 const lab_store_job_t *j = jobs[i];
-                bool needs_person =
-                    strcmp(j->state, "held") == 0 || strcmp(j->state, "uncertain") == 0;
+                bool needs_person = j->state == LAB_JOB_HELD || j->state == LAB_JOB_UNCERTAIN;
 
                 /* printed waits for the platform's acknowledgement: not the lab's to fix. */
                 if (needs_person ||
-                    (strcmp(j->state, "printed") != 0 && strcmp(j->updated_at, cutoff) < 0))
+                    (j->state != LAB_JOB_PRINTED && strcmp(j->updated_at, cutoff) < 0))
                         json_array_append_new(list, job_json(c, j, false));
         }
         lab_store_jobs_free(jobs, n);
@@ -293,9 +304,9 @@ static json_t *answer_status(lab_console_t *c, const lab_control_peer_t *peer)
 
 static json_t *answer_jobs(lab_console_t *c, const lab_control_request_t *req)
 {
-        const char *unfinished[LAB_JOB_STATE_MAX];
+        lab_job_state_t unfinished[LAB_JOB_STATE_MAX];
         size_t n_unfinished = unfinished_states(unfinished);
-        const char *const *states = req->n_states ? req->states : unfinished;
+        const lab_job_state_t *states = req->n_states ? req->states : unfinished;
         size_t n_states = req->n_states ? req->n_states : n_unfinished;
         lab_store_job_t **jobs = NULL;
         size_t n = 0;
@@ -501,18 +512,18 @@ static json_t *answer_reprint(lab_console_t *c, const lab_control_request_t *req
         lab_store_copies_free(v, n);
         r = lab_store_copy_reprint(c->store, &rp);
         if (r == -EPERM) {
-                const char *from, *to;
+                lab_job_state_t from, to;
 
                 log_refused(c, j->id, &from, &to);
-                if (strcmp(from, j->state) == 0 && strcmp(to, "printing") == 0)
+                if (from == j->state && to == LAB_JOB_PRINTING)
                         return lab_control_error("not_reprintable",
                                                  "job %s is %s: only a job printing or printed "
                                                  "can have a copy reprinted",
-                                                 j->id, j->state);
+                                                 j->id, state_text(j->state));
                 return lab_control_error("not_reprintable",
                                          "job %s may not go from %s to %s with this reprint; "
                                          "nothing changed",
-                                         j->id, from, to);
+                                         j->id, state_text(from), state_text(to));
         }
         if (r == -EBUSY)
                 return lab_control_error("not_reprintable",
@@ -562,15 +573,15 @@ static json_t *answer_printed(lab_console_t *c, const lab_control_request_t *req
                 answer = lab_control_error("not_uncertain",
                                            "copy %d of job %s is %s, not uncertain: there is "
                                            "nothing to confirm",
-                                           cp->copy, j->id, cp->state);
+                                           cp->copy, j->id, lab_copy_state_to_string(cp->state));
         } else if (r == -EPERM) {
-                const char *from, *to;
+                lab_job_state_t from, to;
 
                 log_refused(c, j->id, &from, &to);
                 answer = lab_control_error("store_failed",
                                            "job %s may not go from %s to %s (the job state "
                                            "table does not allow it); nothing changed",
-                                           j->id, from, to);
+                                           j->id, state_text(from), state_text(to));
         } else if (r < 0) {
                 answer = store_failed(r);
         }

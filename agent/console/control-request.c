@@ -179,9 +179,9 @@ static int states_field(json_t *root, lab_control_request_t *req, lab_error_t *e
                                      LAB_JOB_STATE_MAX);
         json_array_foreach(v, i, item)
         {
-                const char *s = json_string_value(item);
+                lab_job_state_t s = lab_job_state_from_string(json_string_value(item));
 
-                if (!s || lab_job_state_from_string(s) == LAB_JOB_STATE_INVALID)
+                if (s == LAB_JOB_STATE_INVALID)
                         return lab_error_set(err, EINVAL, "bad_request",
                                              "\"states\"[%zu] is not a job state (claiming, "
                                              "accepted, ... dropped: docs/control.md)",

@@ -43,15 +43,15 @@ typedef enum lab_control_role_e {
 typedef struct lab_control_request_s {
         lab_control_cmd_t cmd;
         json_t *root;
-        const char *printer;                   /* pause, resume */
-        const char *reason;                    /* pause, or NULL */
-        const char *job;                       /* job (its "id"), reprint, printed */
-        int copy;                              /* reprint, printed; 0 when not given */
-        const char *defect;                    /* reprint */
-        const char *note;                      /* reprint, or NULL */
-        const char *states[LAB_JOB_STATE_MAX]; /* jobs */
-        size_t n_states;                       /* 0: the unfinished states */
-        unsigned limit;                        /* jobs: 1..1000, default 100 */
+        const char *printer;                       /* pause, resume */
+        const char *reason;                        /* pause, or NULL */
+        const char *job;                           /* job (its "id"), reprint, printed */
+        int copy;                                  /* reprint, printed; 0 when not given */
+        const char *defect;                        /* reprint */
+        const char *note;                          /* reprint, or NULL */
+        lab_job_state_t states[LAB_JOB_STATE_MAX]; /* jobs */
+        size_t n_states;                           /* 0: the unfinished states */
+        unsigned limit;                            /* jobs: 1..1000, default 100 */
 } lab_control_request_t;
 
 /*

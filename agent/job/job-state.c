@@ -77,6 +77,34 @@ lab_job_state_t lab_job_state_from_string(const char *s)
         return LAB_JOB_STATE_INVALID;
 }
 
+static const char *const copy_names[LAB_COPY_STATE_MAX] = {
+    [LAB_COPY_QUEUED] = "queued",       [LAB_COPY_SUBMITTING] = "submitting",
+    [LAB_COPY_PRINTING] = "printing",   [LAB_COPY_PRINTED] = "printed",
+    [LAB_COPY_UNCERTAIN] = "uncertain", [LAB_COPY_FAILED] = "failed",
+    [LAB_COPY_CANCELED] = "canceled",   [LAB_COPY_REROUTED] = "rerouted",
+};
+
+const char *lab_copy_state_to_string(lab_copy_state_t s)
+{
+        return s >= 0 && s < LAB_COPY_STATE_MAX ? copy_names[s] : NULL;
+}
+
+lab_copy_state_t lab_copy_state_from_string(const char *s)
+{
+        for (int i = 0; s && i < LAB_COPY_STATE_MAX; i++)
+                if (strcmp(copy_names[i], s) == 0)
+                        return (lab_copy_state_t)i;
+        return LAB_COPY_STATE_INVALID;
+}
+
+bool lab_job_state_in(lab_job_state_t s, const lab_job_state_t *v, size_t n)
+{
+        for (size_t i = 0; v && i < n; i++)
+                if (v[i] == s)
+                        return true;
+        return false;
+}
+
 bool lab_job_state_is_final(lab_job_state_t s)
 {
         return s >= 0 && s < LAB_JOB_STATE_MAX && (final_states & (1u << s));

@@ -23,6 +23,7 @@
 #pragma once
 
 #include <stdbool.h>
+#include <stddef.h>
 
 typedef enum lab_job_state_e {
         LAB_JOB_CLAIMING, /* stored as offered, the claim (accept) sent or about to be */
@@ -53,6 +54,9 @@ const char *lab_job_state_to_string(lab_job_state_t s);
 /* The state for a keyword, or LAB_JOB_STATE_INVALID. */
 lab_job_state_t lab_job_state_from_string(const char *s);
 
+/* Whether s is one of the n states v. */
+bool lab_job_state_in(lab_job_state_t s, const lab_job_state_t *v, size_t n);
+
 /* Whether the job is finished here: nothing will happen to it any more. */
 bool lab_job_state_is_final(lab_job_state_t s);
 
@@ -65,6 +69,32 @@ bool lab_job_state_can_move(lab_job_state_t from, lab_job_state_t to);
  * job reaches every other state by a move.
  */
 bool lab_job_state_can_start(lab_job_state_t s);
+
+/*
+ * Where one copy of a job stands (copies table): queued → submitting →
+ * printing → printed, or uncertain (a person must say whether it printed),
+ * failed, canceled, rerouted (back to the render for another printer). The
+ * store's copy writes and the print stage own the moves; this is the type
+ * they pass between them, the keyword only in the SQL.
+ */
+typedef enum lab_copy_state_e {
+        LAB_COPY_QUEUED,
+        LAB_COPY_SUBMITTING,
+        LAB_COPY_PRINTING,
+        LAB_COPY_PRINTED,
+        LAB_COPY_UNCERTAIN,
+        LAB_COPY_FAILED,
+        LAB_COPY_CANCELED,
+        LAB_COPY_REROUTED,
+        LAB_COPY_STATE_MAX,
+        LAB_COPY_STATE_INVALID = -1,
+} lab_copy_state_t;
+
+/* The copy state's keyword as stored ("queued"), or NULL for an invalid value. */
+const char *lab_copy_state_to_string(lab_copy_state_t s);
+
+/* The copy state for a keyword, or LAB_COPY_STATE_INVALID. */
+lab_copy_state_t lab_copy_state_from_string(const char *s);
 
 /* How many copies of a job are in each copy state (copies table). */
 typedef struct lab_copy_counts_s {

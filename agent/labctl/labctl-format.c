@@ -19,15 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "job-state.h"
 #include "labctl-format.h"
 #include "rfc3339.h"
 #include "macro.h"
-
-const char *const lab_ctl_job_states[LAB_CTL_N_JOB_STATES] = {
-    "claiming", "accepted",   "downloading", "downloaded", "rendering", "rendered",
-    "queued",   "submitting", "printing",    "printed",    "reported",  "rejected",
-    "held",     "rerouted",   "uncertain",   "canceled",   "failed",    "dropped",
-};
 
 const char *const lab_ctl_defects[LAB_CTL_N_DEFECTS] = {
     "banding", "colour_cast", "scratch",     "crease", "smear",
@@ -46,14 +41,6 @@ const char *const lab_ctl_defects[LAB_CTL_N_DEFECTS] = {
 
 /* The narrowest a free-text column is made to fit the terminal. */
 #define FLEX_MIN 8
-
-bool lab_ctl_job_state_valid(const char *s)
-{
-        for (size_t i = 0; s && i < LAB_CTL_N_JOB_STATES; i++)
-                if (strcmp(s, lab_ctl_job_states[i]) == 0)
-                        return true;
-        return false;
-}
 
 bool lab_ctl_defect_valid(const char *s)
 {
@@ -255,25 +242,25 @@ static void put_color(FILE *f, const char *sgr, const char *s, const lab_ctl_fmt
                 fputs(SGR_RESET, f);
 }
 
-/* The colour a job or copy state is shown in, or NULL. */
+/* The colour a job or copy state is shown in, or NULL (a copy's keywords are job states too). */
 static const char *state_color(const char *state)
 {
-        static const char *const red[] = {"failed", "rejected", "uncertain"};
-        static const char *const yellow[] = {"held", "rerouted", "canceled", "dropped"};
-        static const char *const green[] = {"printed", "reported"};
-
-        if (!state)
+        switch (lab_job_state_from_string(state)) {
+        case LAB_JOB_FAILED:
+        case LAB_JOB_REJECTED:
+        case LAB_JOB_UNCERTAIN:
+                return SGR_RED;
+        case LAB_JOB_HELD:
+        case LAB_JOB_REROUTED:
+        case LAB_JOB_CANCELED:
+        case LAB_JOB_DROPPED:
+                return SGR_YELLOW;
+        case LAB_JOB_PRINTED:
+        case LAB_JOB_REPORTED:
+                return SGR_GREEN;
+        default:
                 return NULL;
-        for (size_t i = 0; i < ELEMENTSOF(red); i++)
-                if (strcmp(state, red[i]) == 0)
-                        return SGR_RED;
-        for (size_t i = 0; i < ELEMENTSOF(yellow); i++)
-                if (strcmp(state, yellow[i]) == 0)
-                        return SGR_YELLOW;
-        for (size_t i = 0; i < ELEMENTSOF(green); i++)
-                if (strcmp(state, green[i]) == 0)
-                        return SGR_GREEN;
-        return NULL;
+        }
 }
 
 /* ---- tables ---- */
@@ -536,20 +523,21 @@ void lab_ctl_format_counts(FILE *f, const json_t *a, const lab_ctl_fmt_t *o)
 
         fputs("Jobs:", f);
         /* The known states in lifecycle order, then any other the daemon sends. */
-        for (size_t i = 0; i < LAB_CTL_N_JOB_STATES; i++) {
+        for (int i = 0; i < LAB_JOB_STATE_MAX; i++) {
+                const char *state = lab_job_state_to_string((lab_job_state_t)i);
                 long long n;
 
-                if (!jint(counts, lab_ctl_job_states[i], &n) || n <= 0)
+                if (!jint(counts, state, &n) || n <= 0)
                         continue;
                 fprintf(f, "%s %lld ", any ? "," : "", n);
-                put_color(f, state_color(lab_ctl_job_states[i]), lab_ctl_job_states[i], o);
+                put_color(f, state_color(state), state, o);
                 any = true;
         }
         if (json_is_object(counts))
                 json_object_foreach(counts, key, v)
                 {
-                        if (lab_ctl_job_state_valid(key) || !json_is_integer(v) ||
-                            json_integer_value(v) <= 0)
+                        if (lab_job_state_from_string(key) != LAB_JOB_STATE_INVALID ||
+                            !json_is_integer(v) || json_integer_value(v) <= 0)
                                 continue;
                         fprintf(f, "%s %lld ", any ? "," : "", (long long)json_integer_value(v));
                         put_clean(f, key, "-", o);

@@ -29,16 +29,9 @@ typedef struct lab_ctl_fmt_s {
         unsigned width; /* terminal columns the tables should fit in; 0: no limit */
 } lab_ctl_fmt_t;
 
-/* Every job state, in lifecycle order (the list `labctl jobs --all` sends). */
-extern const char *const lab_ctl_job_states[];
-#define LAB_CTL_N_JOB_STATES 18
-
 /* Every defect keyword `reprint` takes, in the order docs/control.md lists them. */
 extern const char *const lab_ctl_defects[];
 #define LAB_CTL_N_DEFECTS 9
-
-/* Whether s is one of lab_ctl_job_states. */
-bool lab_ctl_job_state_valid(const char *s);
 
 /* Whether s is one of lab_ctl_defects. */
 bool lab_ctl_defect_valid(const char *s);

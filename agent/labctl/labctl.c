@@ -30,6 +30,7 @@
 
 #include <jansson.h>
 
+#include "job-state.h"
 #include "labctl-client.h"
 #include "labctl-format.h"
 #include "labctl-top.h"
@@ -144,10 +145,10 @@ static int add_states(lab_ctl_t *ctl, const char *list)
         if (!ctl->states)
                 ctl->states = json_array();
         for (char *s = strtok_r(copy, ",", &save); s; s = strtok_r(NULL, ",", &save)) {
-                if (!lab_ctl_job_state_valid(s)) {
+                if (lab_job_state_from_string(s) == LAB_JOB_STATE_INVALID) {
                         fprintf(stderr, "labctl: jobs: unknown state \"%s\"; the states are:", s);
-                        for (size_t i = 0; i < LAB_CTL_N_JOB_STATES; i++)
-                                fprintf(stderr, " %s", lab_ctl_job_states[i]);
+                        for (int i = 0; i < LAB_JOB_STATE_MAX; i++)
+                                fprintf(stderr, " %s", lab_job_state_to_string((lab_job_state_t)i));
                         fputc('\n', stderr);
                         return LAB_CTL_EXIT_USAGE;
                 }
@@ -374,8 +375,9 @@ static int parse_argv(lab_ctl_t *ctl, int argc, char **argv, const command_t **r
                 return usage_error("jobs: --all and --state exclude each other");
         if (all) {
                 ctl->states = json_array();
-                for (size_t i = 0; i < LAB_CTL_N_JOB_STATES; i++)
-                        json_array_append_new(ctl->states, json_string(lab_ctl_job_states[i]));
+                for (int i = 0; i < LAB_JOB_STATE_MAX; i++)
+                        json_array_append_new(
+                            ctl->states, json_string(lab_job_state_to_string((lab_job_state_t)i)));
         }
         if (ctl->reason && lab_ctl_utf8_length(ctl->reason) > LAB_CTL_REASON_MAX)
                 return usage_error("pause: --reason is %zu characters; at most %d are kept",

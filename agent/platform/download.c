@@ -29,7 +29,7 @@
 #include "platform-private.h"
 #include "sniff.h"
 
-static const char *const download_states[] = {"accepted", "downloading"};
+static const lab_job_state_t download_states[] = {LAB_JOB_ACCEPTED, LAB_JOB_DOWNLOADING};
 
 struct lab_download_s {
         lab_platform_t *p;
@@ -223,10 +223,11 @@ static void download_fail_job(lab_platform_t *p, const char *job_id, const char 
         _cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
         int r;
 
-        r = lab_store_job_move(p->store, job_id, "downloading", "failed", reason, detail,
-                               "job.failed", text ? text : "{}");
+        r = lab_store_job_move(p->store, job_id, LAB_JOB_DOWNLOADING, LAB_JOB_FAILED, reason,
+                               detail, "job.failed", text ? text : "{}");
         if (r == -EPERM) {
-                lab_log_illegal_transition(job_id, "downloading", "failed");
+                lab_log_illegal_transition(job_id, lab_job_state_to_string(LAB_JOB_DOWNLOADING),
+                                           lab_job_state_to_string(LAB_JOB_FAILED));
                 return;
         }
         if (r < 0) {
@@ -286,10 +287,11 @@ static void download_finish(lab_download_t *d)
                  "{\"bytes\":%" PRId64 ",\"sha256\":\"%s\",\"sniffed_type\":\"%s\"}", d->have, got,
                  type);
         if (r >= 0)
-                r = lab_store_job_move(p->store, d->job_id, "downloading", "downloaded", NULL, NULL,
-                                       "job.downloaded", body);
+                r = lab_store_job_move(p->store, d->job_id, LAB_JOB_DOWNLOADING, LAB_JOB_DOWNLOADED,
+                                       NULL, NULL, "job.downloaded", body);
         if (r == -EPERM) {
-                lab_log_illegal_transition(d->job_id, "downloading", "downloaded");
+                lab_log_illegal_transition(d->job_id, lab_job_state_to_string(LAB_JOB_DOWNLOADING),
+                                           lab_job_state_to_string(LAB_JOB_DOWNLOADED));
                 return;
         }
         if (r < 0) {
@@ -453,12 +455,14 @@ void lab_download_schedule(lab_platform_t *p)
                                 next = t->not_before;
                         continue;
                 }
-                if (strcmp(job->state, "accepted") == 0) {
-                        int r = lab_store_job_move(p->store, job->id, "accepted", "downloading",
-                                                   NULL, NULL, NULL, NULL);
+                if (job->state == LAB_JOB_ACCEPTED) {
+                        int r = lab_store_job_move(p->store, job->id, LAB_JOB_ACCEPTED,
+                                                   LAB_JOB_DOWNLOADING, NULL, NULL, NULL, NULL);
 
                         if (r == -EPERM)
-                                lab_log_illegal_transition(job->id, "accepted", "downloading");
+                                lab_log_illegal_transition(
+                                    job->id, lab_job_state_to_string(LAB_JOB_ACCEPTED),
+                                    lab_job_state_to_string(LAB_JOB_DOWNLOADING));
                         if (r < 0)
                                 continue;
                 }

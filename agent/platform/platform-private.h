@@ -13,6 +13,7 @@
 #include "backoff.h"
 #include "curl-loop.h"
 #include "event-util.h"
+#include "job-state.h"
 #include "platform.h"
 
 typedef struct lab_req_s lab_req_t;
@@ -125,7 +126,7 @@ uint64_t lab_req_retry_delay(lab_req_t *r, lab_backoff_t *b);
 void lab_platform_update_status(lab_platform_t *p);
 /* Stop a job locally (cancel/drop): abort its download, delete its files, move it to state with
  * event. */
-int lab_platform_stop_job(lab_platform_t *p, const char *job_id, const char *to_state,
+int lab_platform_stop_job(lab_platform_t *p, const char *job_id, lab_job_state_t to_state,
                           const char *reason, const char *event_kind, const char *event_body);
 
 /* download.c */

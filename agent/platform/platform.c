@@ -53,22 +53,15 @@ typedef struct lab_refused_s {
 } lab_refused_t;
 
 /* Job states in which a job is the lab's and not finished (reported to reconcile). */
-static const char *const active_states[] = {"accepted",   "downloading", "downloaded", "rendering",
-                                            "rendered",   "held",        "rerouted",   "queued",
-                                            "submitting", "printing",    "uncertain"};
+static const lab_job_state_t active_states[] = {
+    LAB_JOB_ACCEPTED,   LAB_JOB_DOWNLOADING, LAB_JOB_DOWNLOADED, LAB_JOB_RENDERING,
+    LAB_JOB_RENDERED,   LAB_JOB_HELD,        LAB_JOB_REROUTED,   LAB_JOB_QUEUED,
+    LAB_JOB_SUBMITTING, LAB_JOB_PRINTING,    LAB_JOB_UNCERTAIN};
 /* States in which a job is at a printer: a cancellation goes through the cancel hook. */
-static const char *const printer_states[] = {"queued", "submitting", "printing", "uncertain"};
+static const lab_job_state_t printer_states[] = {LAB_JOB_QUEUED, LAB_JOB_SUBMITTING,
+                                                 LAB_JOB_PRINTING, LAB_JOB_UNCERTAIN};
 
 static void link_step(lab_platform_t *p);
-
-/* Whether s is one of the n strings in v. */
-static bool str_in(const char *s, const char *const *v, size_t n)
-{
-        for (size_t i = 0; s && i < n; i++)
-                if (strcmp(s, v[i]) == 0)
-                        return true;
-        return false;
-}
 
 void lab_platform_update_status(lab_platform_t *p)
 {
@@ -143,7 +136,7 @@ static void link_retry(lab_platform_t *p, lab_req_t *r, const lab_error_t *err)
         link_schedule(p, delay);
 }
 
-int lab_platform_stop_job(lab_platform_t *p, const char *job_id, const char *to_state,
+int lab_platform_stop_job(lab_platform_t *p, const char *job_id, lab_job_state_t to_state,
                           const char *reason, const char *event_kind, const char *event_body)
 {
         _cleanup_(lab_store_job_freep) lab_store_job_t *job = NULL;
@@ -152,20 +145,23 @@ int lab_platform_stop_job(lab_platform_t *p, const char *job_id, const char *to_
         r = lab_store_job_get(p->store, job_id, &job);
         if (r < 0)
                 return r;
-        if (lab_job_state_is_final(lab_job_state_from_string(job->state)))
+        if (lab_job_state_is_final(job->state))
                 return 0; /* already finished here; its event is in the outbox */
         lab_download_abort(p, job_id, true);
         r = lab_store_job_move(p->store, job_id, job->state, to_state, reason, NULL, event_kind,
                                event_body);
         if (r == -EPERM)
-                return lab_log_illegal_transition(job_id, job->state, to_state);
+                return lab_log_illegal_transition(job_id, lab_job_state_to_string(job->state),
+                                                  lab_job_state_to_string(to_state));
         if (r < 0)
                 return log_error_errno(r, "job %s: cannot move from %s to %s: %m", job_id,
-                                       job->state, to_state);
+                                       lab_job_state_to_string(job->state),
+                                       lab_job_state_to_string(to_state));
         if (job->asset_path)
                 unlink(job->asset_path);
         log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", job_id}, {"ORDER_ID", job->order_id}),
-                   "job %s: %s (%s), was %s", job_id, to_state, reason, job->state);
+                   "job %s: %s (%s), was %s", job_id, lab_job_state_to_string(to_state), reason,
+                   lab_job_state_to_string(job->state));
         lab_platform_kick_outbox(p);
         return 0;
 }
@@ -184,11 +180,11 @@ static bool cancel_job(lab_platform_t *p, const char *job_id, const char *reason
                 log_debug("platform: cancellation of job %s, which this lab does not have", job_id);
                 return false;
         }
-        if (!str_in(job->state, active_states, ELEMENTSOF(active_states)) &&
-            !str_in(job->state, printer_states, ELEMENTSOF(printer_states)))
+        if (!lab_job_state_in(job->state, active_states, ELEMENTSOF(active_states)) &&
+            !lab_job_state_in(job->state, printer_states, ELEMENTSOF(printer_states)))
                 return false; /* already finished or stopped; its event is in the outbox */
 
-        at_printer = str_in(job->state, printer_states, ELEMENTSOF(printer_states));
+        at_printer = lab_job_state_in(job->state, printer_states, ELEMENTSOF(printer_states));
         if (at_printer) {
                 r = p->cancel_hook ? p->cancel_hook(job_id, p->cancel_userdata) : -EOPNOTSUPP;
                 if (r < 0) {
@@ -199,7 +195,7 @@ static bool cancel_job(lab_platform_t *p, const char *job_id, const char *reason
                         return false;
                 }
         }
-        lab_platform_stop_job(p, job_id, "canceled", reason ? reason : "platform_canceled",
+        lab_platform_stop_job(p, job_id, LAB_JOB_CANCELED, reason ? reason : "platform_canceled",
                               "job.canceled",
                               at_printer ? "{\"by\":\"platform\",\"reached_printer\":true}"
                                          : "{\"by\":\"platform\",\"reached_printer\":false}");
@@ -214,8 +210,8 @@ static void drop_job(lab_platform_t *p, const char *job_id, const char *reason)
         _cleanup_free_ char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 
         if (text)
-                lab_platform_stop_job(p, job_id, "dropped", reason ? reason : "job_reassigned",
-                                      "job.dropped", text);
+                lab_platform_stop_job(p, job_id, LAB_JOB_DROPPED,
+                                      reason ? reason : "job_reassigned", "job.dropped", text);
 }
 
 /* Whether the platform refused job_id recently; forgets entries that expired. */
@@ -313,12 +309,13 @@ static void on_accept_done(lab_req_t *r, CURLcode rc)
                             "offered is kept",
                             job_id, spec.id);
 
-        ret = lab_store_job_move(p->store, job_id, "claiming", "accepted", NULL, NULL,
+        ret = lab_store_job_move(p->store, job_id, LAB_JOB_CLAIMING, LAB_JOB_ACCEPTED, NULL, NULL,
                                  "job.accepted", "{}");
         if (ret == -ESTALE || ret == -ENOENT) {
                 log_debug("job %s: already accepted", job_id);
         } else if (ret == -EPERM) {
-                lab_log_illegal_transition(job_id, "claiming", "accepted");
+                lab_log_illegal_transition(job_id, lab_job_state_to_string(LAB_JOB_CLAIMING),
+                                           lab_job_state_to_string(LAB_JOB_ACCEPTED));
         } else if (ret < 0) {
                 log_error_errno(ret, "job %s: cannot record the accepted job: %m", job_id);
         } else {
@@ -387,7 +384,7 @@ static void reject_offer(lab_platform_t *p, const lab_job_spec_t *spec, const ch
             .quantity = spec->quantity,
             .priority = spec->priority,
             .deadline = spec->deadline,
-            .state = (char *)"rejected",
+            .state = LAB_JOB_REJECTED,
             .reason = (char *)reason,
             .detail = (char *)detail,
             .asset_url = spec->asset_url,
@@ -401,7 +398,7 @@ static void reject_offer(lab_platform_t *p, const lab_job_spec_t *spec, const ch
                 return;
         r = lab_store_job_insert(p->store, &row, "job.rejected", text);
         if (r == -EPERM) {
-                lab_log_illegal_transition(spec->id, NULL, row.state);
+                lab_log_illegal_transition(spec->id, NULL, lab_job_state_to_string(row.state));
                 return;
         }
         if (r < 0 && r != -EEXIST) {
@@ -516,7 +513,7 @@ static bool handle_offer(lab_platform_t *p, json_t *obj)
                     .quantity = spec.quantity,
                     .priority = spec.priority,
                     .deadline = spec.deadline,
-                    .state = (char *)"claiming",
+                    .state = LAB_JOB_CLAIMING,
                     .asset_url = spec.asset_url,
                     .asset_sha256 = spec.asset_sha256,
                     .asset_bytes = spec.asset_bytes,
@@ -525,7 +522,8 @@ static bool handle_offer(lab_platform_t *p, json_t *obj)
                 int r = lab_store_job_insert(p->store, &row, NULL, NULL);
 
                 if (r == -EPERM) {
-                        lab_log_illegal_transition(spec.id, NULL, row.state);
+                        lab_log_illegal_transition(spec.id, NULL,
+                                                   lab_job_state_to_string(row.state));
                         goto out;
                 }
                 if (r < 0) {
@@ -546,7 +544,7 @@ out:
  */
 static void resend_claims(lab_platform_t *p)
 {
-        static const char *const claiming[] = {"claiming"};
+        static const lab_job_state_t claiming[] = {LAB_JOB_CLAIMING};
         lab_store_job_t **jobs = NULL;
         size_t n = 0;
 
@@ -576,7 +574,8 @@ static bool check_accepting(lab_platform_t *p, uint64_t spool_bytes)
 
         if (lab_store_jobs_count(p->store, active_states, ELEMENTSOF(active_states), &backlog) >= 0)
                 load.backlog = (uint64_t)backlog;
-        if (lab_store_jobs_count(p->store, (const char *const[]){"claiming"}, 1, &backlog) >= 0)
+        if (lab_store_jobs_count(p->store, (const lab_job_state_t[]){LAB_JOB_CLAIMING}, 1,
+                                 &backlog) >= 0)
                 load.backlog += (uint64_t)backlog;
         load.spool_bytes = spool_bytes;
         load.free_bytes = lab_free_bytes(p->state_dir);
@@ -701,8 +700,9 @@ static char *reconcile_body(lab_platform_t *p)
         if (list && lab_store_jobs_list(p->store, active_states, ELEMENTSOF(active_states), &jobs,
                                         &n) >= 0) {
                 for (size_t i = 0; i < n; i++)
-                        json_array_append_new(list, json_pack("{s:s,s:s}", "id", jobs[i]->id,
-                                                              "state", jobs[i]->state));
+                        json_array_append_new(list,
+                                              json_pack("{s:s,s:s}", "id", jobs[i]->id, "state",
+                                                        lab_job_state_to_string(jobs[i]->state)));
                 root = json_pack("{s:O}", "jobs", list);
                 text = root ? json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         }

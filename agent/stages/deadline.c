@@ -71,9 +71,10 @@ static int print_order(const void *a, const void *b)
 
 int lab_deadlines_check(lab_deadlines_t *d, lab_store_t *s, const lab_config_t *c, time_t now)
 {
-        static const char *const waiting[] = {
-            "accepted", "downloading", "downloaded", "rendering",  "rendered",
-            "held",     "rerouted",    "queued",     "submitting", "printing"};
+        static const lab_job_state_t waiting[] = {
+            LAB_JOB_ACCEPTED,   LAB_JOB_DOWNLOADING, LAB_JOB_DOWNLOADED, LAB_JOB_RENDERING,
+            LAB_JOB_RENDERED,   LAB_JOB_HELD,        LAB_JOB_REROUTED,   LAB_JOB_QUEUED,
+            LAB_JOB_SUBMITTING, LAB_JOB_PRINTING};
         lab_store_job_t **jobs = NULL;
         size_t n = 0;
         double per_minute = 0, ahead = 0;

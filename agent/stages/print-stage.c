@@ -49,9 +49,9 @@ typedef struct op_copy_s {
         char *job_id;
         int copy;
         int attempt;
-        char *state;  /* copy state when the op was planned */
-        char *handle; /* driver handle known, or NULL */
-        time_t since; /* when the copy entered its state (store), 0 unknown */
+        lab_copy_state_t state; /* copy state when the op was planned */
+        char *handle;           /* driver handle known, or NULL */
+        time_t since;           /* when the copy entered its state (store), 0 unknown */
         char job_name[LAB_PRINTER_JOB_NAME_MAX];
         /* results */
         int r;
@@ -199,7 +199,6 @@ static void op_free(op_t *op)
                 return;
         for (size_t i = 0; i < op->n_copies; i++) {
                 free(op->copies[i].job_id);
-                free(op->copies[i].state);
                 free(op->copies[i].handle);
                 free(op->copies[i].found_handle);
         }
@@ -232,12 +231,12 @@ static int op_add_copy(op_t *op, const lab_store_copy_t *c, int attempt)
         oc = &v[op->n_copies];
         *oc = (op_copy_t){.copy = c->copy, .attempt = attempt};
         oc->job_id = strdup(c->job_id);
-        oc->state = strdup(c->state);
+        oc->state = c->state;
         oc->handle = c->handle ? strdup(c->handle) : NULL;
         if (!c->updated_at || lab_parse_rfc3339(c->updated_at, &oc->since) < 0)
                 oc->since = 0;
         op->n_copies++;
-        if (!oc->job_id || !oc->state || (c->handle && !oc->handle))
+        if (!oc->job_id || (c->handle && !oc->handle))
                 return -ENOMEM;
         if (lab_printer_job_name(oc->job_name, sizeof oc->job_name, c->job_id, (unsigned)c->copy,
                                  (unsigned)(attempt > 0 ? attempt : 1)) < 0)
@@ -361,21 +360,24 @@ static char *copy_body(const pst_printer_t *p, const op_copy_t *oc, const char *
  * A copy's change was refused (-EPERM): its job may not move where its
  * copies would take it (the store says which move), or the copy was printed.
  */
-static void copy_refused(lab_store_t *store, const char *job_id, int copy, const char *from,
-                         const char *to)
+static void copy_refused(lab_store_t *store, const char *job_id, int copy, lab_copy_state_t from,
+                         lab_copy_state_t to)
 {
-        const char *job_from = NULL, *job_to = NULL;
+        lab_job_state_t job_from, job_to;
 
         if (lab_store_job_refused(store, &job_from, &job_to))
-                lab_log_illegal_transition(job_id, job_from, job_to);
+                lab_log_illegal_transition(job_id, lab_job_state_to_string(job_from),
+                                           lab_job_state_to_string(job_to));
         else
                 log_error("job %s copy %d: cannot move from %s to %s: a printed copy never moves",
-                          job_id, copy, from, to);
+                          job_id, copy, lab_copy_state_to_string(from),
+                          lab_copy_state_to_string(to));
 }
 
 /* Move a copy; log a failure (a stale state means someone else moved it: fine). */
-static int move_copy(pst_printer_t *p, const op_copy_t *oc, const char *from, const char *to,
-                     const lab_store_copy_change_t *chg, const char *kind, const char *body)
+static int move_copy(pst_printer_t *p, const op_copy_t *oc, lab_copy_state_t from,
+                     lab_copy_state_t to, const lab_store_copy_change_t *chg, const char *kind,
+                     const char *body)
 {
         int r = lab_store_copy_move(p->stage->store, oc->job_id, oc->copy, from, to, chg, kind,
                                     body, NULL);
@@ -384,7 +386,8 @@ static int move_copy(pst_printer_t *p, const op_copy_t *oc, const char *from, co
                 copy_refused(p->stage->store, oc->job_id, oc->copy, from, to);
         else if (r < 0 && r != -ESTALE && r != -ENOENT)
                 log_error_errno(r, "job %s copy %d: cannot move from %s to %s: %m", oc->job_id,
-                                oc->copy, from, to);
+                                oc->copy, lab_copy_state_to_string(from),
+                                lab_copy_state_to_string(to));
         /* The job's own events (job.printing, job.printed, ...) come with any copy move. */
         if (r >= 0)
                 events_appended(p->stage);
@@ -397,7 +400,8 @@ static int move_copy(pst_printer_t *p, const op_copy_t *oc, const char *from, co
  * or NULL for a copy that had reached the printer (its reason then follows
  * from whether the printer started after the copy went there and lost it).
  */
-static void copy_uncertain(pst_printer_t *p, const op_copy_t *oc, const char *from, const char *why)
+static void copy_uncertain(pst_printer_t *p, const op_copy_t *oc, lab_copy_state_t from,
+                           const char *why)
 {
         char kw[LAB_ERROR_KEYWORD_MAX];
         const char *detail;
@@ -432,7 +436,7 @@ static void copy_uncertain(pst_printer_t *p, const op_copy_t *oc, const char *fr
                    "(labctl printed, or labctl reprint --defect not_printed), it is not sent "
                    "again",
                    oc->job_id, oc->copy, p->name, oc->job_name, kw, detail);
-        move_copy(p, oc, from, "uncertain", &chg, "job.copy_uncertain", body);
+        move_copy(p, oc, from, LAB_COPY_UNCERTAIN, &chg, "job.copy_uncertain", body);
 }
 
 /*
@@ -450,18 +454,20 @@ static void absent_copy(pst_printer_t *p, const op_copy_t *oc, const char *reaso
                                                 (int64_t)time(NULL), why, sizeof why);
 
         if (v != LAB_RESEND_OK) {
-                copy_uncertain(p, oc, "submitting", why);
+                copy_uncertain(p, oc, LAB_COPY_SUBMITTING, why);
                 return;
         }
         const lab_store_copy_change_t chg = {.reason = reason, .detail = detail};
         log_notice("job %s copy %d: %s does not have %s and would list it had it arrived; "
                    "sending it again",
                    oc->job_id, oc->copy, p->name, oc->job_name);
-        move_copy(p, oc, "submitting", "queued", &chg, NULL, NULL);
+        move_copy(p, oc, LAB_COPY_SUBMITTING, LAB_COPY_QUEUED, &chg, NULL, NULL);
 }
 
+static void reroute_queued(pst_printer_t *p, const char *kw, const char *why);
+
 /* What the printer said of a copy being printed: printed, aborted, gone, or still going. */
-static void apply_job_status(pst_printer_t *p, op_copy_t *oc, const char *from)
+static void apply_job_status(pst_printer_t *p, op_copy_t *oc, lab_copy_state_t from)
 {
         lab_print_stage_t *s = p->stage;
         const lab_store_copy_change_t keep = {.keep_handle = true};
@@ -470,7 +476,8 @@ static void apply_job_status(pst_printer_t *p, op_copy_t *oc, const char *from)
         switch (oc->st.state) {
         case LAB_PJOB_COMPLETED:
                 body = copy_body(p, oc, NULL, NULL);
-                if (move_copy(p, oc, from, "printed", &keep, "job.copy_printed", body) >= 0) {
+                if (move_copy(p, oc, from, LAB_COPY_PRINTED, &keep, "job.copy_printed", body) >=
+                    0) {
                         s->printed++;
                         log_struct(LOG_INFO,
                                    LAB_FIELDS({"JOB_ID", oc->job_id}, {"PRINTER", p->name}),
@@ -493,8 +500,19 @@ static void apply_job_status(pst_printer_t *p, op_copy_t *oc, const char *from)
                            oc->copy, why, p->name, oc->attempt, s->config->jobs.max_attempts,
                            oc->st.reasons, oc->st.message,
                            last ? "; giving up" : "; sending again");
-                move_copy(p, oc, from, last ? "failed" : "queued", &chg,
-                          last ? "job.copy_failed" : "job.copy_aborted", body);
+                if (move_copy(p, oc, from, last ? LAB_COPY_FAILED : LAB_COPY_QUEUED, &chg,
+                              last ? "job.copy_failed" : "job.copy_aborted", body) >= 0 &&
+                    !last && p->status_known && !p->available && !p->paused) {
+                        /*
+                         * Back in the queue of a printer already known unavailable
+                         * (its status came before this abort): the reroute that
+                         * came with the news has passed it by, so do it now.
+                         */
+                        char kw[LAB_ERROR_KEYWORD_MAX];
+
+                        snprintf(kw, sizeof kw, "%.*s", (int)strcspn(p->reason, ":"), p->reason);
+                        reroute_queued(p, kw, p->reason);
+                }
                 break;
         }
         case LAB_PJOB_UNKNOWN:
@@ -502,10 +520,10 @@ static void apply_job_status(pst_printer_t *p, op_copy_t *oc, const char *from)
                 break;
         case LAB_PJOB_PENDING:
         case LAB_PJOB_PROCESSING:
-                if (strcmp(from, "submitting") == 0) {
+                if (from == LAB_COPY_SUBMITTING) {
                         const lab_store_copy_change_t chg = {
                             .handle = oc->found_handle ? oc->found_handle : oc->handle};
-                        move_copy(p, oc, from, "printing", &chg, NULL, NULL);
+                        move_copy(p, oc, from, LAB_COPY_PRINTING, &chg, NULL, NULL);
                 }
                 break;
         }
@@ -538,20 +556,19 @@ static void apply_reconcile(pst_printer_t *p, op_t *op)
                         oc->handle = oc->found_handle ? strdup(oc->found_handle) : NULL;
                         log_info("job %s copy %d: found at %s as %s (%s)", oc->job_id, oc->copy,
                                  p->name, oc->job_name, lab_pjob_state_to_string(oc->st.state));
-                        if (strcmp(oc->state, "submitting") == 0 &&
-                            oc->st.state != LAB_PJOB_PENDING &&
+                        if (oc->state == LAB_COPY_SUBMITTING && oc->st.state != LAB_PJOB_PENDING &&
                             oc->st.state != LAB_PJOB_PROCESSING) {
                                 /* Record that it got there, then what became of it. */
                                 const lab_store_copy_change_t chg = {.handle = oc->handle};
-                                if (move_copy(p, oc, "submitting", "printing", &chg, NULL, NULL) >=
-                                    0)
-                                        apply_job_status(p, oc, "printing");
+                                if (move_copy(p, oc, LAB_COPY_SUBMITTING, LAB_COPY_PRINTING, &chg,
+                                              NULL, NULL) >= 0)
+                                        apply_job_status(p, oc, LAB_COPY_PRINTING);
                         } else {
                                 apply_job_status(p, oc, oc->state);
                         }
                 } else if (oc->r == -ENOENT) {
                         /* Not there: never got there, or printed and forgotten (the rule). */
-                        if (strcmp(oc->state, "submitting") == 0)
+                        if (oc->state == LAB_COPY_SUBMITTING)
                                 absent_copy(p, oc, "not_at_printer",
                                             "the agent stopped while sending it; the printer "
                                             "does not have it");
@@ -570,6 +587,47 @@ static void apply_reconcile(pst_printer_t *p, op_t *op)
                 log_debug("printer %s: reconcile not answered; nothing new is sent to it until "
                           "it is (next try with the health check)",
                           p->name);
+}
+
+/*
+ * The printer is unavailable (not paused: a paused printer keeps its queue):
+ * every job whose copies all wait here, none sent, is rerouted (rendered
+ * again for another printer), with kw and why as its reason.
+ */
+static void reroute_queued(pst_printer_t *p, const char *kw, const char *why)
+{
+        static const lab_copy_state_t queued[] = {LAB_COPY_QUEUED};
+        lab_print_stage_t *s = p->stage;
+        lab_store_copy_t **v = NULL;
+        size_t n = 0;
+        unsigned moved = 0;
+        int r;
+
+        if (lab_store_copies_list(s->store, p->name, queued, 1, &v, &n) < 0)
+                return;
+        for (size_t i = 0; i < n; i++) {
+                /* A job once: its copies are listed one after another. */
+                if (i > 0 && strcmp(v[i]->job_id, v[i - 1]->job_id) == 0)
+                        continue;
+                r = lab_store_job_reroute(s->store, v[i]->job_id, kw, why);
+                if (r == -EPERM)
+                        lab_log_illegal_transition(v[i]->job_id,
+                                                   lab_job_state_to_string(LAB_JOB_QUEUED),
+                                                   lab_job_state_to_string(LAB_JOB_REROUTED));
+                if (r >= 0) {
+                        moved++;
+                        log_struct(LOG_NOTICE,
+                                   LAB_FIELDS({"JOB_ID", v[i]->job_id}, {"PRINTER", p->name}),
+                                   "job %s: rerouted away from %s: %s", v[i]->job_id, p->name, why);
+                }
+        }
+        lab_store_copies_free(v, n);
+        if (moved) {
+                s->rerouted += moved;
+                events_appended(s);
+                if (s->rerouted_hook)
+                        s->rerouted_hook(s->hook_userdata);
+        }
 }
 
 /*
@@ -644,37 +702,7 @@ static void health_set(pst_printer_t *p, bool healthy, const char *health_why,
                 events_appended(s);
 
         if (!available && !p->paused) {
-                static const char *const queued[] = {"queued"};
-                lab_store_copy_t **v = NULL;
-                size_t n = 0;
-                unsigned moved = 0;
-                int r;
-
-                if (lab_store_copies_list(s->store, p->name, queued, 1, &v, &n) < 0)
-                        return;
-                for (size_t i = 0; i < n; i++) {
-                        /* A job once: its copies are listed one after another. */
-                        if (i > 0 && strcmp(v[i]->job_id, v[i - 1]->job_id) == 0)
-                                continue;
-                        r = lab_store_job_reroute(s->store, v[i]->job_id, kw, why);
-                        if (r == -EPERM)
-                                lab_log_illegal_transition(v[i]->job_id, "queued", "rerouted");
-                        if (r >= 0) {
-                                moved++;
-                                log_struct(
-                                    LOG_NOTICE,
-                                    LAB_FIELDS({"JOB_ID", v[i]->job_id}, {"PRINTER", p->name}),
-                                    "job %s: rerouted away from %s: %s", v[i]->job_id, p->name,
-                                    why);
-                        }
-                }
-                lab_store_copies_free(v, n);
-                if (moved) {
-                        s->rerouted += moved;
-                        events_appended(s);
-                        if (s->rerouted_hook)
-                                s->rerouted_hook(s->hook_userdata);
-                }
+                reroute_queued(p, kw, why);
         } else if (s->rerouted_hook) {
                 /* A printer came back: held jobs may now have somewhere to go. */
                 s->rerouted_hook(s->hook_userdata);
@@ -720,15 +748,15 @@ static void apply_submit(pst_printer_t *p, op_t *op)
                 const lab_store_copy_change_t chg = {.handle = op->handle};
                 log_debug("job %s copy %d: sent to %s as %s (handle %s)", oc->job_id, oc->copy,
                           p->name, oc->job_name, op->handle);
-                move_copy(p, oc, "submitting", "printing", &chg, NULL, NULL);
+                move_copy(p, oc, LAB_COPY_SUBMITTING, LAB_COPY_PRINTING, &chg, NULL, NULL);
                 return;
         }
         if (oc->found) {
                 /* The answer was lost, but the printer has it. */
                 oc->handle = oc->found_handle ? strdup(oc->found_handle) : NULL;
                 const lab_store_copy_change_t chg = {.handle = oc->handle};
-                if (move_copy(p, oc, "submitting", "printing", &chg, NULL, NULL) >= 0)
-                        apply_job_status(p, oc, "printing");
+                if (move_copy(p, oc, LAB_COPY_SUBMITTING, LAB_COPY_PRINTING, &chg, NULL, NULL) >= 0)
+                        apply_job_status(p, oc, LAB_COPY_PRINTING);
                 return;
         }
         log_struct(LOG_WARNING,
@@ -751,14 +779,15 @@ static void apply_submit(pst_printer_t *p, op_t *op)
         }
         /* It never left: refused (render it for another printer), or the printer was busy. */
         const lab_store_copy_change_t chg = {.reason = op->err.keyword, .detail = op->err.message};
-        if (move_copy(p, oc, "submitting", "queued", &chg, NULL, NULL) < 0 ||
+        if (move_copy(p, oc, LAB_COPY_SUBMITTING, LAB_COPY_QUEUED, &chg, NULL, NULL) < 0 ||
             strcmp(op->err.keyword, "printer_busy") == 0)
                 return;
         char why[LAB_ERROR_MESSAGE_MAX + 64];
         snprintf(why, sizeof why, "%s: %s", op->err.keyword, op->err.message);
         r = lab_store_job_reroute(p->stage->store, oc->job_id, op->err.keyword, why);
         if (r == -EPERM)
-                lab_log_illegal_transition(oc->job_id, "queued", "rerouted");
+                lab_log_illegal_transition(oc->job_id, lab_job_state_to_string(LAB_JOB_QUEUED),
+                                           lab_job_state_to_string(LAB_JOB_REROUTED));
         if (r >= 0) {
                 p->stage->rerouted++;
                 events_appended(p->stage);
@@ -776,11 +805,12 @@ static void apply_poll(pst_printer_t *p, op_t *op)
                         if (oc->found && oc->found_handle &&
                             (!oc->handle || strcmp(oc->handle, oc->found_handle) != 0)) {
                                 const lab_store_copy_change_t chg = {.handle = oc->found_handle};
-                                move_copy(p, oc, "printing", "printing", &chg, NULL, NULL);
+                                move_copy(p, oc, LAB_COPY_PRINTING, LAB_COPY_PRINTING, &chg, NULL,
+                                          NULL);
                         }
-                        apply_job_status(p, oc, "printing");
+                        apply_job_status(p, oc, LAB_COPY_PRINTING);
                 } else if (oc->r == -ENOENT) {
-                        copy_uncertain(p, oc, "printing", NULL);
+                        copy_uncertain(p, oc, LAB_COPY_PRINTING, NULL);
                 } else {
                         printer_lost(p, &oc->err);
                 }
@@ -799,7 +829,7 @@ static void apply_cancel(pst_printer_t *p, op_t *op)
                                     oc->copy, p->name, oc->err.keyword, oc->err.message);
                         continue;
                 }
-                move_copy(p, oc, oc->state, "canceled", &chg, NULL, NULL);
+                move_copy(p, oc, oc->state, LAB_COPY_CANCELED, &chg, NULL, NULL);
         }
 }
 
@@ -929,7 +959,7 @@ static op_t *op_new(pst_printer_t *p, op_kind_t kind)
 }
 
 /* Copies of p in the given states. */
-static int copies_of(pst_printer_t *p, const char *const *states, size_t n_states,
+static int copies_of(pst_printer_t *p, const lab_copy_state_t *states, size_t n_states,
                      lab_store_copy_t ***v, size_t *n)
 {
         int r = lab_store_copies_list(p->stage->store, p->name, states, n_states, v, n);
@@ -940,7 +970,7 @@ static int copies_of(pst_printer_t *p, const char *const *states, size_t n_state
 }
 
 /* Plan an op over copies in states (at most max); NULL when there are none. */
-static op_t *plan_copies(pst_printer_t *p, op_kind_t kind, const char *const *states,
+static op_t *plan_copies(pst_printer_t *p, op_kind_t kind, const lab_copy_state_t *states,
                          size_t n_states, size_t max, bool only_canceled_jobs)
 {
         lab_store_copy_t **v = NULL;
@@ -953,8 +983,7 @@ static op_t *plan_copies(pst_printer_t *p, op_kind_t kind, const char *const *st
         }
         op = op_new(p, kind);
         for (size_t i = 0; op && i < n && op->n_copies < max; i++) {
-                if (only_canceled_jobs &&
-                    (!v[i]->job_state || strcmp(v[i]->job_state, "canceled") != 0))
+                if (only_canceled_jobs && v[i]->job_state != LAB_JOB_CANCELED)
                         continue;
                 if (op_add_copy(op, v[i], v[i]->attempt) < 0) {
                         op_free(op);
@@ -984,7 +1013,8 @@ static const char *format_of(const char *path)
 /* Plan sending the next queued copy (attempt persisted first); NULL when none can go. */
 static op_t *plan_submit(pst_printer_t *p)
 {
-        static const char *const queued[] = {"queued"}, *const busy[] = {"submitting", "printing"};
+        static const lab_copy_state_t queued[] = {LAB_COPY_QUEUED},
+                                      busy[] = {LAB_COPY_SUBMITTING, LAB_COPY_PRINTING};
         lab_print_stage_t *s = p->stage;
         lab_store_copy_t **v = NULL, **b = NULL;
         size_t n = 0, nb = 0;
@@ -1003,8 +1033,7 @@ static op_t *plan_submit(pst_printer_t *p)
                 const lab_store_copy_change_t begin = {.new_attempt = true};
                 int attempt = 0, r;
 
-                if (!c->job_state || strcmp(c->job_state, "canceled") == 0 ||
-                    strcmp(c->job_state, "dropped") == 0)
+                if (c->job_state == LAB_JOB_CANCELED || c->job_state == LAB_JOB_DROPPED)
                         continue;
                 if (!product || !c->output_path) {
                         log_error("job %s: cannot send copy %d to %s: %s", c->job_id, c->copy,
@@ -1014,10 +1043,11 @@ static op_t *plan_submit(pst_printer_t *p)
                         continue;
                 }
                 /* Durable before the driver is called: the name it will carry. */
-                r = lab_store_copy_move(s->store, c->job_id, c->copy, "queued", "submitting",
-                                        &begin, NULL, NULL, &attempt);
+                r = lab_store_copy_move(s->store, c->job_id, c->copy, LAB_COPY_QUEUED,
+                                        LAB_COPY_SUBMITTING, &begin, NULL, NULL, &attempt);
                 if (r == -EPERM)
-                        copy_refused(s->store, c->job_id, c->copy, "queued", "submitting");
+                        copy_refused(s->store, c->job_id, c->copy, LAB_COPY_QUEUED,
+                                     LAB_COPY_SUBMITTING);
                 else if (r < 0 && r != -ESTALE)
                         log_error_errno(r, "job %s copy %d: cannot record the attempt: %m",
                                         c->job_id, c->copy);
@@ -1090,8 +1120,8 @@ static void reap_removed(lab_print_stage_t *s)
 /* Decide and start the printer's next driver call, or wait for the next due time. */
 static void step(pst_printer_t *p)
 {
-        static const char *const active[] = {"submitting", "printing"}, *const printing[] = {
-                                                                            "printing"};
+        static const lab_copy_state_t active[] = {LAB_COPY_SUBMITTING, LAB_COPY_PRINTING},
+                                      printing[] = {LAB_COPY_PRINTING};
         lab_print_stage_t *s = p->stage;
         uint64_t now = now_usec(s), wake;
         op_t *op = NULL;
@@ -1177,10 +1207,11 @@ static int reroute_rendered(lab_print_stage_t *s, const lab_store_job_t *j, pst_
         body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         if (!body)
                 return -ENOMEM;
-        r = lab_store_job_move(s->store, j->id, "rendered", "rerouted", kw, p->reason,
+        r = lab_store_job_move(s->store, j->id, LAB_JOB_RENDERED, LAB_JOB_REROUTED, kw, p->reason,
                                "job.rerouted", body);
         if (r == -EPERM)
-                lab_log_illegal_transition(j->id, "rendered", "rerouted");
+                lab_log_illegal_transition(j->id, lab_job_state_to_string(LAB_JOB_RENDERED),
+                                           lab_job_state_to_string(LAB_JOB_REROUTED));
         if (r >= 0) {
                 s->rerouted++;
                 log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", j->id}, {"PRINTER", p->name}),
@@ -1193,7 +1224,7 @@ static int reroute_rendered(lab_print_stage_t *s, const lab_store_job_t *j, pst_
 /* Queue rendered jobs at their printers. */
 static void queue_rendered(lab_print_stage_t *s)
 {
-        static const char *const rendered[] = {"rendered"};
+        static const lab_job_state_t rendered[] = {LAB_JOB_RENDERED};
         lab_store_job_t **jobs = NULL;
         size_t n = 0;
 
@@ -1207,12 +1238,14 @@ static void queue_rendered(lab_print_stage_t *s)
                 if (!p) {
                         /* Its printer left the config: render it for another. */
                         r = lab_store_job_move(
-                            s->store, j->id, "rendered", "rerouted", "printer_removed",
+                            s->store, j->id, LAB_JOB_RENDERED, LAB_JOB_REROUTED, "printer_removed",
                             "its printer is no longer configured", "job.rerouted",
                             "{\"from\":\"\",\"reason\":\"printer_removed\","
                             "\"detail\":\"its printer is no longer configured\"}");
                         if (r == -EPERM)
-                                lab_log_illegal_transition(j->id, "rendered", "rerouted");
+                                lab_log_illegal_transition(
+                                    j->id, lab_job_state_to_string(LAB_JOB_RENDERED),
+                                    lab_job_state_to_string(LAB_JOB_REROUTED));
                         if (r >= 0 && s->rerouted_hook)
                                 s->rerouted_hook(s->hook_userdata);
                         continue;
@@ -1227,9 +1260,10 @@ static void queue_rendered(lab_print_stage_t *s)
                                 s->rerouted_hook(s->hook_userdata);
                         continue;
                 }
-                r = lab_store_job_queue(s->store, j->id, "rendered", j->printer);
+                r = lab_store_job_queue(s->store, j->id, LAB_JOB_RENDERED, j->printer);
                 if (r == -EPERM)
-                        lab_log_illegal_transition(j->id, "rendered", "queued");
+                        lab_log_illegal_transition(j->id, lab_job_state_to_string(LAB_JOB_RENDERED),
+                                                   lab_job_state_to_string(LAB_JOB_QUEUED));
                 else if (r < 0 && r != -ESTALE)
                         log_error_errno(r, "job %s: cannot queue it at %s: %m", j->id, j->printer);
                 else if (r >= 0)
@@ -1457,7 +1491,8 @@ const char *lab_print_stage_unfit(lab_print_stage_t *s, const char *printer, con
 
 int lab_print_stage_cancel(lab_print_stage_t *s, const char *job_id)
 {
-        static const char *const states[] = {"queued", "submitting", "printing", "uncertain"};
+        static const lab_copy_state_t states[] = {LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                                  LAB_COPY_PRINTING, LAB_COPY_UNCERTAIN};
         lab_store_copy_t **v = NULL;
         size_t n = 0;
         int r;
@@ -1472,12 +1507,12 @@ int lab_print_stage_cancel(lab_print_stage_t *s, const char *job_id)
 
                 if (strcmp(v[i]->job_id, job_id) != 0)
                         continue;
-                if (strcmp(v[i]->state, "queued") == 0 || strcmp(v[i]->state, "uncertain") == 0) {
+                if (v[i]->state == LAB_COPY_QUEUED || v[i]->state == LAB_COPY_UNCERTAIN) {
                         r = lab_store_copy_move(s->store, v[i]->job_id, v[i]->copy, v[i]->state,
-                                                "canceled", &chg, NULL, NULL, NULL);
+                                                LAB_COPY_CANCELED, &chg, NULL, NULL, NULL);
                         if (r == -EPERM)
                                 copy_refused(s->store, v[i]->job_id, v[i]->copy, v[i]->state,
-                                             "canceled");
+                                             LAB_COPY_CANCELED);
                         continue;
                 }
                 p = find_printer(s, v[i]->printer);

@@ -124,35 +124,36 @@ static char *reason_body(const char *reason, const char *detail)
 }
 
 /* Move job from from_state to to_state with reason and its event; log it. */
-static void stop_job(lab_render_stage_t *s, const char *job_id, const char *from_state,
-                     const char *to_state, const char *reason, const char *detail,
+static void stop_job(lab_render_stage_t *s, const char *job_id, lab_job_state_t from_state,
+                     lab_job_state_t to_state, const char *reason, const char *detail,
                      const char *event_kind)
 {
         _cleanup_free_ char *body = reason_body(reason, detail);
+        const char *from = lab_job_state_to_string(from_state),
+                   *to = lab_job_state_to_string(to_state);
         int r;
 
         r = lab_store_job_move(s->store, job_id, from_state, to_state, reason, detail, event_kind,
                                body ? body : "{}");
         if (r == -EPERM) {
-                lab_log_illegal_transition(job_id, from_state, to_state);
+                lab_log_illegal_transition(job_id, from, to);
                 return;
         }
         if (r == -ESTALE) {
                 log_debug("job %s: no longer %s (canceled meanwhile?); not moved to %s", job_id,
-                          from_state, to_state);
+                          from, to);
                 return;
         }
         if (r < 0) {
-                log_error_errno(r, "job %s: cannot move from %s to %s: %m", job_id, from_state,
-                                to_state);
+                log_error_errno(r, "job %s: cannot move from %s to %s: %m", job_id, from, to);
                 return;
         }
-        log_struct(strcmp(to_state, "held") == 0 ? LOG_WARNING : LOG_ERR,
+        log_struct(to_state == LAB_JOB_HELD ? LOG_WARNING : LOG_ERR,
                    LAB_FIELDS({"JOB_ID", job_id}, {"ERROR_KEYWORD", reason}), "job %s: %s: %s: %s",
-                   job_id, to_state, reason, detail ? detail : "");
-        if (strcmp(to_state, "held") == 0)
+                   job_id, to, reason, detail ? detail : "");
+        if (to_state == LAB_JOB_HELD)
                 s->held++;
-        else if (strcmp(to_state, "rejected") == 0)
+        else if (to_state == LAB_JOB_REJECTED)
                 s->rejected++;
         else
                 s->failed++;
@@ -199,20 +200,21 @@ static void task_done(void *userdata, bool ran)
                 const char *kw = t->err.keyword[0] ? t->err.keyword : "render_failed";
 
                 if (str_in(kw, input_faults, ELEMENTSOF(input_faults)))
-                        stop_job(s, t->job_id, "rendering", "rejected", kw, t->err.message,
-                                 "job.rejected");
+                        stop_job(s, t->job_id, LAB_JOB_RENDERING, LAB_JOB_REJECTED, kw,
+                                 t->err.message, "job.rejected");
                 else if (strcmp(kw, "output_failed") == 0)
-                        stop_job(s, t->job_id, "rendering", "held", kw, t->err.message, "job.held");
+                        stop_job(s, t->job_id, LAB_JOB_RENDERING, LAB_JOB_HELD, kw, t->err.message,
+                                 "job.held");
                 else
-                        stop_job(s, t->job_id, "rendering", "failed", kw, t->err.message,
-                                 "job.failed");
+                        stop_job(s, t->job_id, LAB_JOB_RENDERING, LAB_JOB_FAILED, kw,
+                                 t->err.message, "job.failed");
                 goto next;
         }
 
         audit = lab_render_audit_json(&t->audit);
         quality = quality_body(t);
-        r = audit ? lab_store_job_rendered(s->store, t->job_id, "rendering", "rendered", t->printer,
-                                           t->output, audit, quality)
+        r = audit ? lab_store_job_rendered(s->store, t->job_id, LAB_JOB_RENDERING, LAB_JOB_RENDERED,
+                                           t->printer, t->output, audit, quality)
                   : -ENOMEM;
         if (r == -ESTALE || r == -ENOENT) {
                 log_info("job %s: rendered, but it was canceled meanwhile; deleting %s", t->job_id,
@@ -221,7 +223,8 @@ static void task_done(void *userdata, bool ran)
                 goto next;
         }
         if (r == -EPERM)
-                lab_log_illegal_transition(t->job_id, "rendering", "rendered");
+                lab_log_illegal_transition(t->job_id, lab_job_state_to_string(LAB_JOB_RENDERING),
+                                           lab_job_state_to_string(LAB_JOB_RENDERED));
         if (r < 0) {
                 /* Nothing was written: the job stays "rendering" and is redone at the next start.
                  */
@@ -311,18 +314,18 @@ static unsigned rendering_for(const lab_render_stage_t *s, const char *printer)
  */
 static void unrender(lab_render_stage_t *s, const lab_store_job_t *job)
 {
-        bool back =
-            lab_job_state_can_move(LAB_JOB_RENDERING, lab_job_state_from_string(job->state));
-        const char *to = back ? job->state : "downloaded";
+        bool back = lab_job_state_can_move(LAB_JOB_RENDERING, job->state);
+        lab_job_state_t to = back ? job->state : LAB_JOB_DOWNLOADED;
         int r;
 
-        r = lab_store_job_move(s->store, job->id, "rendering", to, back ? job->reason : NULL,
+        r = lab_store_job_move(s->store, job->id, LAB_JOB_RENDERING, to, back ? job->reason : NULL,
                                back ? job->detail : NULL, NULL, NULL);
         if (r == -EPERM)
-                lab_log_illegal_transition(job->id, "rendering", to);
+                lab_log_illegal_transition(job->id, lab_job_state_to_string(LAB_JOB_RENDERING),
+                                           lab_job_state_to_string(to));
         else if (r < 0)
                 log_error_errno(r, "job %s: cannot move from rendering back to %s: %m", job->id,
-                                to);
+                                lab_job_state_to_string(to));
 }
 
 /* Choose a printer for job and start its render; false when no worker is free. */
@@ -345,7 +348,7 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
         spec_json = json_loads(job->spec, 0, NULL);
         if (!spec_json || lab_job_spec_parse(spec_json, &spec, &err) < 0) {
                 /* The store only holds specs that parsed when accepted: a newer agent's? */
-                stop_job(s, job->id, job->state, "failed", "bad_job",
+                stop_job(s, job->id, job->state, LAB_JOB_FAILED, "bad_job",
                          err.keyword[0] ? err.message : "the stored job cannot be read",
                          "job.failed");
                 return;
@@ -361,7 +364,7 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
                 cand[i].unfit =
                     unfit_reason(s, pr, job->sku, &plans[i], reasons + REASON_MAX * i, REASON_MAX);
                 /* Sent away from a printer: not back to it (it refused, or it failed). */
-                if (!cand[i].unfit && strcmp(job->state, "rerouted") == 0 && job->printer &&
+                if (!cand[i].unfit && job->state == LAB_JOB_REROUTED && job->printer &&
                     strcmp(job->printer, pr->name) == 0) {
                         snprintf(reasons + REASON_MAX * i, REASON_MAX, "rerouted_away: %s",
                                  job->detail ? job->detail : "the job was sent away from it");
@@ -374,9 +377,9 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
         best = lab_router_choose(cand, n, why, sizeof why);
         if (best < 0) {
                 /* Say it once: a job already held for this reason stays quiet. */
-                if (strcmp(job->state, "held") != 0 || !job->detail ||
-                    strcmp(job->detail, why) != 0)
-                        stop_job(s, job->id, job->state, "held", "no_printer", why, "job.held");
+                if (job->state != LAB_JOB_HELD || !job->detail || strcmp(job->detail, why) != 0)
+                        stop_job(s, job->id, job->state, LAB_JOB_HELD, "no_printer", why,
+                                 "job.held");
                 goto out;
         }
 
@@ -402,9 +405,11 @@ static void start_job(lab_render_stage_t *s, const lab_store_job_t *job)
                 t->params.crop = &t->crop;
         }
 
-        r = lab_store_job_move(s->store, job->id, job->state, "rendering", NULL, NULL, NULL, NULL);
+        r = lab_store_job_move(s->store, job->id, job->state, LAB_JOB_RENDERING, NULL, NULL, NULL,
+                               NULL);
         if (r == -EPERM)
-                lab_log_illegal_transition(job->id, job->state, "rendering");
+                lab_log_illegal_transition(job->id, lab_job_state_to_string(job->state),
+                                           lab_job_state_to_string(LAB_JOB_RENDERING));
         else if (r < 0 && r != -ESTALE)
                 log_error_errno(r, "job %s: cannot move to rendering: %m", job->id);
         if (r < 0)
@@ -443,7 +448,8 @@ static int by_priority(const void *a, const void *b)
 /* Start renders while workers are free. */
 static void scan(lab_render_stage_t *s)
 {
-        static const char *const states[] = {"downloaded", "rerouted", "held"};
+        static const lab_job_state_t states[] = {LAB_JOB_DOWNLOADED, LAB_JOB_REROUTED,
+                                                 LAB_JOB_HELD};
         lab_store_job_t **jobs = NULL;
         size_t n = 0;
         bool retry_held = s->retry_held;
@@ -462,7 +468,7 @@ static void scan(lab_render_stage_t *s)
         if (n > 1)
                 qsort(jobs, n, sizeof *jobs, by_priority);
         for (size_t i = 0; i < n && s->in_flight < s->workers; i++) {
-                if (strcmp(jobs[i]->state, "held") == 0 &&
+                if (jobs[i]->state == LAB_JOB_HELD &&
                     !str_in(jobs[i]->reason, retryable_reasons, ELEMENTSOF(retryable_reasons)))
                         continue;
                 start_job(s, jobs[i]);
@@ -556,7 +562,7 @@ void lab_render_stage_set_hook(lab_render_stage_t *s, lab_render_stage_hook_t ho
 
 int lab_render_stage_start(lab_render_stage_t *s)
 {
-        static const char *const rendering[] = {"rendering"};
+        static const lab_job_state_t rendering[] = {LAB_JOB_RENDERING};
         lab_store_job_t **jobs = NULL;
         size_t n = 0;
         int r;
@@ -565,10 +571,12 @@ int lab_render_stage_start(lab_render_stage_t *s)
         if (r < 0)
                 return log_error_errno(r, "render: cannot list interrupted renders: %m");
         for (size_t i = 0; i < n; i++) {
-                r = lab_store_job_move(s->store, jobs[i]->id, "rendering", "downloaded", NULL, NULL,
-                                       NULL, NULL);
+                r = lab_store_job_move(s->store, jobs[i]->id, LAB_JOB_RENDERING, LAB_JOB_DOWNLOADED,
+                                       NULL, NULL, NULL, NULL);
                 if (r == -EPERM)
-                        lab_log_illegal_transition(jobs[i]->id, "rendering", "downloaded");
+                        lab_log_illegal_transition(jobs[i]->id,
+                                                   lab_job_state_to_string(LAB_JOB_RENDERING),
+                                                   lab_job_state_to_string(LAB_JOB_DOWNLOADED));
                 else if (r < 0)
                         log_error_errno(r, "job %s: cannot restart its render: %m", jobs[i]->id);
                 else

@@ -150,8 +150,8 @@ void lab_store_pauses_free(lab_store_pause_t *v, size_t n)
 }
 
 /* The copy's state, printer and attempt (caller's transaction); -ENXIO when there is none. */
-static int copy_of(lab_store_t *s, const char *job_id, int copy, char **state, char **printer,
-                   int *attempt)
+static int copy_of(lab_store_t *s, const char *job_id, int copy, lab_copy_state_t *state,
+                   char **printer, int *attempt)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
         int r, rc;
@@ -169,15 +169,16 @@ static int copy_of(lab_store_t *s, const char *job_id, int copy, char **state, c
                 return -ENXIO;
         if (rc != SQLITE_ROW)
                 return store_step_errno(s, rc);
-        if ((r = store_column_strdup(stmt, 0, state)) < 0 ||
-            (r = store_column_strdup(stmt, 1, printer)) < 0)
+        *state = lab_copy_state_from_string((const char *)sqlite3_column_text(stmt, 0));
+        r = store_column_strdup(stmt, 1, printer);
+        if (r < 0)
                 return r;
         *attempt = sqlite3_column_int(stmt, 2);
         return 0;
 }
 
 /* Set a copy's state (caller's transaction, the state already checked). */
-static int set_copy_state(lab_store_t *s, const char *job_id, int copy, const char *state,
+static int set_copy_state(lab_store_t *s, const char *job_id, int copy, lab_copy_state_t state,
                           const char *reason, const char *detail)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
@@ -190,7 +191,7 @@ static int set_copy_state(lab_store_t *s, const char *job_id, int copy, const ch
                           &stmt);
         if (r >= 0 && (r = store_bind_text(stmt, 1, job_id)) >= 0 &&
             (r = store_bind_int64(stmt, 2, copy)) >= 0 &&
-            (r = store_bind_text(stmt, 3, state)) >= 0 &&
+            (r = store_bind_text(stmt, 3, lab_copy_state_to_string(state))) >= 0 &&
             (r = store_bind_text(stmt, 4, reason)) >= 0 &&
             (r = store_bind_text(stmt, 5, detail)) >= 0)
                 r = (int)store_step_write(s, stmt);
@@ -205,7 +206,7 @@ static int uncertain_printed(lab_store_t *s, const char *job_id, int copy, const
         json_auto_t *o = NULL;
         int r;
 
-        r = set_copy_state(s, job_id, copy, "printed", "confirmed_by_person",
+        r = set_copy_state(s, job_id, copy, LAB_COPY_PRINTED, "confirmed_by_person",
                            "a technician confirmed it printed");
         if (r < 0)
                 return r;
@@ -221,10 +222,8 @@ static int uncertain_printed(lab_store_t *s, const char *job_id, int copy, const
  * Whether a job in this state can have a copy reprinted: a reprint sends it
  * (back) to printing, so the job state table decides (a job printing stays).
  */
-static bool reprintable(const char *state)
+static bool reprintable(lab_job_state_t s)
 {
-        lab_job_state_t s = lab_job_state_from_string(state);
-
         return s == LAB_JOB_PRINTING || lab_job_state_can_move(s, LAB_JOB_PRINTING);
 }
 
@@ -232,9 +231,10 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *ins = NULL;
-        _cleanup_free_ char *job_state = NULL, *job_printer = NULL, *state = NULL, *printer = NULL,
-                            *body = NULL;
+        _cleanup_free_ char *printer = NULL, *body = NULL;
         json_auto_t *o = NULL, *detail = NULL;
+        lab_job_state_t job_state;
+        lab_copy_state_t state;
         int attempt = 0, r;
 
         if (!s || !rp || !nonempty(rp->job_id) || rp->copy < 1 || !nonempty(rp->defect) ||
@@ -243,26 +243,26 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
         r = store_txn_begin(s, true, &txn);
         if (r < 0)
                 return r;
-        r = store_job_state_of(s, rp->job_id, &job_state, &job_printer);
+        r = store_job_state_of(s, rp->job_id, &job_state, NULL);
         if (r < 0)
                 return r;
         r = copy_of(s, rp->job_id, rp->copy, &state, &printer, &attempt);
         if (r < 0)
                 return r;
         if (!reprintable(job_state))
-                return store_job_refuse(s, job_state, "printing");
-        if (strcmp(state, "printed") != 0 && strcmp(state, "uncertain") != 0)
+                return store_job_refuse(s, job_state, LAB_JOB_PRINTING);
+        if (state != LAB_COPY_PRINTED && state != LAB_COPY_UNCERTAIN)
                 return -EBUSY;
 
-        if (strcmp(state, "uncertain") == 0 && strcmp(rp->defect, "not_printed") == 0) {
+        if (state == LAB_COPY_UNCERTAIN && strcmp(rp->defect, "not_printed") == 0) {
                 /* It never came out: the same copy again, under a new attempt's name. */
-                r = set_copy_state(s, rp->job_id, rp->copy, "queued", "not_printed",
+                r = set_copy_state(s, rp->job_id, rp->copy, LAB_COPY_QUEUED, "not_printed",
                                    "a technician found it was not printed");
                 if (r < 0)
                         return r;
                 rp->reprint_copy = rp->copy;
         } else {
-                if (strcmp(state, "uncertain") == 0) {
+                if (state == LAB_COPY_UNCERTAIN) {
                         r = uncertain_printed(s, rp->job_id, rp->copy, printer, attempt,
                                               rp->job_name, rp->by);
                         if (r < 0)
@@ -288,8 +288,9 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
         snprintf(rp->printer, sizeof rp->printer, "%s", printer);
 
         /* A reported job is finished: the one way back is this one. */
-        if (strcmp(job_state, "reported") == 0) {
-                r = store_job_move(s, rp->job_id, "reported", "printing", "reprint", rp->defect);
+        if (job_state == LAB_JOB_REPORTED) {
+                r = store_job_move(s, rp->job_id, LAB_JOB_REPORTED, LAB_JOB_PRINTING, "reprint",
+                                   rp->defect);
                 if (r < 0)
                         return r;
         }
@@ -318,8 +319,10 @@ int lab_store_copy_confirm_printed(lab_store_t *s, const char *job_id, int copy,
                                    const char *job_name, const char *by, const char *actor)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
-        _cleanup_free_ char *job_state = NULL, *job_printer = NULL, *state = NULL, *printer = NULL;
+        _cleanup_free_ char *printer = NULL;
         json_auto_t *detail = NULL;
+        lab_job_state_t job_state;
+        lab_copy_state_t state;
         int attempt = 0, r;
 
         if (!s || !nonempty(job_id) || copy < 1 || !nonempty(by) || !nonempty(actor))
@@ -327,13 +330,13 @@ int lab_store_copy_confirm_printed(lab_store_t *s, const char *job_id, int copy,
         r = store_txn_begin(s, true, &txn);
         if (r < 0)
                 return r;
-        r = store_job_state_of(s, job_id, &job_state, &job_printer);
+        r = store_job_state_of(s, job_id, &job_state, NULL);
         if (r < 0)
                 return r;
         r = copy_of(s, job_id, copy, &state, &printer, &attempt);
         if (r < 0)
                 return r;
-        if (strcmp(state, "uncertain") != 0)
+        if (state != LAB_COPY_UNCERTAIN)
                 return -EBUSY;
         r = uncertain_printed(s, job_id, copy, printer, attempt, job_name, by);
         if (r < 0)
@@ -368,7 +371,7 @@ int lab_store_job_copies(lab_store_t *s, const char *job_id, lab_store_copy_t **
 }
 
 int lab_store_jobs_by_state(lab_store_t *s,
-                            void (*fn)(const char *state, int64_t n, void *userdata),
+                            void (*fn)(lab_job_state_t state, int64_t n, void *userdata),
                             void *userdata)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
@@ -381,9 +384,10 @@ int lab_store_jobs_by_state(lab_store_t *s,
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                const char *state = (const char *)sqlite3_column_text(stmt, 0);
+                lab_job_state_t state =
+                    lab_job_state_from_string((const char *)sqlite3_column_text(stmt, 0));
 
-                if (state)
+                if (state != LAB_JOB_STATE_INVALID)
                         fn(state, sqlite3_column_int64(stmt, 1), userdata);
         }
         return rc == SQLITE_DONE ? 0 : store_step_errno(s, rc);

@@ -31,7 +31,7 @@ int store_copy_from_row(sqlite3_stmt *stmt, lab_store_copy_t **ret)
         static const store_col_t cols[] = {
             STORE_COL(lab_store_copy_t, job_id, TEXT),
             STORE_COL(lab_store_copy_t, copy, INT),
-            STORE_COL(lab_store_copy_t, state, TEXT),
+            STORE_COL(lab_store_copy_t, state, COPY_STATE),
             STORE_COL(lab_store_copy_t, printer, TEXT),
             STORE_COL(lab_store_copy_t, attempt, INT),
             STORE_COL(lab_store_copy_t, handle, TEXT),
@@ -43,7 +43,7 @@ int store_copy_from_row(sqlite3_stmt *stmt, lab_store_copy_t **ret)
             STORE_COL(lab_store_copy_t, job_created_at, TEXT),
             STORE_COL(lab_store_copy_t, output_path, TEXT),
             STORE_COL(lab_store_copy_t, order_id, TEXT),
-            STORE_COL(lab_store_copy_t, job_state, TEXT),
+            STORE_COL(lab_store_copy_t, job_state, JOB_STATE),
         };
         lab_store_copy_t *c = calloc(1, sizeof *c);
         int r;
@@ -74,31 +74,39 @@ int store_count_copies(lab_store_t *s, const char *job_id, lab_copy_counts_t *re
         if (r < 0)
                 return r;
         while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                const char *state = (const char *)sqlite3_column_text(stmt, 0);
                 unsigned n = (unsigned)sqlite3_column_int(stmt, 1);
 
-                if (!state)
-                        continue;
-                if (strcmp(state, "queued") == 0)
+                switch (lab_copy_state_from_string((const char *)sqlite3_column_text(stmt, 0))) {
+                case LAB_COPY_QUEUED:
                         ret->queued += n;
-                else if (strcmp(state, "submitting") == 0)
+                        break;
+                case LAB_COPY_SUBMITTING:
                         ret->submitting += n;
-                else if (strcmp(state, "printing") == 0)
+                        break;
+                case LAB_COPY_PRINTING:
                         ret->printing += n;
-                else if (strcmp(state, "printed") == 0)
+                        break;
+                case LAB_COPY_PRINTED:
                         ret->printed += n;
-                else if (strcmp(state, "uncertain") == 0)
+                        break;
+                case LAB_COPY_UNCERTAIN:
                         ret->uncertain += n;
-                else if (strcmp(state, "failed") == 0)
+                        break;
+                case LAB_COPY_FAILED:
                         ret->failed += n;
-                else if (strcmp(state, "canceled") == 0)
+                        break;
+                case LAB_COPY_CANCELED:
                         ret->canceled += n;
+                        break;
+                default: /* rerouted: waiting for the render for another printer */
+                        break;
+                }
         }
         return rc == SQLITE_DONE ? 0 : store_step_errno(s, rc);
 }
 
 /* The job's state and printer, in the caller's transaction. */
-int store_job_state_of(lab_store_t *s, const char *job_id, char **state, char **printer)
+int store_job_state_of(lab_store_t *s, const char *job_id, lab_job_state_t *state, char **printer)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
         int r, rc;
@@ -114,10 +122,8 @@ int store_job_state_of(lab_store_t *s, const char *job_id, char **state, char **
                 return -ENOENT;
         if (rc != SQLITE_ROW)
                 return store_step_errno(s, rc);
-        if ((r = store_column_strdup(stmt, 0, state)) < 0 ||
-            (r = store_column_strdup(stmt, 1, printer)) < 0)
-                return r;
-        return 0;
+        *state = lab_job_state_from_string((const char *)sqlite3_column_text(stmt, 0));
+        return printer ? store_column_strdup(stmt, 1, printer) : 0;
 }
 
 /* The event a job's move to `to` (from its copies) causes, and its body; NULL kind for none. */
@@ -159,16 +165,15 @@ static const char *aggregate_event(lab_job_state_t to, const char *printer,
 /* Move the job to the state its copies give it (caller's transaction). */
 int store_job_follow_copies(lab_store_t *s, const char *job_id)
 {
-        _cleanup_free_ char *state = NULL, *printer = NULL, *body = NULL;
+        _cleanup_free_ char *printer = NULL, *body = NULL;
         lab_copy_counts_t counts;
         lab_job_state_t from, to;
         const char *kind;
         int r;
 
-        r = store_job_state_of(s, job_id, &state, &printer);
+        r = store_job_state_of(s, job_id, &from, &printer);
         if (r < 0)
                 return r;
-        from = lab_job_state_from_string(state);
         if (lab_job_state_is_final(from))
                 return 0; /* canceled or dropped meanwhile: the copies are history */
         r = store_count_copies(s, job_id, &counts);
@@ -178,7 +183,7 @@ int store_job_follow_copies(lab_store_t *s, const char *job_id)
         if (to == from || to == LAB_JOB_STATE_INVALID)
                 return 0;
         /* The door checks the table: a move it refuses is -EPERM, and the caller rolls back. */
-        r = store_job_move(s, job_id, state, lab_job_state_to_string(to), NULL, NULL);
+        r = store_job_move(s, job_id, from, to, NULL, NULL);
         if (r < 0)
                 return r;
         /* job.printing once: not again when a copy is sent anew. */
@@ -188,7 +193,7 @@ int store_job_follow_copies(lab_store_t *s, const char *job_id)
         return kind ? store_event_insert(s, LAB_EVENT_JOB, kind, job_id, body, NULL) : 0;
 }
 
-int lab_store_job_queue(lab_store_t *s, const char *job_id, const char *from_state,
+int lab_store_job_queue(lab_store_t *s, const char *job_id, lab_job_state_t from_state,
                         const char *printer)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
@@ -197,12 +202,12 @@ int lab_store_job_queue(lab_store_t *s, const char *job_id, const char *from_sta
         json_auto_t *o = NULL;
         int r;
 
-        if (!s || !nonempty(job_id) || !nonempty(from_state) || !nonempty(printer))
+        if (!s || !nonempty(job_id) || !nonempty(printer))
                 return -EINVAL;
         r = store_txn_begin(s, true, &txn);
         if (r < 0)
                 return r;
-        r = store_job_move(s, job_id, from_state, "queued", NULL, NULL);
+        r = store_job_move(s, job_id, from_state, LAB_JOB_QUEUED, NULL, NULL);
         if (r < 0)
                 return r;
         r = (int)store_write_text(s, "UPDATE jobs SET printer = ?2 WHERE id = ?1", job_id, printer);
@@ -237,16 +242,17 @@ int lab_store_job_queue(lab_store_t *s, const char *job_id, const char *from_sta
         return store_txn_commit(&txn);
 }
 
-int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, const char *from,
-                        const char *to, const lab_store_copy_change_t *chg, const char *event_kind,
-                        const char *event_body, int *ret_attempt)
+int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, lab_copy_state_t from,
+                        lab_copy_state_t to, const lab_store_copy_change_t *chg,
+                        const char *event_kind, const char *event_body, int *ret_attempt)
 {
         static const lab_store_copy_change_t none = {.keep_handle = true};
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *upd = NULL, *get = NULL;
         int r, rc, changed;
 
-        if (!s || !nonempty(job_id) || copy < 1 || !nonempty(from) || !nonempty(to))
+        if (!s || !nonempty(job_id) || copy < 1 || !lab_copy_state_to_string(from) ||
+            !lab_copy_state_to_string(to))
                 return -EINVAL;
         if (!chg)
                 chg = &none;
@@ -254,7 +260,7 @@ int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, const char
         if (r < 0)
                 return r;
         /* A printed copy is a fact: it never moves again (a reprint is a new copy). */
-        if (strcmp(from, "printed") == 0)
+        if (from == LAB_COPY_PRINTED)
                 return -EPERM;
         r = store_prepare(s,
                           "UPDATE copies SET state = ?4, attempt = attempt + ?5, "
@@ -265,7 +271,8 @@ int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, const char
         if (r < 0)
                 return r;
         if ((r = store_bind_text(upd, 1, job_id)) < 0 || (r = store_bind_int64(upd, 2, copy)) < 0 ||
-            (r = store_bind_text(upd, 3, from)) < 0 || (r = store_bind_text(upd, 4, to)) < 0 ||
+            (r = store_bind_text(upd, 3, lab_copy_state_to_string(from))) < 0 ||
+            (r = store_bind_text(upd, 4, lab_copy_state_to_string(to))) < 0 ||
             (r = store_bind_int64(upd, 5, chg->new_attempt ? 1 : 0)) < 0 ||
             (r = store_bind_int64(upd, 6, chg->keep_handle ? 1 : 0)) < 0 ||
             (r = store_bind_text(upd, 7, chg->handle)) < 0 ||
@@ -319,7 +326,7 @@ static int copy_compare(const void *a, const void *b)
         return (x->copy > y->copy) - (x->copy < y->copy);
 }
 
-int store_copies_collect(lab_store_t *s, sqlite3_stmt *stmt, const char *const *states,
+int store_copies_collect(lab_store_t *s, sqlite3_stmt *stmt, const lab_copy_state_t *states,
                          size_t n_states, lab_store_copy_t ***ret, size_t *ret_n)
 {
         lab_store_copy_t **v = NULL;
@@ -329,11 +336,12 @@ int store_copies_collect(lab_store_t *s, sqlite3_stmt *stmt, const char *const *
         *ret = NULL;
         *ret_n = 0;
         while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                const char *state = (const char *)sqlite3_column_text(stmt, 2);
+                lab_copy_state_t state =
+                    lab_copy_state_from_string((const char *)sqlite3_column_text(stmt, 2));
                 bool wanted = n_states == 0;
 
                 for (size_t i = 0; !wanted && i < n_states; i++)
-                        wanted = state && strcmp(state, states[i]) == 0;
+                        wanted = state == states[i];
                 if (!wanted)
                         continue;
                 if (n == cap) {
@@ -363,7 +371,7 @@ int store_copies_collect(lab_store_t *s, sqlite3_stmt *stmt, const char *const *
         return 0;
 }
 
-int lab_store_copies_list(lab_store_t *s, const char *printer, const char *const *states,
+int lab_store_copies_list(lab_store_t *s, const char *printer, const lab_copy_state_t *states,
                           size_t n_states, lab_store_copy_t ***ret, size_t *ret_n)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
@@ -394,7 +402,6 @@ void lab_store_copies_free(lab_store_copy_t **v, size_t n)
                 if (!c)
                         continue;
                 free(c->job_id);
-                free(c->state);
                 free(c->printer);
                 free(c->handle);
                 free(c->reason);
@@ -405,7 +412,6 @@ void lab_store_copies_free(lab_store_copy_t **v, size_t n)
                 free(c->job_created_at);
                 free(c->output_path);
                 free(c->order_id);
-                free(c->job_state);
                 free(c);
         }
         free(v);
@@ -416,7 +422,8 @@ int lab_store_job_reroute(lab_store_t *s, const char *job_id, const char *reason
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *del = NULL;
-        _cleanup_free_ char *state = NULL, *printer = NULL, *body = NULL;
+        _cleanup_free_ char *printer = NULL, *body = NULL;
+        lab_job_state_t state;
         lab_copy_counts_t c;
         json_auto_t *o = NULL;
         int r;
@@ -429,14 +436,14 @@ int lab_store_job_reroute(lab_store_t *s, const char *job_id, const char *reason
         r = store_job_state_of(s, job_id, &state, &printer);
         if (r < 0)
                 return r;
-        if (strcmp(state, "queued") != 0)
+        if (state != LAB_JOB_QUEUED)
                 return -ESTALE;
         r = store_count_copies(s, job_id, &c);
         if (r < 0)
                 return r;
         if (c.submitting + c.printing + c.printed + c.uncertain + c.failed > 0)
                 return -EBUSY;
-        r = store_job_move(s, job_id, "queued", "rerouted", reason, detail);
+        r = store_job_move(s, job_id, LAB_JOB_QUEUED, LAB_JOB_REROUTED, reason, detail);
         if (r < 0)
                 return r;
         /* Kept (with their attempt counts) until the job is queued again elsewhere. */

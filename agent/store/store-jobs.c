@@ -54,7 +54,7 @@ static const store_col_t job_cols[] = {
     STORE_COL(lab_store_job_t, quantity, INT),
     STORE_COL(lab_store_job_t, priority, TEXT),
     STORE_COL(lab_store_job_t, deadline, TEXT),
-    STORE_COL(lab_store_job_t, state, TEXT),
+    STORE_COL(lab_store_job_t, state, JOB_STATE),
     STORE_COL(lab_store_job_t, reason, TEXT),
     STORE_COL(lab_store_job_t, detail, TEXT),
     STORE_COL(lab_store_job_t, asset_url, TEXT),
@@ -111,7 +111,7 @@ static int store_job_insert_row(lab_store_t *s, const lab_store_job_t *job)
             (r = store_bind_int64(stmt, 4, job->quantity)) < 0 ||
             (r = store_bind_text(stmt, 5, job->priority)) < 0 ||
             (r = store_bind_text(stmt, 6, job->deadline)) < 0 ||
-            (r = store_bind_text(stmt, 7, job->state)) < 0 ||
+            (r = store_bind_text(stmt, 7, lab_job_state_to_string(job->state))) < 0 ||
             (r = store_bind_text(stmt, 8, job->reason)) < 0 ||
             (r = store_bind_text(stmt, 9, job->detail)) < 0 ||
             (r = store_bind_text(stmt, 10, job->asset_url)) < 0 ||
@@ -135,15 +135,14 @@ int lab_store_job_insert(lab_store_t *s, const lab_store_job_t *job, const char 
         int r;
 
         if (!s || !job || !nonempty(job->id) || !nonempty(job->order_id) || !nonempty(job->sku) ||
-            !nonempty(job->state) || !nonempty(job->asset_url) || !nonempty(job->asset_sha256) ||
-            job->download_attempts < 0)
+            !nonempty(job->asset_url) || !nonempty(job->asset_sha256) || job->download_attempts < 0)
                 return -EINVAL;
         /* json_valid() in the schema accepts any JSON value; the job is an object. */
         if (!store_is_json_object(job->spec))
                 return -EINVAL;
         /* Its first state is not a move, but the table says which ones a job starts in. */
-        if (!lab_job_state_can_start(lab_job_state_from_string(job->state)))
-                return store_job_refuse(s, NULL, job->state);
+        if (!lab_job_state_can_start(job->state))
+                return store_job_refuse(s, LAB_JOB_STATE_INVALID, job->state);
 
         r = store_txn_begin(s, true, &txn);
         if (r < 0)
@@ -211,40 +210,33 @@ static int store_job_exists(lab_store_t *s, const char *id)
         return store_step_exists(s, stmt);
 }
 
-/* Copy text (or "" for NULL) into buf, truncated to size. */
-static void copy_keyword(char *buf, size_t size, const char *text)
-{
-        snprintf(buf, size, "%s", text ? text : "");
-}
-
-int store_job_refuse(lab_store_t *s, const char *from_state, const char *to_state)
+int store_job_refuse(lab_store_t *s, lab_job_state_t from_state, lab_job_state_t to_state)
 {
         s->refused = true;
-        copy_keyword(s->refused_from, sizeof s->refused_from, from_state);
-        copy_keyword(s->refused_to, sizeof s->refused_to, to_state);
+        s->refused_from = from_state;
+        s->refused_to = to_state;
         return -EPERM;
 }
 
-bool lab_store_job_refused(lab_store_t *s, const char **ret_from, const char **ret_to)
+bool lab_store_job_refused(lab_store_t *s, lab_job_state_t *ret_from, lab_job_state_t *ret_to)
 {
         bool refused = s && s->refused;
 
         if (ret_from)
-                *ret_from = refused && s->refused_from[0] ? s->refused_from : NULL;
+                *ret_from = refused ? s->refused_from : LAB_JOB_STATE_INVALID;
         if (ret_to)
-                *ret_to = refused && s->refused_to[0] ? s->refused_to : NULL;
+                *ret_to = refused ? s->refused_to : LAB_JOB_STATE_INVALID;
         return refused;
 }
 
 /* The one write of jobs.state: the table's check, then the compare-and-set. */
-int store_job_move(lab_store_t *s, const char *id, const char *from_state, const char *to_state,
-                   const char *reason, const char *detail)
+int store_job_move(lab_store_t *s, const char *id, lab_job_state_t from_state,
+                   lab_job_state_t to_state, const char *reason, const char *detail)
 {
         _cleanup_(store_stmt_resetp) sqlite3_stmt *stmt = NULL;
         int r;
 
-        if (!lab_job_state_can_move(lab_job_state_from_string(from_state),
-                                    lab_job_state_from_string(to_state)))
+        if (!lab_job_state_can_move(from_state, to_state))
                 return store_job_refuse(s, from_state, to_state);
 
         r = store_stmt(s, &s->job_transition,
@@ -254,8 +246,8 @@ int store_job_move(lab_store_t *s, const char *id, const char *from_state, const
         if (r < 0)
                 return r;
         if ((r = store_bind_text(stmt, 1, id)) < 0 ||
-            (r = store_bind_text(stmt, 2, from_state)) < 0 ||
-            (r = store_bind_text(stmt, 3, to_state)) < 0 ||
+            (r = store_bind_text(stmt, 2, lab_job_state_to_string(from_state))) < 0 ||
+            (r = store_bind_text(stmt, 3, lab_job_state_to_string(to_state))) < 0 ||
             (r = store_bind_text(stmt, 4, reason)) < 0 ||
             (r = store_bind_text(stmt, 5, detail)) < 0)
                 return r;
@@ -270,14 +262,14 @@ int store_job_move(lab_store_t *s, const char *id, const char *from_state, const
 }
 
 /* Move the job (checked against the table) and record its event, in one transaction. */
-int lab_store_job_move(lab_store_t *s, const char *id, const char *from_state, const char *to_state,
-                       const char *reason, const char *detail, const char *event_kind,
-                       const char *event_body)
+int lab_store_job_move(lab_store_t *s, const char *id, lab_job_state_t from_state,
+                       lab_job_state_t to_state, const char *reason, const char *detail,
+                       const char *event_kind, const char *event_body)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         int r;
 
-        if (!s || !nonempty(id) || !nonempty(from_state) || !nonempty(to_state))
+        if (!s || !nonempty(id))
                 return -EINVAL;
 
         r = store_txn_begin(s, true, &txn);
@@ -307,8 +299,8 @@ static char *rendered_body(const char *printer, const char *output_path, const c
         return body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }
 
-int lab_store_job_rendered(lab_store_t *s, const char *id, const char *from_state,
-                           const char *to_state, const char *printer, const char *output_path,
+int lab_store_job_rendered(lab_store_t *s, const char *id, lab_job_state_t from_state,
+                           lab_job_state_t to_state, const char *printer, const char *output_path,
                            const char *audit_json, const char *quality_body)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
@@ -316,8 +308,8 @@ int lab_store_job_rendered(lab_store_t *s, const char *id, const char *from_stat
         _cleanup_free_ char *body = NULL;
         int r;
 
-        if (!s || !nonempty(id) || !nonempty(from_state) || !nonempty(to_state) ||
-            !nonempty(printer) || !nonempty(output_path) || !store_is_json_object(audit_json) ||
+        if (!s || !nonempty(id) || !nonempty(printer) || !nonempty(output_path) ||
+            !store_is_json_object(audit_json) ||
             (quality_body && !store_is_json_object(quality_body)))
                 return -EINVAL;
         body = rendered_body(printer, output_path, audit_json);
@@ -458,16 +450,16 @@ static int job_compare(const void *a, const void *b)
 }
 
 /* Whether states[i] already appeared in states[0..i). */
-static bool state_seen(const char *const *states, size_t i)
+static bool state_seen(const lab_job_state_t *states, size_t i)
 {
         for (size_t k = 0; k < i; k++)
-                if (strcmp(states[k], states[i]) == 0)
+                if (states[k] == states[i])
                         return true;
         return false;
 }
 
 /* The jobs in any of the states (every job for none), oldest first. */
-int lab_store_jobs_list(lab_store_t *s, const char *const *states, size_t n_states,
+int lab_store_jobs_list(lab_store_t *s, const lab_job_state_t *states, size_t n_states,
                         lab_store_job_t ***ret, size_t *ret_n)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
@@ -477,7 +469,7 @@ int lab_store_jobs_list(lab_store_t *s, const char *const *states, size_t n_stat
         if (!s || !ret || !ret_n || (n_states > 0 && !states))
                 return -EINVAL;
         for (size_t i = 0; i < n_states; i++)
-                if (!states[i])
+                if (!lab_job_state_to_string(states[i]))
                         return -EINVAL;
         *ret = NULL;
         *ret_n = 0;
@@ -502,7 +494,7 @@ int lab_store_jobs_list(lab_store_t *s, const char *const *states, size_t n_stat
                                 continue;
                         r = store_jobs_collect(s, &s->jobs_in_state,
                                                "SELECT " JOB_COLUMNS " FROM jobs WHERE state = ?1",
-                                               states[i], &l);
+                                               lab_job_state_to_string(states[i]), &l);
                         if (r < 0)
                                 return r;
                 }
@@ -520,7 +512,8 @@ int lab_store_jobs_list(lab_store_t *s, const char *const *states, size_t n_stat
 }
 
 /* How many jobs are in any of the states (one indexed count per state, one snapshot). */
-int lab_store_jobs_count(lab_store_t *s, const char *const *states, size_t n_states, int64_t *ret)
+int lab_store_jobs_count(lab_store_t *s, const lab_job_state_t *states, size_t n_states,
+                         int64_t *ret)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         int64_t total = 0;
@@ -534,14 +527,14 @@ int lab_store_jobs_count(lab_store_t *s, const char *const *states, size_t n_sta
         for (size_t i = 0; i < n_states; i++) {
                 _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
 
-                if (!states[i])
+                if (!lab_job_state_to_string(states[i]))
                         return -EINVAL;
                 if (state_seen(states, i))
                         continue;
                 r = store_prepare(s, "SELECT count(*) FROM jobs WHERE state = ?1", &stmt);
                 if (r < 0)
                         return r;
-                r = store_bind_text(stmt, 1, states[i]);
+                r = store_bind_text(stmt, 1, lab_job_state_to_string(states[i]));
                 if (r < 0)
                         return r;
                 r = sqlite3_step(stmt);
@@ -654,7 +647,6 @@ void lab_store_job_free(lab_store_job_t *j)
         free(j->sku);
         free(j->priority);
         free(j->deadline);
-        free(j->state);
         free(j->reason);
         free(j->detail);
         free(j->asset_url);

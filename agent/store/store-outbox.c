@@ -283,7 +283,7 @@ static int store_job_reported(lab_store_t *s, const char *uuid)
                 return store_step_errno(s, rc);
         job_id = (const char *)sqlite3_column_text(stmt, 0);
         /* Through the one door; a job printing again (a reprint) or gone stays as it is. */
-        r = store_job_move(s, job_id, "printed", "reported", NULL, NULL);
+        r = store_job_move(s, job_id, LAB_JOB_PRINTED, LAB_JOB_REPORTED, NULL, NULL);
         return r == -ESTALE || r == -ENOENT ? 0 : r;
 }
 

@@ -56,10 +56,10 @@ struct lab_store_s {
         sqlite3_stmt *jobs_in_state;
         sqlite3_stmt *render_insert;
         sqlite3_stmt *printer_backlog;
-        /* The job move the store refused last (lab_store_job_refused); "" for none. */
+        /* The job move the store refused last (lab_store_job_refused). */
         bool refused;
-        char refused_from[32];
-        char refused_to[32];
+        lab_job_state_t refused_from; /* LAB_JOB_STATE_INVALID: a new job's first state */
+        lab_job_state_t refused_to;
 };
 
 /* The SQL script that migrates schema version-1 to version (1..latest), or NULL. */
@@ -110,10 +110,12 @@ int store_column_strdup(sqlite3_stmt *stmt, int i, char **ret);
 
 /* How one column of a result row lands in a row struct: where, and as what. */
 typedef enum store_col_type_e {
-        STORE_COL_SKIP,  /* read elsewhere (a parsed keyword, say) */
-        STORE_COL_TEXT,  /* char *, strdup'ed; SQL NULL stays NULL */
-        STORE_COL_INT,   /* int */
-        STORE_COL_INT64, /* int64_t */
+        STORE_COL_SKIP,       /* read elsewhere (a parsed keyword, say) */
+        STORE_COL_TEXT,       /* char *, strdup'ed; SQL NULL stays NULL */
+        STORE_COL_INT,        /* int */
+        STORE_COL_INT64,      /* int64_t */
+        STORE_COL_JOB_STATE,  /* lab_job_state_t from its keyword (unknown: invalid) */
+        STORE_COL_COPY_STATE, /* lab_copy_state_t from its keyword (unknown: invalid) */
 } store_col_type_t;
 
 typedef struct store_col_s {
@@ -166,11 +168,11 @@ int store_event_insert(lab_store_t *s, lab_event_class_t cls, const char *kind, 
  * -ENOENT when there is no such job. The caller's cleanup rolls back the
  * whole transaction on any of these.
  */
-int store_job_move(lab_store_t *s, const char *id, const char *from_state, const char *to_state,
-                   const char *reason, const char *detail);
+int store_job_move(lab_store_t *s, const char *id, lab_job_state_t from_state,
+                   lab_job_state_t to_state, const char *reason, const char *detail);
 
 /* Keep from → to as the move the store refused (for lab_store_job_refused); returns -EPERM. */
-int store_job_refuse(lab_store_t *s, const char *from_state, const char *to_state);
+int store_job_refuse(lab_store_t *s, lab_job_state_t from_state, lab_job_state_t to_state);
 
 /* Prepare a one-off statement (finalize it with sqlite3_finalizep). */
 int store_prepare(lab_store_t *s, const char *sql, sqlite3_stmt **ret);
@@ -199,14 +201,17 @@ int store_copy_from_row(sqlite3_stmt *stmt, lab_store_copy_t **ret);
  * Read every row of a prepared COPY_COLUMNS query whose copy state is one of
  * states (all when n_states is 0) into a new list, in the query's order.
  */
-int store_copies_collect(lab_store_t *s, sqlite3_stmt *stmt, const char *const *states,
+int store_copies_collect(lab_store_t *s, sqlite3_stmt *stmt, const lab_copy_state_t *states,
                          size_t n_states, lab_store_copy_t ***ret, size_t *ret_n);
 
 /* Count the job's copies by state. */
 int store_count_copies(lab_store_t *s, const char *job_id, lab_copy_counts_t *ret);
 
-/* The job's state and printer, in the caller's transaction (-ENOENT: no such job). */
-int store_job_state_of(lab_store_t *s, const char *job_id, char **state, char **printer);
+/*
+ * The job's state and printer (printer may be NULL to skip it), in the
+ * caller's transaction (-ENOENT: no such job).
+ */
+int store_job_state_of(lab_store_t *s, const char *job_id, lab_job_state_t *state, char **printer);
 
 /* Move the job to the state its copies give it, with that move's event (caller's transaction). */
 int store_job_follow_copies(lab_store_t *s, const char *job_id);

@@ -571,6 +571,14 @@ int store_row_read(sqlite3_stmt *stmt, void *obj, const store_col_t *cols, size_
                 case STORE_COL_INT64:
                         *(int64_t *)at = sqlite3_column_int64(stmt, (int)i);
                         break;
+                case STORE_COL_JOB_STATE:
+                        *(lab_job_state_t *)at = lab_job_state_from_string(
+                            (const char *)sqlite3_column_text(stmt, (int)i));
+                        break;
+                case STORE_COL_COPY_STATE:
+                        *(lab_copy_state_t *)at = lab_copy_state_from_string(
+                            (const char *)sqlite3_column_text(stmt, (int)i));
+                        break;
                 }
         }
         return 0;

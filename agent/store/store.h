@@ -18,6 +18,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "job-state.h"
 
 typedef struct lab_store_s lab_store_t;
 
@@ -149,7 +150,7 @@ typedef struct lab_store_job_s {
         int quantity;          /* copies, 1..1000 */
         char *priority;        /* "rush" or "standard"; NULL on insert means "standard" */
         char *deadline;        /* RFC 3339, or NULL */
-        char *state;           /* where the job stands (a keyword) */
+        lab_job_state_t state; /* where the job stands */
         char *reason;          /* stable keyword of the last failure or stop, or NULL */
         char *detail;          /* the human sentence that goes with reason, or NULL */
         char *asset_url;       /* print master URL */
@@ -180,7 +181,7 @@ int lab_store_job_insert(
 
 /*
  * The platform refused a claim: delete the job if it is still in state
- * "claiming" (it was never the lab's). -ENOENT when there is no such claim.
+ * claiming (it was never the lab's). -ENOENT when there is no such claim.
  */
 int lab_store_job_forget_claim(lab_store_t *s, const char *id);
 
@@ -197,25 +198,24 @@ int lab_store_job_get(lab_store_t *s, const char *id, lab_store_job_t **ret);
  * is no such job, -EINVAL for a missing argument or a bad event body: in
  * each case nothing is written.
  */
-int lab_store_job_move(lab_store_t *s,          /* I - store */
-                       const char *id,          /* I - job */
-                       const char *from_state,  /* I - the state the caller saw */
-                       const char *to_state,    /* I - the new state */
-                       const char *reason,      /* I - keyword, or NULL */
-                       const char *detail,      /* I - sentence, or NULL */
-                       const char *event_kind,  /* I - event to record, or NULL */
-                       const char *event_body); /* I - its JSON object body */
+int lab_store_job_move(lab_store_t *s,             /* I - store */
+                       const char *id,             /* I - job */
+                       lab_job_state_t from_state, /* I - the state the caller saw */
+                       lab_job_state_t to_state,   /* I - the new state */
+                       const char *reason,         /* I - keyword, or NULL */
+                       const char *detail,         /* I - sentence, or NULL */
+                       const char *event_kind,     /* I - event to record, or NULL */
+                       const char *event_body);    /* I - its JSON object body */
 
 /*
  * After a call returned -EPERM because the job state table refused a move:
- * the move refused, as the state keywords *ret_from (NULL for a new job's
- * first state) and *ret_to (each may be NULL to skip). The caller knows the
- * job and logs it (lab_log_illegal_transition); this tells it the states
- * when the store chose them (a copy's change moves the job where its copies
- * say). False, and NULLs, when the last write refused no move. Valid until
- * the next call on s.
+ * the move refused, *ret_from (LAB_JOB_STATE_INVALID for a new job's first
+ * state) → *ret_to (each may be NULL to skip). The caller knows the job and
+ * logs it (lab_log_illegal_transition); this tells it the states when the
+ * store chose them (a copy's change moves the job where its copies say).
+ * False, and LAB_JOB_STATE_INVALID, when the last write refused no move.
  */
-bool lab_store_job_refused(lab_store_t *s, const char **ret_from, const char **ret_to);
+bool lab_store_job_refused(lab_store_t *s, lab_job_state_t *ret_from, lab_job_state_t *ret_to);
 
 /*
  * A job was rendered: in ONE transaction, compare-and-set its state
@@ -227,8 +227,8 @@ bool lab_store_job_refused(lab_store_t *s, const char **ret_from, const char **r
  * warning). -EPERM / -ESTALE / -ENOENT as lab_store_job_move, -EINVAL for an
  * audit that is not a JSON object; nothing is written on any failure.
  */
-int lab_store_job_rendered(lab_store_t *s, const char *id, const char *from_state,
-                           const char *to_state, const char *printer, const char *output_path,
+int lab_store_job_rendered(lab_store_t *s, const char *id, lab_job_state_t from_state,
+                           lab_job_state_t to_state, const char *printer, const char *output_path,
                            const char *audit_json, const char *quality_body);
 
 /*
@@ -247,14 +247,15 @@ int lab_store_job_set_download(lab_store_t *s, const char *id, int download_atte
  * oldest first (created_at, then id), read from one snapshot. *ret is NULL
  * when there are none; free it with lab_store_jobs_free().
  */
-int lab_store_jobs_list(lab_store_t *s,            /* I - store */
-                        const char *const *states, /* I - states to list */
-                        size_t n_states,           /* I - how many (0: every job) */
-                        lab_store_job_t ***ret,    /* O - jobs */
-                        size_t *ret_n);            /* O - how many */
+int lab_store_jobs_list(lab_store_t *s,                /* I - store */
+                        const lab_job_state_t *states, /* I - states to list */
+                        size_t n_states,               /* I - how many (0: every job) */
+                        lab_store_job_t ***ret,        /* O - jobs */
+                        size_t *ret_n);                /* O - how many */
 
 /* How many jobs are in any of the states. */
-int lab_store_jobs_count(lab_store_t *s, const char *const *states, size_t n_states, int64_t *ret);
+int lab_store_jobs_count(lab_store_t *s, const lab_job_state_t *states, size_t n_states,
+                         int64_t *ret);
 
 /*
  * Finished jobs whose time is up: at most max jobs in a final state
@@ -323,8 +324,8 @@ void lab_store_jobs_free(lab_store_job_t **v, size_t n);
  */
 typedef struct lab_store_copy_s {
         char *job_id;
-        int copy;      /* 1-based */
-        char *state;   /* copy state keyword */
+        int copy; /* 1-based */
+        lab_copy_state_t state;
         char *printer; /* where it goes */
         int attempt;   /* attempts made; the current one's key uses this number */
         char *handle;  /* the driver's handle of the current attempt, or NULL */
@@ -337,17 +338,17 @@ typedef struct lab_store_copy_s {
         char *job_created_at;
         char *output_path; /* the job's latest render for this printer, or NULL */
         char *order_id;
-        char *job_state;
+        lab_job_state_t job_state;
 } lab_store_copy_t;
 
 /*
  * A rendered job goes to its printer's queue: in one transaction, move the
- * job from from_state to "queued", record its printer, create quantity
- * copies in state "queued" (copies rerouted from another printer are queued
+ * job from from_state to queued, record its printer, create quantity
+ * copies in state queued (copies rerouted from another printer are queued
  * again with their attempt counts), and append job.queued {printer, copies}.
  * -EPERM / -ESTALE / -ENOENT as lab_store_job_move (nothing written).
  */
-int lab_store_job_queue(lab_store_t *s, const char *job_id, const char *from_state,
+int lab_store_job_queue(lab_store_t *s, const char *job_id, lab_job_state_t from_state,
                         const char *printer);
 
 /* What lab_store_copy_move changes besides the state. */
@@ -365,21 +366,21 @@ typedef struct lab_store_copy_change_s {
  * state its copies now give it, with that move's event, all in one
  * transaction. A job already finished (canceled, dropped) keeps its state.
  * -ESTALE when the copy is not in from, -ENOENT when there is no such copy,
- * -EPERM when from is "printed" (a printed copy never moves; a reprint is a
+ * -EPERM when from is printed (a printed copy never moves; a reprint is a
  * new copy, lab_store_copy_reprint) or the job state table refuses the job's
  * move to its new state (lab_store_job_refused says which): nothing written.
  * *ret_attempt (may be NULL) is the copy's attempt number after the change.
  */
-int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, const char *from,
-                        const char *to, const lab_store_copy_change_t *chg, const char *event_kind,
-                        const char *event_body, int *ret_attempt);
+int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, lab_copy_state_t from,
+                        lab_copy_state_t to, const lab_store_copy_change_t *chg,
+                        const char *event_kind, const char *event_body, int *ret_attempt);
 
 /*
  * The copies for printer (all printers when NULL) whose state is one of
  * states (all when n_states is 0): rush first, then the job's age, then
  * job id and copy. *ret is NULL when there are none.
  */
-int lab_store_copies_list(lab_store_t *s, const char *printer, const char *const *states,
+int lab_store_copies_list(lab_store_t *s, const char *printer, const lab_copy_state_t *states,
                           size_t n_states, lab_store_copy_t ***ret, size_t *ret_n);
 
 /* Free a copy list (NULL is fine). */
@@ -389,7 +390,7 @@ void lab_store_copies_free(lab_store_copy_t **v, size_t n);
  * The job leaves its printer while none of its copies is there: in one
  * transaction, the job moves queued → rerouted with reason and detail, its
  * copies (all queued: never sent, or found not to be at the printer) move to
- * "rerouted" (keeping their attempt counts, so that the next printer gets
+ * rerouted (keeping their attempt counts, so that the next printer gets
  * new job names), and job.rerouted {from, reason, detail} is appended. -ESTALE
  * (nothing written) when the job is not queued (a copy is on its way or
  * printed); -EBUSY when a copy ended otherwise. (queued → rerouted is a
@@ -471,7 +472,7 @@ int lab_store_job_copies(lab_store_t *s, const char *job_id, lab_store_copy_t **
 
 /* Jobs per state: the callback is called once per state that has jobs. */
 int lab_store_jobs_by_state(lab_store_t *s,
-                            void (*fn)(const char *state, int64_t n, void *userdata),
+                            void (*fn)(lab_job_state_t state, int64_t n, void *userdata),
                             void *userdata);
 
 /* Record an action in the audit log: who (e.g. "daemon", "labctl:uid=1000"), what, detail. */

@@ -47,7 +47,7 @@ static void check_request(const lab_control_request_t *req)
                 if (req->limit < 1 || req->limit > 1000 || req->n_states > LAB_JOB_STATE_MAX)
                         abort();
                 for (size_t i = 0; i < req->n_states; i++)
-                        if (lab_job_state_from_string(req->states[i]) == LAB_JOB_STATE_INVALID)
+                        if (!lab_job_state_to_string(req->states[i]))
                                 abort();
                 break;
         case LAB_CONTROL_JOB:

@@ -223,12 +223,6 @@ static void test_clean(void **state)
 
 static void test_lists(void **state)
 {
-        assert_string_equal(lab_ctl_job_states[0], "claiming");
-        assert_string_equal(lab_ctl_job_states[LAB_CTL_N_JOB_STATES - 1], "dropped");
-        assert_true(lab_ctl_job_state_valid("uncertain"));
-        assert_false(lab_ctl_job_state_valid("Uncertain"));
-        assert_false(lab_ctl_job_state_valid(""));
-        assert_false(lab_ctl_job_state_valid(NULL));
         assert_true(lab_ctl_defect_valid("colour_cast"));
         assert_true(lab_ctl_defect_valid("not_printed"));
         assert_false(lab_ctl_defect_valid("color_cast"));

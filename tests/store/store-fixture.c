@@ -40,16 +40,17 @@ int store_fixture_close(void **state)
         return 0;
 }
 
-void store_fixture_put_state(lab_store_t *s, const char *id, const char *state)
+void store_fixture_put_state(lab_store_t *s, const char *id, lab_job_state_t state)
 {
         sqlite3_stmt *st = NULL;
 
+        assert_non_null(lab_job_state_to_string(state));
         assert_int_equal(sqlite3_prepare_v2(lab_store_sqlite(s),
                                             "UPDATE jobs SET state = ?2 WHERE id = ?1", -1, &st,
                                             NULL),
                          SQLITE_OK);
         sqlite3_bind_text(st, 1, id, -1, SQLITE_STATIC);
-        sqlite3_bind_text(st, 2, state, -1, SQLITE_STATIC);
+        sqlite3_bind_text(st, 2, lab_job_state_to_string(state), -1, SQLITE_STATIC);
         assert_int_equal(sqlite3_step(st), SQLITE_DONE);
         assert_int_equal(sqlite3_changes(lab_store_sqlite(s)), 1);
         sqlite3_finalize(st);
@@ -59,7 +60,7 @@ void store_fixture_insert_in(lab_store_t *s, const lab_store_job_t *job)
 {
         lab_store_job_t first = *job;
 
-        first.state = (char *)"claiming";
+        first.state = LAB_JOB_CLAIMING;
         assert_int_equal(lab_store_job_insert(s, &first, NULL, NULL), 0);
         store_fixture_put_state(s, job->id, job->state);
 }
@@ -71,7 +72,7 @@ void store_fixture_rendered_job(lab_store_t *s, const char *id, int quantity, co
             .order_id = "o",
             .sku = "print-4x6",
             .quantity = quantity,
-            .state = "rendering",
+            .state = LAB_JOB_RENDERING,
             .asset_url = "https://p/a",
             .asset_sha256 = "00",
             .asset_bytes = 1,
@@ -79,17 +80,27 @@ void store_fixture_rendered_job(lab_store_t *s, const char *id, int quantity, co
         };
 
         store_fixture_insert_in(s, &job);
-        assert_int_equal(lab_store_job_rendered(s, id, "rendering", "rendered", printer,
+        assert_int_equal(lab_store_job_rendered(s, id, LAB_JOB_RENDERING, LAB_JOB_RENDERED, printer,
                                                 "/spool/render/x.jpg", "{\"a\":1}", NULL),
                          0);
 }
 
-void store_fixture_assert_job_state(lab_store_t *s, const char *id, const char *want)
+/* The state's keyword, or "?" outside the table (messages only). */
+static const char *state_name(lab_job_state_t st)
+{
+        const char *n = lab_job_state_to_string(st);
+
+        return n ? n : "?";
+}
+
+void store_fixture_assert_job_state(lab_store_t *s, const char *id, lab_job_state_t want)
 {
         _cleanup_(lab_store_job_freep) lab_store_job_t *j = NULL;
 
         assert_int_equal(lab_store_job_get(s, id, &j), 0);
-        assert_string_equal(j->state, want);
+        if (j->state != want)
+                fail_msg("job %s: state %s (%d), want %s (%d)", id, state_name(j->state), j->state,
+                         state_name(want), want);
 }
 
 int64_t store_fixture_events_of(lab_store_t *s, const char *id, const char *kind)

@@ -23,20 +23,20 @@ int store_fixture_open(void **state, const char *name);
 int store_fixture_close(void **state);
 
 /*
- * Insert job through the API in "claiming" (a first state), then write its
+ * Insert job through the API in claiming (a first state), then write its
  * state job->state (and nothing else) directly with SQL: the job as if moves
  * had taken it there.
  */
 void store_fixture_insert_in(lab_store_t *s, const lab_store_job_t *job);
 
 /* Write the job's state directly with SQL (no check, no event). */
-void store_fixture_put_state(lab_store_t *s, const char *id, const char *state);
+void store_fixture_put_state(lab_store_t *s, const char *id, lab_job_state_t state);
 
-/* Insert job id (quantity copies of print-4x6) and render it for printer: state "rendered". */
+/* Insert job id (quantity copies of print-4x6) and render it for printer: state rendered. */
 void store_fixture_rendered_job(lab_store_t *s, const char *id, int quantity, const char *printer);
 
 /* Assert the job's state. */
-void store_fixture_assert_job_state(lab_store_t *s, const char *id, const char *want);
+void store_fixture_assert_job_state(lab_store_t *s, const char *id, lab_job_state_t want);
 
 /* How many events of kind the job has in the outbox. */
 int64_t store_fixture_events_of(lab_store_t *s, const char *id, const char *kind);

@@ -27,7 +27,7 @@ static void job(lab_store_t *s, const char *id, int quantity, const char *priori
             .quantity = quantity,
             .priority = (char *)priority,
             .deadline = (char *)deadline,
-            .state = "queued",
+            .state = LAB_JOB_QUEUED,
             .asset_url = "https://p/a",
             .asset_sha256 = "00",
             .asset_bytes = 1,

@@ -26,7 +26,7 @@ static char *dir;
 static lab_store_t *store;
 
 /* A job in state with a master and a print file on disk, last changed at `at`. */
-static void job_with_files(const char *id, const char *state, const char *at)
+static void job_with_files(const char *id, lab_job_state_t state, const char *at)
 {
         _cleanup_free_ char *asset = NULL, *out = NULL, *sql = NULL;
         lab_store_job_t job = {
@@ -34,7 +34,7 @@ static void job_with_files(const char *id, const char *state, const char *at)
             .order_id = "o",
             .sku = "s",
             .quantity = 1,
-            .state = "rendering",
+            .state = LAB_JOB_RENDERING,
             .asset_url = "https://p/a",
             .asset_sha256 = "00",
             .asset_bytes = 1,
@@ -47,12 +47,12 @@ static void job_with_files(const char *id, const char *state, const char *at)
         lab_test_write_file(out, "p", 1);
         store_fixture_insert_in(store, &job);
         assert_int_equal(lab_store_job_set_download(store, id, 1, asset, "image/jpeg"), 0);
-        assert_int_equal(lab_store_job_rendered(store, id, "rendering", "rendered", "p1", out,
-                                                "{\"a\":1}", NULL),
+        assert_int_equal(lab_store_job_rendered(store, id, LAB_JOB_RENDERING, LAB_JOB_RENDERED,
+                                                "p1", out, "{\"a\":1}", NULL),
                          0);
         assert_true(asprintf(&sql,
                              "UPDATE jobs SET state = '%s', updated_at = '%s' WHERE id = '%s'",
-                             state, at, id) > 0);
+                             lab_job_state_to_string(state), at, id) > 0);
         assert_int_equal(sqlite3_exec(lab_store_sqlite(store), sql, NULL, NULL, NULL), SQLITE_OK);
 }
 
@@ -79,11 +79,12 @@ static void test_sweep(void **state)
         lab_retention_cutoff(now, cutoff);
         assert_string_equal(cutoff, "2026-12-23T04:26:40.000Z");
 
-        job_with_files("old-reported", "reported", "2026-11-01T10:00:00.000Z");
-        job_with_files("old-canceled", "canceled", "2026-11-02T10:00:00.000Z");
-        job_with_files("old-printed", "printed", "2026-11-01T10:00:00.000Z"); /* not reported yet */
-        job_with_files("old-held", "held", "2026-11-01T10:00:00.000Z");       /* still the lab's */
-        job_with_files("new-reported", "reported", "2026-12-20T10:00:00.000Z");
+        job_with_files("old-reported", LAB_JOB_REPORTED, "2026-11-01T10:00:00.000Z");
+        job_with_files("old-canceled", LAB_JOB_CANCELED, "2026-11-02T10:00:00.000Z");
+        job_with_files("old-printed", LAB_JOB_PRINTED,
+                       "2026-11-01T10:00:00.000Z");                           /* not reported yet */
+        job_with_files("old-held", LAB_JOB_HELD, "2026-11-01T10:00:00.000Z"); /* still the lab's */
+        job_with_files("new-reported", LAB_JOB_REPORTED, "2026-12-20T10:00:00.000Z");
 
         assert_int_equal(lab_retention_sweep(store, 14 * DAY, now, &jobs, &files), 0);
         assert_int_equal(jobs, 2);
@@ -100,7 +101,7 @@ static void test_sweep(void **state)
                 _cleanup_(lab_store_job_freep) lab_store_job_t *j = NULL;
                 assert_int_equal(lab_store_job_get(store, "old-reported", &j), 0);
                 assert_null(j->asset_path);
-                assert_string_equal(j->state, "reported");
+                assert_int_equal(j->state, LAB_JOB_REPORTED);
         }
         {
                 sqlite3_stmt *st = NULL;

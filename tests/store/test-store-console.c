@@ -47,23 +47,25 @@ static const lab_store_copy_change_t sent = {.handle = "17"};
 static void queued_job(lab_store_t *s, const char *id, int quantity, const char *printer)
 {
         store_fixture_rendered_job(s, id, quantity, printer);
-        assert_int_equal(lab_store_job_queue(s, id, "rendered", printer), 0);
+        assert_int_equal(lab_store_job_queue(s, id, LAB_JOB_RENDERED, printer), 0);
 }
 
 /* Send a queued copy: queued → submitting (a new attempt) → printing. */
 static void send_copy(lab_store_t *s, const char *id, int copy)
 {
-        assert_int_equal(
-            lab_store_copy_move(s, id, copy, "queued", "submitting", &begin, NULL, NULL, NULL), 0);
-        assert_int_equal(
-            lab_store_copy_move(s, id, copy, "submitting", "printing", &sent, NULL, NULL, NULL), 0);
+        assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, NULL),
+                         0);
+        assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_SUBMITTING, LAB_COPY_PRINTING,
+                                             &sent, NULL, NULL, NULL),
+                         0);
 }
 
 /* Send a queued copy and have it printed. */
 static void print_copy(lab_store_t *s, const char *id, int copy)
 {
         send_copy(s, id, copy);
-        assert_int_equal(lab_store_copy_move(s, id, copy, "printing", "printed", NULL,
+        assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_PRINTING, LAB_COPY_PRINTED, NULL,
                                              "job.copy_printed", "{\"copy\":1}", NULL),
                          0);
 }
@@ -71,13 +73,15 @@ static void print_copy(lab_store_t *s, const char *id, int copy)
 /* Send a queued copy and lose track of it: queued → submitting → uncertain. */
 static void uncertain_copy(lab_store_t *s, const char *id, int copy)
 {
-        assert_int_equal(
-            lab_store_copy_move(s, id, copy, "queued", "submitting", &begin, NULL, NULL, NULL), 0);
-        assert_int_equal(
-            lab_store_copy_move(s, id, copy, "submitting", "uncertain", NULL, NULL, NULL, NULL), 0);
+        assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, NULL),
+                         0);
+        assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_SUBMITTING, LAB_COPY_UNCERTAIN,
+                                             NULL, NULL, NULL, NULL),
+                         0);
 }
 
-/* A job at printer with all its quantity copies printed (state "printed"). */
+/* A job at printer with all its quantity copies printed (state printed). */
 static void printed_job(lab_store_t *s, const char *id, int quantity, const char *printer)
 {
         queued_job(s, id, quantity, printer);
@@ -500,7 +504,7 @@ static void test_reprint_printed_copy(void **state)
         size_t n = 0;
 
         printed_job(f->s, "j1", 1, "ds620");
-        store_fixture_assert_job_state(f->s, "j1", "printed");
+        store_fixture_assert_job_state(f->s, "j1", LAB_JOB_PRINTED);
         assert_int_equal(store_fixture_events_of(f->s, "j1", "job.printed"), 1);
         events0 = rows(f->s, "events");
         audit0 = rows(f->s, "audit");
@@ -517,7 +521,7 @@ static void test_reprint_printed_copy(void **state)
                 assert_non_null(row);
                 assert_true(strncmp(row, "queued|ds620|0|", 15) == 0);
         }
-        store_fixture_assert_job_state(f->s, "j1", "printing");
+        store_fixture_assert_job_state(f->s, "j1", LAB_JOB_PRINTING);
 
         /* The same print file: the job's render for that printer. */
         assert_int_equal(lab_store_job_copies(f->s, "j1", &v, &n), 0);
@@ -558,18 +562,18 @@ static void test_reprint_printed_copy(void **state)
         }
 
         /* The reprint is printed: the job is printed again, job.printed again with 2 copies. */
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j1", 2, "queued", "submitting", &begin, NULL, NULL, NULL),
-            0);
-        store_fixture_assert_job_state(f->s, "j1", "printing");
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j1", 2, "submitting", "printing", &sent, NULL, NULL, NULL),
-            0);
-        store_fixture_assert_job_state(f->s, "j1", "printing");
-        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, "printing", "printed", NULL,
-                                             "job.copy_printed", "{\"copy\":2}", NULL),
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, NULL),
                          0);
-        store_fixture_assert_job_state(f->s, "j1", "printed");
+        store_fixture_assert_job_state(f->s, "j1", LAB_JOB_PRINTING);
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, LAB_COPY_SUBMITTING, LAB_COPY_PRINTING,
+                                             &sent, NULL, NULL, NULL),
+                         0);
+        store_fixture_assert_job_state(f->s, "j1", LAB_JOB_PRINTING);
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, LAB_COPY_PRINTING, LAB_COPY_PRINTED,
+                                             NULL, "job.copy_printed", "{\"copy\":2}", NULL),
+                         0);
+        store_fixture_assert_job_state(f->s, "j1", LAB_JOB_PRINTED);
         assert_copy(f->s, "j1", 2, "printed|ds620|1|");
         assert_int_equal(store_fixture_events_of(f->s, "j1", "job.printed"), 2);
         {
@@ -588,7 +592,7 @@ static void test_reprint_reported_job(void **state)
         const char *uuid = NULL;
 
         printed_job(f->s, "j2", 2, "cpd90");
-        store_fixture_assert_job_state(f->s, "j2", "printed");
+        store_fixture_assert_job_state(f->s, "j2", LAB_JOB_PRINTED);
         /* The platform acknowledges job.printed: the job is reported, finished. */
         assert_int_equal(lab_store_events_peek(f->s, 100, &ev, &n), 0);
         for (size_t i = 0; i < n; i++)
@@ -597,12 +601,12 @@ static void test_reprint_reported_job(void **state)
         assert_non_null(uuid);
         assert_int_equal(lab_store_events_ack(f->s, &uuid, 1, NULL), 0);
         lab_store_events_free(ev, n);
-        store_fixture_assert_job_state(f->s, "j2", "reported");
+        store_fixture_assert_job_state(f->s, "j2", LAB_JOB_REPORTED);
 
         assert_int_equal(lab_store_copy_reprint(f->s, &rp), 0);
         assert_int_equal(rp.reprint_copy, 3);
         assert_string_equal(rp.printer, "cpd90");
-        store_fixture_assert_job_state(f->s, "j2", "printing");
+        store_fixture_assert_job_state(f->s, "j2", LAB_JOB_PRINTING);
         assert_copy(f->s, "j2", 1, "printed|cpd90|1|");
         assert_copy(f->s, "j2", 2, "printed|cpd90|1|");
         {
@@ -627,13 +631,13 @@ static void test_reprint_reported_job(void **state)
         rp = reprint("j2", 1, "crease", NULL);
         assert_int_equal(lab_store_copy_reprint(f->s, &rp), 0);
         assert_int_equal(rp.reprint_copy, 4);
-        store_fixture_assert_job_state(f->s, "j2", "printing");
+        store_fixture_assert_job_state(f->s, "j2", LAB_JOB_PRINTING);
         assert_int_equal(rows(f->s, "copies"), 4);
 
         print_copy(f->s, "j2", 3);
-        store_fixture_assert_job_state(f->s, "j2", "printing");
+        store_fixture_assert_job_state(f->s, "j2", LAB_JOB_PRINTING);
         print_copy(f->s, "j2", 4);
-        store_fixture_assert_job_state(f->s, "j2", "printed");
+        store_fixture_assert_job_state(f->s, "j2", LAB_JOB_PRINTED);
         {
                 json_auto_t *o = last_event(f->s, "j2", "job.printed");
                 assert_json_int(o, "copies", 4);
@@ -653,7 +657,7 @@ static void test_reprint_uncertain_not_printed(void **state)
 
         queued_job(f->s, "j3", 1, "ds620");
         uncertain_copy(f->s, "j3", 1);
-        store_fixture_assert_job_state(f->s, "j3", "uncertain");
+        store_fixture_assert_job_state(f->s, "j3", LAB_JOB_UNCERTAIN);
         assert_copy(f->s, "j3", 1, "uncertain|ds620|1|");
         events0 = rows(f->s, "events");
         audit0 = rows(f->s, "audit");
@@ -669,7 +673,7 @@ static void test_reprint_uncertain_not_printed(void **state)
                 assert_non_null(row);
                 assert_true(strncmp(row, "queued|ds620|1|", 15) == 0);
         }
-        store_fixture_assert_job_state(f->s, "j3", "queued");
+        store_fixture_assert_job_state(f->s, "j3", LAB_JOB_QUEUED);
 
         /* job.defect only: it never printed, so no job.copy_printed. */
         assert_int_equal(rows(f->s, "events"), events0 + 1);
@@ -695,18 +699,18 @@ static void test_reprint_uncertain_not_printed(void **state)
         }
 
         /* Sent again under a new attempt: a new job name at the printer. */
-        assert_int_equal(lab_store_copy_move(f->s, "j3", 1, "queued", "submitting", &begin, NULL,
-                                             NULL, &attempt),
+        assert_int_equal(lab_store_copy_move(f->s, "j3", 1, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, &attempt),
                          0);
         assert_int_equal(attempt, 2);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j3", 1, "submitting", "printing", &sent, NULL, NULL, NULL),
-            0);
-        store_fixture_assert_job_state(f->s, "j3", "printing");
-        assert_int_equal(lab_store_copy_move(f->s, "j3", 1, "printing", "printed", NULL,
-                                             "job.copy_printed", "{\"copy\":1}", NULL),
+        assert_int_equal(lab_store_copy_move(f->s, "j3", 1, LAB_COPY_SUBMITTING, LAB_COPY_PRINTING,
+                                             &sent, NULL, NULL, NULL),
                          0);
-        store_fixture_assert_job_state(f->s, "j3", "printed");
+        store_fixture_assert_job_state(f->s, "j3", LAB_JOB_PRINTING);
+        assert_int_equal(lab_store_copy_move(f->s, "j3", 1, LAB_COPY_PRINTING, LAB_COPY_PRINTED,
+                                             NULL, "job.copy_printed", "{\"copy\":1}", NULL),
+                         0);
+        store_fixture_assert_job_state(f->s, "j3", LAB_JOB_PRINTED);
         {
                 json_auto_t *o = last_event(f->s, "j3", "job.printed");
                 assert_json_int(o, "copies", 1);
@@ -721,7 +725,7 @@ static void test_reprint_uncertain_not_printed_with_printed_sibling(void **state
         queued_job(f->s, "j3b", 2, "ds620");
         print_copy(f->s, "j3b", 1);
         uncertain_copy(f->s, "j3b", 2);
-        store_fixture_assert_job_state(f->s, "j3b", "uncertain");
+        store_fixture_assert_job_state(f->s, "j3b", LAB_JOB_UNCERTAIN);
 
         assert_int_equal(lab_store_copy_reprint(f->s, &rp), 0);
         assert_int_equal(rp.reprint_copy, 2);
@@ -733,9 +737,9 @@ static void test_reprint_uncertain_not_printed_with_printed_sibling(void **state
                 assert_true(strncmp(row, "queued|ds620|1|", 15) == 0);
         }
         /* One printed, one queued: the job is printing. */
-        store_fixture_assert_job_state(f->s, "j3b", "printing");
+        store_fixture_assert_job_state(f->s, "j3b", LAB_JOB_PRINTING);
         print_copy(f->s, "j3b", 2);
-        store_fixture_assert_job_state(f->s, "j3b", "printed");
+        store_fixture_assert_job_state(f->s, "j3b", LAB_JOB_PRINTED);
         {
                 json_auto_t *o = last_event(f->s, "j3b", "job.printed");
                 assert_json_int(o, "copies", 2);
@@ -750,7 +754,7 @@ static void test_reprint_uncertain_other_defect(void **state)
 
         queued_job(f->s, "j4", 1, "ds620");
         uncertain_copy(f->s, "j4", 1);
-        store_fixture_assert_job_state(f->s, "j4", "uncertain");
+        store_fixture_assert_job_state(f->s, "j4", LAB_JOB_UNCERTAIN);
         events0 = rows(f->s, "events");
         audit0 = rows(f->s, "audit");
 
@@ -767,7 +771,7 @@ static void test_reprint_uncertain_other_defect(void **state)
                 assert_non_null(row);
                 assert_true(strncmp(row, "queued|ds620|0|", 15) == 0);
         }
-        store_fixture_assert_job_state(f->s, "j4", "printing");
+        store_fixture_assert_job_state(f->s, "j4", LAB_JOB_PRINTING);
 
         /* job.copy_printed (with who) then job.defect. */
         assert_int_equal(rows(f->s, "events"), events0 + 2);
@@ -802,7 +806,7 @@ static void test_reprint_uncertain_other_defect(void **state)
 
         /* The reprint printed: job printed, job.printed with both copies. */
         print_copy(f->s, "j4", 2);
-        store_fixture_assert_job_state(f->s, "j4", "printed");
+        store_fixture_assert_job_state(f->s, "j4", LAB_JOB_PRINTED);
         assert_int_equal(store_fixture_events_of(f->s, "j4", "job.printed"), 1);
         {
                 json_auto_t *o = last_event(f->s, "j4", "job.printed");
@@ -831,32 +835,38 @@ static void test_reprint_refusals(void **state)
         queued_job(f->s, "b", 3, "ds620");
         print_copy(f->s, "b", 1);
         send_copy(f->s, "b", 2);
-        store_fixture_assert_job_state(f->s, "b", "printing");
+        store_fixture_assert_job_state(f->s, "b", LAB_JOB_PRINTING);
         /* canceled while printing, with a printed copy. */
         queued_job(f->s, "c", 2, "ds620");
         print_copy(f->s, "c", 1);
-        store_fixture_assert_job_state(f->s, "c", "printing");
-        assert_int_equal(
-            lab_store_job_move(f->s, "c", "printing", "canceled", "canceled", NULL, NULL, NULL), 0);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "c", 2, "queued", "canceled", NULL, NULL, NULL, NULL), 0);
-        store_fixture_assert_job_state(f->s, "c", "canceled");
+        store_fixture_assert_job_state(f->s, "c", LAB_JOB_PRINTING);
+        assert_int_equal(lab_store_job_move(f->s, "c", LAB_JOB_PRINTING, LAB_JOB_CANCELED,
+                                            "canceled", NULL, NULL, NULL),
+                         0);
+        assert_int_equal(lab_store_copy_move(f->s, "c", 2, LAB_COPY_QUEUED, LAB_COPY_CANCELED, NULL,
+                                             NULL, NULL, NULL),
+                         0);
+        store_fixture_assert_job_state(f->s, "c", LAB_JOB_CANCELED);
         /* failed: its one copy failed. */
         queued_job(f->s, "x", 1, "ds620");
-        assert_int_equal(
-            lab_store_copy_move(f->s, "x", 1, "queued", "submitting", &begin, NULL, NULL, NULL), 0);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "x", 1, "submitting", "failed", NULL, NULL, NULL, NULL), 0);
-        store_fixture_assert_job_state(f->s, "x", "failed");
+        assert_int_equal(lab_store_copy_move(f->s, "x", 1, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, NULL),
+                         0);
+        assert_int_equal(lab_store_copy_move(f->s, "x", 1, LAB_COPY_SUBMITTING, LAB_COPY_FAILED,
+                                             NULL, NULL, NULL, NULL),
+                         0);
+        store_fixture_assert_job_state(f->s, "x", LAB_JOB_FAILED);
         /* dropped (no longer the lab's) while printing, with a printed copy. */
         queued_job(f->s, "d", 2, "ds620");
         print_copy(f->s, "d", 1);
-        assert_int_equal(
-            lab_store_job_move(f->s, "d", "printing", "dropped", "dropped", NULL, NULL, NULL), 0);
+        assert_int_equal(lab_store_job_move(f->s, "d", LAB_JOB_PRINTING, LAB_JOB_DROPPED, "dropped",
+                                            NULL, NULL, NULL),
+                         0);
         /* held at its printer with queued copies. */
         queued_job(f->s, "h", 1, "ds620");
-        assert_int_equal(
-            lab_store_job_move(f->s, "h", "queued", "held", "no_printer", NULL, NULL, NULL), 0);
+        assert_int_equal(lab_store_job_move(f->s, "h", LAB_JOB_QUEUED, LAB_JOB_HELD, "no_printer",
+                                            NULL, NULL, NULL),
+                         0);
         /* a job with no copies yet. */
         store_fixture_rendered_job(f->s, "r", 1, "ds620");
         /* uncertain job, and one that was reported (finished). */
@@ -912,7 +922,7 @@ static void test_reprint_refusals(void **state)
                 lab_store_reprint_t rp = reprint("b", 1, "cut", NULL);
                 assert_int_equal(lab_store_copy_reprint(f->s, &rp), 0);
                 assert_int_equal(rp.reprint_copy, 4);
-                store_fixture_assert_job_state(f->s, "b", "printing");
+                store_fixture_assert_job_state(f->s, "b", LAB_JOB_PRINTING);
                 rp = reprint("u", 1, "paper_jam", NULL);
                 assert_int_equal(lab_store_copy_reprint(f->s, &rp), 0);
                 assert_int_equal(rp.reprint_copy, 2);
@@ -939,14 +949,14 @@ static void test_confirm_printed(void **state)
 
         queued_job(f->s, "k1", 1, "ds620");
         uncertain_copy(f->s, "k1", 1);
-        store_fixture_assert_job_state(f->s, "k1", "uncertain");
+        store_fixture_assert_job_state(f->s, "k1", LAB_JOB_UNCERTAIN);
         events0 = rows(f->s, "events");
         audit0 = rows(f->s, "audit");
 
         assert_int_equal(
             lab_store_copy_confirm_printed(f->s, "k1", 1, "k1/1/1", "anna", "labctl:uid=1000"), 0);
         assert_copy(f->s, "k1", 1, "printed|ds620|1|confirmed_by_person");
-        store_fixture_assert_job_state(f->s, "k1", "printed");
+        store_fixture_assert_job_state(f->s, "k1", LAB_JOB_PRINTED);
         /* job.copy_printed (with who) and the job's job.printed. */
         assert_int_equal(rows(f->s, "events"), events0 + 2);
         {
@@ -978,27 +988,27 @@ static void test_confirm_printed_waits_for_siblings(void **state)
         queued_job(f->s, "k2", 2, "cpd90");
         uncertain_copy(f->s, "k2", 1);
         uncertain_copy(f->s, "k2", 2);
-        store_fixture_assert_job_state(f->s, "k2", "uncertain");
+        store_fixture_assert_job_state(f->s, "k2", LAB_JOB_UNCERTAIN);
         assert_int_equal(
             lab_store_copy_confirm_printed(f->s, "k2", 1, "k2/1/1", "anna", "labctl:uid=1000"), 0);
-        store_fixture_assert_job_state(f->s, "k2", "uncertain");
+        store_fixture_assert_job_state(f->s, "k2", LAB_JOB_UNCERTAIN);
         assert_int_equal(store_fixture_events_of(f->s, "k2", "job.printed"), 0);
         assert_int_equal(
             lab_store_copy_confirm_printed(f->s, "k2", 2, "k2/2/1", "anna", "labctl:uid=1000"), 0);
-        store_fixture_assert_job_state(f->s, "k2", "printed");
+        store_fixture_assert_job_state(f->s, "k2", LAB_JOB_PRINTED);
         assert_int_equal(store_fixture_events_of(f->s, "k2", "job.printed"), 1);
         assert_int_equal(store_fixture_events_of(f->s, "k2", "job.copy_printed"), 2);
 
         /* An uncertain copy and a queued one: printing until the queued one prints. */
         queued_job(f->s, "k3", 2, "cpd90");
         uncertain_copy(f->s, "k3", 1);
-        store_fixture_assert_job_state(f->s, "k3", "printing");
+        store_fixture_assert_job_state(f->s, "k3", LAB_JOB_PRINTING);
         assert_int_equal(
             lab_store_copy_confirm_printed(f->s, "k3", 1, "k3/1/1", "bob", "labctl:uid=1001"), 0);
-        store_fixture_assert_job_state(f->s, "k3", "printing");
+        store_fixture_assert_job_state(f->s, "k3", LAB_JOB_PRINTING);
         assert_copy(f->s, "k3", 1, "printed|cpd90|1|confirmed_by_person");
         print_copy(f->s, "k3", 2);
-        store_fixture_assert_job_state(f->s, "k3", "printed");
+        store_fixture_assert_job_state(f->s, "k3", LAB_JOB_PRINTED);
 }
 
 static void test_confirm_printed_with_failed_sibling(void **state)
@@ -1008,19 +1018,20 @@ static void test_confirm_printed_with_failed_sibling(void **state)
         /* Copy 1 uncertain, copy 2 failed after every attempt: the job is uncertain. */
         queued_job(f->s, "k5", 2, "ds620");
         uncertain_copy(f->s, "k5", 1);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "k5", 2, "queued", "submitting", &begin, NULL, NULL, NULL),
-            0);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "k5", 2, "submitting", "failed", NULL, NULL, NULL, NULL), 0);
-        store_fixture_assert_job_state(f->s, "k5", "uncertain");
+        assert_int_equal(lab_store_copy_move(f->s, "k5", 2, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, NULL),
+                         0);
+        assert_int_equal(lab_store_copy_move(f->s, "k5", 2, LAB_COPY_SUBMITTING, LAB_COPY_FAILED,
+                                             NULL, NULL, NULL, NULL),
+                         0);
+        store_fixture_assert_job_state(f->s, "k5", LAB_JOB_UNCERTAIN);
 
         /* The technician finds copy 1 in the tray: it is recorded printed, and the job ends
          * as its copies say (one printed, one failed: failed), with job.failed. */
         assert_int_equal(
             lab_store_copy_confirm_printed(f->s, "k5", 1, "k5/1/1", "anna", "labctl:uid=1000"), 0);
         assert_copy(f->s, "k5", 1, "printed|ds620|1|confirmed_by_person");
-        store_fixture_assert_job_state(f->s, "k5", "failed");
+        store_fixture_assert_job_state(f->s, "k5", LAB_JOB_FAILED);
         assert_int_equal(store_fixture_events_of(f->s, "k5", "job.copy_printed"), 1);
         assert_int_equal(store_fixture_events_of(f->s, "k5", "job.failed"), 1);
 }
@@ -1089,46 +1100,46 @@ static void test_job_copies(void **state)
                 assert_string_equal(v[i]->job_id, "m");
                 assert_int_equal(v[i]->copy, (int)i + 1);
                 assert_string_equal(v[i]->printer, "ds620");
-                assert_string_equal(v[i]->job_state, "printing");
+                assert_int_equal(v[i]->job_state, LAB_JOB_PRINTING);
                 assert_string_equal(v[i]->order_id, "o");
                 assert_non_null(v[i]->updated_at);
         }
-        assert_string_equal(v[0]->state, "queued");
+        assert_int_equal(v[0]->state, LAB_COPY_QUEUED);
         assert_int_equal(v[0]->attempt, 0);
-        assert_string_equal(v[1]->state, "printing");
+        assert_int_equal(v[1]->state, LAB_COPY_PRINTING);
         assert_int_equal(v[1]->attempt, 1);
         assert_string_equal(v[1]->handle, "17");
-        assert_string_equal(v[9]->state, "printed");
-        assert_string_equal(v[10]->state, "queued");
-        assert_string_equal(v[11]->state, "queued");
+        assert_int_equal(v[9]->state, LAB_COPY_PRINTED);
+        assert_int_equal(v[10]->state, LAB_COPY_QUEUED);
+        assert_int_equal(v[11]->state, LAB_COPY_QUEUED);
         assert_string_equal(v[11]->reason, "reprint");
         lab_store_copies_free(v, n);
 }
 
 typedef struct tally_s {
-        char states[16][32];
+        lab_job_state_t states[16];
         int64_t counts[16];
         size_t n;
 } tally_t;
 
 /* Record one (state, count) callback. */
-static void tally(const char *state, int64_t n, void *userdata)
+static void tally(lab_job_state_t state, int64_t n, void *userdata)
 {
         tally_t *t = userdata;
 
         assert_true(t->n < 16);
-        snprintf(t->states[t->n], sizeof t->states[t->n], "%s", state);
+        t->states[t->n] = state;
         t->counts[t->n++] = n;
 }
 
 /* The count the tally has for state (0 when it was never called for it). */
-static int64_t tally_of(const tally_t *t, const char *state)
+static int64_t tally_of(const tally_t *t, lab_job_state_t state)
 {
         int64_t found = 0;
         int seen = 0;
 
         for (size_t i = 0; i < t->n; i++)
-                if (strcmp(t->states[i], state) == 0) {
+                if (t->states[i] == state) {
                         found = t->counts[i];
                         seen++;
                 }
@@ -1154,23 +1165,24 @@ static void test_jobs_by_state(void **state)
         queued_job(f->s, "u1", 1, "ds620");
         uncertain_copy(f->s, "u1", 1);
         queued_job(f->s, "c1", 1, "ds620");
-        assert_int_equal(
-            lab_store_job_move(f->s, "c1", "queued", "canceled", NULL, NULL, NULL, NULL), 0);
+        assert_int_equal(lab_store_job_move(f->s, "c1", LAB_JOB_QUEUED, LAB_JOB_CANCELED, NULL,
+                                            NULL, NULL, NULL),
+                         0);
 
         assert_int_equal(lab_store_jobs_by_state(f->s, tally, &t), 0);
         /* Once per state that has jobs, in state order. */
         assert_int_equal(t.n, 5);
-        assert_string_equal(t.states[0], "canceled");
-        assert_string_equal(t.states[1], "printed");
-        assert_string_equal(t.states[2], "queued");
-        assert_string_equal(t.states[3], "rendered");
-        assert_string_equal(t.states[4], "uncertain");
-        assert_int_equal(tally_of(&t, "queued"), 3);
-        assert_int_equal(tally_of(&t, "printed"), 1);
-        assert_int_equal(tally_of(&t, "rendered"), 1);
-        assert_int_equal(tally_of(&t, "uncertain"), 1);
-        assert_int_equal(tally_of(&t, "canceled"), 1);
-        assert_int_equal(tally_of(&t, "printing"), 0);
+        assert_int_equal(t.states[0], LAB_JOB_CANCELED);
+        assert_int_equal(t.states[1], LAB_JOB_PRINTED);
+        assert_int_equal(t.states[2], LAB_JOB_QUEUED);
+        assert_int_equal(t.states[3], LAB_JOB_RENDERED);
+        assert_int_equal(t.states[4], LAB_JOB_UNCERTAIN);
+        assert_int_equal(tally_of(&t, LAB_JOB_QUEUED), 3);
+        assert_int_equal(tally_of(&t, LAB_JOB_PRINTED), 1);
+        assert_int_equal(tally_of(&t, LAB_JOB_RENDERED), 1);
+        assert_int_equal(tally_of(&t, LAB_JOB_UNCERTAIN), 1);
+        assert_int_equal(tally_of(&t, LAB_JOB_CANCELED), 1);
+        assert_int_equal(tally_of(&t, LAB_JOB_PRINTING), 0);
 
         /* A reprint moves a job from printed to printing. */
         {
@@ -1179,8 +1191,8 @@ static void test_jobs_by_state(void **state)
         }
         t = (tally_t){0};
         assert_int_equal(lab_store_jobs_by_state(f->s, tally, &t), 0);
-        assert_int_equal(tally_of(&t, "printed"), 0);
-        assert_int_equal(tally_of(&t, "printing"), 1);
+        assert_int_equal(tally_of(&t, LAB_JOB_PRINTED), 0);
+        assert_int_equal(tally_of(&t, LAB_JOB_PRINTING), 1);
         assert_int_equal(t.n, 5);
 }
 

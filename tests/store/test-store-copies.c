@@ -42,8 +42,8 @@ static void test_copies_drive_the_job(void **state)
         const lab_store_copy_change_t sent = {.handle = "17"};
 
         store_fixture_rendered_job(f->s, "j1", 2, "ds620");
-        assert_int_equal(lab_store_job_queue(f->s, "j1", "rendered", "ds620"), 0);
-        store_fixture_assert_job_state(f->s, "j1", "queued");
+        assert_int_equal(lab_store_job_queue(f->s, "j1", LAB_JOB_RENDERED, "ds620"), 0);
+        store_fixture_assert_job_state(f->s, "j1", LAB_JOB_QUEUED);
         assert_int_equal(store_fixture_events_of(f->s, "j1", "job.queued"), 1);
         /* The router's backlog: prints waiting for each printer. */
         {
@@ -57,58 +57,60 @@ static void test_copies_drive_the_job(void **state)
         assert_int_equal(lab_store_copies_list(f->s, "ds620", NULL, 0, &v, &n), 0);
         assert_int_equal(n, 2);
         assert_int_equal(v[0]->copy, 1);
-        assert_string_equal(v[0]->state, "queued");
+        assert_int_equal(v[0]->state, LAB_COPY_QUEUED);
         assert_int_equal(v[0]->attempt, 0);
         assert_string_equal(v[0]->output_path, "/spool/render/x.jpg");
         lab_store_copies_free(v, n);
 
         /* Attempt 1 of copy 1: persisted before anything is sent. */
-        assert_int_equal(lab_store_copy_move(f->s, "j1", 1, "queued", "submitting", &begin, NULL,
-                                             NULL, &attempt),
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 1, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, &attempt),
                          0);
         assert_int_equal(attempt, 1);
-        store_fixture_assert_job_state(f->s, "j1", "submitting");
+        store_fixture_assert_job_state(f->s, "j1", LAB_JOB_SUBMITTING);
         /* Only from the state the caller saw. */
-        assert_int_equal(lab_store_copy_move(f->s, "j1", 1, "queued", "submitting", &begin, NULL,
-                                             NULL, &attempt),
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 1, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, &attempt),
                          -ESTALE);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j1", 3, "queued", "submitting", &begin, NULL, NULL, NULL),
-            -ENOENT);
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 3, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, NULL),
+                         -ENOENT);
 
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j1", 1, "submitting", "printing", &sent, NULL, NULL, NULL),
-            0);
-        store_fixture_assert_job_state(f->s, "j1", "printing");
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 1, LAB_COPY_SUBMITTING, LAB_COPY_PRINTING,
+                                             &sent, NULL, NULL, NULL),
+                         0);
+        store_fixture_assert_job_state(f->s, "j1", LAB_JOB_PRINTING);
         assert_int_equal(store_fixture_events_of(f->s, "j1", "job.printing"), 1);
 
-        assert_int_equal(lab_store_copies_list(f->s, NULL, (const char *[]){"printing"}, 1, &v, &n),
+        assert_int_equal(lab_store_copies_list(
+                             f->s, NULL, (const lab_copy_state_t[]){LAB_COPY_PRINTING}, 1, &v, &n),
                          0);
         assert_int_equal(n, 1);
         assert_string_equal(v[0]->handle, "17");
         lab_store_copies_free(v, n);
 
-        assert_int_equal(lab_store_copy_move(f->s, "j1", 1, "printing", "printed", NULL,
-                                             "job.copy_printed", "{\"copy\":1}", NULL),
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 1, LAB_COPY_PRINTING, LAB_COPY_PRINTED,
+                                             NULL, "job.copy_printed", "{\"copy\":1}", NULL),
                          0);
-        store_fixture_assert_job_state(f->s, "j1", "printing");
+        store_fixture_assert_job_state(f->s, "j1", LAB_JOB_PRINTING);
         /* Copy 2 aborted once, sent again: attempt 2, no second job.printing. */
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j1", 2, "queued", "submitting", &begin, NULL, NULL, NULL),
-            0);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j1", 2, "submitting", "queued", NULL, NULL, NULL, NULL), 0);
-        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, "queued", "submitting", &begin, NULL,
-                                             NULL, &attempt),
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, NULL),
+                         0);
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, LAB_COPY_SUBMITTING, LAB_COPY_QUEUED,
+                                             NULL, NULL, NULL, NULL),
+                         0);
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, &attempt),
                          0);
         assert_int_equal(attempt, 2);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j1", 2, "submitting", "printing", &sent, NULL, NULL, NULL),
-            0);
-        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, "printing", "printed", NULL,
-                                             "job.copy_printed", "{\"copy\":2}", NULL),
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, LAB_COPY_SUBMITTING, LAB_COPY_PRINTING,
+                                             &sent, NULL, NULL, NULL),
                          0);
-        store_fixture_assert_job_state(f->s, "j1", "printed");
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, LAB_COPY_PRINTING, LAB_COPY_PRINTED,
+                                             NULL, "job.copy_printed", "{\"copy\":2}", NULL),
+                         0);
+        store_fixture_assert_job_state(f->s, "j1", LAB_JOB_PRINTED);
         {
                 int64_t backlog = -1;
                 assert_int_equal(lab_store_printer_backlog(f->s, "ds620", &backlog), 0);
@@ -118,10 +120,10 @@ static void test_copies_drive_the_job(void **state)
         assert_int_equal(store_fixture_events_of(f->s, "j1", "job.copy_printed"), 2);
         assert_int_equal(store_fixture_events_of(f->s, "j1", "job.printed"), 1);
         /* A printed copy is a fact. */
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j1", 2, "printed", "queued", NULL, NULL, NULL, NULL),
-            -EPERM);
-        store_fixture_assert_job_state(f->s, "j1", "printed");
+        assert_int_equal(lab_store_copy_move(f->s, "j1", 2, LAB_COPY_PRINTED, LAB_COPY_QUEUED, NULL,
+                                             NULL, NULL, NULL),
+                         -EPERM);
+        store_fixture_assert_job_state(f->s, "j1", LAB_JOB_PRINTED);
 }
 
 static void test_uncertain_and_canceled(void **state)
@@ -130,24 +132,26 @@ static void test_uncertain_and_canceled(void **state)
         const lab_store_copy_change_t begin = {.new_attempt = true};
 
         store_fixture_rendered_job(f->s, "j2", 1, "ds620");
-        assert_int_equal(lab_store_job_queue(f->s, "j2", "rendered", "ds620"), 0);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j2", 1, "queued", "submitting", &begin, NULL, NULL, NULL),
-            0);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j2", 1, "submitting", "uncertain", NULL, NULL, NULL, NULL),
-            0);
-        store_fixture_assert_job_state(f->s, "j2", "uncertain");
+        assert_int_equal(lab_store_job_queue(f->s, "j2", LAB_JOB_RENDERED, "ds620"), 0);
+        assert_int_equal(lab_store_copy_move(f->s, "j2", 1, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, NULL),
+                         0);
+        assert_int_equal(lab_store_copy_move(f->s, "j2", 1, LAB_COPY_SUBMITTING, LAB_COPY_UNCERTAIN,
+                                             NULL, NULL, NULL, NULL),
+                         0);
+        store_fixture_assert_job_state(f->s, "j2", LAB_JOB_UNCERTAIN);
         assert_int_equal(store_fixture_events_of(f->s, "j2", "job.uncertain"), 1);
 
         /* A canceled job keeps its state whatever its copies do. */
         store_fixture_rendered_job(f->s, "j3", 1, "ds620");
-        assert_int_equal(lab_store_job_queue(f->s, "j3", "rendered", "ds620"), 0);
-        assert_int_equal(
-            lab_store_job_move(f->s, "j3", "queued", "canceled", NULL, NULL, NULL, NULL), 0);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j3", 1, "queued", "canceled", NULL, NULL, NULL, NULL), 0);
-        store_fixture_assert_job_state(f->s, "j3", "canceled");
+        assert_int_equal(lab_store_job_queue(f->s, "j3", LAB_JOB_RENDERED, "ds620"), 0);
+        assert_int_equal(lab_store_job_move(f->s, "j3", LAB_JOB_QUEUED, LAB_JOB_CANCELED, NULL,
+                                            NULL, NULL, NULL),
+                         0);
+        assert_int_equal(lab_store_copy_move(f->s, "j3", 1, LAB_COPY_QUEUED, LAB_COPY_CANCELED,
+                                             NULL, NULL, NULL, NULL),
+                         0);
+        store_fixture_assert_job_state(f->s, "j3", LAB_JOB_CANCELED);
 }
 
 static void test_reroute(void **state)
@@ -158,11 +162,12 @@ static void test_reroute(void **state)
         size_t n = 0;
 
         store_fixture_rendered_job(f->s, "j4", 3, "ds620");
-        assert_int_equal(lab_store_job_queue(f->s, "j4", "rendered", "ds620"), 0);
+        assert_int_equal(lab_store_job_queue(f->s, "j4", LAB_JOB_RENDERED, "ds620"), 0);
         assert_int_equal(lab_store_job_reroute(f->s, "j4", "media_empty", "out of paper"), 0);
-        store_fixture_assert_job_state(f->s, "j4", "rerouted");
+        store_fixture_assert_job_state(f->s, "j4", LAB_JOB_REROUTED);
         assert_int_equal(store_fixture_events_of(f->s, "j4", "job.rerouted"), 1);
-        assert_int_equal(lab_store_copies_list(f->s, NULL, (const char *[]){"queued"}, 1, &v, &n),
+        assert_int_equal(lab_store_copies_list(
+                             f->s, NULL, (const lab_copy_state_t[]){LAB_COPY_QUEUED}, 1, &v, &n),
                          0);
         for (size_t i = 0; i < n; i++)
                 assert_string_not_equal(v[i]->job_id, "j4");
@@ -172,35 +177,38 @@ static void test_reroute(void **state)
 
         /* Once a copy was sent, the job stays with its printer. */
         store_fixture_rendered_job(f->s, "j5", 2, "ds620");
-        assert_int_equal(lab_store_job_queue(f->s, "j5", "rendered", "ds620"), 0);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j5", 1, "queued", "submitting", &begin, NULL, NULL, NULL),
-            0);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j5", 1, "submitting", "queued", NULL, NULL, NULL, NULL), 0);
+        assert_int_equal(lab_store_job_queue(f->s, "j5", LAB_JOB_RENDERED, "ds620"), 0);
+        assert_int_equal(lab_store_copy_move(f->s, "j5", 1, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, NULL),
+                         0);
+        assert_int_equal(lab_store_copy_move(f->s, "j5", 1, LAB_COPY_SUBMITTING, LAB_COPY_QUEUED,
+                                             NULL, NULL, NULL, NULL),
+                         0);
         /* Back in the queue (the printer was found not to have it): it may go elsewhere... */
-        store_fixture_assert_job_state(f->s, "j5", "queued");
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j5", 2, "queued", "submitting", &begin, NULL, NULL, NULL),
-            0);
+        store_fixture_assert_job_state(f->s, "j5", LAB_JOB_QUEUED);
+        assert_int_equal(lab_store_copy_move(f->s, "j5", 2, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, NULL),
+                         0);
         /* ...but not while a copy is on its way to the printer. */
         assert_int_equal(lab_store_job_reroute(f->s, "j5", "x", NULL), -ESTALE);
-        assert_int_equal(
-            lab_store_copy_move(f->s, "j5", 2, "submitting", "queued", NULL, NULL, NULL, NULL), 0);
+        assert_int_equal(lab_store_copy_move(f->s, "j5", 2, LAB_COPY_SUBMITTING, LAB_COPY_QUEUED,
+                                             NULL, NULL, NULL, NULL),
+                         0);
         assert_int_equal(lab_store_job_reroute(f->s, "j5", "x", NULL), 0);
 
         /* Queued again elsewhere: the attempt counts go on, so job names are never reused. */
-        assert_int_equal(
-            lab_store_job_move(f->s, "j5", "rerouted", "rendering", NULL, NULL, NULL, NULL), 0);
-        assert_int_equal(lab_store_job_rendered(f->s, "j5", "rendering", "rendered", "cpd90",
-                                                "/r2.jpg", "{}", NULL),
+        assert_int_equal(lab_store_job_move(f->s, "j5", LAB_JOB_REROUTED, LAB_JOB_RENDERING, NULL,
+                                            NULL, NULL, NULL),
                          0);
-        assert_int_equal(lab_store_job_queue(f->s, "j5", "rendered", "cpd90"), 0);
+        assert_int_equal(lab_store_job_rendered(f->s, "j5", LAB_JOB_RENDERING, LAB_JOB_RENDERED,
+                                                "cpd90", "/r2.jpg", "{}", NULL),
+                         0);
+        assert_int_equal(lab_store_job_queue(f->s, "j5", LAB_JOB_RENDERED, "cpd90"), 0);
         assert_int_equal(lab_store_copies_list(f->s, "cpd90", NULL, 0, &v, &n), 0);
         assert_int_equal(n, 2);
         assert_int_equal(v[0]->attempt, 1);
         assert_int_equal(v[1]->attempt, 1);
-        assert_string_equal(v[0]->state, "queued");
+        assert_int_equal(v[0]->state, LAB_COPY_QUEUED);
         assert_string_equal(v[0]->output_path, "/r2.jpg");
         assert_null(v[0]->handle);
         lab_store_copies_free(v, n);
@@ -217,7 +225,7 @@ static void test_rush_first(void **state)
             .sku = "s",
             .quantity = 1,
             .priority = "rush",
-            .state = "rendering",
+            .state = LAB_JOB_RENDERING,
             .asset_url = "https://p/a",
             .asset_sha256 = "00",
             .asset_bytes = 1,
@@ -226,13 +234,14 @@ static void test_rush_first(void **state)
 
         store_fixture_rendered_job(f->s, "j-std", 1, "cpd90");
         store_fixture_insert_in(f->s, &job);
-        assert_int_equal(lab_store_job_rendered(f->s, "j-rush", "rendering", "rendered", "cpd90",
-                                                "/r.jpg", "{}", NULL),
+        assert_int_equal(lab_store_job_rendered(f->s, "j-rush", LAB_JOB_RENDERING, LAB_JOB_RENDERED,
+                                                "cpd90", "/r.jpg", "{}", NULL),
                          0);
-        assert_int_equal(lab_store_job_queue(f->s, "j-std", "rendered", "cpd90"), 0);
-        assert_int_equal(lab_store_job_queue(f->s, "j-rush", "rendered", "cpd90"), 0);
-        assert_int_equal(
-            lab_store_copies_list(f->s, "cpd90", (const char *[]){"queued"}, 1, &v, &n), 0);
+        assert_int_equal(lab_store_job_queue(f->s, "j-std", LAB_JOB_RENDERED, "cpd90"), 0);
+        assert_int_equal(lab_store_job_queue(f->s, "j-rush", LAB_JOB_RENDERED, "cpd90"), 0);
+        assert_int_equal(lab_store_copies_list(
+                             f->s, "cpd90", (const lab_copy_state_t[]){LAB_COPY_QUEUED}, 1, &v, &n),
+                         0);
         assert_int_equal(n, 2);
         assert_string_equal(v[0]->job_id, "j-rush");
         assert_string_equal(v[1]->job_id, "j-std");

@@ -1083,7 +1083,7 @@ static void test_events_shed_atomic(void **state)
 }
 
 /* A complete job (string literals; the store only reads it). */
-static lab_store_job_t job_template(const char *id, const char *state)
+static lab_store_job_t job_template(const char *id, lab_job_state_t state)
 {
         return (lab_store_job_t){
             .id = (char *)id,
@@ -1092,7 +1092,7 @@ static lab_store_job_t job_template(const char *id, const char *state)
             .quantity = 2,
             .priority = (char *)"rush",
             .deadline = (char *)"2026-11-28T18:00:00Z",
-            .state = (char *)state,
+            .state = state,
             .asset_url = (char *)"https://labs.example-photo.com/api/v1/assets/a-91c2",
             .asset_sha256 =
                 (char *)"9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08",
@@ -1111,7 +1111,7 @@ static void test_job_insert_get(void **state)
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
-        lab_store_job_t job = job_template("job-7f3a", "claiming"), *got = NULL;
+        lab_store_job_t job = job_template("job-7f3a", LAB_JOB_CLAIMING), *got = NULL;
         _cleanup_free_ char *kind = NULL, *body = NULL, *cls = NULL;
 
         job.reason = (char *)"none_yet";
@@ -1128,7 +1128,7 @@ static void test_job_insert_get(void **state)
         assert_int_equal(got->quantity, 2);
         assert_string_equal(got->priority, "rush");
         assert_string_equal(got->deadline, job.deadline);
-        assert_string_equal(got->state, "claiming");
+        assert_int_equal(got->state, LAB_JOB_CLAIMING);
         assert_string_equal(got->reason, "none_yet");
         assert_string_equal(got->detail, "a detail");
         assert_string_equal(got->asset_url, job.asset_url);
@@ -1154,14 +1154,14 @@ static void test_job_insert_get(void **state)
         assert_string_equal(cls, "job");
 
         /* Optional fields left out: priority defaults to standard; no event asked, none written. */
-        job = job_template("job-min", "rejected");
+        job = job_template("job-min", LAB_JOB_REJECTED);
         job.priority = NULL;
         job.deadline = NULL;
         job.quantity = 1;
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
         assert_int_equal(lab_store_job_get(s, "job-min", &got), 0);
         assert_string_equal(got->priority, "standard");
-        assert_string_equal(got->state, "rejected");
+        assert_int_equal(got->state, LAB_JOB_REJECTED);
         assert_null(got->deadline);
         assert_null(got->reason);
         assert_null(got->asset_path);
@@ -1172,16 +1172,16 @@ static void test_job_insert_get(void **state)
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 1);
 
         /* The quantity bounds are the schema's. */
-        job = job_template("job-1000", "claiming");
+        job = job_template("job-1000", LAB_JOB_CLAIMING);
         job.quantity = 1000;
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), 0);
-        job = job_template("job-bad", "claiming");
+        job = job_template("job-bad", LAB_JOB_CLAIMING);
         job.quantity = 0;
         assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{}"), -EINVAL);
         job.quantity = 1001;
         assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{}"), -EINVAL);
         /* A spec that is not a JSON object, or not JSON. */
-        job = job_template("job-bad", "claiming");
+        job = job_template("job-bad", LAB_JOB_CLAIMING);
         job.spec = (char *)"[1,2]";
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
         job.spec = (char *)"{\"id\":";
@@ -1189,31 +1189,38 @@ static void test_job_insert_get(void **state)
         job.spec = NULL;
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
         /* A required field missing. */
-        job = job_template("job-bad", "claiming");
+        job = job_template("job-bad", LAB_JOB_CLAIMING);
         job.sku = NULL;
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
-        job = job_template("", "claiming");
-        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
-        job = job_template("job-bad", NULL);
+        job = job_template("", LAB_JOB_CLAIMING);
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EINVAL);
         /*
          * A job starts claiming (an offer) or rejected (an offer refused): any
          * other first state, or one the table does not know, is -EPERM.
          */
         for (int st = 0; st < LAB_JOB_STATE_MAX; st++) {
-                job = job_template("job-bad", lab_job_state_to_string((lab_job_state_t)st));
+                job = job_template("job-bad", (lab_job_state_t)st);
                 if (st == LAB_JOB_CLAIMING || st == LAB_JOB_REJECTED)
                         continue;
                 assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{}"), -EPERM);
         }
-        job = job_template("job-bad", "bogus");
-        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EPERM);
         {
-                const char *from = "x", *to = NULL;
+                static const lab_job_state_t unknown[] = {
+                    LAB_JOB_STATE_INVALID,
+                    LAB_JOB_STATE_MAX,
+                    (lab_job_state_t)99,
+                };
 
-                assert_true(lab_store_job_refused(s, &from, &to));
-                assert_null(from);
-                assert_string_equal(to, "bogus");
+                for (size_t i = 0; i < ELEMENTSOF(unknown); i++) {
+                        lab_job_state_t from = LAB_JOB_QUEUED, to = LAB_JOB_QUEUED;
+
+                        job = job_template("job-bad", unknown[i]);
+                        assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EPERM);
+                        /* A first state is refused from no state. */
+                        assert_true(lab_store_job_refused(s, &from, &to));
+                        assert_int_equal(from, LAB_JOB_STATE_INVALID);
+                        assert_int_equal(to, unknown[i]);
+                }
         }
 
         assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs"), 3);
@@ -1234,7 +1241,7 @@ static void test_job_insert_atomic(void **state)
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
-        lab_store_job_t job = job_template("job-atomic", "claiming"), *got = NULL;
+        lab_store_job_t job = job_template("job-atomic", LAB_JOB_CLAIMING), *got = NULL;
 
         /* Passes the object check, fails json_valid() in the events table: after the job row. */
         assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{not json"), -EINVAL);
@@ -1269,13 +1276,13 @@ static void test_job_insert_duplicate(void **state)
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
-        lab_store_job_t job = job_template("job-dup", "claiming");
+        lab_store_job_t job = job_template("job-dup", LAB_JOB_CLAIMING);
         _cleanup_free_ char *st = NULL, *body = NULL;
 
         assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{\"first\":true}"), 0);
 
         job.quantity = 7;
-        job.state = (char *)"rejected";
+        job.state = LAB_JOB_REJECTED;
         assert_int_equal(lab_store_job_insert(s, &job, "job.accepted", "{\"second\":true}"),
                          -EEXIST);
         assert_int_equal(lab_store_job_insert(s, &job, NULL, NULL), -EEXIST);
@@ -1313,17 +1320,17 @@ static void test_job_move(void **state)
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
-        lab_store_job_t job = job_template("job-t", "accepted");
+        lab_store_job_t job = job_template("job-t", LAB_JOB_ACCEPTED);
         _cleanup_free_ char *row1 = NULL, *row2 = NULL, *row3 = NULL, *row4 = NULL, *row5 = NULL,
-                            *row6 = NULL, *body = NULL, *at = NULL;
-        const char *from = NULL, *to = NULL;
+                            *row6 = NULL, *row7 = NULL, *body = NULL, *at = NULL;
+        lab_job_state_t from = LAB_JOB_QUEUED, to = LAB_JOB_QUEUED;
 
         store_fixture_insert_in(s, &job);
         raw_exec(own, "UPDATE jobs SET updated_at = '" OLD_AT "'");
 
         /* Success: state set, updated_at now, the event recorded for the job. */
-        assert_int_equal(lab_store_job_move(s, "job-t", "accepted", "downloading", NULL, NULL,
-                                            "job.test_downloading", "{\"try\":1}"),
+        assert_int_equal(lab_store_job_move(s, "job-t", LAB_JOB_ACCEPTED, LAB_JOB_DOWNLOADING, NULL,
+                                            NULL, "job.test_downloading", "{\"try\":1}"),
                          0);
         row1 = job_row(own, "job-t");
         assert_non_null(strstr(row1, "downloading|-|-|"));
@@ -1336,13 +1343,13 @@ static void test_job_move(void **state)
         body = raw_text(own, "SELECT body FROM events WHERE kind = 'job.test_downloading'");
         assert_string_equal(body, "{\"try\":1}");
         assert_false(lab_store_job_refused(s, &from, &to));
-        assert_null(from);
-        assert_null(to);
+        assert_int_equal(from, LAB_JOB_STATE_INVALID);
+        assert_int_equal(to, LAB_JOB_STATE_INVALID);
 
         /* With a reason and a detail. */
-        assert_int_equal(lab_store_job_move(s, "job-t", "downloading", "downloaded", "slow_link",
-                                            "the asset took 3 attempts", "job.downloaded",
-                                            "{\"bytes\":1}"),
+        assert_int_equal(lab_store_job_move(s, "job-t", LAB_JOB_DOWNLOADING, LAB_JOB_DOWNLOADED,
+                                            "slow_link", "the asset took 3 attempts",
+                                            "job.downloaded", "{\"bytes\":1}"),
                          0);
         row2 = job_row(own, "job-t");
         assert_non_null(strstr(row2, "downloaded|slow_link|the asset took 3 attempts|"));
@@ -1354,8 +1361,8 @@ static void test_job_move(void **state)
          * which the table now refuses before the compare: see below.)
          */
         raw_exec(own, "UPDATE jobs SET updated_at = '" OLD_AT "'");
-        assert_int_equal(lab_store_job_move(s, "job-t", "downloading", "failed", NULL, NULL,
-                                            "job.test_failed", "{}"),
+        assert_int_equal(lab_store_job_move(s, "job-t", LAB_JOB_DOWNLOADING, LAB_JOB_FAILED, NULL,
+                                            NULL, "job.test_failed", "{}"),
                          -ESTALE);
         row3 = job_row(own, "job-t");
         assert_string_equal(row3, "downloaded|slow_link|the asset took 3 attempts|" OLD_AT);
@@ -1364,58 +1371,76 @@ static void test_job_move(void **state)
                          0);
 
         /* Illegal: the job is in from_state, but the table refuses the move. Nothing written. */
-        assert_int_equal(lab_store_job_move(s, "job-t", "downloaded", "printing", NULL, NULL,
-                                            "job.test_printing", "{}"),
+        assert_int_equal(lab_store_job_move(s, "job-t", LAB_JOB_DOWNLOADED, LAB_JOB_PRINTING, NULL,
+                                            NULL, "job.test_printing", "{}"),
                          -EPERM);
         assert_true(lab_store_job_refused(s, &from, &to));
-        assert_string_equal(from, "downloaded");
-        assert_string_equal(to, "printing");
+        assert_int_equal(from, LAB_JOB_DOWNLOADED);
+        assert_int_equal(to, LAB_JOB_PRINTING);
         /* Unknown states are refused the same way, before the job is even looked up. */
-        assert_int_equal(
-            lab_store_job_move(s, "job-t", "downloaded", "bogus", NULL, NULL, "job.x", "{}"),
-            -EPERM);
-        assert_int_equal(
-            lab_store_job_move(s, "job-none", "bogus", "queued", NULL, NULL, "job.x", "{}"),
-            -EPERM);
+        assert_int_equal(lab_store_job_move(s, "job-t", LAB_JOB_DOWNLOADED, (lab_job_state_t)99,
+                                            NULL, NULL, "job.x", "{}"),
+                         -EPERM);
+        assert_int_equal(lab_store_job_move(s, "job-none", LAB_JOB_STATE_INVALID, LAB_JOB_QUEUED,
+                                            NULL, NULL, "job.x", "{}"),
+                         -EPERM);
         assert_true(lab_store_job_refused(s, &from, &to));
-        assert_string_equal(from, "bogus");
-        assert_string_equal(to, "queued");
+        assert_int_equal(from, LAB_JOB_STATE_INVALID);
+        assert_int_equal(to, LAB_JOB_QUEUED);
         row4 = job_row(own, "job-t");
         assert_string_equal(row4, row3);
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
 
         /* No such job: -ENOENT, no event. */
-        assert_int_equal(lab_store_job_move(s, "job-none", "accepted", "downloading", NULL, NULL,
-                                            "job.test_downloading", "{}"),
+        assert_int_equal(lab_store_job_move(s, "job-none", LAB_JOB_ACCEPTED, LAB_JOB_DOWNLOADING,
+                                            NULL, NULL, "job.test_downloading", "{}"),
                          -ENOENT);
         assert_false(lab_store_job_refused(s, NULL, NULL));
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events WHERE job_id = 'job-none'"), 0);
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
 
         /* Without an event: the state changes, the outbox does not; NULL clears reason, detail. */
-        assert_int_equal(
-            lab_store_job_move(s, "job-t", "downloaded", "rendering", NULL, NULL, NULL, NULL), 0);
+        assert_int_equal(lab_store_job_move(s, "job-t", LAB_JOB_DOWNLOADED, LAB_JOB_RENDERING, NULL,
+                                            NULL, NULL, NULL),
+                         0);
         row5 = job_row(own, "job-t");
         assert_non_null(strstr(row5, "rendering|-|-|"));
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
 
         /* The event cannot be written: the state change is rolled back with it. */
         raw_exec(own, "UPDATE jobs SET updated_at = '" OLD_AT "'");
-        assert_int_equal(lab_store_job_move(s, "job-t", "rendering", "held", "x", "y",
+        assert_int_equal(lab_store_job_move(s, "job-t", LAB_JOB_RENDERING, LAB_JOB_HELD, "x", "y",
                                             "job.test_held", "{broken"),
                          -EINVAL);
         row6 = job_row(own, "job-t");
         assert_string_equal(row6, "rendering|-|-|" OLD_AT);
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
 
-        /* Bad arguments. */
-        assert_int_equal(lab_store_job_move(s, "job-t", NULL, "held", NULL, NULL, NULL, NULL),
-                         -EINVAL);
-        assert_int_equal(lab_store_job_move(s, "job-t", "rendering", "", NULL, NULL, NULL, NULL),
-                         -EINVAL);
+        /*
+         * Bad arguments: -EINVAL. A state outside the table (none, or past its
+         * end) is not an argument error but a move the table refuses: -EPERM.
+         */
         assert_int_equal(
-            lab_store_job_move(NULL, "job-t", "rendering", "held", NULL, NULL, NULL, NULL),
+            lab_store_job_move(s, NULL, LAB_JOB_RENDERING, LAB_JOB_HELD, NULL, NULL, NULL, NULL),
             -EINVAL);
+        assert_int_equal(
+            lab_store_job_move(s, "", LAB_JOB_RENDERING, LAB_JOB_HELD, NULL, NULL, NULL, NULL),
+            -EINVAL);
+        assert_int_equal(lab_store_job_move(NULL, "job-t", LAB_JOB_RENDERING, LAB_JOB_HELD, NULL,
+                                            NULL, NULL, NULL),
+                         -EINVAL);
+        assert_int_equal(lab_store_job_move(s, "job-t", LAB_JOB_STATE_INVALID, LAB_JOB_HELD, NULL,
+                                            NULL, NULL, NULL),
+                         -EPERM);
+        assert_int_equal(lab_store_job_move(s, "job-t", LAB_JOB_RENDERING, LAB_JOB_STATE_MAX, NULL,
+                                            NULL, NULL, NULL),
+                         -EPERM);
+        assert_true(lab_store_job_refused(s, &from, &to));
+        assert_int_equal(from, LAB_JOB_RENDERING);
+        assert_int_equal(to, LAB_JOB_STATE_MAX);
+        row7 = job_row(own, "job-t");
+        assert_string_equal(row7, row6);
+        assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 2);
         lab_store_close(s);
 }
 
@@ -1435,7 +1460,7 @@ static char *job_ids(lab_store_job_t **v, size_t n)
 }
 
 /* List jobs in the given states and return their ids, checking the count. */
-static char *list_ids(lab_store_t *s, const char *const *states, size_t n_states)
+static char *list_ids(lab_store_t *s, const lab_job_state_t *states, size_t n_states)
 {
         lab_store_job_t **v = NULL;
         size_t n = 0;
@@ -1454,12 +1479,16 @@ static void test_jobs_list(void **state)
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
-        static const char *const jobs[][3] = {
-            {"j-a", "queued", "2026-01-01T00:00:02.000Z"},
-            {"j-b", "printing", "2026-01-01T00:00:03.000Z"},
-            {"j-c", "queued", "2026-01-01T00:00:01.000Z"},
-            {"j-d", "failed", "2026-01-01T00:00:00.000Z"},
-            {"j-e", "queued", "2026-01-01T00:00:02.000Z"},
+        static const struct {
+                const char *id;
+                lab_job_state_t state;
+                const char *created_at;
+        } jobs[] = {
+            {"j-a", LAB_JOB_QUEUED, "2026-01-01T00:00:02.000Z"},
+            {"j-b", LAB_JOB_PRINTING, "2026-01-01T00:00:03.000Z"},
+            {"j-c", LAB_JOB_QUEUED, "2026-01-01T00:00:01.000Z"},
+            {"j-d", LAB_JOB_FAILED, "2026-01-01T00:00:00.000Z"},
+            {"j-e", LAB_JOB_QUEUED, "2026-01-01T00:00:02.000Z"},
         };
         _cleanup_free_ char *all = NULL, *queued = NULL, *two = NULL, *none = NULL, *empty = NULL;
         lab_store_job_t **v = NULL;
@@ -1469,32 +1498,32 @@ static void test_jobs_list(void **state)
         assert_string_equal(empty, "");
 
         for (size_t i = 0; i < ELEMENTSOF(jobs); i++) {
-                lab_store_job_t job = job_template(jobs[i][0], jobs[i][1]);
+                lab_store_job_t job = job_template(jobs[i].id, jobs[i].state);
                 _cleanup_free_ char *q = NULL;
 
                 store_fixture_insert_in(s, &job);
                 assert_true(asprintf(&q, "UPDATE jobs SET created_at = '%s' WHERE id = '%s'",
-                                     jobs[i][2], jobs[i][0]) >= 0);
+                                     jobs[i].created_at, jobs[i].id) >= 0);
                 raw_exec(own, q);
         }
 
         all = list_ids(s, NULL, 0);
         assert_string_equal(all, "j-d,j-c,j-a,j-e,j-b");
         {
-                const char *st[] = {"queued"};
+                const lab_job_state_t st[] = {LAB_JOB_QUEUED};
 
                 queued = list_ids(s, st, 1);
                 assert_string_equal(queued, "j-c,j-a,j-e");
         }
         {
                 /* Two states, one named twice: each job once, in created_at order. */
-                const char *st[] = {"printing", "queued", "queued"};
+                const lab_job_state_t st[] = {LAB_JOB_PRINTING, LAB_JOB_QUEUED, LAB_JOB_QUEUED};
 
                 two = list_ids(s, st, 3);
                 assert_string_equal(two, "j-c,j-a,j-e,j-b");
         }
         {
-                const char *st[] = {"printed"};
+                const lab_job_state_t st[] = {LAB_JOB_PRINTED};
 
                 none = list_ids(s, st, 1);
                 assert_string_equal(none, "");
@@ -1502,21 +1531,45 @@ static void test_jobs_list(void **state)
 
         /* Each listed job is complete. */
         {
-                const char *st[] = {"failed"};
+                const lab_job_state_t st[] = {LAB_JOB_FAILED};
 
                 assert_int_equal(lab_store_jobs_list(s, st, 1, &v, &n), 0);
                 assert_int_equal(n, 1);
                 assert_string_equal(v[0]->id, "j-d");
-                assert_string_equal(v[0]->state, "failed");
+                assert_int_equal(v[0]->state, LAB_JOB_FAILED);
                 assert_string_equal(v[0]->created_at, "2026-01-01T00:00:00.000Z");
-                assert_string_equal(v[0]->asset_sha256, job_template("x", "y").asset_sha256);
+                assert_string_equal(v[0]->asset_sha256,
+                                    job_template("x", LAB_JOB_CLAIMING).asset_sha256);
                 assert_int_equal(v[0]->asset_bytes, 4718592);
                 lab_store_jobs_free(v, n);
         }
         {
-                const char *st[] = {"queued", NULL};
+                /* A state outside the table, anywhere in the list: -EINVAL, nothing listed. */
+                const lab_job_state_t st[][2] = {
+                    {LAB_JOB_QUEUED, LAB_JOB_STATE_INVALID},
+                    {LAB_JOB_STATE_MAX, LAB_JOB_QUEUED},
+                    {LAB_JOB_QUEUED, (lab_job_state_t)99},
+                };
 
-                assert_int_equal(lab_store_jobs_list(s, st, 2, &v, &n), -EINVAL);
+                int64_t count = -1;
+
+                for (size_t i = 0; i < ELEMENTSOF(st); i++) {
+                        assert_int_equal(lab_store_jobs_list(s, st[i], 2, &v, &n), -EINVAL);
+                        assert_int_equal(lab_store_jobs_count(s, st[i], 2, &count), -EINVAL);
+                }
+        }
+        /* jobs_count counts what jobs_list lists: a state named twice counts its jobs once. */
+        {
+                const lab_job_state_t st[] = {LAB_JOB_PRINTING, LAB_JOB_QUEUED, LAB_JOB_QUEUED};
+                int64_t count = -1;
+
+                assert_int_equal(lab_store_jobs_count(s, st, 3, &count), 0);
+                assert_int_equal(count, 4);
+                assert_int_equal(lab_store_jobs_count(s, st, 1, &count), 0);
+                assert_int_equal(count, 1);
+                assert_int_equal(
+                    lab_store_jobs_count(s, (const lab_job_state_t[]){LAB_JOB_HELD}, 1, &count), 0);
+                assert_int_equal(count, 0);
         }
         assert_int_equal(lab_store_jobs_list(s, NULL, 1, &v, &n), -EINVAL);
         lab_store_jobs_free(NULL, 0);
@@ -1530,34 +1583,34 @@ static void test_job_rendered(void **state)
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
-        lab_store_job_t job = job_template("job-r", "rendering"),
-                        held = job_template("job-held", "held");
+        lab_store_job_t job = job_template("job-r", LAB_JOB_RENDERING),
+                        held = job_template("job-held", LAB_JOB_HELD);
         _cleanup_free_ char *body = NULL, *kinds = NULL;
 
         store_fixture_insert_in(s, &job);
         store_fixture_insert_in(s, &held);
 
         /* Refusals write nothing: a move the table refuses (queued -> rendered), a stale one. */
-        assert_int_equal(lab_store_job_rendered(s, "job-r", "queued", "rendered", "ds620",
-                                                "/spool/job-r.jpg", audit, NULL),
+        assert_int_equal(lab_store_job_rendered(s, "job-r", LAB_JOB_QUEUED, LAB_JOB_RENDERED,
+                                                "ds620", "/spool/job-r.jpg", audit, NULL),
                          -EPERM);
-        assert_int_equal(lab_store_job_rendered(s, "job-held", "rendering", "rendered", "ds620",
-                                                "/spool/job-r.jpg", audit, NULL),
+        assert_int_equal(lab_store_job_rendered(s, "job-held", LAB_JOB_RENDERING, LAB_JOB_RENDERED,
+                                                "ds620", "/spool/job-r.jpg", audit, NULL),
                          -ESTALE);
-        assert_int_equal(lab_store_job_rendered(s, "job-x", "rendering", "rendered", "ds620",
-                                                "/spool/job-x.jpg", audit, NULL),
+        assert_int_equal(lab_store_job_rendered(s, "job-x", LAB_JOB_RENDERING, LAB_JOB_RENDERED,
+                                                "ds620", "/spool/job-x.jpg", audit, NULL),
                          -ENOENT);
-        assert_int_equal(lab_store_job_rendered(s, "job-r", "rendering", "rendered", "ds620",
-                                                "/spool/job-r.jpg", "[1]", NULL),
+        assert_int_equal(lab_store_job_rendered(s, "job-r", LAB_JOB_RENDERING, LAB_JOB_RENDERED,
+                                                "ds620", "/spool/job-r.jpg", "[1]", NULL),
                          -EINVAL);
-        assert_int_equal(lab_store_job_rendered(s, "job-r", "rendering", "rendered", "ds620",
-                                                "/spool/job-r.jpg", audit, "not json"),
+        assert_int_equal(lab_store_job_rendered(s, "job-r", LAB_JOB_RENDERING, LAB_JOB_RENDERED,
+                                                "ds620", "/spool/job-r.jpg", audit, "not json"),
                          -EINVAL);
         assert_int_equal(raw_int(own, "SELECT count(*) FROM renders"), 0);
         assert_int_equal(raw_int(own, "SELECT count(*) FROM events"), 0);
 
-        assert_int_equal(lab_store_job_rendered(s, "job-r", "rendering", "rendered", "ds620",
-                                                "/spool/job-r.jpg", audit,
+        assert_int_equal(lab_store_job_rendered(s, "job-r", LAB_JOB_RENDERING, LAB_JOB_RENDERED,
+                                                "ds620", "/spool/job-r.jpg", audit,
                                                 "{\"gamut_share\":0.12}"),
                          0);
         assert_int_equal(raw_int(own, "SELECT count(*) FROM jobs WHERE state = 'rendered'"), 1);
@@ -1579,7 +1632,7 @@ static void test_job_set_download(void **state)
         fixture_t *f = *state;
         lab_store_t *s = store_open_ok(f->db, lab_store_schema_latest());
         sqlite3 *own = lab_store_sqlite(s);
-        lab_store_job_t job = job_template("job-dl", "downloading"), *got = NULL;
+        lab_store_job_t job = job_template("job-dl", LAB_JOB_DOWNLOADING), *got = NULL;
         _cleanup_free_ char *row = NULL;
 
         store_fixture_insert_in(s, &job);
@@ -1599,7 +1652,7 @@ static void test_job_set_download(void **state)
         assert_int_equal(got->download_attempts, 2);
         assert_string_equal(got->asset_path, "/var/lib/labagent/assets/job-dl");
         assert_string_equal(got->asset_type, "image/jpeg");
-        assert_string_equal(got->state, "downloading");
+        assert_int_equal(got->state, LAB_JOB_DOWNLOADING);
         assert_string_equal(got->spec, job.spec);
         lab_store_job_free(got);
 

@@ -102,6 +102,37 @@ static void test_names_round_trip(void **state)
         assert_int_equal(lab_job_state_from_string(NULL), LAB_JOB_STATE_INVALID);
 }
 
+/* Copy states: the keywords the copies table stores, each a job state's keyword too. */
+static void test_copy_names(void **state)
+{
+        static const char *const want[] = {"queued",    "submitting", "printing", "printed",
+                                           "uncertain", "failed",     "canceled", "rerouted"};
+
+        assert_int_equal(LAB_COPY_STATE_MAX, 8);
+        for (int s = 0; s < LAB_COPY_STATE_MAX; s++) {
+                const char *name = lab_copy_state_to_string((lab_copy_state_t)s);
+
+                assert_string_equal(name, want[s]);
+                assert_int_equal(lab_copy_state_from_string(name), s);
+                /* labctl colours a copy by the job state of the same name. */
+                assert_int_not_equal(lab_job_state_from_string(name), LAB_JOB_STATE_INVALID);
+        }
+        assert_null(lab_copy_state_to_string(LAB_COPY_STATE_MAX));
+        assert_null(lab_copy_state_to_string(LAB_COPY_STATE_INVALID));
+        assert_int_equal(lab_copy_state_from_string("claiming"), LAB_COPY_STATE_INVALID);
+        assert_int_equal(lab_copy_state_from_string(NULL), LAB_COPY_STATE_INVALID);
+}
+
+static void test_state_in(void **state)
+{
+        static const lab_job_state_t v[] = {LAB_JOB_QUEUED, LAB_JOB_HELD};
+
+        assert_true(lab_job_state_in(LAB_JOB_HELD, v, 2));
+        assert_false(lab_job_state_in(LAB_JOB_HELD, v, 1));
+        assert_false(lab_job_state_in(LAB_JOB_PRINTED, v, 2));
+        assert_false(lab_job_state_in(LAB_JOB_QUEUED, NULL, 0));
+}
+
 static void test_every_pair(void **state)
 {
         unsigned n_allowed = 0;
@@ -200,7 +231,8 @@ static void test_from_copies(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_names_round_trip), cmocka_unit_test(test_every_pair),
+            cmocka_unit_test(test_names_round_trip), cmocka_unit_test(test_copy_names),
+            cmocka_unit_test(test_state_in),         cmocka_unit_test(test_every_pair),
             cmocka_unit_test(test_finals),           cmocka_unit_test(test_reachability),
             cmocka_unit_test(test_can_start),        cmocka_unit_test(test_from_copies),
         };
