@@ -20,7 +20,7 @@
 #include <cups/ppd.h>
 
 #include "ipp-ppd.h"
-#include "print-options.h"
+#include "config-print-options.h"
 
 /* No sheet is longer than 100 m: a larger imageable area is not a page size. */
 #define PPD_MAX_POINTS (100.0 * 72.0 / 0.0254)

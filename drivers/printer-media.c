@@ -20,7 +20,7 @@
 
 #include <cups/cups.h>
 
-#include "print-options.h"
+#include "config-print-options.h"
 #include "printer.h"
 
 /* 1 mm, in the hundredths of mm sizes are counted in: PWG names round to 0.1 mm or 1/100 in. */

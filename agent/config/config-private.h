@@ -116,7 +116,7 @@ void lab_format_size(uint64_t bytes, char *buf, size_t size);
 /*
  * ---- the schema walker, shared by every strict YAML document we read ----
  *
- * labagent.yaml (config-schema.c) and the profile registry (profiles.c) are
+ * labagent.yaml (config-schema.c) and the profile registry (config-profiles.c) are
  * both described by tables of these descriptors and decoded by one walker,
  * so both get the same strictness, positions, key paths and keywords.
  */

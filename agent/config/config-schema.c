@@ -22,12 +22,12 @@
 #include <syslog.h>
 
 #include "config-private.h"
-#include "print-options.h"
+#include "config-print-options.h"
 #include "url-path.h"
 
 /*
  * The key and section descriptors are declared in config-private.h, because
- * the profile registry (profiles.c) is decoded by the same walker; the table
+ * the profile registry (config-profiles.c) is decoded by the same walker; the table
  * below uses the short names.
  */
 typedef lab_schema_key_t schema_key_t;

@@ -2,7 +2,7 @@
  * console.h - what the daemon answers to labctl (docs/control.md,
  * "Commands").
  *
- * Why: the control socket (control.c) only moves lines; this module reads
+ * Why: the control socket (console-control.c) only moves lines; this module reads
  * the store and the print stage to show technicians where every job and
  * printer stands, and carries out their actions (pause, resume, reprint,
  * printed) through the same store calls and print-stage hooks as the
@@ -16,7 +16,7 @@
 #include <jansson.h>
 
 #include "config.h"
-#include "control.h"
+#include "console-control.h"
 #include "print-stage.h"
 #include "store.h"
 

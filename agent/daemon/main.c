@@ -11,11 +11,11 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "daemon-cli.h"
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
-#include "profiles.h"
+#include "config-profiles.h"
 
 #define LAB_CONFIG_DEFAULT "/etc/labagent/labagent.yaml"
 

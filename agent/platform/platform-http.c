@@ -19,7 +19,7 @@
 #include "digest.h"
 #include "log.h"
 #include "platform-private.h"
-#include "proto.h"
+#include "platform-proto.h"
 #include "url-path.h"
 
 #define LAB_SYSTEM_CA_PATH "/etc/ssl/certs"
@@ -221,7 +221,7 @@ static void req_unlink(lab_req_t *r)
         LAB_LIST_REMOVE(r->p->reqs, r);
 }
 
-/* curl-loop: a request ended. */
+/* platform-curl: a request ended. */
 static void on_done(CURL *easy, CURLcode rc, void *userdata)
 {
         lab_req_t *r = userdata;

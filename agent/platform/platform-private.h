@@ -1,6 +1,6 @@
 /*
- * platform-private.h - what platform.c, platform-http.c, download.c and
- * outbox.c share: the link's state and the HTTP request helper. Nobody
+ * platform-private.h - what platform.c, platform-http.c, platform-download.c and
+ * platform-outbox.c share: the link's state and the HTTP request helper. Nobody
  * outside the platform module includes this.
  */
 #pragma once
@@ -11,7 +11,7 @@
 #include <curl/curl.h>
 
 #include "backoff.h"
-#include "curl-loop.h"
+#include "platform-curl.h"
 #include "event-util.h"
 #include "job-state.h"
 #include "platform.h"
@@ -47,7 +47,7 @@ struct lab_platform_s {
         char *spool_dir;
         char *render_dir;
         char *state_dir;
-        bool accepting;           /* new offers are claimed (backpressure.h) */
+        bool accepting;           /* new offers are claimed (job-backpressure.h) */
         char not_accepting[1200]; /* why not, "" while accepting */
         lab_curl_loop_t *curl;
         lab_req_t *reqs; /* every request in flight */
@@ -129,7 +129,7 @@ void lab_platform_update_status(lab_platform_t *p);
 int lab_platform_stop_job(lab_platform_t *p, const char *job_id, lab_job_state_t to_state,
                           const char *reason, const char *event_kind, const char *event_body);
 
-/* download.c */
+/* platform-download.c */
 /* Start downloads for jobs waiting in the store, up to the concurrency limit. */
 void lab_download_schedule(lab_platform_t *p);
 /* Abort a job's download if running (files kept for a resume unless delete_files). */
@@ -137,6 +137,6 @@ void lab_download_abort(lab_platform_t *p, const char *job_id, bool delete_files
 /* Free download bookkeeping. */
 void lab_download_free_all(lab_platform_t *p);
 
-/* outbox.c */
+/* platform-outbox.c */
 /* Deliver the next batch if none is in flight. */
 void lab_outbox_deliver(lab_platform_t *p);

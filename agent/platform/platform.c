@@ -27,14 +27,14 @@
 #include <jansson.h>
 
 #include "job-spec.h"
-#include "backpressure.h"
+#include "job-backpressure.h"
 #include "digest.h"
 #include "io-util.h"
 #include "job-state.h"
 #include "log.h"
 #include "platform-private.h"
-#include "proto.h"
-#include "tls.h"
+#include "platform-proto.h"
+#include "platform-tls.h"
 
 #define LAB_CERT_CHECK_USEC (24ULL * 3600ULL * 1000000ULL)
 /* A poll that brought nothing to act on: wait this long before the next one. */
@@ -557,7 +557,7 @@ static void resend_claims(lab_platform_t *p)
 }
 
 /*
- * Whether the lab takes new offers now (backpressure.h): its backlog, its
+ * Whether the lab takes new offers now (job-backpressure.h): its backlog, its
  * spool and its disk. On a change, log it and tell the platform
  * (lab.accepting), so it can send the work elsewhere meanwhile.
  */

@@ -5,7 +5,7 @@
  * module pulls the lab's jobs (long poll), claims each one before any work
  * on it, downloads and verifies its print master, reconciles the active jobs
  * after every reconnect, carries cancellations to the job, and delivers the
- * outbox. Everything runs on the sd-event loop through curl-loop; nothing
+ * outbox. Everything runs on the sd-event loop through platform-curl; nothing
  * here blocks. All durable effects go through the store, each with its
  * outbox event in the same transaction.
  */

@@ -3,7 +3,7 @@
  */
 #include <errno.h>
 
-#include "color.h"
+#include "render-color.h"
 #include "render-plan.h"
 
 int lab_render_plan(const lab_config_t *c, const lab_registry_t *reg, const char *printer,

@@ -12,7 +12,7 @@
 
 #include "config.h"
 #include "error.h"
-#include "profiles.h"
+#include "config-profiles.h"
 #include "render.h"
 
 typedef struct lab_render_plan_s {
@@ -35,6 +35,6 @@ int lab_render_plan(const lab_config_t *c, const lab_registry_t *reg, const char
 /*
  * Check that the plan's ICC profile can take the output: an RGB output
  * profile (JPEG, PWG raster), or RGB or CMYK for a TIFF model, with the
- * plan's intent. Reads the profile (lcms2); keywords as color.h.
+ * plan's intent. Reads the profile (lcms2); keywords as render-color.h.
  */
 int lab_render_plan_check_profile(const lab_render_plan_t *plan, lab_error_t *err);

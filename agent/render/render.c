@@ -22,7 +22,7 @@
 #include <lcms2.h>
 #include <vips/vips.h>
 
-#include "color.h"
+#include "render-color.h"
 #include "digest.h"
 #include "io-util.h"
 #include "render-private.h"
@@ -415,7 +415,7 @@ static int render_geometry(const lab_render_params_t *p, lab_render_audit_t *a, 
 
 /* Pixels at output size → device pixels of the printer on this paper, exactly W×H. */
 /*
- * The share of img's pixels outside the output profile's gamut (color.c,
+ * The share of img's pixels outside the output profile's gamut (render-color.c,
  * ΔE2000 round trip), measured on a copy shrunk to at most 128 pixels a side
  * (enough for a share, cheap next to the render). -1 when it cannot be
  * measured; never fails the render.

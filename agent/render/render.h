@@ -16,7 +16,7 @@
 
 #include "config.h"
 #include "error.h"
-#include "profiles.h"
+#include "config-profiles.h"
 
 /* A crop box in the input's pixels, after EXIF orientation. */
 typedef struct lab_crop_s {

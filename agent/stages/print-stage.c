@@ -19,13 +19,13 @@
 
 #include <jansson.h>
 
-#include "deadline.h"
+#include "deadline-stage.h"
 #include "event-util.h"
 #include "job-state.h"
 #include "log.h"
 #include "macro.h"
 #include "print-stage.h"
-#include "printer-color.h"
+#include "render-printer-color.h"
 #include "printer.h"
 #include "render-plan.h"
 #include "rfc3339.h"

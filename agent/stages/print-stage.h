@@ -26,7 +26,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
-#include "printer-color.h"
+#include "render-printer-color.h"
 #include "store.h"
 
 typedef struct lab_print_stage_s lab_print_stage_t;

@@ -23,7 +23,7 @@
 #include "render-plan.h"
 #include "render-stage.h"
 #include "render.h"
-#include "router.h"
+#include "job-router.h"
 #include "worker-pool.h"
 
 /* Room for one printer's "keyword: sentence" (a lab_error_t and its separator). */

@@ -3,7 +3,7 @@
  * a printer and rendered for it on the worker pool.
  *
  * Why: a downloaded print master is not yet printable. This stage picks the
- * printer (router.h) among those that can do the product, renders the master
+ * printer (job-router.h) among those that can do the product, renders the master
  * with that printer's paper profile (render-plan.h, render.h) on a bounded
  * pool of worker threads, and records the outcome on the loop thread in one
  * store transaction with its event: job.rendered with the audit record (and
@@ -25,7 +25,7 @@
 #include <systemd/sd-event.h>
 
 #include "config.h"
-#include "printer-color.h"
+#include "render-printer-color.h"
 #include "store.h"
 
 typedef struct lab_render_stage_s lab_render_stage_t;

@@ -7,7 +7,7 @@
  * JSON, together with its job.rejected event in one transaction, so it is
  * reported exactly once and the next polls neither log nor report it; an
  * offer with the same id and another body has another digest and is judged
- * again. Rows are forgotten after storage.retention (retention.c).
+ * again. Rows are forgotten after storage.retention (retention-stage.c).
  */
 #include <errno.h>
 #include <stdint.h>

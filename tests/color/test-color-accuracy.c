@@ -32,7 +32,7 @@
 #include <lcms2.h>
 #include <vips/vips.h>
 
-#include "color.h"
+#include "render-color.h"
 #include "render.h"
 #include "testutil.h"
 

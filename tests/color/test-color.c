@@ -1,5 +1,5 @@
 /*
- * test-color.c - color.c against real Debian ICC profiles: output-profile
+ * test-color.c - render-color.c against real Debian ICC profiles: output-profile
  * checks and their keywords, profile IDs, descriptions, gamut share and
  * CIEDE2000 against Sharma, Wu & Dalal (2005) reference data.
  */
@@ -18,7 +18,7 @@
 #include <cmocka.h>
 #include <lcms2.h>
 
-#include "color.h"
+#include "render-color.h"
 #include "testutil.h"
 
 #define ICC_DIR       "/usr/share/color/icc"

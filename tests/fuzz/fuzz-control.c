@@ -1,6 +1,6 @@
 /*
  * fuzz-control.c - fuzz target for the console's request parser
- * (control-request.c). The control socket is open to every local user, so
+ * (console-request.c). The control socket is open to every local user, so
  * every byte of a request line is hostile input. The input is cut into lines
  * as the daemon cuts a connection's stream; each line goes through
  * lab_control_request_parse(), and what it accepts must hold what the code
@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "control-request.h"
+#include "console-request.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

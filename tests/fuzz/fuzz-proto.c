@@ -1,6 +1,6 @@
 /*
  * fuzz-proto.c - fuzz target for every parser of the platform's answers
- * (proto.c) and of the job object (job-spec.c): all of it is network input.
+ * (platform-proto.c) and of the job object (job-spec.c): all of it is network input.
  * Each input goes through each parser; the sanitizers and these checks catch
  * what a hostile platform (or a man in the middle of a broken TLS setup)
  * could do with a body.
@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "job-spec.h"
-#include "proto.h"
+#include "platform-proto.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

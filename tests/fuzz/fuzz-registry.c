@@ -1,5 +1,5 @@
 /*
- * fuzz-registry.c - fuzz target for the colour registry loader (profiles.c):
+ * fuzz-registry.c - fuzz target for the colour registry loader (config-profiles.c):
  * any byte string becomes a registry or a list of problems, never a crash,
  * a leak or a hang; success means no problem, failure at least one, each a
  * single line.
@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "fuzz-problems.h"
-#include "profiles.h"
+#include "config-profiles.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

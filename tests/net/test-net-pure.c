@@ -15,8 +15,8 @@
 
 #include "backoff.h"
 #include "digest.h"
-#include "sniff.h"
-#include "tls.h"
+#include "platform-sniff.h"
+#include "platform-tls.h"
 
 #define SEC 1000000ULL
 #define DAY 86400

@@ -27,7 +27,7 @@
 
 #include "digest.h"
 #include "testutil.h"
-#include "tls.h"
+#include "platform-tls.h"
 
 #define DAY                86400
 #define OPENSSL_TIMEOUT_MS 60000

@@ -5,7 +5,7 @@
  * (colord-data, icc-profiles-free, libgs-common, all in Build-Depends). If a
  * package moves or drops a file, this fails here, naming the path, rather
  * than as an unusable printer at the lab. Whether the files parse as ICC is
- * color.c's business (tests/color).
+ * render-color.c's business (tests/color).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "profiles.h"
+#include "config-profiles.h"
 
 #define SHIPPED LAB_SOURCE_DIR "/profiles/registry.yaml"
 

@@ -20,7 +20,7 @@
 
 #include <cmocka.h>
 
-#include "profiles.h"
+#include "config-profiles.h"
 #include "problems.h"
 #include "testutil.h"
 

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "printer-color.h"
+#include "render-printer-color.h"
 #include "printers-config.h"
 #include "testutil.h"
 

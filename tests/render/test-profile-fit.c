@@ -7,7 +7,7 @@
  * read "profile_wrong_colorspace ... takes 'RGB '". One table here names the
  * expected keyword for each pair, and each pair goes through the colour check
  * itself, the render plan's check (render-plan.c) and the start-up printer
- * check (printer-color.c), which must all agree.
+ * check (render-printer-color.c), which must all agree.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -21,8 +21,8 @@
 #include <cmocka.h>
 #include <lcms2.h>
 
-#include "color.h"
-#include "printer-color.h"
+#include "render-color.h"
+#include "render-printer-color.h"
 #include "printers-config.h"
 #include "render-plan.h"
 #include "testutil.h"

@@ -25,7 +25,7 @@
 #include <lcms2.h>
 #include <vips/vips.h>
 
-#include "color.h"
+#include "render-color.h"
 #include "render-private.h"
 #include "render.h"
 #include "testutil.h"

@@ -1,5 +1,5 @@
 /*
- * test-deadline-store.c - the deadline check (deadline.c) over a real store:
+ * test-deadline-store.c - the deadline check (deadline-stage.c) over a real store:
  * only jobs that cannot make it are reported, each once, in print order.
  * (Parsing and the at-risk judgement, pure, are tests/unit/test-deadline.c.)
  */
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "deadline.h"
+#include "deadline-stage.h"
 #include "store-fixture.h"
 #include "store-private.h"
 #include "testutil.h"

@@ -1,6 +1,6 @@
 /*
  * test-retention.c - the files of finished jobs go once the reprint window is
- * over (retention.c): only finished jobs, only old enough ones, every file of
+ * over (retention-stage.c): only finished jobs, only old enough ones, every file of
  * the job (master and print files), and the store keeps the record and the
  * render audit.
  */
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "retention.h"
+#include "retention-stage.h"
 #include "store-fixture.h"
 #include "store-private.h"
 #include "testutil.h"

@@ -2,7 +2,7 @@
  * test-store-offers.c - offers rejected before a job row could exist
  * (store-offers.c): remembered by digest with their job.rejected event in one
  * transaction, reported once, an id that is no id kept as data, forgotten
- * after the retention window (retention.c), and migration 7 on an older file.
+ * after the retention window (retention-stage.c), and migration 7 on an older file.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "retention.h"
+#include "retention-stage.h"
 #include "store-fixture.h"
 #include "store-private.h"
 #include "testutil.h"

@@ -1,5 +1,5 @@
 /*
- * test-backpressure.c - when the lab stops claiming offers (backpressure.c):
+ * test-backpressure.c - when the lab stops claiming offers (job-backpressure.c):
  * each limit on its own, at and around its edge.
  */
 #include <setjmp.h>
@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "backpressure.h"
+#include "job-backpressure.h"
 
 #define MIB (1024ULL * 1024ULL)
 

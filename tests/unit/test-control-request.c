@@ -1,5 +1,5 @@
 /*
- * test-control-request.c - console requests (control-request.c): every
+ * test-control-request.c - console requests (console-request.c): every
  * command with every field, every way a line can be refused (with its
  * keyword and a sentence), who gets which role from the kernel's
  * credentials, and which role may run which command.
@@ -21,7 +21,7 @@
 
 #include <cmocka.h>
 
-#include "control-request.h"
+#include "console-request.h"
 #include "testutil.h"
 
 /* Parse a NUL-terminated line. */

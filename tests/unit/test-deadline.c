@@ -1,6 +1,6 @@
 /*
  * test-deadline.c - deadlines, the pure part: RFC 3339 parsing (good and bad
- * forms, offsets) and the at-risk judgement (deadline.c). The check over a
+ * forms, offsets) and the at-risk judgement (deadline-stage.c). The check over a
  * real store is tests/store/test-deadline-store.c.
  */
 #include <errno.h>
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "deadline.h"
+#include "deadline-stage.h"
 
 static void test_parse(void **state)
 {

@@ -15,7 +15,7 @@
 
 #include <cmocka.h>
 
-#include "print-options.h"
+#include "config-print-options.h"
 #include "printer.h"
 
 static void test_job_name_round_trip(void **state)

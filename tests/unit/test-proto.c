@@ -1,5 +1,5 @@
 /*
- * test-proto.c - the pure parsers of the platform's answers (proto.c) and of
+ * test-proto.c - the pure parsers of the platform's answers (platform-proto.c) and of
  * the job object (job-spec.c), on good and hostile bodies.
  */
 #include <setjmp.h>
@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "job-spec.h"
-#include "proto.h"
+#include "platform-proto.h"
 
 #define SHA "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"
 

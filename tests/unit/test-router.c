@@ -1,5 +1,5 @@
 /*
- * test-router.c - the printer choice (router.c): unfit printers are out with
+ * test-router.c - the printer choice (job-router.c): unfit printers are out with
  * their reasons, the score prefers weight and short queues, ties go to the
  * first name, and "no printer" says why for each printer.
  */
@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "router.h"
+#include "job-router.h"
 
 static void test_unfit_are_out(void **state)
 {
