@@ -459,12 +459,19 @@ char *lab_ctl_format_copies(const json_t *copies, char *buf, size_t size)
                         if (c <= 0)
                                 continue;
                         total += c;
-                        if (strcmp(key, "printed") == 0)
+                        switch (lab_copy_state_from_string(key)) {
+                        case LAB_COPY_PRINTED:
                                 printed = c;
-                        else if (strcmp(key, "uncertain") == 0)
+                                break;
+                        case LAB_COPY_UNCERTAIN:
                                 uncertain = c;
-                        else if (strcmp(key, "failed") == 0)
+                                break;
+                        case LAB_COPY_FAILED:
                                 failed = c;
+                                break;
+                        default:
+                                break;
+                        }
                 }
         if (total == 0) {
                 snprintf(buf, size, "-");

@@ -1170,7 +1170,7 @@ static void test_jobs_by_state(void **state)
                          0);
 
         assert_int_equal(lab_store_jobs_by_state(f->s, tally, &t), 0);
-        /* Once per state that has jobs, in state order. */
+        /* Once per state that has jobs, in the order of the states' keywords. */
         assert_int_equal(t.n, 5);
         assert_int_equal(t.states[0], LAB_JOB_CANCELED);
         assert_int_equal(t.states[1], LAB_JOB_PRINTED);
