@@ -379,6 +379,9 @@ int lab_store_copies_list(lab_store_t *s, const char *printer, const lab_copy_st
 
         if (!s || !ret || !ret_n || (n_states > 0 && !states))
                 return -EINVAL;
+        for (size_t i = 0; i < n_states; i++)
+                if (!lab_copy_state_to_string(states[i]))
+                        return -EINVAL;
         r = store_prepare(s,
                           "SELECT " COPY_COLUMNS " FROM copies c JOIN jobs j ON j.id = c.job_id "
                           "WHERE (?1 IS NULL OR c.printer = ?1)",

@@ -253,7 +253,7 @@ int lab_store_jobs_list(lab_store_t *s,                /* I - store */
                         lab_store_job_t ***ret,        /* O - jobs */
                         size_t *ret_n);                /* O - how many */
 
-/* How many jobs are in any of the states. */
+/* How many jobs are in any of the states (0 for no states); -EINVAL for an invalid state. */
 int lab_store_jobs_count(lab_store_t *s, const lab_job_state_t *states, size_t n_states,
                          int64_t *ret);
 
@@ -378,7 +378,8 @@ int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, lab_copy_s
 /*
  * The copies for printer (all printers when NULL) whose state is one of
  * states (all when n_states is 0): rush first, then the job's age, then
- * job id and copy. *ret is NULL when there are none.
+ * job id and copy. *ret is NULL when there are none; -EINVAL for an invalid
+ * state.
  */
 int lab_store_copies_list(lab_store_t *s, const char *printer, const lab_copy_state_t *states,
                           size_t n_states, lab_store_copy_t ***ret, size_t *ret_n);

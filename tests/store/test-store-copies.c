@@ -54,6 +54,11 @@ static void test_copies_drive_the_job(void **state)
                 assert_int_equal(backlog, 0);
         }
 
+        /* A filter with a state that is none: refused, not matched against unreadable rows. */
+        assert_int_equal(lab_store_copies_list(f->s, "ds620",
+                                               (const lab_copy_state_t[]){LAB_COPY_STATE_INVALID},
+                                               1, &v, &n),
+                         -EINVAL);
         assert_int_equal(lab_store_copies_list(f->s, "ds620", NULL, 0, &v, &n), 0);
         assert_int_equal(n, 2);
         assert_int_equal(v[0]->copy, 1);
