@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <cups/cups.h>
 
@@ -117,14 +118,33 @@ static int parse_int(const char *s, size_t len, int *ret)
         return 0;
 }
 
-int lab_ipp_supply_parse(const char *value, size_t len, lab_supply_t *out)
+/* A supply with everything unknown. */
+static lab_supply_t supply_unknown(void)
 {
-        int level = INT_MIN, maxcap = -1, index = -1;
-        bool percent = false, any = false;
-        const char *p = value, *end = value + len;
+        return (lab_supply_t){
+            .level = -1, .remaining = -1, .amount = -1, .capacity = -1, .low = -1, .high = -1};
+}
 
-        out->type[0] = out->color[0] = '\0';
-        out->level = -1;
+/* One key asked of a PWG "key=value;..." string: its value, if given once (or twice alike). */
+typedef struct kv_s {
+        const char *key;
+        const char *v; /* NULL: not given, or given twice with two values */
+        size_t len;
+        bool conflict;
+} kv_t;
+
+/*
+ * Split the len bytes at value at ';' into key=value pairs and fill the keys
+ * asked for in kv[n] (compared without case). A key given twice with two
+ * values is left unknown. Returns whether any pair had a key and a '='.
+ */
+static bool kv_split(const char *value, size_t len, kv_t *kv, size_t n)
+{
+        const char *p = value, *end = value + len;
+        bool any = false;
+
+        for (size_t k = 0; k < n; k++)
+                kv[k] = (kv_t){.key = kv[k].key};
         while (p < end) {
                 const char *semi = memchr(p, ';', (size_t)(end - p));
                 const char *stop = semi ? semi : end;
@@ -132,70 +152,271 @@ int lab_ipp_supply_parse(const char *value, size_t len, lab_supply_t *out)
 
                 if (eq && eq > p) {
                         size_t klen = (size_t)(eq - p), vlen = (size_t)(stop - eq - 1);
-                        const char *v = eq + 1;
 
                         any = true;
-                        if (klen == 4 && memcmp(p, "type", 4) == 0)
-                                copy_clean_n(out->type, sizeof out->type, v, vlen);
-                        else if (klen == 12 && memcmp(p, "colorantname", 12) == 0)
-                                copy_clean_n(out->color, sizeof out->color, v, vlen);
-                        else if (klen == 5 && memcmp(p, "level", 5) == 0)
-                                (void)parse_int(v, vlen, &level);
-                        else if (klen == 11 && memcmp(p, "maxcapacity", 11) == 0)
-                                (void)parse_int(v, vlen, &maxcap);
-                        else if (klen == 5 && memcmp(p, "index", 5) == 0)
-                                (void)parse_int(v, vlen, &index);
-                        else if (klen == 4 && memcmp(p, "unit", 4) == 0)
-                                percent = vlen == 7 && memcmp(v, "percent", 7) == 0;
+                        for (size_t k = 0; k < n; k++) {
+                                kv_t *e = &kv[k];
+                                if (strlen(e->key) != klen || strncasecmp(p, e->key, klen) != 0)
+                                        continue;
+                                if (e->conflict)
+                                        break;
+                                if (!e->v) {
+                                        e->v = eq + 1;
+                                        e->len = vlen;
+                                } else if (e->len != vlen || memcmp(e->v, eq + 1, vlen) != 0) {
+                                        e->v = NULL;
+                                        e->len = 0;
+                                        e->conflict = true;
+                                }
+                                break;
+                        }
                 }
                 p = semi ? semi + 1 : end;
         }
-        if (!any)
+        return any;
+}
+
+/* The integer value of kv (parse_int), or INT_MIN when it is not given or not a number. */
+static int kv_int(const kv_t *kv)
+{
+        int v;
+
+        return kv->v && parse_int(kv->v, kv->len, &v) == 0 ? v : INT_MIN;
+}
+
+/* Copy the value of kv (or "") into dst[size], cleaned. */
+static void kv_copy(const kv_t *kv, char *dst, size_t size)
+{
+        copy_clean_n(dst, size, kv->v ? kv->v : "", kv->v ? kv->len : 0);
+}
+
+/*
+ * s's level (percent), amount, capacity and some_left from a PWG level and
+ * maxcapacity (INT_MIN when not given) in s->unit: -1 other, -2 unknown, -3
+ * some left (RFC 3805), and a level over the capacity (or over 100 percent)
+ * are never a number. Without a capacity a level is a percent only when no
+ * unit is said (as before PWG 5100.13 units), else an amount.
+ */
+static void supply_levels(lab_supply_t *s, int level, int maxcap)
+{
+        bool is_percent = strcmp(s->unit, "percent") == 0;
+
+        s->capacity = maxcap > 0 ? maxcap : -1;
+        s->some_left = level == -3;
+        if (level < 0 || (maxcap > 0 && level > maxcap))
+                return;
+        if (is_percent) {
+                if (level <= 100)
+                        s->level = s->amount = level;
+                return;
+        }
+        if (maxcap <= 0) {
+                /* No capacity: an amount in a known unit, or (no unit) a percent. */
+                if (s->unit[0])
+                        s->amount = level;
+                else if (level <= 100)
+                        s->level = level;
+                return;
+        }
+        s->amount = level;
+        s->level = (int)((long)level * 100 / maxcap);
+}
+
+int lab_ipp_supply_parse(const char *value, size_t len, lab_supply_t *out)
+{
+        enum { K_INDEX, K_TYPE, K_UNIT, K_MAXCAP, K_LEVEL, K_COLOR, K_N };
+        kv_t kv[K_N] = {
+            [K_INDEX] = {.key = "index"}, [K_TYPE] = {.key = "type"},
+            [K_UNIT] = {.key = "unit"},   [K_MAXCAP] = {.key = "maxcapacity"},
+            [K_LEVEL] = {.key = "level"}, [K_COLOR] = {.key = "colorantname"},
+        };
+        int index;
+
+        *out = supply_unknown();
+        if (!kv_split(value, len, kv, K_N))
                 return -EINVAL;
+        kv_copy(&kv[K_TYPE], out->type, sizeof out->type);
+        kv_copy(&kv[K_COLOR], out->color, sizeof out->color);
+        kv_copy(&kv[K_UNIT], out->unit, sizeof out->unit);
         if (strcmp(out->color, "unknown") == 0)
                 out->color[0] = '\0';
-        /* PWG: level -1 other, -2 unknown, -3 "some left"; scale to percent unless unit=percent. */
-        if (level >= 0) {
-                long pct = level;
-                if (!percent && maxcap > 0 && maxcap != 100)
-                        pct = (long)level * 100 / maxcap;
-                out->level = pct <= 100 ? (int)pct : -1;
-        }
+        out->kind = lab_supply_kind_of(out->type);
+        supply_levels(out, kv_int(&kv[K_LEVEL]), kv_int(&kv[K_MAXCAP]));
+        index = kv_int(&kv[K_INDEX]);
         return index >= 0 ? index : -1;
+}
+
+int lab_ipp_tray_parse(const char *value, size_t len, lab_supply_t *out)
+{
+        enum { K_TYPE, K_NAME, K_MEDIANAME, K_MAXCAP, K_LEVEL, K_UNIT, K_N };
+        kv_t kv[K_N] = {
+            [K_TYPE] = {.key = "type"},           [K_NAME] = {.key = "name"},
+            [K_MEDIANAME] = {.key = "medianame"}, [K_MAXCAP] = {.key = "maxcapacity"},
+            [K_LEVEL] = {.key = "level"},         [K_UNIT] = {.key = "capacityunit"},
+        };
+
+        *out = supply_unknown();
+        if (!kv_split(value, len, kv, K_N))
+                return -EINVAL;
+        out->kind = LAB_SUPPLY_PAPER;
+        kv_copy(&kv[K_TYPE], out->type, sizeof out->type);
+        kv_copy(&kv[K_NAME], out->name, sizeof out->name);
+        if (!out->name[0])
+                kv_copy(&kv[K_MEDIANAME], out->name, sizeof out->name);
+        if (!out->name[0])
+                copy_clean(out->name, sizeof out->name, out->type);
+        kv_copy(&kv[K_UNIT], out->unit, sizeof out->unit);
+        if (!out->unit[0])
+                copy_clean(out->unit, sizeof out->unit, "sheets");
+        supply_levels(out, kv_int(&kv[K_LEVEL]), kv_int(&kv[K_MAXCAP]));
+        return 0;
+}
+
+/* Narrow [*s, *s + *len) past blanks and quotes at either end (Gutenprint quotes its values). */
+static void trim_quotes(const char **s, size_t *len)
+{
+        while (*len > 0 && strchr(" \t\r\n\"'", (*s)[0])) {
+                (*s)++;
+                (*len)--;
+        }
+        while (*len > 0 && strchr(" \t\r\n\"'", (*s)[*len - 1]))
+                (*len)--;
+}
+
+/* Whether [s, s+len) is "NAME media" with a NAME (copied into media[size], which may be NULL). */
+static bool media_name(const char *s, size_t len, char *media, size_t size)
+{
+        static const char tail[] = " media";
+        const size_t tl = sizeof tail - 1;
+
+        if (len <= tl || memcmp(s + len - tl, tail, tl) != 0)
+                return false;
+        if (media && size)
+                copy_clean_n(media, size, s, len - tl);
+        return true;
+}
+
+lab_ipp_marker_form_t lab_ipp_marker_parse(const char *message, long *ret_count, char *media,
+                                           size_t size)
+{
+        static const struct {
+                const char *prefix;
+                lab_ipp_marker_form_t form;
+        } worded[] = {
+            {"Unable to query remaining prints on ", LAB_IPP_MARKER_UNAVAILABLE},
+            {"Unknown remaining prints on ", LAB_IPP_MARKER_UNKNOWN},
+            {"One or more remaining prints on ", LAB_IPP_MARKER_SOME_LEFT},
+        };
+        static const char native[] = " native prints remaining", on[] = " on ";
+        const char *s = message;
+        size_t len = message ? strlen(message) : 0, digits = 0;
+        long count = 0;
+
+        if (ret_count)
+                *ret_count = -1;
+        if (media && size)
+                media[0] = '\0';
+        if (!message)
+                return LAB_IPP_MARKER_OTHER;
+        trim_quotes(&s, &len);
+        for (size_t i = 0; i < ELEMENTSOF(worded); i++) {
+                size_t pl = strlen(worded[i].prefix);
+                if (len > pl && memcmp(s, worded[i].prefix, pl) == 0)
+                        return media_name(s + pl, len - pl, media, size) ? worded[i].form
+                                                                         : LAB_IPP_MARKER_OTHER;
+        }
+        for (; digits < len && isdigit((unsigned char)s[digits]); digits++) {
+                if (digits >= 9)
+                        return LAB_IPP_MARKER_OTHER;
+                count = count * 10 + (s[digits] - '0');
+        }
+        if (digits == 0 || len - digits < sizeof native - 1 ||
+            memcmp(s + digits, native, sizeof native - 1) != 0)
+                return LAB_IPP_MARKER_OTHER;
+        s += digits + sizeof native - 1;
+        len -= digits + sizeof native - 1;
+        /* "N native prints remaining" alone (older backends, the test peers), or "... on NAME
+         * media". */
+        if (len > 0 && (len <= sizeof on - 1 || memcmp(s, on, sizeof on - 1) != 0 ||
+                        !media_name(s + sizeof on - 1, len - (sizeof on - 1), media, size))) {
+                if (media && size)
+                        media[0] = '\0';
+                return LAB_IPP_MARKER_OTHER;
+        }
+        if (ret_count)
+                *ret_count = count;
+        return LAB_IPP_MARKER_COUNT;
 }
 
 long lab_ipp_marker_remaining(const char *message)
 {
-        const char *p;
-        long v = 0;
-        int digits = 0;
+        long count;
 
-        if (!message || !strstr(message, "remaining"))
-                return -1;
-        for (p = message; *p && !isdigit((unsigned char)*p); p++)
-                ;
-        for (; isdigit((unsigned char)*p); p++) {
-                if (++digits > 9)
-                        return -1;
-                v = v * 10 + (*p - '0');
-        }
-        return digits ? v : -1;
+        return lab_ipp_marker_parse(message, &count, NULL, 0) == LAB_IPP_MARKER_COUNT ? count : -1;
 }
 
-/* Attach marker-message values to the supplies: one per supply, or a single one to the first. */
+/* Whether two names are the same, blanks, quotes and case aside. */
+static bool names_equal(const char *a, const char *b)
+{
+        size_t la = strlen(a), lb = strlen(b);
+
+        trim_quotes(&a, &la);
+        trim_quotes(&b, &lb);
+        return la > 0 && la == lb && strncasecmp(a, b, la) == 0;
+}
+
+/* Give supply s the marker-message text and what it says. */
+static void supply_take_message(lab_supply_t *s, const char *text)
+{
+        char media[sizeof s->media];
+        long count;
+        lab_ipp_marker_form_t form = lab_ipp_marker_parse(text, &count, media, sizeof media);
+
+        copy_clean(s->message, sizeof s->message, text);
+        s->remaining = form == LAB_IPP_MARKER_COUNT ? count : -1;
+        if (form == LAB_IPP_MARKER_SOME_LEFT)
+                s->some_left = true;
+        if (media[0])
+                copy_clean(s->media, sizeof s->media, media);
+}
+
+/*
+ * Attach marker-message values to the supplies: a Gutenprint message to the
+ * supply named as its media (a two-deck printer reports two), then the
+ * others in order (message i to supply i, a single one to the first) where
+ * that supply has none yet.
+ */
 static void attach_marker_messages(ipp_t *resp, lab_printer_status_t *ret)
 {
         ipp_attribute_t *m = find(resp, "marker-message");
         int n = m ? ippGetCount(m) : 0;
+        bool taken[LAB_PRINTER_SUPPLIES_MAX] = {false}, placed[LAB_PRINTER_SUPPLIES_MAX] = {false};
 
         if (n <= 0 || ret->n_supplies == 0)
                 return;
-        for (size_t i = 0; i < ret->n_supplies && (int)i < n; i++) {
-                const char *s = attr_str(m, (int)i);
-                if (!s)
+        if (n > LAB_PRINTER_SUPPLIES_MAX)
+                n = LAB_PRINTER_SUPPLIES_MAX;
+        for (int i = 0; i < n; i++) {
+                const char *s = attr_str(m, i);
+                char media[sizeof ret->supplies[0].media];
+
+                if (!s ||
+                    lab_ipp_marker_parse(s, NULL, media, sizeof media) == LAB_IPP_MARKER_OTHER ||
+                    !media[0])
                         continue;
-                copy_clean(ret->supplies[i].message, sizeof ret->supplies[i].message, s);
-                ret->supplies[i].remaining = lab_ipp_marker_remaining(s);
+                for (size_t k = 0; k < ret->n_supplies && !placed[i]; k++) {
+                        if (taken[k] || !names_equal(ret->supplies[k].name, media))
+                                continue;
+                        supply_take_message(&ret->supplies[k], s);
+                        taken[k] = placed[i] = true;
+                }
+        }
+        for (int i = 0; i < n && (size_t)i < ret->n_supplies; i++) {
+                const char *s = attr_str(m, i);
+                if (!s || placed[i] || taken[i])
+                        continue;
+                supply_take_message(&ret->supplies[i], s);
+                taken[i] = placed[i] = true;
         }
 }
 
@@ -213,7 +434,6 @@ static bool supplies_from_pwg(ipp_t *resp, lab_printer_status_t *ret)
                 const char *text = NULL;
                 int len = 0;
 
-                *s = (lab_supply_t){.level = -1, .remaining = -1};
                 if (ippGetValueTag(sup) == IPP_TAG_STRING)
                         text = ippGetOctetString(sup, i, &len);
                 else if ((text = attr_str(sup, i)))
@@ -228,12 +448,57 @@ static bool supplies_from_pwg(ipp_t *resp, lab_printer_status_t *ret)
         return true;
 }
 
+/* Input trays from printer-input-tray, octetString (or a string-like value). */
+static void trays_from(ipp_t *resp, lab_printer_status_t *ret)
+{
+        ipp_attribute_t *a = find(resp, "printer-input-tray");
+        int n = a ? ippGetCount(a) : 0;
+
+        ret->n_trays = 0;
+        for (int i = 0; i < n && ret->n_trays < LAB_PRINTER_TRAYS_MAX; i++) {
+                const char *text = NULL;
+                int len = 0;
+
+                if (ippGetValueTag(a) == IPP_TAG_STRING)
+                        text = ippGetOctetString(a, i, &len);
+                else if ((text = attr_str(a, i)))
+                        len = (int)strlen(text);
+                if (text && len > 0 &&
+                    lab_ipp_tray_parse(text, (size_t)len, &ret->trays[ret->n_trays]) == 0)
+                        ret->n_trays++;
+        }
+}
+
+/* A tray holds the loaded medium whose media-source is its name. */
+static void trays_media(lab_printer_status_t *ret)
+{
+        for (size_t t = 0; t < ret->n_trays; t++)
+                for (size_t k = 0; k < ret->n_media && !ret->trays[t].media[0]; k++)
+                        if (ret->media[k].source[0] &&
+                            strcmp(ret->media[k].source, ret->trays[t].name) == 0)
+                                copy_clean(ret->trays[t].media, sizeof ret->trays[t].media,
+                                           ret->media[k].size);
+}
+
+/* Value i of an integer attribute when it lies in [lo, hi], else -1. */
+static int int_in(ipp_attribute_t *a, int i, int lo, int hi)
+{
+        int v;
+
+        if (!a || ippGetValueTag(a) != IPP_TAG_INTEGER || i >= ippGetCount(a))
+                return -1;
+        v = ippGetInteger(a, i);
+        return v >= lo && v <= hi ? v : -1;
+}
+
 /* Supplies from the CUPS marker-names/-types/-colors/-levels attributes. */
 static void supplies_from_markers(ipp_t *resp, lab_printer_status_t *ret)
 {
         ipp_attribute_t *names = find(resp, "marker-names"), *types = find(resp, "marker-types"),
                         *colors = find(resp, "marker-colors"),
-                        *levels = find(resp, "marker-levels");
+                        *levels = find(resp, "marker-levels"),
+                        *low = find(resp, "marker-low-levels"),
+                        *high = find(resp, "marker-high-levels");
         int n = names ? ippGetCount(names) : 0;
 
         for (int i = 0; i < n && ret->n_supplies < LAB_PRINTER_SUPPLIES_MAX; i++) {
@@ -242,16 +507,21 @@ static void supplies_from_markers(ipp_t *resp, lab_printer_status_t *ret)
 
                 if (!name)
                         continue;
-                *s = (lab_supply_t){.level = -1, .remaining = -1};
+                *s = supply_unknown();
                 copy_clean(s->name, sizeof s->name, name);
                 copy_clean(s->type, sizeof s->type, attr_str(types, i));
                 copy_clean(s->color, sizeof s->color, attr_str(colors, i));
                 if (strcmp(s->color, "none") == 0 || strcmp(s->color, "unknown") == 0)
                         s->color[0] = '\0';
+                s->kind = lab_supply_kind_of(s->type);
+                /* CUPS: -1 unavailable, -2 unknown, -3 some left (RFC 3805); 0..100 percent. */
                 if (attr_is_int(levels) && i < ippGetCount(levels)) {
                         int l = ippGetInteger(levels, i);
                         s->level = l >= 0 && l <= 100 ? l : -1;
+                        s->some_left = l == -3;
                 }
+                s->low = int_in(low, i, 0, 100);
+                s->high = int_in(high, i, 0, 100);
                 ret->n_supplies++;
         }
 }
@@ -410,9 +680,24 @@ void lab_ipp_printer_status_from(ipp_t *resp, lab_printer_status_t *ret)
         if (!supplies_from_pwg(resp, ret))
                 supplies_from_markers(resp, ret);
         attach_marker_messages(resp, ret);
+        trays_from(resp, ret);
 
         ret->n_media = 0;
         media_from(resp, ret);
+        trays_media(ret);
+
+        /* marker-change-time and printer-up-time count on one clock (an up-time, or cupsd's
+           epoch seconds): their difference is how old the levels are. 0 is "never". */
+        ret->supplies_age = -1;
+        a = find(resp, "marker-change-time");
+        if (a && ippGetValueTag(a) == IPP_TAG_INTEGER && ippGetInteger(a, 0) > 0) {
+                ipp_attribute_t *up = find(resp, "printer-up-time");
+                if (up && ippGetValueTag(up) == IPP_TAG_INTEGER &&
+                    ippGetInteger(up, 0) >= ippGetInteger(a, 0))
+                        ret->supplies_age = (int64_t)ippGetInteger(up, 0) - ippGetInteger(a, 0);
+        }
+        a = find(resp, "printer-impressions-completed");
+        ret->impressions = int_in(a, 0, 0, INT_MAX);
 }
 
 /* Add the string values of every attribute called name to *list (no duplicates). */

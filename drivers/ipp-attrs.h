@@ -27,19 +27,52 @@ lab_pjob_state_t lab_ipp_job_state(int ipp_job_state);
 /*
  * Parse one PWG 5100.13 printer-supply value ("index=1;class=...;type=ribbonWax;
  * unit=percent;maxcapacity=100;level=80;colorantname=multi-color;") of len bytes
- * (not NUL-terminated) into out's type, color and level (percent, -1 unknown).
- * name, message and remaining are left alone. Returns the supply's index (>= 0,
- * -1 when absent) or -EINVAL when the value has no usable key=value pair.
+ * (not NUL-terminated) into out's type, kind, color, level (percent, -1
+ * unknown), some_left (level -3), amount, capacity and unit. Keys are read
+ * wherever they are and whichever are missing; a key given twice with two
+ * values is unknown (never a guess between them). Every other field of out
+ * is set to unknown. Returns the supply's index (>= 0, -1 when absent) or
+ * -EINVAL when the value has no usable key=value pair.
  */
 int lab_ipp_supply_parse(const char *value, size_t len, lab_supply_t *out);
 
 /*
- * Prints remaining from a marker-message such as Gutenprint's "310 native prints
- * remaining": the first number in a message that says "remaining"; -1 otherwise.
+ * Parse one PWG 5100.13 printer-input-tray value ("type=sheetFeedAutoRemovableTray;
+ * mediafeed=0;mediaxfeed=0;maxcapacity=250;level=100;status=0;name=main;") the
+ * same way into *out (kind paper): name (its name=, else medianame, else
+ * type), type, amount and capacity (unit: capacityunit, else sheets), level in
+ * percent of the capacity. 0, or -EINVAL without a usable key=value pair.
  */
+int lab_ipp_tray_parse(const char *value, size_t len, lab_supply_t *out);
+
+/* Gutenprint's marker-message forms (dyesub backends, one value per marker). */
+typedef enum lab_ipp_marker_form_e {
+        LAB_IPP_MARKER_OTHER,       /* none of these: no count */
+        LAB_IPP_MARKER_COUNT,       /* "N native prints remaining on NAME media" */
+        LAB_IPP_MARKER_UNAVAILABLE, /* "Unable to query remaining prints on NAME media" */
+        LAB_IPP_MARKER_UNKNOWN,     /* "Unknown remaining prints on NAME media" */
+        LAB_IPP_MARKER_SOME_LEFT,   /* "One or more remaining prints on NAME media" */
+} lab_ipp_marker_form_t;
+
+/*
+ * Which of Gutenprint's four forms message is, exactly (surrounding quotes
+ * and blanks aside: the backend quotes each value). *ret_count (may be NULL)
+ * gets N for COUNT, else -1; media (may be NULL) gets NAME, "" when there is
+ * none ("N native prints remaining" alone is a COUNT without a name).
+ */
+lab_ipp_marker_form_t lab_ipp_marker_parse(const char *message, long *ret_count, char *media,
+                                           size_t size);
+
+/* Prints remaining in a marker-message: N of Gutenprint's count form, else -1. */
 long lab_ipp_marker_remaining(const char *message);
 
-/* Fill *ret from a Get-Printer-Attributes response (state, reasons, supplies, media). */
+/*
+ * Fill *ret from a Get-Printer-Attributes response: state, reasons, supplies
+ * (printer-supply, else marker-*, with marker-low/high-levels), marker-message
+ * counts matched to the supplies by media name (in order where names do not
+ * match), input trays, media, supplies_age (marker-change-time against
+ * printer-up-time) and printer-impressions-completed.
+ */
 void lab_ipp_printer_status_from(ipp_t *resp, lab_printer_status_t *ret);
 
 /*

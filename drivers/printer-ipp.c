@@ -872,7 +872,9 @@ static const char *const status_attrs[] = {
     "marker-types",          "marker-colors",
     "marker-message",        "media-ready",
     "media-col-ready",       "printer-up-time",
-    "printer-current-time",
+    "printer-current-time",  "marker-low-levels",
+    "marker-high-levels",    "marker-change-time",
+    "printer-input-tray",    "printer-impressions-completed",
 };
 
 /* CLOCK_REALTIME seconds. */

@@ -1,7 +1,8 @@
 /*
  * printer.c - dispatch the printer interface to the configured driver, and
  * the driver-independent pure parts: stable job names, IPP reason parsing,
- * and whether a status lets the printer take work.
+ * whether a status lets the printer take work, which fault a reason is, and
+ * what kind of supply a type keyword names.
  *
  * Why: the orchestration must judge every printer the same way, whatever
  * speaks to it; a reason like media-empty-error means the same on a CUPS
@@ -84,7 +85,8 @@ int lab_printer_cancel(lab_printer_t *p, const char *handle, lab_error_t *err)
 
 int lab_printer_status(lab_printer_t *p, lab_printer_status_t *ret, lab_error_t *err)
 {
-        *ret = (lab_printer_status_t){.state = LAB_PRINTER_UNREACHABLE};
+        *ret = (lab_printer_status_t){
+            .state = LAB_PRINTER_UNREACHABLE, .supplies_age = -1, .impressions = -1};
         return p->ops->status(p, ret, err);
 }
 
@@ -215,22 +217,92 @@ void lab_printer_reason_parse(const char *value, lab_printer_reason_t *out)
         out->keyword[len] = '\0';
 }
 
-/* Reasons that stop a printer whatever their severity suffix says, and what they mean. */
+/*
+ * The IPP reasons that are faults whatever their severity suffix says
+ * (ippeveprinter sends media-empty-report), their keyword, how bad they are
+ * and what they mean. The errors make a printer unavailable.
+ */
 static const struct {
         const char *reason;  /* IPP keyword without suffix */
         const char *keyword; /* ours */
+        lab_severity_t severity;
         const char *sentence;
-} blocking_reasons[] = {
-    {"media-empty", "media_empty", "is out of paper; load media"},
-    {"media-needed", "media_empty", "needs media loaded"},
-    {"media-jam", "media_jam", "has a paper jam; clear it"},
-    {"cover-open", "cover_open", "has a cover open; close it"},
-    {"door-open", "door_open", "has a door open; close it"},
-    {"marker-supply-empty", "marker_supply_empty", "is out of ribbon or ink; replace it"},
-    {"offline", "printer_offline", "is offline"},
-    {"shutdown", "printer_offline", "is shutting down"},
-    {"stalled", "printer_stalled", "has not taken up work in time (stalled)"},
+} fault_reasons[] = {
+    {"media-empty", "media_empty", LAB_SEVERITY_ERROR, "is out of paper; load media"},
+    {"media-needed", "media_empty", LAB_SEVERITY_ERROR, "needs media loaded"},
+    {"media-jam", "media_jam", LAB_SEVERITY_ERROR, "has a paper jam; clear it"},
+    {"cover-open", "cover_open", LAB_SEVERITY_ERROR, "has a cover open; close it"},
+    {"door-open", "door_open", LAB_SEVERITY_ERROR, "has a door open; close it"},
+    {"marker-supply-empty", "marker_supply_empty", LAB_SEVERITY_ERROR,
+     "is out of ribbon or ink; replace it"},
+    {"offline", "printer_offline", LAB_SEVERITY_ERROR, "is offline"},
+    {"shutdown", "printer_offline", LAB_SEVERITY_ERROR, "is shutting down"},
+    {"stalled", "printer_stalled", LAB_SEVERITY_ERROR, "has not taken up work in time (stalled)"},
+    {"marker-waste-full", "waste_full", LAB_SEVERITY_ERROR,
+     "has its waste container full; empty or replace it"},
+    {"marker-waste-almost-full", "waste_almost_full", LAB_SEVERITY_WARNING,
+     "has its waste container almost full"},
+    {"media-low", "media_low", LAB_SEVERITY_WARNING, "is low on paper"},
+    {"marker-supply-low", "marker_supply_low", LAB_SEVERITY_WARNING, "is low on ribbon or ink"},
 };
+
+bool lab_printer_fault_of(const lab_printer_reason_t *r, const char **ret_keyword,
+                          lab_severity_t *ret_severity)
+{
+        for (size_t k = 0; k < ELEMENTSOF(fault_reasons); k++) {
+                if (strcmp(r->keyword, fault_reasons[k].reason) != 0)
+                        continue;
+                *ret_keyword = fault_reasons[k].keyword;
+                *ret_severity = fault_reasons[k].severity;
+                return true;
+        }
+        /* "paused" is an operator's pause: printer-state stopped says it (printer_stopped). */
+        if (r->severity == LAB_SEVERITY_ERROR && strcmp(r->keyword, "paused") != 0) {
+                *ret_keyword = "printer_error";
+                *ret_severity = LAB_SEVERITY_ERROR;
+                return true;
+        }
+        return false;
+}
+
+lab_supply_kind_t lab_supply_kind_of(const char *type)
+{
+        /* PWG (RFC 3805) type keywords and CUPS marker-types, compared without '-' and case. */
+        static const struct {
+                const char *word; /* lower case, no '-' */
+                bool prefix;      /* the type starts with it, else contains it */
+                lab_supply_kind_t kind;
+        } words[] = {
+            {"waste", true, LAB_SUPPLY_WASTE},  {"ribbon", false, LAB_SUPPLY_RIBBON},
+            {"toner", false, LAB_SUPPLY_TONER}, {"ink", false, LAB_SUPPLY_INK},
+            {"solidwax", true, LAB_SUPPLY_INK}, {"paperwrap", true, LAB_SUPPLY_OTHER},
+            {"paper", true, LAB_SUPPLY_PAPER},
+        };
+        char t[64];
+        size_t n = 0;
+
+        for (; type && *type && n + 1 < sizeof t; type++)
+                if (*type != '-')
+                        t[n++] = (char)(*type >= 'A' && *type <= 'Z' ? *type - 'A' + 'a' : *type);
+        t[n] = '\0';
+        for (size_t i = 0; i < ELEMENTSOF(words); i++) {
+                size_t wl = strlen(words[i].word);
+                if (words[i].prefix ? strncmp(t, words[i].word, wl) == 0
+                                    : strstr(t, words[i].word) != NULL)
+                        return words[i].kind;
+        }
+        return LAB_SUPPLY_OTHER;
+}
+
+const char *lab_supply_kind_to_string(lab_supply_kind_t k)
+{
+        static const char *const names[] = {
+            [LAB_SUPPLY_OTHER] = "other",   [LAB_SUPPLY_PAPER] = "paper",
+            [LAB_SUPPLY_RIBBON] = "ribbon", [LAB_SUPPLY_INK] = "ink",
+            [LAB_SUPPLY_TONER] = "toner",   [LAB_SUPPLY_WASTE] = "waste",
+        };
+        return (size_t)k < ELEMENTSOF(names) ? names[k] : "other";
+}
 
 bool lab_printer_status_available(const lab_printer_status_t *s, char *buf, size_t size)
 {
@@ -248,12 +320,13 @@ bool lab_printer_status_available(const lab_printer_status_t *s, char *buf, size
         /* Reasons first: "stopped because media-empty" is more useful than "stopped". */
         for (size_t i = 0; i < s->n_reasons; i++) {
                 const lab_printer_reason_t *r = &s->reasons[i];
-                for (size_t k = 0; k < ELEMENTSOF(blocking_reasons); k++) {
-                        if (strcmp(r->keyword, blocking_reasons[k].reason) != 0)
+                for (size_t k = 0; k < ELEMENTSOF(fault_reasons); k++) {
+                        if (fault_reasons[k].severity != LAB_SEVERITY_ERROR ||
+                            strcmp(r->keyword, fault_reasons[k].reason) != 0)
                                 continue;
                         /* media-empty-report from ippeveprinter is still an empty tray. */
-                        snprintf(buf, size, "%s: the printer %s (%s)", blocking_reasons[k].keyword,
-                                 blocking_reasons[k].sentence, r->keyword);
+                        snprintf(buf, size, "%s: the printer %s (%s)", fault_reasons[k].keyword,
+                                 fault_reasons[k].sentence, r->keyword);
                         return false;
                 }
         }

@@ -54,6 +54,7 @@ typedef enum lab_severity_e {
 
 #define LAB_PRINTER_REASONS_MAX  32
 #define LAB_PRINTER_SUPPLIES_MAX 16
+#define LAB_PRINTER_TRAYS_MAX    8
 #define LAB_PRINTER_MEDIA_MAX    16
 #define LAB_PRINTER_DEFAULTS_MAX 16
 
@@ -63,14 +64,41 @@ typedef struct lab_printer_reason_s {
         lab_severity_t severity;
 } lab_printer_reason_t;
 
-/* One supply (PWG 5100.13 printer-supply, or the CUPS marker-* attributes). */
+/* What a supply is, from its PWG / CUPS type keyword (lab_supply_kind_of). */
+typedef enum lab_supply_kind_e {
+        LAB_SUPPLY_OTHER,  /* not said, or none of the below (fuser, staples, ...) */
+        LAB_SUPPLY_PAPER,  /* an input tray (printer-input-tray), or a supply of type paper */
+        LAB_SUPPLY_RIBBON, /* ribbonWax, inkRibbon, ribbon-wax, ... (dye-sub media sets) */
+        LAB_SUPPLY_INK,    /* ink, inkCartridge, solidWax, ... */
+        LAB_SUPPLY_TONER,  /* toner, tonerCartridge, ... */
+        LAB_SUPPLY_WASTE,  /* a receptacle that fills up: wasteToner, wasteInk, ... */
+} lab_supply_kind_t;
+
+/*
+ * One supply (PWG 5100.13 printer-supply, or the CUPS marker-* attributes), or
+ * one input tray (printer-input-tray, kind paper). Nothing unknown is ever a
+ * number: RFC 3805's -2 (unknown) and -3 (some left), and any value out of
+ * range, leave level, amount and remaining at -1; -3 sets some_left.
+ */
 typedef struct lab_supply_s {
-        char name[128];    /* printer-supply-description or marker-names */
+        char name[128];    /* printer-supply-description or marker-names; a tray's name */
         char type[64];     /* PWG type keyword (ribbonWax, toner, ...) or marker-types */
         char color[64];    /* colorantname or marker-colors, "" when unknown */
         int level;         /* percent 0..100, -1 unknown */
-        char message[256]; /* marker-message (Gutenprint: "310 native prints remaining"), or "" */
-        long remaining;    /* prints remaining parsed from message, -1 unknown */
+        char message[256]; /* marker-message (Gutenprint: "310 native prints remaining on 6x4 (PC)
+                              media"), or "" */
+        long remaining;    /* prints remaining parsed from a Gutenprint message, -1 unknown */
+        lab_supply_kind_t kind;
+        bool some_left; /* level and remaining unknown, but the printer says some is left
+                           (RFC 3805 -3; Gutenprint "One or more remaining prints") */
+        int amount;     /* the level in the supply's own unit (a tray: sheets), -1 unknown */
+        int capacity;   /* maxcapacity in that unit, -1 unknown */
+        char unit[24];  /* that unit: printer-supply's unit keyword (percent, sheets, ...),
+                           a tray's capacityunit or "sheets"; "" unknown */
+        int low;        /* marker-low-levels: percent at which the printer calls it low, -1 */
+        int high;       /* marker-high-levels (a waste receptacle: almost full), -1 unknown */
+        char media[64]; /* the media it holds: Gutenprint's NAME in "... on NAME media", a
+                           tray's loaded size (media-col-ready of its source), "" unknown */
 } lab_supply_t;
 
 /* One loaded medium (media-col-ready, or media-ready when that is all there is). */
@@ -93,6 +121,15 @@ typedef struct lab_printer_status_s {
         size_t n_reasons; /* "none" is not listed */
         lab_supply_t supplies[LAB_PRINTER_SUPPLIES_MAX];
         size_t n_supplies;
+        /* The input trays (printer-input-tray: PAPPL and IPP Everywhere printers), kind
+           paper, kept apart from the supplies: level, amount (sheets) and capacity. */
+        lab_supply_t trays[LAB_PRINTER_TRAYS_MAX];
+        size_t n_trays;
+        int64_t supplies_age; /* s between the printer's last marker change (marker-change-time)
+                                 and its answer (printer-up-time, the same clock): the levels
+                                 are as of the read minus this (a level is stale between
+                                 jobs); -1 unknown */
+        long impressions;     /* printer-impressions-completed (its life), -1 unknown */
         lab_media_ready_t media[LAB_PRINTER_MEDIA_MAX];
         size_t n_media;
         bool accepting; /* printer-is-accepting-jobs (true for a writable hot folder) */
@@ -292,10 +329,30 @@ void lab_printer_drain_watch(lab_printer_t *p);
  * can; otherwise false with a "keyword: sentence" reason in buf. Keywords:
  * printer_unreachable, printer_stopped, printer_not_accepting, media_empty,
  * media_jam, cover_open, door_open, marker_supply_empty, printer_offline,
- * printer_stalled, printer_error (any other -error reason). Warnings
- * (media-low, marker-supply-low) do not make a printer unavailable.
+ * printer_stalled, waste_full, printer_error (any other -error reason).
+ * Warnings (media-low, marker-supply-low, marker-waste-almost-full) do not
+ * make a printer unavailable.
  */
 bool lab_printer_status_available(const lab_printer_status_t *s, char *buf, size_t size);
+
+/*
+ * The fault a printer-state-reasons value stands for, whatever its suffix
+ * (ippeveprinter sends media-empty-report): true with *ret_keyword and
+ * *ret_severity (WARNING or ERROR), false when it is no fault (a report,
+ * "paused", "none"). Errors: media_empty (media-empty, media-needed),
+ * media_jam, marker_supply_empty, cover_open, door_open, printer_offline
+ * (offline, shutdown), printer_stalled, waste_full (marker-waste-full),
+ * printer_error (any other reason with -error); warnings: media_low,
+ * marker_supply_low, waste_almost_full (marker-waste-almost-full).
+ */
+bool lab_printer_fault_of(const lab_printer_reason_t *r, const char **ret_keyword,
+                          lab_severity_t *ret_severity);
+
+/* The kind of a supply type keyword (PWG ribbonWax, CUPS ribbon-wax, ...); NULL: other. */
+lab_supply_kind_t lab_supply_kind_of(const char *type);
+
+/* "other", "paper", "ribbon", "ink", "toner", "waste". */
+const char *lab_supply_kind_to_string(lab_supply_kind_t k);
 
 /* Clock slack (s) of the memory rule: up-times and job times are whole seconds. */
 #define LAB_PRINTER_CLOCK_SLACK 2

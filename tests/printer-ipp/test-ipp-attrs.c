@@ -1,8 +1,10 @@
 /*
  * test-ipp-attrs.c - the pure ipp_t -> status / caps / job conversions of
  * drivers/ipp-attrs.c, on responses built in memory: well-formed ones, the
- * shapes real printers send (ippeveprinter's duplicate format list, CUPS
- * marker-* only, Gutenprint's marker-message), and hostile ones.
+ * shapes real printers send (ippeveprinter's duplicate format list and input
+ * trays, CUPS marker-* only, Gutenprint's four marker-message forms on a
+ * two-deck printer), and hostile ones (levels out of range, -3, keys missing
+ * or given twice), each bad input its own test.
  *
  * Why: printer answers are untrusted input; every branch of the parsing must
  * be exercised without a printer, and must never crash or overflow.
@@ -100,13 +102,449 @@ static void test_supply_parse(void **state)
 static void test_marker_remaining(void **state)
 {
         assert_int_equal(lab_ipp_marker_remaining("310 native prints remaining"), 310);
-        assert_int_equal(lab_ipp_marker_remaining("Ribbon: 12 prints remaining on 4x6"), 12);
+        assert_int_equal(lab_ipp_marker_remaining("40 native prints remaining on 6x4 (PC) media"),
+                         40);
         assert_int_equal(lab_ipp_marker_remaining("0 native prints remaining"), 0);
+        /* Only Gutenprint's forms count: a number elsewhere in a message is no count. */
+        assert_int_equal(lab_ipp_marker_remaining("Ribbon: 12 prints remaining on 4x6"), -1);
         assert_int_equal(lab_ipp_marker_remaining("no count remaining"), -1);
         assert_int_equal(lab_ipp_marker_remaining("310 prints"), -1);
-        assert_int_equal(lab_ipp_marker_remaining("99999999999 prints remaining"), -1);
+        assert_int_equal(lab_ipp_marker_remaining("99999999999 native prints remaining"), -1);
         assert_int_equal(lab_ipp_marker_remaining(""), -1);
         assert_int_equal(lab_ipp_marker_remaining(NULL), -1);
+}
+
+/* A CUPS-queue-shaped response: marker-names and marker-levels with n values. */
+static ipp_t *markers_resp(const char *const *names, const int *levels, int n)
+{
+        ipp_t *r = printer_resp();
+
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_NAME, "marker-names", n, NULL, names);
+        ippAddIntegers(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "marker-levels", n, levels);
+        return r;
+}
+
+/* marker-levels 250: out of range, unknown, never a number. */
+static void test_marker_level_250(void **state)
+{
+        const char *names[] = {"Ribbon"};
+        int levels[] = {250};
+        ipp_t *r = markers_resp(names, levels, 1);
+        lab_printer_status_t s = {0};
+
+        (void)state;
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.n_supplies, 1);
+        assert_int_equal(s.supplies[0].level, -1);
+        assert_false(s.supplies[0].some_left);
+        assert_int_equal(s.supplies[0].remaining, -1);
+        ippDelete(r);
+}
+
+/* marker-levels -3 (RFC 3805 "some left"): unknown, never 0, with some_left; -2 unknown only. */
+static void test_marker_level_some_left(void **state)
+{
+        const char *names[] = {"6x4 (PC)", "5x7"};
+        int levels[] = {-3, -2};
+        ipp_t *r = markers_resp(names, levels, 2);
+        lab_printer_status_t s = {0};
+
+        (void)state;
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.n_supplies, 2);
+        assert_int_equal(s.supplies[0].level, -1);
+        assert_true(s.supplies[0].some_left);
+        assert_int_equal(s.supplies[1].level, -1);
+        assert_false(s.supplies[1].some_left);
+        ippDelete(r);
+}
+
+/* printer-supply level=-3: the same, in the PWG form. */
+static void test_supply_level_some_left(void **state)
+{
+        lab_supply_t s;
+        const char *v = "index=2;type=ribbonWax;unit=percent;maxcapacity=100;level=-3;";
+
+        (void)state;
+        assert_int_equal(lab_ipp_supply_parse(v, strlen(v), &s), 2);
+        assert_int_equal(s.level, -1);
+        assert_int_equal(s.amount, -1);
+        assert_true(s.some_left);
+        assert_int_equal(s.kind, LAB_SUPPLY_RIBBON);
+        assert_int_equal(s.capacity, 100);
+        assert_string_equal(s.unit, "percent");
+}
+
+/* A Gutenprint DS620-shaped queue with one marker and one message (as cupsd keeps them). */
+static void status_one_message(const char *message, lab_printer_status_t *s)
+{
+        const char *names[] = {"6x4 (PC)"};
+        int levels[] = {-1};
+        ipp_t *r = markers_resp(names, levels, 1);
+
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "marker-message", NULL, message);
+        *s = (lab_printer_status_t){0};
+        lab_ipp_printer_status_from(r, s);
+        ippDelete(r);
+}
+
+/* "Unable to query remaining prints on 6x4 (PC) media" is unknown, not 6 (the old bug). */
+static void test_gutenprint_unable(void **state)
+{
+        static const char msg[] = "Unable to query remaining prints on 6x4 (PC) media";
+        lab_printer_status_t s;
+        char media[64];
+        long n = 99;
+
+        (void)state;
+        assert_int_equal(lab_ipp_marker_parse(msg, &n, media, sizeof media),
+                         LAB_IPP_MARKER_UNAVAILABLE);
+        assert_int_equal(n, -1);
+        assert_string_equal(media, "6x4 (PC)");
+        assert_int_equal(lab_ipp_marker_remaining(msg), -1);
+        status_one_message(msg, &s);
+        assert_int_equal(s.supplies[0].remaining, -1);
+        assert_int_equal(s.supplies[0].level, -1);
+        assert_false(s.supplies[0].some_left);
+        assert_string_equal(s.supplies[0].media, "6x4 (PC)");
+        assert_string_equal(s.supplies[0].message, msg);
+}
+
+/* "Unknown remaining prints on 4x6 media" is unknown, not 4. */
+static void test_gutenprint_unknown(void **state)
+{
+        static const char msg[] = "Unknown remaining prints on 4x6 media";
+        lab_printer_status_t s;
+        char media[64];
+        long n = 99;
+
+        (void)state;
+        assert_int_equal(lab_ipp_marker_parse(msg, &n, media, sizeof media),
+                         LAB_IPP_MARKER_UNKNOWN);
+        assert_int_equal(n, -1);
+        assert_string_equal(media, "4x6");
+        assert_int_equal(lab_ipp_marker_remaining(msg), -1);
+        status_one_message(msg, &s);
+        assert_int_equal(s.supplies[0].remaining, -1);
+        assert_false(s.supplies[0].some_left);
+        assert_string_equal(s.supplies[0].media, "4x6");
+}
+
+/* "One or more remaining prints on 5x7 media" is unknown, not 5, with some_left. */
+static void test_gutenprint_some_left(void **state)
+{
+        static const char msg[] = "One or more remaining prints on 5x7 media";
+        lab_printer_status_t s;
+        char media[64];
+        long n = 99;
+
+        (void)state;
+        assert_int_equal(lab_ipp_marker_parse(msg, &n, media, sizeof media),
+                         LAB_IPP_MARKER_SOME_LEFT);
+        assert_int_equal(n, -1);
+        assert_string_equal(media, "5x7");
+        assert_int_equal(lab_ipp_marker_remaining(msg), -1);
+        status_one_message(msg, &s);
+        assert_int_equal(s.supplies[0].remaining, -1);
+        assert_true(s.supplies[0].some_left);
+        assert_string_equal(s.supplies[0].media, "5x7");
+}
+
+/* The count form, quoted as the backend writes it, and near misses that are no count. */
+static void test_gutenprint_count(void **state)
+{
+        char media[64];
+        long n = 0;
+
+        (void)state;
+        assert_int_equal(lab_ipp_marker_parse("'\"40 native prints remaining on 6x4 (PC) media\"'",
+                                              &n, media, sizeof media),
+                         LAB_IPP_MARKER_COUNT);
+        assert_int_equal(n, 40);
+        assert_string_equal(media, "6x4 (PC)");
+        assert_int_equal(
+            lab_ipp_marker_parse("0 native prints remaining on 5x7 media", &n, media, sizeof media),
+            LAB_IPP_MARKER_COUNT);
+        assert_int_equal(n, 0);
+        /* Without a media name (the test peers' message): a count, no name. */
+        assert_int_equal(
+            lab_ipp_marker_parse("310 native prints remaining", &n, media, sizeof media),
+            LAB_IPP_MARKER_COUNT);
+        assert_int_equal(n, 310);
+        assert_string_equal(media, "");
+        /* Not one of the four forms: no count, no name. */
+        static const char *const other[] = {
+            "Ribbon: 12 prints remaining on 4x6",
+            "310 prints",
+            "-4 native prints remaining on 4x6 media",
+            "99999999999 native prints remaining on 4x6 media",
+            "12 native prints remaining on 4x6",
+            "12 native prints remaining on  media x",
+            "12 native prints remaining on media",
+            "Unable to query remaining prints on  media ", /* an empty name, trimmed */
+            "unknown remaining prints on 4x6 media",
+            "Unknown remaining prints on 4x6 medias",
+            "",
+        };
+        for (size_t i = 0; i < sizeof other / sizeof other[0]; i++) {
+                assert_int_equal(lab_ipp_marker_parse(other[i], &n, media, sizeof media),
+                                 LAB_IPP_MARKER_OTHER);
+                assert_int_equal(n, -1);
+                assert_string_equal(media, "");
+        }
+        assert_int_equal(lab_ipp_marker_parse(NULL, &n, media, sizeof media), LAB_IPP_MARKER_OTHER);
+        /* A long name is cut to what media holds. */
+        char longmsg[400];
+        snprintf(longmsg, sizeof longmsg, "7 native prints remaining on %0300d media", 1);
+        assert_int_equal(lab_ipp_marker_parse(longmsg, &n, media, sizeof media),
+                         LAB_IPP_MARKER_COUNT);
+        assert_int_equal(strlen(media), sizeof media - 1);
+}
+
+/* A supply string with keys missing: what is there is read. */
+static void test_supply_missing_keys(void **state)
+{
+        lab_supply_t s;
+        const char *v;
+
+        (void)state;
+        v = "level=40"; /* no type, unit, capacity or index */
+        assert_int_equal(lab_ipp_supply_parse(v, strlen(v), &s), -1);
+        assert_int_equal(s.level, 40);
+        assert_string_equal(s.type, "");
+        assert_int_equal(s.kind, LAB_SUPPLY_OTHER);
+        assert_int_equal(s.capacity, -1);
+        v = "type=ribbonWax;colorantname=multi-color"; /* no level */
+        assert_true(lab_ipp_supply_parse(v, strlen(v), &s) != -EINVAL);
+        assert_int_equal(s.level, -1);
+        assert_int_equal(s.amount, -1);
+        assert_int_equal(s.kind, LAB_SUPPLY_RIBBON);
+        v = "maxcapacity=700;level=350"; /* no unit: scaled by the capacity */
+        assert_true(lab_ipp_supply_parse(v, strlen(v), &s) != -EINVAL);
+        assert_int_equal(s.level, 50);
+        assert_int_equal(s.amount, 350);
+        assert_int_equal(s.capacity, 700);
+        v = "unit=sheets;level=250"; /* no capacity: 250 sheets, but no percent */
+        assert_true(lab_ipp_supply_parse(v, strlen(v), &s) != -EINVAL);
+        assert_int_equal(s.level, -1);
+        assert_int_equal(s.amount, 250);
+        v = ";;level=;=5;type;index=;maxcapacity=-2;level"; /* empty and broken pairs */
+        assert_int_equal(lab_ipp_supply_parse(v, strlen(v), &s), -1);
+        assert_int_equal(s.level, -1);
+        assert_int_equal(s.capacity, -1);
+        v = "level=800;maxcapacity=700;"; /* more than it holds */
+        assert_true(lab_ipp_supply_parse(v, strlen(v), &s) != -EINVAL);
+        assert_int_equal(s.level, -1);
+        assert_int_equal(s.amount, -1);
+}
+
+/* A supply string with keys given twice: two values are unknown, the same value twice is it. */
+static void test_supply_duplicate_keys(void **state)
+{
+        lab_supply_t s;
+        const char *v;
+
+        (void)state;
+        v = "index=1;type=ink;level=80;level=20;type=toner;unit=percent;";
+        assert_int_equal(lab_ipp_supply_parse(v, strlen(v), &s), 1);
+        assert_int_equal(s.level, -1);
+        assert_string_equal(s.type, "");
+        assert_int_equal(s.kind, LAB_SUPPLY_OTHER);
+        assert_string_equal(s.unit, "percent");
+        v = "index=1;index=1;level=80;LEVEL=80;type=ink;"; /* alike (keys without case) */
+        assert_int_equal(lab_ipp_supply_parse(v, strlen(v), &s), 1);
+        assert_int_equal(s.level, 80);
+        assert_int_equal(s.kind, LAB_SUPPLY_INK);
+        v = "index=1;index=2;index=1;level=5"; /* a third value does not settle it */
+        assert_int_equal(lab_ipp_supply_parse(v, strlen(v), &s), -1);
+        assert_int_equal(s.level, 5);
+        v = "maxcapacity=100;maxcapacity=700;level=350";
+        assert_true(lab_ipp_supply_parse(v, strlen(v), &s) != -EINVAL);
+        assert_int_equal(s.capacity, -1);
+        assert_int_equal(s.level, -1); /* 350 without a capacity: no percent */
+}
+
+/* Two decks, two marker-messages in the other order: each count goes to its media by name. */
+static void test_marker_messages_by_name(void **state)
+{
+        const char *names[] = {"\"6x4 (PC)\"", "5x7"}; /* a name cupsd kept quoted */
+        const char *msgs[] = {
+            "'\"230 native prints remaining on 5x7 media\"'",
+            "\"Unable to query remaining prints on 6x4 (PC) media\"",
+        };
+        int levels[] = {-1, 46};
+        ipp_t *r = markers_resp(names, levels, 2);
+        lab_printer_status_t s = {0};
+
+        (void)state;
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "marker-message", 2, NULL, msgs);
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.n_supplies, 2);
+        assert_int_equal(s.supplies[0].remaining, -1);
+        assert_string_equal(s.supplies[0].media, "6x4 (PC)");
+        assert_string_equal(s.supplies[0].message, msgs[1]);
+        assert_int_equal(s.supplies[1].remaining, 230);
+        assert_int_equal(s.supplies[1].level, 46);
+        assert_string_equal(s.supplies[1].media, "5x7");
+        ippDelete(r);
+
+        /* Names that match no supply: in order. */
+        const char *other[] = {"Deck 1", "Deck 2"};
+        const char *msgs2[] = {
+            "310 native prints remaining on 6x4 media",
+            "12 native prints remaining on 5x7 media",
+        };
+        r = markers_resp(other, levels, 2);
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "marker-message", 2, NULL, msgs2);
+        s = (lab_printer_status_t){0};
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.supplies[0].remaining, 310);
+        assert_string_equal(s.supplies[0].media, "6x4");
+        assert_int_equal(s.supplies[1].remaining, 12);
+        assert_string_equal(s.supplies[1].media, "5x7");
+        ippDelete(r);
+
+        /* One matched by name into the other's place: the other stays unattached. */
+        const char *mixed[] = {"6x4", "5x7"};
+        const char *msgs3[] = {
+            "9 native prints remaining on 5x7 media",
+            "8 native prints remaining on 8x10 media",
+        };
+        r = markers_resp(mixed, levels, 2);
+        ippAddStrings(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "marker-message", 2, NULL, msgs3);
+        s = (lab_printer_status_t){0};
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.supplies[0].remaining, -1);
+        assert_string_equal(s.supplies[0].message, "");
+        assert_int_equal(s.supplies[1].remaining, 9);
+        ippDelete(r);
+}
+
+/* cupsd's extra marker attributes: low/high levels, the change time, impressions. */
+static void test_marker_thresholds_and_age(void **state)
+{
+        const char *names[] = {"6x4 (PC)", "5x7"};
+        int levels[] = {40, 90}, low[] = {10, 250}, high[] = {100, -1};
+        ipp_t *r = markers_resp(names, levels, 2);
+        lab_printer_status_t s = {0};
+
+        (void)state;
+        ippAddIntegers(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "marker-low-levels", 2, low);
+        ippAddIntegers(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "marker-high-levels", 2, high);
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "marker-change-time", 1796638000);
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "printer-up-time", 1796638989);
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "printer-impressions-completed", 1234);
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.supplies[0].low, 10);
+        assert_int_equal(s.supplies[0].high, 100);
+        assert_int_equal(s.supplies[1].low, -1); /* 250: out of range */
+        assert_int_equal(s.supplies[1].high, -1);
+        assert_int_equal(s.supplies_age, 989);
+        assert_int_equal(s.impressions, 1234);
+        ippDelete(r);
+
+        /* Never changed (0), a change after the answer, wrong tags: unknown. */
+        r = printer_resp();
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "marker-change-time", 0);
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "printer-impressions-completed", -7);
+        s = (lab_printer_status_t){0};
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.supplies_age, -1);
+        assert_int_equal(s.impressions, -1);
+        ippDelete(r);
+        r = printer_resp();
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "marker-change-time", 500);
+        ippAddInteger(r, IPP_TAG_PRINTER, IPP_TAG_INTEGER, "printer-up-time", 20);
+        ippAddString(r, IPP_TAG_PRINTER, IPP_TAG_TEXT, "printer-impressions-completed", NULL, "9");
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.supplies_age, -1);
+        assert_int_equal(s.impressions, -1);
+        ippDelete(r);
+}
+
+/* printer-input-tray: ippeveprinter's four trays (as CUPS 2.4.2 sends them), PAPPL's, hostile. */
+static void test_trays(void **state)
+{
+        const char *trays[] = {
+            "type=sheetFeedAutoRemovableTray;mediafeed=0;mediaxfeed=0;maxcapacity=-2;level=-2;"
+            "status=0;name=auto",
+            "type=sheetFeedAutoRemovableTray;mediafeed=17780;mediaxfeed=12700;maxcapacity=250;"
+            "level=100;status=0;name=main;",
+            "type=sheetFeedManual;mediafeed=0;mediaxfeed=0;maxcapacity=1;level=-3;status=0;"
+            "name=manual",
+            "type=sheetFeedAutoNonRemovableTray;maxcapacity=25;level=300;name=by-pass-tray",
+            "nothing here",
+            "level=12;capacityunit=meters",
+        };
+        ipp_t *r = printer_resp(), *col = ippNew();
+        lab_printer_status_t s = {0};
+
+        (void)state;
+        ippAddOctetString(r, IPP_TAG_PRINTER, "printer-input-tray", trays[0],
+                          (int)strlen(trays[0]));
+        ipp_attribute_t *a = ippFindAttribute(r, "printer-input-tray", IPP_TAG_ZERO);
+        for (int i = 1; i < 6; i++)
+                ippSetOctetString(r, &a, i, trays[i], (int)strlen(trays[i]));
+        ippAddString(col, IPP_TAG_ZERO, IPP_TAG_KEYWORD, "media-size-name", NULL, "na_5x7_5x7in");
+        ippAddString(col, IPP_TAG_ZERO, IPP_TAG_KEYWORD, "media-source", NULL, "main");
+        ippAddCollection(r, IPP_TAG_PRINTER, "media-col-ready", col);
+
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.n_supplies, 0); /* trays are not supplies */
+        assert_int_equal(s.n_trays, 5);
+        for (size_t i = 0; i < s.n_trays; i++)
+                assert_int_equal(s.trays[i].kind, LAB_SUPPLY_PAPER);
+        assert_string_equal(s.trays[0].name, "auto");
+        assert_int_equal(s.trays[0].level, -1);
+        assert_int_equal(s.trays[0].capacity, -1);
+        assert_int_equal(s.trays[0].amount, -1);
+        assert_string_equal(s.trays[1].name, "main");
+        assert_int_equal(s.trays[1].capacity, 250);
+        assert_int_equal(s.trays[1].amount, 100);
+        assert_int_equal(s.trays[1].level, 40);
+        assert_string_equal(s.trays[1].unit, "sheets");
+        assert_string_equal(s.trays[1].media, "na_5x7_5x7in");
+        assert_int_equal(s.trays[2].level, -1); /* -3: some left, never 0 */
+        assert_true(s.trays[2].some_left);
+        assert_int_equal(s.trays[3].level, -1); /* 300 in a tray of 25 */
+        assert_int_equal(s.trays[3].amount, -1);
+        assert_string_equal(s.trays[3].media, "");
+        assert_string_equal(s.trays[4].name, ""); /* no name, no type */
+        assert_int_equal(s.trays[4].amount, 12);
+        assert_int_equal(s.trays[4].level, -1); /* no capacity: no percent */
+        assert_string_equal(s.trays[4].unit, "meters");
+
+        /* The same tray through the parser: missing and duplicate keys. */
+        lab_supply_t t;
+        const char *v = "name=main;name=side;maxcapacity=250;level=0;type=sheetFeedManual";
+        assert_int_equal(lab_ipp_tray_parse(v, strlen(v), &t), 0);
+        assert_string_equal(t.name, "sheetFeedManual"); /* two names: the type names it */
+        assert_int_equal(t.level, 0);
+        assert_int_equal(t.amount, 0);
+        v = "medianame=Glossy 4x6;level=5";
+        assert_int_equal(lab_ipp_tray_parse(v, strlen(v), &t), 0);
+        assert_string_equal(t.name, "Glossy 4x6");
+        assert_int_equal(lab_ipp_tray_parse("", 0, &t), -EINVAL);
+        ippDelete(col);
+        ippDelete(r);
+}
+
+/* More trays than the status holds: bounded. */
+static void test_trays_bounds(void **state)
+{
+        const char *v = "type=sheetFeedManual;maxcapacity=10;level=5;name=t";
+        ipp_t *r = printer_resp();
+        ipp_attribute_t *a =
+            ippAddOctetString(r, IPP_TAG_PRINTER, "printer-input-tray", v, (int)strlen(v));
+        lab_printer_status_t s = {0};
+
+        (void)state;
+        for (int i = 1; i < 20; i++)
+                ippSetOctetString(r, &a, i, v, (int)strlen(v));
+        lab_ipp_printer_status_from(r, &s);
+        assert_int_equal(s.n_trays, LAB_PRINTER_TRAYS_MAX);
+        assert_int_equal(s.trays[LAB_PRINTER_TRAYS_MAX - 1].level, 50);
+        ippDelete(r);
 }
 
 /* A stopped printer with PWG supplies, marker-message and media-col-ready without a size name. */
@@ -551,12 +989,30 @@ static void test_up_time(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-            cmocka_unit_test(test_supply_parse),  cmocka_unit_test(test_marker_remaining),
-            cmocka_unit_test(test_status_pwg),    cmocka_unit_test(test_status_markers),
-            cmocka_unit_test(test_status_bounds), cmocka_unit_test(test_caps),
-            cmocka_unit_test(test_caps_sizes),    cmocka_unit_test(test_job_status),
-            cmocka_unit_test(test_find_job),      cmocka_unit_test(test_find_job_oldest_end),
+            cmocka_unit_test(test_supply_parse),
+            cmocka_unit_test(test_marker_remaining),
+            cmocka_unit_test(test_status_pwg),
+            cmocka_unit_test(test_status_markers),
+            cmocka_unit_test(test_status_bounds),
+            cmocka_unit_test(test_caps),
+            cmocka_unit_test(test_caps_sizes),
+            cmocka_unit_test(test_job_status),
+            cmocka_unit_test(test_find_job),
+            cmocka_unit_test(test_find_job_oldest_end),
             cmocka_unit_test(test_up_time),
+            cmocka_unit_test(test_marker_level_250),
+            cmocka_unit_test(test_marker_level_some_left),
+            cmocka_unit_test(test_supply_level_some_left),
+            cmocka_unit_test(test_gutenprint_unable),
+            cmocka_unit_test(test_gutenprint_unknown),
+            cmocka_unit_test(test_gutenprint_some_left),
+            cmocka_unit_test(test_gutenprint_count),
+            cmocka_unit_test(test_supply_missing_keys),
+            cmocka_unit_test(test_supply_duplicate_keys),
+            cmocka_unit_test(test_marker_messages_by_name),
+            cmocka_unit_test(test_marker_thresholds_and_age),
+            cmocka_unit_test(test_trays),
+            cmocka_unit_test(test_trays_bounds),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,9 @@
 /*
  * test-printer-logic.c - the driver-independent pure parts of drivers/printer.c:
  * stable job names (crash recovery depends on parsing them back), IPP reason
- * parsing, when a status makes a printer unavailable, which of a printer's
- * sizes a product's media is, and which options and queue defaults alter colour.
+ * parsing, when a status makes a printer unavailable, which fault keyword an
+ * IPP reason is, what kind a supply type names, which of a printer's sizes a
+ * product's media is, and which options and queue defaults alter colour.
  */
 #include <errno.h>
 #include <math.h>
@@ -152,6 +153,102 @@ static void test_available(void **state)
         s = status_with(NULL, 0);
         s.accepting = false;
         assert_unavailable(s, "printer_not_accepting");
+}
+
+/* The fault keyword of each IPP reason, whatever its suffix, and its severity. */
+static void test_fault_of(void **state)
+{
+        static const struct {
+                const char *reason, *keyword;
+                lab_severity_t severity;
+        } cases[] = {
+            {"media-empty-error", "media_empty", LAB_SEVERITY_ERROR},
+            {"media-empty-report", "media_empty", LAB_SEVERITY_ERROR}, /* ippeveprinter */
+            {"media-empty", "media_empty", LAB_SEVERITY_ERROR},
+            {"media-needed-warning", "media_empty", LAB_SEVERITY_ERROR},
+            {"media-jam-report", "media_jam", LAB_SEVERITY_ERROR},
+            {"marker-supply-empty-warning", "marker_supply_empty", LAB_SEVERITY_ERROR},
+            {"cover-open-report", "cover_open", LAB_SEVERITY_ERROR},
+            {"door-open", "door_open", LAB_SEVERITY_ERROR},
+            {"offline-report", "printer_offline", LAB_SEVERITY_ERROR},
+            {"shutdown-warning", "printer_offline", LAB_SEVERITY_ERROR},
+            {"stalled", "printer_stalled", LAB_SEVERITY_ERROR},
+            {"marker-waste-full-warning", "waste_full", LAB_SEVERITY_ERROR},
+            {"marker-waste-almost-full-report", "waste_almost_full", LAB_SEVERITY_WARNING},
+            {"media-low-report", "media_low", LAB_SEVERITY_WARNING},
+            {"media-low-error", "media_low", LAB_SEVERITY_WARNING}, /* the suffix does not count */
+            {"marker-supply-low-warning", "marker_supply_low", LAB_SEVERITY_WARNING},
+            {"input-tray-missing-error", "printer_error", LAB_SEVERITY_ERROR},
+            {"toner-empty-error", "printer_error", LAB_SEVERITY_ERROR},
+        };
+        static const char *const none[] = {
+            "paused",           "paused-error",    "moving-to-paused",     "other-warning",
+            "toner-low-report", "media-empty-ish", "connecting-to-device",
+        };
+        lab_printer_reason_t r;
+        const char *kw;
+        lab_severity_t sev;
+
+        (void)state;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+                lab_printer_reason_parse(cases[i].reason, &r);
+                kw = NULL;
+                assert_true(lab_printer_fault_of(&r, &kw, &sev));
+                assert_string_equal(kw, cases[i].keyword);
+                assert_int_equal(sev, cases[i].severity);
+        }
+        for (size_t i = 0; i < sizeof none / sizeof none[0]; i++) {
+                lab_printer_reason_parse(none[i], &r);
+                assert_false(lab_printer_fault_of(&r, &kw, &sev));
+        }
+}
+
+/* A full waste container stops the printer; almost full is a warning only. */
+static void test_available_waste(void **state)
+{
+        static const char *const full[] = {"marker-waste-full-report"};
+        static const char *const almost[] = {"marker-waste-almost-full-warning"};
+        lab_printer_status_t s;
+        char why[256];
+
+        (void)state;
+        assert_unavailable(status_with(full, 1), "waste_full");
+        s = status_with(almost, 1);
+        assert_true(lab_printer_status_available(&s, why, sizeof why));
+}
+
+/* Supply kinds from PWG and CUPS type keywords. */
+static void test_supply_kind(void **state)
+{
+        static const struct {
+                const char *type;
+                lab_supply_kind_t kind;
+        } cases[] = {
+            {"ribbonWax", LAB_SUPPLY_RIBBON},
+            {"ribbon-wax", LAB_SUPPLY_RIBBON},
+            {"inkRibbon", LAB_SUPPLY_RIBBON},
+            {"ink", LAB_SUPPLY_INK},
+            {"inkCartridge", LAB_SUPPLY_INK},
+            {"ink-cartridge", LAB_SUPPLY_INK},
+            {"solidWax", LAB_SUPPLY_INK},
+            {"toner", LAB_SUPPLY_TONER},
+            {"tonerCartridge", LAB_SUPPLY_TONER},
+            {"wasteToner", LAB_SUPPLY_WASTE},
+            {"waste-ink", LAB_SUPPLY_WASTE},
+            {"wastePaper", LAB_SUPPLY_WASTE},
+            {"paper", LAB_SUPPLY_PAPER},
+            {"paperWrap", LAB_SUPPLY_OTHER},
+            {"fuser", LAB_SUPPLY_OTHER},
+            {"", LAB_SUPPLY_OTHER},
+            {NULL, LAB_SUPPLY_OTHER},
+        };
+
+        (void)state;
+        for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+                assert_int_equal(lab_supply_kind_of(cases[i].type), cases[i].kind);
+        assert_string_equal(lab_supply_kind_to_string(LAB_SUPPLY_PAPER), "paper");
+        assert_string_equal(lab_supply_kind_to_string(LAB_SUPPLY_RIBBON), "ribbon");
+        assert_string_equal(lab_supply_kind_to_string((lab_supply_kind_t)99), "other");
 }
 
 static void test_names(void **state)
@@ -445,6 +542,9 @@ int main(void)
             cmocka_unit_test(test_job_name_refused),
             cmocka_unit_test(test_reason_parse),
             cmocka_unit_test(test_available),
+            cmocka_unit_test(test_fault_of),
+            cmocka_unit_test(test_available_waste),
+            cmocka_unit_test(test_supply_kind),
             cmocka_unit_test(test_names),
             cmocka_unit_test(test_may_resend),
             cmocka_unit_test(test_ppd_nominal),
