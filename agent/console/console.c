@@ -473,12 +473,15 @@ static json_t *answer_reprint(lab_console_t *c, const lab_control_request_t *req
         const lab_store_copy_t *cp;
         char actor[128], name[LAB_PRINTER_JOB_NAME_MAX] = "";
         lab_store_reprint_t rp = {0};
+        const lab_config_product_t *product;
         json_t *answer = NULL;
         int r;
 
         j = find_job(c, req->job, &answer);
         if (!j)
                 return answer;
+        /* Its paper for the platform's defect figures; NULL once the product is gone. */
+        product = lab_config_find_product(*c->config, j->sku);
         size_t n = 0;
         r = lab_store_job_copies(c->store, j->id, &v, &n);
         if (r < 0)
@@ -508,7 +511,8 @@ static json_t *answer_reprint(lab_console_t *c, const lab_control_request_t *req
                                    .note = req->note,
                                    .by = peer->user,
                                    .actor = actor,
-                                   .job_name = name};
+                                   .job_name = name,
+                                   .media = product ? product->media : NULL};
         lab_store_copies_free(v, n);
         r = lab_store_copy_reprint(c->store, &rp);
         if (r == -EPERM) {

@@ -218,6 +218,26 @@ static int uncertain_printed(lab_store_t *s, const char *job_id, int copy, const
         return store_event_insert(s, LAB_EVENT_JOB, "job.copy_printed", job_id, body, NULL);
 }
 
+/* The job's SKU into a new *ret (caller's transaction); -ENOENT when there is no such job. */
+static int job_sku(lab_store_t *s, const char *job_id, char **ret)
+{
+        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
+        int r, rc;
+
+        r = store_prepare(s, "SELECT sku FROM jobs WHERE id = ?1", &stmt);
+        if (r < 0)
+                return r;
+        r = store_bind_text(stmt, 1, job_id);
+        if (r < 0)
+                return r;
+        rc = sqlite3_step(stmt);
+        if (rc == SQLITE_DONE)
+                return -ENOENT;
+        if (rc != SQLITE_ROW)
+                return store_step_errno(s, rc);
+        return store_column_strdup(stmt, 0, ret);
+}
+
 /*
  * Whether a job in this state can have a copy reprinted: a reprint sends it
  * (back) to printing, so the job state table decides (a job printing stays).
@@ -231,7 +251,7 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *ins = NULL;
-        _cleanup_free_ char *printer = NULL, *body = NULL;
+        _cleanup_free_ char *printer = NULL, *body = NULL, *sku = NULL;
         json_auto_t *o = NULL, *detail = NULL;
         lab_job_state_t job_state;
         lab_copy_state_t state;
@@ -298,8 +318,12 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
         if (r < 0)
                 return r;
 
-        o = json_pack("{s:i, s:s, s:s?, s:s, s:i}", "copy", rp->copy, "defect", rp->defect, "note",
-                      rp->note, "by", rp->by, "reprint_copy", rp->reprint_copy);
+        r = job_sku(s, rp->job_id, &sku);
+        if (r < 0)
+                return r;
+        o = json_pack("{s:i, s:s, s:s?, s:s, s:i, s:s, s:s, s:s?}", "copy", rp->copy, "defect",
+                      rp->defect, "note", rp->note, "by", rp->by, "reprint_copy", rp->reprint_copy,
+                      "printer", printer, "sku", sku, "media", rp->media);
         body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
         if (!body)
                 return -ENOMEM;

@@ -437,6 +437,7 @@ typedef struct lab_store_reprint_s {
         const char *by;    /* who */
         const char *actor; /* for the audit log */
         const char *job_name; /* the uncertain copy's current job name at the printer, or NULL */
+        const char *media;    /* the product's media size name (job.defect), or NULL unknown */
         /* results */
         int reprint_copy;  /* the copy that will be printed */
         char printer[256]; /* where */
@@ -448,7 +449,8 @@ typedef struct lab_store_reprint_s {
  * uncertain copy is recorded printed (job.copy_printed) and, as for a
  * printed copy, a new copy is queued at the bad copy's printer. The job
  * follows its copies (a printed or reported job goes back to printing);
- * job.defect {copy, defect, note, by, reprint_copy} and the audit record are
+ * job.defect {copy, defect, note, by, reprint_copy, printer (the bad copy's),
+ * sku, media} and the audit record are
  * written. -ENOENT no such job, -ENXIO no such copy, -EPERM the job state
  * table does not let the job go (back) to printing (it is canceled, failed,
  * ...) or refuses the move its copies give it (lab_store_job_refused says

@@ -256,7 +256,9 @@ class ConsoleTest(fleet.FleetTestCase):
         d = [e for e in sb.events_of("job.defect") if e["job_id"] == a]
         self.assertEqual(len(d), 1)
         self.assertEqual(d[0]["body"], {"copy": 1, "defect": "banding", "by": "root",
-                                        "note": "cyan stripe at the top", "reprint_copy": 2})
+                                        "note": "cyan stripe at the top", "reprint_copy": 2,
+                                        "printer": "ds620", "sku": "print-4x6-glossy",
+                                        "media": "na_index-4x6_4x6in"})
         printed = [e["body"] for e in sb.events_of("job.printed") if e["job_id"] == a]
         self.assertEqual([(x["copies"], x["quantity"]) for x in printed], [(1, 1), (2, 2)])
 

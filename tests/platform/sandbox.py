@@ -547,7 +547,8 @@ EVENT_BODY = {
     "job.uncertain": {"printer": str, "uncertain": int, "printed": int},
     "job.rerouted": {"from": str, "reason": str, "detail": str},
     "job.deadline_at_risk": {"deadline": str, "prints_ahead": int},
-    "job.defect": {"copy": int, "defect": str, "by": str, "reprint_copy": int},
+    "job.defect": {"copy": int, "defect": str, "by": str, "reprint_copy": int, "printer": str,
+                   "sku": str, "media": (str, type(None))},
     "lab.accepting": {"accepting": bool, "reason": str, "detail": str, "backlog": int},
     "job.canceled": {"by": str, "reached_printer": bool},
     "job.dropped": {"reason": str},
@@ -555,6 +556,13 @@ EVENT_BODY = {
     "lab.certificate_expiring": {"not_after": str, "days_left": int, "severity": str},
     "lab.telemetry_shed": {"dropped": int},
 }
+
+
+def type_name(typ):
+    """A contract type for a person: str, or "str or NoneType" for a tuple of types."""
+    return " or ".join(t.__name__ for t in typ) if isinstance(typ, tuple) else typ.__name__
+
+
 # Members a kind may have; when present, of this type.
 EVENT_BODY_OPTIONAL = {"job.rejected": {"field": str}}
 EVENT_CLASS = {k: "job" for k in list(EVENT_BODY) + ["job.accepted"]}
@@ -872,13 +880,13 @@ class Platform:
         for field, typ in EVENT_BODY.get(kind, {}).items():
             v = ev["body"].get(field)
             ok = is_int(v) if typ is int else isinstance(v, typ)
-            if not ok:
+            if not ok or (field not in ev["body"]):
                 self.violation("event_body", "%s event %s: body.%s missing or not %s"
-                               % (kind, ev["uuid"], field, typ.__name__), request_no)
+                               % (kind, ev["uuid"], field, type_name(typ)), request_no)
         for field, typ in EVENT_BODY_OPTIONAL.get(kind, {}).items():
             if field in ev["body"] and not isinstance(ev["body"][field], typ):
                 self.violation("event_body", "%s event %s: body.%s is not %s"
-                               % (kind, ev["uuid"], field, typ.__name__), request_no)
+                               % (kind, ev["uuid"], field, type_name(typ)), request_no)
 
     def apply_event(self, lab, ev):
         """What a first receipt of an event changes in the job it names."""

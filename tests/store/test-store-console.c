@@ -282,6 +282,7 @@ static lab_store_reprint_t reprint(const char *job, int copy, const char *defect
             .note = note,
             .by = "anna",
             .actor = "labctl:uid=1000",
+            .media = "na_index-4x6_4x6in",
         };
 }
 
@@ -538,12 +539,16 @@ static void test_reprint_printed_copy(void **state)
         assert_int_equal(store_fixture_events_of(f->s, "j1", "job.copy_printed"), 1);
         {
                 json_auto_t *o = last_event(f->s, "j1", "job.defect");
-                assert_int_equal(json_object_size(o), 5);
+                assert_int_equal(json_object_size(o), 8);
                 assert_json_int(o, "copy", 1);
                 assert_json_str(o, "defect", "banding");
                 assert_json_str(o, "note", "cyan stripe at the top");
                 assert_json_str(o, "by", "anna");
                 assert_json_int(o, "reprint_copy", 2);
+                /* For the platform's defect figures: where, which product, which paper. */
+                assert_json_str(o, "printer", "ds620");
+                assert_json_str(o, "sku", "print-4x6");
+                assert_json_str(o, "media", "na_index-4x6_4x6in");
         }
         assert_int_equal(rows(f->s, "audit"), audit0 + 1);
         {
@@ -620,7 +625,7 @@ static void test_reprint_reported_job(void **state)
                 json_t *note = json_object_get(o, "note");
                 assert_non_null(note);
                 assert_true(json_is_null(note));
-                assert_int_equal(json_object_size(o), 5);
+                assert_int_equal(json_object_size(o), 8);
                 assert_json_int(o, "copy", 2);
                 assert_json_str(o, "defect", "scratch");
                 assert_json_str(o, "by", "anna");
@@ -680,7 +685,7 @@ static void test_reprint_uncertain_not_printed(void **state)
         assert_int_equal(store_fixture_events_of(f->s, "j3", "job.copy_printed"), 0);
         {
                 json_auto_t *o = last_event(f->s, "j3", "job.defect");
-                assert_int_equal(json_object_size(o), 5);
+                assert_int_equal(json_object_size(o), 8);
                 assert_json_int(o, "copy", 1);
                 assert_json_str(o, "defect", "not_printed");
                 assert_json_str(o, "note", "tray empty");
@@ -787,7 +792,7 @@ static void test_reprint_uncertain_other_defect(void **state)
         }
         {
                 json_auto_t *o = last_event(f->s, "j4", "job.defect");
-                assert_int_equal(json_object_size(o), 5);
+                assert_int_equal(json_object_size(o), 8);
                 assert_json_int(o, "copy", 1);
                 assert_json_str(o, "defect", "smear");
                 assert_json_str(o, "note", "wet");
