@@ -863,6 +863,8 @@ static void job_rec_add(job_rec_t *j, ipp_attribute_t *a)
                 join_keywords(a, j->status.reasons, sizeof j->status.reasons);
         else if (strcmp(name, "job-state-message") == 0 && attr_str(a, 0) && attr_str(a, 0)[0])
                 copy_clean(j->status.message, sizeof j->status.message, attr_str(a, 0));
+        else if (strcmp(name, "job-printer-state-reasons") == 0)
+                lab_ipp_job_fault_from(a, &j->status);
         else if (strcmp(name, "job-printer-state-message") == 0 && !j->status.message[0])
                 /* What cupsd's filters and backend said of this job (CUPS extension). */
                 copy_clean(j->status.message, sizeof j->status.message, attr_str(a, 0));
@@ -871,6 +873,25 @@ static void job_rec_add(job_rec_t *j, ipp_attribute_t *a)
         else if (strcmp(name, "job-impressions-completed") == 0 && attr_is_int(a))
                 j->status.impressions_completed =
                     ippGetInteger(a, 0) >= 0 ? ippGetInteger(a, 0) : -1;
+}
+
+void lab_ipp_job_fault_from(ipp_attribute_t *reasons, lab_pjob_status_t *ret)
+{
+        ret->fault[0] = '\0';
+        join_keywords(reasons, ret->printer_reasons, sizeof ret->printer_reasons);
+        for (int i = 0; reasons && i < ippGetCount(reasons); i++) {
+                const char *v = attr_str(reasons, i), *kw;
+                lab_printer_reason_t r;
+                lab_severity_t sev;
+
+                if (!v)
+                        continue;
+                lab_printer_reason_parse(v, &r);
+                if (lab_printer_fault_of(&r, &kw, &sev) && sev == LAB_SEVERITY_ERROR) {
+                        snprintf(ret->fault, sizeof ret->fault, "%s", kw);
+                        return;
+                }
+        }
 }
 
 void lab_ipp_job_status_from(ipp_t *resp, lab_pjob_status_t *ret)

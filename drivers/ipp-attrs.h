@@ -67,6 +67,14 @@ lab_ipp_marker_form_t lab_ipp_marker_parse(const char *message, long *ret_count,
 long lab_ipp_marker_remaining(const char *message);
 
 /*
+ * The printer's reasons when a job ended badly, from a printer-state-reasons
+ * or job-printer-state-reasons attribute: ret->printer_reasons (comma-
+ * separated) and ret->fault, the first error fault among them
+ * (lab_printer_fault_of: media-jam-error gives media_jam), "" for none.
+ */
+void lab_ipp_job_fault_from(ipp_attribute_t *reasons, lab_pjob_status_t *ret);
+
+/*
  * Fill *ret from a Get-Printer-Attributes response: state, reasons, supplies
  * (printer-supply, else marker-*, with marker-low/high-levels), marker-message
  * counts matched to the supplies by media name (in order where names do not

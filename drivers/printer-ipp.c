@@ -806,7 +806,30 @@ static const char *const job_attrs[] = {
     "job-impressions-completed",
     "time-at-completed",
     "job-printer-state-message",
+    "job-printer-state-reasons",
 };
+
+/*
+ * A job that ended badly on a printer that does not say why in the job
+ * (ippeveprinter has no job-printer-state-reasons): its reasons now, read at
+ * once, so the copy's failure names the fault (a jam) before the next health
+ * check. Best effort: a failed read leaves the fault unknown.
+ */
+static void job_fault_now(ipp_printer_t *p, lab_pjob_status_t *ret)
+{
+        static const char *const attrs[] = {"printer-state-reasons"};
+        _cleanup_(ippDeletep) ipp_t *req = NULL, *resp = NULL;
+        lab_error_t err = {0};
+
+        if (open_request(p, IPP_OP_GET_PRINTER_ATTRIBUTES, 0, &req, &err) < 0)
+                return;
+        add_requested(req, attrs, ELEMENTSOF(attrs));
+        if (request(p, req, -1, 0, true, "Get-Printer-Attributes", &resp, &err) < 0 ||
+            !status_ok(resp))
+                return;
+        lab_ipp_job_fault_from(ippFindAttribute(resp, "printer-state-reasons", IPP_TAG_KEYWORD),
+                               ret);
+}
 
 /* Get-Job-Attributes. */
 static int ipp_job_status(lab_printer_t *base, const char *handle, lab_pjob_status_t *ret,
@@ -834,6 +857,9 @@ static int ipp_job_status(lab_printer_t *base, const char *handle, lab_pjob_stat
         if (!status_ok(resp))
                 return status_error(p, resp, "Get-Job-Attributes", err);
         lab_ipp_job_status_from(resp, ret);
+        if ((ret->state == LAB_PJOB_ABORTED || ret->state == LAB_PJOB_CANCELED || ret->stopped) &&
+            !ret->printer_reasons[0])
+                job_fault_now(p, ret);
         return 0;
 }
 

@@ -226,6 +226,11 @@ typedef struct lab_pjob_status_s {
         char job_name[LAB_PRINTER_JOB_NAME_MAX]; /* the job-name the printer has for it, ""
                                                     unknown: a printer that restarted can
                                                     give a job-id to another job */
+        /* A job that stopped, was aborted or canceled: the printer's reasons then
+           (job-printer-state-reasons, else printer-state-reasons read at once), and the
+           first error fault among them (lab_printer_fault_of), "" when none is known. */
+        char printer_reasons[256];
+        char fault[32];
 } lab_pjob_status_t;
 
 typedef struct lab_print_request_s {

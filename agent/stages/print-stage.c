@@ -25,8 +25,9 @@
 #include "log.h"
 #include "macro.h"
 #include "print-stage.h"
-#include "render-printer-color.h"
+#include "printer-faults.h"
 #include "printer.h"
+#include "render-printer-color.h"
 #include "render-plan.h"
 #include "rfc3339.h"
 #include "worker-pool.h"
@@ -105,6 +106,7 @@ struct pst_printer_s {
         char announced_kw[LAB_ERROR_KEYWORD_MAX]; /* the reason keyword told */
         char reason[LAB_ERROR_KEYWORD_MAX + LAB_ERROR_MESSAGE_MAX + 8]; /* why not available */
         lab_media_ready_t loaded[LAB_PRINTER_MEDIA_MAX];                /* from the last status */
+        lab_faults_t faults; /* its faults as read and as told (printer.fault) */
         size_t n_loaded;
         char **formats; /* document formats it takes (capabilities), NULL until known */
         size_t n_formats;
@@ -343,17 +345,50 @@ static void op_work(void *userdata)
 /* ---- applying results (loop thread) ---- */
 
 /* A JSON body for a copy event. */
-static char *copy_body(const pst_printer_t *p, const op_copy_t *oc, const char *reason,
-                       const char *message)
+static json_t *copy_json(const pst_printer_t *p, const op_copy_t *oc, const char *reason,
+                         const char *message)
 {
-        json_auto_t *o = json_pack("{s:i, s:s, s:i, s:s}", "copy", oc->copy, "printer", p->name,
-                                   "attempt", oc->attempt, "job_name", oc->job_name);
+        json_t *o = json_pack("{s:i, s:s, s:i, s:s}", "copy", oc->copy, "printer", p->name,
+                              "attempt", oc->attempt, "job_name", oc->job_name);
 
         if (o && reason)
                 json_object_set_new(o, "reason", json_string(reason));
         if (o && message)
                 json_object_set_new(o, "message", json_string(message));
+        return o;
+}
+
+static char *copy_body(const pst_printer_t *p, const op_copy_t *oc, const char *reason,
+                       const char *message)
+{
+        json_auto_t *o = copy_json(p, oc, reason, message);
+
         return o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+}
+
+/*
+ * The body of job.copy_aborted / job.copy_failed: the copy's, plus the
+ * printer's job-state-reasons for it and the fault the printer had then
+ * (media_jam, ...; null when none is known), for the platform's figures.
+ */
+static char *copy_failure_body(const pst_printer_t *p, const op_copy_t *oc, const char *reason,
+                               const char *message)
+{
+        json_auto_t *o = copy_json(p, oc, reason, message);
+        json_t *reasons = json_array();
+        char buf[sizeof oc->st.reasons];
+        char *save = NULL;
+
+        snprintf(buf, sizeof buf, "%s", oc->st.reasons);
+        for (char *r = strtok_r(buf, ",", &save); reasons && r; r = strtok_r(NULL, ",", &save))
+                json_array_append_new(reasons, json_string(r));
+        if (!o || !reasons) {
+                json_decref(reasons);
+                return NULL;
+        }
+        json_object_set_new(o, "job_state_reasons", reasons);
+        json_object_set_new(o, "fault", oc->st.fault[0] ? json_string(oc->st.fault) : json_null());
+        return json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
 /*
@@ -491,7 +526,8 @@ static void apply_job_status(pst_printer_t *p, op_copy_t *oc, lab_copy_state_t f
                 bool last = oc->attempt >= (int)s->config->jobs.max_attempts;
                 lab_store_copy_change_t chg = {.reason = why, .detail = oc->st.message};
 
-                body = copy_body(p, oc, why, oc->st.message[0] ? oc->st.message : oc->st.reasons);
+                body = copy_failure_body(p, oc, why,
+                                         oc->st.message[0] ? oc->st.message : oc->st.reasons);
                 s->aborted++;
                 log_struct(LOG_WARNING,
                            LAB_FIELDS({"JOB_ID", oc->job_id}, {"PRINTER", p->name},
@@ -709,6 +745,52 @@ static void health_set(pst_printer_t *p, bool healthy, const char *health_why,
         }
 }
 
+/*
+ * A status read: the faults it raises or clears (two reads in a row, the
+ * rule of printer-faults.h) are told as printer.fault, a job-class event,
+ * and logged.
+ */
+static void tell_faults(pst_printer_t *p, const lab_printer_status_t *st)
+{
+        lab_fault_change_t ch[LAB_FAULTS_MAX];
+        time_t now = time(NULL);
+        size_t n = lab_faults_update(&p->faults, st, (int64_t)now, ch, ELEMENTSOF(ch));
+
+        for (size_t i = 0; i < n; i++) {
+                const char *sev = ch[i].severity == LAB_SEVERITY_ERROR ? "error" : "warning";
+                const char *state = ch[i].raised ? "raised" : "cleared";
+                json_auto_t *o = NULL;
+                json_t *reasons = json_array();
+                _cleanup_free_ char *body = NULL;
+                char since[40], buf[sizeof ch[i].ipp_reasons], *save = NULL;
+
+                /* A flapping fault that settled cleared has no one start: the settling read. */
+                lab_format_rfc3339(ch[i].since > 0 ? (time_t)ch[i].since : now, since,
+                                   sizeof since);
+                snprintf(buf, sizeof buf, "%s", ch[i].ipp_reasons);
+                for (char *r = strtok_r(buf, ",", &save); reasons && r;
+                     r = strtok_r(NULL, ",", &save))
+                        json_array_append_new(reasons, json_string(r));
+                o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:I, s:b}", "printer", p->name,
+                              "fault", ch[i].keyword, "severity", sev, "state", state,
+                              "ipp_reasons", reasons ? reasons : json_array(), "message",
+                              st->message, "since", since, "duration_s",
+                              (json_int_t)ch[i].duration_s, "flapping", ch[i].flapping);
+                body = o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+                log_struct(ch[i].severity == LAB_SEVERITY_ERROR && ch[i].raised ? LOG_WARNING
+                                                                                : LOG_NOTICE,
+                           LAB_FIELDS({"PRINTER", p->name}, {"ERROR_KEYWORD", ch[i].keyword}),
+                           "printer %s: fault %s %s (%s%s; %s)", p->name, ch[i].keyword, state, sev,
+                           ch[i].flapping ? ", flapping" : "", ch[i].ipp_reasons);
+                if (!body || lab_store_event_append(p->stage->store, LAB_EVENT_JOB, "printer.fault",
+                                                    NULL, body, NULL) < 0)
+                        log_error("printer %s: cannot record printer.fault %s %s", p->name,
+                                  ch[i].keyword, state);
+                else
+                        events_appended(p->stage);
+        }
+}
+
 /* A health check came back. */
 static void apply_status(pst_printer_t *p, op_t *op)
 {
@@ -736,6 +818,7 @@ static void apply_status(pst_printer_t *p, op_t *op)
                                    (long long)(op->status.boot - p->boot));
                 p->boot = op->status.boot;
         }
+        tell_faults(p, &op->status);
         health_set(p, available, why, op->status.state, &op->status);
 }
 

@@ -281,6 +281,11 @@ media-empty)
         echo 'ERROR: Ribbon end' >&2
         echo "$name" >>"$here/failed.log"
         exit 1 ;;
+media-jam)
+        echo 'STATE: +media-jam-error' >&2
+        echo 'ERROR: Paper jam' >&2
+        echo "$name" >>"$here/failed.log"
+        exit 1 ;;
 esac
 if [ "$delay" != 0 ]; then
         sleep "$delay"
@@ -603,9 +608,11 @@ class IppPrinter:
             f.write("%g\n" % seconds)
 
     def set_fault(self, fault):
-        """None, or 'media-empty': each document is aborted with media-empty-error ("Ribbon end").
-        After a media-empty the printer holds every further job until refill()."""
-        if fault not in (None, "media-empty"):
+        """None, 'media-empty' or 'media-jam': each document is aborted with
+        media-empty-error ("Ribbon end") or media-jam-error ("Paper jam"). After a
+        media-empty the printer holds every further job until refill(); a jam stays in
+        printer-state-reasons until the printer restarts."""
+        if fault not in (None, "media-empty", "media-jam"):
             raise ValueError("unknown fault %r" % fault)
         with open(os.path.join(self.dir, "fault"), "w") as f:
             f.write((fault or "") + "\n")

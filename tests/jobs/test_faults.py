@@ -255,6 +255,10 @@ class FaultTest(fleet.FleetTestCase):
         for e in aborted:
             self.assertEqual(e["body"]["reason"], "printer_aborted", e)
             self.assertTrue(e["body"]["job_name"].startswith(e["job_id"] + "/"), e)
+            # The printer's fault when the attempt ended, read at once (ippeveprinter
+            # has no job-printer-state-reasons), and its reasons for the job.
+            self.assertEqual(e["body"]["fault"], "media_empty", e)
+            self.assertIsInstance(e["body"]["job_state_reasons"], list, e)
         self.assertIn(fleet.parse_job_name(aborted[0]["body"]["job_name"]) and
                       aborted[0]["body"]["job_name"], ds620.failed_job_names())
         down = status_events(False)[0]["body"]
@@ -291,6 +295,58 @@ class FaultTest(fleet.FleetTestCase):
             self.assertNotIn(name, printed["ds620"] + printed["cpd90"])
         print("media empty: %d aborted, %d rerouted, ds620 printed %d after the refill"
               % (len(aborted), len(rerouted), len(printed["ds620"])), file=sys.stderr)
+        self.assertEqual(ag.stop(), 0, ag.tail())
+
+    def test_media_jam_fault_raised_on_printer_and_copy_then_cleared(self):
+        """STATE: +media-jam-error from the printer: the aborted copy names media_jam, a
+        printer.fault media_jam is raised (once, two status reads after it appeared), the
+        work goes to the other printer; the printer restarted without the jam: cleared
+        once, with how long it lasted."""
+        sb = self.sandbox()
+        ds620 = self.ipp_printer("ds620", "dnp-ds620", delay=0.3, fault="media-jam")
+        cpd90 = self.ipp_printer("cpd90", "mitsubishi-cp-d90", delay=0.3,
+                                 make="Mitsubishi CP-D90DW (labagent fleet)")
+        jobs = sb.add_bulk_jobs(6, seed=41, prefix="jam-", skus=("print-4x6-glossy",),
+                                quantities=(1,), width=600, height=900)
+        ag = self.lab(sb, [ds620.config_entry(queue_depth=1, timeout="5s", weight=10),
+                           cpd90.config_entry(queue_depth=1, timeout="5s")])
+        ag.start()
+
+        def faults(state):
+            return of_kind(sb.events(), "printer.fault", printer="ds620", fault="media_jam",
+                           state=state)
+
+        wait_until(lambda: of_kind(sb.events(), "job.copy_aborted", printer="ds620"),
+                   WAIT_STEP, "a copy aborted at ds620", 0.2)
+        aborted = of_kind(sb.events(), "job.copy_aborted", printer="ds620")[0]["body"]
+        self.assertEqual(aborted["fault"], "media_jam", aborted)
+        self.assertIsInstance(aborted["job_state_reasons"], list, aborted)
+        wait_until(lambda: faults("raised"), WAIT_STEP, "printer.fault media_jam raised", 0.2)
+        raised = faults("raised")[0]
+        self.assertEqual(raised["class"], "job", raised)
+        body = raised["body"]
+        self.assertEqual((body["severity"], body["flapping"], body["duration_s"]),
+                         ("error", False, 0), body)
+        # ippeveprinter reports what the script said (+media-jam-error) as media-jam-report.
+        self.assertTrue([r for r in body["ipp_reasons"] if r.startswith("media-jam-")], body)
+        # Nothing more reaches paper at the jammed printer; the other prints it all.
+        wait_until(lambda: all(s in DONE for s in ag.job_states().values())
+                   and len(ag.job_states()) == len(jobs), WAIT_PRINT, "every job printed", 0.3)
+        self.assertEqual(ds620.printed_job_names(), [])
+
+        # Cleared: the printer restarted without the jam.
+        ds620.set_fault(None)
+        ds620.restart()
+        wait_until(lambda: faults("cleared"), WAIT_STEP, "printer.fault media_jam cleared", 0.2)
+        cleared = faults("cleared")[0]["body"]
+        self.assertEqual(cleared["since"], body["since"], cleared)
+        self.assertGreaterEqual(cleared["duration_s"], 1, cleared)
+        wait_until(lambda: ag.outbox() == 0, 30, "the outbox delivered", 0.2)
+        self.assertEqual((len(faults("raised")), len(faults("cleared"))), (1, 1),
+                         of_kind(sb.events(), "printer.fault"))
+        self.assertEqual(sb.violations(), [])
+        print("media jam: raised %s, cleared after %d s" % (body["since"], cleared["duration_s"]),
+              file=sys.stderr)
         self.assertEqual(ag.stop(), 0, ag.tail())
 
 

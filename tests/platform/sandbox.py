@@ -540,8 +540,10 @@ EVENT_BODY = {
     "job.queued": {"printer": str, "copies": int},
     "job.printing": {"printer": str},
     "job.copy_printed": {"copy": int, "printer": str, "attempt": int, "job_name": str},
-    "job.copy_aborted": {"copy": int, "printer": str, "attempt": int, "reason": str},
-    "job.copy_failed": {"copy": int, "printer": str, "attempt": int, "reason": str},
+    "job.copy_aborted": {"copy": int, "printer": str, "attempt": int, "reason": str,
+                         "job_state_reasons": list, "fault": (str, type(None))},
+    "job.copy_failed": {"copy": int, "printer": str, "attempt": int, "reason": str,
+                        "job_state_reasons": list, "fault": (str, type(None))},
     "job.copy_uncertain": {"copy": int, "printer": str, "attempt": int, "reason": str},
     "job.printed": {"printer": str, "copies": int, "quantity": int},
     "job.uncertain": {"printer": str, "uncertain": int, "printed": int},
@@ -569,6 +571,11 @@ EVENT_CLASS = {k: "job" for k in list(EVENT_BODY) + ["job.accepted"]}
 # Printer health samples are telemetry: they may be shed, job events never.
 EVENT_BODY["printer.status"] = {"printer": str, "available": bool, "state": str, "reason": str}
 EVENT_CLASS["printer.status"] = "telemetry"
+# A printer fault raised or cleared: job class, never shed.
+EVENT_BODY["printer.fault"] = {"printer": str, "fault": str, "severity": str, "state": str,
+                               "ipp_reasons": list, "message": str, "since": str,
+                               "duration_s": int, "flapping": bool}
+EVENT_CLASS["printer.fault"] = "job"
 
 
 # ---------------------------------------------------------------- platform
