@@ -366,6 +366,18 @@ static char *copy_body(const pst_printer_t *p, const op_copy_t *oc, const char *
         return o ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 }
 
+/* The values of a comma-separated list (IPP reasons), as a JSON array; NULL out of memory. */
+static json_t *json_words(const char *csv)
+{
+        json_t *v = json_array();
+        char buf[512], *save = NULL;
+
+        snprintf(buf, sizeof buf, "%s", csv);
+        for (char *w = strtok_r(buf, ",", &save); v && w; w = strtok_r(NULL, ",", &save))
+                json_array_append_new(v, json_string(w));
+        return v;
+}
+
 /*
  * The body of job.copy_aborted / job.copy_failed: the copy's, plus the
  * printer's job-state-reasons for it and the fault the printer had then
@@ -375,13 +387,8 @@ static char *copy_failure_body(const pst_printer_t *p, const op_copy_t *oc, cons
                                const char *message)
 {
         json_auto_t *o = copy_json(p, oc, reason, message);
-        json_t *reasons = json_array();
-        char buf[sizeof oc->st.reasons];
-        char *save = NULL;
+        json_t *reasons = json_words(oc->st.reasons);
 
-        snprintf(buf, sizeof buf, "%s", oc->st.reasons);
-        for (char *r = strtok_r(buf, ",", &save); reasons && r; r = strtok_r(NULL, ",", &save))
-                json_array_append_new(reasons, json_string(r));
         if (!o || !reasons) {
                 json_decref(reasons);
                 return NULL;
@@ -760,17 +767,13 @@ static void tell_faults(pst_printer_t *p, const lab_printer_status_t *st)
                 const char *sev = ch[i].severity == LAB_SEVERITY_ERROR ? "error" : "warning";
                 const char *state = ch[i].raised ? "raised" : "cleared";
                 json_auto_t *o = NULL;
-                json_t *reasons = json_array();
+                json_t *reasons = json_words(ch[i].ipp_reasons);
                 _cleanup_free_ char *body = NULL;
-                char since[40], buf[sizeof ch[i].ipp_reasons], *save = NULL;
+                char since[40];
 
                 /* A flapping fault that settled cleared has no one start: the settling read. */
                 lab_format_rfc3339(ch[i].since > 0 ? (time_t)ch[i].since : now, since,
                                    sizeof since);
-                snprintf(buf, sizeof buf, "%s", ch[i].ipp_reasons);
-                for (char *r = strtok_r(buf, ",", &save); reasons && r;
-                     r = strtok_r(NULL, ",", &save))
-                        json_array_append_new(reasons, json_string(r));
                 o = json_pack("{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:I, s:b}", "printer", p->name,
                               "fault", ch[i].keyword, "severity", sev, "state", state,
                               "ipp_reasons", reasons ? reasons : json_array(), "message",
