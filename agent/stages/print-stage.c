@@ -507,6 +507,27 @@ static void absent_copy(pst_printer_t *p, const op_copy_t *oc, const char *reaso
 }
 
 static void reroute_queued(pst_printer_t *p, const char *kw, const char *why);
+static void health_set(pst_printer_t *p, bool healthy, const char *health_why,
+                       lab_printer_state_t state, const lab_printer_status_t *st);
+
+/*
+ * A job ended badly on a printer whose reasons then (js->printer_reasons)
+ * hold an error fault: the printer is unavailable now, judged by the same
+ * rule as a health check (lab_printer_status_available), its waiting copies
+ * rerouted; its next health check says when it is back.
+ */
+static void printer_faulted(pst_printer_t *p, const lab_pjob_status_t *js)
+{
+        lab_printer_status_t st = {.state = LAB_PRINTER_PROCESSING, .accepting = true};
+        char why[sizeof p->reason], buf[sizeof js->printer_reasons], *save = NULL;
+
+        snprintf(buf, sizeof buf, "%s", js->printer_reasons);
+        for (char *r = strtok_r(buf, ",", &save); r && st.n_reasons < LAB_PRINTER_REASONS_MAX;
+             r = strtok_r(NULL, ",", &save))
+                lab_printer_reason_parse(r, &st.reasons[st.n_reasons++]);
+        if (!lab_printer_status_available(&st, why, sizeof why))
+                health_set(p, false, why, p->state, NULL);
+}
 
 /* What the printer said of a copy being printed: printed, aborted, gone, or still going. */
 static void apply_job_status(pst_printer_t *p, op_copy_t *oc, lab_copy_state_t from)
@@ -530,7 +551,7 @@ static void apply_job_status(pst_printer_t *p, op_copy_t *oc, lab_copy_state_t f
         case LAB_PJOB_ABORTED:
         case LAB_PJOB_CANCELED: {
                 const char *why = lab_pjob_failure(&oc->st);
-                bool last = oc->attempt >= (int)s->config->jobs.max_attempts;
+                bool last = oc->attempt >= (int)s->config->jobs.max_attempts, moved;
                 lab_store_copy_change_t chg = {.reason = why, .detail = oc->st.message};
 
                 body = copy_failure_body(p, oc, why,
@@ -539,13 +560,21 @@ static void apply_job_status(pst_printer_t *p, op_copy_t *oc, lab_copy_state_t f
                 log_struct(LOG_WARNING,
                            LAB_FIELDS({"JOB_ID", oc->job_id}, {"PRINTER", p->name},
                                       {"ERROR_KEYWORD", why}),
-                           "job %s copy %d: %s on %s (attempt %d of %u): %s %s%s", oc->job_id,
+                           "job %s copy %d: %s on %s (attempt %d of %u): %s %s%s%s%s", oc->job_id,
                            oc->copy, why, p->name, oc->attempt, s->config->jobs.max_attempts,
                            oc->st.reasons, oc->st.message,
+                           oc->st.fault[0] ? "; the printer has " : "", oc->st.fault,
                            last ? "; giving up" : "; sending again");
-                if (move_copy(p, oc, from, last ? LAB_COPY_FAILED : LAB_COPY_QUEUED, &chg,
-                              last ? "job.copy_failed" : "job.copy_aborted", body) >= 0 &&
-                    !last && p->status_known && !p->available && !p->paused) {
+                moved = move_copy(p, oc, from, last ? LAB_COPY_FAILED : LAB_COPY_QUEUED, &chg,
+                                  last ? "job.copy_failed" : "job.copy_aborted", body) >= 0;
+                /*
+                 * The printer said why (a jam, read when the job ended): it takes
+                 * nothing more until a health check finds it clear, rather than
+                 * spending the copy's attempts on it.
+                 */
+                if (oc->st.fault[0])
+                        printer_faulted(p, &oc->st);
+                if (moved && !last && p->status_known && !p->available && !p->paused) {
                         /*
                          * Back in the queue of a printer already known unavailable
                          * (its status came before this abort): the reroute that

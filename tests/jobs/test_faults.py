@@ -298,7 +298,8 @@ class FaultTest(fleet.FleetTestCase):
         self.assertEqual(ag.stop(), 0, ag.tail())
 
     def test_media_jam_fault_raised_on_printer_and_copy_then_cleared(self):
-        """STATE: +media-jam-error from the printer: the aborted copy names media_jam, a
+        """STATE: +media-jam-error from the printer: the aborted copy names media_jam and
+        the printer takes nothing more at once (no attempt spent on a jammed printer), a
         printer.fault media_jam is raised (once, two status reads after it appeared), the
         work goes to the other printer; the printer restarted without the jam: cleared
         once, with how long it lasted."""
@@ -333,6 +334,11 @@ class FaultTest(fleet.FleetTestCase):
         wait_until(lambda: all(s in DONE for s in ag.job_states().values())
                    and len(ag.job_states()) == len(jobs), WAIT_PRINT, "every job printed", 0.3)
         self.assertEqual(ds620.printed_job_names(), [])
+        # The jam was read when the first copy came back aborted: the printer took nothing
+        # more (no attempt spent on it), that copy printed at the other printer.
+        self.assertEqual(len(of_kind(sb.events(), "job.copy_aborted", printer="ds620")), 1,
+                         of_kind(sb.events(), "job.copy_aborted"))
+        self.assertEqual(of_kind(sb.events(), "job.copy_failed"), [])
 
         # Cleared: the printer restarted without the jam.
         ds620.set_fault(None)
