@@ -218,26 +218,6 @@ static int uncertain_printed(lab_store_t *s, const char *job_id, int copy, const
         return store_event_insert(s, LAB_EVENT_JOB, "job.copy_printed", job_id, body, NULL);
 }
 
-/* The job's SKU into a new *ret (caller's transaction); -ENOENT when there is no such job. */
-static int job_sku(lab_store_t *s, const char *job_id, char **ret)
-{
-        _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
-        int r, rc;
-
-        r = store_prepare(s, "SELECT sku FROM jobs WHERE id = ?1", &stmt);
-        if (r < 0)
-                return r;
-        r = store_bind_text(stmt, 1, job_id);
-        if (r < 0)
-                return r;
-        rc = sqlite3_step(stmt);
-        if (rc == SQLITE_DONE)
-                return -ENOENT;
-        if (rc != SQLITE_ROW)
-                return store_step_errno(s, rc);
-        return store_column_strdup(stmt, 0, ret);
-}
-
 /*
  * Whether a job in this state can have a copy reprinted: a reprint sends it
  * (back) to printing, so the job state table decides (a job printing stays).
@@ -263,7 +243,7 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
         r = store_txn_begin(s, true, &txn);
         if (r < 0)
                 return r;
-        r = store_job_state_of(s, rp->job_id, &job_state, NULL);
+        r = store_job_state_of(s, rp->job_id, &job_state, NULL, &sku);
         if (r < 0)
                 return r;
         r = copy_of(s, rp->job_id, rp->copy, &state, &printer, &attempt);
@@ -318,9 +298,6 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
         if (r < 0)
                 return r;
 
-        r = job_sku(s, rp->job_id, &sku);
-        if (r < 0)
-                return r;
         o = json_pack("{s:i, s:s, s:s?, s:s, s:i, s:s, s:s, s:s?}", "copy", rp->copy, "defect",
                       rp->defect, "note", rp->note, "by", rp->by, "reprint_copy", rp->reprint_copy,
                       "printer", printer, "sku", sku, "media", rp->media);
@@ -354,7 +331,7 @@ int lab_store_copy_confirm_printed(lab_store_t *s, const char *job_id, int copy,
         r = store_txn_begin(s, true, &txn);
         if (r < 0)
                 return r;
-        r = store_job_state_of(s, job_id, &job_state, NULL);
+        r = store_job_state_of(s, job_id, &job_state, NULL, NULL);
         if (r < 0)
                 return r;
         r = copy_of(s, job_id, copy, &state, &printer, &attempt);

@@ -105,13 +105,14 @@ int store_count_copies(lab_store_t *s, const char *job_id, lab_copy_counts_t *re
         return rc == SQLITE_DONE ? 0 : store_step_errno(s, rc);
 }
 
-/* The job's state and printer, in the caller's transaction. */
-int store_job_state_of(lab_store_t *s, const char *job_id, lab_job_state_t *state, char **printer)
+/* The job's state, printer and SKU, in the caller's transaction. */
+int store_job_state_of(lab_store_t *s, const char *job_id, lab_job_state_t *state, char **printer,
+                       char **sku)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
         int r, rc;
 
-        r = store_prepare(s, "SELECT state, printer FROM jobs WHERE id = ?1", &stmt);
+        r = store_prepare(s, "SELECT state, printer, sku FROM jobs WHERE id = ?1", &stmt);
         if (r < 0)
                 return r;
         r = store_bind_text(stmt, 1, job_id);
@@ -123,7 +124,9 @@ int store_job_state_of(lab_store_t *s, const char *job_id, lab_job_state_t *stat
         if (rc != SQLITE_ROW)
                 return store_step_errno(s, rc);
         *state = lab_job_state_from_string((const char *)sqlite3_column_text(stmt, 0));
-        return printer ? store_column_strdup(stmt, 1, printer) : 0;
+        if (printer && (r = store_column_strdup(stmt, 1, printer)) < 0)
+                return r;
+        return sku ? store_column_strdup(stmt, 2, sku) : 0;
 }
 
 /* The event a job's move to `to` (from its copies) causes, and its body; NULL kind for none. */
@@ -171,7 +174,7 @@ int store_job_follow_copies(lab_store_t *s, const char *job_id)
         const char *kind;
         int r;
 
-        r = store_job_state_of(s, job_id, &from, &printer);
+        r = store_job_state_of(s, job_id, &from, &printer, NULL);
         if (r < 0)
                 return r;
         if (lab_job_state_is_final(from))
@@ -436,7 +439,7 @@ int lab_store_job_reroute(lab_store_t *s, const char *job_id, const char *reason
         r = store_txn_begin(s, true, &txn);
         if (r < 0)
                 return r;
-        r = store_job_state_of(s, job_id, &state, &printer);
+        r = store_job_state_of(s, job_id, &state, &printer, NULL);
         if (r < 0)
                 return r;
         if (state != LAB_JOB_QUEUED)

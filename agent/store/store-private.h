@@ -208,10 +208,11 @@ int store_copies_collect(lab_store_t *s, sqlite3_stmt *stmt, const lab_copy_stat
 int store_count_copies(lab_store_t *s, const char *job_id, lab_copy_counts_t *ret);
 
 /*
- * The job's state and printer (printer may be NULL to skip it), in the
- * caller's transaction (-ENOENT: no such job).
+ * The job's state, printer and SKU (printer and sku may be NULL to skip
+ * them), in the caller's transaction (-ENOENT: no such job).
  */
-int store_job_state_of(lab_store_t *s, const char *job_id, lab_job_state_t *state, char **printer);
+int store_job_state_of(lab_store_t *s, const char *job_id, lab_job_state_t *state, char **printer,
+                       char **sku);
 
 /* Move the job to the state its copies give it, with that move's event (caller's transaction). */
 int store_job_follow_copies(lab_store_t *s, const char *job_id);
