@@ -127,6 +127,25 @@ static const char *check_media_pair(const char *name, const char *value, char *b
         return NULL;
 }
 
+/* printers[].consumables[].uses: media name -> a positive number of units per print. */
+static const char *check_use_pair(const char *name, const char *value, char *buf, size_t size)
+{
+        char *end = NULL;
+        double v;
+
+        errno = 0;
+        v = strtod(value, &end);
+        if (!is_token(name, 64, true, "_.-") || end == value || *end || errno || !(v > 0) ||
+            v > 1e6) {
+                snprintf(buf, size,
+                         "'%.64s: %.64s': a use is a PWG media name and the units one print of "
+                         "it takes, a number above 0 (e.g. na_index-4x6_4x6in: 1)",
+                         name, value);
+                return "bad_value";
+        }
+        return NULL;
+}
+
 /* ---- the schema ---- */
 
 /* The tables read best one key per entry, aligned by hand. */
@@ -201,6 +220,54 @@ static const schema_key_t platform_keys[] = {
           .max = 10000000 },
 };
 
+static const lab_config_word_t stock_kinds[] = {
+        { "paper", LAB_STOCK_KIND_PAPER },
+        { "ribbon", LAB_STOCK_KIND_RIBBON },
+        { "ink", LAB_STOCK_KIND_INK },
+        { "toner", LAB_STOCK_KIND_TONER },
+        { "packaging", LAB_STOCK_KIND_PACKAGING },
+        { "other", LAB_STOCK_KIND_OTHER },
+        { NULL, 0 },
+};
+
+static const lab_config_word_t stock_units[] = {
+        { "prints", LAB_STOCK_UNIT_PRINTS },
+        { "sheets", LAB_STOCK_UNIT_SHEETS },
+        { "metres", LAB_STOCK_UNIT_METRES },
+        { NULL, 0 },
+};
+
+static const lab_config_word_t counted_empty[] = {
+        { "warn", LAB_COUNTED_EMPTY_WARN },
+        { "hold", LAB_COUNTED_EMPTY_HOLD },
+        { NULL, 0 },
+};
+
+static const schema_key_t consumable_keys[] = {
+        { .name = "name", .type = KEY_STRING, .required = true,
+          .offset = offsetof(lab_config_consumable_t, name), .check = check_printer_name },
+        { .name = "kind", .type = KEY_ENUM, .required = true,
+          .offset = offsetof(lab_config_consumable_t, kind), .words = stock_kinds },
+        { .name = "unit", .type = KEY_ENUM,
+          .offset = offsetof(lab_config_consumable_t, unit), .words = stock_units,
+          .def_enum = LAB_STOCK_UNIT_PRINTS },
+        { .name = "capacity", .type = KEY_NUMBER, .required = true,
+          .offset = offsetof(lab_config_consumable_t, capacity),
+          .min_number = 0.0, .min_exclusive = true, .max_number = 1e7 },
+        { .name = "uses", .type = KEY_MAP,
+          .offset = offsetof(lab_config_consumable_t, uses),
+          .count_offset = offsetof(lab_config_consumable_t, n_uses),
+          .pair_check = check_use_pair },
+        { .name = "low", .type = KEY_NUMBER,
+          .offset = offsetof(lab_config_consumable_t, low), .def_number = -1.0,
+          .min_number = 0.0, .max_number = 1e7 },
+        { .name = "supply", .type = KEY_STRING,
+          .offset = offsetof(lab_config_consumable_t, supply) },
+};
+
+static const schema_section_t consumable_section = { .keys = consumable_keys,
+        .n_keys = ELEMENTSOF(consumable_keys) };
+
 static const schema_key_t printer_keys[] = {
         { .name = "name", .type = KEY_STRING, .required = true,
           .offset = offsetof(lab_config_printer_t, name), .check = check_printer_name },
@@ -248,6 +315,11 @@ static const schema_key_t printer_keys[] = {
           .offset = offsetof(lab_config_printer_t, media),
           .count_offset = offsetof(lab_config_printer_t, n_media),
           .pair_check = check_media_pair },
+        { .name = "consumables", .type = KEY_LIST,
+          .offset = offsetof(lab_config_printer_t, consumables),
+          .count_offset = offsetof(lab_config_printer_t, n_consumables),
+          .element_size = sizeof(lab_config_consumable_t), .section = &consumable_section,
+          .unique = "name" },
 };
 
 static const schema_key_t product_keys[] = {
@@ -276,7 +348,17 @@ static const schema_key_t stock_keys[] = {
           .def_uint = 15, .min = 0, .max = 100 },
         { .name = "report_interval", .type = KEY_DURATION, .offset = IN(stock, report_interval),
           .def_uint = 5 * LAB_USEC_PER_MIN,
-          .min = 10 * LAB_USEC_PER_SEC, .max = LAB_USEC_PER_DAY },
+          .min = LAB_USEC_PER_SEC, .max = LAB_USEC_PER_DAY },
+        { .name = "min_change_percent", .type = KEY_UINT, .offset = IN(stock, min_change_percent),
+          .def_uint = 2, .min = 1, .max = 100 },
+        { .name = "min_change_units", .type = KEY_NUMBER, .offset = IN(stock, min_change_units),
+          .def_number = 5.0, .min_number = 0.0, .min_exclusive = true, .max_number = 1e6 },
+        { .name = "hysteresis", .type = KEY_UINT, .offset = IN(stock, hysteresis),
+          .def_uint = 5, .min = 0, .max = 50 },
+        { .name = "max_events_per_hour", .type = KEY_UINT, .offset = IN(stock, max_events_per_hour),
+          .def_uint = 12, .min = 1, .max = 3600 },
+        { .name = "on_counted_empty", .type = KEY_ENUM, .offset = IN(stock, on_counted_empty),
+          .words = counted_empty, .def_enum = LAB_COUNTED_EMPTY_WARN },
 };
 
 static const schema_key_t meter_keys[] = {

@@ -45,11 +45,52 @@ typedef enum lab_meter_driver_e {
         LAB_METER_DRIVER_HTTP,
 } lab_meter_driver_t;
 
+/* What a consumable is (printers[].consumables[].kind; stock.h names them). */
+typedef enum lab_stock_kind_e {
+        LAB_STOCK_KIND_PAPER,
+        LAB_STOCK_KIND_RIBBON,
+        LAB_STOCK_KIND_INK,
+        LAB_STOCK_KIND_TONER,
+        LAB_STOCK_KIND_PACKAGING,
+        LAB_STOCK_KIND_OTHER,
+} lab_stock_kind_t;
+
+/* What a consumable is counted in (printers[].consumables[].unit; stock.h names them). */
+typedef enum lab_stock_unit_e {
+        LAB_STOCK_UNIT_PRINTS,
+        LAB_STOCK_UNIT_SHEETS,
+        LAB_STOCK_UNIT_METRES,
+        LAB_STOCK_UNIT_PERCENT, /* a printer's level with no count: never declared */
+} lab_stock_unit_t;
+
+/* What a counted stock of zero does (stock.on_counted_empty). */
+typedef enum lab_counted_empty_e {
+        LAB_COUNTED_EMPTY_WARN, /* stock.out only: an estimate never stops a lab by itself */
+        LAB_COUNTED_EMPTY_HOLD, /* and the printer takes no new work until stock is loaded */
+} lab_counted_empty_t;
+
 /* One entry of a mapping of names to strings (printers[].options, printers[].media). */
 typedef struct lab_config_pair_s {
         char *name;
         char *value;
 } lab_config_pair_t;
+
+/*
+ * One consumable no device reports, declared for a printer: counted by the
+ * agent from what it prints (uses), or recorded by technicians only (no uses).
+ */
+typedef struct lab_config_consumable_s {
+        char *name;              /* unique in the printer, an id (url-path.h) */
+        lab_stock_kind_t kind;   /* required */
+        lab_stock_unit_t unit;   /* prints (default), sheets or metres */
+        double capacity;         /* a full load, in unit, > 0, required */
+        lab_config_pair_t *uses; /* PWG media name -> units one print of it uses (a number) */
+        size_t n_uses;           /* 0: the technicians' record alone (source technician) */
+        double low;              /* low at or below this (unit); < 0: stock.low_percent of
+                                    capacity (default) */
+        char *supply;            /* the printer's supply that counts it too (its name), or
+                                    NULL: where it reports a count, that count wins */
+} lab_config_consumable_t;
 
 typedef struct lab_config_printer_s {
         char *name;                    /* unique, [A-Za-z0-9_.-]{1,64} */
@@ -71,6 +112,8 @@ typedef struct lab_config_printer_s {
         size_t n_options;
         lab_config_pair_t *media; /* ipp: product media (PWG name) -> the queue's own media name */
         size_t n_media;
+        lab_config_consumable_t *consumables; /* stock no device reports (docs/stock.md) */
+        size_t n_consumables;
 } lab_config_printer_t;
 
 /* The value of name in pairs, or NULL. */
@@ -123,8 +166,13 @@ typedef struct lab_config_s {
         } profiles;
 
         struct {
-                unsigned low_percent;     /* warn below this level, default 15 */
-                uint64_t report_interval; /* usec, default 5m */
+                unsigned low_percent;         /* low at or below this level, default 15 */
+                uint64_t report_interval;     /* usec: stock.level at most this often, 5m */
+                unsigned min_change_percent;  /* stock.level when a level moved this much, 2 */
+                double min_change_units;      /* ... or a count this much, default 5 */
+                unsigned hysteresis;          /* percent points above low to be ok again, 5 */
+                unsigned max_events_per_hour; /* stock.low/out/ok per printer, default 12 */
+                lab_counted_empty_t on_counted_empty; /* default warn */
         } stock;
 
         lab_config_meter_t *meters;

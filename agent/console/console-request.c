@@ -4,6 +4,7 @@
  * code that acts on a request never sees a wrong type or an endless string.
  */
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "console-request.h"
@@ -12,12 +13,14 @@
 #define NAME_MAX_LEN   255 /* printer names, job ids */
 #define REASON_MAX_LEN 200
 #define NOTE_MAX_LEN   500
+#define ITEM_MAX_LEN   (LAB_STOCK_ITEM_MAX - 1) /* a stock item's name */
 
 static const char *const cmd_names[LAB_CONTROL_CMD_MAX] = {
     [LAB_CONTROL_STATUS] = "status",   [LAB_CONTROL_JOBS] = "jobs",
     [LAB_CONTROL_JOB] = "job",         [LAB_CONTROL_PRINTERS] = "printers",
     [LAB_CONTROL_PAUSE] = "pause",     [LAB_CONTROL_RESUME] = "resume",
     [LAB_CONTROL_REPRINT] = "reprint", [LAB_CONTROL_PRINTED] = "printed",
+    [LAB_CONTROL_STOCK] = "stock",     [LAB_CONTROL_STOCK_ADJUST] = "stock.adjust",
 };
 
 static const char *const defects[] = {
@@ -57,11 +60,13 @@ bool lab_control_allowed(lab_control_cmd_t cmd, lab_control_role_t role)
         case LAB_CONTROL_JOBS:
         case LAB_CONTROL_JOB:
         case LAB_CONTROL_PRINTERS:
+        case LAB_CONTROL_STOCK:
                 return role == LAB_CONTROL_ROLE_VIEWER || role == LAB_CONTROL_ROLE_OPERATOR;
         case LAB_CONTROL_PAUSE:
         case LAB_CONTROL_RESUME:
         case LAB_CONTROL_REPRINT:
         case LAB_CONTROL_PRINTED:
+        case LAB_CONTROL_STOCK_ADJUST:
                 return role == LAB_CONTROL_ROLE_OPERATOR;
         default:
                 return false;
@@ -165,6 +170,37 @@ static int int_field(json_t *root, const char *key, bool required, long long max
         return 0;
 }
 
+/* A required number field: finite and >= 0 (an integer or a real). */
+static int amount_field(json_t *root, const char *key, double *ret, lab_error_t *err)
+{
+        json_t *v = json_object_get(root, key);
+        double d;
+
+        *ret = 0;
+        if (!v)
+                return lab_error_set(err, EINVAL, "bad_request",
+                                     "the request needs \"%s\" (see docs/control.md)", key);
+        d = json_number_value(v);
+        if (!json_is_number(v) || !isfinite(d) || d < 0)
+                return lab_error_set(err, EINVAL, "bad_request",
+                                     "\"%s\" must be a number of 0 or more", key);
+        *ret = d;
+        return 0;
+}
+
+/* stock.adjust's "action": load, set, add or remove. */
+static int action_field(json_t *root, lab_control_request_t *req, lab_error_t *err)
+{
+        const char *s = json_string_value(json_object_get(root, "action"));
+        int a = s ? lab_stock_action_from_string(s) : -1;
+
+        if (a < 0)
+                return lab_error_set(err, EINVAL, "bad_request",
+                                     "\"action\" must be one of load, set, add, remove");
+        req->action = (lab_stock_action_t)a;
+        return 0;
+}
+
 /* The jobs request's "states" list. */
 static int states_field(json_t *root, lab_control_request_t *req, lab_error_t *err)
 {
@@ -231,6 +267,15 @@ static int parse_fields(json_t *root, lab_control_request_t *req, lab_error_t *e
                 if ((r = text_field(root, "job", true, NAME_MAX_LEN, &req->job, err)) < 0)
                         return r;
                 return int_field(root, "copy", true, 1000000, &req->copy, err);
+        case LAB_CONTROL_STOCK:
+                return text_field(root, "printer", false, NAME_MAX_LEN, &req->printer, err);
+        case LAB_CONTROL_STOCK_ADJUST:
+                if ((r = text_field(root, "printer", true, NAME_MAX_LEN, &req->printer, err)) < 0 ||
+                    (r = text_field(root, "item", true, ITEM_MAX_LEN, &req->item, err)) < 0 ||
+                    (r = action_field(root, req, err)) < 0 ||
+                    (r = amount_field(root, "amount", &req->amount, err)) < 0)
+                        return r;
+                return text_field(root, "note", false, NOTE_MAX_LEN, &req->note, err);
         default:
                 return lab_error_set(err, EINVAL, "bad_request", "unknown command");
         }
@@ -274,8 +319,8 @@ int lab_control_request_parse(const char *line, size_t len, lab_control_request_
                 json_decref(root);
                 *req = (lab_control_request_t){0};
                 return lab_error_set(err, EINVAL, "bad_request",
-                                     "\"cmd\" must be one of status, jobs, job, printers, pause, "
-                                     "resume, reprint, printed");
+                                     "\"cmd\" must be one of status, jobs, job, printers, stock, "
+                                     "pause, resume, reprint, printed, stock.adjust");
         }
         r = parse_fields(root, req, err);
         if (r < 0) {

@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "job-state.h"
+#include "stock.h"
 
 /* The longest request line, newline included. */
 #define LAB_CONTROL_LINE_MAX 65536
@@ -30,6 +31,8 @@ typedef enum lab_control_cmd_e {
         LAB_CONTROL_RESUME,
         LAB_CONTROL_REPRINT,
         LAB_CONTROL_PRINTED,
+        LAB_CONTROL_STOCK,        /* "stock" */
+        LAB_CONTROL_STOCK_ADJUST, /* "stock.adjust" */
         LAB_CONTROL_CMD_MAX,
 } lab_control_cmd_t;
 
@@ -43,12 +46,15 @@ typedef enum lab_control_role_e {
 typedef struct lab_control_request_s {
         lab_control_cmd_t cmd;
         json_t *root;
-        const char *printer;                       /* pause, resume */
+        const char *printer;                       /* pause, resume, stock.adjust; stock or NULL */
         const char *reason;                        /* pause, or NULL */
         const char *job;                           /* job (its "id"), reprint, printed */
         int copy;                                  /* reprint, printed; 0 when not given */
         const char *defect;                        /* reprint */
-        const char *note;                          /* reprint, or NULL */
+        const char *note;                          /* reprint, stock.adjust, or NULL */
+        const char *item;                          /* stock.adjust: the stock item's name */
+        lab_stock_action_t action;                 /* stock.adjust */
+        double amount;                             /* stock.adjust: finite, >= 0 */
         lab_job_state_t states[LAB_JOB_STATE_MAX]; /* jobs */
         size_t n_states;                           /* 0: the unfinished states */
         unsigned limit;                            /* jobs: 1..1000, default 100 */
@@ -57,7 +63,9 @@ typedef struct lab_control_request_s {
 /*
  * Parse one request line (without its newline). Error keywords: bad_request
  * (not a JSON object, no or unknown cmd, a field missing or of the wrong
- * type or length), bad_defect. On error nothing is left to free.
+ * type or length, a stock action that is none of load, set, add, remove, an
+ * amount that is not a number >= 0), bad_defect. On error nothing is left to
+ * free.
  */
 int lab_control_request_parse(const char *line, size_t len, lab_control_request_t *req,
                               lab_error_t *err);

@@ -2,10 +2,12 @@
  * console.c - the daemon's answers to labctl (see console.h and
  * docs/control.md). Read-outs come from one store read each; actions are
  * one store transaction each (with the audit record), then the print stage
- * is told, so a crash between the two loses nothing: the stage reads pauses
- * and queued copies from the store when it starts.
+ * (and, for stock, the telemetry stage) is told, so a crash between the two
+ * loses nothing: the stages read pauses, queued copies and stock from the
+ * store when they start.
  */
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +21,10 @@
 #include "macro.h"
 #include "printer.h"
 #include "rfc3339.h"
+#include "stock.h"
 
 #define STUCK_MAX 100
+#define USES_MAX  16 /* the stock items one print may use */
 
 /* The store failed: nothing changed. */
 static json_t *store_failed(int r)
@@ -174,6 +178,22 @@ static json_int_t count_copies(lab_console_t *c, const char *printer,
         return (json_int_t)n;
 }
 
+/* A printer's "stock" (its worst item's state, "" none) and "defect_rate_24h" (defects per
+   print), null both when there is no telemetry stage or it cannot say. */
+static void printer_summary_json(lab_console_t *c, const char *printer, json_t *o)
+{
+        const char *stock = NULL;
+        double rate = 0;
+
+        if (!c->telemetry || lab_telemetry_summary(c->telemetry, printer, &rate, &stock) < 0) {
+                json_object_set_new(o, "stock", json_null());
+                json_object_set_new(o, "defect_rate_24h", json_null());
+                return;
+        }
+        set_str(o, "stock", stock ? stock : "");
+        json_object_set_new(o, "defect_rate_24h", json_real(isfinite(rate) ? rate : 0));
+}
+
 /* A printer as the console shows it (docs/control.md, PRINTER). */
 static json_t *printer_json(lab_console_t *c, const lab_config_printer_t *cp,
                             const lab_store_pause_t *pauses, size_t n_pauses)
@@ -217,6 +237,7 @@ static json_t *printer_json(lab_console_t *c, const lab_config_printer_t *cp,
                 json_object_set_new(o, "paused", json_null());
         json_object_set_new(o, "queued", json_integer(count_copies(c, cp->name, queued, 1)));
         json_object_set_new(o, "printing", json_integer(count_copies(c, cp->name, at, 2)));
+        printer_summary_json(c, cp->name, o);
         return o;
 }
 
@@ -474,6 +495,7 @@ static json_t *answer_reprint(lab_console_t *c, const lab_control_request_t *req
         char actor[128], name[LAB_PRINTER_JOB_NAME_MAX] = "";
         lab_store_reprint_t rp = {0};
         const lab_config_product_t *product;
+        lab_stock_use_t uses[USES_MAX];
         json_t *answer = NULL;
         int r;
 
@@ -512,7 +534,11 @@ static json_t *answer_reprint(lab_console_t *c, const lab_control_request_t *req
                                    .by = peer->user,
                                    .actor = actor,
                                    .job_name = name,
-                                   .media = product ? product->media : NULL};
+                                   .media = product ? product->media : NULL,
+                                   .uses = uses};
+        /* An uncertain copy found printed with a defect was printed: what it used. */
+        rp.n_uses = lab_stock_uses(lab_config_find_printer(*c->config, cp->printer),
+                                   product ? product->media : NULL, uses, ELEMENTSOF(uses));
         lab_store_copies_free(v, n);
         r = lab_store_copy_reprint(c->store, &rp);
         if (r == -EPERM) {
@@ -540,6 +566,9 @@ static json_t *answer_reprint(lab_console_t *c, const lab_control_request_t *req
                    "job %s: copy %d reported %s by %s (uid %u); reprint queued as copy %d on %s",
                    j->id, rp.copy, req->defect, peer->user, (unsigned)peer->uid, rp.reprint_copy,
                    rp.printer);
+        /* Its defect (and any print it used) changes the printer's figures. */
+        if (c->telemetry)
+                lab_telemetry_review(c->telemetry, rp.printer);
         if (c->changed)
                 c->changed(c->userdata);
         return json_pack("{s:b, s:s, s:i, s:i, s:s}", "ok", 1, "job", j->id, "copy", rp.copy,
@@ -549,9 +578,14 @@ static json_t *answer_reprint(lab_console_t *c, const lab_control_request_t *req
 static json_t *answer_printed(lab_console_t *c, const lab_control_request_t *req,
                               const lab_control_peer_t *peer)
 {
+        const lab_config_t *cfg = *c->config;
         _cleanup_(lab_store_job_freep) lab_store_job_t *j = NULL, *after = NULL;
+        _cleanup_free_ char *printer = NULL;
         lab_store_copy_t **v = NULL;
         const lab_store_copy_t *cp;
+        const lab_config_product_t *product;
+        lab_stock_use_t uses[USES_MAX];
+        size_t n_uses;
         char actor[128], name[LAB_PRINTER_JOB_NAME_MAX] = "";
         json_t *answer = NULL;
         size_t n = 0;
@@ -572,7 +606,12 @@ static json_t *answer_printed(lab_console_t *c, const lab_control_request_t *req
                 (void)lab_printer_job_name(name, sizeof name, j->id, (unsigned)cp->copy,
                                            (unsigned)cp->attempt);
         actor_of(peer, actor, sizeof actor);
-        r = lab_store_copy_confirm_printed(c->store, j->id, cp->copy, name, peer->user, actor);
+        /* What the print used: the job's product's media on the copy's printer. */
+        product = lab_config_find_product(cfg, j->sku);
+        n_uses = lab_stock_uses(cp->printer ? lab_config_find_printer(cfg, cp->printer) : NULL,
+                                product ? product->media : NULL, uses, ELEMENTSOF(uses));
+        r = lab_store_copy_confirm_printed(c->store, j->id, cp->copy, name, peer->user, actor, uses,
+                                           n_uses);
         if (r == -EBUSY) {
                 answer = lab_control_error("not_uncertain",
                                            "copy %d of job %s is %s, not uncertain: there is "
@@ -589,19 +628,213 @@ static json_t *answer_printed(lab_console_t *c, const lab_control_request_t *req
         } else if (r < 0) {
                 answer = store_failed(r);
         }
-        if (r >= 0)
+        if (r >= 0) {
                 log_struct(LOG_NOTICE, LAB_FIELDS({"JOB_ID", j->id}),
                            "job %s: copy %d confirmed printed by %s (uid %u)", j->id, cp->copy,
                            peer->user, (unsigned)peer->uid);
+                printer = cp->printer ? strdup(cp->printer) : NULL;
+        }
         lab_store_copies_free(v, n);
         if (r < 0)
                 return answer;
+        /* Its stock was counted in that transaction: judge the printer's items again. */
+        if (c->telemetry && printer)
+                lab_telemetry_review(c->telemetry, printer);
         if (c->changed)
                 c->changed(c->userdata);
         after = find_job(c, req->job, &answer);
         if (!after)
                 return answer;
         return json_pack("{s:b, s:o}", "ok", 1, "job", job_json(c, after, false));
+}
+
+/* A stock item as the console shows it (docs/control.md, ITEM). */
+static json_t *stock_item_json(const lab_stock_item_t *it)
+{
+        json_t *o = json_object();
+        char as_of[40];
+
+        if (!o)
+                return NULL;
+        set_str(o, "printer", it->printer);
+        set_str(o, "item", it->item);
+        set_str(o, "kind", lab_stock_kind_to_string(it->kind));
+        set_str(o, "media", it->media);
+        set_str(o, "source", lab_stock_source_to_string(it->source));
+        json_object_set_new(o, "remaining",
+                            it->remaining >= 0 ? json_real(it->remaining) : json_null());
+        set_str(o, "unit", lab_stock_unit_to_string(it->unit));
+        json_object_set_new(o, "level", it->level >= 0 ? json_integer(it->level) : json_null());
+        json_object_set_new(o, "capacity",
+                            it->capacity > 0 ? json_real(it->capacity) : json_null());
+        json_object_set_new(o, "threshold", json_real(it->threshold));
+        set_str(o, "state", lab_stock_state_to_string(it->state));
+        if (it->as_of > 0) {
+                lab_format_rfc3339((time_t)it->as_of, as_of, sizeof as_of);
+                set_str(o, "as_of", as_of);
+        } else {
+                json_object_set_new(o, "as_of", json_null());
+        }
+        json_object_set_new(o, "drift", it->has_drift ? json_real(it->drift) : json_null());
+        return o;
+}
+
+static json_t *answer_stock(lab_console_t *c, const lab_control_request_t *req)
+{
+        const lab_config_t *cfg = *c->config;
+        _cleanup_free_ lab_stock_item_t *items = NULL;
+        json_t *answer = NULL, *list;
+        size_t n = 0;
+        int r;
+
+        if (req->printer && !find_printer(c, req->printer, &answer))
+                return answer;
+        r = lab_store_stock_list(c->store, req->printer, &items, &n);
+        if (r < 0)
+                return store_failed(r);
+        list = json_array();
+        if (!list)
+                return NULL;
+        /* Of the printers in the config: a printer taken out of it prints nothing. */
+        for (size_t i = 0; i < n; i++)
+                if (lab_config_find_printer(cfg, items[i].printer))
+                        json_array_append_new(list, stock_item_json(&items[i]));
+        return json_pack("{s:b, s:o}", "ok", 1, "items", list);
+}
+
+/* A number of units for a sentence: "400", "12.5", "0.33". */
+static const char *amount_text(double v, char *buf, size_t size)
+{
+        size_t len;
+
+        if (fabs(v) < 1e15 && v == floor(v)) {
+                snprintf(buf, size, "%.0f", v);
+                return buf;
+        }
+        snprintf(buf, size, "%.2f", v);
+        len = strlen(buf);
+        while (len > 0 && buf[len - 1] == '0')
+                buf[--len] = '\0';
+        if (len > 0 && buf[len - 1] == '.')
+                buf[--len] = '\0';
+        return buf;
+}
+
+/* The names of a printer's items for a sentence ("paper-4x6, ribbon"), into buf. */
+static const char *item_names(const lab_stock_item_t *items, size_t n, char *buf, size_t size)
+{
+        size_t len = 0;
+
+        buf[0] = '\0';
+        for (size_t i = 0; i < n && len < size; i++) {
+                int m = snprintf(buf + len, size - len, "%s%s", i ? ", " : "", items[i].item);
+
+                if (m < 0)
+                        break;
+                len += (size_t)m;
+        }
+        return buf;
+}
+
+/* stock_item_unknown: printer has no item called item. */
+static json_t *item_unknown(const char *printer, const char *item, const lab_stock_item_t *items,
+                            size_t n)
+{
+        char names[1024];
+
+        if (n == 0)
+                return lab_control_error("stock_item_unknown",
+                                         "printer %s has no stock items (it reports none and the "
+                                         "config declares no printers[].consumables for it)",
+                                         printer);
+        return lab_control_error("stock_item_unknown",
+                                 "printer %s has no stock item \"%s\"; its items are: %s "
+                                 "(labctl stock %s lists them)",
+                                 printer, item, item_names(items, n, names, sizeof names), printer);
+}
+
+static json_t *answer_stock_adjust(lab_console_t *c, const lab_control_request_t *req,
+                                   const lab_control_peer_t *peer)
+{
+        const lab_config_t *cfg = *c->config;
+        const lab_config_printer_t *cp;
+        _cleanup_free_ lab_stock_item_t *items = NULL;
+        const lab_stock_item_t *before = NULL;
+        const char *action = lab_stock_action_to_string(req->action);
+        lab_store_stock_adjust_t a;
+        char actor[128], amount[32], left[32];
+        json_t *answer = NULL, *item;
+        size_t n = 0;
+        int r;
+
+        cp = find_printer(c, req->printer, &answer);
+        if (!cp)
+                return answer;
+        r = lab_store_stock_list(c->store, cp->name, &items, &n);
+        if (r < 0)
+                return store_failed(r);
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(items[i].item, req->item) == 0)
+                        before = &items[i];
+        if (!before)
+                return item_unknown(cp->name, req->item, items, n);
+        actor_of(peer, actor, sizeof actor);
+        a = (lab_store_stock_adjust_t){.printer = cp->name,
+                                       .item = req->item,
+                                       .action = req->action,
+                                       .amount = req->amount,
+                                       .by = peer->user,
+                                       .actor = actor,
+                                       .note = req->note,
+                                       .hysteresis = cfg->stock.hysteresis};
+        r = lab_store_stock_adjust(c->store, &a);
+        amount_text(req->amount, amount, sizeof amount);
+        if (r == -ENOENT)
+                return item_unknown(cp->name, req->item, items, n);
+        if (r == -EPERM)
+                return lab_control_error("stock_counted_by_printer",
+                                         "printer %s reports \"%s\" itself (a supply or tray it "
+                                         "counts); its figure comes from the printer and cannot "
+                                         "be entered by hand. Replace or refill it at the printer; "
+                                         "labctl stock %s shows what it reports",
+                                         cp->name, req->item, cp->name);
+        if (r == -ERANGE) {
+                const char *unit = lab_stock_unit_to_string(before->unit);
+
+                if (before->remaining <= 0)
+                        return lab_control_error(
+                            "stock_below_zero",
+                            "cannot remove %s %s of %s on %s: %s. Nothing changed; record a "
+                            "count with labctl stock set %s %s AMOUNT",
+                            amount, unit ? unit : "units", req->item, cp->name,
+                            before->remaining < 0 ? "no count is known yet" : "none are left",
+                            cp->name, req->item);
+                return lab_control_error("stock_below_zero",
+                                         "cannot remove %s %s of %s on %s: only %s are left. "
+                                         "Nothing changed; to record a count use labctl stock set "
+                                         "%s %s AMOUNT",
+                                         amount, unit ? unit : "units", req->item, cp->name,
+                                         amount_text(before->remaining, left, sizeof left),
+                                         cp->name, req->item);
+        }
+        if (r < 0)
+                return store_failed(r);
+        log_struct(LOG_NOTICE, LAB_FIELDS({"PRINTER", cp->name}),
+                   "printer %s: stock %s: %s %s by %s (uid %u) from the console; %s left (%s)%s%s",
+                   cp->name, req->item, action, amount, peer->user, (unsigned)peer->uid,
+                   a.result.remaining >= 0 ? amount_text(a.result.remaining, left, sizeof left)
+                                           : "unknown",
+                   lab_stock_state_to_string(a.result.state), req->note ? ": " : "",
+                   req->note ? req->note : "");
+        if (c->telemetry)
+                lab_telemetry_review(c->telemetry, cp->name);
+        if (c->changed)
+                c->changed(c->userdata);
+        item = stock_item_json(&a.result);
+        if (!item)
+                return NULL;
+        return json_pack("{s:b, s:s, s:f, s:s?, s:s?, s:o}", "ok", 1, "action", action, "amount",
+                         req->amount, "note", req->note, "event", a.state_event, "item", item);
 }
 
 json_t *lab_console_answer(const lab_control_request_t *req, const lab_control_peer_t *peer,
@@ -629,6 +862,10 @@ json_t *lab_console_answer(const lab_control_request_t *req, const lab_control_p
                 return answer_reprint(c, req, peer);
         case LAB_CONTROL_PRINTED:
                 return answer_printed(c, req, peer);
+        case LAB_CONTROL_STOCK:
+                return answer_stock(c, req);
+        case LAB_CONTROL_STOCK_ADJUST:
+                return answer_stock_adjust(c, req, peer);
         default:
                 return lab_control_error("bad_request", "unknown command");
         }

@@ -3,11 +3,11 @@
  * "Commands").
  *
  * Why: the control socket (console-control.c) only moves lines; this module reads
- * the store and the print stage to show technicians where every job and
- * printer stands, and carries out their actions (pause, resume, reprint,
- * printed) through the same store calls and print-stage hooks as the
- * daemon's own work. It runs on the loop thread, like everything that
- * writes the store.
+ * the store and the print stage to show technicians where every job,
+ * printer and stock item stands, and carries out their actions (pause,
+ * resume, reprint, printed, stock entries) through the same store calls and
+ * print-stage and telemetry hooks as the daemon's own work. It runs on the
+ * loop thread, like everything that writes the store.
  */
 #pragma once
 
@@ -23,6 +23,7 @@
 typedef struct lab_console_s {
         lab_store_t *store;
         lab_print_stage_t *print;          /* NULL before printing starts */
+        lab_telemetry_t *telemetry;        /* stock and quality; NULL before printing starts */
         const lab_config_t *const *config; /* the daemon's config in force */
         time_t started_at;
         /* The daemon's one-line status (STATUS=), or NULL. */

@@ -36,6 +36,7 @@
 #include "event-util.h"
 #include "statedir.h"
 #include "store.h"
+#include "telemetry-stage.h"
 
 typedef struct lab_daemon_s {
         const lab_daemon_options_t *opts;
@@ -45,6 +46,7 @@ typedef struct lab_daemon_s {
         lab_platform_t *platform;
         lab_render_stage_t *render;
         lab_print_stage_t *print;
+        lab_telemetry_t *telemetry; /* stock, printer quality, the device list */
         bool vips_started;
         lab_color_setup_t *color; /* which printers can render, for the config in force */
         sd_event_source *status_timer;
@@ -277,6 +279,7 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         lab_platform_reload(d->platform, fresh);
         lab_render_stage_set_config(d->render, fresh, d->color);
         lab_print_stage_set_config(d->print, fresh, d->color);
+        lab_telemetry_set_config(d->telemetry, fresh);
         lab_control_set_groups(d->control, fresh->control.operators_group,
                                fresh->control.viewers_group);
         lab_render_init(NULL, fresh->render.threads, fresh->render.cache_max);
@@ -323,6 +326,14 @@ static void on_print_events(void *userdata)
         lab_daemon_t *d = userdata;
 
         lab_platform_kick_outbox(d->platform);
+}
+
+/* A new device list: the link sends it (PUT /devices), the newest winning. */
+static void on_devices(const char *body, void *userdata)
+{
+        lab_daemon_t *d = userdata;
+
+        lab_platform_set_devices(d->platform, body);
 }
 
 /* Jobs were rerouted or a printer came back: render what waits. */
@@ -375,6 +386,7 @@ static void start_console(lab_daemon_t *d)
 
         d->console = (lab_console_t){.store = d->store,
                                      .print = d->print,
+                                     .telemetry = d->telemetry,
                                      .config = (const lab_config_t *const *)&d->config,
                                      .started_at = time(NULL),
                                      .status_line = console_status,
@@ -434,6 +446,14 @@ static int start_renders(lab_daemon_t *d)
                 return LAB_EXIT_FAILURE;
         }
         lab_print_stage_set_hooks(d->print, on_print_events, on_rerouted, d);
+        r = lab_telemetry_new(&d->telemetry, d->event, d->store);
+        if (r < 0) {
+                log_error_errno(r, "telemetry: cannot start: %m");
+                return LAB_EXIT_FAILURE;
+        }
+        lab_telemetry_set_hooks(d->telemetry, on_print_events, on_devices, d);
+        lab_telemetry_set_config(d->telemetry, d->config);
+        lab_print_stage_set_telemetry(d->print, d->telemetry);
         lab_print_stage_set_config(d->print, d->config, d->color);
         lab_platform_set_cancel_hook(d->platform, on_cancel_at_printer, d);
         return LAB_EXIT_OK;
@@ -596,6 +616,7 @@ out:
         /* Calls in progress finish and are recorded before the link and the store go. */
         lab_print_stage_free(d.print);
         d.print = NULL; /* the render stage's last results may still kick it */
+        lab_telemetry_free(d.telemetry);
         lab_render_stage_free(d.render);
         if (d.vips_started)
                 lab_render_shutdown();

@@ -15,6 +15,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -110,6 +111,51 @@ static const char *jint_text(const json_t *o, const char *key, char *buf, size_t
                 return "-";
         snprintf(buf, size, "%lld", v);
         return buf;
+}
+
+/* The number (integer or real) at key into *ret; false when missing, null or not a number. */
+static bool jnum(const json_t *o, const char *key, double *ret)
+{
+        json_t *v = json_is_object(o) ? json_object_get(o, key) : NULL;
+
+        if (!json_is_number(v) || !isfinite(json_number_value(v)))
+                return false;
+        *ret = json_number_value(v);
+        return true;
+}
+
+char *lab_ctl_format_amount(double v, char *buf, size_t size)
+{
+        size_t len;
+
+        if (!isfinite(v)) {
+                snprintf(buf, size, "-");
+                return buf;
+        }
+        /* Whole numbers as such (no libm: a cast truncates below 1e15 exactly). */
+        if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
+                snprintf(buf, size, "%.0f", v);
+                return buf;
+        }
+        snprintf(buf, size, "%.2f", v);
+        len = strlen(buf);
+        while (len > 0 && buf[len - 1] == '0')
+                buf[--len] = '\0';
+        if (len > 0 && buf[len - 1] == '.')
+                buf[--len] = '\0';
+        if (strcmp(buf, "-0") == 0)
+                snprintf(buf, size, "0");
+        return buf;
+}
+
+/* The number at key as lab_ctl_format_amount() writes it ("-" when missing or null). */
+static const char *jnum_text(const json_t *o, const char *key, char *buf, size_t size)
+{
+        double v;
+
+        if (!jnum(o, key, &v))
+                return "-";
+        return lab_ctl_format_amount(v, buf, size);
 }
 
 time_t lab_ctl_answer_now(const json_t *answer, time_t fallback)
@@ -261,6 +307,20 @@ static const char *state_color(const char *state)
         default:
                 return NULL;
         }
+}
+
+/* The colour a stock state is shown in, or NULL. */
+static const char *stock_color(const char *state)
+{
+        if (!state)
+                return NULL;
+        if (strcmp(state, "ok") == 0)
+                return SGR_GREEN;
+        if (strcmp(state, "low") == 0)
+                return SGR_YELLOW;
+        if (strcmp(state, "out") == 0)
+                return SGR_RED;
+        return NULL;
 }
 
 /* ---- tables ---- */
@@ -557,10 +617,11 @@ void lab_ctl_format_printer_table(FILE *f, const json_t *printers, bool with_dri
                                   const lab_ctl_fmt_t *o)
 {
         static const col_t cols_driver[] = {
-            {"NAME", 0, false, false},    {"DRIVER", 12, false, false},
-            {"STATE", 12, false, false},  {"AVAILABLE", 48, false, true},
-            {"PAUSED", 48, false, true},  {"QUEUED", 0, true, false},
-            {"PRINTING", 0, true, false},
+            {"NAME", 0, false, false},       {"DRIVER", 12, false, false},
+            {"STATE", 12, false, false},     {"AVAILABLE", 48, false, true},
+            {"PAUSED", 48, false, true},     {"QUEUED", 0, true, false},
+            {"PRINTING", 0, true, false},    {"STOCK", 8, false, false},
+            {"DEFECTS/24H", 0, true, false},
         };
         static const col_t cols[] = {
             {"NAME", 0, false, false},      {"STATE", 12, false, false},
@@ -581,8 +642,9 @@ void lab_ctl_format_printer_table(FILE *f, const json_t *printers, bool with_dri
                 json_t *paused = json_object_get(p, "paused");
                 json_t *avail = json_object_get(p, "available");
                 const char *reason = jstr_nonempty(p, "reason");
-                char av[512], pz[512], q[32], pr[32], age[LAB_CTL_AGE_MAX];
-                const char *cells[7], *colors[7] = {0};
+                char av[512], pz[512], q[32], pr[32], age[LAB_CTL_AGE_MAX], defects[32];
+                const char *cells[ELEMENTSOF(cols_driver)], *colors[ELEMENTSOF(cols_driver)] = {0};
+                double rate;
                 size_t k = 0;
 
                 if (json_is_true(avail))
@@ -618,6 +680,16 @@ void lab_ctl_format_printer_table(FILE *f, const json_t *printers, bool with_dri
                 cells[k++] = pz;
                 cells[k++] = jint_text(p, "queued", q, sizeof q);
                 cells[k++] = jint_text(p, "printing", pr, sizeof pr);
+                if (with_driver) {
+                        /* Its worst stock item ("" none: "-") and its defects per print. */
+                        colors[k] = stock_color(jstr(p, "stock"));
+                        cells[k++] = jstr(p, "stock");
+                        if (jnum(p, "defect_rate_24h", &rate) && rate >= 0)
+                                snprintf(defects, sizeof defects, "%.1f%%", rate * 100.0);
+                        else
+                                snprintf(defects, sizeof defects, "-");
+                        cells[k++] = defects;
+                }
                 table_add(&t, cells, colors);
         }
         table_print(f, &t);
@@ -894,6 +966,131 @@ void lab_ctl_format_printed(FILE *f, const json_t *a, long long copy, const lab_
         put_clean(f, jstr(j, "state"), "?", o);
         fprintf(f, " (%s)\n",
                 lab_ctl_format_copies(json_object_get(j, "copies"), copies, sizeof copies));
+}
+
+void lab_ctl_format_stock(FILE *f, const json_t *a, const char *printer, const lab_ctl_fmt_t *o)
+{
+        static const col_t cols_printer[] = {
+            {"PRINTER", 0, false, false},  {"ITEM", 40, false, true}, {"SOURCE", 10, false, false},
+            {"REMAINING", 0, true, false}, {"UNIT", 8, false, false}, {"LEVEL", 0, true, false},
+            {"STATE", 8, false, false},    {"AS OF", 0, true, false}, {"DRIFT", 0, true, false},
+        };
+        /* One printer's: the same columns without PRINTER. */
+        const col_t *cols = printer ? cols_printer + 1 : cols_printer;
+        size_t n_cols = ELEMENTSOF(cols_printer) - (printer ? 1 : 0);
+        json_t *items = json_object_get(a, "items");
+        size_t n = json_is_array(items) ? json_array_size(items) : 0;
+        table_t t = {.cols = cols, .n_cols = n_cols, .o = o};
+
+        if (n == 0) {
+                if (printer) {
+                        put_clean(f, printer, "?", o);
+                        fputs(" has no stock items: it reports no supplies or trays and the "
+                              "config declares no consumables for it (printers[].consumables).\n",
+                              f);
+                } else {
+                        fputs("No stock items: the printers report no supplies or trays and the "
+                              "config declares no consumables (printers[].consumables).\n",
+                              f);
+                }
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_t *it = json_array_get(items, i);
+                char rem[64], lvl[32], age[LAB_CTL_AGE_MAX], asof[LAB_CTL_AGE_MAX + 8], dr[64];
+                const char *when = age_of(it, "as_of", o, age, sizeof age);
+                const char *cells[ELEMENTSOF(cols_printer)],
+                    *colors[ELEMENTSOF(cols_printer)] = {0};
+                long long level;
+                double drift;
+                size_t k = 0;
+
+                if (strcmp(when, "-") != 0)
+                        snprintf(asof, sizeof asof, "%s ago", when);
+                else
+                        snprintf(asof, sizeof asof, "-");
+                if (jint(it, "level", &level))
+                        snprintf(lvl, sizeof lvl, "%lld%%", level);
+                else
+                        snprintf(lvl, sizeof lvl, "-");
+                if (jnum(it, "drift", &drift)) {
+                        lab_ctl_format_amount(drift, dr + 1, sizeof dr - 1);
+                        dr[0] = '+';
+                        if (dr[1] == '-' || strcmp(dr + 1, "0") == 0)
+                                memmove(dr, dr + 1, strlen(dr + 1) + 1);
+                } else {
+                        snprintf(dr, sizeof dr, "-");
+                }
+                if (!printer)
+                        cells[k++] = jstr(it, "printer");
+                cells[k++] = jstr(it, "item");
+                cells[k++] = jstr(it, "source");
+                cells[k++] = jnum_text(it, "remaining", rem, sizeof rem);
+                cells[k++] = jstr(it, "unit");
+                cells[k++] = lvl;
+                colors[k] = stock_color(jstr(it, "state"));
+                cells[k++] = jstr(it, "state");
+                cells[k++] = asof;
+                cells[k++] = dr;
+                table_add(&t, cells, colors);
+        }
+        table_print(f, &t);
+        table_done(&t);
+}
+
+/* The past tense of a stock action for a sentence. */
+static const char *action_done(const char *action)
+{
+        static const struct {
+                const char *action, *done;
+        } words[] = {
+            {"load", "loaded"}, {"set", "set to"}, {"add", "added"}, {"remove", "removed"}};
+
+        for (size_t i = 0; action && i < ELEMENTSOF(words); i++)
+                if (strcmp(action, words[i].action) == 0)
+                        return words[i].done;
+        return NULL;
+}
+
+void lab_ctl_format_stock_adjusted(FILE *f, const json_t *a, const lab_ctl_fmt_t *o)
+{
+        json_t *it = json_object_get(a, "item");
+        const char *done = action_done(jstr(a, "action"));
+        const char *unit = jstr_nonempty(it, "unit");
+        const char *event = jstr_nonempty(a, "event");
+        char amount[64], rem[64];
+
+        put_clean(f, jstr_nonempty(it, "printer"), "?", o);
+        fputc(' ', f);
+        put_clean(f, jstr_nonempty(it, "item"), "?", o);
+        fputs(": ", f);
+        if (done)
+                fputs(done, f);
+        else
+                put_clean(f, jstr(a, "action"), "?", o);
+        fprintf(f, " %s", jnum_text(a, "amount", amount, sizeof amount));
+        if (unit) {
+                fputc(' ', f);
+                put_clean(f, unit, "-", o);
+        }
+        if (strcmp(jnum_text(it, "remaining", rem, sizeof rem), "-") == 0)
+                fputs("; remaining unknown", f);
+        else {
+                fprintf(f, "; %s", rem);
+                if (unit) {
+                        fputc(' ', f);
+                        put_clean(f, unit, "-", o);
+                }
+                fputs(" left", f);
+        }
+        fputs(", ", f);
+        put_color(f, stock_color(jstr(it, "state")), jstr_nonempty(it, "state"), o);
+        if (event) {
+                fputs(" (the platform is told ", f);
+                put_clean(f, event, "-", o);
+                fputc(')', f);
+        }
+        fputc('\n', f);
 }
 
 void lab_ctl_format_refusal(FILE *f, const json_t *a, const lab_ctl_fmt_t *o)

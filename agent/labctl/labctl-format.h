@@ -77,7 +77,8 @@ void lab_ctl_format_counts(FILE *f, const json_t *answer, const lab_ctl_fmt_t *o
 
 /*
  * The printers table (an array of PRINTER): a header line, then one line
- * per printer in the array's order; with_driver adds the DRIVER column.
+ * per printer in the array's order; with_driver adds the DRIVER column and,
+ * last, STOCK (the worst item's state) and DEFECTS/24H ("1.2%").
  */
 void lab_ctl_format_printer_table(FILE *f, const json_t *printers, bool with_driver,
                                   const lab_ctl_fmt_t *o);
@@ -94,7 +95,7 @@ void lab_ctl_format_jobs(FILE *f, const json_t *answer, const lab_ctl_fmt_t *o);
 /* `labctl job ID`: the job's detail block, then its copies table. */
 void lab_ctl_format_job(FILE *f, const json_t *answer, const lab_ctl_fmt_t *o);
 
-/* `labctl printers`: the printers table with the DRIVER column. */
+/* `labctl printers`: the printers table with the DRIVER, STOCK and DEFECTS/24H columns. */
 void lab_ctl_format_printers(FILE *f, const json_t *answer, const lab_ctl_fmt_t *o);
 
 /* `labctl pause`: one sentence of what was done. */
@@ -109,6 +110,25 @@ void lab_ctl_format_reprinted(FILE *f, const json_t *answer, const char *defect,
 
 /* `labctl printed`: one sentence; copy is the copy the request named. */
 void lab_ctl_format_printed(FILE *f, const json_t *answer, long long copy, const lab_ctl_fmt_t *o);
+
+/*
+ * A number of stock units for a person: whole numbers as such ("400"), others
+ * with at most two decimals ("12.5", "0.33"); "-" when not finite. Writes into
+ * buf and returns it.
+ */
+char *lab_ctl_format_amount(double v, char *buf, size_t size);
+
+/*
+ * `labctl stock [PRINTER]`: the items table (ITEM, SOURCE, REMAINING, UNIT,
+ * LEVEL, STATE, AS OF, DRIFT; PRINTER first when printer is NULL, the
+ * answer being every printer's), unknown figures as "-"; a sentence when
+ * there are no items.
+ */
+void lab_ctl_format_stock(FILE *f, const json_t *answer, const char *printer,
+                          const lab_ctl_fmt_t *o);
+
+/* `labctl stock load|set|add|remove`: one sentence of the item after it. */
+void lab_ctl_format_stock_adjusted(FILE *f, const json_t *answer, const lab_ctl_fmt_t *o);
 
 /*
  * A refusal ({"ok": false, "error": K, "message": M}) as "K: M" (no newline,

@@ -6,13 +6,15 @@
  *   status | jobs [--state S[,S...]] [--all] [--limit N] | job ID | printers
  *   | pause PRINTER [--reason TEXT] | resume PRINTER
  *   | reprint JOB [--copy N] --defect KEYWORD [--note TEXT] | printed JOB --copy N
+ *   | stock [PRINTER] | stock load|set|add|remove PRINTER ITEM AMOUNT [--note TEXT]
  *   | top [--interval SECONDS] [--batch N]
  *
  * Why: the contract is docs/control.md. labctl never opens the store or a
  * printer: it asks the daemon, which decides who may do what from the
  * socket's peer credentials. What can be checked here cheaply (a defect
- * keyword, a copy number, a limit) is checked before anything is sent, so a
- * typo gets exit 2 and a sentence; the daemon checks again anyway.
+ * keyword, a copy number, a limit, a stock action and amount) is checked
+ * before anything is sent, so a typo gets exit 2 and a sentence; the daemon
+ * checks again anyway.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -50,8 +52,10 @@ typedef struct lab_ctl_s {
         lab_ctl_fmt_t fmt;
         const char *command;
         /* command arguments */
-        const char *target; /* printer or job */
+        const char *target; /* printer or job; stock: the printer or NULL */
         const char *reason, *note, *defect;
+        const char *action, *item; /* stock load|set|add|remove: NULL for a listing */
+        double amount;
         json_t *states;        /* array, or NULL: the daemon's default */
         long long limit, copy; /* 0: not given */
         double interval;
@@ -77,6 +81,10 @@ static void usage(FILE *f)
             "  reprint JOB [--copy N] --defect KEYWORD [--note TEXT]\n"
             "                                report a bad print; it is printed again (operators)\n"
             "  printed JOB --copy N          an uncertain copy was found printed (operators)\n"
+            "  stock [PRINTER]               stock items: what printers report, what is counted\n"
+            "  stock load|set|add|remove PRINTER ITEM AMOUNT [--note TEXT]\n"
+            "                                record stock by hand: load a new roll or box, set\n"
+            "                                a count, add or remove some (operators)\n"
             "  top [--interval SECONDS] [--batch N]\n"
             "                                live view: q quit, p pause, r resume, up/down select\n"
             "\n"
@@ -88,6 +96,7 @@ static void usage(FILE *f)
             "  --version      show the version\n"
             "\n"
             "Defects: banding colour_cast scratch crease smear cut paper_jam not_printed other\n"
+            "Stock AMOUNT: a number of 0 or more in the item's unit (prints, sheets, metres)\n"
             "Exit status: 0 done, 1 the agent refused, 2 bad command line,\n"
             "69 the agent is not running or not answering, 77 not authorized.\n"
             "See labctl(1).\n",
@@ -123,6 +132,45 @@ static int parse_number(const char *s, long long min, long long max, long long *
         if (errno == ERANGE || v < min || v > max)
                 return -ERANGE;
         if (*end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+/* The stock actions, as the daemon names them (docs/control.md, stock.adjust). */
+static const char *const stock_actions[] = {"load", "set", "add", "remove"};
+
+/* Whether s is a stock action. */
+static bool stock_action_valid(const char *s)
+{
+        for (size_t i = 0; s && i < ELEMENTSOF(stock_actions); i++)
+                if (strcmp(s, stock_actions[i]) == 0)
+                        return true;
+        return false;
+}
+
+/* Parse a stock amount: decimal digits with at most one '.', 0 or more: 0 or -EINVAL. */
+static int parse_amount(const char *s, double *ret)
+{
+        bool digit = false, dot = false;
+        char *end;
+        double v;
+
+        if (!s || !*s)
+                return -EINVAL;
+        for (const char *p = s; *p; p++) {
+                if (*p >= '0' && *p <= '9')
+                        digit = true;
+                else if (*p == '.' && !dot)
+                        dot = true;
+                else
+                        return -EINVAL;
+        }
+        if (!digit)
+                return -EINVAL;
+        errno = 0;
+        v = strtod(s, &end);
+        if (errno || *end || !isfinite(v) || v < 0)
                 return -EINVAL;
         *ret = v;
         return 0;
@@ -187,6 +235,7 @@ static const int jobs_opts[] = {OPT_STATE, OPT_ALL, OPT_LIMIT, 0};
 static const int pause_opts[] = {OPT_REASON, 0};
 static const int reprint_opts[] = {OPT_COPY, OPT_DEFECT, OPT_NOTE, 0};
 static const int printed_opts[] = {OPT_COPY, 0};
+static const int stock_opts[] = {OPT_NOTE, 0};
 static const int top_opts[] = {OPT_INTERVAL, OPT_BATCH, 0};
 
 static const command_t commands[] = {
@@ -198,6 +247,7 @@ static const command_t commands[] = {
     {"resume", "PRINTER", no_opts, "resume"},
     {"reprint", "JOB", reprint_opts, "reprint"},
     {"printed", "JOB", printed_opts, "printed"},
+    {"stock", NULL, stock_opts, "stock"}, /* its arguments: parse_stock_args() */
     {"top", NULL, top_opts, NULL},
 };
 
@@ -234,6 +284,41 @@ static const char *option_name(int opt)
                 if (o->val == opt)
                         return o->name;
         return "?";
+}
+
+/*
+ * `stock`'s arguments (args[0..n)): none (every printer's items), PRINTER, or
+ * ACTION PRINTER ITEM AMOUNT. Returns -1 to go on, or exit status 2.
+ */
+static int parse_stock_args(lab_ctl_t *ctl, char **args, int n)
+{
+        if (n == 0)
+                return -1;
+        if (!stock_action_valid(args[0])) {
+                if (n > 1)
+                        return usage_error("stock: \"%s\" is not an action (load, set, add, "
+                                           "remove); to list one printer's stock: labctl stock "
+                                           "PRINTER",
+                                           args[0]);
+                ctl->target = args[0];
+                if (!*ctl->target)
+                        return usage_error("stock: PRINTER must not be empty");
+                return -1;
+        }
+        ctl->action = args[0];
+        if (n != 4)
+                return usage_error("stock %s needs PRINTER ITEM AMOUNT (labctl stock PRINTER "
+                                   "lists the items)",
+                                   ctl->action);
+        ctl->target = args[1];
+        ctl->item = args[2];
+        if (!*ctl->target || !*ctl->item)
+                return usage_error("stock %s: PRINTER and ITEM must not be empty", ctl->action);
+        if (parse_amount(args[3], &ctl->amount) < 0)
+                return usage_error("stock %s: AMOUNT must be a number of 0 or more (400, 12.5), "
+                                   "not \"%s\"",
+                                   ctl->action, args[3]);
+        return -1;
 }
 
 /*
@@ -360,6 +445,14 @@ static int parse_argv(lab_ctl_t *ctl, int argc, char **argv, const command_t **r
         }
 
         /* Positional arguments. */
+        if (strcmp(cmd->name, "stock") == 0) {
+                r = parse_stock_args(ctl, args + optind, n_args - optind);
+                if (r >= 0)
+                        return r;
+                optind = n_args;
+                if (ctl->note && !ctl->action)
+                        return usage_error("stock: --note goes with load, set, add or remove");
+        }
         if (cmd->positional) {
                 if (optind >= n_args)
                         return usage_error("%s needs %s", cmd->name, cmd->positional);
@@ -383,7 +476,7 @@ static int parse_argv(lab_ctl_t *ctl, int argc, char **argv, const command_t **r
                 return usage_error("pause: --reason is %zu characters; at most %d are kept",
                                    lab_ctl_utf8_length(ctl->reason), LAB_CTL_REASON_MAX);
         if (ctl->note && lab_ctl_utf8_length(ctl->note) > LAB_CTL_NOTE_MAX)
-                return usage_error("reprint: --note is %zu characters; at most %d are kept",
+                return usage_error("%s: --note is %zu characters; at most %d are kept", cmd->name,
                                    lab_ctl_utf8_length(ctl->note), LAB_CTL_NOTE_MAX);
         if (strcmp(cmd->name, "reprint") == 0) {
                 if (!ctl->defect)
@@ -432,6 +525,18 @@ static int build_request(const lab_ctl_t *ctl, const command_t *cmd, json_t **re
                 r = set_text(req, "printer", ctl->target, "the printer name");
                 if (r < 0 && ctl->reason)
                         r = set_text(req, "reason", ctl->reason, "--reason");
+        } else if (strcmp(cmd->name, "stock") == 0 && !ctl->action) {
+                if (ctl->target)
+                        r = set_text(req, "printer", ctl->target, "the printer name");
+        } else if (strcmp(cmd->name, "stock") == 0) {
+                json_object_set_new(req, "cmd", json_string("stock.adjust"));
+                json_object_set_new(req, "action", json_string(ctl->action));
+                json_object_set_new(req, "amount", json_real(ctl->amount));
+                r = set_text(req, "printer", ctl->target, "the printer name");
+                if (r < 0)
+                        r = set_text(req, "item", ctl->item, "the item name");
+                if (r < 0 && ctl->note)
+                        r = set_text(req, "note", ctl->note, "--note");
         } else if (strcmp(cmd->name, "reprint") == 0 || strcmp(cmd->name, "printed") == 0) {
                 r = set_text(req, "job", ctl->target, "the job id");
                 if (ctl->copy)
@@ -472,6 +577,10 @@ static void print_answer(const lab_ctl_t *ctl, const json_t *answer)
                 lab_ctl_format_reprinted(stdout, answer, ctl->defect, &fmt);
         else if (strcmp(name, "printed") == 0)
                 lab_ctl_format_printed(stdout, answer, ctl->copy, &fmt);
+        else if (strcmp(name, "stock") == 0 && ctl->action)
+                lab_ctl_format_stock_adjusted(stdout, answer, &fmt);
+        else if (strcmp(name, "stock") == 0)
+                lab_ctl_format_stock(stdout, answer, ctl->target, &fmt);
 }
 
 /* Send the request, print the answer; returns the exit status. */

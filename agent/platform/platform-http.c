@@ -7,7 +7,11 @@
  * (User-Agent, X-Lab-Id, Idempotency-Key on every POST/PUT) and the same
  * bounds (response size, timeouts). Building them in one place is how that
  * stays true. The idempotency key is derived from the request itself, so a
- * retry — even after a crash and restart — carries the same key.
+ * retry — even after a crash and restart — carries the same key. A caller
+ * that may send the same bytes again as a new request (the device list:
+ * A, then B, then A again) adds a salt of its own, kept across its retries,
+ * so the platform does not answer the new request with the first one's
+ * answer.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -50,8 +54,9 @@ char *lab_platform_url(lab_platform_t *p, const char *tmpl, const char *query, .
         return url;
 }
 
-/* Idempotency key: a UUID (version 8, RFC 9562) from SHA-256 of method, URL and body. */
-static int idempotency_key(const char *method, const char *url, const char *body, char out[37])
+/* Idempotency key: a UUID (version 8, RFC 9562) from SHA-256 of method, URL, body and salt. */
+static int idempotency_key(const char *method, const char *url, const char *body, const char *salt,
+                           char out[37])
 {
         _cleanup_(lab_sha256_freep) lab_sha256_t *h = NULL;
         char hex[LAB_SHA256_HEX_LEN + 1];
@@ -64,6 +69,12 @@ static int idempotency_key(const char *method, const char *url, const char *body
         lab_sha256_update(h, url, strlen(url) + 1);
         if (body)
                 lab_sha256_update(h, body, strlen(body));
+        if (salt) {
+                /* After a NUL, which no JSON body holds: no body stands for another's body + salt.
+                 */
+                lab_sha256_update(h, "", 1);
+                lab_sha256_update(h, salt, strlen(salt));
+        }
         r = lab_sha256_final_hex(h, hex);
         if (r < 0)
                 return r;
@@ -154,6 +165,13 @@ static void set_tls(lab_req_t *r)
 lab_req_t *lab_req_new(lab_platform_t *p, const char *method, const char *url, const char *body,
                        lab_req_done_fn done, void *data)
 {
+        return lab_req_new_salted(p, method, url, body, NULL, done, data);
+}
+
+lab_req_t *lab_req_new_salted(lab_platform_t *p, const char *method, const char *url,
+                              const char *body, const char *key_salt, lab_req_done_fn done,
+                              void *data)
+{
         lab_req_t *r = calloc(1, sizeof *r);
         char line[256], key[37];
 
@@ -189,7 +207,7 @@ lab_req_t *lab_req_new(lab_platform_t *p, const char *method, const char *url, c
         r->headers =
             curl_slist_append(r->headers, "Accept: application/json, application/problem+json");
         if (strcmp(method, "GET") != 0) {
-                if (idempotency_key(method, url, body, key) == 0) {
+                if (idempotency_key(method, url, body, key_salt, key) == 0) {
                         snprintf(line, sizeof line, "Idempotency-Key: %s", key);
                         r->headers = curl_slist_append(r->headers, line);
                 }

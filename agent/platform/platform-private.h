@@ -1,7 +1,7 @@
 /*
- * platform-private.h - what platform.c, platform-http.c, platform-download.c and
- * platform-outbox.c share: the link's state and the HTTP request helper. Nobody
- * outside the platform module includes this.
+ * platform-private.h - what platform.c, platform-http.c, platform-download.c,
+ * platform-outbox.c and platform-devices.c share: the link's state and the HTTP request helper.
+ * Nobody outside the platform module includes this.
  */
 #pragma once
 
@@ -75,6 +75,19 @@ struct lab_platform_s {
         int64_t delivered;     /* events acknowledged since start */
         unsigned outbox_batch; /* events per batch: 100, halved on each 413 */
 
+        /* The device list (platform-devices.c): one PUT in flight, the newest body wins. */
+        char *devices_pending;   /* newest body the platform has not taken (2xx), NULL if none */
+        char devices_salt[33];   /* its Idempotency-Key salt: new per body, kept for retries */
+        char *devices_delivered; /* the last body the platform took, NULL before the first */
+        bool devices_busy;       /* a PUT in flight */
+        bool devices_waiting;    /* backing off: devices_timer will send the pending body */
+        lab_backoff_t devices_backoff;
+        sd_event_source *devices_timer;
+        char devices_error[LAB_ERROR_KEYWORD_MAX];     /* keyword of the last failure, "" if fine */
+        unsigned devices_failures;                     /* failed PUTs since the last delivery */
+        char devices_logged[8][LAB_ERROR_KEYWORD_MAX]; /* failure kinds logged since then */
+        unsigned n_devices_logged;
+
         /* Certificate expiry, checked daily. */
         sd_event_source *cert_timer;
         char cert_status[160]; /* "" or a warning for STATUS */
@@ -94,6 +107,14 @@ struct lab_platform_s {
 /* A new request on the platform's TLS settings; method "GET", "POST" or "PUT"; body may be NULL. */
 lab_req_t *lab_req_new(lab_platform_t *p, const char *method, const char *url, const char *body,
                        lab_req_done_fn done, void *data);
+/*
+ * As lab_req_new, with key_salt (NULL for none) added to what the
+ * Idempotency-Key is derived from: for a caller that may send the same body
+ * again as a new request; its retries pass the same salt.
+ */
+lab_req_t *lab_req_new_salted(lab_platform_t *p, const char *method, const char *url,
+                              const char *body, const char *key_salt, lab_req_done_fn done,
+                              void *data);
 /* Hand the request to the curl loop. On failure the request is freed and done is not called. */
 int lab_req_start(lab_req_t *r);
 /* Free a finished (or never started) request. */
@@ -140,3 +161,13 @@ void lab_download_free_all(lab_platform_t *p);
 /* platform-outbox.c */
 /* Deliver the next batch if none is in flight. */
 void lab_outbox_deliver(lab_platform_t *p);
+
+/* platform-devices.c */
+/* Send the pending device list if none is in flight and no retry is waiting. */
+void lab_devices_deliver(lab_platform_t *p);
+/* The link is reachable again after failures: a device list waiting for a retry goes now. */
+void lab_devices_link_up(lab_platform_t *p);
+/* After a reload aborted every request: send the pending device list again at once. */
+void lab_devices_restart(lab_platform_t *p);
+/* Free the device list state (requests already aborted). */
+void lab_devices_free(lab_platform_t *p);

@@ -68,16 +68,17 @@ void lab_platform_update_status(lab_platform_t *p)
         int64_t outbox = 0;
 
         lab_store_event_count(p->store, &outbox);
-        snprintf(p->status, sizeof p->status,
-                 "platform %s, %u download(s), outbox %lld, %lld event(s) delivered%s%s%s%s%s%s",
-                 !p->started        ? "not started"
-                 : p->last_error[0] ? "unreachable"
-                 : p->connected     ? "connected"
-                                    : "connecting",
-                 p->n_downloads, (long long)outbox, (long long)p->delivered,
-                 p->cert_status[0] ? "; " : "", p->cert_status,
-                 p->last_error[0] ? "; last error: " : "", p->last_error,
-                 p->not_accepting[0] ? "; not taking new offers: " : "", p->not_accepting);
+        snprintf(
+            p->status, sizeof p->status,
+            "platform %s, %u download(s), outbox %lld, %lld event(s) delivered%s%s%s%s%s%s%s%s",
+            !p->started        ? "not started"
+            : p->last_error[0] ? "unreachable"
+            : p->connected     ? "connected"
+                               : "connecting",
+            p->n_downloads, (long long)outbox, (long long)p->delivered,
+            p->cert_status[0] ? "; " : "", p->cert_status, p->last_error[0] ? "; last error: " : "",
+            p->last_error, p->not_accepting[0] ? "; not taking new offers: " : "", p->not_accepting,
+            p->devices_error[0] ? "; device list not delivered: " : "", p->devices_error);
 }
 
 const char *lab_platform_status(lab_platform_t *p)
@@ -104,8 +105,10 @@ static void link_failed(lab_platform_t *p, const lab_error_t *err, uint64_t dela
 /* The link is working again. */
 static void link_ok(lab_platform_t *p)
 {
-        if (p->last_error[0])
+        if (p->last_error[0]) {
                 log_notice("platform: reachable again");
+                lab_devices_link_up(p); /* a device list backing off goes now */
+        }
         p->last_error[0] = '\0';
         p->connected = true;
         lab_backoff_reset(&p->link_backoff);
@@ -864,6 +867,7 @@ int lab_platform_start(lab_platform_t *p)
                       "platform-cert");
         link_schedule(p, 0);
         lab_outbox_deliver(p);
+        lab_devices_deliver(p);
         return 0;
 }
 
@@ -889,6 +893,7 @@ void lab_platform_reload(lab_platform_t *p, const lab_config_t *config)
                 link_schedule(p, 0);
                 lab_download_schedule(p);
                 lab_outbox_deliver(p);
+                lab_devices_restart(p);
         }
 }
 
@@ -914,6 +919,7 @@ void lab_platform_free(lab_platform_t *p)
         if (p->curl)
                 lab_req_abort_all(p);
         lab_download_free_all(p);
+        lab_devices_free(p);
         while (p->refused) {
                 lab_refused_t *dead = p->refused;
                 p->refused = dead->next;

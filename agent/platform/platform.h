@@ -4,8 +4,9 @@
  * Why: the platform is the agent's only window onto the business. This
  * module pulls the lab's jobs (long poll), claims each one before any work
  * on it, downloads and verifies its print master, reconciles the active jobs
- * after every reconnect, carries cancellations to the job, and delivers the
- * outbox. Everything runs on the sd-event loop through platform-curl; nothing
+ * after every reconnect, carries cancellations to the job, delivers the
+ * outbox and keeps the platform's copy of the lab's device list current.
+ * Everything runs on the sd-event loop through platform-curl; nothing
  * here blocks. All durable effects go through the store, each with its
  * outbox event in the same transaction.
  */
@@ -61,6 +62,25 @@ void lab_platform_set_downloaded_hook(lab_platform_t *p, lab_platform_job_hook_t
 
 /* Deliver the outbox soon (call after appending events). */
 void lab_platform_kick_outbox(lab_platform_t *p);
+
+/*
+ * Replace the device list to send (a JSON object, copied); sent as soon as
+ * the link allows, the newest body wins: a body set while an older one is in
+ * flight is sent after it; a failed PUT is retried with the link's backoff;
+ * an identical body to the last one delivered is not sent again.
+ *
+ * PUT /v1/labs/{lab}/devices (docs/protocol.md, "Devices"). May be called
+ * before lab_platform_start (sent once started) and at any time after; the
+ * body stays pending until the platform answers 2xx, through failures and
+ * reloads (not across a restart: set it again at start). "Identical" is
+ * byte for byte, so a caller that wants repeats skipped builds the body
+ * deterministically (JSON_SORT_KEYS, updated_at = when the list last
+ * changed). A body that is not a JSON object, or over 1 MiB, is refused and
+ * logged (devices_invalid, devices_too_large); the platform keeps the last
+ * one. NULL p is fine.
+ */
+void lab_platform_set_devices(lab_platform_t *p, /* I - link */
+                              const char *body); /* I - the device list, JSON object text */
 
 /* One line for STATUS=: connection state and counts. */
 const char *lab_platform_status(lab_platform_t *p);

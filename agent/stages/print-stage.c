@@ -30,6 +30,8 @@
 #include "render-printer-color.h"
 #include "render-plan.h"
 #include "rfc3339.h"
+#include "stock.h"
+#include "telemetry-stage.h"
 #include "worker-pool.h"
 
 #define POLL_BATCH 32
@@ -48,6 +50,7 @@ typedef struct pst_printer_s pst_printer_t;
 /* One copy an operation is about, with what the driver said of it. */
 typedef struct op_copy_s {
         char *job_id;
+        char *sku; /* the job's product (what a print of it uses), or NULL */
         int copy;
         int attempt;
         lab_copy_state_t state; /* copy state when the op was planned */
@@ -134,6 +137,7 @@ struct lab_print_stage_s {
         sd_event_source *defer;
         bool started;
         bool stopping;
+        lab_telemetry_t *telemetry; /* stock, quality, devices: told of reads and prints */
         lab_print_stage_hook_t events_hook, rerouted_hook;
         void *hook_userdata;
         unsigned long printed, aborted, uncertain, rerouted;
@@ -201,6 +205,7 @@ static void op_free(op_t *op)
                 return;
         for (size_t i = 0; i < op->n_copies; i++) {
                 free(op->copies[i].job_id);
+                free(op->copies[i].sku);
                 free(op->copies[i].handle);
                 free(op->copies[i].found_handle);
         }
@@ -233,12 +238,13 @@ static int op_add_copy(op_t *op, const lab_store_copy_t *c, int attempt)
         oc = &v[op->n_copies];
         *oc = (op_copy_t){.copy = c->copy, .attempt = attempt};
         oc->job_id = strdup(c->job_id);
+        oc->sku = c->sku ? strdup(c->sku) : NULL;
         oc->state = c->state;
         oc->handle = c->handle ? strdup(c->handle) : NULL;
         if (!c->updated_at || lab_parse_rfc3339(c->updated_at, &oc->since) < 0)
                 oc->since = 0;
         op->n_copies++;
-        if (!oc->job_id || (c->handle && !oc->handle))
+        if (!oc->job_id || (c->handle && !oc->handle) || (c->sku && !oc->sku))
                 return -ENOMEM;
         if (lab_printer_job_name(oc->job_name, sizeof oc->job_name, c->job_id, (unsigned)c->copy,
                                  (unsigned)(attempt > 0 ? attempt : 1)) < 0)
@@ -537,22 +543,35 @@ static void apply_job_status(pst_printer_t *p, op_copy_t *oc, lab_copy_state_t f
         _cleanup_free_ char *body = NULL;
 
         switch (oc->st.state) {
-        case LAB_PJOB_COMPLETED:
+        case LAB_PJOB_COMPLETED: {
+                /* What the print used, counted in the move's own transaction. */
+                const lab_config_product_t *product =
+                    oc->sku ? lab_config_find_product(s->config, oc->sku) : NULL;
+                lab_stock_use_t uses[16];
+                lab_store_copy_change_t chg = keep;
+
+                chg.uses = uses;
+                chg.n_uses =
+                    lab_stock_uses(lab_config_find_printer(s->config, p->name),
+                                   product ? product->media : NULL, uses, ELEMENTSOF(uses));
                 body = copy_body(p, oc, NULL, NULL);
-                if (move_copy(p, oc, from, LAB_COPY_PRINTED, &keep, "job.copy_printed", body) >=
-                    0) {
+                if (move_copy(p, oc, from, LAB_COPY_PRINTED, &chg, "job.copy_printed", body) >= 0) {
                         s->printed++;
+                        if (s->telemetry)
+                                lab_telemetry_review(s->telemetry, p->name);
                         log_struct(LOG_INFO,
                                    LAB_FIELDS({"JOB_ID", oc->job_id}, {"PRINTER", p->name}),
                                    "job %s copy %d: printed on %s (%s)", oc->job_id, oc->copy,
                                    p->name, oc->job_name);
                 }
                 break;
+        }
         case LAB_PJOB_ABORTED:
         case LAB_PJOB_CANCELED: {
                 const char *why = lab_pjob_failure(&oc->st);
                 bool last = oc->attempt >= (int)s->config->jobs.max_attempts, moved;
-                lab_store_copy_change_t chg = {.reason = why, .detail = oc->st.message};
+                lab_store_copy_change_t chg = {
+                    .reason = why, .detail = oc->st.message, .aborted = true};
 
                 body = copy_failure_body(p, oc, why,
                                          oc->st.message[0] ? oc->st.message : oc->st.reasons);
@@ -814,8 +833,9 @@ static void tell_faults(pst_printer_t *p, const lab_printer_status_t *st)
                            LAB_FIELDS({"PRINTER", p->name}, {"ERROR_KEYWORD", ch[i].keyword}),
                            "printer %s: fault %s %s (%s%s; %s)", p->name, ch[i].keyword, state, sev,
                            ch[i].flapping ? ", flapping" : "", ch[i].ipp_reasons);
-                if (!body || lab_store_event_append(p->stage->store, LAB_EVENT_JOB, "printer.fault",
-                                                    NULL, body, NULL) < 0)
+                if (!body || lab_store_printer_fault(p->stage->store, p->name,
+                                                     ch[i].since > 0 ? ch[i].since : now,
+                                                     ch[i].raised && !ch[i].flapping, body) < 0)
                         log_error("printer %s: cannot record printer.fault %s %s", p->name,
                                   ch[i].keyword, state);
                 else
@@ -851,6 +871,13 @@ static void apply_status(pst_printer_t *p, op_t *op)
                 p->boot = op->status.boot;
         }
         tell_faults(p, &op->status);
+        if (p->stage->telemetry) {
+                lab_telemetry_status(p->stage->telemetry, p->name, &op->status, available,
+                                     available ? "" : why);
+                /* A counted stock at zero stops the printer only where lab IT said so. */
+                if (available && lab_telemetry_holds(p->stage->telemetry, p->name, why, sizeof why))
+                        available = false;
+        }
         health_set(p, available, why, op->status.state, &op->status);
 }
 
@@ -1000,6 +1027,8 @@ static void apply_caps(pst_printer_t *p, op_t *op)
                 return;
         }
         check_media_table(p, &op->caps);
+        if (p->stage->telemetry)
+                lab_telemetry_caps(p->stage->telemetry, p->name, &op->caps);
         for (size_t i = 0; i < p->n_formats; i++)
                 free(p->formats[i]);
         free(p->formats);
@@ -1541,6 +1570,11 @@ int lab_print_stage_info(lab_print_stage_t *s, const char *printer, lab_print_st
                 snprintf(info->reason, sizeof info->reason, "%s",
                          "not_checked: its health has not been read yet");
         return 0;
+}
+
+void lab_print_stage_set_telemetry(lab_print_stage_t *s, lab_telemetry_t *t)
+{
+        s->telemetry = t;
 }
 
 void lab_print_stage_set_hooks(lab_print_stage_t *s, lab_print_stage_hook_t events,

@@ -28,6 +28,7 @@
 #include "config.h"
 #include "render-printer-color.h"
 #include "store.h"
+#include "telemetry-stage.h"
 
 typedef struct lab_print_stage_s lab_print_stage_t;
 
@@ -44,6 +45,10 @@ int lab_print_stage_new(lab_print_stage_t **ret, sd_event *e, lab_store_t *store
  */
 void lab_print_stage_set_config(lab_print_stage_t *s, const lab_config_t *c,
                                 const lab_color_setup_t *color);
+
+/* Who hears of every status read, capabilities and print (telemetry-stage.h); NULL: nobody.
+   It must outlive the stage. */
+void lab_print_stage_set_telemetry(lab_print_stage_t *s, lab_telemetry_t *t);
 
 /* events: after events were appended; rerouted: after jobs went back to be rendered. */
 void lab_print_stage_set_hooks(lab_print_stage_t *s, lab_print_stage_hook_t events,

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <jansson.h>
 
@@ -267,6 +268,9 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
                                               rp->job_name, rp->by);
                         if (r < 0)
                                 return r;
+                        r = store_stock_consume(s, rp->job_id, rp->copy, rp->uses, rp->n_uses);
+                        if (r < 0)
+                                return r;
                 }
                 r = store_prepare(s,
                                   "INSERT INTO copies (job_id, copy, state, printer, reason, "
@@ -307,6 +311,9 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
         r = store_event_insert(s, LAB_EVENT_JOB, "job.defect", rp->job_id, body, NULL);
         if (r < 0)
                 return r;
+        r = store_tally(s, printer, "defect", rp->defect, (int64_t)time(NULL));
+        if (r < 0)
+                return r;
         detail = json_pack("{s:s, s:i, s:s, s:s?, s:i, s:s}", "job", rp->job_id, "copy", rp->copy,
                            "defect", rp->defect, "note", rp->note, "reprint_copy", rp->reprint_copy,
                            "printer", printer);
@@ -317,7 +324,8 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp)
 }
 
 int lab_store_copy_confirm_printed(lab_store_t *s, const char *job_id, int copy,
-                                   const char *job_name, const char *by, const char *actor)
+                                   const char *job_name, const char *by, const char *actor,
+                                   const lab_stock_use_t *uses, size_t n_uses)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         _cleanup_free_ char *printer = NULL;
@@ -340,6 +348,9 @@ int lab_store_copy_confirm_printed(lab_store_t *s, const char *job_id, int copy,
         if (state != LAB_COPY_UNCERTAIN)
                 return -EBUSY;
         r = uncertain_printed(s, job_id, copy, printer, attempt, job_name, by);
+        if (r < 0)
+                return r;
+        r = store_stock_consume(s, job_id, copy, uses, n_uses);
         if (r < 0)
                 return r;
         r = store_job_follow_copies(s, job_id);

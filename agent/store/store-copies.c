@@ -300,6 +300,11 @@ int lab_store_copy_move(lab_store_t *s, const char *job_id, int copy, lab_copy_s
                 return -ESTALE;
         if (ret_attempt)
                 *ret_attempt = sqlite3_column_int(get, 0);
+        if (to == LAB_COPY_PRINTED &&
+            (r = store_stock_consume(s, job_id, copy, chg->uses, chg->n_uses)) < 0)
+                return r;
+        if (chg->aborted && (r = store_tally_copy(s, job_id, copy, "aborted")) < 0)
+                return r;
         if (event_kind) {
                 r = store_event_insert(s, LAB_EVENT_JOB, event_kind, job_id, event_body, NULL);
                 if (r < 0)

@@ -216,3 +216,20 @@ int store_job_state_of(lab_store_t *s, const char *job_id, lab_job_state_t *stat
 
 /* Move the job to the state its copies give it, with that move's event (caller's transaction). */
 int store_job_follow_copies(lab_store_t *s, const char *job_id);
+
+/*
+ * Stock (store-stock.c), in the caller's transaction: a copy moving to
+ * printed enters what it used in the ledger under its attempt (once: a row
+ * already there is not counted again), takes it off each counted item, and
+ * tallies the print for printer.quality.
+ */
+int store_stock_consume(lab_store_t *s, const char *job_id, int copy, const lab_stock_use_t *uses,
+                        size_t n);
+
+/* Date one of printer.quality's facts (store-quality.c): what is printed, defect, aborted or
+   fault; detail a defect's keyword or NULL; at CLOCK_REALTIME s. Drops tallies over 8 days. */
+int store_tally(lab_store_t *s, const char *printer, const char *what, const char *detail,
+                int64_t at);
+
+/* store_tally for the printer a copy is at (an aborted copy). */
+int store_tally_copy(lab_store_t *s, const char *job_id, int copy, const char *what);

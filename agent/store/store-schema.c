@@ -127,6 +127,53 @@ static const char *const migrations[] = {
     "        created_at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW ")\n"
     ");\n"
     "CREATE INDEX rejected_offers_created_at ON rejected_offers (created_at);\n",
+
+    /*
+     * 8: stock (agent/stock/stock.h). One row per item of a printer: what it
+     * reports, what the config declares, what technicians record; state is
+     * the judged one, told the one last told upstream (stock.low/out/ok).
+     * The consumption ledger has one row per item a printed copy used, keyed
+     * by the copy's attempt and written in the transaction that marks the
+     * copy printed: a crash can neither count a print twice nor lose one.
+     * printer_tally dates what printer.quality counts (printed, defect,
+     * aborted, fault), kept 8 days.
+     */
+    "CREATE TABLE stock_items (\n"
+    "        printer TEXT NOT NULL,\n"
+    "        item TEXT NOT NULL,\n"
+    "        kind TEXT NOT NULL,\n"
+    "        media TEXT NOT NULL DEFAULT '',\n"
+    "        source TEXT NOT NULL,\n"
+    "        remaining REAL CHECK (remaining IS NULL OR remaining >= 0),\n"
+    "        unit TEXT NOT NULL,\n"
+    "        capacity REAL,\n"
+    "        level INTEGER,\n"
+    "        threshold REAL NOT NULL DEFAULT 0,\n"
+    "        state TEXT NOT NULL DEFAULT 'unknown',\n"
+    "        told TEXT NOT NULL DEFAULT 'unknown',\n"
+    "        as_of INTEGER,\n"
+    "        drift REAL,\n"
+    "        updated_at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW "),\n"
+    "        PRIMARY KEY (printer, item)\n"
+    ");\n"
+    "CREATE TABLE stock_ledger (\n"
+    "        job_id TEXT NOT NULL,\n"
+    "        copy INTEGER NOT NULL,\n"
+    "        attempt INTEGER NOT NULL,\n"
+    "        item TEXT NOT NULL,\n"
+    "        printer TEXT NOT NULL,\n"
+    "        amount REAL NOT NULL CHECK (amount > 0),\n"
+    "        created_at TEXT NOT NULL DEFAULT (" LAB_SQL_NOW "),\n"
+    "        PRIMARY KEY (job_id, copy, attempt, item)\n"
+    ");\n"
+    "CREATE TABLE printer_tally (\n"
+    "        id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "        printer TEXT NOT NULL,\n"
+    "        what TEXT NOT NULL CHECK (what IN ('printed', 'defect', 'aborted', 'fault')),\n"
+    "        detail TEXT,\n"
+    "        at INTEGER NOT NULL\n"
+    ");\n"
+    "CREATE INDEX printer_tally_printer_at ON printer_tally (printer, at);\n",
 };
 
 /* The schema version this build writes: the number of migrations. */

@@ -19,6 +19,7 @@
 
 #include "error.h"
 #include "job-state.h"
+#include "stock.h"
 
 typedef struct lab_store_s lab_store_t;
 
@@ -358,6 +359,12 @@ typedef struct lab_store_copy_change_s {
         bool keep_handle;   /* leave the handle as it is */
         const char *reason; /* NULL clears */
         const char *detail; /* NULL clears */
+        /* A move to printed: what the print used (lab_stock_uses), entered in the
+           consumption ledger under the copy's attempt and taken off each item's count,
+           in the same transaction; and a printed copy is tallied for printer.quality. */
+        const lab_stock_use_t *uses;
+        size_t n_uses;
+        bool aborted; /* the printer aborted the copy: tallied for printer.quality */
 } lab_store_copy_change_t;
 
 /*
@@ -438,6 +445,10 @@ typedef struct lab_store_reprint_s {
         const char *actor; /* for the audit log */
         const char *job_name; /* the uncertain copy's current job name at the printer, or NULL */
         const char *media;    /* the product's media size name (job.defect), or NULL unknown */
+        /* An uncertain copy found printed (with a defect): what it used, as
+           lab_store_copy_change_t.uses. */
+        const lab_stock_use_t *uses;
+        size_t n_uses;
         /* results */
         int reprint_copy;  /* the copy that will be printed */
         char printer[256]; /* where */
@@ -462,12 +473,14 @@ int lab_store_copy_reprint(lab_store_t *s, lab_store_reprint_t *rp);
 /*
  * A person confirms an uncertain copy printed: uncertain → printed with
  * job.copy_printed {copy, printer, attempt, job_name, by}, the job following
- * its copies, and the audit record, in one transaction. -ENOENT / -ENXIO as
+ * its copies, what the print used (as lab_store_copy_change_t.uses), and the
+ * audit record, in one transaction. -ENOENT / -ENXIO as
  * above, -EBUSY when the copy is not uncertain, -EPERM when the table refuses
  * the job's move (lab_store_job_refused); nothing is written then.
  */
 int lab_store_copy_confirm_printed(lab_store_t *s, const char *job_id, int copy,
-                                   const char *job_name, const char *by, const char *actor);
+                                   const char *job_name, const char *by, const char *actor,
+                                   const lab_stock_use_t *uses, size_t n_uses);
 
 /* Every copy of a job, by copy number. *ret is NULL when there are none. */
 int lab_store_job_copies(lab_store_t *s, const char *job_id, lab_store_copy_t ***ret,
@@ -481,3 +494,96 @@ int lab_store_jobs_by_state(lab_store_t *s,
 /* Record an action in the audit log: who (e.g. "daemon", "labctl:uid=1000"), what, detail. */
 int lab_store_audit_append(lab_store_t *s, const char *actor, const char *action,
                            const char *detail);
+
+/*
+ * Stock (store-stock.c; the rules are agent/stock/stock.h). Items are keyed
+ * by printer and item name; the figures of a printer's items are what its
+ * last status read said, those of declared items what the ledger and the
+ * technicians left.
+ */
+
+/*
+ * The config's consumables of printer (lab_stock_declared): new ones are
+ * added with unknown figures, existing ones keep their figures and take the
+ * declaration's kind, media, source, unit, capacity and threshold; counted
+ * and technician items of printer no longer declared are removed. n 0
+ * removes them all.
+ */
+int lab_store_stock_declare(lab_store_t *s, const char *printer, const lab_stock_item_t *items,
+                            size_t n);
+
+/*
+ * What a status read of printer reported (lab_stock_from_status): its items
+ * take these figures (and state), keeping what was told; printer items it no
+ * longer reports are removed.
+ */
+int lab_store_stock_report(lab_store_t *s, const char *printer, const lab_stock_item_t *items,
+                           size_t n);
+
+/*
+ * A declared item printer also counts (printers[].consumables[].supply): the
+ * printer's count wins; drift becomes the agent's count less it (none when
+ * the agent's count was unknown). -ENOENT without such an item.
+ */
+int lab_store_stock_printer_count(lab_store_t *s, const char *printer, const char *item,
+                                  double count, int64_t as_of);
+
+/* The items of printer (NULL: of every printer), by printer and item. free() *ret. */
+int lab_store_stock_list(lab_store_t *s, const char *printer, lab_stock_item_t **ret,
+                         size_t *ret_n);
+
+/*
+ * Record an item's judged state and, when told is not LAB_STOCK_UNKNOWN, the
+ * state told, with its event (event_kind NULL: none; class job) in one
+ * transaction. -ENOENT without such an item.
+ */
+int lab_store_stock_told(lab_store_t *s, const char *printer, const char *item,
+                         lab_stock_state_t state, lab_stock_state_t told, const char *event_kind,
+                         const char *event_body);
+
+/* A technician's entry (labctl stock load|set|add|remove). */
+typedef struct lab_store_stock_adjust_s {
+        const char *printer, *item;
+        lab_stock_action_t action;
+        double amount;
+        const char *by;      /* the person (stock.adjusted by) */
+        const char *actor;   /* the audit actor */
+        const char *note;    /* or NULL */
+        unsigned hysteresis; /* stock.hysteresis */
+        /* results */
+        lab_stock_item_t result; /* the item after it */
+        const char *state_event; /* "stock.ok", ... told with it, or NULL */
+} lab_store_stock_adjust_t;
+
+/*
+ * Apply a technician's entry in one transaction: the item's new count
+ * (lab_stock_apply), its state judged (a load is ok at once) and, if that
+ * changes what was told, the state event; stock.adjusted {printer, item,
+ * action, amount, unit, remaining, by, note} (class job) and the audit
+ * record. -ENOENT no such item, -EPERM the printer counts it itself (source
+ * printer), -ERANGE the count would go below zero; nothing written then.
+ */
+int lab_store_stock_adjust(lab_store_t *s, lab_store_stock_adjust_t *a);
+
+/* The consumption ledger's rows for a job (tests, support): count and total amount. */
+int lab_store_stock_ledger_count(lab_store_t *s, const char *printer, int64_t *ret_rows,
+                                 double *ret_amount);
+
+/* printer.quality's figures for one printer and window (store-quality.c). */
+typedef struct lab_store_quality_s {
+        int64_t printed, aborted, faults, defects;
+        struct {
+                char kind[32];
+                int64_t n;
+        } by_kind[8]; /* defects by keyword, the 8 commonest */
+        size_t n_kinds;
+} lab_store_quality_t;
+
+/* Date a fault raised on printer at `at` (CLOCK_REALTIME s) for printer.quality, with the
+   printer.fault event (class job), in one transaction. */
+int lab_store_printer_fault(lab_store_t *s, const char *printer, int64_t at, bool raised,
+                            const char *event_body);
+
+/* printer's figures over the `seconds` before now (CLOCK_REALTIME s). */
+int lab_store_printer_quality(lab_store_t *s, const char *printer, int64_t now, int64_t seconds,
+                              lab_store_quality_t *ret);

@@ -331,7 +331,8 @@ static void test_unknown_key(void **state)
                         "products, profiles, stock, meters, storage, logging, render, jobs, "
                         "control [unknown_key]",
                    NAME ":13:3: stock.low: unknown key; known keys here: low_percent, "
-                        "report_interval [unknown_key]");
+                        "report_interval, min_change_percent, min_change_units, hysteresis, "
+                        "max_events_per_hour, on_counted_empty [unknown_key]");
 }
 
 /* Required keys and sections, reported at the start of the mapping that lacks them. */
@@ -594,7 +595,7 @@ static void test_bad_duration(void **state)
                    NAME ":9:20: platform.connect_timeout: '999ms' is out of range; must be "
                         "between 1s and 2m [out_of_range]",
                    NAME ":11:20: stock.report_interval: '1d1ms' is out of range; must be "
-                        "between 10s and 1d [out_of_range]");
+                        "between 1s and 1d [out_of_range]");
 }
 
 /* Sizes: lower-case or missing units, overflow, below the minimum. */
@@ -870,35 +871,36 @@ static void test_alias_anchor_tag(void **state)
 static void test_document_order(void **state)
 {
         (void)state;
-        EXPECT_BAD("platform:\n"
-                   "  url: ftp://x\n"
-                   "  poll_wait: 25\n"
-                   "printers:\n"
-                   "  - name: a\n"
-                   "    driver: ipp\n"
-                   "    uri: ipp://localhost/printers/a\n"
-                   "  - name: a\n"
-                   "    driver: ipp\n"
-                   "    colour: true\n"
-                   "logging:\n"
-                   "  level: loud\n",
-                   NAME ":1:1: lab: required key missing [missing_key]",
-                   NAME ":2:3: platform.ca_file: required key missing [missing_key]",
-                   NAME ":2:3: platform.cert_file: required key missing [missing_key]",
-                   NAME ":2:3: platform.key_file: required key missing [missing_key]",
-                   NAME ":2:8: platform.url: must be an https:// URL [bad_value]",
-                   NAME ":3:14: platform.poll_wait: invalid duration '25'; write whole numbers "
-                        "with units (ms, s, m, h, d) and no spaces, e.g. 25s or 1h30m "
-                        "[bad_duration]",
-                   NAME ":8:5: printers[1].uri: required key missing [missing_key]",
-                   NAME ":8:11: printers[1].name: duplicate name 'a'; first used at line 5 "
-                        "[duplicate_name]",
-                   NAME ":10:5: printers[1].colour: unknown key; known keys here: name, driver, "
-                        "uri, folder, format, model, enabled, weight, timeout, stall_after, "
-                        "queue_depth, job_history, per_minute, print_quality, options, media "
-                        "[unknown_key]",
-                   NAME ":12:10: logging.level: unknown value 'loud'; allowed: error, warning, "
-                        "notice, info, debug [bad_value]");
+        EXPECT_BAD(
+            "platform:\n"
+            "  url: ftp://x\n"
+            "  poll_wait: 25\n"
+            "printers:\n"
+            "  - name: a\n"
+            "    driver: ipp\n"
+            "    uri: ipp://localhost/printers/a\n"
+            "  - name: a\n"
+            "    driver: ipp\n"
+            "    colour: true\n"
+            "logging:\n"
+            "  level: loud\n",
+            NAME ":1:1: lab: required key missing [missing_key]",
+            NAME ":2:3: platform.ca_file: required key missing [missing_key]",
+            NAME ":2:3: platform.cert_file: required key missing [missing_key]",
+            NAME ":2:3: platform.key_file: required key missing [missing_key]",
+            NAME ":2:8: platform.url: must be an https:// URL [bad_value]",
+            NAME ":3:14: platform.poll_wait: invalid duration '25'; write whole numbers "
+                 "with units (ms, s, m, h, d) and no spaces, e.g. 25s or 1h30m "
+                 "[bad_duration]",
+            NAME ":8:5: printers[1].uri: required key missing [missing_key]",
+            NAME ":8:11: printers[1].name: duplicate name 'a'; first used at line 5 "
+                 "[duplicate_name]",
+            NAME ":10:5: printers[1].colour: unknown key; known keys here: name, driver, "
+                 "uri, folder, format, model, enabled, weight, timeout, stall_after, "
+                 "queue_depth, job_history, per_minute, print_quality, options, media, consumables "
+                 "[unknown_key]",
+            NAME ":12:10: logging.level: unknown value 'loud'; allowed: error, warning, "
+                 "notice, info, debug [bad_value]");
 }
 
 /* Past 100 problems the loader stops and says so in one final entry. */
@@ -1009,7 +1011,9 @@ static void test_hostile(void **state)
                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
                    "aaaa: 1\n",
             NAME ":9:3: stock.aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa...: "
-                 "unknown key; known keys here: low_percent, report_interval [unknown_key]");
+                 "unknown key; known keys here: low_percent, report_interval, min_change_percent, "
+                 "min_change_units, hysteresis, max_events_per_hour, on_counted_empty "
+                 "[unknown_key]");
 
         /* A control character in a key cannot forge a second output line. */
         EXPECT_BAD(HEADER "\"bad\\nkey\": 1\n",

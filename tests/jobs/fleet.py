@@ -32,7 +32,17 @@ temp dir cleaned up, also on failure, when the dir is kept for a look):
                 -k), printed_job_names() (documents its job script finished:
                 the "paper out of the printer" ledger), failed_job_names().
                 get_printer_attributes() / get_jobs() by raw IPP; submit()
-                through ipptool.
+                through ipptool. Supplies and media as a real printer reports
+                them: set_supply_level(level, index, message, low, now) (the
+                ribbon's printer-supply / marker-levels / marker-message and
+                marker-supply-low/-empty, written by the job script from the
+                next job, or at once through apply_now()'s service job; kept
+                over a restart), set_job_attrs(lines, once) (any ATTR:/STATE:
+                lines; ipp_attr_line() quotes them), set_media_level(level,
+                size, media_type) (the /media form: tray level, media-ready,
+                media-low/-empty), supplies_form() (the /supplies form, with its
+                toner templates), web_form(), supply_status() (octetStrings
+                as str); pwg_keyvalues() splits a PWG supply/tray string.
   Cupsd         cupsd in the foreground with its own files (User lp,
                 PreserveJobHistory Yes, a loopback port; the recipe of
                 tests/printer-ipp/ipp-peer.c): start() (the queues of a
@@ -267,21 +277,50 @@ def photo_conf(make, extra_media=()):
 # The -c command: runs once per document (argument: the kept spool file).
 # Reads its behaviour from files next to it at every job, so a test changes
 # it without a restart. The printed.log line is written last: a job script
-# killed before it did not print.
+# killed before it did not print. Status lines for ippeveprinter (ATTR:,
+# STATE:, ...; IppPrinter.set_supply_level / set_job_attrs) come from
+# supply-attrs and job-attrs at every job, job-attrs.once at one job only
+# (taken by mv), written to stderr just before the ledger line (a faulted job:
+# before its fault). Without those files the script does what it always did.
+# A service job (IppPrinter.apply_now, kept as <id>-fleet-service-<n>.<ext>,
+# never an agent job's name: those end in _<copy>_<attempt>) only writes the
+# status lines: no fault, no delay, no ledger line.
 JOB_SCRIPT = """\
 #!/bin/sh
-# fleet.py job script: simulated print time, faults, and the print ledger.
+# fleet.py job script: simulated print time, faults, status lines, and the
+# print ledger.
 here=$(dirname "$0")
 delay=$(cat "$here/delay" 2>/dev/null || echo 0)
 fault=$(cat "$here/fault" 2>/dev/null || true)
 name=$(basename "$1")
+status_lines() {
+        for f in supply-attrs job-attrs; do
+                if [ -s "$here/$f" ]; then
+                        cat "$here/$f" >&2
+                fi
+        done
+        if mv "$here/job-attrs.once" "$here/job-attrs.once.$$" 2>/dev/null; then
+                cat "$here/job-attrs.once.$$" >&2
+                rm -f "$here/job-attrs.once.$$"
+        fi
+}
+stem=${name#*-}
+stem=${stem%.*}
+case "${stem#fleet-service-}" in
+"$stem" | "" | *[!0-9]*) ;;
+*)
+        status_lines
+        exit 0 ;;
+esac
 case "$fault" in
 media-empty)
+        status_lines
         echo 'STATE: +media-empty-error' >&2
         echo 'ERROR: Ribbon end' >&2
         echo "$name" >>"$here/failed.log"
         exit 1 ;;
 media-jam)
+        status_lines
         echo 'STATE: +media-jam-error' >&2
         echo 'ERROR: Paper jam' >&2
         echo "$name" >>"$here/failed.log"
@@ -290,6 +329,7 @@ esac
 if [ "$delay" != 0 ]; then
         sleep "$delay"
 fi
+status_lines
 echo "$name" >>"$here/printed.log"
 exit 0
 """
@@ -482,11 +522,14 @@ def _ipp_attr(tag, name, values):
     return out
 
 
-def ipp_request(port, operation, attrs, timeout=IPP_TIMEOUT, path="/ipp/print"):
+def ipp_request(port, operation, attrs, timeout=IPP_TIMEOUT, path="/ipp/print", octets=False):
     """One IPP request to 127.0.0.1:port; attrs: [(tag, name, value(s))] after the
     charset/language/printer-uri. Returns (status code, [(group tag, {name: [values]})]).
     Integers/enums/booleans are decoded, strings as str, the rest raw bytes
-    (collection members are folded into the attribute before them)."""
+    (collection members are folded into the attribute before them). octets=True:
+    octetStrings (printer-supply, printer-input-tray, printer-alert) decoded as str
+    too, every value kept; ask for no collection then (its octetString members would
+    be folded in)."""
     uri = "ipp://127.0.0.1:%d%s" % (port, path)
     body = struct.pack(">bbHi", 2, 0, operation, 1) + b"\x01"
     body += _ipp_attr(0x47, "attributes-charset", "utf-8")
@@ -524,7 +567,7 @@ def ipp_request(port, operation, attrs, timeout=IPP_TIMEOUT, path="/ipp/print"):
             value = struct.unpack(">i", raw)[0]
         elif tag == 0x22 and vlen == 1:
             value = raw != b"\x00"
-        elif tag in IPP_TAGS_STR:
+        elif tag in IPP_TAGS_STR or (octets and tag == 0x30):
             value = raw.decode(errors="replace")
         else:
             value = raw
@@ -552,6 +595,70 @@ def http_get(port, path, timeout=IPP_TIMEOUT):
         return resp.status
     finally:
         conn.close()
+
+
+# Attributes a job script's "ATTR:" line may set on ippeveprinter 2.4 (others are
+# logged "Ignoring update of attribute" and dropped): marker-* (any name), printer-supply,
+# printer-supply-description, printer-alert, printer-alert-description (and the job's
+# job-impressions, job-impressions-completed). Of these only marker-message keeps a
+# comma: the others split at every comma, quoted or escaped.
+ATTR_SINGLE_VALUED = ("marker-message",)
+ATTR_LINE_MAX = 2000  # ippeveprinter drops a job's stderr from a line of 2047+ bytes on
+
+
+def ipp_attr_line(attrs):
+    """One 'ATTR: name=value ...' line for an ippeveprinter -c command, from attrs
+    ({name: value} or [(name, value)], order kept); a value is an int, a str, or a list of
+    them (several values). Every str is written "quoted" with \\ and " escaped, so spaces
+    are kept. ValueError for a comma in a value of a multi-valued attribute (it would split),
+    a newline, or a line over ATTR_LINE_MAX."""
+    items = attrs.items() if isinstance(attrs, dict) else attrs
+    parts = []
+    for name, value in items:
+        values = value if isinstance(value, (list, tuple)) else [value]
+        out = []
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, (int, str)):
+                raise ValueError("%s: %r is neither an int nor a str" % (name, v))
+            if isinstance(v, int):
+                out.append(str(v))
+                continue
+            if "\n" in v or "\r" in v:
+                raise ValueError("%s: a newline in %r" % (name, v))
+            if "," in v and name not in ATTR_SINGLE_VALUED:
+                raise ValueError("%s: ippeveprinter splits %r at its comma" % (name, v))
+            out.append('"%s"' % v.replace("\\", "\\\\").replace('"', '\\"'))
+        parts.append("%s=%s" % (name, ",".join(out)))
+    line = "ATTR: " + " ".join(parts)
+    if len(line) > ATTR_LINE_MAX:
+        raise ValueError("ATTR line of %d bytes (ippeveprinter reads lines up to 2046)"
+                         % len(line))
+    return line
+
+
+def pwg_keyvalues(value):
+    """A PWG 5100.13 octetString ('index=1;class=...;level=80;...;', printer-supply,
+    printer-input-tray, printer-alert; str or bytes) -> {key: value} (str)."""
+    if isinstance(value, bytes):
+        value = value.decode(errors="replace")
+    out = {}
+    for part in value.split(";"):
+        if "=" in part:
+            k, v = part.split("=", 1)
+            out[k.strip()] = v
+    return out
+
+
+def _write_atomic(path, text):
+    """Write a file a job script may read at the same moment (rename over it)."""
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        f.write(text)
+    os.replace(tmp, path)
+
+
+# A kept document of IppPrinter.apply_now()'s service jobs.
+SERVICE_KEPT_RE = re.compile(r"^\d+-fleet-service-\d+\.[A-Za-z0-9]+$")
 
 
 # ---------------------------------------------------------------- IPP printer
@@ -589,6 +696,12 @@ class IppPrinter:
         self.proc = None
         self.generation = 0
         self.log_path = None
+        self.service_jobs = 0  # apply_now() calls
+        # The supplies as photo.conf declares them (set_supply_level changes both).
+        self.supplies = self._conf_values("ATTR octetString printer-supply ")
+        self.marker_levels = [int(v) for v in
+                              self._conf_values("ATTR integer marker-levels ", quoted=False)]
+        self.marker_message = None
 
     @property
     def uri(self):
@@ -618,9 +731,184 @@ class IppPrinter:
             f.write((fault or "") + "\n")
 
     def refill(self):
-        """Clear media-empty (the /media web form with a full tray): held jobs go on."""
+        """Clear media-empty (the /media web form with a full tray): held jobs go on.
+        The form loads one size per tray: media-ready is na_index-4x6_4x6in alone after it
+        (see set_media_level); a restart loads photo.conf's media again."""
         return http_get(self.port, "/media?size0=na_index-4x6_4x6in&type0=photographic-glossy"
                         "&level0=700")
+
+    # -- media, supplies and status lines (FINDINGS: ippeveprinter 2.4.2 as observed)
+
+    def web_form(self, path, params):
+        """GET one of ippeveprinter's web forms ('/media', '/supplies') with params (a dict
+        or [(name, value)], URL-encoded): it acts before it answers, so the next
+        Get-Printer-Attributes shows the change. No session, cookie or CSRF token (a POST
+        is answered 400: only IPP is POSTed). Returns the page (str); AssertionError on a
+        status other than 200 or a page saying "Error: ..." (nothing changed)."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=IPP_TIMEOUT)
+        try:
+            conn.request("GET", path + "?" + urllib.parse.urlencode(params))
+            resp = conn.getresponse()
+            page = resp.read().decode(errors="replace")
+        finally:
+            conn.close()
+        errors = re.findall(r"<p>Error: ([^<]*)</p>", page)
+        if resp.status != 200 or errors:
+            raise AssertionError("%s %s: HTTP %d %s" % (self.name, path, resp.status, errors))
+        return page
+
+    def set_media_level(self, level, size="na_index-4x6_4x6in", media_type="photographic-glossy"):
+        """Load size (a PWG media name) of media_type with level sheets in the printer's
+        one tray (source main) through the /media form, at once:
+          media-ready [size] alone (one size per tray: the other size is no longer ready),
+          media-col-ready that one entry, printer-input-tray
+          "type=sheetFeedAutoRemovableTray;mediafeed=<length>;mediaxfeed=<width>;
+          maxcapacity=250;level=<level>;status=0;name=main;" (hundredths of mm);
+          printer-state-reasons: level 0 media-empty (+ media-needed while a job waits:
+          every job is held until a level other than 0), 1..24 media-low, 25 and more or
+          -2 (unknown) neither; -report while idle, -warning while printing. It first clears
+          media-empty, media-low and media-needed however they came (set_fault's STATE:
+          too). Not kept over a restart (photo.conf's media again: both sizes, level 700).
+        Returns the page (AssertionError when the form refused)."""
+        if not size:
+            # Without size0 the form leaves media-col-ready without a value, and every later
+            # /media form says "No media-col-ready defined" until a restart.
+            raise ValueError("set_media_level needs a media size")
+        return self.web_form("/media", [("size0", size), ("type0", media_type or ""),
+                                        ("level0", str(int(level)))])
+
+    def supplies_form(self, levels):
+        """ippeveprinter's own /supplies form: levels {position (0-based): level}. Beware:
+        it rewrites printer-supply from its built-in template (position 0
+        "index=1;class=receptacleThatIsFilled;type=wasteToner;...", 1..4 "index=N;
+        class=supplyThatIsConsumed;type=toner;...;colorantname=black|cyan|magenta|yellow;"),
+        drops every position not given, leaves marker-levels and the descriptions as they
+        are, first clears marker-supply-low/-empty, marker-waste-*, toner-low/-empty, then
+        raises only marker-waste-almost-full (position 0 above 90), marker-waste-full
+        (position 0 at 100), toner-low (1..4 below 10), toner-empty (1..4 at 0). A ribbon
+        keeps its type with set_supply_level. The supply and description counts must
+        match, or the form refuses (AssertionError)."""
+        if not levels:
+            raise ValueError("supplies_form: no level (the form would drop every supply)")
+        return self.web_form("/supplies", [("supply%d" % i, str(int(v)))
+                                           for i, v in sorted(levels.items())])
+
+    def _conf_values(self, prefix, quoted=True):
+        with open(self.conf) as f:
+            for line in f:
+                if line.startswith(prefix):
+                    rest = line[len(prefix):].strip()
+                    return re.findall(r'"([^"]*)"', rest) if quoted else rest.split(",")
+        return []
+
+    def _set_conf_line(self, prefix, value_text):
+        """photo.conf's line for prefix (e.g. "ATTR integer marker-levels ") replaced in
+        place, or added at the end; read at the next start."""
+        with open(self.conf) as f:
+            lines = f.read().splitlines()
+        new = prefix + value_text
+        if any(l.startswith(prefix) for l in lines):
+            lines = [new if l.startswith(prefix) else l for l in lines]
+        else:
+            lines.append(new)
+        _write_atomic(self.conf, "\n".join(lines) + "\n")
+
+    def set_supply_level(self, level, index=0, message=None, low=10, now=False):
+        """The supply at position index (0-based) of printer-supply, and the marker at the
+        same position, at level (percent), the way the printer's own status would tell
+        it: from the next job on (or at once with now=True: apply_now()), every job writes
+          ATTR: printer-supply="<each supply, this one with level=<level>>",...
+                marker-levels=<...> marker-low-levels=<low> [marker-message="<message>"]
+          STATE: +marker-supply-empty  and  STATE: -marker-supply-low   (a consumed
+                 supply at 0), else +marker-supply-low / -marker-supply-empty (one at
+                 1..low), else -marker-supply-empty,marker-supply-low
+        (idempotent lines, from the file supply-attrs). Class, type and colorant stay as
+        photo.conf declares them (the /supplies form would make the ribbon "wasteToner").
+        message (None: as it was) is the marker-message text (may hold spaces and commas).
+        photo.conf is rewritten too, so a restart keeps the level and message; the state
+        reason comes back with the next job. Returns the lines."""
+        if not 0 <= index < len(self.supplies):
+            raise ValueError("no supply at position %d (%d declared)"
+                             % (index, len(self.supplies)))
+        if message is not None and ('"' in message or "\\" in message or "\n" in message):
+            raise ValueError("marker-message: no double quote, backslash or newline")
+        level = int(level)
+        self.supplies[index] = re.sub(r"(^|;)level=-?\d+", r"\g<1>level=%d" % level,
+                                      self.supplies[index])
+        if index < len(self.marker_levels):
+            self.marker_levels[index] = level
+        if message is not None:
+            self.marker_message = message
+        attrs = [("printer-supply", list(self.supplies))]
+        if self.marker_levels:
+            attrs += [("marker-levels", list(self.marker_levels)),
+                      ("marker-low-levels", [int(low)] * len(self.marker_levels))]
+        if self.marker_message is not None:
+            attrs.append(("marker-message", self.marker_message))
+        consumed = [int(kv.get("level", -2)) for kv in map(pwg_keyvalues, self.supplies)
+                    if kv.get("class") == "supplyThatIsConsumed"]
+        if any(v == 0 for v in consumed):
+            state = ["STATE: +marker-supply-empty", "STATE: -marker-supply-low"]
+        elif any(0 < v <= low for v in consumed):
+            state = ["STATE: +marker-supply-low", "STATE: -marker-supply-empty"]
+        else:
+            state = ["STATE: -marker-supply-empty,marker-supply-low"]
+        lines = [ipp_attr_line(attrs)] + state
+        _write_atomic(os.path.join(self.dir, "supply-attrs"), "\n".join(lines) + "\n")
+        self._set_conf_line("ATTR octetString printer-supply ",
+                            ",".join('"%s"' % v for v in self.supplies))
+        if self.marker_levels:
+            self._set_conf_line("ATTR integer marker-levels ",
+                                ",".join(str(v) for v in self.marker_levels))
+            self._set_conf_line("ATTR integer marker-low-levels ",
+                                ",".join([str(int(low))] * len(self.marker_levels)))
+        if self.marker_message is not None:
+            self._set_conf_line("ATTR text marker-message ", '"%s"' % self.marker_message)
+        if now:
+            self.apply_now()
+        return lines
+
+    def set_job_attrs(self, lines, once=False):
+        """Status lines the job script writes to ippeveprinter ("ATTR: ..." (ipp_attr_line),
+        "STATE: +reason", "STATE: -reason", "INFO: ...", "ERROR: ..." (job-state-message),
+        "DEBUG: ..."), at the end of every later job (file job-attrs), or of the next job only
+        (once=True, file job-attrs.once), after set_supply_level's; a faulted job writes
+        them before its fault. None or []: none (that file removed). apply_now() runs them
+        at once. Returns the path written."""
+        path = os.path.join(self.dir, "job-attrs.once" if once else "job-attrs")
+        lines = list(lines or [])
+        for line in lines:
+            if not line.startswith(("ATTR:", "STATE:", "INFO:", "ERROR:", "DEBUG:")) \
+                    or "\n" in line or len(line) > ATTR_LINE_MAX:
+                raise ValueError("not a status line for ippeveprinter: %r" % line[:80])
+        if not lines:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
+            return path
+        _write_atomic(path, "\n".join(lines) + "\n")
+        return path
+
+    def apply_now(self, timeout=WAIT_PORT):
+        """Run a service job at once so that the job script writes its status lines
+        (set_supply_level's, set_job_attrs', a once file used up) without printing: named
+        "fleet-service-<n>" (no agent job's name), no fault, no delay, no ledger line;
+        kept_files() and received_job_names() leave it out, get_jobs() lists it. Retried
+        while the printer is busy; returns when ippeveprinter reports it completed (its
+        lines applied). A media-empty printer holds it like any job: AssertionError after
+        timeout (it runs after the refill)."""
+        self.service_jobs += 1
+        name = "fleet-service-%d" % self.service_jobs
+        doc = os.path.join(self.dir, "service.jpg")
+        if not os.path.exists(doc):
+            with open(doc, "wb") as f:
+                f.write(b"\xff\xd8\xff\xd9")  # an empty JPEG: SOI, EOI
+        self.submit(doc, name, wait_busy=timeout)
+        wait_until(lambda: [j for j in self.get_jobs() if j["name"] == name
+                            and j["state"] in ("completed", "aborted", "canceled")],
+                   timeout, "service job %s of %s completed (media-empty holds it)"
+                   % (name, self.name), 0.05)
 
     # -- process
 
@@ -712,6 +1000,8 @@ class IppPrinter:
                     continue
                 if n.endswith(".prn") and os.path.splitext(n)[0] in stems:
                     continue  # the -c command's output next to its document
+                if SERVICE_KEPT_RE.match(n):
+                    continue  # apply_now()'s service job
                 out.append(os.path.join(d, n))
         return out
 
@@ -738,6 +1028,29 @@ class IppPrinter:
         """Get-Printer-Attributes: {name: [values]}; raises OSError when unreachable."""
         status, groups = ipp_request(self.port, 0x000B, [(0x44, "requested-attributes",
                                                           list(names))])
+        if status >= 0x0100:
+            raise OSError("Get-Printer-Attributes: status 0x%04x" % status)
+        out = {}
+        for tag, attrs in groups:
+            if tag == 0x04:
+                out.update(attrs)
+        return out
+
+    SUPPLY_ATTRS = ("printer-state", "printer-state-reasons", "printer-supply",
+                    "printer-supply-description", "marker-names", "marker-types",
+                    "marker-colors", "marker-levels", "marker-low-levels",
+                    "marker-high-levels", "marker-message", "printer-input-tray",
+                    "media-ready", "printer-alert", "printer-alert-description")
+
+    def supply_status(self, names=SUPPLY_ATTRS):
+        """Get-Printer-Attributes of supply and media status: {name: [values]}, every value
+        of the octetStrings (printer-supply, printer-input-tray, printer-alert) as str.
+        media-ready after a /media form without a size is [b""] (no-value). Names of
+        collection attributes are refused (their members would be folded in)."""
+        if "media-col-ready" in names or "media-col-database" in names:
+            raise ValueError("supply_status reads no collection")
+        status, groups = ipp_request(self.port, 0x000B, [(0x44, "requested-attributes",
+                                                          list(names))], octets=True)
         if status >= 0x0100:
             raise OSError("Get-Printer-Attributes: status 0x%04x" % status)
         out = {}
@@ -2070,7 +2383,10 @@ _NOT_PLAIN = re.compile(r"^(true|false|null|~|yes|no|on|off|[-+]?[0-9.].*)$", re
 
 def _scalar(v):
     """A YAML scalar the strict loader takes for the value's type; a dict is a flow
-    mapping of such scalars ({StpColorCorrection: Raw, StpUseLUT: "False"})."""
+    mapping of such scalars ({StpColorCorrection: Raw, StpUseLUT: "False"}), a list a flow
+    sequence of them ([{name: paper-4x6, capacity: 400}])."""
+    if isinstance(v, (list, tuple)):
+        return "[%s]" % ", ".join(_scalar(x) for x in v)
     if isinstance(v, dict):
         return "{%s}" % ", ".join("%s: %s" % (_scalar(k), _scalar(x)) for k, x in v.items())
     if isinstance(v, bool):

@@ -1,8 +1,9 @@
 /*
  * test-labctl-format.c - what labctl prints (agent/labctl-format.c) for
  * canned daemon answers in the shapes of docs/control.md: every column and
- * age of `status`, `jobs`, `job` and `printers` to the character, the
- * sentences of pause/resume/reprint/printed, cutting and narrowing to the
+ * age of `status`, `jobs`, `job`, `printers` (with its stock and defect
+ * columns) and `stock` to the character, the sentences of
+ * pause/resume/reprint/printed/stock adjustments, cutting and narrowing to the
  * terminal, colours only when asked, and nothing from the daemon that could
  * drive the terminal (escape sequences, invalid UTF-8) or crash the
  * formatter (fields missing or of the wrong type).
@@ -39,13 +40,14 @@ static const char *STATUS_JSON =
     "paper\","
     "   \"paused\": {\"by\": \"anna\", \"since\": \"2026-11-28T09:10:00Z\", \"reason\": "
     "\"reloading 6x8 paper\"},"
-    "   \"queued\": 4, \"printing\": 1},"
+    "   \"queued\": 4, \"printing\": 1, \"stock\": \"low\", \"defect_rate_24h\": 0.0123},"
     "  {\"name\": \"ds620-2\", \"driver\": \"ipp\", \"available\": true, \"state\": \"processing\","
-    "   \"reason\": \"\", \"paused\": null, \"queued\": 0, \"printing\": 2},"
+    "   \"reason\": \"\", \"paused\": null, \"queued\": 0, \"printing\": 2, \"stock\": \"\","
+    "   \"defect_rate_24h\": 0},"
     "  {\"name\": \"minilab-1\", \"driver\": \"hotfolder\", \"available\": false, \"state\": "
     "\"unreachable\","
     "   \"reason\": \"printer_unreachable: no answer for 30 s\", \"paused\": null, \"queued\": 0, "
-    "\"printing\": 0}],"
+    "\"printing\": 0, \"stock\": null, \"defect_rate_24h\": null}],"
     " \"stuck\": ["
     "  {\"id\": \"J-7\", \"order_id\": \"O-17\", \"sku\": \"print-8x10-matte\", \"quantity\": 1,"
     "   \"priority\": \"standard\", \"deadline\": null, \"state\": \"held\", \"reason\": "
@@ -93,6 +95,27 @@ static const char *JOB_JSON =
     "  {\"copy\": 3, \"state\": \"queued\", \"printer\": \"ds620-1\", \"attempt\": 0,"
     "   \"job_name\": null, \"reason\": null, \"detail\": null, \"updated_at\": "
     "\"2026-11-28T09:12:40Z\"}]}}";
+
+/* `stock`: a printer's own ribbon and tray (the tray's figures unknown), a minilab's counted
+   paper (low, the printer's count 2 below ours) and ribbon (out, drift +3). */
+static const char *STOCK_JSON =
+    "{\"ok\": true, \"items\": ["
+    " {\"printer\": \"ds620-1\", \"item\": \"photo ribbon\", \"kind\": \"ribbon\","
+    "  \"media\": \"\", \"source\": \"printer\", \"remaining\": 310, \"unit\": \"prints\","
+    "  \"level\": 80, \"capacity\": 400, \"threshold\": 60, \"state\": \"ok\","
+    "  \"as_of\": \"2026-11-28T09:10:44Z\", \"drift\": null},"
+    " {\"printer\": \"ds620-1\", \"item\": \"main\", \"kind\": \"paper\","
+    "  \"media\": \"na_index-4x6_4x6in\", \"source\": \"printer\", \"remaining\": null,"
+    "  \"unit\": \"sheets\", \"level\": null, \"capacity\": null, \"threshold\": 0,"
+    "  \"state\": \"unknown\", \"as_of\": null, \"drift\": null},"
+    " {\"printer\": \"minilab-1\", \"item\": \"paper-4x6\", \"kind\": \"paper\","
+    "  \"media\": \"na_index-4x6_4x6in\", \"source\": \"counted\", \"remaining\": 35.5,"
+    "  \"unit\": \"prints\", \"level\": 9, \"capacity\": 400.0, \"threshold\": 40,"
+    "  \"state\": \"low\", \"as_of\": \"2026-11-28T08:12:44Z\", \"drift\": -2},"
+    " {\"printer\": \"minilab-1\", \"item\": \"ribbon-x\", \"kind\": \"ribbon\","
+    "  \"media\": \"\", \"source\": \"technician\", \"remaining\": 0.0, \"unit\": \"metres\","
+    "  \"level\": 0, \"capacity\": 100, \"threshold\": 5, \"state\": \"out\","
+    "  \"as_of\": \"2026-11-25T09:12:44Z\", \"drift\": 3}]}";
 
 /* Parse a canned answer; a typo in one fails the test rather than testing nothing. */
 static json_t *load(const char *text)
@@ -412,17 +435,19 @@ static void test_printers(void **state)
         lab_ctl_fmt_t o = plain();
         char *out = NULL;
 
+        /* STOCK: the worst item's state, "-" for none ("") or unknown (null); DEFECTS/24H: the
+           rate as a percentage, "-" when the daemon cannot say. */
         CAPTURE(out, lab_ctl_format_printers(f, a, &o));
         assert_string_equal(
             out,
             "NAME       DRIVER     STATE        AVAILABLE                                    "
-            "PAUSED                               QUEUED  PRINTING\n"
+            "PAUSED                               QUEUED  PRINTING  STOCK  DEFECTS/24H\n"
             "ds620-1    ipp        idle         no: printer_paused                           by "
-            "anna 2m ago: reloading 6x8 paper       4         1\n"
+            "anna 2m ago: reloading 6x8 paper       4         1  low           1.2%\n"
             "ds620-2    ipp        processing   yes                                          - "
-            "                                        0         2\n"
+            "                                        0         2  -             0.0%\n"
             "minilab-1  hotfolder  unreachable  no: printer_unreachable: no answer for 30 s  - "
-            "                                        0         0\n");
+            "                                        0         0  -                -\n");
         free(out);
         json_decref(a);
 }
@@ -674,6 +699,179 @@ static void test_malformed(void **state)
         }
 }
 
+static void test_amount(void **state)
+{
+        char b[64];
+
+        assert_string_equal(lab_ctl_format_amount(400, b, sizeof b), "400");
+        assert_string_equal(lab_ctl_format_amount(0, b, sizeof b), "0");
+        assert_string_equal(lab_ctl_format_amount(12.5, b, sizeof b), "12.5");
+        assert_string_equal(lab_ctl_format_amount(1.0 / 3.0, b, sizeof b), "0.33");
+        assert_string_equal(lab_ctl_format_amount(2.999, b, sizeof b), "3");
+        assert_string_equal(lab_ctl_format_amount(0.001, b, sizeof b), "0");
+        assert_string_equal(lab_ctl_format_amount(-0.001, b, sizeof b), "0");
+        assert_string_equal(lab_ctl_format_amount(-2, b, sizeof b), "-2");
+        assert_string_equal(lab_ctl_format_amount(1e6, b, sizeof b), "1000000");
+        assert_string_equal(lab_ctl_format_amount(0.0 / 0.0, b, sizeof b), "-");
+}
+
+static void test_stock(void **state)
+{
+        json_t *a = load(STOCK_JSON);
+        lab_ctl_fmt_t o = plain();
+        char *out = NULL;
+
+        /* Every printer's: the PRINTER column first; unknown figures "-"; drift signed. */
+        CAPTURE(out, lab_ctl_format_stock(f, a, NULL, &o));
+        assert_string_equal(
+            out, "PRINTER    ITEM          SOURCE      REMAINING  UNIT    LEVEL  STATE     AS OF  "
+                 "DRIFT\n"
+                 "ds620-1    photo ribbon  printer           310  prints    80%  ok       2m ago  "
+                 "    -\n"
+                 "ds620-1    main          printer             -  sheets      -  unknown       -  "
+                 "    -\n"
+                 "minilab-1  paper-4x6     counted          35.5  prints     9%  low      1h ago  "
+                 "   -2\n"
+                 "minilab-1  ribbon-x      technician          0  metres     0%  out      3d ago  "
+                 "   +3\n");
+        free(out);
+        json_decref(a);
+}
+
+static void test_stock_one_printer(void **state)
+{
+        json_t *a = load("{\"ok\": true, \"items\": [{\"printer\": \"minilab\", \"item\": "
+                         "\"paper-4x6\", \"source\": \"counted\", \"remaining\": null, \"unit\": "
+                         "\"prints\", \"level\": null, \"capacity\": 400, \"state\": "
+                         "\"unknown\", \"as_of\": null, \"drift\": null}]}");
+        json_t *none = load("{\"ok\": true, \"items\": []}");
+        lab_ctl_fmt_t o = plain();
+        char *out = NULL;
+
+        /* One printer's: no PRINTER column; before a load nothing is known. */
+        CAPTURE(out, lab_ctl_format_stock(f, a, "minilab", &o));
+        assert_string_equal(out, "ITEM       SOURCE   REMAINING  UNIT    LEVEL  STATE    AS OF  "
+                                 "DRIFT\n"
+                                 "paper-4x6  counted          -  prints      -  unknown      -  "
+                                 "    -\n");
+        free(out);
+        CAPTURE(out, lab_ctl_format_stock(f, none, "minilab", &o));
+        assert_string_equal(out, "minilab has no stock items: it reports no supplies or trays and "
+                                 "the config declares no consumables for it "
+                                 "(printers[].consumables).\n");
+        free(out);
+        CAPTURE(out, lab_ctl_format_stock(f, none, NULL, &o));
+        assert_string_equal(out, "No stock items: the printers report no supplies or trays and the "
+                                 "config declares no consumables (printers[].consumables).\n");
+        free(out);
+        json_decref(a);
+        json_decref(none);
+}
+
+static void test_stock_colours(void **state)
+{
+        json_t *a = load(STOCK_JSON);
+        json_t *p = load(STATUS_JSON);
+        lab_ctl_fmt_t o = plain();
+        char *out = NULL;
+
+        o.color = true;
+        CAPTURE(out, lab_ctl_format_stock(f, a, NULL, &o));
+        assert_non_null(strstr(out, "\033[32mok\033[0m"));
+        assert_non_null(strstr(out, "\033[33mlow\033[0m"));
+        assert_non_null(strstr(out, "\033[31mout\033[0m"));
+        assert_null(strstr(out, "\033[32munknown")); /* unknown: no colour */
+        free(out);
+        CAPTURE(out, lab_ctl_format_printers(f, p, &o));
+        assert_non_null(strstr(out, "\033[33mlow\033[0m"));
+        free(out);
+        json_decref(a);
+        json_decref(p);
+}
+
+static void test_stock_adjusted(void **state)
+{
+        json_t *load_ok = load(
+            "{\"ok\": true, \"action\": \"load\", \"amount\": 400.0, \"note\": \"new roll\","
+            " \"event\": null, \"item\": {\"printer\": \"minilab\", \"item\": \"paper-4x6\","
+            " \"source\": \"counted\", \"remaining\": 400.0, \"unit\": \"prints\", \"level\": 100,"
+            " \"state\": \"ok\"}}");
+        json_t *low =
+            load("{\"ok\": true, \"action\": \"remove\", \"amount\": 370, \"event\": \"stock.low\","
+                 " \"item\": {\"printer\": \"minilab\", \"item\": \"paper-4x6\", \"remaining\": 30,"
+                 " \"unit\": \"prints\", \"state\": \"low\"}}");
+        json_t *set =
+            load("{\"ok\": true, \"action\": \"set\", \"amount\": 12.5,"
+                 " \"item\": {\"printer\": \"m\", \"item\": \"foil\", \"remaining\": 12.5,"
+                 " \"unit\": \"metres\", \"state\": \"ok\"}}");
+        json_t *odd = load("{\"ok\": true, \"action\": \"recount\", \"amount\": \"x\","
+                           " \"item\": {\"item\": \"a\\u001b[2Jb\", \"remaining\": null}}");
+        lab_ctl_fmt_t o = plain();
+        char *out = NULL;
+
+        CAPTURE(out, lab_ctl_format_stock_adjusted(f, load_ok, &o));
+        assert_string_equal(out, "minilab paper-4x6: loaded 400 prints; 400 prints left, ok\n");
+        free(out);
+        CAPTURE(out, lab_ctl_format_stock_adjusted(f, low, &o));
+        assert_string_equal(out, "minilab paper-4x6: removed 370 prints; 30 prints left, low (the "
+                                 "platform is told stock.low)\n");
+        free(out);
+        CAPTURE(out, lab_ctl_format_stock_adjusted(f, set, &o));
+        assert_string_equal(out, "m foil: set to 12.5 metres; 12.5 metres left, ok\n");
+        free(out);
+        /* Untrusted: an unknown action, a mistyped amount, an escape in a name. */
+        CAPTURE(out, lab_ctl_format_stock_adjusted(f, odd, &o));
+        assert_string_equal(out, "? a?[2Jb: recount -; remaining unknown, -\n");
+        free(out);
+        json_decref(load_ok);
+        json_decref(low);
+        json_decref(set);
+        json_decref(odd);
+}
+
+static void test_stock_malformed(void **state)
+{
+        static const char *const answers[] = {
+            "{}",
+            "{\"ok\": true, \"items\": 7}",
+            "{\"ok\": true, \"items\": [null, 3, {\"printer\": 1, \"remaining\": \"400\","
+            " \"level\": 12.5, \"as_of\": \"soon\", \"drift\": \"x\", \"state\": [],"
+            " \"item\": \"p\\u001b]0;x\\u0007\"}], \"item\": [], \"action\": 5}",
+        };
+        lab_ctl_fmt_t o = plain();
+
+        for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++) {
+                json_t *a = load(answers[i]);
+                char *out = NULL;
+
+                CAPTURE(out, {
+                        lab_ctl_format_stock(f, a, NULL, &o);
+                        lab_ctl_format_stock(f, a, "p\033", &o);
+                        lab_ctl_format_stock_adjusted(f, a, &o);
+                });
+                assert_null(strchr(out, '\033'));
+                assert_null(strchr(out, '\007'));
+                free(out);
+                json_decref(a);
+        }
+        {
+                json_t *a = load(answers[2]);
+                char *out = NULL;
+
+                CAPTURE(out, lab_ctl_format_stock(f, a, NULL, &o));
+                assert_string_equal(out, "PRINTER  ITEM     SOURCE  REMAINING  UNIT  LEVEL  STATE  "
+                                         "AS OF  DRIFT\n"
+                                         "-        -        -               -  -         -  -      "
+                                         "    -      -\n"
+                                         "-        -        -               -  -         -  -      "
+                                         "    -      -\n"
+                                         "-        p?]0;x?  -               -  -         -  -      "
+                                         "    -      -\n");
+                free(out);
+                json_decref(a);
+        }
+}
+
 static void test_frame(void **state)
 {
         json_t *s = load(STATUS_JSON);
@@ -726,6 +924,12 @@ int main(void)
             cmocka_unit_test(test_refusal),
             cmocka_unit_test(test_malformed),
             cmocka_unit_test(test_frame),
+            cmocka_unit_test(test_amount),
+            cmocka_unit_test(test_stock),
+            cmocka_unit_test(test_stock_one_printer),
+            cmocka_unit_test(test_stock_colours),
+            cmocka_unit_test(test_stock_adjusted),
+            cmocka_unit_test(test_stock_malformed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

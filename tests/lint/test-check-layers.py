@@ -71,6 +71,7 @@ CLEAN = {
 CLEAN_JOB_C = "#include <string.h>\nint lab_job_len(const char *s) { return (int)strlen(s); }\n"
 CLEAN_FORMAT_C = ("#include <stdio.h>\n"
                   "void lab_format(FILE *out, const char *s) { fputs(s, out); }\n")
+CLEAN_STOCK_C = "int lab_stock_low(double r, double t) { return r <= t; }\n"
 
 
 class Fixture:
@@ -116,6 +117,7 @@ class Fixture:
             self.library("labjob", job_c)
         if format_c is not None:
             self.library("labctlformat", format_c)
+        self.library("labstock", CLEAN_STOCK_C)
         if git:
             self.git("init", "-q")
             self.git("add", "-A")

@@ -55,6 +55,7 @@ MAX_ASSET = 256 * 1024 * 1024  # generated or uploaded print masters
 MAX_CONTROL_BODY = 384 * 1024 * 1024  # base64 of MAX_ASSET, and then some
 MAX_DELAY = 600  # seconds a "delay" fault may hold a response
 LOG_MAX = 100000  # request log entries kept (oldest dropped)
+DEVICE_PUTS_MAX = 1000  # device list PUTs kept with their bodies (oldest dropped)
 HANDSHAKE_TIMEOUT = 10
 PROBLEM_BASE = "https://labs.example-photo.com/problems/"
 DEFAULT_SKU = "print-4x6-glossy"
@@ -578,6 +579,166 @@ EVENT_BODY["printer.fault"] = {"printer": str, "fault": str, "severity": str, "s
 EVENT_CLASS["printer.fault"] = "job"
 
 
+# ---------------------------------------------------------------- shapes
+#
+# The contract's nested bodies, checked member by member: the device list
+# (PUT devices: a bad shape is a 400) and the stock and quality events (a bad
+# body is an event_body violation). A shape is a Python type (int: a JSON
+# integer, not a bool), NUMBER (an integer or a real), TIME (RFC 3339 UTC), or
+# one of the tuples made by the helpers below. Objects stay open: members a
+# shape does not name are allowed (both sides ignore what they do not know).
+
+NUMBER = "number"
+TIME = "time"
+KEYWORD_RE = re.compile(r"[a-z][a-z0-9_]*")
+SHAPE_NAMES = {str: "a string", bool: "true or false", list: "an array", dict: "an object"}
+
+
+def nullable(shape):
+    return ("null", shape)
+
+
+def one_of(*values):
+    return ("enum", values)
+
+
+def list_of(shape):
+    return ("list", shape)
+
+
+def obj(required, optional=None):
+    return ("obj", required, optional or {})
+
+
+def at_least(low, shape=int):
+    return ("min", low, shape)
+
+
+def keyword_map(shape):
+    """An object whose keys are snake_case keywords, each value of SHAPE."""
+    return ("map", shape)
+
+
+def check_shape(v, shape, where):
+    """The first way V breaks SHAPE, as a sentence naming the member, or None."""
+    if shape is int:
+        return None if is_int(v) else "%s must be an integer" % where
+    if shape is NUMBER:
+        ok = isinstance(v, (int, float)) and not isinstance(v, bool)
+        return None if ok else "%s must be a number" % where
+    if shape is TIME:
+        return None if parse_rfc3339(v) is not None else \
+            "%s must be an RFC 3339 UTC time" % where
+    if isinstance(shape, type):
+        return None if isinstance(v, shape) else "%s must be %s" % (where, SHAPE_NAMES[shape])
+    tag = shape[0]
+    if tag == "null":
+        err = None if v is None else check_shape(v, shape[1], where)
+        return err and err + " or null"
+    if tag == "enum":
+        return None if isinstance(v, str) and v in shape[1] else \
+            "%s must be one of %s" % (where, ", ".join(shape[1]))
+    if tag == "min":
+        err = check_shape(v, shape[2], where)
+        return err or (None if v >= shape[1] else "%s must be >= %s" % (where, shape[1]))
+    if tag == "list":
+        if not isinstance(v, list):
+            return "%s must be an array" % where
+        for i, item in enumerate(v):
+            err = check_shape(item, shape[1], "%s[%d]" % (where, i))
+            if err:
+                return err
+        return None
+    if tag == "map":
+        if not isinstance(v, dict):
+            return "%s must be an object" % where
+        for k, item in v.items():
+            if not KEYWORD_RE.fullmatch(k):
+                return "%s has the key %r, which is no keyword" % (where, k)
+            err = check_shape(item, shape[1], "%s.%s" % (where, k))
+            if err:
+                return err
+        return None
+    if tag == "obj":
+        if not isinstance(v, dict):
+            return "%s must be an object" % where
+        for name, sub in shape[1].items():
+            if name not in v:
+                return "%s.%s is missing" % (where, name)
+            err = check_shape(v[name], sub, "%s.%s" % (where, name))
+            if err:
+                return err
+        for name, sub in shape[2].items():
+            if name in v:
+                err = check_shape(v[name], sub, "%s.%s" % (where, name))
+                if err:
+                    return err
+        return None
+    raise ValueError("bad shape %r" % (shape,))
+
+
+STOCK_KIND = one_of("paper", "ribbon", "ink", "toner", "packaging", "other")
+STOCK_SOURCE = one_of("printer", "counted", "technician")
+STOCK_UNIT = one_of("prints", "sheets", "metres", "percent")
+MEDIA_LOADED = obj({"size": str, "type": str, "source": str})
+
+# PUT /v1/labs/{lab}/devices (docs/protocol.md, "Devices").
+DEVICES_SHAPE = obj({
+    "printers": list_of(obj({
+        "name": str,
+        "driver": one_of("ipp", "hotfolder"),
+        "make_model": nullable(str),
+        "state": one_of("idle", "processing", "stopped", "unreachable", "unknown"),
+        "available": bool,
+        "reason": str,
+        "media_supported": list_of(str),
+        "media_loaded": list_of(MEDIA_LOADED),
+        "supplies": list_of(obj({"name": str, "kind": str, "level": nullable(int),
+                                 "remaining": nullable(NUMBER), "unit": str,
+                                 "as_of": nullable(TIME)})),
+        "consumables": list_of(obj({"item": str, "kind": str, "media": str, "unit": str,
+                                    "capacity": nullable(NUMBER),
+                                    "remaining": nullable(NUMBER), "state": str})),
+        "impressions": nullable(int),
+    })),
+    "updated_at": TIME,
+})
+
+STOCK_THRESHOLD_BODY = obj({"printer": str, "item": str, "remaining": nullable(NUMBER),
+                            "unit": STOCK_UNIT, "threshold": NUMBER, "source": STOCK_SOURCE})
+QUALITY_WINDOW = obj({"printed": at_least(0), "defects": keyword_map(at_least(0)),
+                      "aborted": at_least(0), "faults": at_least(0),
+                      "defect_rate": at_least(0, NUMBER)})
+
+# Event kinds whose body is checked member by member (class in EVENT_CLASS).
+EVENT_SHAPE = {
+    "stock.level": obj({
+        "printer": str,
+        "items": list_of(obj({"item": str, "kind": STOCK_KIND, "media": str,
+                              "source": STOCK_SOURCE, "remaining": nullable(NUMBER),
+                              "unit": STOCK_UNIT, "level": nullable(int),
+                              "capacity": nullable(NUMBER),
+                              "state": one_of("ok", "low", "out", "unknown"),
+                              "as_of": nullable(TIME), "drift": nullable(NUMBER)})),
+        "media_loaded": list_of(MEDIA_LOADED),
+    }, {"suppressed": at_least(1)}),
+    "stock.low": STOCK_THRESHOLD_BODY,
+    "stock.out": STOCK_THRESHOLD_BODY,
+    "stock.ok": STOCK_THRESHOLD_BODY,
+    "stock.adjusted": obj({"printer": str, "item": str,
+                           "action": one_of("load", "set", "add", "remove"),
+                           "amount": NUMBER, "unit": STOCK_UNIT, "remaining": NUMBER, "by": str,
+                           "note": nullable(str)}),
+    "printer.quality": obj({"printer": str, "last_24h": QUALITY_WINDOW,
+                            "last_7d": QUALITY_WINDOW}),
+}
+# Stock levels and quality figures are samples (telemetry, may be shed); crossing a
+# threshold and a technician's count are job class, never shed.
+EVENT_CLASS.update({"stock.level": "telemetry", "printer.quality": "telemetry",
+                    "stock.low": "job", "stock.out": "job", "stock.ok": "job",
+                    "stock.adjusted": "job"})
+
+
 # ---------------------------------------------------------------- platform
 
 class Platform:
@@ -615,7 +776,8 @@ class Platform:
             self.refused_while_down = 0
             self.faults = []
             self.fault_seq = 0
-            self.devices = {}
+            self.devices = {}  # lab -> the newest device list, when, and how many PUTs
+            self.device_puts = collections.deque(maxlen=DEVICE_PUTS_MAX)  # every PUT handled
             self.violations = collections.deque(maxlen=LOG_MAX)
             self.down = False
             self.cond.notify_all()
@@ -894,6 +1056,11 @@ class Platform:
             if field in ev["body"] and not isinstance(ev["body"][field], typ):
                 self.violation("event_body", "%s event %s: body.%s is not %s"
                                % (kind, ev["uuid"], field, type_name(typ)), request_no)
+        if kind in EVENT_SHAPE:
+            err = check_shape(ev["body"], EVENT_SHAPE[kind], "body")
+            if err:
+                self.violation("event_body", "%s event %s: %s" % (kind, ev["uuid"], err),
+                               request_no)
 
     def apply_event(self, lab, ev):
         """What a first receipt of an event changes in the job it names."""
@@ -937,12 +1104,25 @@ class Platform:
                     answers.append({"id": job.id, "action": "continue"})
         return json_resp(200, {"jobs": answers})
 
-    def put_devices(self, lab, body):
+    def put_devices(self, lab, body, request_no):
+        """Store the lab's device list (the newest wins) and note every PUT that was
+        handled; a body of the wrong shape is a 400 and a devices_body violation."""
         obj, err = parse_json_body(body)
         if err or not isinstance(obj, dict):
-            return problem(400, "bad_request", err or "the device list must be a JSON object")
+            err = err or "body must be a JSON object (the device list)"
+        else:
+            err = check_shape(obj, DEVICES_SHAPE, "body")
+        if err:
+            self.violation("devices_body", err, request_no)
+            return problem(400, "bad_request", err)
         with self.lock:
-            self.devices[lab] = {"devices": obj, "received_at": rfc3339(time.time(), True)}
+            now = rfc3339(time.time(), True)
+            count = self.devices.get(lab, {}).get("count", 0) + 1
+            self.devices[lab] = {"devices": obj, "received_at": now, "count": count,
+                                 "request": request_no}
+            self.device_puts.append({"lab": lab, "received_at": now, "request": request_no,
+                                     "devices": obj})
+            self.cond.notify_all()
         return Resp(204)
 
 
@@ -1235,7 +1415,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             if parts[2] == "active-jobs":
                 return self.idempotent(method, path, body, no,
                                        lambda: plat.active_jobs(lab, body))
-            return self.idempotent(method, path, body, no, lambda: plat.put_devices(lab, body))
+            return self.idempotent(method, path, body, no,
+                                   lambda: plat.put_devices(lab, body, no))
         if len(parts) == 3 and parts[0] == "jobs" and parts[2] == "accept":
             if method != "POST":
                 return problem(405, "method_not_allowed", "use POST", headers=[("Allow", "POST")])
@@ -1473,7 +1654,7 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
                 if path == "/control/faults":
                     return 200, {"faults": [f.to_json() for f in plat.faults]}
                 if path == "/control/devices":
-                    return 200, {"labs": dict(plat.devices)}
+                    return 200, {"labs": dict(plat.devices), "puts": list(plat.device_puts)}
                 if path == "/control/violations":
                     return 200, {"violations": list(plat.violations)}
                 if path == "/control/status":

@@ -147,6 +147,51 @@ def event(seq, kind="job.accepted", job_id="job-x", cls="job", body=None):
     return ev
 
 
+def devices_body():
+    """A device list of the contract's shape (docs/protocol.md, "Devices")."""
+    return {"printers": [{
+        "name": "ds620", "driver": "ipp", "make_model": "DNP DS620", "state": "idle",
+        "available": True, "reason": "",
+        "media_supported": ["na_index-4x6_4x6in", "na_5x7_5x7in"],
+        "media_loaded": [{"size": "na_index-4x6_4x6in", "type": "photographic-glossy",
+                          "source": "main"}],
+        "supplies": [{"name": "Ribbon", "kind": "ribbon", "level": 40, "remaining": 160,
+                      "unit": "prints", "as_of": "2026-11-28T16:40:01Z"}],
+        "consumables": [{"item": "ribbon-4x6", "kind": "ribbon", "media": "na_index-4x6_4x6in",
+                         "unit": "prints", "capacity": 400, "remaining": 160.5, "state": "ok"}],
+        "impressions": 1234}], "updated_at": "2026-11-28T16:40:01Z"}
+
+
+def stock_level_body():
+    return {"printer": "ds620",
+            "items": [{"item": "ribbon-4x6", "kind": "ribbon", "media": "na_index-4x6_4x6in",
+                       "source": "printer", "remaining": 160, "unit": "prints", "level": 40,
+                       "capacity": 400, "state": "ok", "as_of": "2026-11-28T16:40:01Z",
+                       "drift": None},
+                      {"item": "paper-a4", "kind": "paper", "media": "iso_a4_210x297mm",
+                       "source": "counted", "remaining": None, "unit": "sheets", "level": None,
+                       "capacity": None, "state": "unknown", "as_of": None, "drift": -2.5}],
+            "media_loaded": [{"size": "na_index-4x6_4x6in", "type": "photographic-glossy",
+                              "source": "main"}]}
+
+
+def stock_threshold_body():
+    return {"printer": "ds620", "item": "ribbon-4x6", "remaining": 38, "unit": "prints",
+            "threshold": 40, "source": "printer"}
+
+
+def stock_adjusted_body():
+    return {"printer": "ds620", "item": "ribbon-4x6", "action": "load", "amount": 400,
+            "unit": "prints", "remaining": 400, "by": "anna", "note": None}
+
+
+def quality_body():
+    day = {"printed": 120, "defects": {"banding": 2, "colour_cast": 1}, "aborted": 1,
+           "faults": 0, "defect_rate": 0.025}
+    week = {"printed": 0, "defects": {}, "aborted": 0, "faults": 3, "defect_rate": 0}
+    return {"printer": "ds620", "last_24h": day, "last_7d": week}
+
+
 def wait_for(fn, timeout=5.0):
     """FN's first truthy result, polling for at most TIMEOUT s (else its last)."""
     deadline = time.monotonic() + timeout
@@ -352,11 +397,114 @@ class TestProtocol(SandboxTest):
         self.assertIn("missing_idempotency_key", kinds)
 
     def test_devices_stored(self):
-        r, data = request(self.c, "PUT", "/v1/labs/%s/devices" % LAB,
-                          {"printers": [{"id": "p1", "state": "idle"}]})
+        path = "/v1/labs/%s/devices" % LAB
+        body = devices_body()
+        r, data = request(self.c, "PUT", path, body)
         self.assertEqual((r.status, data), (204, b""))
-        labs = self.sb.ok("/control/devices")["labs"]
-        self.assertEqual(labs[LAB]["devices"]["printers"][0]["id"], "p1")
+        dev = self.sb.ok("/control/devices")
+        self.assertEqual(dev["labs"][LAB]["devices"], body)
+        self.assertEqual(dev["labs"][LAB]["count"], 1)
+        # Every PUT handled is kept with its time; the newest is the lab's list.
+        loaded = devices_body()
+        loaded["printers"][0]["media_loaded"] = [{"size": "na_5x7_5x7in",
+                                                  "type": "photographic-matte",
+                                                  "source": "main"}]
+        loaded["updated_at"] = "2026-11-28T16:41:01Z"
+        r, data = request(self.c, "PUT", path, loaded)
+        self.assertEqual(r.status, 204, data)
+        dev = self.sb.ok("/control/devices")
+        self.assertEqual(dev["labs"][LAB]["devices"], loaded)
+        self.assertEqual(dev["labs"][LAB]["count"], 2)
+        self.assertEqual([p["devices"] for p in dev["puts"]], [body, loaded])
+        for p in dev["puts"]:
+            self.assertEqual(p["lab"], LAB)
+            self.assertIsInstance(p["received_at"], str)
+        self.assertEqual(self.sb.ok("/control/violations")["violations"], [])
+
+    def test_devices_of_a_bad_shape_are_400(self):
+        path = "/v1/labs/%s/devices" % LAB
+
+        def spoiled(change):
+            body = devices_body()
+            change(body, body["printers"][0])
+            return body
+        cases = [
+            [],  # not an object
+            spoiled(lambda b, p: b.pop("updated_at")),
+            spoiled(lambda b, p: b.update(updated_at="yesterday")),
+            spoiled(lambda b, p: b.update(printers={})),
+            spoiled(lambda b, p: p.update(driver="cups")),
+            spoiled(lambda b, p: p.update(state="busy")),
+            spoiled(lambda b, p: p.update(available="yes")),
+            spoiled(lambda b, p: p.pop("reason")),
+            spoiled(lambda b, p: p.update(media_supported=[4])),
+            spoiled(lambda b, p: p["media_loaded"][0].pop("source")),
+            spoiled(lambda b, p: p["supplies"][0].update(level=40.5)),
+            spoiled(lambda b, p: p["supplies"][0].update(as_of="now")),
+            spoiled(lambda b, p: p["consumables"][0].update(capacity="400")),
+            spoiled(lambda b, p: p.update(impressions=True)),
+            spoiled(lambda b, p: p.update(make_model=7)),
+        ]
+        for body in cases:
+            r, data = request(self.c, "PUT", path, body)
+            p = self.assertProblem(r, data, 400, "bad_request")
+            self.assertTrue(p["detail"].startswith("body"), p)
+        dev = self.sb.ok("/control/devices")
+        self.assertEqual((dev["labs"], dev["puts"]), ({}, []))
+        kinds = [v["kind"] for v in self.sb.ok("/control/violations")["violations"]]
+        self.assertEqual(kinds, ["devices_body"] * len(cases))
+        # Nullable members may be null; members the contract does not name are ignored.
+        body = devices_body()
+        body["printers"][0].update(make_model=None, impressions=None, future_field={"x": 1})
+        body["printers"][0]["supplies"][0].update(level=None, remaining=None, as_of=None)
+        body["printers"][0]["consumables"][0].update(capacity=None, remaining=None)
+        r, data = request(self.c, "PUT", path, body)
+        self.assertEqual(r.status, 204, data)
+
+    def test_stock_and_quality_events_follow_the_contract(self):
+        path = "/v1/labs/%s/events" % LAB
+        good = [event(1, "stock.level", None, "telemetry", stock_level_body()),
+                event(2, "stock.level", None, "telemetry", dict(stock_level_body(), suppressed=3)),
+                event(3, "stock.low", None, body=stock_threshold_body()),
+                event(4, "stock.out", None, body=dict(stock_threshold_body(), remaining=0)),
+                event(5, "stock.ok", None, body=dict(stock_threshold_body(), remaining=None,
+                                                     source="technician")),
+                event(6, "stock.adjusted", None, body=stock_adjusted_body()),
+                event(7, "printer.quality", None, "telemetry", quality_body())]
+        r, data = request(self.c, "POST", path, {"events": good})
+        self.assertEqual(r.status, 200, data)
+        self.assertEqual(len(json.loads(data)["acknowledged"]), len(good))
+        self.assertEqual(self.sb.ok("/control/violations")["violations"], [])
+
+        def item(**kw):
+            b = stock_level_body()
+            b["items"][0].update(kw)
+            return b
+        q_bad = quality_body()
+        q_bad["last_7d"]["defects"]["Banding"] = 1
+        bad = [event(10, "stock.level", None, "telemetry", item(kind="film")),
+               event(11, "stock.level", None, "telemetry", item(unit="metres", state="empty")),
+               event(12, "stock.level", None, "telemetry", item(remaining="12")),
+               event(13, "stock.level", None, "telemetry", item(as_of="today")),
+               event(14, "stock.level", None, "telemetry", dict(stock_level_body(), suppressed=0)),
+               event(15, "stock.level", None, "job", stock_level_body()),  # wrong class
+               event(16, "stock.low", None, body=dict(stock_threshold_body(), threshold=None)),
+               event(17, "stock.out", None, body=dict(stock_threshold_body(), source="guess")),
+               event(18, "stock.ok", None, "telemetry", stock_threshold_body()),  # wrong class
+               event(19, "stock.adjusted", None, body=dict(stock_adjusted_body(), action="eat")),
+               event(20, "stock.adjusted", None, body=dict(stock_adjusted_body(), remaining=None)),
+               event(21, "printer.quality", None, "telemetry", dict(quality_body(), last_7d={})),
+               event(22, "printer.quality", None, "telemetry", q_bad)]
+        r, data = request(self.c, "POST", path, {"events": bad})
+        self.assertEqual(r.status, 200, data)  # a frown, not a refusal: stored and acked
+        self.assertEqual(len(json.loads(data)["acknowledged"]), len(bad))
+        v = self.sb.ok("/control/violations")["violations"]
+        self.assertEqual([x["kind"] for x in v],
+                         ["event_body"] * 5 + ["event_class"] + ["event_body"] * 2
+                         + ["event_class"] + ["event_body"] * 4, v)
+        self.assertIn("body.items[0].kind must be one of", v[0]["detail"])
+        self.assertIn("body.suppressed must be >= 1", v[4]["detail"])
+        self.assertIn("'Banding'", v[-1]["detail"])
 
     def test_lab_mismatch(self):
         r, data = request(self.c, "GET", "/v1/labs/berlin-01/assignments?wait=1")

@@ -941,8 +941,9 @@ static void assert_confirm_refused(lab_store_t *s, const char *job, int copy, in
 {
         _cleanup_free_ char *before = fingerprint(s), *after = NULL;
 
-        assert_int_equal(
-            lab_store_copy_confirm_printed(s, job, copy, "n/1/1", "anna", "labctl:uid=1000"), want);
+        assert_int_equal(lab_store_copy_confirm_printed(s, job, copy, "n/1/1", "anna",
+                                                        "labctl:uid=1000", NULL, 0),
+                         want);
         after = fingerprint(s);
         assert_string_equal(before, after);
 }
@@ -958,8 +959,9 @@ static void test_confirm_printed(void **state)
         events0 = rows(f->s, "events");
         audit0 = rows(f->s, "audit");
 
-        assert_int_equal(
-            lab_store_copy_confirm_printed(f->s, "k1", 1, "k1/1/1", "anna", "labctl:uid=1000"), 0);
+        assert_int_equal(lab_store_copy_confirm_printed(f->s, "k1", 1, "k1/1/1", "anna",
+                                                        "labctl:uid=1000", NULL, 0),
+                         0);
         assert_copy(f->s, "k1", 1, "printed|ds620|1|confirmed_by_person");
         store_fixture_assert_job_state(f->s, "k1", LAB_JOB_PRINTED);
         /* job.copy_printed (with who) and the job's job.printed. */
@@ -994,12 +996,14 @@ static void test_confirm_printed_waits_for_siblings(void **state)
         uncertain_copy(f->s, "k2", 1);
         uncertain_copy(f->s, "k2", 2);
         store_fixture_assert_job_state(f->s, "k2", LAB_JOB_UNCERTAIN);
-        assert_int_equal(
-            lab_store_copy_confirm_printed(f->s, "k2", 1, "k2/1/1", "anna", "labctl:uid=1000"), 0);
+        assert_int_equal(lab_store_copy_confirm_printed(f->s, "k2", 1, "k2/1/1", "anna",
+                                                        "labctl:uid=1000", NULL, 0),
+                         0);
         store_fixture_assert_job_state(f->s, "k2", LAB_JOB_UNCERTAIN);
         assert_int_equal(store_fixture_events_of(f->s, "k2", "job.printed"), 0);
-        assert_int_equal(
-            lab_store_copy_confirm_printed(f->s, "k2", 2, "k2/2/1", "anna", "labctl:uid=1000"), 0);
+        assert_int_equal(lab_store_copy_confirm_printed(f->s, "k2", 2, "k2/2/1", "anna",
+                                                        "labctl:uid=1000", NULL, 0),
+                         0);
         store_fixture_assert_job_state(f->s, "k2", LAB_JOB_PRINTED);
         assert_int_equal(store_fixture_events_of(f->s, "k2", "job.printed"), 1);
         assert_int_equal(store_fixture_events_of(f->s, "k2", "job.copy_printed"), 2);
@@ -1008,8 +1012,9 @@ static void test_confirm_printed_waits_for_siblings(void **state)
         queued_job(f->s, "k3", 2, "cpd90");
         uncertain_copy(f->s, "k3", 1);
         store_fixture_assert_job_state(f->s, "k3", LAB_JOB_PRINTING);
-        assert_int_equal(
-            lab_store_copy_confirm_printed(f->s, "k3", 1, "k3/1/1", "bob", "labctl:uid=1001"), 0);
+        assert_int_equal(lab_store_copy_confirm_printed(f->s, "k3", 1, "k3/1/1", "bob",
+                                                        "labctl:uid=1001", NULL, 0),
+                         0);
         store_fixture_assert_job_state(f->s, "k3", LAB_JOB_PRINTING);
         assert_copy(f->s, "k3", 1, "printed|cpd90|1|confirmed_by_person");
         print_copy(f->s, "k3", 2);
@@ -1033,8 +1038,9 @@ static void test_confirm_printed_with_failed_sibling(void **state)
 
         /* The technician finds copy 1 in the tray: it is recorded printed, and the job ends
          * as its copies say (one printed, one failed: failed), with job.failed. */
-        assert_int_equal(
-            lab_store_copy_confirm_printed(f->s, "k5", 1, "k5/1/1", "anna", "labctl:uid=1000"), 0);
+        assert_int_equal(lab_store_copy_confirm_printed(f->s, "k5", 1, "k5/1/1", "anna",
+                                                        "labctl:uid=1000", NULL, 0),
+                         0);
         assert_copy(f->s, "k5", 1, "printed|ds620|1|confirmed_by_person");
         store_fixture_assert_job_state(f->s, "k5", LAB_JOB_FAILED);
         assert_int_equal(store_fixture_events_of(f->s, "k5", "job.copy_printed"), 1);
@@ -1060,10 +1066,12 @@ static void test_confirm_printed_refusals(void **state)
         assert_confirm_refused(f->s, "", 1, -EINVAL);
         {
                 _cleanup_free_ char *before = fingerprint(f->s), *after = NULL;
-                assert_int_equal(lab_store_copy_confirm_printed(f->s, "k4", 1, NULL, NULL, "a"),
-                                 -EINVAL);
-                assert_int_equal(lab_store_copy_confirm_printed(f->s, "k4", 1, NULL, "anna", ""),
-                                 -EINVAL);
+                assert_int_equal(
+                    lab_store_copy_confirm_printed(f->s, "k4", 1, NULL, NULL, "a", NULL, 0),
+                    -EINVAL);
+                assert_int_equal(
+                    lab_store_copy_confirm_printed(f->s, "k4", 1, NULL, "anna", "", NULL, 0),
+                    -EINVAL);
                 after = fingerprint(f->s);
                 assert_string_equal(before, after);
         }

@@ -374,7 +374,7 @@ static int confirm_call(lab_store_t *s, const char *id, lab_job_state_t from, la
 {
         (void)from;
         (void)to;
-        return lab_store_copy_confirm_printed(s, id, 1, "j/1/1", "tech", "test");
+        return lab_store_copy_confirm_printed(s, id, 1, "j/1/1", "tech", "test", NULL, 0);
 }
 
 /* A door of the store that changes a job's state. */

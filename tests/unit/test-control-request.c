@@ -301,6 +301,74 @@ static void test_printed(void **state)
         lab_control_request_done(&req);
 }
 
+static void test_stock(void **state)
+{
+        lab_control_request_t req;
+
+        (void)state;
+        assert_parses("{\"cmd\": \"stock\"}", LAB_CONTROL_STOCK, &req);
+        assert_null(req.printer);
+        lab_control_request_done(&req);
+        assert_parses("{\"cmd\": \"stock\", \"printer\": \"minilab\"}", LAB_CONTROL_STOCK, &req);
+        assert_string_equal(req.printer, "minilab");
+        lab_control_request_done(&req);
+        assert_parses(
+            "{\"cmd\": \"stock.adjust\", \"printer\": \"minilab\", \"item\": "
+            "\"paper-4x6\", \"action\": \"load\", \"amount\": 400, \"note\": \"new roll\"}",
+            LAB_CONTROL_STOCK_ADJUST, &req);
+        assert_string_equal(req.printer, "minilab");
+        assert_string_equal(req.item, "paper-4x6");
+        assert_int_equal(req.action, LAB_STOCK_LOAD);
+        assert_true(req.amount == 400.0);
+        assert_string_equal(req.note, "new roll");
+        lab_control_request_done(&req);
+        /* A real amount, 0, every action; no note. */
+        assert_parses("{\"cmd\":\"stock.adjust\",\"printer\":\"m\",\"item\":\"foil\","
+                      "\"action\":\"remove\",\"amount\":12.5}",
+                      LAB_CONTROL_STOCK_ADJUST, &req);
+        assert_int_equal(req.action, LAB_STOCK_REMOVE);
+        assert_true(req.amount == 12.5);
+        assert_null(req.note);
+        lab_control_request_done(&req);
+        assert_parses("{\"cmd\":\"stock.adjust\",\"printer\":\"m\",\"item\":\"foil\","
+                      "\"action\":\"set\",\"amount\":0}",
+                      LAB_CONTROL_STOCK_ADJUST, &req);
+        assert_int_equal(req.action, LAB_STOCK_SET);
+        lab_control_request_done(&req);
+        assert_parses("{\"cmd\":\"stock.adjust\",\"printer\":\"m\",\"item\":\"foil\","
+                      "\"action\":\"add\",\"amount\":1}",
+                      LAB_CONTROL_STOCK_ADJUST, &req);
+        assert_int_equal(req.action, LAB_STOCK_ADD);
+        lab_control_request_done(&req);
+
+        /* Refused: each field missing or wrong. */
+        assert_refused("{\"cmd\":\"stock\",\"printer\":7}", "bad_request");
+        assert_refused("{\"cmd\":\"stock.adjust\",\"item\":\"i\",\"action\":\"add\","
+                       "\"amount\":1}",
+                       "bad_request");
+        assert_refused("{\"cmd\":\"stock.adjust\",\"printer\":\"m\",\"action\":\"add\","
+                       "\"amount\":1}",
+                       "bad_request");
+        assert_refused("{\"cmd\":\"stock.adjust\",\"printer\":\"m\",\"item\":\"i\","
+                       "\"amount\":1}",
+                       "bad_request");
+        assert_refused("{\"cmd\":\"stock.adjust\",\"printer\":\"m\",\"item\":\"i\","
+                       "\"action\":\"refill\",\"amount\":1}",
+                       "bad_request");
+        assert_refused("{\"cmd\":\"stock.adjust\",\"printer\":\"m\",\"item\":\"i\","
+                       "\"action\":\"add\"}",
+                       "bad_request");
+        assert_refused("{\"cmd\":\"stock.adjust\",\"printer\":\"m\",\"item\":\"i\","
+                       "\"action\":\"add\",\"amount\":-1}",
+                       "bad_request");
+        assert_refused("{\"cmd\":\"stock.adjust\",\"printer\":\"m\",\"item\":\"i\","
+                       "\"action\":\"add\",\"amount\":\"10\"}",
+                       "bad_request");
+        assert_refused("{\"cmd\":\"stock.adjust\",\"printer\":\"m\",\"item\":\"i\","
+                       "\"action\":\"add\",\"amount\":1,\"note\":\"a\\u0007b\"}",
+                       "bad_request");
+}
+
 /* ---- refused requests ---- */
 
 static void test_not_json_not_object(void **state)
@@ -649,7 +717,8 @@ static void test_done_frees(void **state)
 static void test_names(void **state)
 {
         static const char *const names[LAB_CONTROL_CMD_MAX] = {
-            "status", "jobs", "job", "printers", "pause", "resume", "reprint", "printed"};
+            "status", "jobs",    "job",     "printers", "pause",
+            "resume", "reprint", "printed", "stock",    "stock.adjust"};
 
         (void)state;
         for (int i = 0; i < LAB_CONTROL_CMD_MAX; i++)
@@ -737,6 +806,8 @@ static void test_allowed(void **state)
             [LAB_CONTROL_RESUME] = {false, false, true},
             [LAB_CONTROL_REPRINT] = {false, false, true},
             [LAB_CONTROL_PRINTED] = {false, false, true},
+            [LAB_CONTROL_STOCK] = {false, true, true},
+            [LAB_CONTROL_STOCK_ADJUST] = {false, false, true},
         };
         static const lab_control_role_t roles[3] = {LAB_CONTROL_ROLE_NONE, LAB_CONTROL_ROLE_VIEWER,
                                                     LAB_CONTROL_ROLE_OPERATOR};
@@ -766,6 +837,7 @@ int main(void)
             cmocka_unit_test(test_pause_resume),
             cmocka_unit_test(test_reprint),
             cmocka_unit_test(test_printed),
+            cmocka_unit_test(test_stock),
             cmocka_unit_test(test_not_json_not_object),
             cmocka_unit_test(test_cmd),
             cmocka_unit_test(test_missing_fields),
