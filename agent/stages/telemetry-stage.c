@@ -32,6 +32,10 @@
 typedef struct tl_printer_s {
         char *name;
         bool seen; /* in the config in force */
+        /* what the printer last reported (its figures are written only when they change) */
+        lab_stock_item_t *reported;
+        size_t n_reported;
+        bool report_known;
         /* stock.level */
         lab_stock_item_t *sent; /* the items of the last stock.level */
         size_t n_sent;
@@ -106,6 +110,7 @@ static tl_printer_t *printer_get(lab_telemetry_t *t, const char *name, bool crea
 static void printer_free(tl_printer_t *p)
 {
         free(p->name);
+        free(p->reported);
         free(p->sent);
         free(p->quality_sent);
         free(p->make_model);
@@ -552,6 +557,20 @@ static void printer_counts(lab_telemetry_t *t, const char *printer, const lab_co
         }
 }
 
+/* Whether two reads report the same items with the same figures (their dates aside). */
+static bool same_figures(const lab_stock_item_t *a, size_t na, const lab_stock_item_t *b, size_t nb)
+{
+        if (na != nb)
+                return false;
+        for (size_t i = 0; i < na; i++)
+                if (strcmp(a[i].item, b[i].item) != 0 || strcmp(a[i].media, b[i].media) != 0 ||
+                    a[i].kind != b[i].kind || a[i].unit != b[i].unit ||
+                    a[i].remaining != b[i].remaining || a[i].capacity != b[i].capacity ||
+                    a[i].level != b[i].level || a[i].threshold != b[i].threshold)
+                        return false;
+        return true;
+}
+
 void lab_telemetry_status(lab_telemetry_t *t, const char *printer, const lab_printer_status_t *st,
                           bool available, const char *reason)
 {
@@ -569,8 +588,24 @@ void lab_telemetry_status(lab_telemetry_t *t, const char *printer, const lab_pri
         p->reason = strdup(reason ? reason : "");
         n = lab_stock_from_status(printer, st, now, t->config->stock.low_percent, items,
                                   ELEMENTSOF(items));
-        if (lab_store_stock_report(t->store, printer, items, n) < 0)
-                log_error("printer %s: cannot record the stock it reports", printer);
+        /* The store is written when a figure changed: as_of stays the first read of it. */
+        if (!p->report_known || !same_figures(p->reported, p->n_reported, items, n)) {
+                lab_stock_item_t *copy = n ? malloc(n * sizeof *copy) : NULL;
+
+                if (lab_store_stock_report(t->store, printer, items, n) < 0) {
+                        log_error("printer %s: cannot record the stock it reports", printer);
+                } else if (n == 0 || copy) {
+                        if (copy)
+                                memcpy(copy, items, n * sizeof *copy);
+                        free(p->reported);
+                        p->reported = copy;
+                        p->n_reported = n;
+                        p->report_known = true;
+                        copy = NULL;
+                }
+                free(copy);
+        }
+        /* On every read: where the printer counts a declared item too, its count wins. */
         printer_counts(t, printer, lab_config_find_printer(t->config, printer), items, n);
         review(t, p);
         quality(t, p);

@@ -231,11 +231,21 @@ int lab_store_stock_printer_count(lab_store_t *s, const char *printer, const cha
 
         if (!s || !nonempty(printer) || !nonempty(item) || !(count >= 0))
                 return -EINVAL;
+        lab_stock_item_t it;
+
+        r = item_get(s, printer, item, &it);
+        if (r < 0)
+                return r;
+        if (it.source == LAB_STOCK_SOURCE_PRINTER)
+                return -ENOENT;
+        if (it.remaining == count)
+                return 0; /* the agent's count agrees: nothing to write */
         r = store_prepare(
             s,
             "UPDATE stock_items SET drift = CASE WHEN remaining IS NULL THEN NULL "
-            "ELSE remaining - ?3 END, remaining = ?3, as_of = ?4, updated_at = " LAB_SQL_NOW
-            " WHERE printer = ?1 AND item = ?2 AND source != 'printer'",
+            "ELSE remaining - ?3 END, remaining = ?3, level = CASE WHEN capacity > 0 THEN "
+            "min(100, CAST(round(?3 * 100.0 / capacity) AS INTEGER)) END, as_of = ?4, "
+            "updated_at = " LAB_SQL_NOW " WHERE printer = ?1 AND item = ?2",
             &stmt);
         if (r < 0 || (r = store_bind_text(stmt, 1, printer)) < 0 ||
             (r = store_bind_text(stmt, 2, item)) < 0 ||
@@ -243,9 +253,7 @@ int lab_store_stock_printer_count(lab_store_t *s, const char *printer, const cha
             (r = store_bind_int64(stmt, 4, as_of)) < 0)
                 return r < 0 ? r : -ENOMEM;
         r = (int)store_step_write(s, stmt);
-        if (r < 0)
-                return r;
-        return r == 0 ? -ENOENT : 0;
+        return r < 0 ? r : 0;
 }
 
 int lab_store_stock_list(lab_store_t *s, const char *printer, lab_stock_item_t **ret, size_t *ret_n)

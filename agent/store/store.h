@@ -523,7 +523,8 @@ int lab_store_stock_report(lab_store_t *s, const char *printer, const lab_stock_
 /*
  * A declared item printer also counts (printers[].consumables[].supply): the
  * printer's count wins; drift becomes the agent's count less it (none when
- * the agent's count was unknown). -ENOENT without such an item.
+ * the agent's count was unknown); nothing is written when the two agree.
+ * -ENOENT without such a declared item.
  */
 int lab_store_stock_printer_count(lab_store_t *s, const char *printer, const char *item,
                                   double count, int64_t as_of);

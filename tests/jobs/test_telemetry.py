@@ -21,6 +21,8 @@ after every test by FleetTestCase):
                    5): exactly one stock.low, no stock.ok.
   counted stock    a minilab loaded with 400 prints prints 30, the agent
                    SIGKILLed in the middle: exactly 370 left, 30 ledger rows.
+  printer count    a ribbon the agent counts and the printer counts too: the
+                   printer's count wins, the difference is the drift.
   PUT /devices     seen at start, and again after a media change.
 
 usage: test_telemetry.py LABAGENT EVENT_WRITER [unittest args]
@@ -238,6 +240,37 @@ class TelemetryTest(fleet.FleetTestCase):
         self.assertEqual(rc, 0, err)
         items = {i["item"]: i for i in out["items"]}
         self.assertEqual(items["paper-4x6"]["remaining"], 370, items)
+
+    def test_printer_count_wins_with_drift(self):
+        sb = self.sandbox()
+        ds = self.ipp_printer("ds620", "dnp-ds620")
+        # The ribbon the agent counts, which the printer counts too (its supply's name).
+        consumables = [{"name": "ribbon-6x4", "kind": "ribbon", "capacity": 400,
+                        "uses": {"na_index-4x6_4x6in": 1}, "supply": "photo ribbon"}]
+        ag = self.lab(sb, [ds.config_entry(consumables=consumables)])
+        ag.start()
+
+        def ribbon():
+            rc, out, err = ag.labctl("stock", "ds620", json_out=True)
+            self.assertEqual(rc, 0, err)
+            return {i["item"]: i for i in out["items"]}["ribbon-6x4"]
+        # The printer says 310 (photo.conf); a technician loads 400: the printer wins.
+        wait_until(lambda: ribbon()["remaining"] == 310, WAIT_STEP, "the printer's 310", 0.2)
+        rc, out, err = ag.labctl("stock", "load", "ds620", "ribbon-6x4", "400")
+        self.assertEqual(rc, 0, (out, err))
+        item = wait_until(lambda: (lambda i: i["remaining"] == 310 and i["drift"] is not None
+                                   and i)(ribbon()), WAIT_STEP, "310 again, with drift", 0.2)
+        self.assertEqual(item["drift"], 90, item)
+        self.assertEqual(item["source"], "counted", item)
+        # A print: the agent takes 1 off, the printer says 300; its count wins again.
+        ds.set_supply_level(75, message="300 native prints remaining on 6x4 (PC) media")
+        self.print_jobs(sb, ag, 1, "drift-")
+        item = wait_until(lambda: (lambda i: i["remaining"] == 300 and i)(ribbon()), WAIT_STEP,
+                          "the printer's 300", 0.2)
+        # 309 less 300, or -1 when the printer's 300 was read before the print was counted.
+        self.assertIn(item["drift"], (9, -1), item)
+        rows = ag.query("SELECT count(*) AS n FROM stock_ledger")[0]["n"]
+        self.assertEqual(rows, 1)
 
     # ------------------------------------------------------------ PUT /devices
 
