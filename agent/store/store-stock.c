@@ -126,8 +126,39 @@ static int remove_others(lab_store_t *s, const char *printer, const char *source
         return w < 0 ? (int)w : 0;
 }
 
-int lab_store_stock_declare(lab_store_t *s, const char *printer, const lab_stock_item_t *items,
-                            size_t n)
+/*
+ * Bind an item for an upsert: ?1 printer, ?2 item, ?3 kind, ?4 media, ?5 source,
+ * ?6 remaining, ?7 unit, ?8 capacity, ?9 level, ?10 threshold, ?11 state,
+ * ?12 as_of; the statement uses the first ones it needs.
+ */
+static int bind_item(sqlite3_stmt *stmt, const char *printer, const lab_stock_item_t *it)
+{
+        int n = sqlite3_bind_parameter_count(stmt), r = 0;
+
+        if ((r = store_bind_text(stmt, 1, printer)) < 0 ||
+            (r = store_bind_text(stmt, 2, it->item)) < 0 ||
+            (r = store_bind_text(stmt, 3, lab_stock_kind_to_string(it->kind))) < 0 ||
+            (r = store_bind_text(stmt, 4, it->media)) < 0 ||
+            (r = store_bind_text(stmt, 5, lab_stock_source_to_string(it->source))) < 0 ||
+            (r = bind_figure(stmt, 6, it->remaining)) < 0 ||
+            (r = store_bind_text(stmt, 7, lab_stock_unit_to_string(it->unit))) < 0 ||
+            (r = bind_figure(stmt, 8, it->capacity)) < 0)
+                return r;
+        if (n >= 9 && (r = bind_figure(stmt, 9, it->level)) < 0)
+                return r;
+        if (n >= 10 && sqlite3_bind_double(stmt, 10, it->threshold) != SQLITE_OK)
+                return -ENOMEM;
+        if (n >= 11 && (r = store_bind_text(stmt, 11, lab_stock_state_to_string(it->state))) < 0)
+                return r;
+        if (n >= 12 && (r = store_bind_int64(stmt, 12, it->as_of)) < 0)
+                return r;
+        return 0;
+}
+
+/* Upsert items of printer with sql (bind_item's parameters) in one transaction, then
+   remove printer's items of the sources listed (",a,b,") that items do not name. */
+static int write_items(lab_store_t *s, const char *printer, const lab_stock_item_t *items, size_t n,
+                       const char *sql, const char *sources)
 {
         _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
         int r;
@@ -139,88 +170,53 @@ int lab_store_stock_declare(lab_store_t *s, const char *printer, const lab_stock
                 return r;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
-                const lab_stock_item_t *it = &items[i];
 
-                r = store_prepare(
-                    s,
-                    "INSERT INTO stock_items (printer, item, kind, media, source, unit, capacity, "
-                    "threshold) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) "
-                    "ON CONFLICT (printer, item) DO UPDATE SET kind = excluded.kind, "
-                    "media = excluded.media, source = excluded.source, capacity = "
-                    "excluded.capacity, threshold = excluded.threshold, "
-                    /* A printer's item of the same name: the declaration wins, and the
-                       printer's figures are not the agent's count. */
-                    "remaining = CASE WHEN unit = excluded.unit AND source != 'printer' THEN "
-                    "remaining END, level = CASE WHEN unit = excluded.unit AND source != "
-                    "'printer' THEN level END, drift = CASE WHEN source = 'printer' THEN NULL ELSE "
-                    "drift END, state = CASE WHEN source = "
-                    "'printer' THEN 'unknown' ELSE state END, told = CASE WHEN source = "
-                    "'printer' THEN 'unknown' ELSE told END, unit = excluded.unit, "
-                    "updated_at = " LAB_SQL_NOW,
-                    &stmt);
-                if (r < 0 || (r = store_bind_text(stmt, 1, printer)) < 0 ||
-                    (r = store_bind_text(stmt, 2, it->item)) < 0 ||
-                    (r = store_bind_text(stmt, 3, lab_stock_kind_to_string(it->kind))) < 0 ||
-                    (r = store_bind_text(stmt, 4, it->media)) < 0 ||
-                    (r = store_bind_text(stmt, 5, lab_stock_source_to_string(it->source))) < 0 ||
-                    (r = store_bind_text(stmt, 6, lab_stock_unit_to_string(it->unit))) < 0 ||
-                    (r = bind_figure(stmt, 7, it->capacity)) < 0 ||
-                    sqlite3_bind_double(stmt, 8, it->threshold) != SQLITE_OK)
-                        return r < 0 ? r : -ENOMEM;
-                if ((r = (int)store_step_write(s, stmt)) < 0)
+                if ((r = store_prepare(s, sql, &stmt)) < 0 ||
+                    (r = bind_item(stmt, printer, &items[i])) < 0 ||
+                    (r = (int)store_step_write(s, stmt)) < 0)
                         return r;
         }
-        r = remove_others(s, printer, ",counted,technician,", items, n);
+        r = remove_others(s, printer, sources, items, n);
         if (r < 0)
                 return r;
         return store_txn_commit(&txn);
 }
 
+int lab_store_stock_declare(lab_store_t *s, const char *printer, const lab_stock_item_t *items,
+                            size_t n)
+{
+        return write_items(
+            s, printer, items, n,
+            "INSERT INTO stock_items (printer, item, kind, media, source, unit, capacity, "
+            "threshold) VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?8, ?10) "
+            "ON CONFLICT (printer, item) DO UPDATE SET kind = excluded.kind, "
+            "media = excluded.media, source = excluded.source, capacity = "
+            "excluded.capacity, threshold = excluded.threshold, "
+            /* A printer's item of the same name: the declaration wins, and the
+               printer's figures are not the agent's count. */
+            "remaining = CASE WHEN unit = excluded.unit AND source != 'printer' THEN "
+            "remaining END, level = CASE WHEN unit = excluded.unit AND source != "
+            "'printer' THEN level END, drift = CASE WHEN source = 'printer' THEN NULL ELSE "
+            "drift END, state = CASE WHEN source = 'printer' THEN 'unknown' ELSE state END, "
+            "told = CASE WHEN source = 'printer' THEN 'unknown' ELSE told END, "
+            "unit = excluded.unit, updated_at = " LAB_SQL_NOW,
+            ",counted,technician,");
+}
+
 int lab_store_stock_report(lab_store_t *s, const char *printer, const lab_stock_item_t *items,
                            size_t n)
 {
-        _cleanup_(store_txn_rollbackp) lab_store_t *txn = NULL;
-        int r;
-
-        if (!s || !nonempty(printer) || (n && !items))
-                return -EINVAL;
-        r = store_txn_begin(s, true, &txn);
-        if (r < 0)
-                return r;
-        for (size_t i = 0; i < n; i++) {
-                _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
-                const lab_stock_item_t *it = &items[i];
-
-                /* A declared item of the same name keeps its own source: only printer rows. */
-                r = store_prepare(
-                    s,
-                    "INSERT INTO stock_items (printer, item, kind, media, source, remaining, unit, "
-                    "capacity, level, threshold, state, as_of) VALUES (?1, ?2, ?3, ?4, 'printer', "
-                    "?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (printer, item) DO UPDATE SET "
-                    "kind = excluded.kind, media = excluded.media, remaining = excluded.remaining, "
-                    "unit = excluded.unit, capacity = excluded.capacity, level = excluded.level, "
-                    "threshold = excluded.threshold, state = excluded.state, as_of = "
-                    "excluded.as_of, updated_at = " LAB_SQL_NOW " WHERE source = 'printer'",
-                    &stmt);
-                if (r < 0 || (r = store_bind_text(stmt, 1, printer)) < 0 ||
-                    (r = store_bind_text(stmt, 2, it->item)) < 0 ||
-                    (r = store_bind_text(stmt, 3, lab_stock_kind_to_string(it->kind))) < 0 ||
-                    (r = store_bind_text(stmt, 4, it->media)) < 0 ||
-                    (r = bind_figure(stmt, 5, it->remaining)) < 0 ||
-                    (r = store_bind_text(stmt, 6, lab_stock_unit_to_string(it->unit))) < 0 ||
-                    (r = bind_figure(stmt, 7, it->capacity)) < 0 ||
-                    (r = bind_figure(stmt, 8, it->level)) < 0 ||
-                    sqlite3_bind_double(stmt, 9, it->threshold) != SQLITE_OK ||
-                    (r = store_bind_text(stmt, 10, lab_stock_state_to_string(it->state))) < 0 ||
-                    (r = store_bind_int64(stmt, 11, it->as_of)) < 0)
-                        return r < 0 ? r : -ENOMEM;
-                if ((r = (int)store_step_write(s, stmt)) < 0)
-                        return r;
-        }
-        r = remove_others(s, printer, ",printer,", items, n);
-        if (r < 0)
-                return r;
-        return store_txn_commit(&txn);
+        /* A declared item of the same name keeps its own source: only printer rows. */
+        return write_items(
+            s, printer, items, n,
+            "INSERT INTO stock_items (printer, item, kind, media, source, remaining, unit, "
+            "capacity, level, threshold, state, as_of) VALUES (?1, ?2, ?3, ?4, 'printer', "
+            "?6, ?7, ?8, ?9, ?10, ?11, ?12) ON CONFLICT (printer, item) DO UPDATE SET "
+            "kind = excluded.kind, media = excluded.media, remaining = excluded.remaining, "
+            "unit = excluded.unit, capacity = excluded.capacity, level = excluded.level, "
+            "threshold = excluded.threshold, state = excluded.state, as_of = "
+            "excluded.as_of, updated_at = " LAB_SQL_NOW " WHERE source = 'printer'",
+            ",printer,");
 }
 
 int lab_store_stock_printer_count(lab_store_t *s, const char *printer, const char *item,

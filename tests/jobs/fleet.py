@@ -2556,19 +2556,33 @@ class FleetAgent(tl.Agent):
         return [dict(r) for r in self.query("SELECT * FROM copies")]
 
 
-def labctl(sock, *args, json_out=False, timeout=20):
-    """Run labctl (the binary LABCTL in the environment names) on a console socket as
-    root: (exit code, stdout, stderr); --json output parsed when json_out and it exits 0."""
+def labctl(sock, *args, json_out=False, timeout=20, user=None, groups=None, parse=True):
+    """Run labctl (the binary LABCTL in the environment names) on a console socket, as
+    root, or as uid/gid user with the supplementary gids groups (none: no group):
+    (exit code, stdout, stderr); --json output parsed when json_out, parse and it
+    exits 0."""
     binary = os.environ.get("LABCTL", "")
     if not binary or not os.access(binary, os.X_OK):
         raise AssertionError("LABCTL must name the labctl binary (it is %r)" % binary)
     cmd = [binary, "--socket", sock] + (["--json"] if json_out else []) + list(args)
+    if user is not None:
+        cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user,
+               "--groups=%s" % ",".join(str(g) for g in groups) if groups else "--clear-groups",
+               "--"] + cmd
     p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout,
                        stdin=subprocess.DEVNULL)
     out = p.stdout
-    if json_out and p.returncode == 0:
+    if json_out and parse and p.returncode == 0:
         out = json.loads(p.stdout)
     return p.returncode, out, p.stderr
+
+
+def labctl_json(sock, *args, **kw):
+    """labctl --json's answer (parsed); AssertionError when it exits other than 0."""
+    rc, out, err = labctl(sock, *args, json_out=True, **kw)
+    if rc != 0:
+        raise AssertionError("labctl %s exited %d: %s%s" % (" ".join(args), rc, out, err))
+    return out
 
 
 # ---------------------------------------------------------------- platform

@@ -40,23 +40,13 @@ PAPER_ENTRY = ("{name: %s, kind: paper, unit: prints, capacity: 400, "
 
 
 def labctl(sock, *args, user=None, groups=None, json_out=False):
-    """Run labctl (as root, or as uid/gid 65534 with the given supplementary gids);
-    returns (exit code, stdout, stderr)."""
-    cmd = [LABCTL, "--socket", sock] + (["--json"] if json_out else []) + list(args)
-    if user is not None:
-        cmd = ["setpriv", "--reuid=%d" % user, "--regid=%d" % user,
-               "--groups=%s" % ",".join(str(g) for g in groups) if groups else "--clear-groups",
-               "--"] + cmd
-    p = subprocess.run(cmd, capture_output=True, text=True, timeout=CMD_TIMEOUT,
-                       stdin=subprocess.DEVNULL)
-    return p.returncode, p.stdout, p.stderr
+    """fleet.labctl with its output as text (CMD_TIMEOUT)."""
+    return fleet.labctl(sock, *args, user=user, groups=groups, json_out=json_out,
+                        timeout=CMD_TIMEOUT, parse=False)
 
 
 def labctl_json(sock, *args, **kw):
-    rc, out, err = labctl(sock, *args, json_out=True, **kw)
-    if rc != 0:
-        raise AssertionError("labctl %s exited %d: %s%s" % (" ".join(args), rc, out, err))
-    return json.loads(out)
+    return fleet.labctl_json(sock, *args, timeout=CMD_TIMEOUT, **kw)
 
 
 def printers_yaml(minilab):
