@@ -16,7 +16,6 @@ usage: test_devices_link.py DEVICES_LINK [unittest args]
 import calendar
 import json
 import os
-import select
 import shutil
 import queue
 import subprocess
@@ -25,32 +24,21 @@ import tempfile
 import threading
 import time
 import unittest
-import urllib.request
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.dirname(os.path.dirname(HERE))
-SANDBOX = os.path.join(SOURCE, "tests", "platform", "sandbox.py")
 MAKE_CERTS = os.path.join(SOURCE, "tests", "platform", "make-certs.sh")
-PYTHON = "/usr/bin/python3"
+sys.path.insert(0, os.path.join(SOURCE, "tests", "platform-link"))
+import test_link as tl  # noqa: E402  (Sandbox, AgentTestCase, wait_until)
 
 DEVICES_LINK = None
 CERTS = None
+wait_until = tl.wait_until
 
 # Every wait in this file is bounded by one of these.
 WAIT_READY = 20.0
 WAIT_PUT = 30.0
 DEVICES_PATH = "/v1/labs/test-lab/devices"
-
-
-def wait_until(predicate, timeout, what, interval=0.05):
-    """Poll predicate until it returns a true value; fail after timeout seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("timed out after %.0f s waiting for %s" % (timeout, what))
 
 
 def seconds(stamp):
@@ -73,59 +61,20 @@ def devices(tag, size="na_index-4x6_4x6in", remaining=160):
         "updated_at": "2026-11-28T16:40:01Z"}
 
 
-class Sandbox:
-    """One sandbox platform process."""
-
-    def __init__(self, workdir):
-        self.log = open(os.path.join(workdir, "sandbox.log"), "w")
-        self.proc = subprocess.Popen(
-            [PYTHON, SANDBOX, "--cert", os.path.join(CERTS, "server.pem"),
-             "--key", os.path.join(CERTS, "server.key"),
-             "--client-ca", os.path.join(CERTS, "ca.pem"),
-             "--port", "0", "--control-port", "0", "--watch-stdin"],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self.log, text=True)
-        ready, _, _ = select.select([self.proc.stdout], [], [], WAIT_READY)
-        line = self.proc.stdout.readline() if ready else ""
-        if not line:
-            raise AssertionError("sandbox did not start; see " + self.log.name)
-        ports = json.loads(line)
-        self.api_port = ports["api_port"]
-        self.control = "http://127.0.0.1:%d" % ports["control_port"]
-
-    def call(self, path, body=None):
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(self.control + path, data=data,
-                                     method="GET" if body is None else "POST",
-                                     headers={"Content-Type": "application/json"})
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return json.loads(resp.read())
-
-    def fault(self, **fault):
-        return self.call("/control/faults", fault)
+class Sandbox(tl.Sandbox):
+    """The sandbox platform, with what it recorded of the device list."""
 
     def puts(self):
         """Every device list PUT the sandbox handled, oldest first."""
-        return self.call("/control/devices")["puts"]
+        return self.call("GET", "/control/devices")["puts"]
 
     def bodies(self):
         return [p["devices"] for p in self.puts()]
 
     def attempts(self):
         """Every PUT of the device list that reached the sandbox, faults included."""
-        return [r for r in self.call("/control/log")["requests"]
+        return [r for r in self.requests()
                 if r["method"] == "PUT" and r["path"] == DEVICES_PATH]
-
-    def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        self.proc.stdout.close()
-        self.proc.stdin.close()
-        self.log.close()
 
 
 class Link:
@@ -215,10 +164,14 @@ products:
         return rc
 
 
-class DevicesLinkTest(unittest.TestCase):
+class DevicesLinkTest(tl.AgentTestCase):
+    """A sandbox and the link alone; the sandbox's contract check after every test
+    (tl.AgentTestCase: headers, Idempotency-Key, the device list's shape)."""
+
     def setUp(self):
-        self.dir = tempfile.mkdtemp(prefix="labagent-devices-")
+        super().setUp()
         self.sb = Sandbox(self.dir)
+        self.sandboxes.append(self.sb)
         self.link = None
 
     def start_link(self):
@@ -226,31 +179,11 @@ class DevicesLinkTest(unittest.TestCase):
         return self.link
 
     def tearDown(self):
-        ok = self._outcome_ok()
         try:
-            if ok and self.sb.proc.poll() is None:
-                # Whatever else a test checks: the link kept the contract the sandbox
-                # enforces (headers, Idempotency-Key, the device list's shape).
-                self.assertEqual(self.sb.call("/control/violations")["violations"], [],
-                                 "the link broke docs/protocol.md")
             if self.link:
                 self.assertEqual(self.link.stop(), 0)
         finally:
-            self.sb.stop()
-            if ok:
-                shutil.rmtree(self.dir, ignore_errors=True)
-            else:
-                print("kept for a look: " + self.dir, file=sys.stderr)
-
-    def _outcome_ok(self):
-        result = getattr(self, "_outcome", None)
-        if result is None:
-            return True
-        errors = getattr(result, "errors", None)
-        if errors is None:  # Python >= 3.11
-            res = result.result
-            return not any(t is self for t, _ in res.errors + res.failures)
-        return not any(t is self and e for t, e in errors)
+            super().tearDown()
 
     def wait_bodies(self, n, what):
         return wait_until(lambda: len(self.sb.puts()) >= n and self.sb.bodies(), WAIT_PUT, what)
@@ -260,7 +193,7 @@ class DevicesLinkTest(unittest.TestCase):
         a, b = devices("a"), devices("b", size="na_5x7_5x7in")
         link.set(a)
         self.wait_bodies(1, "the first device list")
-        latest = self.sb.call("/control/devices")["labs"]["test-lab"]
+        latest = self.sb.call("GET", "/control/devices")["labs"]["test-lab"]
         self.assertEqual(latest["devices"], a)
         # The same body again is not sent; a new one is, and becomes the lab's list.
         link.set(a)
@@ -269,7 +202,7 @@ class DevicesLinkTest(unittest.TestCase):
         # A, B, then A again: a new request (the platform must not replay A's answer).
         link.set(a)
         self.assertEqual(self.wait_bodies(3, "the first list again"), [a, b, a])
-        self.assertEqual(self.sb.call("/control/devices")["labs"]["test-lab"]["devices"], a)
+        self.assertEqual(self.sb.call("GET", "/control/devices")["labs"]["test-lab"]["devices"], a)
         attempts = self.sb.attempts()
         self.assertEqual(len(attempts), 3, attempts)
         keys = [r["headers"]["Idempotency-Key"] for r in attempts]
@@ -315,14 +248,14 @@ class DevicesLinkTest(unittest.TestCase):
             self.assertGreaterEqual(gap, least, gaps)
 
     def test_newer_body_set_during_the_outage_is_the_one_delivered(self):
-        self.sb.call("/control/down", {})
+        self.sb.call("POST", "/control/down", {})
         link = self.start_link()
         link.set(devices("old"))
         wait_until(lambda: "device list not delivered" in link.status(), WAIT_PUT,
                    "the link to see the platform down")
         newest = devices("new", remaining=150)
         link.set(newest)
-        self.sb.call("/control/up", {})
+        self.sb.call("POST", "/control/up", {})
         self.assertEqual(self.wait_bodies(1, "the list after the outage"), [newest])
         time.sleep(1)
         self.assertEqual(self.sb.bodies(), [newest])
@@ -344,9 +277,9 @@ class DevicesLinkTest(unittest.TestCase):
         body = devices("back")
         link.set(body)
         wait_until(lambda: self.sb.attempts(), WAIT_PUT, "the first PUT to be refused")
-        self.sb.call("/control/down", {})
+        self.sb.call("POST", "/control/down", {})
         wait_until(lambda: "unreachable" in link.status(), WAIT_PUT, "the link to fail")
-        self.sb.call("/control/up", {})
+        self.sb.call("POST", "/control/up", {})
         t0 = time.monotonic()
         self.assertEqual(self.wait_bodies(1, "the list once the link is back"), [body])
         self.assertLess(time.monotonic() - t0, 30)
@@ -408,7 +341,7 @@ def main():
         print(__doc__, file=sys.stderr)
         return 2
     DEVICES_LINK = os.path.abspath(sys.argv[1])
-    CERTS = tempfile.mkdtemp(prefix="labagent-devices-certs-")
+    CERTS = tl.CERTS = tempfile.mkdtemp(prefix="labagent-devices-certs-")
     try:
         subprocess.run(["bash", MAKE_CERTS, CERTS], check=True, timeout=120,
                        stdout=subprocess.DEVNULL)
