@@ -120,3 +120,22 @@ int64_t store_fixture_events_of(lab_store_t *s, const char *id, const char *kind
         sqlite3_finalize(st);
         return n;
 }
+
+void store_fixture_queued_job(lab_store_t *s, const char *id, int quantity, const char *printer)
+{
+        store_fixture_rendered_job(s, id, quantity, printer);
+        assert_int_equal(lab_store_job_queue(s, id, LAB_JOB_RENDERED, printer), 0);
+}
+
+void store_fixture_send_copy(lab_store_t *s, const char *id, int copy)
+{
+        static const lab_store_copy_change_t begin = {.new_attempt = true};
+        static const lab_store_copy_change_t sent = {.handle = "17"};
+
+        assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
+                                             &begin, NULL, NULL, NULL),
+                         0);
+        assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_SUBMITTING, LAB_COPY_PRINTING,
+                                             &sent, NULL, NULL, NULL),
+                         0);
+}

@@ -35,6 +35,12 @@ void store_fixture_put_state(lab_store_t *s, const char *id, lab_job_state_t sta
 /* Insert job id (quantity copies of print-4x6) and render it for printer: state rendered. */
 void store_fixture_rendered_job(lab_store_t *s, const char *id, int quantity, const char *printer);
 
+/* Insert job id (quantity copies) rendered for printer, and queue it there: state queued. */
+void store_fixture_queued_job(lab_store_t *s, const char *id, int quantity, const char *printer);
+
+/* Send a queued copy: queued → submitting (a new attempt) → printing (handle "17"). */
+void store_fixture_send_copy(lab_store_t *s, const char *id, int copy);
+
 /* Assert the job's state. */
 void store_fixture_assert_job_state(lab_store_t *s, const char *id, lab_job_state_t want);
 

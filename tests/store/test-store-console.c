@@ -27,6 +27,10 @@
 
 typedef store_fixture_t fixture_t;
 
+/* A copy's first moves (store_fixture_send_copy makes them too). */
+static const lab_store_copy_change_t begin = {.new_attempt = true};
+static const lab_store_copy_change_t sent = {.handle = "17"};
+
 /* A fresh store for each test. */
 static int setup(void **state)
 {
@@ -40,31 +44,10 @@ static int teardown(void **state)
 
 /* ---- helpers: build jobs and copies through the public API ---- */
 
-static const lab_store_copy_change_t begin = {.new_attempt = true};
-static const lab_store_copy_change_t sent = {.handle = "17"};
-
-/* A job queued at printer with quantity copies. */
-static void queued_job(lab_store_t *s, const char *id, int quantity, const char *printer)
-{
-        store_fixture_rendered_job(s, id, quantity, printer);
-        assert_int_equal(lab_store_job_queue(s, id, LAB_JOB_RENDERED, printer), 0);
-}
-
-/* Send a queued copy: queued → submitting (a new attempt) → printing. */
-static void send_copy(lab_store_t *s, const char *id, int copy)
-{
-        assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
-                                             &begin, NULL, NULL, NULL),
-                         0);
-        assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_SUBMITTING, LAB_COPY_PRINTING,
-                                             &sent, NULL, NULL, NULL),
-                         0);
-}
-
 /* Send a queued copy and have it printed. */
 static void print_copy(lab_store_t *s, const char *id, int copy)
 {
-        send_copy(s, id, copy);
+        store_fixture_send_copy(s, id, copy);
         assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_PRINTING, LAB_COPY_PRINTED, NULL,
                                              "job.copy_printed", "{\"copy\":1}", NULL),
                          0);
@@ -84,7 +67,7 @@ static void uncertain_copy(lab_store_t *s, const char *id, int copy)
 /* A job at printer with all its quantity copies printed (state printed). */
 static void printed_job(lab_store_t *s, const char *id, int quantity, const char *printer)
 {
-        queued_job(s, id, quantity, printer);
+        store_fixture_queued_job(s, id, quantity, printer);
         for (int i = 1; i <= quantity; i++)
                 print_copy(s, id, i);
 }
@@ -660,7 +643,7 @@ static void test_reprint_uncertain_not_printed(void **state)
         int64_t events0, audit0;
         int attempt = 0;
 
-        queued_job(f->s, "j3", 1, "ds620");
+        store_fixture_queued_job(f->s, "j3", 1, "ds620");
         uncertain_copy(f->s, "j3", 1);
         store_fixture_assert_job_state(f->s, "j3", LAB_JOB_UNCERTAIN);
         assert_copy(f->s, "j3", 1, "uncertain|ds620|1|");
@@ -727,7 +710,7 @@ static void test_reprint_uncertain_not_printed_with_printed_sibling(void **state
         fixture_t *f = *state;
         lab_store_reprint_t rp = reprint("j3b", 2, "not_printed", NULL);
 
-        queued_job(f->s, "j3b", 2, "ds620");
+        store_fixture_queued_job(f->s, "j3b", 2, "ds620");
         print_copy(f->s, "j3b", 1);
         uncertain_copy(f->s, "j3b", 2);
         store_fixture_assert_job_state(f->s, "j3b", LAB_JOB_UNCERTAIN);
@@ -757,7 +740,7 @@ static void test_reprint_uncertain_other_defect(void **state)
         lab_store_reprint_t rp = reprint("j4", 1, "smear", "wet");
         int64_t events0, audit0, seq_cp, seq_def;
 
-        queued_job(f->s, "j4", 1, "ds620");
+        store_fixture_queued_job(f->s, "j4", 1, "ds620");
         uncertain_copy(f->s, "j4", 1);
         store_fixture_assert_job_state(f->s, "j4", LAB_JOB_UNCERTAIN);
         events0 = rows(f->s, "events");
@@ -837,12 +820,12 @@ static void test_reprint_refusals(void **state)
 
         /* printed job, busy job (copy 1 printed, copy 2 printing, copy 3 queued). */
         printed_job(f->s, "p", 1, "ds620");
-        queued_job(f->s, "b", 3, "ds620");
+        store_fixture_queued_job(f->s, "b", 3, "ds620");
         print_copy(f->s, "b", 1);
-        send_copy(f->s, "b", 2);
+        store_fixture_send_copy(f->s, "b", 2);
         store_fixture_assert_job_state(f->s, "b", LAB_JOB_PRINTING);
         /* canceled while printing, with a printed copy. */
-        queued_job(f->s, "c", 2, "ds620");
+        store_fixture_queued_job(f->s, "c", 2, "ds620");
         print_copy(f->s, "c", 1);
         store_fixture_assert_job_state(f->s, "c", LAB_JOB_PRINTING);
         assert_int_equal(lab_store_job_move(f->s, "c", LAB_JOB_PRINTING, LAB_JOB_CANCELED,
@@ -853,7 +836,7 @@ static void test_reprint_refusals(void **state)
                          0);
         store_fixture_assert_job_state(f->s, "c", LAB_JOB_CANCELED);
         /* failed: its one copy failed. */
-        queued_job(f->s, "x", 1, "ds620");
+        store_fixture_queued_job(f->s, "x", 1, "ds620");
         assert_int_equal(lab_store_copy_move(f->s, "x", 1, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
                                              &begin, NULL, NULL, NULL),
                          0);
@@ -862,20 +845,20 @@ static void test_reprint_refusals(void **state)
                          0);
         store_fixture_assert_job_state(f->s, "x", LAB_JOB_FAILED);
         /* dropped (no longer the lab's) while printing, with a printed copy. */
-        queued_job(f->s, "d", 2, "ds620");
+        store_fixture_queued_job(f->s, "d", 2, "ds620");
         print_copy(f->s, "d", 1);
         assert_int_equal(lab_store_job_move(f->s, "d", LAB_JOB_PRINTING, LAB_JOB_DROPPED, "dropped",
                                             NULL, NULL, NULL),
                          0);
         /* held at its printer with queued copies. */
-        queued_job(f->s, "h", 1, "ds620");
+        store_fixture_queued_job(f->s, "h", 1, "ds620");
         assert_int_equal(lab_store_job_move(f->s, "h", LAB_JOB_QUEUED, LAB_JOB_HELD, "no_printer",
                                             NULL, NULL, NULL),
                          0);
         /* a job with no copies yet. */
         store_fixture_rendered_job(f->s, "r", 1, "ds620");
         /* uncertain job, and one that was reported (finished). */
-        queued_job(f->s, "u", 1, "ds620");
+        store_fixture_queued_job(f->s, "u", 1, "ds620");
         uncertain_copy(f->s, "u", 1);
         assert_int_equal(rows(f->s, "audit"), 0);
 
@@ -953,7 +936,7 @@ static void test_confirm_printed(void **state)
         fixture_t *f = *state;
         int64_t events0, audit0;
 
-        queued_job(f->s, "k1", 1, "ds620");
+        store_fixture_queued_job(f->s, "k1", 1, "ds620");
         uncertain_copy(f->s, "k1", 1);
         store_fixture_assert_job_state(f->s, "k1", LAB_JOB_UNCERTAIN);
         events0 = rows(f->s, "events");
@@ -992,7 +975,7 @@ static void test_confirm_printed_waits_for_siblings(void **state)
         fixture_t *f = *state;
 
         /* Two uncertain copies: the job is printed once both are. */
-        queued_job(f->s, "k2", 2, "cpd90");
+        store_fixture_queued_job(f->s, "k2", 2, "cpd90");
         uncertain_copy(f->s, "k2", 1);
         uncertain_copy(f->s, "k2", 2);
         store_fixture_assert_job_state(f->s, "k2", LAB_JOB_UNCERTAIN);
@@ -1009,7 +992,7 @@ static void test_confirm_printed_waits_for_siblings(void **state)
         assert_int_equal(store_fixture_events_of(f->s, "k2", "job.copy_printed"), 2);
 
         /* An uncertain copy and a queued one: printing until the queued one prints. */
-        queued_job(f->s, "k3", 2, "cpd90");
+        store_fixture_queued_job(f->s, "k3", 2, "cpd90");
         uncertain_copy(f->s, "k3", 1);
         store_fixture_assert_job_state(f->s, "k3", LAB_JOB_PRINTING);
         assert_int_equal(lab_store_copy_confirm_printed(f->s, "k3", 1, "k3/1/1", "bob",
@@ -1026,7 +1009,7 @@ static void test_confirm_printed_with_failed_sibling(void **state)
         fixture_t *f = *state;
 
         /* Copy 1 uncertain, copy 2 failed after every attempt: the job is uncertain. */
-        queued_job(f->s, "k5", 2, "ds620");
+        store_fixture_queued_job(f->s, "k5", 2, "ds620");
         uncertain_copy(f->s, "k5", 1);
         assert_int_equal(lab_store_copy_move(f->s, "k5", 2, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
                                              &begin, NULL, NULL, NULL),
@@ -1051,9 +1034,9 @@ static void test_confirm_printed_refusals(void **state)
 {
         fixture_t *f = *state;
 
-        queued_job(f->s, "k4", 3, "ds620");
+        store_fixture_queued_job(f->s, "k4", 3, "ds620");
         print_copy(f->s, "k4", 1);
-        send_copy(f->s, "k4", 2);
+        store_fixture_send_copy(f->s, "k4", 2);
         assert_int_equal(rows(f->s, "audit"), 0);
 
         assert_confirm_refused(f->s, "nope", 1, -ENOENT);
@@ -1098,10 +1081,10 @@ static void test_job_copies(void **state)
         assert_int_equal(lab_store_job_copies(f->s, "r", NULL, &n), -EINVAL);
 
         /* 11 copies (numeric order, not text: 2 before 10), and another job's copies apart. */
-        queued_job(f->s, "other", 2, "cpd90");
-        queued_job(f->s, "m", 11, "ds620");
+        store_fixture_queued_job(f->s, "other", 2, "cpd90");
+        store_fixture_queued_job(f->s, "m", 11, "ds620");
         print_copy(f->s, "m", 10);
-        send_copy(f->s, "m", 2);
+        store_fixture_send_copy(f->s, "m", 2);
         {
                 lab_store_reprint_t rp = reprint("m", 10, "cut", NULL);
                 assert_int_equal(lab_store_copy_reprint(f->s, &rp), 0);
@@ -1170,14 +1153,14 @@ static void test_jobs_by_state(void **state)
         assert_int_equal(lab_store_jobs_by_state(f->s, NULL, &t), -EINVAL);
         assert_int_equal(lab_store_jobs_by_state(NULL, tally, &t), -EINVAL);
 
-        queued_job(f->s, "q1", 1, "ds620");
-        queued_job(f->s, "q2", 2, "ds620");
-        queued_job(f->s, "q3", 1, "cpd90");
+        store_fixture_queued_job(f->s, "q1", 1, "ds620");
+        store_fixture_queued_job(f->s, "q2", 2, "ds620");
+        store_fixture_queued_job(f->s, "q3", 1, "cpd90");
         printed_job(f->s, "p1", 1, "ds620");
         store_fixture_rendered_job(f->s, "r1", 1, "ds620");
-        queued_job(f->s, "u1", 1, "ds620");
+        store_fixture_queued_job(f->s, "u1", 1, "ds620");
         uncertain_copy(f->s, "u1", 1);
-        queued_job(f->s, "c1", 1, "ds620");
+        store_fixture_queued_job(f->s, "c1", 1, "ds620");
         assert_int_equal(lab_store_job_move(f->s, "c1", LAB_JOB_QUEUED, LAB_JOB_CANCELED, NULL,
                                             NULL, NULL, NULL),
                          0);

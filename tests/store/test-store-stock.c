@@ -31,6 +31,9 @@
 
 typedef store_fixture_t fixture_t;
 
+/* A copy's first move (store_fixture_send_copy makes it too). */
+static const lab_store_copy_change_t begin = {.new_attempt = true};
+
 /* A fresh store for each test. */
 static int setup(void **state)
 {
@@ -247,34 +250,13 @@ static void loaded_ribbon(lab_store_t *s, const char *printer, double load)
         assert_int_equal(lab_store_stock_adjust(s, &a), 0);
 }
 
-static const lab_store_copy_change_t begin = {.new_attempt = true};
-static const lab_store_copy_change_t sent = {.handle = "17"};
-
-/* A job queued at printer with quantity copies. */
-static void queued_job(lab_store_t *s, const char *id, int quantity, const char *printer)
-{
-        store_fixture_rendered_job(s, id, quantity, printer);
-        assert_int_equal(lab_store_job_queue(s, id, LAB_JOB_RENDERED, printer), 0);
-}
-
-/* Send a queued copy: queued → submitting (a new attempt) → printing. */
-static void send_copy(lab_store_t *s, const char *id, int copy)
-{
-        assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_QUEUED, LAB_COPY_SUBMITTING,
-                                             &begin, NULL, NULL, NULL),
-                         0);
-        assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_SUBMITTING, LAB_COPY_PRINTING,
-                                             &sent, NULL, NULL, NULL),
-                         0);
-}
-
 /* Print a queued copy, the print using uses (n). */
 static void print_copy(lab_store_t *s, const char *id, int copy, const lab_stock_use_t *uses,
                        size_t n)
 {
         lab_store_copy_change_t done = {.uses = uses, .n_uses = n};
 
-        send_copy(s, id, copy);
+        store_fixture_send_copy(s, id, copy);
         assert_int_equal(lab_store_copy_move(s, id, copy, LAB_COPY_PRINTING, LAB_COPY_PRINTED,
                                              &done, "job.copy_printed", "{\"copy\":1}", NULL),
                          0);
@@ -604,7 +586,7 @@ static void test_consumption_exactly_once(void **state)
         int64_t events0;
 
         loaded_ribbon(f->s, "ds620", 400);
-        queued_job(f->s, "j1", 30, "ds620");
+        store_fixture_queued_job(f->s, "j1", 30, "ds620");
         for (int c = 1; c <= 30; c++)
                 print_copy(f->s, "j1", c, uses, 1);
         store_fixture_assert_job_state(f->s, "j1", LAB_JOB_PRINTED);
@@ -643,7 +625,7 @@ static void test_consumption_once_per_attempt(void **state)
         int rc;
 
         loaded_ribbon(f->s, "ds620", 10);
-        queued_job(f->s, "j2", 2, "ds620");
+        store_fixture_queued_job(f->s, "j2", 2, "ds620");
 
         /* Copy 1 lost track of (uncertain), then confirmed printed by a person. The same
            (job, copy, attempt, item) listed twice is entered once. */
@@ -678,11 +660,11 @@ static void test_consumption_once_per_attempt(void **state)
         assert_ledger(f->s, "ds620", 1, 1);
 
         /* Copy 2 aborted once and sent again: printed under attempt 2, entered once. */
-        send_copy(f->s, "j2", 2);
+        store_fixture_send_copy(f->s, "j2", 2);
         assert_int_equal(lab_store_copy_move(f->s, "j2", 2, LAB_COPY_PRINTING, LAB_COPY_QUEUED,
                                              NULL, NULL, NULL, NULL),
                          0);
-        send_copy(f->s, "j2", 2);
+        store_fixture_send_copy(f->s, "j2", 2);
         assert_int_equal(lab_store_copy_move(f->s, "j2", 2, LAB_COPY_PRINTING, LAB_COPY_PRINTED,
                                              &done, NULL, NULL, NULL),
                          0);
@@ -706,7 +688,7 @@ static void test_consumption_counted_items_only(void **state)
         /* Declared but never loaded: a print is entered, the count stays unknown (not 0). */
         assert_int_equal(lab_store_stock_declare(f->s, "ds620", &decl, 1), 0);
         assert_int_equal(lab_store_stock_report(f->s, "ds620", &deck, 1), 0);
-        queued_job(f->s, "j3", 1, "ds620");
+        store_fixture_queued_job(f->s, "j3", 1, "ds620");
         print_copy(f->s, "j3", 1, uses, 2);
         list_items(f->s, "ds620", "ribbon", &it);
         assert_true(it.remaining < 0);
@@ -818,10 +800,10 @@ static void test_quality(void **state)
         int64_t now;
 
         /* Three copies printed, a fourth aborted once. */
-        queued_job(f->s, "j4", 4, "ds620");
+        store_fixture_queued_job(f->s, "j4", 4, "ds620");
         for (int c = 1; c <= 3; c++)
                 print_copy(f->s, "j4", c, NULL, 0);
-        send_copy(f->s, "j4", 4);
+        store_fixture_send_copy(f->s, "j4", 4);
         assert_int_equal(lab_store_copy_move(f->s, "j4", 4, LAB_COPY_PRINTING, LAB_COPY_QUEUED,
                                              &aborted, NULL, NULL, NULL),
                          0);
