@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "amount.h"
 #include "console.h"
 #include "job-state.h"
 #include "log.h"
@@ -702,24 +703,6 @@ static json_t *answer_stock(lab_console_t *c, const lab_control_request_t *req)
         return json_pack("{s:b, s:o}", "ok", 1, "items", list);
 }
 
-/* A number of units for a sentence: "400", "12.5", "0.33". */
-static const char *amount_text(double v, char *buf, size_t size)
-{
-        size_t len;
-
-        if (fabs(v) < 1e15 && v == floor(v)) {
-                snprintf(buf, size, "%.0f", v);
-                return buf;
-        }
-        snprintf(buf, size, "%.2f", v);
-        len = strlen(buf);
-        while (len > 0 && buf[len - 1] == '0')
-                buf[--len] = '\0';
-        if (len > 0 && buf[len - 1] == '.')
-                buf[--len] = '\0';
-        return buf;
-}
-
 /* The names of a printer's items for a sentence ("paper-4x6, ribbon"), into buf. */
 static const char *item_names(const lab_stock_item_t *items, size_t n, char *buf, size_t size)
 {
@@ -788,7 +771,7 @@ static json_t *answer_stock_adjust(lab_console_t *c, const lab_control_request_t
                                        .note = req->note,
                                        .hysteresis = cfg->stock.hysteresis};
         r = lab_store_stock_adjust(c->store, &a);
-        amount_text(req->amount, amount, sizeof amount);
+        lab_format_amount(req->amount, amount, sizeof amount);
         if (r == -ENOENT)
                 return item_unknown(cp->name, req->item, items, n);
         if (r == -EPERM)
@@ -814,7 +797,7 @@ static json_t *answer_stock_adjust(lab_console_t *c, const lab_control_request_t
                                          "Nothing changed; to record a count use labctl stock set "
                                          "%s %s AMOUNT",
                                          amount, unit ? unit : "units", req->item, cp->name,
-                                         amount_text(before->remaining, left, sizeof left),
+                                         lab_format_amount(before->remaining, left, sizeof left),
                                          cp->name, req->item);
         }
         if (r < 0)
@@ -822,8 +805,9 @@ static json_t *answer_stock_adjust(lab_console_t *c, const lab_control_request_t
         log_struct(LOG_NOTICE, LAB_FIELDS({"PRINTER", cp->name}),
                    "printer %s: stock %s: %s %s by %s (uid %u) from the console; %s left (%s)%s%s",
                    cp->name, req->item, action, amount, peer->user, (unsigned)peer->uid,
-                   a.result.remaining >= 0 ? amount_text(a.result.remaining, left, sizeof left)
-                                           : "unknown",
+                   a.result.remaining >= 0
+                       ? lab_format_amount(a.result.remaining, left, sizeof left)
+                       : "unknown",
                    lab_stock_state_to_string(a.result.state), req->note ? ": " : "",
                    req->note ? req->note : "");
         if (c->telemetry)

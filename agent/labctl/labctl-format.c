@@ -21,6 +21,7 @@
 #include <string.h>
 
 #include "job-state.h"
+#include "amount.h"
 #include "labctl-format.h"
 #include "rfc3339.h"
 #include "macro.h"
@@ -124,38 +125,14 @@ static bool jnum(const json_t *o, const char *key, double *ret)
         return true;
 }
 
-char *lab_ctl_format_amount(double v, char *buf, size_t size)
-{
-        size_t len;
-
-        if (!isfinite(v)) {
-                snprintf(buf, size, "-");
-                return buf;
-        }
-        /* Whole numbers as such (no libm: a cast truncates below 1e15 exactly). */
-        if (v > -1e15 && v < 1e15 && v == (double)(long long)v) {
-                snprintf(buf, size, "%.0f", v);
-                return buf;
-        }
-        snprintf(buf, size, "%.2f", v);
-        len = strlen(buf);
-        while (len > 0 && buf[len - 1] == '0')
-                buf[--len] = '\0';
-        if (len > 0 && buf[len - 1] == '.')
-                buf[--len] = '\0';
-        if (strcmp(buf, "-0") == 0)
-                snprintf(buf, size, "0");
-        return buf;
-}
-
-/* The number at key as lab_ctl_format_amount() writes it ("-" when missing or null). */
+/* The number at key as lab_format_amount() writes it ("-" when missing or null). */
 static const char *jnum_text(const json_t *o, const char *key, char *buf, size_t size)
 {
         double v;
 
         if (!jnum(o, key, &v))
                 return "-";
-        return lab_ctl_format_amount(v, buf, size);
+        return lab_format_amount(v, buf, size);
 }
 
 time_t lab_ctl_answer_now(const json_t *answer, time_t fallback)
@@ -1014,7 +991,7 @@ void lab_ctl_format_stock(FILE *f, const json_t *a, const char *printer, const l
                 else
                         snprintf(lvl, sizeof lvl, "-");
                 if (jnum(it, "drift", &drift)) {
-                        lab_ctl_format_amount(drift, dr + 1, sizeof dr - 1);
+                        lab_format_amount(drift, dr + 1, sizeof dr - 1);
                         dr[0] = '+';
                         if (dr[1] == '-' || strcmp(dr + 1, "0") == 0)
                                 memmove(dr, dr + 1, strlen(dr + 1) + 1);

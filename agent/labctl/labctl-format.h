@@ -112,13 +112,6 @@ void lab_ctl_format_reprinted(FILE *f, const json_t *answer, const char *defect,
 void lab_ctl_format_printed(FILE *f, const json_t *answer, long long copy, const lab_ctl_fmt_t *o);
 
 /*
- * A number of stock units for a person: whole numbers as such ("400"), others
- * with at most two decimals ("12.5", "0.33"); "-" when not finite. Writes into
- * buf and returns it.
- */
-char *lab_ctl_format_amount(double v, char *buf, size_t size);
-
-/*
  * `labctl stock [PRINTER]`: the items table (ITEM, SOURCE, REMAINING, UNIT,
  * LEVEL, STATE, AS OF, DRIFT; PRINTER first when printer is NULL, the
  * answer being every printer's), unknown figures as "-"; a sentence when

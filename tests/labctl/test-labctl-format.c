@@ -20,6 +20,7 @@
 
 #include <cmocka.h>
 
+#include "amount.h"
 #include "labctl-format.h"
 #include "rfc3339.h"
 
@@ -703,16 +704,16 @@ static void test_amount(void **state)
 {
         char b[64];
 
-        assert_string_equal(lab_ctl_format_amount(400, b, sizeof b), "400");
-        assert_string_equal(lab_ctl_format_amount(0, b, sizeof b), "0");
-        assert_string_equal(lab_ctl_format_amount(12.5, b, sizeof b), "12.5");
-        assert_string_equal(lab_ctl_format_amount(1.0 / 3.0, b, sizeof b), "0.33");
-        assert_string_equal(lab_ctl_format_amount(2.999, b, sizeof b), "3");
-        assert_string_equal(lab_ctl_format_amount(0.001, b, sizeof b), "0");
-        assert_string_equal(lab_ctl_format_amount(-0.001, b, sizeof b), "0");
-        assert_string_equal(lab_ctl_format_amount(-2, b, sizeof b), "-2");
-        assert_string_equal(lab_ctl_format_amount(1e6, b, sizeof b), "1000000");
-        assert_string_equal(lab_ctl_format_amount(0.0 / 0.0, b, sizeof b), "-");
+        assert_string_equal(lab_format_amount(400, b, sizeof b), "400");
+        assert_string_equal(lab_format_amount(0, b, sizeof b), "0");
+        assert_string_equal(lab_format_amount(12.5, b, sizeof b), "12.5");
+        assert_string_equal(lab_format_amount(1.0 / 3.0, b, sizeof b), "0.33");
+        assert_string_equal(lab_format_amount(2.999, b, sizeof b), "3");
+        assert_string_equal(lab_format_amount(0.001, b, sizeof b), "0");
+        assert_string_equal(lab_format_amount(-0.001, b, sizeof b), "0");
+        assert_string_equal(lab_format_amount(-2, b, sizeof b), "-2");
+        assert_string_equal(lab_format_amount(1e6, b, sizeof b), "1000000");
+        assert_string_equal(lab_format_amount(0.0 / 0.0, b, sizeof b), "-");
 }
 
 static void test_stock(void **state)
