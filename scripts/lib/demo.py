@@ -58,6 +58,9 @@ WAIT_CLI = 60.0  # one labagent --check-config / render / second instance
 
 # The simulated print time: slow enough to watch, fast enough to wait for.
 IPP_DELAY = 0.4  # seconds per document, in ippeveprinter's job script
+# The minilab's 152 mm paper roll, in metres: a 4x6 print takes 4 in of it, a 5x7 5 in.
+MINILAB_PAPER = [{"name": "paper-152", "kind": "paper", "unit": "metres", "capacity": 176,
+                  "low": 15, "uses": {"na_index-4x6_4x6in": 0.1016, "na_5x7_5x7in": 0.127}}]
 MINILAB_HOLD = 400  # milliseconds per item, in minilab.py
 
 # Job states of the agent's store, grouped for the progress line.
@@ -436,7 +439,10 @@ def print_jobs(lab, jobs, printable, faults, wait_s):
     step("5. The agent starts, pulls the orders over mutual TLS, downloads, renders and "
          "prints them")
     sb = lab.platform
-    entries = [p.config_entry() for p in lab.all_printers()]
+    # The minilab's paper roll is stock no device reports: the agent counts what each
+    # print uses (docs/configuration.md, "Consumables").
+    entries = [p.config_entry(consumables=MINILAB_PAPER) if isinstance(p, fleet.Minilab)
+               else p.config_entry() for p in lab.all_printers()]
     lab.agent = fleet.FleetAgent(lab.work, sb, entries, workers=2)
     lab.agent.sock = os.path.join(lab.work, "control.sock")  # fleet.agent_config's socket
     qty = {j["id"]: j["quantity"] for j in jobs}
@@ -446,6 +452,15 @@ def print_jobs(lab, jobs, printable, faults, wait_s):
     print("labagent pid %d, config %s, store %s, log %s" % (
         lab.agent.proc.pid, rel(lab.agent.config),
         rel(os.path.join(lab.agent.state, "labagent.db")), rel(lab.agent.stderr_path)))
+    # A technician puts a new roll in the minilab (what the agent counts down from).
+    out = run_cli([os.path.join(os.path.dirname(lab.labagent), "labctl"), "--socket",
+                   lab.agent.sock, "stock", "load", "qss-3701", MINILAB_PAPER[0]["name"],
+                   "%g" % MINILAB_PAPER[0]["capacity"], "--note", "new roll"])
+    print("$ labctl stock load qss-3701 %s %g --note 'new roll'\n%s"
+          % (MINILAB_PAPER[0]["name"], MINILAB_PAPER[0]["capacity"],
+             indent((out.stdout + out.stderr).rstrip())))
+    if out.returncode != 0:
+        raise DemoFailure("labctl stock load exited %d" % out.returncode)
     progress = Progress(lab, total_copies)
     did_second = did_reload = False
     deadline = time.monotonic() + wait_s
@@ -532,7 +547,7 @@ def exactly_once(lab, jobs, printable):
 
 def console(lab):
     """What a technician sees and does with labctl, against the running agent."""
-    step("7. The technicians' console: labctl status, pause a printer, resume it")
+    step("7. The technicians' console: labctl status, pause a printer, resume it, stock")
     labctl = os.path.join(os.path.dirname(lab.labagent), "labctl")
     sock = lab.agent.sock
 
@@ -551,6 +566,9 @@ def console(lab):
         raise DemoFailure("labctl pause did not say the printer is paused")
     run("printers")
     run("resume", name)
+    # What the printers report of their ribbons and trays, and the minilab's roll the
+    # agent counted down: exactly what the prints used.
+    run("stock")
 
 
 def clean_stop(lab):
@@ -633,6 +651,15 @@ def summary(lab, jobs, printable, faults, t_start, t_done, total_copies, renders
         per_sku[spec[j]["sku"]][1] += spec[j]["quantity"]
     print("products printed: " + ", ".join("%s %d jobs/%d copies" % (s, n, c)
                                           for s, (n, c) in sorted(per_sku.items())))
+    # The minilab's roll: what the agent counted, against its consumption ledger.
+    item = a.query("SELECT remaining FROM stock_items WHERE printer = 'qss-3701' AND item = ?",
+                   MINILAB_PAPER[0]["name"])
+    used = a.query("SELECT count(*) AS n, total(amount) AS m FROM stock_ledger "
+                   "WHERE printer = 'qss-3701'")[0]
+    if item:
+        print("qss-3701 %s: %g m loaded, %d prints used %.2f m (consumption ledger), "
+              "%.2f m left" % (MINILAB_PAPER[0]["name"], MINILAB_PAPER[0]["capacity"],
+                               used["n"], used["m"], item[0]["remaining"]))
 
     # Timings, from the agent's own event times.
     events = sb.events()
