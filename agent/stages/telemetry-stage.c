@@ -51,7 +51,8 @@ typedef struct tl_printer_s {
         json_t *media_supported; /* array of strings, or NULL */
         json_t *media_loaded;    /* array of {size, type, source}, or NULL */
         json_t *supplies;        /* array, or NULL */
-        char *devices_sig;       /* media_loaded and supplies as last seen */
+        json_t *devices_sig;     /* [media_loaded, [[name, level, remaining], ...]] as of the
+                                    last change that called for a device list */
         char state[16];
         bool available;
         char *reason;
@@ -117,7 +118,7 @@ static void printer_free(tl_printer_t *p)
         json_decref(p->media_supported);
         json_decref(p->media_loaded);
         json_decref(p->supplies);
-        free(p->devices_sig);
+        json_decref(p->devices_sig);
         free(p->reason);
         free(p);
 }
@@ -479,11 +480,40 @@ void lab_telemetry_caps(lab_telemetry_t *t, const char *printer, const lab_print
         devices_soon(t, DEVICES_DEBOUNCE_USEC);
 }
 
-/* What of a status read the device list carries, and whether loaded media or supplies changed. */
-static bool devices_take(tl_printer_t *p, const lab_printer_status_t *st, int64_t now)
+/* Whether figure a (JSON number or null) moved to b by step or more, or became (un)known. */
+static bool json_moved(json_t *a, json_t *b, double step)
+{
+        if (json_is_number(a) != json_is_number(b))
+                return true;
+        return json_is_number(a) && fabs(json_number_value(a) - json_number_value(b)) >= step;
+}
+
+/* Whether a device list signature (devices_take) differs enough from the last one. */
+static bool devices_moved(json_t *was, json_t *now, unsigned min_pct, double min_units)
+{
+        json_t *ws = json_array_get(was, 1), *ns = json_array_get(now, 1);
+
+        if (!was || !json_equal(json_array_get(was, 0), json_array_get(now, 0)) ||
+            json_array_size(ws) != json_array_size(ns))
+                return true;
+        for (size_t i = 0; i < json_array_size(ns); i++) {
+                json_t *w = json_array_get(ws, i), *n = json_array_get(ns, i);
+
+                if (!json_equal(json_array_get(w, 0), json_array_get(n, 0)) ||
+                    json_moved(json_array_get(w, 1), json_array_get(n, 1), min_pct) ||
+                    json_moved(json_array_get(w, 2), json_array_get(n, 2), min_units))
+                        return true;
+        }
+        return false;
+}
+
+/* What of a status read the device list carries, and whether loaded media or supplies changed
+   enough to send it again. */
+static bool devices_take(tl_printer_t *p, const lab_printer_status_t *st, int64_t now,
+                         unsigned min_pct, double min_units)
 {
         json_t *loaded = json_array(), *supplies = json_array();
-        _cleanup_free_ char *text = NULL;
+        json_auto_t *sig = NULL;
         bool changed;
 
         for (size_t i = 0; loaded && i < st->n_media; i++)
@@ -507,22 +537,21 @@ static bool devices_take(tl_printer_t *p, const lab_printer_status_t *st, int64_
                         "remaining", figure(remaining), "unit", unit, "as_of",
                         as_of_json(st->supplies_age >= 0 && !tray ? now - st->supplies_age : now)));
         }
-        /* What counts as a change: the media and each supply's figures, not their dates. */
+        /* What counts as a change: the media loaded, the supplies there are, or a figure
+           that moved by stock.min_change_* since the last change (not their dates). */
         {
-                json_auto_t *bare = json_array(), *both = NULL;
-                json_t *v;
+                json_t *bare = json_array(), *v;
                 size_t i;
 
                 json_array_foreach(supplies, i, v) json_array_append_new(
                     bare, json_pack("[O, O, O]", json_object_get(v, "name"),
                                     json_object_get(v, "level"), json_object_get(v, "remaining")));
-                both = json_pack("[O, O]", loaded, bare);
-                text = both ? json_dumps(both, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+                sig = json_pack("[O, o]", loaded, bare);
         }
-        changed = text && (!p->devices_sig || strcmp(text, p->devices_sig) != 0);
-        if (text) {
-                free(p->devices_sig);
-                p->devices_sig = TAKE_PTR(text);
+        changed = sig && devices_moved(p->devices_sig, sig, min_pct, min_units);
+        if (changed) {
+                json_decref(p->devices_sig);
+                p->devices_sig = TAKE_PTR(sig);
         }
         json_decref(p->media_loaded);
         p->media_loaded = loaded;
@@ -609,7 +638,8 @@ void lab_telemetry_status(lab_telemetry_t *t, const char *printer, const lab_pri
         printer_counts(t, printer, lab_config_find_printer(t->config, printer), items, n);
         review(t, p);
         quality(t, p);
-        if (devices_take(p, st, now))
+        if (devices_take(p, st, now, t->config->stock.min_change_percent,
+                         t->config->stock.min_change_units))
                 devices_soon(t, DEVICES_DEBOUNCE_USEC);
 }
 
