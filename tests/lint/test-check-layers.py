@@ -72,6 +72,7 @@ CLEAN_JOB_C = "#include <string.h>\nint lab_job_len(const char *s) { return (int
 CLEAN_FORMAT_C = ("#include <stdio.h>\n"
                   "void lab_format(FILE *out, const char *s) { fputs(s, out); }\n")
 CLEAN_STOCK_C = "int lab_stock_low(double r, double t) { return r <= t; }\n"
+CLEAN_ENERGY_C = "long lab_energy_delta(long a, long b) { return b >= a ? b - a : b; }\n"
 
 
 class Fixture:
@@ -118,6 +119,7 @@ class Fixture:
         if format_c is not None:
             self.library("labctlformat", format_c)
         self.library("labstock", CLEAN_STOCK_C)
+        self.library("labenergy", CLEAN_ENERGY_C)
         if git:
             self.git("init", "-q")
             self.git("add", "-A")
