@@ -25,6 +25,7 @@
 
 #include <cmocka.h>
 
+#include "meter-fixture.h"
 #include "meter.h"
 #include "testutil.h"
 
@@ -76,36 +77,6 @@ static lab_meter_t *open_kind(lab_meter_kind_t kind, const char *path, double sc
         return m;
 }
 
-static lab_meter_reading_t read_ok(lab_meter_t *m)
-{
-        lab_meter_reading_t r;
-        lab_error_t err = {0};
-
-        if (lab_meter_read(m, &r, &err) < 0)
-                fail_msg("read: %s: %s", err.keyword, err.message);
-        assert_true(r.mono_usec > 0);
-        return r;
-}
-
-/* A read that must fail with keyword; returns how long it took (ms). */
-static long long read_fails(lab_meter_t *m, const char *keyword)
-{
-        lab_meter_reading_t r;
-        lab_error_t err = {0};
-        long long t0 = lab_test_now_ms();
-        int k = lab_meter_read(m, &r, &err);
-        long long took = lab_test_now_ms() - t0;
-
-        if (k >= 0)
-                fail_msg("read gave %.3f Wh, %.1f W; expected %s", r.energy_wh, r.power_w, keyword);
-        if (strcmp(err.keyword, keyword) != 0)
-                fail_msg("read failed with %s (%s); expected %s", err.keyword, err.message,
-                         keyword);
-        assert_true(isnan(r.energy_wh) && isnan(r.power_w) && r.mono_usec == 0);
-        print_message("    %s: %s\n", err.keyword, err.message);
-        return took;
-}
-
 static void expect_config(lab_meter_kind_t kind, const char *path, double scale)
 {
         lab_meter_settings_t s = {.name = "m2",
@@ -132,29 +103,29 @@ static void test_file_counter(void **state)
 
         lab_test_write_string(path, "3600000000\n");
         m = open_kind(LAB_METER_FILE, path, UJ_TO_WH, TIMEOUT_MS);
-        a = read_ok(m);
+        a = meter_read_ok(m);
         assert_near(a.energy_wh, 1.0, 1e-9);
         assert_true(isnan(a.power_w)); /* a counter file has no power */
 
         lab_test_write_string(path, "123456789012345\n");
-        a = read_ok(m);
+        a = meter_read_ok(m);
         assert_near(a.energy_wh, 123456789012345.0 / 3.6e9, 0.001);
         lab_test_write_string(path, "123460389012345\n"); /* + 3.6e9 µJ */
-        b = read_ok(m);
+        b = meter_read_ok(m);
         assert_near(b.energy_wh - a.energy_wh, 1.0, 0.001);
         lab_test_write_string(path, "123461289012345"); /* + 9e8 µJ = 0.25 Wh, no newline */
-        a = read_ok(m);
+        a = meter_read_ok(m);
         assert_near(a.energy_wh - b.energy_wh, 0.25, 0.001);
         lab_meter_close(m);
 
         /* Other scales and spellings of a decimal number. */
         m = open_kind(LAB_METER_FILE, path, 1.0, TIMEOUT_MS);
         lab_test_write_string(path, "  12.5 \r\n");
-        assert_near(read_ok(m).energy_wh, 12.5, 1e-12);
+        assert_near(meter_read_ok(m).energy_wh, 12.5, 1e-12);
         lab_test_write_string(path, "1e3\n");
-        assert_near(read_ok(m).energy_wh, 1000.0, 1e-12);
+        assert_near(meter_read_ok(m).energy_wh, 1000.0, 1e-12);
         lab_test_write_string(path, "+0\n");
-        assert_near(read_ok(m).energy_wh, 0.0, 0.0);
+        assert_near(meter_read_ok(m).energy_wh, 0.0, 0.0);
         lab_meter_close(m);
 }
 
@@ -172,7 +143,7 @@ static void test_file_unreadable(void **state)
                 lab_meter_t *m = open_kind(LAB_METER_FILE, paths[i], 1.0, TIMEOUT_MS);
 
                 /* the FIFO has no writer: it must not hang the read */
-                assert_true(read_fails(m, "meter_unreachable") < 1000);
+                assert_true(meter_read_fails(m, "meter_unreachable") < 1000);
                 lab_meter_close(m);
         }
 }
@@ -190,15 +161,15 @@ static void test_file_junk(void **state)
         for (size_t i = 0; i < ELEMENTSOF(junk); i++) {
                 print_message("  \"%s\"\n", junk[i]);
                 lab_test_write_string(path, junk[i]);
-                read_fails(m, "meter_protocol");
+                meter_read_fails(m, "meter_protocol");
         }
         lab_test_write_file(path,
                             "12\0"
                             "34\n",
                             6);
-        read_fails(m, "meter_protocol");
+        meter_read_fails(m, "meter_protocol");
         lab_test_write_string(path, big);
-        read_fails(m, "meter_protocol");
+        meter_read_fails(m, "meter_protocol");
         lab_meter_close(m);
 }
 
@@ -213,7 +184,7 @@ static void test_file_bad_values(void **state)
         for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
                 print_message("  \"%s\"\n", bad[i]);
                 lab_test_write_string(path, bad[i]);
-                read_fails(m, "meter_bad_value");
+                meter_read_fails(m, "meter_bad_value");
         }
         lab_meter_close(m);
 
@@ -253,27 +224,27 @@ static void test_command_reading(void **state)
 
         path = script("meter", "printf '{\"energy_wh\": 1234.5, \"power_w\": 56.5}\\n'");
         m = open_kind(LAB_METER_COMMAND, path, 0, 2000);
-        a = read_ok(m);
+        a = meter_read_ok(m);
         assert_near(a.energy_wh, 1234.5, 1e-9);
         assert_near(a.power_w, 56.5, 1e-9);
 
         free(script("meter", "printf '{\"power_w\": 0, \"energy_wh\": 1234.501}'"));
-        b = read_ok(m);
+        b = meter_read_ok(m);
         assert_near(b.energy_wh - a.energy_wh, 0.001, 1e-9);
         assert_near(b.power_w, 0.0, 0.0);
 
         /* power_w absent or null: no power figure (NAN), never 0 */
         free(script("meter", "echo '{\"energy_wh\": 7}'"));
-        b = read_ok(m);
+        b = meter_read_ok(m);
         assert_near(b.energy_wh, 7.0, 0.0);
         assert_true(isnan(b.power_w));
         free(script("meter", "echo '{\"energy_wh\": 8, \"power_w\": null, \"extra\": [1]}'"));
-        b = read_ok(m);
+        b = meter_read_ok(m);
         assert_true(isnan(b.power_w));
 
         /* stdin is /dev/null: a command that reads it does not hang */
         free(script("meter", "cat >/dev/null; echo '{\"energy_wh\": 9}' >&1"));
-        assert_near(read_ok(m).energy_wh, 9.0, 0.0);
+        assert_near(meter_read_ok(m).energy_wh, 9.0, 0.0);
 
         /* The environment goes through, but systemd's notify and watchdog variables. */
         setenv("LAB_METER_TEST", "abc", 1);
@@ -282,7 +253,7 @@ static void test_command_reading(void **state)
         free(script("meter", "n=$((${#NOTIFY_SOCKET} + ${#WATCHDOG_USEC}))\n"
                              "printf '{\"energy_wh\": %%d, \"power_w\": %%d}' \"$n\" "
                              "\"${#LAB_METER_TEST}\""));
-        b = read_ok(m);
+        b = meter_read_ok(m);
         unsetenv("LAB_METER_TEST");
         unsetenv("NOTIFY_SOCKET");
         unsetenv("WATCHDOG_USEC");
@@ -337,7 +308,7 @@ static void test_command_timeout(void **state)
                       "echo '{\"energy_wh\": 1}'",
                       scratch, scratch);
         m = open_kind(LAB_METER_COMMAND, path, 0, TIMEOUT_MS);
-        took = read_fails(m, "meter_timeout");
+        took = meter_read_fails(m, "meter_timeout");
         print_message("    took %lld ms (timeout %d ms)\n", took, TIMEOUT_MS);
         assert_true(took >= TIMEOUT_MS - 20 && took <= TIMEOUT_MS + 500);
         shell = read_pid(scratch, "shell.pid");
@@ -351,7 +322,7 @@ static void test_command_timeout(void **state)
 
         /* A command that exits but leaves a child holding its stdout is still running. */
         free(script("slow", "(sleep 30; echo x) &\necho '{\"energy_wh\": 1}'"));
-        read_fails(m, "meter_timeout");
+        meter_read_fails(m, "meter_timeout");
         lab_meter_close(m);
 }
 
@@ -384,7 +355,7 @@ static void test_command_protocol(void **state)
 
                 print_message("  %s\n", bodies[i]);
                 free(script("proto", "%s", bodies[i]));
-                took = read_fails(m, "meter_protocol");
+                took = meter_read_fails(m, "meter_protocol");
                 assert_true(took < 2500);
         }
         lab_meter_close(m);
@@ -405,10 +376,10 @@ static void test_command_bad_values(void **state)
         for (size_t i = 0; i < ELEMENTSOF(bodies); i++) {
                 print_message("  %s\n", bodies[i]);
                 free(script("bad", "%s", bodies[i]));
-                read_fails(m, "meter_bad_value");
+                meter_read_fails(m, "meter_bad_value");
         }
         free(script("bad", "echo '{\"energy_wh\": 1, \"power_w\": 3000}'"));
-        assert_near(read_ok(m).power_w, MAX_POWER, 0.0);
+        assert_near(meter_read_ok(m).power_w, MAX_POWER, 0.0);
         lab_meter_close(m);
 }
 
@@ -426,7 +397,7 @@ static void test_command_unrunnable(void **state)
         for (size_t i = 0; i < ELEMENTSOF(paths); i++) {
                 lab_meter_t *m = open_kind(LAB_METER_COMMAND, paths[i], 0, 2000);
 
-                read_fails(m, "meter_unreachable");
+                meter_read_fails(m, "meter_unreachable");
                 lab_meter_close(m);
         }
         expect_config(LAB_METER_COMMAND, "meter.sh", 0);

@@ -28,6 +28,7 @@
 
 #include <cmocka.h>
 
+#include "meter-fixture.h"
 #include "meter.h"
 #include "testutil.h"
 
@@ -171,42 +172,6 @@ static lab_meter_t *open_meter(const char *preset, int port, uint64_t timeout_ms
         return m;
 }
 
-/* A read that must succeed. */
-static lab_meter_reading_t read_ok(lab_meter_t *m)
-{
-        lab_meter_reading_t r;
-        lab_error_t err = {0};
-
-        if (lab_meter_read(m, &r, &err) < 0)
-                fail_msg("read: %s: %s", err.keyword, err.message);
-        assert_false(lab_error_isset(&err));
-        assert_true(r.mono_usec > 0);
-        return r;
-}
-
-/* A read that must fail with keyword; returns how long it took (ms). */
-static long long read_fails(lab_meter_t *m, const char *keyword)
-{
-        lab_meter_reading_t r;
-        lab_error_t err = {0};
-        long long t0 = lab_test_now_ms();
-        int k = lab_meter_read(m, &r, &err);
-        long long took = lab_test_now_ms() - t0;
-
-        if (k >= 0)
-                fail_msg("read gave %.3f Wh, %.1f W; expected %s", r.energy_wh, r.power_w, keyword);
-        if (strcmp(err.keyword, keyword) != 0)
-                fail_msg("read failed with %s (%s); expected %s", err.keyword, err.message,
-                         keyword);
-        assert_true(err.message[0] != '\0');
-        /* A failed read never hands back a figure. */
-        assert_true(isnan(r.energy_wh));
-        assert_true(isnan(r.power_w));
-        assert_int_equal(r.mono_usec, 0);
-        print_message("    %s: %s\n", err.keyword, err.message);
-        return took;
-}
-
 /* The float32 a register holds for v, in the unit after scale. */
 static double as_float(double v, double scale)
 {
@@ -225,21 +190,21 @@ static void test_readings(void **state)
         m = open_meter("sdm630", p.port, TIMEOUT_MS, NULL);
         peer_say(&p, "power 250.5");
         peer_say(&p, "energy %.6f", kwh[0]);
-        a = read_ok(m);
+        a = meter_read_ok(m);
         assert_near(a.energy_wh, 1234500.0, 0.001);
         assert_near(a.power_w, 250.5, 0.0001);
 
         peer_say(&p, "energy %.6f", kwh[1]);
-        b = read_ok(m);
+        b = meter_read_ok(m);
         assert_near(b.energy_wh - a.energy_wh, 125.0, 0.001);
         assert_true(b.mono_usec > a.mono_usec);
 
         /* Values a float32 cannot hold exactly: the driver gives what the register holds. */
         peer_say(&p, "energy %.6f", kwh[2]);
-        b = read_ok(m);
+        b = meter_read_ok(m);
         assert_near(b.energy_wh, as_float(kwh[2], 1000), 0.001);
         peer_say(&p, "energy %.6f", kwh[3]);
-        c = read_ok(m);
+        c = meter_read_ok(m);
         assert_near(c.energy_wh - b.energy_wh, as_float(kwh[3], 1000) - as_float(kwh[2], 1000),
                     0.001);
         assert_near(c.energy_wh - b.energy_wh, 59.0, 1.0); /* ~1 Wh steps up there */
@@ -247,7 +212,7 @@ static void test_readings(void **state)
         /* A counter that restarted is still a reading: resets are the sampler's call. */
         peer_say(&p, "energy %.6f", kwh[4]);
         peer_say(&p, "power 0");
-        c = read_ok(m);
+        c = meter_read_ok(m);
         assert_near(c.energy_wh, as_float(kwh[4], 1000), 0.001);
         assert_near(c.power_w, 0.0, 0.0);
 
@@ -271,7 +236,7 @@ static void test_register_forms(void **state)
         t.energy = (lab_meter_register_t){300073, 1000.0};
         t.power = (lab_meter_register_t){52, 1.0};
         m = open_meter(NULL, p.port, TIMEOUT_MS, &t);
-        r = read_ok(m);
+        r = meter_read_ok(m);
         assert_near(r.energy_wh, 42250.0, 0.001);
         assert_near(r.power_w, 1500.0, 0.0001);
         lab_meter_close(m);
@@ -280,7 +245,7 @@ static void test_register_forms(void **state)
         t.energy = (lab_meter_register_t){72, 1000.0};
         t.power = (lab_meter_register_t){0, 0};
         m = open_meter(NULL, p.port, TIMEOUT_MS, &t);
-        r = read_ok(m);
+        r = meter_read_ok(m);
         assert_near(r.energy_wh, 42250.0, 0.001);
         assert_true(isnan(r.power_w));
         lab_meter_close(m);
@@ -288,7 +253,7 @@ static void test_register_forms(void **state)
         /* A register the meter does not have: its own exception 2, meter_protocol. */
         t.energy = (lab_meter_register_t){30201, 1000.0};
         m = open_meter(NULL, p.port, TIMEOUT_MS, &t);
-        read_fails(m, "meter_protocol");
+        meter_read_fails(m, "meter_protocol");
         lab_meter_close(m);
         peer_stop(&p);
 }
@@ -322,12 +287,12 @@ static void test_presets(void **state)
         peer_say(&p, "reg 30013 111");
         peer_say(&p, "reg 30053 222");
         m = open_meter("sdm120", p.port, TIMEOUT_MS, NULL);
-        r = read_ok(m);
+        r = meter_read_ok(m);
         assert_near(r.power_w, 111.0, 0.0);
         assert_near(r.energy_wh, 10000.0, 0.001);
         lab_meter_close(m);
         m = open_meter("sdm630", p.port, TIMEOUT_MS, NULL);
-        r = read_ok(m);
+        r = meter_read_ok(m);
         assert_near(r.power_w, 222.0, 0.0);
         lab_meter_close(m);
         peer_stop(&p);
@@ -345,10 +310,10 @@ static void test_exception(void **state)
         m = open_meter("sdm630", p.port, TIMEOUT_MS, NULL);
         for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
                 peer_say(&p, "exception %d", codes[i]);
-                read_fails(m, "meter_protocol");
+                meter_read_fails(m, "meter_protocol");
         }
         peer_say(&p, "answer");
-        assert_near(read_ok(m).energy_wh, 5000.0, 0.001);
+        assert_near(meter_read_ok(m).energy_wh, 5000.0, 0.001);
         lab_meter_close(m);
         peer_stop(&p);
 }
@@ -368,12 +333,12 @@ static void test_bad_values(void **state)
                 peer_say(&p, "power 100");
                 print_message("  %s\n", cmds[i]);
                 peer_say(&p, "%s", cmds[i]);
-                read_fails(m, "meter_bad_value");
+                meter_read_fails(m, "meter_bad_value");
         }
         /* At the limit is fine. */
         peer_say(&p, "energy 7");
         peer_say(&p, "power %.1f", MAX_POWER);
-        assert_near(read_ok(m).power_w, MAX_POWER, 0.0);
+        assert_near(meter_read_ok(m).power_w, MAX_POWER, 0.0);
         lab_meter_close(m);
         peer_stop(&p);
 }
@@ -388,10 +353,10 @@ static void test_timeout(void **state)
         peer_start(&p, 0);
         peer_say(&p, "energy 3");
         m = open_meter("sdm630", p.port, TIMEOUT_MS, NULL);
-        read_ok(m);
+        meter_read_ok(m);
 
         peer_say(&p, "silent");
-        took = read_fails(m, "meter_timeout");
+        took = meter_read_fails(m, "meter_timeout");
         print_message("    silent: %lld ms (timeout %d ms)\n", took, TIMEOUT_MS);
         assert_true(took >= TIMEOUT_MS - 20);
         assert_true(took <= TIMEOUT_MS + 250);
@@ -399,13 +364,13 @@ static void test_timeout(void **state)
         /* Each answer late by 300 ms: the two requests of a read share one timeout. */
         peer_say(&p, "answer");
         peer_say(&p, "slow 300");
-        took = read_fails(m, "meter_timeout");
+        took = meter_read_fails(m, "meter_timeout");
         assert_true(took <= TIMEOUT_MS + 250);
 
         peer_say(&p, "slow 50");
-        assert_near(read_ok(m).energy_wh, 3000.0, 0.001);
+        assert_near(meter_read_ok(m).energy_wh, 3000.0, 0.001);
         peer_say(&p, "answer");
-        assert_near(read_ok(m).energy_wh, 3000.0, 0.001);
+        assert_near(meter_read_ok(m).energy_wh, 3000.0, 0.001);
         lab_meter_close(m);
         peer_stop(&p);
 }
@@ -428,7 +393,7 @@ static int free_port(void)
 static void test_unreachable(void **state)
 {
         lab_meter_t *m = open_meter("sdm630", free_port(), 2000, NULL);
-        long long took = read_fails(m, "meter_unreachable");
+        long long took = meter_read_fails(m, "meter_unreachable");
 
         assert_true(took < 1000);
         lab_meter_close(m);
@@ -446,19 +411,19 @@ static void test_restart(void **state)
         port = p.port;
         peer_say(&p, "energy 100");
         m = open_meter("sdm630", port, TIMEOUT_MS, NULL);
-        assert_near(read_ok(m).energy_wh, 100000.0, 0.001);
+        assert_near(meter_read_ok(m).energy_wh, 100000.0, 0.001);
 
         peer_stop(&p);
-        read_fails(m, "meter_unreachable");
-        read_fails(m, "meter_unreachable");
+        meter_read_fails(m, "meter_unreachable");
+        meter_read_fails(m, "meter_unreachable");
         peer_start(&p, port);
         peer_say(&p, "energy 100.5");
-        assert_near(read_ok(m).energy_wh, 100500.0, 0.001);
+        assert_near(meter_read_ok(m).energy_wh, 100500.0, 0.001);
 
         peer_stop(&p);
         peer_start(&p, port);
         peer_say(&p, "energy 101");
-        assert_near(read_ok(m).energy_wh, 101000.0, 0.001);
+        assert_near(meter_read_ok(m).energy_wh, 101000.0, 0.001);
         lab_meter_close(m);
         peer_stop(&p);
 }
