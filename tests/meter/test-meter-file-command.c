@@ -26,6 +26,7 @@
 #include <cmocka.h>
 
 #include "meter-fixture.h"
+#include "macro.h"
 #include "meter.h"
 #include "testutil.h"
 
@@ -198,7 +199,7 @@ static void test_file_bad_values(void **state)
 /* ---- the command ---- */
 
 /* Write an executable shell script named name in the scratch directory; returns its path. */
-static char *script(const char *name, const char *fmt, ...)
+_printf_(2, 3) static char *script(const char *name, const char *fmt, ...)
 {
         char *path = lab_test_path(scratch, name);
         char *body, *text;

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 
 #include "meter-fixture.h"
+#include "macro.h"
 #include "meter.h"
 #include "testutil.h"
 
@@ -106,7 +107,7 @@ static void peer_start(peer_t *p, int port)
 }
 
 /* Send a control command; wait for its "ok". */
-static void peer_say(peer_t *p, const char *fmt, ...)
+_printf_(2, 3) static void peer_say(peer_t *p, const char *fmt, ...)
 {
         char cmd[128], line[128];
         va_list ap;
