@@ -133,6 +133,7 @@ typedef enum lab_schema_type_e {
         LAB_KEY_SECTION,  /* nested mapping, laid out inside the parent struct */
         LAB_KEY_LIST,     /* list of mappings: pointer + size_t count */
         LAB_KEY_MAP,      /* mapping of names to strings: lab_config_pair_t * + size_t count */
+        LAB_KEY_STRINGS,  /* list of strings (each as LAB_KEY_STRING): char ** + size_t count */
 } lab_schema_type_t;
 
 typedef struct lab_schema_section_s lab_schema_section_t;
@@ -166,13 +167,14 @@ typedef struct lab_schema_key_s {
         bool min_exclusive;
 
         const lab_config_word_t *words; /* LAB_KEY_ENUM */
-        lab_string_check_t check;       /* LAB_KEY_STRING */
+        lab_string_check_t check;       /* LAB_KEY_STRING, LAB_KEY_STRINGS (each) */
         lab_pair_check_t pair_check;    /* LAB_KEY_MAP: each entry; NULL: any name and string */
 
         const lab_schema_section_t *section; /* LAB_KEY_SECTION, LAB_KEY_LIST elements */
-        size_t count_offset;                 /* LAB_KEY_LIST, LAB_KEY_MAP: the size_t count */
-        size_t element_size;                 /* LAB_KEY_LIST */
-        const char *unique; /* LAB_KEY_LIST: key whose value must be unique across elements */
+        size_t count_offset; /* LAB_KEY_LIST, LAB_KEY_MAP, LAB_KEY_STRINGS: the size_t count */
+        size_t element_size; /* LAB_KEY_LIST */
+        const char *unique;  /* LAB_KEY_LIST: key whose value must be unique across elements;
+                                LAB_KEY_STRINGS: non-NULL, the strings must be unique */
 } lab_schema_key_t;
 
 /* A mapping: its keys, and the enum key (if any) whose value selects which keys apply. */

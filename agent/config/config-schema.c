@@ -43,6 +43,7 @@ typedef lab_string_check_t string_check_t;
 #define KEY_SECTION  LAB_KEY_SECTION
 #define KEY_LIST     LAB_KEY_LIST
 #define KEY_MAP      LAB_KEY_MAP
+#define KEY_STRINGS  LAB_KEY_STRINGS
 
 _Static_assert(sizeof(lab_printer_driver_t) == sizeof(int), "enums are stored as int");
 _Static_assert(sizeof(lab_hotfolder_format_t) == sizeof(int), "enums are stored as int");
@@ -113,6 +114,19 @@ static const char *check_absolute_path(const char *s)
         return s[0] == '/' ? NULL : "must be an absolute path (starting with /)";
 }
 
+/* metrics.textfile: node_exporter's textfile collector reads only *.prom files. */
+static const char *check_prom_path(const char *s)
+{
+        size_t n = strlen(s);
+
+        if (s[0] != '/')
+                return "must be an absolute path (starting with /)";
+        if (n < 6 || strcmp(s + n - 5, ".prom") != 0 || s[n - 6] == '/')
+                return "must name a file ending in .prom (node_exporter's textfile collector "
+                       "reads only those)";
+        return NULL;
+}
+
 /* printers[].media: product media name -> the queue's own name for it, both plain tokens. */
 static const char *check_media_pair(const char *name, const char *value, char *buf, size_t size)
 {
@@ -180,13 +194,31 @@ static const lab_config_word_t fits[] = {
 
 static const lab_config_word_t meter_drivers[] = {
         { "modbus", LAB_METER_DRIVER_MODBUS },
-        { "http", LAB_METER_DRIVER_HTTP },
+        { "shelly", LAB_METER_DRIVER_SHELLY },
+        { "command", LAB_METER_DRIVER_COMMAND },
+        { "file", LAB_METER_DRIVER_FILE },
+        { NULL, 0 },
+};
+
+static const lab_config_word_t meter_presets[] = {
+        { "sdm630", LAB_METER_PRESET_SDM630 },
+        { "sdm120", LAB_METER_PRESET_SDM120 },
+        { NULL, 0 },
+};
+
+static const lab_config_word_t meter_components[] = {
+        { "switch", LAB_METER_COMPONENT_SWITCH },
+        { "em1", LAB_METER_COMPONENT_EM1 },
         { NULL, 0 },
 };
 
 #define IN(sec, field)  (offsetof(lab_config_t, sec.field) - offsetof(lab_config_t, sec))
 #define IPP_ONLY        (1u << LAB_PRINTER_DRIVER_IPP)
 #define HOTFOLDER_ONLY  (1u << LAB_PRINTER_DRIVER_HOTFOLDER)
+#define MODBUS_ONLY     (1u << LAB_METER_DRIVER_MODBUS)
+#define SHELLY_ONLY     (1u << LAB_METER_DRIVER_SHELLY)
+#define FILE_ONLY       (1u << LAB_METER_DRIVER_FILE)
+#define COUNTER_DRIVERS ((1u << LAB_METER_DRIVER_COMMAND) | FILE_ONLY)
 
 static const schema_key_t lab_keys[] = {
         { .name = "id", .type = KEY_STRING, .required = true, .offset = IN(lab, id),
@@ -361,16 +393,69 @@ static const schema_key_t stock_keys[] = {
           .words = counted_empty, .def_enum = LAB_COUNTED_EMPTY_WARN },
 };
 
+#define METER(field) offsetof(lab_config_meter_t, field)
+#define REGS(field)  offsetof(lab_config_registers_t, field)
+
+static const schema_key_t register_keys[] = {
+        { .name = "energy", .type = KEY_UINT, .required = true, .offset = REGS(energy),
+          .min = 0, .max = 365536 },
+        { .name = "power", .type = KEY_UINT, .offset = REGS(power), .def_uint = 0, .min = 0,
+          .max = 365536 },
+        { .name = "energy_scale", .type = KEY_NUMBER, .offset = REGS(energy_scale),
+          .def_number = 1000.0, .min_number = 0.0, .min_exclusive = true, .max_number = 1e9 },
+        { .name = "power_scale", .type = KEY_NUMBER, .offset = REGS(power_scale),
+          .def_number = 1.0, .min_number = 0.0, .min_exclusive = true, .max_number = 1e9 },
+};
+
+static const schema_section_t register_section = { .keys = register_keys,
+        .n_keys = ELEMENTSOF(register_keys) };
+
 static const schema_key_t meter_keys[] = {
-        { .name = "name", .type = KEY_STRING, .required = true,
-          .offset = offsetof(lab_config_meter_t, name) },
-        { .name = "driver", .type = KEY_ENUM, .required = true,
-          .offset = offsetof(lab_config_meter_t, driver), .words = meter_drivers },
-        { .name = "address", .type = KEY_STRING, .required = true,
-          .offset = offsetof(lab_config_meter_t, address) },
-        { .name = "interval", .type = KEY_DURATION,
-          .offset = offsetof(lab_config_meter_t, interval), .def_uint = 60 * LAB_USEC_PER_SEC,
-          .min = LAB_USEC_PER_SEC, .max = LAB_USEC_PER_DAY },
+        { .name = "name", .type = KEY_STRING, .required = true, .offset = METER(name),
+          .check = check_printer_name },
+        { .name = "driver", .type = KEY_ENUM, .required = true, .offset = METER(driver),
+          .words = meter_drivers },
+        { .name = "address", .type = KEY_STRING, .required = true, .offset = METER(address) },
+        { .name = "printers", .type = KEY_STRINGS, .offset = METER(printers),
+          .count_offset = METER(n_printers), .check = check_printer_name, .unique = "printer" },
+        { .name = "interval", .type = KEY_DURATION, .offset = METER(interval),
+          .def_uint = 60 * LAB_USEC_PER_SEC, .min = LAB_USEC_PER_SEC, .max = LAB_USEC_PER_DAY },
+        { .name = "timeout", .type = KEY_DURATION, .offset = METER(timeout),
+          .def_uint = 5 * LAB_USEC_PER_SEC, .min = 100 * LAB_USEC_PER_MSEC,
+          .max = 60 * LAB_USEC_PER_SEC },
+        { .name = "max_power_w", .type = KEY_NUMBER, .offset = METER(max_power_w),
+          .def_number = 0.0, .min_number = 0.0, .max_number = 1e9 },
+        { .name = "counter_bits", .type = KEY_UINT, .only_for = COUNTER_DRIVERS,
+          .offset = METER(counter_bits), .def_uint = 0, .min = 0, .max = 53 },
+        { .name = "preset", .type = KEY_ENUM, .only_for = MODBUS_ONLY, .offset = METER(preset),
+          .words = meter_presets, .def_enum = LAB_METER_PRESET_NONE },
+        { .name = "registers", .type = KEY_SECTION, .only_for = MODBUS_ONLY,
+          .offset = METER(registers), .section = &register_section },
+        { .name = "component", .type = KEY_ENUM, .only_for = SHELLY_ONLY,
+          .offset = METER(component), .words = meter_components,
+          .def_enum = LAB_METER_COMPONENT_SWITCH },
+        { .name = "channel", .type = KEY_UINT, .only_for = SHELLY_ONLY, .offset = METER(channel),
+          .def_uint = 0, .min = 0, .max = 255 },
+        { .name = "username", .type = KEY_STRING, .only_for = SHELLY_ONLY,
+          .offset = METER(username) },
+        { .name = "password", .type = KEY_STRING, .only_for = SHELLY_ONLY,
+          .offset = METER(password) },
+        { .name = "scale", .type = KEY_NUMBER, .only_for = FILE_ONLY, .offset = METER(scale),
+          .def_number = 1.0 / 3.6e9, .min_number = 0.0, .min_exclusive = true,
+          .max_number = 1e9 },
+};
+
+static const schema_key_t energy_keys[] = {
+        { .name = "grid_gco2e_per_kwh", .type = KEY_NUMBER,
+          .offset = IN(energy, grid_gco2e_per_kwh), .def_number = -1.0, .min_number = 0.0,
+          .max_number = 5000.0 },
+        { .name = "report_interval", .type = KEY_DURATION, .offset = IN(energy, report_interval),
+          .def_uint = 5 * LAB_USEC_PER_MIN, .min = LAB_USEC_PER_SEC, .max = LAB_USEC_PER_DAY },
+};
+
+static const schema_key_t metrics_keys[] = {
+        { .name = "textfile", .type = KEY_STRING, .offset = IN(metrics, textfile),
+          .check = check_prom_path },
 };
 
 static const schema_key_t storage_keys[] = {
@@ -436,7 +521,9 @@ static const schema_section_t printer_section  = SECTION(printer_keys, "driver")
 static const schema_section_t product_section  = SECTION(product_keys, NULL);
 static const schema_section_t profiles_section = SECTION(profiles_keys, NULL);
 static const schema_section_t stock_section    = SECTION(stock_keys, NULL);
-static const schema_section_t meter_section    = SECTION(meter_keys, NULL);
+static const schema_section_t meter_section    = SECTION(meter_keys, "driver");
+static const schema_section_t energy_section   = SECTION(energy_keys, NULL);
+static const schema_section_t metrics_section  = SECTION(metrics_keys, NULL);
 static const schema_section_t storage_section  = SECTION(storage_keys, NULL);
 static const schema_section_t logging_section  = SECTION(logging_keys, NULL);
 static const schema_section_t render_section   = SECTION(render_keys, NULL);
@@ -464,6 +551,10 @@ static const schema_key_t root_keys[] = {
           .count_offset = offsetof(lab_config_t, n_meters),
           .element_size = sizeof(lab_config_meter_t), .section = &meter_section,
           .unique = "name" },
+        { .name = "energy", .type = KEY_SECTION, .offset = offsetof(lab_config_t, energy),
+          .section = &energy_section },
+        { .name = "metrics", .type = KEY_SECTION, .offset = offsetof(lab_config_t, metrics),
+          .section = &metrics_section },
         { .name = "storage", .type = KEY_SECTION, .offset = offsetof(lab_config_t, storage),
           .section = &storage_section },
         { .name = "logging", .type = KEY_SECTION, .offset = offsetof(lab_config_t, logging),
@@ -530,6 +621,7 @@ static int section_defaults(const schema_section_t *sec, void *base)
                 }
                 case KEY_LIST:
                 case KEY_MAP:
+                case KEY_STRINGS:
                         break;
                 }
         }
@@ -556,6 +648,15 @@ static void section_free(const schema_section_t *sec, void *base)
                                 section_free(k->section, v + j * k->element_size);
                         free(v);
                         *(char **)p = NULL;
+                        *n = 0;
+                } else if (k->type == KEY_STRINGS) {
+                        char **v = *(char ***)p;
+                        size_t *n = (size_t *)((char *)base + k->count_offset);
+
+                        for (size_t j = 0; v && j < *n; j++)
+                                free(v[j]);
+                        free(v);
+                        *(char ***)p = NULL;
                         *n = 0;
                 } else if (k->type == KEY_MAP) {
                         lab_config_pair_t *v = *(lab_config_pair_t **)p;
@@ -914,6 +1015,8 @@ static const char *expected_text(const schema_key_t *k)
                 return "a list";
         case KEY_MAP:
                 return "a mapping of names to values";
+        case KEY_STRINGS:
+                return "a list of strings";
         case KEY_STRING:
         default:
                 return "a string";
@@ -1047,6 +1150,7 @@ static void decode_scalar(lab_config_ctx_t *ctx, const schema_key_t *k, const la
         case KEY_SECTION:
         case KEY_LIST:
         case KEY_MAP:
+        case KEY_STRINGS:
                 return; /* not scalars */
         }
 }
@@ -1242,6 +1346,63 @@ static void walk_map(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_yno
         }
 }
 
+/* Decode the list n (of strings, each checked as a KEY_STRING) into key k's array and count. */
+static void walk_strings(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_ynode_t *n,
+                         void *base, const char *path)
+{
+        schema_key_t each = *k;
+        _cleanup_free_ const char **names = NULL;
+        _cleanup_free_ size_t *first = NULL;
+        char **v;
+
+        if (!node_usable(ctx, n, path))
+                return;
+        if (n->type != LAB_YNODE_SEQUENCE) {
+                wrong_type(ctx, n, path, "a list of strings");
+                return;
+        }
+        if (n->n_items == 0)
+                return;
+        v = calloc(n->n_items, sizeof *v);
+        names = calloc(n->n_items, sizeof *names);
+        first = calloc(n->n_items, sizeof *first);
+        if (!v || !names || !first) {
+                free(v);
+                ctx->error = -ENOMEM;
+                return;
+        }
+        /* Owned by base from here on, so freeing a half-decoded config works. */
+        *(char ***)field(base, k) = v;
+        *(size_t *)((char *)base + k->count_offset) = n->n_items;
+        each.type = KEY_STRING;
+        each.offset = 0;
+        for (size_t i = 0; i < n->n_items && !lab_config_ctx_stopped(ctx); i++) {
+                _cleanup_free_ char *ipath = path_index(ctx, path, i);
+
+                if (!ipath)
+                        return;
+                decode_scalar(ctx, &each, n->items[i], &v[i], ipath);
+                names[i] = v[i];
+        }
+        if (!k->unique || lab_config_ctx_stopped(ctx))
+                return;
+        if (find_repeats(names, n->n_items, first) < 0) {
+                ctx->error = -ENOMEM;
+                return;
+        }
+        for (size_t i = 0; i < n->n_items && !lab_config_ctx_stopped(ctx); i++) {
+                _cleanup_free_ char *ipath = NULL;
+
+                if (first[i] == SIZE_MAX)
+                        continue;
+                ipath = path_index(ctx, path, i);
+                if (ipath)
+                        PROBLEM(ctx, n->items[i], ipath, "duplicate_name",
+                                "'%.64s' is listed twice; first at line %u", names[i],
+                                n->items[first[i]]->line);
+        }
+}
+
 /* Decode value n of key k (any type) into base. */
 static void decode_value(lab_config_ctx_t *ctx, const schema_key_t *k, const lab_ynode_t *n,
                          void *base, const char *path)
@@ -1252,6 +1413,8 @@ static void decode_value(lab_config_ctx_t *ctx, const schema_key_t *k, const lab
                 walk_list(ctx, k, n, base, path);
         else if (k->type == KEY_MAP)
                 walk_map(ctx, k, n, base, path);
+        else if (k->type == KEY_STRINGS)
+                walk_strings(ctx, k, n, base, path);
         else
                 decode_scalar(ctx, k, n, base, path);
 }
@@ -1368,12 +1531,113 @@ int lab_schema_decode(lab_config_ctx_t *ctx, const lab_schema_section_t *sec,
         return ctx->error;
 }
 
+/* ---- what one key cannot say: a meter's keys against each other and the printers ---- */
+
+/* Report a problem at key name of meters[i] (or at the meter's mapping when the key is absent). */
+static void meter_problem(lab_config_ctx_t *ctx, const lab_ynode_t *meter, size_t i,
+                          const char *name, const char *keyword, const char *sentence)
+{
+        const lab_ynode_t *at = lab_ynode_map_get(meter, name);
+        _cleanup_free_ char *path = NULL;
+
+        if (asprintf(&path, "meters[%zu].%s", i, name) < 0) {
+                ctx->error = -ENOMEM;
+                return;
+        }
+        at = at ? at : meter;
+        PROBLEM(ctx, at, path, keyword, "%s", sentence);
+}
+
+/*
+ * Each meter: the keys its driver needs together (a Modbus meter's preset or
+ * register map, a Shelly password with its user name, an absolute path for a
+ * command or a file, a timeout shorter than the interval), and its printers:
+ * each one configured, and on one meter at most (a copy's energy is shared
+ * on the circuit it was printed on). Only for meters that decoded cleanly.
+ */
+static void check_meters(lab_config_ctx_t *ctx, const lab_ynode_t *root, const lab_config_t *c)
+{
+        const lab_ynode_t *list = lab_ynode_map_get(root, "meters");
+
+        if (!list || list->type != LAB_YNODE_SEQUENCE || list->n_items != c->n_meters)
+                return;
+        for (size_t i = 0; i < c->n_meters && !lab_config_ctx_stopped(ctx); i++) {
+                const lab_config_meter_t *m = &c->meters[i];
+                const lab_ynode_t *node = list->items[i], *names;
+                bool path_driver =
+                    m->driver == LAB_METER_DRIVER_COMMAND || m->driver == LAB_METER_DRIVER_FILE;
+
+                if (!m->name || !m->address)
+                        continue; /* already reported */
+                if (m->driver == LAB_METER_DRIVER_MODBUS && m->preset == LAB_METER_PRESET_NONE &&
+                    m->registers.energy == 0)
+                        meter_problem(ctx, node, i, "preset", "missing_key",
+                                      "a modbus meter needs a preset (sdm630, sdm120) or a "
+                                      "registers map");
+                if (m->driver == LAB_METER_DRIVER_MODBUS && m->preset != LAB_METER_PRESET_NONE &&
+                    m->registers.energy != 0)
+                        meter_problem(ctx, node, i, "registers", "bad_value",
+                                      "give a preset or a registers map, not both");
+                if (path_driver && m->address[0] != '/')
+                        meter_problem(ctx, node, i, "address", "bad_value",
+                                      "must be an absolute path (starting with /)");
+                if (!m->username != !m->password)
+                        meter_problem(ctx, node, i, m->username ? "username" : "password",
+                                      "missing_key",
+                                      "digest authentication needs both username and password");
+                if (m->timeout >= m->interval)
+                        meter_problem(ctx, node, i, "timeout", "out_of_range",
+                                      "must be shorter than the meter's interval");
+                names = lab_ynode_map_get(node, "printers");
+                for (size_t j = 0; j < m->n_printers && !lab_config_ctx_stopped(ctx); j++) {
+                        const lab_ynode_t *at =
+                            names && j < names->n_items ? names->items[j] : node;
+                        _cleanup_free_ char *path = NULL;
+
+                        if (!m->printers[j])
+                                continue;
+                        if (asprintf(&path, "meters[%zu].printers[%zu]", i, j) < 0) {
+                                ctx->error = -ENOMEM;
+                                return;
+                        }
+                        if (!lab_config_find_printer(c, m->printers[j])) {
+                                PROBLEM(ctx, at, path, "unknown_printer",
+                                        "no printer named '%.64s' in printers; name a printer "
+                                        "of this file, or remove it from the meter",
+                                        m->printers[j]);
+                                continue;
+                        }
+                        for (size_t k = 0; k < i; k++) {
+                                bool seen = false;
+
+                                for (size_t l = 0; l < c->meters[k].n_printers; l++)
+                                        seen = seen || (c->meters[k].printers[l] &&
+                                                        strcmp(c->meters[k].printers[l],
+                                                               m->printers[j]) == 0);
+                                if (seen) {
+                                        PROBLEM(ctx, at, path, "duplicate_name",
+                                                "printer '%.64s' is already on meter '%.64s'; "
+                                                "a printer is on one meter at most",
+                                                m->printers[j], c->meters[k].name);
+                                        break;
+                                }
+                        }
+                }
+        }
+}
+
 int lab_config_schema_decode(lab_config_ctx_t *ctx, const lab_ynode_t *root, lab_config_t *c)
 {
-        return lab_schema_decode(ctx, &root_section, root, c,
-                                 "the file is empty; expected a mapping with at least the "
-                                 "sections lab and platform",
-                                 "a mapping of sections (lab, platform, ...)");
+        size_t before = lab_config_ctx_count(ctx);
+        int r;
+
+        r = lab_schema_decode(ctx, &root_section, root, c,
+                              "the file is empty; expected a mapping with at least the "
+                              "sections lab and platform",
+                              "a mapping of sections (lab, platform, ...)");
+        if (r >= 0 && lab_config_ctx_count(ctx) == before)
+                check_meters(ctx, root, c);
+        return ctx->error;
 }
 
 const lab_ynode_t *lab_ynode_map_get(const lab_ynode_t *m, const char *name)

@@ -40,10 +40,26 @@ typedef enum lab_fit_e {
         LAB_FIT_EXACT, /* input must already have the print's aspect */
 } lab_fit_t;
 
+/* How a meter is read (meters[].driver; drivers/meter.h has the drivers). */
 typedef enum lab_meter_driver_e {
-        LAB_METER_DRIVER_MODBUS,
-        LAB_METER_DRIVER_HTTP,
+        LAB_METER_DRIVER_MODBUS,  /* Modbus TCP, a preset or a register map */
+        LAB_METER_DRIVER_SHELLY,  /* a Shelly Gen2 plug or meter, RPC over HTTP */
+        LAB_METER_DRIVER_COMMAND, /* an executable printing JSON */
+        LAB_METER_DRIVER_FILE,    /* a counter file (hwmon energy1_input) */
 } lab_meter_driver_t;
+
+/* A Modbus meter's preset (meters[].preset). */
+typedef enum lab_meter_preset_e {
+        LAB_METER_PRESET_NONE, /* registers: gives the map */
+        LAB_METER_PRESET_SDM630,
+        LAB_METER_PRESET_SDM120,
+} lab_meter_preset_t;
+
+/* Which Shelly RPC component a shelly meter reads (meters[].component). */
+typedef enum lab_meter_component_e {
+        LAB_METER_COMPONENT_SWITCH, /* Switch.GetStatus: plugs and relays with metering */
+        LAB_METER_COMPONENT_EM1,    /* EM1.GetStatus + EM1Data.GetStatus: energy meters */
+} lab_meter_component_t;
 
 /* What a consumable is (printers[].consumables[].kind; stock.h names them). */
 typedef enum lab_stock_kind_e {
@@ -127,11 +143,35 @@ typedef struct lab_config_product_s {
         double sharpen;   /* output sharpening sigma in pixels, 0 (none, default) .. 5 */
 } lab_config_product_t;
 
+/* A Modbus register map (meters[].registers): float32 input registers, high word first. */
+typedef struct lab_config_registers_s {
+        unsigned energy; /* cumulative energy register (30073, or the 0-based address), required */
+        unsigned power;  /* instant power register; 0: the meter has none */
+        double energy_scale; /* the register's figure × this = Wh; default 1000 (kWh) */
+        double power_scale;  /* the register's figure × this = W; default 1 */
+} lab_config_registers_t;
+
 typedef struct lab_config_meter_s {
         char *name; /* unique */
         lab_meter_driver_t driver;
-        char *address;     /* modbus: host:port/unit, http: URL */
-        uint64_t interval; /* usec, default 60s */
+        char *address;   /* modbus: host[:port][/unit]; shelly: host[:port] or http(s) URL;
+                            command, file: an absolute path */
+        char **printers; /* the printers on this circuit (each on one meter at most) */
+        size_t n_printers;
+        uint64_t interval;     /* usec between samples, default 60s, 1s..1d */
+        uint64_t timeout;      /* usec, one read, default 5s, 100ms..60s, below interval */
+        double max_power_w;    /* a power above this is meter_bad_value; 0 (default): no limit */
+        unsigned counter_bits; /* command, file: the counter wraps modulo 2^bits; 0: never */
+        /* modbus: a preset or a register map, one of the two */
+        lab_meter_preset_t preset;
+        lab_config_registers_t registers; /* registers.energy 0: no map given */
+        /* shelly */
+        lab_meter_component_t component; /* default switch */
+        unsigned channel;                /* the component's id, default 0 */
+        char *username;                  /* HTTP digest authentication; NULL: none */
+        char *password;
+        /* file */
+        double scale; /* Wh per unit of the file's number; default 1/3.6e9 (µJ) */
 } lab_config_meter_t;
 
 typedef struct lab_config_s {
@@ -177,6 +217,15 @@ typedef struct lab_config_s {
 
         lab_config_meter_t *meters;
         size_t n_meters;
+
+        struct {
+                double grid_gco2e_per_kwh; /* the grid's carbon intensity; < 0 (default): unknown */
+                uint64_t report_interval;  /* usec: energy.reading per meter, default 5m */
+        } energy;
+
+        struct {
+                char *textfile; /* Prometheus textfile (*.prom) to write; NULL (default): none */
+        } metrics;
 
         struct {
                 char *state_dir;         /* default /var/lib/labagent */

@@ -138,10 +138,24 @@ static const char full_yaml[] =
     "  - name: panel\n"
     "    driver: modbus\n"
     "    address: 192.168.10.40:502/1\n"
+    "    preset: sdm630\n"
+    "    printers: [ds620, dnp-folder]\n"
+    "    max_power_w: 3600\n"
     "  - name: plug\n"
-    "    driver: http\n"
-    "    address: http://plug.lab/status\n"
-    "    interval: 1s\n"
+    "    driver: shelly\n"
+    "    address: http://plug.lab\n"
+    "    printers: [Noritsu_QSS.1]\n"
+    "    component: em1\n"
+    "    channel: 2\n"
+    "    username: admin\n"
+    "    password: secret\n"
+    "    interval: 2s\n"
+    "    timeout: 1500ms\n"
+    "energy:\n"
+    "  grid_gco2e_per_kwh: 380.5\n"
+    "  report_interval: 1m\n"
+    "metrics:\n"
+    "  textfile: /var/lib/prometheus/node-exporter/labagent.prom\n"
     "storage:\n"
     "  state_dir: /srv/labagent\n"
     "  spool_max: 1MiB\n"
@@ -236,11 +250,28 @@ static void test_full(void **state)
         assert_int_equal(m->driver, LAB_METER_DRIVER_MODBUS);
         assert_string_equal(m->address, "192.168.10.40:502/1");
         assert_int_equal(m->interval, 60 * SEC);
+        assert_int_equal(m->timeout, 5 * SEC);
+        assert_int_equal(m->preset, LAB_METER_PRESET_SDM630);
+        assert_int_equal(m->registers.energy, 0);
+        assert_int_equal(m->n_printers, 2);
+        assert_string_equal(m->printers[0], "ds620");
+        assert_string_equal(m->printers[1], "dnp-folder");
+        assert_true(m->max_power_w == 3600.0);
+        assert_int_equal(m->counter_bits, 0);
         m = &c->meters[1];
         assert_string_equal(m->name, "plug");
-        assert_int_equal(m->driver, LAB_METER_DRIVER_HTTP);
-        assert_string_equal(m->address, "http://plug.lab/status");
-        assert_int_equal(m->interval, SEC);
+        assert_int_equal(m->driver, LAB_METER_DRIVER_SHELLY);
+        assert_string_equal(m->address, "http://plug.lab");
+        assert_int_equal(m->interval, 2 * SEC);
+        assert_int_equal(m->timeout, 1500 * (SEC / 1000));
+        assert_int_equal(m->component, LAB_METER_COMPONENT_EM1);
+        assert_int_equal(m->channel, 2);
+        assert_string_equal(m->username, "admin");
+        assert_string_equal(m->password, "secret");
+        assert_true(m->max_power_w == 0.0);
+        assert_true(c->energy.grid_gco2e_per_kwh == 380.5);
+        assert_int_equal(c->energy.report_interval, MIN);
+        assert_string_equal(c->metrics.textfile, "/var/lib/prometheus/node-exporter/labagent.prom");
 
         assert_string_equal(c->storage.state_dir, "/srv/labagent");
         assert_int_equal(c->storage.spool_max, MIB);
@@ -302,13 +333,18 @@ static void test_defaults(void **state)
                                "  - sku: a\n"
                                "    media: na_index-4x6_4x6in\n"
                                "meters:\n"
-                               "  - {name: m, driver: http, address: 'http://m'}\n");
+                               "  - {name: m, driver: shelly, address: 'm'}\n");
         assert_int_equal(c->n_printers, 0);
         assert_int_equal(c->n_products, 1);
         assert_string_equal(c->products[0].media_type, "photographic-glossy");
         assert_int_equal(c->products[0].fit, LAB_FIT_FILL);
         assert_int_equal(c->n_meters, 1);
         assert_int_equal(c->meters[0].interval, 60 * SEC);
+        assert_int_equal(c->meters[0].component, LAB_METER_COMPONENT_SWITCH);
+        assert_null(c->meters[0].username);
+        assert_true(c->energy.grid_gco2e_per_kwh < 0);
+        assert_int_equal(c->energy.report_interval, 5 * MIN);
+        assert_null(c->metrics.textfile);
         lab_config_free(c);
 }
 
@@ -316,23 +352,25 @@ static void test_defaults(void **state)
 static void test_unknown_key(void **state)
 {
         (void)state;
-        EXPECT_BAD(HEADER "  poll_wiat: 30s\n"
-                          "  Connect_Timeout: 5s\n"
-                          "printer: []\n"
-                          "colour: srgb\n"
-                          "stock:\n"
-                          "  low: 5\n",
-                   NAME ":8:3: platform.poll_wiat: unknown key; did you mean 'poll_wait'? "
-                        "[unknown_key]",
-                   NAME ":9:3: platform.Connect_Timeout: unknown key; did you mean "
-                        "'connect_timeout'? [unknown_key]",
-                   NAME ":10:1: printer: unknown key; did you mean 'printers'? [unknown_key]",
-                   NAME ":11:1: colour: unknown key; known keys here: lab, platform, printers, "
-                        "products, profiles, stock, meters, storage, logging, render, jobs, "
-                        "control [unknown_key]",
-                   NAME ":13:3: stock.low: unknown key; known keys here: low_percent, "
-                        "report_interval, min_change_percent, min_change_units, hysteresis, "
-                        "max_events_per_hour, on_counted_empty [unknown_key]");
+        EXPECT_BAD(
+            HEADER "  poll_wiat: 30s\n"
+                   "  Connect_Timeout: 5s\n"
+                   "printer: []\n"
+                   "colour: srgb\n"
+                   "stock:\n"
+                   "  low: 5\n",
+            NAME ":8:3: platform.poll_wiat: unknown key; did you mean 'poll_wait'? "
+                 "[unknown_key]",
+            NAME ":9:3: platform.Connect_Timeout: unknown key; did you mean "
+                 "'connect_timeout'? [unknown_key]",
+            NAME ":10:1: printer: unknown key; did you mean 'printers'? [unknown_key]",
+            NAME
+            ":11:1: colour: unknown key; known keys here: lab, platform, printers, "
+            "products, profiles, stock, meters, energy, metrics, storage, logging, render, jobs, "
+            "control [unknown_key]",
+            NAME ":13:3: stock.low: unknown key; known keys here: low_percent, "
+                 "report_interval, min_change_percent, min_change_units, hysteresis, "
+                 "max_events_per_hour, on_counted_empty [unknown_key]");
 }
 
 /* Required keys and sections, reported at the start of the mapping that lacks them. */
@@ -507,8 +545,8 @@ static void test_duplicate_name(void **state)
                           "  - {sku: 4x6, media: a}\n"
                           "  - {sku: 4x6, media: b}\n"
                           "meters:\n"
-                          "  - {name: m, driver: http, address: 'http://m'}\n"
-                          "  - {name: m, driver: http, address: 'http://m'}\n",
+                          "  - {name: m, driver: shelly, address: 'm'}\n"
+                          "  - {name: m, driver: shelly, address: 'm'}\n",
                    NAME ":15:11: printers[2].name: duplicate name 'ds620'; first used at line 9 "
                         "[duplicate_name]",
                    NAME ":18:12: printers[3].name: duplicate name 'ds620'; first used at line 9 "
@@ -560,6 +598,75 @@ static void test_printer_id(void **state)
         assert_string_equal(c->printers[0].name, "Lab.ds620_2:left-A");
         assert_int_equal(strlen(c->printers[2].name), 128);
         lab_config_free(c);
+}
+
+/* Meters: their printers exist and are metered once; the keys a driver needs together. */
+static void test_meters(void **state)
+{
+        lab_config_t *c;
+
+        (void)state;
+        c = expect_good(HEADER "printers:\n"
+                               "  - {name: a, driver: hotfolder, folder: /srv/a}\n"
+                               "meters:\n"
+                               "  - name: rapl\n"
+                               "    driver: file\n"
+                               "    address: /sys/class/powercap/intel-rapl:0/energy_uj\n"
+                               "    counter_bits: 32\n"
+                               "    scale: 0.000001\n"
+                               "    printers: [a]\n"
+                               "  - name: custom\n"
+                               "    driver: modbus\n"
+                               "    address: '[::1]:1502/3'\n"
+                               "    registers: {energy: 30343, power: 0, energy_scale: 1}\n");
+        assert_int_equal(c->meters[0].counter_bits, 32);
+        assert_true(c->meters[0].scale == 0.000001);
+        assert_int_equal(c->meters[1].registers.energy, 30343);
+        assert_int_equal(c->meters[1].registers.power, 0);
+        assert_true(c->meters[1].registers.energy_scale == 1.0);
+        assert_true(c->meters[1].registers.power_scale == 1.0);
+        assert_int_equal(c->meters[1].n_printers, 0);
+        lab_config_free(c);
+
+        EXPECT_BAD(HEADER "printers:\n"
+                          "  - {name: a, driver: hotfolder, folder: /srv/a}\n"
+                          "  - {name: b, driver: hotfolder, folder: /srv/b}\n"
+                          "meters:\n"
+                          "  - {name: m1, driver: modbus, address: x, preset: sdm120, printers: "
+                          "[a, nope]}\n"
+                          "  - {name: m2, driver: command, address: x, printers: [b, a]}\n"
+                          "  - {name: m3, driver: modbus, address: x}\n"
+                          "  - {name: m4, driver: modbus, address: x, preset: sdm630, registers: "
+                          "{energy: 72}}\n"
+                          "  - {name: m5, driver: shelly, address: x, username: u, interval: 1s, "
+                          "timeout: 1s}\n",
+                   NAME ":12:74: meters[0].printers[1]: no printer named 'nope' in printers; "
+                        "name a printer of this file, or remove it from the meter "
+                        "[unknown_printer]",
+                   NAME ":13:42: meters[1].address: must be an absolute path (starting with /) "
+                        "[bad_value]",
+                   NAME ":13:59: meters[1].printers[1]: printer 'a' is already on meter 'm1'; a "
+                        "printer is on one meter at most [duplicate_name]",
+                   NAME ":14:5: meters[2].preset: a modbus meter needs a preset (sdm630, sdm120) "
+                        "or a registers map [missing_key]",
+                   NAME ":15:71: meters[3].registers: give a preset or a registers map, not "
+                        "both [bad_value]",
+                   NAME ":16:54: meters[4].username: digest authentication needs both username "
+                        "and password [missing_key]",
+                   NAME ":16:80: meters[4].timeout: must be shorter than the meter's interval "
+                        "[out_of_range]");
+        EXPECT_BAD(HEADER "meters:\n"
+                          "  - {name: m, driver: shelly, address: x, preset: sdm630, "
+                          "printers: [p, p], counter_bits: 8}\n"
+                          "metrics:\n"
+                          "  textfile: /var/lib/x/labagent.txt\n",
+                   NAME ":9:43: meters[0].preset: only valid when driver is modbus [bad_value]",
+                   NAME ":9:73: meters[0].printers[1]: 'p' is listed twice; first at line 9 "
+                        "[duplicate_name]",
+                   NAME ":9:77: meters[0].counter_bits: only valid when driver is command or file "
+                        "[bad_value]",
+                   NAME ":11:13: metrics.textfile: must name a file ending in .prom "
+                        "(node_exporter's textfile collector reads only those) [bad_value]");
 }
 
 /* Durations without unit, with words, fractions, overflow, and out of range. */
@@ -641,8 +748,8 @@ static void test_bad_enum(void **state)
                         "noritsu, dnp [bad_value]",
                    NAME ":16:10: products[0].fit: unknown value 'stretch'; allowed: fill, fit, "
                         "exact [bad_value]",
-                   NAME ":18:23: meters[0].driver: unknown value 'MODBUS'; allowed: modbus, http "
-                        "[bad_value]",
+                   NAME ":18:23: meters[0].driver: unknown value 'MODBUS'; allowed: modbus, "
+                        "shelly, command, file [bad_value]",
                    NAME ":20:10: logging.level: unknown value 'warn'; allowed: error, warning, "
                         "notice, info, debug [bad_value]");
 }
@@ -926,14 +1033,16 @@ static void test_too_many_problems(void **state)
         assert_null(c);
         assert_int_equal(problems.n, 101);
         line = lab_config_problem_format(&problems.v[0]);
-        assert_string_equal(line, NAME ":8:1: unknown_000: unknown key; known keys here: lab, "
-                                       "platform, printers, products, profiles, stock, meters, "
-                                       "storage, logging, render, jobs, control [unknown_key]");
+        assert_string_equal(
+            line, NAME ":8:1: unknown_000: unknown key; known keys here: lab, "
+                       "platform, printers, products, profiles, stock, meters, "
+                       "energy, metrics, storage, logging, render, jobs, control [unknown_key]");
         free(line);
         line = lab_config_problem_format(&problems.v[99]);
-        assert_string_equal(line, NAME ":107:1: unknown_099: unknown key; known keys here: lab, "
-                                       "platform, printers, products, profiles, stock, meters, "
-                                       "storage, logging, render, jobs, control [unknown_key]");
+        assert_string_equal(
+            line, NAME ":107:1: unknown_099: unknown key; known keys here: lab, "
+                       "platform, printers, products, profiles, stock, meters, "
+                       "energy, metrics, storage, logging, render, jobs, control [unknown_key]");
         free(line);
         line = lab_config_problem_format(&problems.v[100]);
         assert_string_equal(line, NAME ": more than 100 problems; fix these and check again "
@@ -1016,10 +1125,11 @@ static void test_hostile(void **state)
                  "[unknown_key]");
 
         /* A control character in a key cannot forge a second output line. */
-        EXPECT_BAD(HEADER "\"bad\\nkey\": 1\n",
-                   NAME ":8:1: bad?key: unknown key; known keys here: lab, platform, printers, "
-                        "products, profiles, stock, meters, storage, logging, render, jobs, "
-                        "control [unknown_key]");
+        EXPECT_BAD(
+            HEADER "\"bad\\nkey\": 1\n", NAME
+            ":8:1: bad?key: unknown key; known keys here: lab, platform, printers, "
+            "products, profiles, stock, meters, energy, metrics, storage, logging, render, jobs, "
+            "control [unknown_key]");
 }
 
 /* Files over 1 MiB are refused before parsing; exactly 1 MiB is still read. */
@@ -1261,6 +1371,7 @@ int main(void)
             cmocka_unit_test(test_wrong_type),
             cmocka_unit_test(test_duplicate_key),
             cmocka_unit_test(test_duplicate_name),
+            cmocka_unit_test(test_meters),
             cmocka_unit_test(test_bad_duration),
             cmocka_unit_test(test_bad_size),
             cmocka_unit_test(test_bad_enum),
