@@ -14,7 +14,8 @@
  * read polls the pipe until it closes and the command has exited, all
  * within the meter's timeout; then, or when it prints more than 64 KiB, the
  * whole group is killed (SIGKILL) and reaped. A helper that leaves a child
- * holding stdout open is still running as far as the read can tell.
+ * holding stdout open is still running as far as the read can tell. Its
+ * output is then read by lab_meter_command_parse (pure, fuzzed).
  *
  * Never: a shell, a figure from a command that failed (exit status not 0,
  * a signal), output that is not one JSON object, a child left behind by a
@@ -310,19 +311,14 @@ static int run_command(lab_meter_t *m, char *out, size_t *ret_len, lab_error_t *
         return 0;
 }
 
-static int command_meter_read(lab_meter_t *m, lab_meter_reading_t *ret, lab_error_t *err)
+int lab_meter_command_parse(const lab_meter_t *m, const char *out, size_t len,
+                            lab_meter_reading_t *ret, lab_error_t *err)
 {
-        _cleanup_free_ char *out = malloc(LAB_METER_OUTPUT_MAX + 1);
         json_t *root, *energy, *power;
         json_error_t jerr;
-        size_t len = 0;
+        double energy_wh, power_w;
         int r;
 
-        if (!out)
-                return -ENOMEM;
-        r = run_command(m, out, &len, err);
-        if (r < 0)
-                return r;
         root = json_loadb(out, len, JSON_REJECT_DUPLICATES, &jerr);
         if (!root || !json_is_object(root)) {
                 char text[40];
@@ -349,13 +345,25 @@ static int command_meter_read(lab_meter_t *m, lab_meter_reading_t *ret, lab_erro
                 json_decref(root);
                 return r;
         }
-        ret->energy_wh = json_number_value(energy);
-        ret->power_w = json_is_number(power) ? json_number_value(power) : NAN;
+        energy_wh = json_number_value(energy);
+        power_w = json_is_number(power) ? json_number_value(power) : NAN;
         json_decref(root);
-        r = lab_meter_check_energy(m, "the command's energy_wh", ret->energy_wh, err);
-        if (r >= 0 && !isnan(ret->power_w))
-                r = lab_meter_check_power(m, "the command's power_w", ret->power_w, err);
-        return r;
+        return lab_meter_take(m, "the command's energy_wh", energy_wh, "the command's power_w",
+                              power_w, ret, err);
+}
+
+static int command_meter_read(lab_meter_t *m, lab_meter_reading_t *ret, lab_error_t *err)
+{
+        _cleanup_free_ char *out = malloc(LAB_METER_OUTPUT_MAX + 1);
+        size_t len = 0;
+        int r;
+
+        if (!out)
+                return -ENOMEM;
+        r = run_command(m, out, &len, err);
+        if (r < 0)
+                return r;
+        return lab_meter_command_parse(m, out, len, ret, err);
 }
 
 const lab_meter_ops_t lab_meter_command_ops = {

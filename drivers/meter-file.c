@@ -11,7 +11,8 @@
  * reads at most LAB_METER_OUTPUT_MAX bytes, and refuses the rest. Opening
  * with O_NONBLOCK keeps a FIFO put there by mistake from hanging the read;
  * the kernel's read of a regular or sysfs file is not bounded by the
- * meter's timeout (hwmon reads a chip over I2C in milliseconds).
+ * meter's timeout (hwmon reads a chip over I2C in milliseconds). The bytes
+ * are then read by lab_meter_file_parse (pure, fuzzed).
  *
  * Never: write the file, guess a number out of text that is not one, take
  * an empty file for 0.
@@ -98,15 +99,61 @@ static bool is_decimal(const char *s)
         return *s == '\0';
 }
 
+int lab_meter_file_parse(const lab_meter_t *m, char *text, size_t len, double scale,
+                         lab_meter_reading_t *ret, lab_error_t *err)
+{
+        size_t start, end;
+        char *num_end;
+        double v;
+
+        if (strlen(text) != len)
+                return lab_error_set(err, EPROTO, "meter_protocol",
+                                     "meter %s: the counter file %s holds a NUL byte, not a "
+                                     "number",
+                                     m->name, m->address);
+        for (start = 0; start < len && is_blank(text[start]); start++)
+                ;
+        for (end = len; end > start && is_blank(text[end - 1]); end--)
+                ;
+        text[end] = '\0';
+        if (start == end)
+                return lab_error_set(err, EPROTO, "meter_protocol",
+                                     "meter %s: the counter file %s is empty", m->name, m->address);
+
+        errno = 0;
+        v = strtod(text + start, &num_end);
+        if (num_end == text + end && (isnan(v) || isinf(v)))
+                /* "nan", "inf": a number, but not a count */
+                return lab_meter_check_energy(m, "the counter file", v, err);
+        if (!is_decimal(text + start) || num_end != text + end) {
+                char excerpt[40];
+
+                lab_meter_excerpt(excerpt, sizeof excerpt, text + start, end - start);
+                return lab_error_set(err, EPROTO, "meter_protocol",
+                                     "meter %s: the counter file %s holds \"%s\", not a number",
+                                     m->name, m->address, excerpt);
+        }
+        if (errno == ERANGE && isinf(v))
+                return lab_error_set(err, ERANGE, "meter_bad_value",
+                                     "meter %s: the counter file %s holds a number too large "
+                                     "for a counter",
+                                     m->name, m->address);
+        if (v < 0)
+                return lab_error_set(err, ERANGE, "meter_bad_value",
+                                     "meter %s: the counter file %s holds a negative count (%s)",
+                                     m->name, m->address, text + start);
+        /* no power figure: power_w NAN */
+        return lab_meter_take(m, "the counter file's energy", v * scale, "the power", NAN, ret,
+                              err);
+}
+
 static int file_meter_read(lab_meter_t *m, lab_meter_reading_t *ret, lab_error_t *err)
 {
         file_meter_t *fm = (file_meter_t *)m;
         _cleanup_close_ int fd = -1;
         _cleanup_free_ char *buf = NULL;
-        size_t len = 0, start, end;
+        size_t len = 0;
         struct stat st;
-        char *num_end;
-        double v;
 
         fd = open(m->address, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
         if (fd < 0)
@@ -147,45 +194,7 @@ static int file_meter_read(lab_meter_t *m, lab_meter_reading_t *ret, lab_error_t
                                      "a counter",
                                      m->name, m->address, LAB_METER_OUTPUT_MAX);
         buf[len] = '\0';
-        if (strlen(buf) != len)
-                return lab_error_set(err, EPROTO, "meter_protocol",
-                                     "meter %s: the counter file %s holds a NUL byte, not a "
-                                     "number",
-                                     m->name, m->address);
-        for (start = 0; start < len && is_blank(buf[start]); start++)
-                ;
-        for (end = len; end > start && is_blank(buf[end - 1]); end--)
-                ;
-        buf[end] = '\0';
-        if (start == end)
-                return lab_error_set(err, EPROTO, "meter_protocol",
-                                     "meter %s: the counter file %s is empty", m->name, m->address);
-
-        errno = 0;
-        v = strtod(buf + start, &num_end);
-        if (num_end == buf + end && (isnan(v) || isinf(v)))
-                /* "nan", "inf": a number, but not a count */
-                return lab_meter_check_energy(m, "the counter file", v, err);
-        if (!is_decimal(buf + start) || num_end != buf + end) {
-                char text[40];
-
-                lab_meter_excerpt(text, sizeof text, buf + start, end - start);
-                return lab_error_set(err, EPROTO, "meter_protocol",
-                                     "meter %s: the counter file %s holds \"%s\", not a number",
-                                     m->name, m->address, text);
-        }
-        if (errno == ERANGE && isinf(v))
-                return lab_error_set(err, ERANGE, "meter_bad_value",
-                                     "meter %s: the counter file %s holds a number too large "
-                                     "for a counter",
-                                     m->name, m->address);
-        if (v < 0)
-                return lab_error_set(err, ERANGE, "meter_bad_value",
-                                     "meter %s: the counter file %s holds a negative count (%s)",
-                                     m->name, m->address, buf + start);
-        ret->energy_wh = v * fm->scale;
-        ret->power_w = NAN;
-        return lab_meter_check_energy(m, "the counter file's energy", ret->energy_wh, err);
+        return lab_meter_file_parse(m, buf, len, fm->scale, ret, err);
 }
 
 const lab_meter_ops_t lab_meter_file_ops = {

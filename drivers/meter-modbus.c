@@ -78,51 +78,30 @@ static int register_address(int number)
 static int parse_address(modbus_meter_t *mm, const char *address, lab_error_t *err)
 {
         const char *name = mm->base.name;
-        const char *host = address, *host_end, *rest;
-        const char *slash;
+        const char *rest;
+        unsigned port;
+        int r;
 
-        if (address[0] == '[') {
-                host = address + 1;
-                host_end = strchr(host, ']');
-                if (!host_end)
-                        goto bad;
-                rest = host_end + 1;
-        } else {
-                host_end = address + strcspn(address, ":/");
-                rest = host_end;
-                if (*rest == ':' && strchr(rest + 1, ':'))
-                        return lab_error_set(err, EINVAL, "meter_config",
-                                             "meter %s: address %s: put an IPv6 address in "
-                                             "brackets, as in [::1]:502/1",
-                                             name, address);
-        }
-        if (host_end == host || (size_t)(host_end - host) >= sizeof mm->host)
+        r = lab_meter_split_host(address, mm->host, sizeof mm->host, &port, &rest);
+        if (r == -EDOM)
+                return lab_error_set(err, EINVAL, "meter_config",
+                                     "meter %s: address %s: put an IPv6 address in brackets, as "
+                                     "in [::1]:502/1",
+                                     name, address);
+        if (r < 0)
                 goto bad;
-        memcpy(mm->host, host, host_end - host);
-        mm->host[host_end - host] = '\0';
-
-        snprintf(mm->port, sizeof mm->port, "%s", MODBUS_DEFAULT_PORT);
+        if (port)
+                snprintf(mm->port, sizeof mm->port, "%hu", (unsigned short)port);
+        else
+                snprintf(mm->port, sizeof mm->port, "%s", MODBUS_DEFAULT_PORT);
         mm->unit = MODBUS_DEFAULT_UNIT;
-        slash = strchr(rest, '/');
-        if (*rest == ':') {
-                char *end;
-                unsigned long port;
-
-                errno = 0;
-                port = strtoul(rest + 1, &end, 10);
-                if (errno || end == rest + 1 || rest[1] < '0' || rest[1] > '9' || port < 1 ||
-                    port > 65535 || (*end != '\0' && *end != '/'))
-                        goto bad;
-                snprintf(mm->port, sizeof mm->port, "%lu", port);
-        } else if (*rest != '\0' && *rest != '/')
-                goto bad;
-        if (slash) {
+        if (*rest == '/') {
                 char *end;
                 long unit;
 
                 errno = 0;
-                unit = strtol(slash + 1, &end, 10);
-                if (errno || end == slash + 1 || slash[1] < '0' || slash[1] > '9' || *end ||
+                unit = strtol(rest + 1, &end, 10);
+                if (errno || end == rest + 1 || rest[1] < '0' || rest[1] > '9' || *end ||
                     !((unit >= 1 && unit <= 247) || unit == 255))
                         return lab_error_set(err, EINVAL, "meter_config",
                                              "meter %s: address %s: the unit id after '/' must "

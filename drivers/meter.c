@@ -102,6 +102,25 @@ int lab_meter_check_power(const lab_meter_t *m, const char *what, double w, lab_
         return 0;
 }
 
+int lab_meter_take(const lab_meter_t *m, const char *energy_what, double energy_wh,
+                   const char *power_what, double power_w, lab_meter_reading_t *ret,
+                   lab_error_t *err)
+{
+        int r = 0;
+
+        if (energy_what)
+                r = lab_meter_check_energy(m, energy_what, energy_wh, err);
+        if (r >= 0 && power_what && !isnan(power_w))
+                r = lab_meter_check_power(m, power_what, power_w, err);
+        if (r < 0)
+                return r;
+        if (energy_what)
+                ret->energy_wh = energy_wh;
+        if (power_what)
+                ret->power_w = power_w;
+        return 0;
+}
+
 void lab_meter_excerpt(char *buf, size_t size, const char *s, size_t len)
 {
         size_t n = 0;
@@ -114,6 +133,46 @@ void lab_meter_excerpt(char *buf, size_t size, const char *s, size_t len)
                 n += 3;
         }
         buf[n] = '\0';
+}
+
+int lab_meter_split_host(const char *address, char *host, size_t size, unsigned *port,
+                         const char **rest)
+{
+        const char *h = address, *h_end, *p;
+
+        if (address[0] == '[') {
+                h = address + 1;
+                h_end = strchr(h, ']');
+                if (!h_end)
+                        return -EINVAL;
+                p = h_end + 1;
+        } else {
+                h_end = address + strcspn(address, ":/");
+                p = h_end;
+                if (*p == ':' && strchr(p + 1, ':'))
+                        return -EDOM;
+        }
+        if (h_end == h || (size_t)(h_end - h) >= size)
+                return -EINVAL;
+        memcpy(host, h, h_end - h);
+        host[h_end - h] = '\0';
+        *port = 0;
+        if (*p == ':') {
+                unsigned long v;
+                char *end;
+
+                errno = 0;
+                v = strtoul(p + 1, &end, 10);
+                if (errno || p[1] < '0' || p[1] > '9' || v < 1 || v > 65535 ||
+                    (*end != '\0' && *end != '/'))
+                        return -EINVAL;
+                *port = (unsigned)v;
+                p = end;
+        } else if (*p != '\0' && *p != '/') {
+                return -EINVAL;
+        }
+        *rest = p;
+        return 0;
 }
 
 int lab_meter_open(const lab_meter_settings_t *s, lab_meter_t **ret, lab_error_t *err)
@@ -141,6 +200,9 @@ int lab_meter_open(const lab_meter_settings_t *s, lab_meter_t **ret, lab_error_t
                 break;
         case LAB_METER_FILE:
                 ops = &lab_meter_file_ops;
+                break;
+        case LAB_METER_SHELLY:
+                ops = &lab_meter_shelly_ops;
                 break;
         }
         if (!ops)

@@ -1,10 +1,11 @@
 # The energy meter drivers (meter.h, issue 17): meter.c dispatches to them and
-# holds the Eastron presets; Modbus TCP on libmodbus, a command that prints
-# JSON (jansson), a counter file. The Shelly (HTTP) driver adds its own file
-# here when it is built.
+# holds the Eastron presets; Modbus TCP on libmodbus, Shelly Gen2 RPC (JSON by
+# jansson, HTTP through the transport its settings hand over: drivers link no
+# libcurl), a command that prints JSON (jansson), a counter file.
 list(APPEND LAB_DRIVER_SOURCES
   meter.c
   meter-modbus.c
+  meter-shelly.c
   meter-command.c
   meter-file.c)
 # GLOBAL: the Modbus test peer (tests/meter/modbus-peer.c) links it too.

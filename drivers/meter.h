@@ -3,10 +3,10 @@
  *
  * Why: the platform routes work by cost and footprint and reports emissions
  * per order, so the agent reads the lab's energy meters (issue 17): Modbus
- * TCP meters (Eastron SDM630/SDM120 presets, or a register map), a command
- * that prints JSON, a counter file. (Shelly Gen2 plugs over HTTP come with
- * their own driver: LAB_METER_SHELLY and its settings are added with it.)
- * The sampler above sees only this interface: open a meter from its
+ * TCP meters (Eastron SDM630/SDM120 presets, or a register map), Shelly
+ * Gen2 plugs and energy meters (RPC over HTTP, through the transport the
+ * settings hand over: drivers own no HTTP client), a command that prints
+ * JSON, a counter file. The sampler above sees only this interface: open a meter from its
  * settings, read it, close it. Counters are cumulative; turning two readings
  * into energy (gaps, resets, wraps) is the sampler's pure logic, not the
  * driver's. A driver only refuses figures that cannot be true.
@@ -17,15 +17,17 @@
  * thread at a time; different handles are independent of each other.
  *
  * Errors: negative errno plus a lab_error_t whose keyword is one of
- *   meter_unreachable  cannot connect (refused, reset, no route, name unknown),
+ *   meter_unreachable  cannot connect (refused, reset, no route, name unknown,
+ *                      an HTTP server that closed without answering, TLS),
  *                      the command cannot be run, the file cannot be read
  *   meter_timeout      no whole answer within the timeout: the connection or
  *                      a request (as the printer drivers' printer_timeout),
  *                      a command still running (it is killed)
  *   meter_protocol     an answer this driver cannot use (a Modbus exception,
  *                      not the protocol's framing, not JSON, a field missing,
- *                      output over 64 KiB, a command that failed, a file that
- *                      holds no number)
+ *                      output or an HTTP body over 64 KiB, an HTTP status
+ *                      but 200 (401: the user name or password is refused),
+ *                      a command that failed, a file that holds no number)
  *   meter_bad_value    an answer whose figures cannot be true (NaN or Inf,
  *                      a negative energy or power, power over max_power_w,
  *                      a meter that reports its own measuring fault)
@@ -40,6 +42,7 @@
 #include <stdint.h>
 
 #include "error.h"
+#include "http-get.h"
 
 typedef struct lab_meter_s lab_meter_t;
 
@@ -50,7 +53,16 @@ typedef enum lab_meter_kind_e {
         LAB_METER_MODBUS,  /* Modbus TCP (libmodbus): host[:port][/unit] */
         LAB_METER_COMMAND, /* an executable printing {"energy_wh": ..., "power_w": ...} */
         LAB_METER_FILE,    /* a counter file (hwmon energy1_input in µJ), with a scale */
+        LAB_METER_SHELLY,  /* a Shelly Gen2 device, RPC over HTTP (digest authentication) */
 } lab_meter_kind_t;
+
+/* Which Shelly Gen2 component a shelly meter reads (its id is the settings' channel). */
+typedef enum lab_meter_shelly_component_e {
+        LAB_METER_SHELLY_SWITCH, /* plugs, relays with metering: Switch.GetStatus?id=N
+                                    (apower W, aenergy.total Wh) */
+        LAB_METER_SHELLY_EM1,    /* energy meters (Pro EM, EM Gen3): EM1.GetStatus?id=N
+                                    (act_power W) + EM1Data.GetStatus?id=N (total_act_energy Wh) */
+} lab_meter_shelly_component_t;
 
 /*
  * One Modbus input register pair (function 04) holding an IEEE 754 float32,
@@ -70,8 +82,10 @@ typedef struct lab_meter_settings_s {
         const char *name; /* for errors */
         lab_meter_kind_t kind;
         /* modbus: host[:port][/unit], port 502 and unit 1 by default, an IPv6 host in
-           brackets ([::1]:502/3), unit 1..247 or 255; command: an absolute path, run with
-           no arguments and no shell; file: an absolute path */
+           brackets ([::1]:502/3), unit 1..247 or 255; shelly: host[:port] or
+           http://host[:port] (https too; a trailing '/' is fine), port 80 (443) by default;
+           command: an absolute path, run with no arguments and no shell; file: an
+           absolute path */
         const char *address;
         uint64_t timeout_usec; /* one read, > 0 */
         double max_power_w;    /* a power above this is meter_bad_value; <= 0: no limit */
@@ -81,6 +95,17 @@ typedef struct lab_meter_settings_s {
                                         the meter has none (power_w NAN) */
         /* file */
         double file_scale; /* multiply the file's number by this to get Wh (µJ: 1/3.6e9); > 0 */
+        /* shelly: address is host[:port] or http://host[:port] (https too) */
+        lab_meter_shelly_component_t component; /* LAB_METER_SHELLY_SWITCH: Switch.GetStatus?id=N
+                                                   (apower, aenergy.total in Wh);
+                                                   LAB_METER_SHELLY_EM1: EM1.GetStatus?id=N
+                                                   (act_power) + EM1Data.GetStatus?id=N
+                                                   (total_act_energy, Wh) */
+        unsigned channel;                       /* N, 0..255 */
+        const char *username; /* digest auth (a Shelly's user is "admin"), NULL: none */
+        const char *password;
+        lab_http_get_fn http_get; /* the transport (the daemon passes lab_platform_http_get);
+                                     required for shelly: meter_config without it */
 } lab_meter_settings_t;
 
 /* One good reading. */

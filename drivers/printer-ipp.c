@@ -838,7 +838,7 @@ static int ipp_job_status(lab_printer_t *base, const char *handle, lab_pjob_stat
         ipp_printer_t *p = (ipp_printer_t *)base;
         _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p, &err);
         _cleanup_(ippDeletep) ipp_t *req = NULL, *resp = NULL;
-        int id, r;
+        int id = 0, r;
 
         r = parse_handle(p, handle, &id, err);
         if (r < 0)
@@ -870,7 +870,7 @@ static int ipp_cancel(lab_printer_t *base, const char *handle, lab_error_t *err)
         _cleanup_(call_end) _unused_ ipp_call_t call = call_begin(p, &err);
         _cleanup_(ippDeletep) ipp_t *req = NULL, *resp = NULL;
         ipp_status_t st;
-        int id, r;
+        int id = 0, r;
 
         r = parse_handle(p, handle, &id, err);
         if (r < 0)
@@ -996,7 +996,7 @@ static int ipp_find_job(lab_printer_t *base, const char *job_name, char **ret_ha
         _cleanup_(ippDeletep) ipp_t *req = NULL, *resp = NULL;
         int64_t up = 0, at = 0, oldest_end = -1;
         bool clock_known;
-        int id, r;
+        int id = 0, r;
 
         /* The clock first: the jobs' times are on it, and it says whether it restarted. */
         r = read_clock(p, &up, &at, ret_memory, err);

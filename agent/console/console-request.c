@@ -10,7 +10,7 @@
 #include "console-request.h"
 #include "macro.h"
 
-#define NAME_MAX_LEN   255 /* printer names, job ids */
+#define NAME_MAX_LEN   255 /* printer and meter names, job ids */
 #define REASON_MAX_LEN 200
 #define NOTE_MAX_LEN   500
 #define ITEM_MAX_LEN   (LAB_STOCK_ITEM_MAX - 1) /* a stock item's name */
@@ -21,6 +21,7 @@ static const char *const cmd_names[LAB_CONTROL_CMD_MAX] = {
     [LAB_CONTROL_PAUSE] = "pause",     [LAB_CONTROL_RESUME] = "resume",
     [LAB_CONTROL_REPRINT] = "reprint", [LAB_CONTROL_PRINTED] = "printed",
     [LAB_CONTROL_STOCK] = "stock",     [LAB_CONTROL_STOCK_ADJUST] = "stock.adjust",
+    [LAB_CONTROL_ENERGY] = "energy",
 };
 
 static const char *const defects[] = {
@@ -61,6 +62,7 @@ bool lab_control_allowed(lab_control_cmd_t cmd, lab_control_role_t role)
         case LAB_CONTROL_JOB:
         case LAB_CONTROL_PRINTERS:
         case LAB_CONTROL_STOCK:
+        case LAB_CONTROL_ENERGY:
                 return role == LAB_CONTROL_ROLE_VIEWER || role == LAB_CONTROL_ROLE_OPERATOR;
         case LAB_CONTROL_PAUSE:
         case LAB_CONTROL_RESUME:
@@ -276,6 +278,8 @@ static int parse_fields(json_t *root, lab_control_request_t *req, lab_error_t *e
                     (r = amount_field(root, "amount", &req->amount, err)) < 0)
                         return r;
                 return text_field(root, "note", false, NOTE_MAX_LEN, &req->note, err);
+        case LAB_CONTROL_ENERGY:
+                return text_field(root, "meter", false, NAME_MAX_LEN, &req->meter, err);
         default:
                 return lab_error_set(err, EINVAL, "bad_request", "unknown command");
         }
@@ -320,7 +324,7 @@ int lab_control_request_parse(const char *line, size_t len, lab_control_request_
                 *req = (lab_control_request_t){0};
                 return lab_error_set(err, EINVAL, "bad_request",
                                      "\"cmd\" must be one of status, jobs, job, printers, stock, "
-                                     "pause, resume, reprint, printed, stock.adjust");
+                                     "energy, pause, resume, reprint, printed, stock.adjust");
         }
         r = parse_fields(root, req, err);
         if (r < 0) {

@@ -33,6 +33,7 @@ typedef enum lab_control_cmd_e {
         LAB_CONTROL_PRINTED,
         LAB_CONTROL_STOCK,        /* "stock" */
         LAB_CONTROL_STOCK_ADJUST, /* "stock.adjust" */
+        LAB_CONTROL_ENERGY,       /* "energy" */
         LAB_CONTROL_CMD_MAX,
 } lab_control_cmd_t;
 
@@ -53,6 +54,7 @@ typedef struct lab_control_request_s {
         const char *defect;                        /* reprint */
         const char *note;                          /* reprint, stock.adjust, or NULL */
         const char *item;                          /* stock.adjust: the stock item's name */
+        const char *meter;                         /* energy: one meter, or NULL: every one */
         lab_stock_action_t action;                 /* stock.adjust */
         double amount;                             /* stock.adjust: finite, >= 0 */
         lab_job_state_t states[LAB_JOB_STATE_MAX]; /* jobs */

@@ -67,6 +67,18 @@ static void set_str(json_t *o, const char *key, const char *v)
         json_object_set_new(o, key, v ? json_string(v) : json_null());
 }
 
+/* Append name to the list in buf ("a, b"; *len its length so far, 0 for the first). */
+static void name_list_add(char *buf, size_t size, size_t *len, const char *name)
+{
+        int m;
+
+        if (*len >= size)
+                return;
+        m = snprintf(buf + *len, size - *len, "%s%s", *len ? ", " : "", name);
+        if (m > 0)
+                *len += (size_t)m;
+}
+
 /* The audit actor of a peer: "labctl:NAME(uid=N)". */
 static void actor_of(const lab_control_peer_t *peer, char *buf, size_t size)
 {
@@ -296,13 +308,232 @@ static json_t *stuck_json(lab_console_t *c)
         return list;
 }
 
+/* ---- energy (docs/control.md, `energy`) ---- */
+
+/* A meters[].driver keyword. */
+static const char *meter_driver_text(lab_meter_driver_t d)
+{
+        switch (d) {
+        case LAB_METER_DRIVER_MODBUS:
+                return "modbus";
+        case LAB_METER_DRIVER_SHELLY:
+                return "shelly";
+        case LAB_METER_DRIVER_COMMAND:
+                return "command";
+        case LAB_METER_DRIVER_FILE:
+                return "file";
+        }
+        return NULL;
+}
+
+/* A store time (unix usec) as RFC 3339, JSON null for 0 (none). */
+static json_t *usec_json(int64_t usec)
+{
+        char buf[40];
+
+        if (usec <= 0)
+                return json_null();
+        lab_format_rfc3339((time_t)(usec / 1000000), buf, sizeof buf);
+        return json_string(buf);
+}
+
+/* The last local midnight before now, in unix usec (the day kwh_today counts from). */
+static int64_t local_midnight_usec(time_t now)
+{
+        struct tm tm;
+        time_t t = (time_t)-1;
+
+        if (localtime_r(&now, &tm)) {
+                tm.tm_hour = tm.tm_min = tm.tm_sec = 0;
+                tm.tm_isdst = -1; /* the zone's rule on that day, not now's */
+                t = mktime(&tm);
+        }
+        if (t == (time_t)-1 || t > now)
+                t = now - now % 86400; /* no zone to go by: UTC's */
+        return (int64_t)t * 1000000;
+}
+
+/* The store's row of meter name, or NULL (not declared yet: the energy stage has not started). */
+static const lab_store_energy_meter_t *meter_row(const lab_store_energy_meter_t *rows, size_t n,
+                                                 const char *name)
+{
+        for (size_t i = 0; i < n; i++)
+                if (strcmp(rows[i].name, name) == 0)
+                        return &rows[i];
+        return NULL;
+}
+
+/* A meter's state: its row's ("ok", "fault"), "unknown" before its first reading. */
+static const char *meter_state(const lab_store_energy_meter_t *row)
+{
+        return row && row->state ? row->state : "unknown";
+}
+
+/* A meter's power now: the last good reading's while it is ok, else NAN (never 0). */
+static double meter_power(const lab_store_energy_meter_t *row)
+{
+        if (!row || strcmp(meter_state(row), "ok") != 0 || !isfinite(row->power_w))
+                return NAN;
+        return row->power_w;
+}
+
+/* A meter as `energy` shows it (docs/control.md, METER), or NULL (the store failed). */
+static json_t *meter_json(lab_console_t *c, const lab_config_meter_t *cm,
+                          const lab_store_energy_meter_t *row, int64_t midnight, int64_t day_ago)
+{
+        lab_store_energy_window_t today, day;
+        double power = meter_power(row);
+        bool fault = row && strcmp(meter_state(row), "fault") == 0 && row->reason;
+        json_t *o, *printers = json_array();
+
+        if (!printers || lab_store_energy_window(c->store, cm->name, midnight, &today) < 0 ||
+            lab_store_energy_window(c->store, cm->name, day_ago, &day) < 0) {
+                json_decref(printers);
+                return NULL;
+        }
+        for (size_t i = 0; i < cm->n_printers; i++)
+                json_array_append_new(printers, json_string(cm->printers[i]));
+        o = json_pack("{s:s, s:s?, s:o, s:s}", "name", cm->name, "driver",
+                      meter_driver_text(cm->driver), "printers", printers, "state",
+                      meter_state(row));
+        if (!o)
+                return NULL;
+        json_object_set_new(o, "power_w", isfinite(power) ? json_real(power) : json_null());
+        json_object_set_new(o, "kwh_today", json_real((double)today.energy_mwh / 1e6));
+        json_object_set_new(o, "wh_per_print_24h",
+                            day.prints > 0
+                                ? json_real((double)day.print_mwh / (double)day.prints / 1000.0)
+                                : json_null());
+        json_object_set_new(o, "prints_24h", json_integer((json_int_t)day.prints));
+        json_object_set_new(o, "energy_wh_24h", json_real((double)day.energy_mwh / 1000.0));
+        json_object_set_new(o, "idle_wh_24h", json_real((double)day.idle_mwh / 1000.0));
+        json_object_set_new(o, "last_ok_at", usec_json(row ? row->last_ok_at : 0));
+        json_object_set_new(o, "fault",
+                            fault ? json_pack("{s:s, s:s?, s:o}", "reason", row->reason, "detail",
+                                              row->detail, "since", usec_json(row->fault_since))
+                                  : json_null());
+        json_object_set_new(o, "last_error",
+                            row && row->last_error
+                                ? json_pack("{s:s, s:o}", "text", row->last_error, "at",
+                                            usec_json(row->last_error_at))
+                                : json_null());
+        return o;
+}
+
+/* The config's meter called name, or an unknown_meter answer (naming the meters) in *answer. */
+static const lab_config_meter_t *find_meter(lab_console_t *c, const char *name, json_t **answer)
+{
+        const lab_config_t *cfg = *c->config;
+        char names[1024] = "";
+        size_t len = 0;
+
+        for (size_t i = 0; i < cfg->n_meters; i++)
+                if (strcmp(cfg->meters[i].name, name) == 0)
+                        return &cfg->meters[i];
+        if (cfg->n_meters == 0) {
+                *answer = lab_control_error("unknown_meter",
+                                            "there is no meter called \"%s\": the config has no "
+                                            "energy meters (meters[])",
+                                            name);
+                return NULL;
+        }
+        for (size_t i = 0; i < cfg->n_meters; i++)
+                name_list_add(names, sizeof names, &len, cfg->meters[i].name);
+        *answer = lab_control_error("unknown_meter",
+                                    "there is no meter called \"%s\"; the meters are: %s "
+                                    "(labctl energy lists them)",
+                                    name, names);
+        return NULL;
+}
+
+static json_t *answer_energy(lab_console_t *c, const lab_control_request_t *req)
+{
+        const lab_config_t *cfg = *c->config;
+        const lab_config_meter_t *one = NULL;
+        lab_store_energy_meter_t *rows = NULL;
+        time_t now = time(NULL);
+        int64_t midnight = local_midnight_usec(now), day_ago = ((int64_t)now - 86400) * 1000000;
+        json_t *answer = NULL, *list;
+        size_t n = 0;
+        int r;
+
+        if (req->meter && !(one = find_meter(c, req->meter, &answer)))
+                return answer;
+        r = lab_store_energy_meter_list(c->store, &rows, &n);
+        if (r < 0)
+                return store_failed(r);
+        list = json_array();
+        /* The config's meters in its order: a row left by a meter taken out of it shows not. */
+        for (size_t i = 0; list && i < cfg->n_meters; i++) {
+                const lab_config_meter_t *cm = &cfg->meters[i];
+                json_t *m;
+
+                if (one && cm != one)
+                        continue;
+                m = meter_json(c, cm, meter_row(rows, n, cm->name), midnight, day_ago);
+                if (!m) {
+                        json_decref(list);
+                        lab_store_energy_meter_list_free(rows, n);
+                        return store_failed(-EIO);
+                }
+                json_array_append_new(list, m);
+        }
+        lab_store_energy_meter_list_free(rows, n);
+        return list ? json_pack("{s:b, s:o}", "ok", 1, "meters", list) : NULL;
+}
+
+/* The status answer's "energy": the meters by state, their faults, their power now; NULL when
+   the store cannot say. */
+static json_t *energy_summary_json(lab_console_t *c)
+{
+        const lab_config_t *cfg = *c->config;
+        lab_store_energy_meter_t *rows = NULL;
+        json_int_t ok = 0, fault = 0, unknown = 0;
+        double power = 0;
+        bool any_power = false;
+        json_t *faults, *o;
+        size_t n = 0;
+
+        if (lab_store_energy_meter_list(c->store, &rows, &n) < 0)
+                return NULL;
+        faults = json_array();
+        for (size_t i = 0; faults && i < cfg->n_meters; i++) {
+                const lab_store_energy_meter_t *row = meter_row(rows, n, cfg->meters[i].name);
+                const char *state = meter_state(row);
+                double w = meter_power(row);
+
+                if (strcmp(state, "ok") == 0) {
+                        ok++;
+                } else if (strcmp(state, "fault") == 0) {
+                        fault++;
+                        json_array_append_new(faults,
+                                              json_pack("{s:s, s:s?}", "meter", cfg->meters[i].name,
+                                                        "reason", row ? row->reason : NULL));
+                } else {
+                        unknown++;
+                }
+                if (isfinite(w)) {
+                        power += w;
+                        any_power = true;
+                }
+        }
+        lab_store_energy_meter_list_free(rows, n);
+        if (!faults)
+                return NULL;
+        o = json_pack("{s:I, s:I, s:I, s:I, s:o}", "meters", (json_int_t)cfg->n_meters, "ok", ok,
+                      "fault", fault, "unknown", unknown, "faults", faults);
+        if (o)
+                json_object_set_new(o, "power_w", any_power ? json_real(power) : json_null());
+        return o;
+}
+
 static json_t *answer_status(lab_console_t *c, const lab_control_peer_t *peer)
 {
         const lab_config_t *cfg = *c->config;
         const char *line = c->status_line ? c->status_line(c->userdata) : NULL;
         char started[40], now[40];
         int64_t outbox = -1;
-        json_t *o, *counts = json_object();
+        json_t *o, *energy, *counts = json_object();
 
         lab_format_rfc3339(c->started_at, started, sizeof started);
         lab_format_rfc3339(time(NULL), now, sizeof now);
@@ -321,6 +552,8 @@ static json_t *answer_status(lab_console_t *c, const lab_control_peer_t *peer)
                 return NULL;
         json_object_set_new(o, "printers", printers_json(c));
         json_object_set_new(o, "stuck", stuck_json(c));
+        energy = energy_summary_json(c);
+        json_object_set_new(o, "energy", energy ? energy : json_null());
         return o;
 }
 
@@ -709,13 +942,8 @@ static const char *item_names(const lab_stock_item_t *items, size_t n, char *buf
         size_t len = 0;
 
         buf[0] = '\0';
-        for (size_t i = 0; i < n && len < size; i++) {
-                int m = snprintf(buf + len, size - len, "%s%s", i ? ", " : "", items[i].item);
-
-                if (m < 0)
-                        break;
-                len += (size_t)m;
-        }
+        for (size_t i = 0; i < n; i++)
+                name_list_add(buf, size, &len, items[i].item);
         return buf;
 }
 
@@ -850,6 +1078,8 @@ json_t *lab_console_answer(const lab_control_request_t *req, const lab_control_p
                 return answer_stock(c, req);
         case LAB_CONTROL_STOCK_ADJUST:
                 return answer_stock_adjust(c, req, peer);
+        case LAB_CONTROL_ENERGY:
+                return answer_energy(c, req);
         default:
                 return lab_control_error("bad_request", "unknown command");
         }

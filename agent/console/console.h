@@ -4,10 +4,10 @@
  *
  * Why: the control socket (console-control.c) only moves lines; this module reads
  * the store and the print stage to show technicians where every job,
- * printer and stock item stands, and carries out their actions (pause,
- * resume, reprint, printed, stock entries) through the same store calls and
- * print-stage and telemetry hooks as the daemon's own work. It runs on the
- * loop thread, like everything that writes the store.
+ * printer, stock item and energy meter stands, and carries out their
+ * actions (pause, resume, reprint, printed, stock entries) through the same
+ * store calls and print-stage and telemetry hooks as the daemon's own work.
+ * It runs on the loop thread, like everything that writes the store.
  */
 #pragma once
 

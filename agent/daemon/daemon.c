@@ -24,6 +24,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics-stage.h"
 #include "platform.h"
 #include "print-stage.h"
 #include "render-printer-color.h"
@@ -36,6 +37,8 @@
 #include "event-util.h"
 #include "statedir.h"
 #include "store.h"
+#include "energy-stage.h"
+#include "platform-http-get.h"
 #include "telemetry-stage.h"
 
 typedef struct lab_daemon_s {
@@ -47,6 +50,8 @@ typedef struct lab_daemon_s {
         lab_render_stage_t *render;
         lab_print_stage_t *print;
         lab_telemetry_t *telemetry; /* stock, printer quality, the device list */
+        lab_energy_stage_t *energy; /* the energy meters */
+        lab_metrics_t *metrics;     /* metrics.textfile */
         bool vips_started;
         lab_color_setup_t *color; /* which printers can render, for the config in force */
         sd_event_source *status_timer;
@@ -280,6 +285,8 @@ static int on_sighup(sd_event_source *s, const struct signalfd_siginfo *si, void
         lab_render_stage_set_config(d->render, fresh, d->color);
         lab_print_stage_set_config(d->print, fresh, d->color);
         lab_telemetry_set_config(d->telemetry, fresh);
+        lab_energy_stage_set_config(d->energy, fresh);
+        lab_metrics_set_config(d->metrics, fresh);
         lab_control_set_groups(d->control, fresh->control.operators_group,
                                fresh->control.viewers_group);
         lab_render_init(NULL, fresh->render.threads, fresh->render.cache_max);
@@ -455,6 +462,20 @@ static int start_renders(lab_daemon_t *d)
         lab_telemetry_set_config(d->telemetry, d->config);
         lab_print_stage_set_telemetry(d->print, d->telemetry);
         lab_print_stage_set_config(d->print, d->config, d->color);
+        r = lab_energy_stage_new(&d->energy, d->event, d->store, lab_platform_http_get);
+        if (r < 0) {
+                log_error_errno(r, "energy: cannot start: %m");
+                return LAB_EXIT_FAILURE;
+        }
+        lab_energy_stage_set_hooks(d->energy, on_print_events, d);
+        lab_energy_stage_set_config(d->energy, d->config);
+        r = lab_metrics_new(&d->metrics, d->event, d->store, d->print);
+        if (r < 0) {
+                log_error_errno(r, "metrics: cannot start: %m");
+                return LAB_EXIT_FAILURE;
+        }
+        lab_render_stage_set_timing(d->render, lab_metrics_render_timed, d->metrics);
+        lab_metrics_set_config(d->metrics, d->config);
         lab_platform_set_cancel_hook(d->platform, on_cancel_at_printer, d);
         return LAB_EXIT_OK;
 }
@@ -617,7 +638,10 @@ out:
         lab_print_stage_free(d.print);
         d.print = NULL; /* the render stage's last results may still kick it */
         lab_telemetry_free(d.telemetry);
+        /* Waits for meter reads still running (each at most its meter's timeout). */
+        lab_energy_stage_free(d.energy);
         lab_render_stage_free(d.render);
+        lab_metrics_free(d.metrics); /* after the renders: the last ones are timed */
         if (d.vips_started)
                 lab_render_shutdown();
         lab_platform_free(d.platform);

@@ -16,6 +16,9 @@
 #include "daemon.h"
 #include "log.h"
 #include "config-profiles.h"
+#include "energy-stage.h"
+#include "meter.h"
+#include "platform-http-get.h"
 
 #define LAB_CONFIG_DEFAULT "/etc/labagent/labagent.yaml"
 
@@ -39,6 +42,32 @@ static void usage(FILE *f)
                 "  -h, --help             show this help\n"
                 "      --version          show the version\n",
                 LAB_CONFIG_DEFAULT);
+}
+
+/*
+ * --check-config: each meter's settings as its driver takes them (an address
+ * it cannot use, a file driver's scale), without talking to it. Returns the
+ * number of meters refused, each printed as file: meters[i]: keyword: sentence.
+ */
+static int check_meters(const char *path, const lab_config_t *config)
+{
+        int bad = 0;
+
+        for (size_t i = 0; i < config->n_meters; i++) {
+                lab_meter_settings_t settings;
+                lab_meter_t *m = NULL;
+                lab_error_t err = {0};
+
+                if (lab_energy_meter_settings(&config->meters[i], lab_platform_http_get, &settings,
+                                              &err) < 0 ||
+                    lab_meter_open(&settings, &m, &err) < 0) {
+                        fprintf(stderr, "%s: meters[%zu]: %s: %s\n", path, i, err.keyword,
+                                err.message);
+                        bad++;
+                }
+                lab_meter_close(m);
+        }
+        return bad;
 }
 
 /*
@@ -75,6 +104,12 @@ static int check_config(const char *path)
                 fprintf(stderr, "%s: %zu problem(s); colour registry NOT valid\n", registry_path,
                         problems.n);
                 lab_config_problems_clear(&problems);
+                lab_config_free(config);
+                return 1;
+        }
+        if (check_meters(path, config) > 0) {
+                fprintf(stderr, "%s: configuration NOT valid for its meters\n", path);
+                lab_registry_free(registry);
                 lab_config_free(config);
                 return 1;
         }

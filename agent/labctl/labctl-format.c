@@ -869,6 +869,7 @@ void lab_ctl_format_status(FILE *f, const json_t *a, const lab_ctl_fmt_t *o)
         lab_ctl_format_printer_table(f, json_object_get(a, "printers"), false, o);
         fputc('\n', f);
         lab_ctl_format_counts(f, a, o);
+        lab_ctl_format_energy_line(f, a, o);
         fputc('\n', f);
         lab_ctl_format_stuck(f, a, o);
 }
@@ -1013,6 +1014,113 @@ void lab_ctl_format_stock(FILE *f, const json_t *a, const char *printer, const l
         }
         table_print(f, &t);
         table_done(&t);
+}
+
+/* The colour a meter's state is shown in, or NULL (unknown). */
+static const char *meter_color(const char *state)
+{
+        if (state && strcmp(state, "fault") == 0)
+                return SGR_RED;
+        return state && strcmp(state, "ok") == 0 ? SGR_GREEN : NULL;
+}
+
+void lab_ctl_format_energy(FILE *f, const json_t *a, const lab_ctl_fmt_t *o)
+{
+        static const col_t cols[] = {
+            {"METER", 0, false, false},
+            {"STATE", 8, false, false},
+            {"W", 0, true, false},
+            {"KWH-TODAY", 0, true, false},
+            {"WH/PRINT-24H", 0, true, false},
+            {"LAST-ERROR", 60, false, true},
+        };
+        json_t *meters = json_object_get(a, "meters");
+        size_t n = json_is_array(meters) ? json_array_size(meters) : 0;
+        table_t t = {.cols = cols, .n_cols = ELEMENTSOF(cols), .o = o};
+
+        if (n == 0) {
+                fputs("No energy meters configured (meters[] in the agent's config).\n", f);
+                return;
+        }
+        for (size_t i = 0; i < n; i++) {
+                json_t *m = json_array_get(meters, i);
+                json_t *err = json_object_get(m, "last_error");
+                const char *text = jstr_nonempty(err, "text");
+                char w[64], kwh[64], wh[64], age[LAB_CTL_AGE_MAX], last[1024];
+                const char *when = age_of(err, "at", o, age, sizeof age);
+                const char *cells[ELEMENTSOF(cols)], *colors[ELEMENTSOF(cols)] = {0};
+                double v;
+
+                if (!text)
+                        snprintf(last, sizeof last, "-");
+                else if (strcmp(when, "-") == 0)
+                        snprintf(last, sizeof last, "%s", text);
+                else
+                        snprintf(last, sizeof last, "%s (%s ago)", text, when);
+                if (jnum(m, "kwh_today", &v))
+                        snprintf(kwh, sizeof kwh, "%.3f", v);
+                else
+                        snprintf(kwh, sizeof kwh, "-");
+                cells[0] = jstr(m, "name");
+                cells[1] = jstr(m, "state");
+                colors[1] = meter_color(cells[1]);
+                cells[2] = jnum_text(m, "power_w", w, sizeof w);
+                cells[3] = kwh;
+                cells[4] = jnum_text(m, "wh_per_print_24h", wh, sizeof wh);
+                cells[5] = last;
+                table_add(&t, cells, colors);
+        }
+        table_print(f, &t);
+        table_done(&t);
+}
+
+void lab_ctl_format_energy_line(FILE *f, const json_t *a, const lab_ctl_fmt_t *o)
+{
+        json_t *e = json_is_object(a) ? json_object_get(a, "energy") : NULL;
+        json_t *faults = json_object_get(e, "faults");
+        size_t n_faults = json_is_array(faults) ? json_array_size(faults) : 0;
+        long long meters, n;
+        char buf[64];
+        double w;
+
+        if (!e)
+                return;
+        fputs("Energy: ", f);
+        if (!jint(e, "meters", &meters) || meters < 0) {
+                fputs("unknown\n", f);
+                return;
+        }
+        if (meters == 0) {
+                fputs("no meters\n", f);
+                return;
+        }
+        fprintf(f, "%lld meter%s", meters, meters == 1 ? "" : "s");
+        if (jint(e, "ok", &n) && n > 0) {
+                fprintf(f, ", %lld ", n);
+                put_color(f, SGR_GREEN, "ok", o);
+        }
+        if (jint(e, "fault", &n) && n > 0) {
+                fprintf(f, ", %lld ", n);
+                put_color(f, SGR_RED, "fault", o);
+                for (size_t i = 0; i < n_faults; i++) {
+                        json_t *ft = json_array_get(faults, i);
+                        const char *reason = jstr_nonempty(ft, "reason");
+
+                        fputs(i ? ", " : " (", f);
+                        put_clean(f, jstr_nonempty(ft, "meter"), "?", o);
+                        if (reason) {
+                                fputs(": ", f);
+                                put_clean(f, reason, "-", o);
+                        }
+                }
+                if (n_faults)
+                        fputc(')', f);
+        }
+        if (jint(e, "unknown", &n) && n > 0)
+                fprintf(f, ", %lld unknown", n);
+        if (jnum(e, "power_w", &w))
+                fprintf(f, ", %s W now", lab_format_amount(w, buf, sizeof buf));
+        fputc('\n', f);
 }
 
 /* The past tense of a stock action for a sentence. */

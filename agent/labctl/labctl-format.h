@@ -66,7 +66,7 @@ char *lab_ctl_clean(const char *s, bool utf8);
  */
 char *lab_ctl_format_copies(const json_t *copies, char *buf, size_t size);
 
-/* `labctl status`: agent, platform, printers, job counts, needs attention. */
+/* `labctl status`: agent, platform, printers, job counts, energy, needs attention. */
 void lab_ctl_format_status(FILE *f, const json_t *answer, const lab_ctl_fmt_t *o);
 
 /* The agent and platform lines of a status answer (the first lines of the overview). */
@@ -119,6 +119,20 @@ void lab_ctl_format_printed(FILE *f, const json_t *answer, long long copy, const
  */
 void lab_ctl_format_stock(FILE *f, const json_t *answer, const char *printer,
                           const lab_ctl_fmt_t *o);
+
+/*
+ * `labctl energy [METER]`: the meters table (METER, STATE, W, KWH-TODAY,
+ * WH/PRINT-24H, LAST-ERROR with its age), unknown figures as "-" (a meter in
+ * fault has no power); a sentence when there are no meters.
+ */
+void lab_ctl_format_energy(FILE *f, const json_t *answer, const lab_ctl_fmt_t *o);
+
+/*
+ * The energy line of a status answer: "Energy: 2 meters, 1 ok, 1 fault
+ * (panel: meter_timeout), 450 W now" or "Energy: no meters"; nothing when
+ * the answer has no "energy" (an agent without meters support).
+ */
+void lab_ctl_format_energy_line(FILE *f, const json_t *answer, const lab_ctl_fmt_t *o);
 
 /* `labctl stock load|set|add|remove`: one sentence of the item after it. */
 void lab_ctl_format_stock_adjusted(FILE *f, const json_t *answer, const lab_ctl_fmt_t *o);

@@ -327,8 +327,8 @@ static void top_draw(top_t *t)
                          t->problem);
                 top_line(2, line, strlen(line), A_BOLD, COLS);
         } else {
-                _cleanup_free_ char *header = NULL, *counts = NULL, *printers = NULL, *stuck = NULL,
-                                    *jobs = NULL;
+                _cleanup_free_ char *header = NULL, *counts = NULL, *energy = NULL,
+                                    *printers = NULL, *stuck = NULL, *jobs = NULL;
                 json_t *s = json_object_get(t->status, "stuck");
                 json_t *j = json_object_get(t->jobs, "jobs");
                 const char *nl;
@@ -336,6 +336,7 @@ static void top_draw(top_t *t)
                 fmt.now = lab_ctl_answer_now(t->status, now);
                 header = top_capture(lab_ctl_format_status_header, t->status, &fmt);
                 counts = top_capture(lab_ctl_format_counts, t->status, &fmt);
+                energy = top_capture(lab_ctl_format_energy_line, t->status, &fmt);
                 printers = top_capture(top_format_printers, t->status, &fmt);
                 stuck = top_capture(lab_ctl_format_stuck, t->status, &fmt);
                 jobs = top_capture(lab_ctl_format_active_jobs, t->jobs, &fmt);
@@ -348,6 +349,7 @@ static void top_draw(top_t *t)
                         top_text(&row, nl ? nl + 1 : "", 0, -1);
                 }
                 top_text(&row, counts, 0, -1);
+                top_text(&row, energy, 0, -1);
                 row++;
                 top_text(&row, printers, 1, (int)t->sel + 1);
                 row++;

@@ -7,6 +7,7 @@
  *   | pause PRINTER [--reason TEXT] | resume PRINTER
  *   | reprint JOB [--copy N] --defect KEYWORD [--note TEXT] | printed JOB --copy N
  *   | stock [PRINTER] | stock load|set|add|remove PRINTER ITEM AMOUNT [--note TEXT]
+ *   | energy [METER]
  *   | top [--interval SECONDS] [--batch N]
  *
  * Why: the contract is docs/control.md. labctl never opens the store or a
@@ -52,7 +53,7 @@ typedef struct lab_ctl_s {
         lab_ctl_fmt_t fmt;
         const char *command;
         /* command arguments */
-        const char *target; /* printer or job; stock: the printer or NULL */
+        const char *target; /* printer, job or meter; stock, energy: the one asked for or NULL */
         const char *reason, *note, *defect;
         const char *action, *item; /* stock load|set|add|remove: NULL for a listing */
         double amount;
@@ -85,6 +86,8 @@ static void usage(FILE *f)
             "  stock load|set|add|remove PRINTER ITEM AMOUNT [--note TEXT]\n"
             "                                record stock by hand: load a new roll or box, set\n"
             "                                a count, add or remove some (operators)\n"
+            "  energy [METER]                energy meters: state, power, kWh today, Wh per\n"
+            "                                print over 24 h, last error\n"
             "  top [--interval SECONDS] [--batch N]\n"
             "                                live view: q quit, p pause, r resume, up/down select\n"
             "\n"
@@ -228,6 +231,7 @@ typedef struct command_s {
         const char *positional; /* name of its one positional argument, or NULL */
         const int *opts;        /* the OPT_ values it takes, 0-terminated */
         const char *cmd;        /* the request's "cmd" */
+        bool optional;          /* the positional argument may be left out */
 } command_t;
 
 static const int no_opts[] = {0};
@@ -239,16 +243,17 @@ static const int stock_opts[] = {OPT_NOTE, 0};
 static const int top_opts[] = {OPT_INTERVAL, OPT_BATCH, 0};
 
 static const command_t commands[] = {
-    {"status", NULL, no_opts, "status"},
-    {"jobs", NULL, jobs_opts, "jobs"},
-    {"job", "ID", no_opts, "job"},
-    {"printers", NULL, no_opts, "printers"},
-    {"pause", "PRINTER", pause_opts, "pause"},
-    {"resume", "PRINTER", no_opts, "resume"},
-    {"reprint", "JOB", reprint_opts, "reprint"},
-    {"printed", "JOB", printed_opts, "printed"},
-    {"stock", NULL, stock_opts, "stock"}, /* its arguments: parse_stock_args() */
-    {"top", NULL, top_opts, NULL},
+    {"status", NULL, no_opts, "status", false},
+    {"jobs", NULL, jobs_opts, "jobs", false},
+    {"job", "ID", no_opts, "job", false},
+    {"printers", NULL, no_opts, "printers", false},
+    {"pause", "PRINTER", pause_opts, "pause", false},
+    {"resume", "PRINTER", no_opts, "resume", false},
+    {"reprint", "JOB", reprint_opts, "reprint", false},
+    {"printed", "JOB", printed_opts, "printed", false},
+    {"stock", NULL, stock_opts, "stock", false}, /* its arguments: parse_stock_args() */
+    {"energy", "METER", no_opts, "energy", true},
+    {"top", NULL, top_opts, NULL, false},
 };
 
 static const struct option long_options[] = {
@@ -453,7 +458,7 @@ static int parse_argv(lab_ctl_t *ctl, int argc, char **argv, const command_t **r
                 if (ctl->note && !ctl->action)
                         return usage_error("stock: --note goes with load, set, add or remove");
         }
-        if (cmd->positional) {
+        if (cmd->positional && (optind < n_args || !cmd->optional)) {
                 if (optind >= n_args)
                         return usage_error("%s needs %s", cmd->name, cmd->positional);
                 ctl->target = args[optind++];
@@ -528,6 +533,9 @@ static int build_request(const lab_ctl_t *ctl, const command_t *cmd, json_t **re
         } else if (strcmp(cmd->name, "stock") == 0 && !ctl->action) {
                 if (ctl->target)
                         r = set_text(req, "printer", ctl->target, "the printer name");
+        } else if (strcmp(cmd->name, "energy") == 0) {
+                if (ctl->target)
+                        r = set_text(req, "meter", ctl->target, "the meter name");
         } else if (strcmp(cmd->name, "stock") == 0) {
                 json_object_set_new(req, "cmd", json_string("stock.adjust"));
                 json_object_set_new(req, "action", json_string(ctl->action));
@@ -581,6 +589,8 @@ static void print_answer(const lab_ctl_t *ctl, const json_t *answer)
                 lab_ctl_format_stock_adjusted(stdout, answer, &fmt);
         else if (strcmp(name, "stock") == 0)
                 lab_ctl_format_stock(stdout, answer, ctl->target, &fmt);
+        else if (strcmp(name, "energy") == 0)
+                lab_ctl_format_energy(stdout, answer, &fmt);
 }
 
 /* Send the request, print the answer; returns the exit status. */

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -60,6 +61,8 @@ struct lab_render_stage_s {
         void *hook_userdata;
         lab_render_stage_health_t health;
         void *health_userdata;
+        lab_render_stage_timing_t timing;
+        void *timing_userdata;
         unsigned long rendered, rejected, held, failed;
         char status[256];
 };
@@ -79,6 +82,7 @@ typedef struct render_task_s {
         double gamut_warn;
         /* results, written by the worker */
         int r;
+        double seconds; /* lab_render()'s time */
         lab_error_t err;
         lab_render_audit_t audit;
 } render_task_t;
@@ -164,8 +168,12 @@ static void stop_job(lab_render_stage_t *s, const char *job_id, lab_job_state_t 
 static void task_work(void *userdata)
 {
         render_task_t *t = userdata;
+        struct timespec a, b;
 
+        clock_gettime(CLOCK_MONOTONIC, &a);
         t->r = lab_render(&t->params, &t->audit, &t->err);
+        clock_gettime(CLOCK_MONOTONIC, &b);
+        t->seconds = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
 }
 
 /* The job.quality_warning body when the render has too much out of gamut, else NULL. */
@@ -196,6 +204,8 @@ static void task_done(void *userdata, bool ran)
                 task_free(t);
                 return;
         }
+        if (t->r >= 0 && s->timing)
+                s->timing(t->seconds, s->timing_userdata);
         if (t->r < 0) {
                 const char *kw = t->err.keyword[0] ? t->err.keyword : "render_failed";
 
@@ -558,6 +568,13 @@ void lab_render_stage_set_hook(lab_render_stage_t *s, lab_render_stage_hook_t ho
 {
         s->hook = hook;
         s->hook_userdata = userdata;
+}
+
+void lab_render_stage_set_timing(lab_render_stage_t *s, lab_render_stage_timing_t timing,
+                                 void *userdata)
+{
+        s->timing = timing;
+        s->timing_userdata = userdata;
 }
 
 int lab_render_stage_start(lab_render_stage_t *s)

@@ -66,6 +66,17 @@ void lab_render_stage_retry_held(lab_render_stage_t *s);
 /* Set the hook called after events were appended. */
 void lab_render_stage_set_hook(lab_render_stage_t *s, lab_render_stage_hook_t hook, void *userdata);
 
+/*
+ * Called on the loop for every render that wrote a print file, with the
+ * seconds lab_render() took on its worker (CLOCK_MONOTONIC; queueing not
+ * included): the metrics file's labagent_render_seconds.
+ */
+typedef void (*lab_render_stage_timing_t)(double seconds, void *userdata);
+
+/* Set the timing hook (NULL: none). */
+void lab_render_stage_set_timing(lab_render_stage_t *s, lab_render_stage_timing_t timing,
+                                 void *userdata);
+
 /* Start: jobs left in "rendering" by a crash go back to "downloaded"; look for work. */
 int lab_render_stage_start(lab_render_stage_t *s);
 

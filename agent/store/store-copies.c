@@ -170,7 +170,7 @@ int store_job_follow_copies(lab_store_t *s, const char *job_id)
 {
         _cleanup_free_ char *printer = NULL, *body = NULL;
         lab_copy_counts_t counts;
-        lab_job_state_t from, to;
+        lab_job_state_t from = LAB_JOB_STATE_INVALID, to;
         const char *kind;
         int r;
 

@@ -1,7 +1,8 @@
 /*
  * store-private.h - what the store's own files (store.c, store-schema.c,
  * store-outbox.c, store-jobs.c, store-copies.c, store-console.c,
- * store-offers.c) and the store's own tests share, and nobody else may
+ * store-offers.c, store-stock.c, store-quality.c, store-energy.c) and the
+ * store's own tests share, and nobody else may
  * include.
  *
  * Why: the migrations are plain data kept apart from the code that runs them
@@ -230,6 +231,14 @@ int store_stock_consume(lab_store_t *s, const char *job_id, int copy, const lab_
    fault; detail a defect's keyword or NULL; at CLOCK_REALTIME s. Drops tallies over 8 days. */
 int store_tally(lab_store_t *s, const char *printer, const char *what, const char *detail,
                 int64_t at);
+
+/*
+ * A copy printed (store_stock_consume, in the transaction that marks it
+ * printed): when printer is on a meter (energy_printers), the copy's
+ * attempt waits in energy_prints for its interval to close. Once per attempt.
+ */
+int store_energy_print(lab_store_t *s, const char *job_id, int copy, int attempt,
+                       const char *printer);
 
 /* store_tally for the printer a copy is at (an aborted copy). */
 int store_tally_copy(lab_store_t *s, const char *job_id, int copy, const char *what);

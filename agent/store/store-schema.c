@@ -174,6 +174,68 @@ static const char *const migrations[] = {
     "        at INTEGER NOT NULL\n"
     ");\n"
     "CREATE INDEX printer_tally_printer_at ON printer_tally (printer, at);\n",
+
+    /*
+     * 9: energy (agent/energy, issue 17). energy_printers says which meter
+     * a printer is on (the config's meters[].printers, declared at start and
+     * reload). energy_meters keeps what a restart needs (saved_wh: the last
+     * good reading's cumulative energy, lab_energy_counter_saved) and what
+     * people see (state, the fault, power). energy_intervals has one row per
+     * closed interval, wall times in unix µs (for reports; durations are
+     * measured on the monotonic clock), whole mWh. energy_prints has one row
+     * per copy printed on a metered printer, written in the transaction that
+     * marks the copy printed and keyed by its attempt; an interval's close
+     * takes the open ones (interval_id NULL) with their shares in the same
+     * transaction as the interval and the new saved_wh, so a crash can
+     * neither count an interval twice nor lose a print's share.
+     */
+    "CREATE TABLE energy_printers (\n"
+    "        printer TEXT NOT NULL PRIMARY KEY,\n"
+    "        meter TEXT NOT NULL\n"
+    ");\n"
+    "CREATE TABLE energy_meters (\n"
+    "        name TEXT NOT NULL PRIMARY KEY,\n"
+    "        saved_wh REAL,\n"
+    "        counted_mwh INTEGER NOT NULL DEFAULT 0 CHECK (counted_mwh >= 0),\n"
+    "        power_w REAL,\n"
+    "        state TEXT NOT NULL DEFAULT 'unknown' CHECK (state IN ('unknown', 'ok', 'fault')),\n"
+    "        reason TEXT,\n"
+    "        detail TEXT,\n"
+    "        fault_since INTEGER,\n"
+    "        last_ok_at INTEGER,\n"
+    "        last_error TEXT,\n"
+    "        last_error_at INTEGER\n"
+    ");\n"
+    "CREATE TABLE energy_intervals (\n"
+    "        id INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "        meter TEXT NOT NULL,\n"
+    "        from_at INTEGER NOT NULL,\n"
+    "        to_at INTEGER NOT NULL,\n"
+    "        energy_mwh INTEGER NOT NULL CHECK (energy_mwh >= 0),\n"
+    "        idle_mwh INTEGER NOT NULL CHECK (idle_mwh BETWEEN 0 AND energy_mwh),\n"
+    "        prints INTEGER NOT NULL CHECK (prints >= 0),\n"
+    "        total_wh REAL NOT NULL,\n"
+    "        power_w REAL,\n"
+    "        quality TEXT NOT NULL CHECK (quality IN ('ok', 'gap', 'meter_reset')),\n"
+    "        reported INTEGER NOT NULL DEFAULT 0\n"
+    ");\n"
+    "CREATE INDEX energy_intervals_meter_to ON energy_intervals (meter, to_at);\n"
+    "CREATE INDEX energy_intervals_unreported ON energy_intervals (meter) WHERE reported = 0;\n"
+    "CREATE TABLE energy_prints (\n"
+    "        job_id TEXT NOT NULL,\n"
+    "        copy INTEGER NOT NULL,\n"
+    "        attempt INTEGER NOT NULL,\n"
+    "        printer TEXT NOT NULL,\n"
+    "        meter TEXT NOT NULL,\n"
+    "        sku TEXT NOT NULL,\n"
+    "        interval_id INTEGER,\n"
+    "        mwh INTEGER CHECK (mwh IS NULL OR mwh >= 0),\n"
+    "        reported INTEGER NOT NULL DEFAULT 0,\n"
+    "        PRIMARY KEY (job_id, copy, attempt)\n"
+    ");\n"
+    "CREATE INDEX energy_prints_open ON energy_prints (meter) WHERE interval_id IS NULL;\n"
+    "CREATE INDEX energy_prints_unreported ON energy_prints (job_id) WHERE reported = 0;\n"
+    "CREATE INDEX energy_prints_interval ON energy_prints (interval_id);\n",
 };
 
 /* The schema version this build writes: the number of migrations. */

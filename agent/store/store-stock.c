@@ -427,6 +427,9 @@ int store_stock_consume(lab_store_t *s, const char *job_id, int copy, const lab_
         r = store_tally(s, printer, "printed", NULL, (int64_t)time(NULL));
         if (r < 0)
                 return r;
+        r = store_energy_print(s, job_id, copy, attempt, printer);
+        if (r < 0)
+                return r;
         for (size_t i = 0; i < n; i++) {
                 _cleanup_(sqlite3_finalizep) sqlite3_stmt *ins = NULL, *upd = NULL;
 

@@ -588,3 +588,178 @@ int lab_store_printer_fault(lab_store_t *s, const char *printer, int64_t at, boo
 /* printer's figures over the `seconds` before now (CLOCK_REALTIME s). */
 int lab_store_printer_quality(lab_store_t *s, const char *printer, int64_t now, int64_t seconds,
                               lab_store_quality_t *ret);
+
+/*
+ * The metrics file (store-metrics.c): what metrics.textfile shows of the
+ * store, read so that a quiet lab costs nothing.
+ */
+
+/* A printer's lifetime figures. */
+typedef struct lab_store_print_count_s {
+        char *printer;
+        int64_t printed; /* copies printed on it, ever (labagent_prints_total) */
+        int64_t defects; /* defects reported on its prints, ever (labagent_defects_total) */
+} lab_store_print_count_t;
+
+/* The store's figures for the metrics file. Zero it before the first read. */
+typedef struct lab_store_metrics_s {
+        int64_t jobs[LAB_JOB_STATE_MAX];      /* jobs per state */
+        int64_t outbox_job, outbox_telemetry; /* events not yet delivered, by class */
+        lab_store_print_count_t *printers;    /* every printer that printed, by name */
+        size_t n_printers;
+        /* where the reads stand (the store's own) */
+        bool seeded;      /* the lifetime figures were read; since then only new ones are added */
+        int64_t tally_id; /* the last printer_tally row counted */
+        uint64_t changes; /* the connection's count of rows written, as of the last read */
+} lab_store_metrics_t;
+
+/*
+ * Bring m up to date: 1 when read, 0 when nothing was written to the store
+ * since the last read (m unchanged), or a negative errno (m unchanged).
+ * Jobs, the outbox and the prints are read in one snapshot. The lifetime
+ * prints and defects are read whole (copies printed, job.reprint audit
+ * records) only the first time; after that the printer_tally rows dated
+ * since are added, so the counters never go down when old tallies are
+ * dropped.
+ */
+int lab_store_metrics_read(lab_store_t *s, lab_store_metrics_t *m);
+
+/* Free what m holds and zero it (NULL is fine). */
+void lab_store_metrics_done(lab_store_metrics_t *m);
+
+/*
+ * Energy (store-energy.c; the counting and sharing rules are agent/energy).
+ * Times are unix µs (CLOCK_REALTIME, for people and reports), energy whole
+ * mWh. Every write that closes an interval, changes a meter's state or
+ * reports energy is one transaction with its events (class job, but
+ * energy.reading: telemetry), so a restart neither loses nor doubles any.
+ */
+
+/* One meter's row. */
+typedef struct lab_store_energy_meter_s {
+        char *name;
+        char *state;         /* "ok", "fault", "unknown" (never read) */
+        int64_t counted_mwh; /* every interval's energy since the meter was first read, mWh */
+        double power_w;      /* the last good reading's, NAN: none */
+        char *reason;        /* the fault's keyword, NULL: none */
+        char *detail;
+        int64_t fault_since; /* unix usec, 0: none */
+        int64_t last_ok_at;  /* unix usec of the last good reading, 0: none */
+        bool saved_valid;    /* saved_wh holds the last good reading's cumulative energy */
+        double saved_wh;
+        char *last_error;      /* "keyword: sentence" of the last failed read, NULL: none */
+        int64_t last_error_at; /* unix usec, 0: none */
+} lab_store_energy_meter_t;
+
+/*
+ * The config's meters and which printer is on which: a row for each meter
+ * not yet known (state unknown), and the printer → meter table replaced.
+ * Rows of meters no longer configured are kept (their history is).
+ */
+int lab_store_energy_declare(lab_store_t *s, const char *const *meters, size_t n_meters,
+                             const char *const *printers, const char *const *printer_meters,
+                             size_t n_printers);
+
+/* Every meter's row, by name. Free with lab_store_energy_meter_list_free. */
+int lab_store_energy_meter_list(lab_store_t *s, lab_store_energy_meter_t **ret, size_t *ret_n);
+void lab_store_energy_meter_list_free(lab_store_energy_meter_t *m, size_t n);
+
+/* An event to append with an energy write (class job, no job id). */
+typedef struct lab_store_energy_event_s {
+        const char *kind;
+        const char *body;
+} lab_store_energy_event_t;
+
+/*
+ * Write a meter's row as m says (by name: state, power_w, reason, detail,
+ * fault_since, last_error, last_error_at, saved_wh, last_ok_at; not its
+ * count) with events, in one transaction: a first reading, a failed read, a
+ * fault.
+ * -ENOENT for a meter never declared.
+ */
+int lab_store_energy_meter_write(lab_store_t *s, const lab_store_energy_meter_t *m,
+                                 const lab_store_energy_event_t *events, size_t n_events);
+
+/* A copy printed on a metered printer whose interval has not closed yet. */
+typedef struct lab_store_energy_print_s {
+        char *job_id;
+        int copy, attempt;
+        char *printer;
+        char *sku;
+} lab_store_energy_print_t;
+
+/* meter's prints not yet in an interval, in the order they printed. */
+int lab_store_energy_open_prints(lab_store_t *s, const char *meter, lab_store_energy_print_t **ret,
+                                 size_t *ret_n);
+void lab_store_energy_prints_free(lab_store_energy_print_t *v, size_t n);
+
+/* A closed interval (lab_energy_interval_t, with wall times and its sharing). */
+typedef struct lab_store_energy_interval_s {
+        const char *meter;
+        int64_t from_at, to_at; /* unix usec */
+        int64_t energy_mwh;
+        int64_t idle_mwh; /* energy_mwh when no print shared it, else 0 */
+        double total_wh;  /* the meter's count at to_at */
+        double power_w;   /* at to_at, NAN: none */
+        const char *quality;
+        double saved_wh; /* the reading to measure the next against (lab_energy_counter_saved) */
+} lab_store_energy_interval_t;
+
+/*
+ * Close an interval in one transaction: its row; prints[i] takes share_mwh[i]
+ * (the open prints lab_store_energy_open_prints gave, shared by
+ * lab_energy_share); the meter's saved energy, count, power, last good read
+ * and state ok (fault cleared); events. A print already in an interval
+ * makes it -ESTALE, nothing written.
+ */
+int lab_store_energy_close(lab_store_t *s, const lab_store_energy_interval_t *iv,
+                           const lab_store_energy_print_t *prints, const int64_t *share_mwh,
+                           size_t n, const lab_store_energy_event_t *events, size_t n_events);
+
+/* What a meter's intervals not yet in an energy.reading add up to. */
+typedef struct lab_store_energy_pending_s {
+        int64_t intervals;      /* 0: nothing to report */
+        int64_t last_id;        /* the last interval's id, for lab_store_energy_reported */
+        int64_t from_at, to_at; /* unix usec: the first one's from, the last one's to */
+        int64_t energy_mwh, idle_mwh, prints;
+        double total_wh;    /* the last one's */
+        double power_w;     /* the last one's, NAN: none */
+        double power_w_max; /* the largest power read at their ends, NAN: none */
+        char quality[16];   /* the worst: ok < gap < meter_reset */
+} lab_store_energy_pending_t;
+
+int lab_store_energy_pending(lab_store_t *s, const char *meter, lab_store_energy_pending_t *ret);
+
+/* Mark meter's intervals up to last_id reported, with the energy.reading event (telemetry). */
+int lab_store_energy_reported(lab_store_t *s, const char *meter, int64_t last_id,
+                              const char *event_body);
+
+/* A job whose energy is due: all its prints' intervals closed, nothing left to print. */
+typedef struct lab_store_energy_job_s {
+        char *job_id;
+        char *printer; /* of its last print */
+        char *meter;
+        int64_t mwh;
+        int copies;
+        char quality[16]; /* the worst of its intervals' */
+} lab_store_energy_job_t;
+
+/* Up to max jobs whose energy is due (job.energy), oldest first. */
+int lab_store_energy_jobs_due(lab_store_t *s, size_t max, lab_store_energy_job_t **ret,
+                              size_t *ret_n);
+void lab_store_energy_jobs_free(lab_store_energy_job_t *v, size_t n);
+
+/* Mark the job's closed, unreported prints reported, with its job.energy event, in one
+   transaction. */
+int lab_store_energy_job_reported(lab_store_t *s, const char *job_id, const char *event_body);
+
+/* A meter's figures since `since` (unix usec): energy, prints and the prints' energy. */
+typedef struct lab_store_energy_window_s {
+        int64_t energy_mwh, idle_mwh, prints, print_mwh, intervals;
+} lab_store_energy_window_t;
+
+int lab_store_energy_window(lab_store_t *s, const char *meter, int64_t since,
+                            lab_store_energy_window_t *ret);
+
+/* Forget reported intervals and prints that ended before `before` (unix usec). */
+int lab_store_energy_prune(lab_store_t *s, int64_t before);

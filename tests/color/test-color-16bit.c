@@ -267,6 +267,7 @@ static void *centres(const char *path, const char *profile, bool turned, cmsUInt
         w = turned ? chart_h : chart_w;
         assert_int_equal(vips_image_get_width(img), (int)w);
         assert_int_equal(vips_image_get_height(img), (int)(turned ? chart_w : chart_h));
+        *bytes = 0;
         switch (vips_image_get_format(img)) {
         case VIPS_FORMAT_UCHAR:
                 *bytes = 1;

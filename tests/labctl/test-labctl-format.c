@@ -1,12 +1,12 @@
 /*
  * test-labctl-format.c - what labctl prints (agent/labctl-format.c) for
  * canned daemon answers in the shapes of docs/control.md: every column and
- * age of `status`, `jobs`, `job`, `printers` (with its stock and defect
- * columns) and `stock` to the character, the sentences of
- * pause/resume/reprint/printed/stock adjustments, cutting and narrowing to the
- * terminal, colours only when asked, and nothing from the daemon that could
- * drive the terminal (escape sequences, invalid UTF-8) or crash the
- * formatter (fields missing or of the wrong type).
+ * age of `status` (with its energy line), `jobs`, `job`, `printers` (with
+ * its stock and defect columns), `stock` and `energy` to the character, the
+ * sentences of pause/resume/reprint/printed/stock adjustments, cutting and
+ * narrowing to the terminal, colours only when asked, and nothing from the
+ * daemon that could drive the terminal (escape sequences, invalid UTF-8) or
+ * crash the formatter (fields missing or of the wrong type).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -117,6 +117,28 @@ static const char *STOCK_JSON =
     "  \"media\": \"\", \"source\": \"technician\", \"remaining\": 0.0, \"unit\": \"metres\","
     "  \"level\": 0, \"capacity\": 100, \"threshold\": 5, \"state\": \"out\","
     "  \"as_of\": \"2026-11-25T09:12:44Z\", \"drift\": 3}]}";
+
+/* `energy`: a meter ok (an error an hour ago, since cleared), one in fault, one never read. */
+static const char *ENERGY_JSON =
+    "{\"ok\": true, \"meters\": ["
+    " {\"name\": \"panel\", \"driver\": \"modbus\", \"printers\": [\"ds620-1\", \"minilab-1\"],"
+    "  \"state\": \"ok\", \"power_w\": 450.0, \"kwh_today\": 1.2346, \"wh_per_print_24h\": "
+    "14.285714285714286,"
+    "  \"prints_24h\": 7, \"energy_wh_24h\": 112.5, \"idle_wh_24h\": 12.5,"
+    "  \"last_ok_at\": \"2026-11-28T09:12:40Z\", \"fault\": null,"
+    "  \"last_error\": {\"text\": \"meter_timeout: no answer within 500 ms\","
+    "   \"at\": \"2026-11-28T08:12:44Z\"}},"
+    " {\"name\": \"hall\", \"driver\": \"shelly\", \"printers\": [], \"state\": \"fault\","
+    "  \"power_w\": null, \"kwh_today\": 0.05, \"wh_per_print_24h\": null, \"prints_24h\": 0,"
+    "  \"energy_wh_24h\": 50, \"idle_wh_24h\": 50, \"last_ok_at\": \"2026-11-28T09:00:00Z\","
+    "  \"fault\": {\"reason\": \"meter_unreachable\", \"detail\": \"connection refused\","
+    "   \"since\": \"2026-11-28T09:02:44Z\"},"
+    "  \"last_error\": {\"text\": \"meter_unreachable: connection refused\","
+    "   \"at\": \"2026-11-28T09:12:14Z\"}},"
+    " {\"name\": \"attic\", \"driver\": \"file\", \"printers\": [], \"state\": \"unknown\","
+    "  \"power_w\": null, \"kwh_today\": 0, \"wh_per_print_24h\": null, \"prints_24h\": 0,"
+    "  \"energy_wh_24h\": 0, \"idle_wh_24h\": 0, \"last_ok_at\": null, \"fault\": null,"
+    "  \"last_error\": null}]}";
 
 /* Parse a canned answer; a typo in one fails the test rather than testing nothing. */
 static json_t *load(const char *text)
@@ -830,6 +852,40 @@ static void test_stock_adjusted(void **state)
         json_decref(odd);
 }
 
+/* Every formatter of one command, for one answer. */
+typedef void (*format_fn)(FILE *f, const json_t *answer, const lab_ctl_fmt_t *o);
+
+/*
+ * What fmt writes for each of n malformed answers: no crash, and no escape or
+ * bell from the daemon reaches the terminal. The last answer's text goes to
+ * *last (the caller frees it).
+ */
+static void expect_inert(const char *const *answers, size_t n, format_fn fmt, char **last)
+{
+        lab_ctl_fmt_t o = plain();
+
+        for (size_t i = 0; i < n; i++) {
+                json_t *a = load(answers[i]);
+                char *out = NULL;
+
+                CAPTURE(out, fmt(f, a, &o));
+                assert_null(strchr(out, '\033'));
+                assert_null(strchr(out, '\007'));
+                json_decref(a);
+                if (i + 1 < n)
+                        free(out);
+                else
+                        *last = out;
+        }
+}
+
+static void format_stock_all(FILE *f, const json_t *a, const lab_ctl_fmt_t *o)
+{
+        lab_ctl_format_stock(f, a, NULL, o);
+        lab_ctl_format_stock(f, a, "p\033", o);
+        lab_ctl_format_stock_adjusted(f, a, o);
+}
+
 static void test_stock_malformed(void **state)
 {
         static const char *const answers[] = {
@@ -840,21 +896,10 @@ static void test_stock_malformed(void **state)
             " \"item\": \"p\\u001b]0;x\\u0007\"}], \"item\": [], \"action\": 5}",
         };
         lab_ctl_fmt_t o = plain();
+        char *last = NULL;
 
-        for (size_t i = 0; i < sizeof answers / sizeof answers[0]; i++) {
-                json_t *a = load(answers[i]);
-                char *out = NULL;
-
-                CAPTURE(out, {
-                        lab_ctl_format_stock(f, a, NULL, &o);
-                        lab_ctl_format_stock(f, a, "p\033", &o);
-                        lab_ctl_format_stock_adjusted(f, a, &o);
-                });
-                assert_null(strchr(out, '\033'));
-                assert_null(strchr(out, '\007'));
-                free(out);
-                json_decref(a);
-        }
+        expect_inert(answers, sizeof answers / sizeof answers[0], format_stock_all, &last);
+        free(last);
         {
                 json_t *a = load(answers[2]);
                 char *out = NULL;
@@ -900,6 +945,164 @@ static void test_frame(void **state)
         json_decref(j);
 }
 
+static void test_energy(void **state)
+{
+        json_t *a = load(ENERGY_JSON);
+        lab_ctl_fmt_t o = plain();
+        char *out = NULL;
+
+        /* Config order; no power but while ok ("-", never 0); the last error with its age. */
+        CAPTURE(out, lab_ctl_format_energy(f, a, &o));
+        assert_string_equal(out, "METER  STATE      W  KWH-TODAY  WH/PRINT-24H  LAST-ERROR\n"
+                                 "panel  ok       450      1.235         14.29  meter_timeout: no "
+                                 "answer within 500 ms (1h ago)\n"
+                                 "hall   fault      -      0.050             -  meter_unreachable: "
+                                 "connection refused (30s ago)\n"
+                                 "attic  unknown    -      0.000             -  -\n");
+        free(out);
+        json_decref(a);
+}
+
+static void test_energy_none(void **state)
+{
+        json_t *a = load("{\"ok\": true, \"meters\": []}");
+        json_t *b = load("{\"ok\": true, \"meters\": [{\"name\": \"panel\", \"state\": \"ok\","
+                         " \"power_w\": 0, \"kwh_today\": 0, \"wh_per_print_24h\": 0,"
+                         " \"last_error\": {\"text\": \"meter_reset: counter went back\"}}]}");
+        lab_ctl_fmt_t o = plain();
+        char *out = NULL;
+
+        CAPTURE(out, lab_ctl_format_energy(f, a, &o));
+        assert_string_equal(out, "No energy meters configured (meters[] in the agent's config).\n");
+        free(out);
+        /* A real 0 W is 0; an error with no time has no age. */
+        CAPTURE(out, lab_ctl_format_energy(f, b, &o));
+        assert_string_equal(out, "METER  STATE  W  KWH-TODAY  WH/PRINT-24H  LAST-ERROR\n"
+                                 "panel  ok     0      0.000             0  meter_reset: counter "
+                                 "went back\n");
+        free(out);
+        json_decref(a);
+        json_decref(b);
+}
+
+/* The status answer with "energy" set to the JSON text energy (NULL: none). */
+static json_t *status_with_energy(const char *energy)
+{
+        json_t *a = load(STATUS_JSON);
+        json_t *e = energy ? json_loads(energy, JSON_DECODE_ANY, NULL) : NULL;
+
+        if (energy && !e)
+                fail_msg("canned JSON: %s", energy);
+        if (e)
+                json_object_set_new(a, "energy", e);
+        return a;
+}
+
+/* lab_ctl_format_energy_line's text for the status answer with "energy": energy. */
+static void expect_energy_line(const char *energy, const char *want)
+{
+        json_t *a = status_with_energy(energy);
+        lab_ctl_fmt_t o = plain();
+        char *out = NULL;
+
+        CAPTURE(out, lab_ctl_format_energy_line(f, a, &o));
+        assert_string_equal(out, want);
+        free(out);
+        json_decref(a);
+}
+
+static void test_energy_line(void **state)
+{
+        expect_energy_line("{\"meters\": 2, \"ok\": 1, \"fault\": 1, \"unknown\": 0, \"power_w\": "
+                           "450.0, \"faults\": [{\"meter\": \"panel\", \"reason\": "
+                           "\"meter_timeout\"}]}",
+                           "Energy: 2 meters, 1 ok, 1 fault (panel: meter_timeout), 450 W now\n");
+        expect_energy_line("{\"meters\": 3, \"ok\": 0, \"fault\": 2, \"unknown\": 1, \"power_w\": "
+                           "null, \"faults\": [{\"meter\": \"a\", \"reason\": \"meter_protocol\"},"
+                           " {\"meter\": \"b\", \"reason\": null}]}",
+                           "Energy: 3 meters, 2 fault (a: meter_protocol, b), 1 unknown\n");
+        expect_energy_line("{\"meters\": 1, \"ok\": 1, \"fault\": 0, \"unknown\": 0, \"power_w\": "
+                           "12.25, \"faults\": []}",
+                           "Energy: 1 meter, 1 ok, 12.25 W now\n");
+        expect_energy_line("{\"meters\": 0, \"ok\": 0, \"fault\": 0, \"unknown\": 0, \"power_w\": "
+                           "null, \"faults\": []}",
+                           "Energy: no meters\n");
+        /* The agent could not read its meters. */
+        expect_energy_line("null", "Energy: unknown\n");
+        expect_energy_line("{\"meters\": \"two\"}", "Energy: unknown\n");
+        expect_energy_line("{}", "Energy: unknown\n");
+        /* An agent that sends no "energy" at all: no line. */
+        expect_energy_line(NULL, "");
+}
+
+static void test_status_energy(void **state)
+{
+        json_t *a = status_with_energy(
+            "{\"meters\": 2, \"ok\": 1, \"fault\": 1, \"unknown\": 0, \"power_w\": 450,"
+            " \"faults\": [{\"meter\": \"panel\", \"reason\": \"meter_timeout\"}]}");
+        lab_ctl_fmt_t o = plain();
+        char *out = NULL;
+
+        /* One line, after the job counts. */
+        CAPTURE(out, lab_ctl_format_status(f, a, &o));
+        assert_non_null(strstr(out, "\nJobs: 5 queued, 2 printing, 310 reported, 1 held\n"
+                                    "Energy: 2 meters, 1 ok, 1 fault (panel: meter_timeout), "
+                                    "450 W now\n\nNeeds attention (2):\n"));
+        free(out);
+        json_decref(a);
+}
+
+static void test_energy_colours(void **state)
+{
+        json_t *a = load(ENERGY_JSON);
+        json_t *s = status_with_energy("{\"meters\": 2, \"ok\": 1, \"fault\": 1, \"faults\": []}");
+        lab_ctl_fmt_t o = plain();
+        char *out = NULL;
+
+        o.color = true;
+        CAPTURE(out, lab_ctl_format_energy(f, a, &o));
+        assert_non_null(strstr(out, "\033[32mok\033[0m"));
+        assert_non_null(strstr(out, "\033[31mfault\033[0m"));
+        assert_null(strstr(out, "unknown\033[0m")); /* unknown: no colour */
+        free(out);
+        CAPTURE(out, lab_ctl_format_energy_line(f, s, &o));
+        assert_string_equal(out, "Energy: 2 meters, 1 \033[32mok\033[0m, 1 \033[31mfault\033[0m\n");
+        free(out);
+        json_decref(a);
+        json_decref(s);
+}
+
+static void format_energy_all(FILE *f, const json_t *a, const lab_ctl_fmt_t *o)
+{
+        lab_ctl_format_energy(f, a, o);
+        lab_ctl_format_energy_line(f, a, o);
+}
+
+static void test_energy_malformed(void **state)
+{
+        static const char *const answers[] = {
+            "{}",
+            "{\"ok\": true, \"meters\": 7}",
+            "{\"ok\": true, \"meters\": [null, 3, {\"name\": 1, \"state\": [], \"power_w\": "
+            "\"450\","
+            " \"kwh_today\": \"1\", \"wh_per_print_24h\": {}, \"last_error\": {\"text\": "
+            "\"x\\u001b[2Jy\", \"at\": \"soon\"}}, {\"name\": \"p\\u001b]0;x\\u0007\"}],"
+            " \"energy\": {\"meters\": 2, \"ok\": \"1\", \"fault\": 1, \"faults\": [7, {\"meter\":"
+            " \"m\\u001b[31m\", \"reason\": \"r\\u0007\"}], \"power_w\": \"x\"}}",
+        };
+        char *out = NULL;
+
+        /* The last answer's text: every cell "-" or cleaned, the status line too. */
+        expect_inert(answers, sizeof answers / sizeof answers[0], format_energy_all, &out);
+        assert_string_equal(out, "METER    STATE  W  KWH-TODAY  WH/PRINT-24H  LAST-ERROR\n"
+                                 "-        -      -          -             -  -\n"
+                                 "-        -      -          -             -  -\n"
+                                 "-        -      -          -             -  x?[2Jy\n"
+                                 "p?]0;x?  -      -          -             -  -\n"
+                                 "Energy: 2 meters, 1 fault (?, m?[31m: r?)\n");
+        free(out);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -931,6 +1134,12 @@ int main(void)
             cmocka_unit_test(test_stock_colours),
             cmocka_unit_test(test_stock_adjusted),
             cmocka_unit_test(test_stock_malformed),
+            cmocka_unit_test(test_energy),
+            cmocka_unit_test(test_energy_none),
+            cmocka_unit_test(test_energy_line),
+            cmocka_unit_test(test_status_energy),
+            cmocka_unit_test(test_energy_colours),
+            cmocka_unit_test(test_energy_malformed),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -34,16 +34,6 @@
 #define MAX_POWER  3000.0
 #define TIMEOUT_MS 500
 
-/* cmocka 1.1's assert_float_equal() compares floats: too coarse for Wh counters. */
-#define assert_near(a, b, eps) assert_near_at((a), (b), (eps), #a, __FILE__, __LINE__)
-
-static void assert_near_at(double a, double b, double eps, const char *what, const char *file,
-                           int line)
-{
-        if (!(fabs(a - b) <= eps))
-                fail_msg("%s:%d: %s is %.6f, expected %.6f within %g", file, line, what, a, b, eps);
-}
-
 static char *scratch;
 
 static int setup(void **state)
@@ -85,12 +75,8 @@ static void expect_config(lab_meter_kind_t kind, const char *path, double scale)
                                   .address = path,
                                   .timeout_usec = 1000000,
                                   .file_scale = scale};
-        lab_meter_t *m = NULL;
-        lab_error_t err = {0};
 
-        assert_true(lab_meter_open(&s, &m, &err) < 0);
-        assert_null(m);
-        assert_string_equal(err.keyword, "meter_config");
+        meter_expect_config(&s, path);
 }
 
 /* ---- the counter file ---- */

@@ -10,10 +10,7 @@
  * the keyword. Loopback only; every wait is bounded.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <math.h>
-#include <netinet/in.h>
-#include <poll.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -22,8 +19,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -33,117 +28,19 @@
 #include "meter.h"
 #include "testutil.h"
 
-#define WAIT_MS    5000 /* for the peer to start, answer a command, exit */
 #define MAX_POWER  3000.0
 #define TIMEOUT_MS 500
 
-/* cmocka 1.1's assert_float_equal() compares floats: too coarse for Wh counters. */
-#define assert_near(a, b, eps) assert_near_at((a), (b), (eps), #a, __FILE__, __LINE__)
+typedef meter_peer_t peer_t;
 
-static void assert_near_at(double a, double b, double eps, const char *what, const char *file,
-                           int line)
-{
-        if (!(fabs(a - b) <= eps))
-                fail_msg("%s:%d: %s is %.6f, expected %.6f within %g", file, line, what, a, b, eps);
-}
-
-typedef struct peer_s {
-        pid_t pid;
-        int in;  /* its stdin: our commands */
-        int out; /* its stdout: its port, then "ok" per command */
-        int port;
-} peer_t;
-
-/* Read one line from fd within WAIT_MS; aborts the test on timeout or end. */
-static void read_line(int fd, char *buf, size_t size)
-{
-        long long end = lab_test_now_ms() + WAIT_MS;
-        size_t n = 0;
-
-        for (int i = 0; i < 4096 && n + 1 < size; i++) {
-                struct pollfd p = {.fd = fd, .events = POLLIN};
-                long long left = end - lab_test_now_ms();
-                ssize_t k;
-
-                if (left <= 0 || poll(&p, 1, (int)left) <= 0)
-                        fail_msg("the Modbus peer did not answer within %d ms", WAIT_MS);
-                k = read(fd, buf + n, 1);
-                if (k <= 0)
-                        fail_msg("the Modbus peer closed its stdout");
-                if (buf[n] == '\n') {
-                        buf[n] = '\0';
-                        return;
-                }
-                n++;
-        }
-        fail_msg("the Modbus peer's line is too long");
-}
-
+/* Start the Modbus peer (on port, or one it picks when 0). */
 static void peer_start(peer_t *p, int port)
 {
-        int in[2], out[2];
-        char arg[16], line[64];
+        char arg[16];
+        char *argv[] = {MODBUS_PEER, arg, NULL};
 
-        assert_int_equal(pipe2(in, O_CLOEXEC), 0);
-        assert_int_equal(pipe2(out, O_CLOEXEC), 0);
         snprintf(arg, sizeof arg, "%d", port);
-        p->pid = fork();
-        assert_true(p->pid >= 0);
-        if (p->pid == 0) {
-                if (dup2(in[0], STDIN_FILENO) < 0 || dup2(out[1], STDOUT_FILENO) < 0)
-                        _exit(127);
-                execl(MODBUS_PEER, "modbus-peer", arg, (char *)NULL);
-                _exit(127);
-        }
-        close(in[0]);
-        close(out[1]);
-        p->in = in[1];
-        p->out = out[0];
-        read_line(p->out, line, sizeof line);
-        p->port = atoi(line);
-        assert_true(p->port > 0 && p->port < 65536);
-        if (port)
-                assert_int_equal(p->port, port);
-}
-
-/* Send a control command; wait for its "ok". */
-_printf_(2, 3) static void peer_say(peer_t *p, const char *fmt, ...)
-{
-        char cmd[128], line[128];
-        va_list ap;
-        size_t len;
-
-        va_start(ap, fmt);
-        vsnprintf(cmd, sizeof cmd - 1, fmt, ap);
-        va_end(ap);
-        len = strlen(cmd);
-        cmd[len++] = '\n';
-        assert_int_equal(write(p->in, cmd, len), (ssize_t)len);
-        read_line(p->out, line, sizeof line);
-        assert_string_equal(line, "ok");
-}
-
-/* Stop the peer: end of stdin, then SIGKILL if it lingers; always reaped. */
-static void peer_stop(peer_t *p)
-{
-        long long end = lab_test_now_ms() + WAIT_MS;
-        int status;
-
-        if (p->pid <= 0)
-                return;
-        close(p->in);
-        for (int i = 0; i < 1000; i++) {
-                if (waitpid(p->pid, &status, WNOHANG) == p->pid)
-                        goto done;
-                if (lab_test_now_ms() > end)
-                        break;
-                usleep(10000);
-        }
-        kill(p->pid, SIGKILL);
-        waitpid(p->pid, &status, 0);
-done:
-        close(p->out);
-        p->pid = 0;
+        meter_peer_start(p, "the Modbus peer", argv, port);
 }
 
 static lab_meter_t *open_meter(const char *preset, int port, uint64_t timeout_ms,
@@ -189,37 +86,37 @@ static void test_readings(void **state)
 
         peer_start(&p, 0);
         m = open_meter("sdm630", p.port, TIMEOUT_MS, NULL);
-        peer_say(&p, "power 250.5");
-        peer_say(&p, "energy %.6f", kwh[0]);
+        meter_peer_say(&p, "power 250.5");
+        meter_peer_say(&p, "energy %.6f", kwh[0]);
         a = meter_read_ok(m);
         assert_near(a.energy_wh, 1234500.0, 0.001);
         assert_near(a.power_w, 250.5, 0.0001);
 
-        peer_say(&p, "energy %.6f", kwh[1]);
+        meter_peer_say(&p, "energy %.6f", kwh[1]);
         b = meter_read_ok(m);
         assert_near(b.energy_wh - a.energy_wh, 125.0, 0.001);
         assert_true(b.mono_usec > a.mono_usec);
 
         /* Values a float32 cannot hold exactly: the driver gives what the register holds. */
-        peer_say(&p, "energy %.6f", kwh[2]);
+        meter_peer_say(&p, "energy %.6f", kwh[2]);
         b = meter_read_ok(m);
         assert_near(b.energy_wh, as_float(kwh[2], 1000), 0.001);
-        peer_say(&p, "energy %.6f", kwh[3]);
+        meter_peer_say(&p, "energy %.6f", kwh[3]);
         c = meter_read_ok(m);
         assert_near(c.energy_wh - b.energy_wh, as_float(kwh[3], 1000) - as_float(kwh[2], 1000),
                     0.001);
         assert_near(c.energy_wh - b.energy_wh, 59.0, 1.0); /* ~1 Wh steps up there */
 
         /* A counter that restarted is still a reading: resets are the sampler's call. */
-        peer_say(&p, "energy %.6f", kwh[4]);
-        peer_say(&p, "power 0");
+        meter_peer_say(&p, "energy %.6f", kwh[4]);
+        meter_peer_say(&p, "power 0");
         c = meter_read_ok(m);
         assert_near(c.energy_wh, as_float(kwh[4], 1000), 0.001);
         assert_near(c.power_w, 0.0, 0.0);
 
         assert_string_equal(lab_meter_name(m), "m1");
         lab_meter_close(m);
-        peer_stop(&p);
+        meter_peer_stop(&p);
 }
 
 /* Registers given by number, 6-digit number and 0-based address; no power register. */
@@ -231,8 +128,8 @@ static void test_register_forms(void **state)
         lab_meter_settings_t t = {0};
 
         peer_start(&p, 0);
-        peer_say(&p, "energy 42.25");
-        peer_say(&p, "reg 30053 1500");
+        meter_peer_say(&p, "energy 42.25");
+        meter_peer_say(&p, "reg 30053 1500");
 
         t.energy = (lab_meter_register_t){300073, 1000.0};
         t.power = (lab_meter_register_t){52, 1.0};
@@ -256,7 +153,7 @@ static void test_register_forms(void **state)
         m = open_meter(NULL, p.port, TIMEOUT_MS, &t);
         meter_read_fails(m, "meter_protocol");
         lab_meter_close(m);
-        peer_stop(&p);
+        meter_peer_stop(&p);
 }
 
 /* The presets read the registers Eastron's manuals give. */
@@ -284,9 +181,9 @@ static void test_presets(void **state)
 
         /* Against the peer: each preset reads its own power register. */
         peer_start(&p, 0);
-        peer_say(&p, "energy 10");
-        peer_say(&p, "reg 30013 111");
-        peer_say(&p, "reg 30053 222");
+        meter_peer_say(&p, "energy 10");
+        meter_peer_say(&p, "reg 30013 111");
+        meter_peer_say(&p, "reg 30053 222");
         m = open_meter("sdm120", p.port, TIMEOUT_MS, NULL);
         r = meter_read_ok(m);
         assert_near(r.power_w, 111.0, 0.0);
@@ -296,7 +193,7 @@ static void test_presets(void **state)
         r = meter_read_ok(m);
         assert_near(r.power_w, 222.0, 0.0);
         lab_meter_close(m);
-        peer_stop(&p);
+        meter_peer_stop(&p);
 }
 
 /* A Modbus exception is meter_protocol; the connection survives it. */
@@ -307,16 +204,16 @@ static void test_exception(void **state)
         const int codes[] = {1, 2, 4, 6, 11};
 
         peer_start(&p, 0);
-        peer_say(&p, "energy 5");
+        meter_peer_say(&p, "energy 5");
         m = open_meter("sdm630", p.port, TIMEOUT_MS, NULL);
         for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
-                peer_say(&p, "exception %d", codes[i]);
+                meter_peer_say(&p, "exception %d", codes[i]);
                 meter_read_fails(m, "meter_protocol");
         }
-        peer_say(&p, "answer");
+        meter_peer_say(&p, "answer");
         assert_near(meter_read_ok(m).energy_wh, 5000.0, 0.001);
         lab_meter_close(m);
-        peer_stop(&p);
+        meter_peer_stop(&p);
 }
 
 /* NaN, Inf, negative values and power over max_power_w are meter_bad_value, never 0. */
@@ -330,18 +227,18 @@ static void test_bad_values(void **state)
         peer_start(&p, 0);
         m = open_meter("sdm630", p.port, TIMEOUT_MS, NULL);
         for (size_t i = 0; i < ELEMENTSOF(cmds); i++) {
-                peer_say(&p, "energy 7");
-                peer_say(&p, "power 100");
+                meter_peer_say(&p, "energy 7");
+                meter_peer_say(&p, "power 100");
                 print_message("  %s\n", cmds[i]);
-                peer_say(&p, "%s", cmds[i]);
+                meter_peer_say(&p, "%s", cmds[i]);
                 meter_read_fails(m, "meter_bad_value");
         }
         /* At the limit is fine. */
-        peer_say(&p, "energy 7");
-        peer_say(&p, "power %.1f", MAX_POWER);
+        meter_peer_say(&p, "energy 7");
+        meter_peer_say(&p, "power %.1f", MAX_POWER);
         assert_near(meter_read_ok(m).power_w, MAX_POWER, 0.0);
         lab_meter_close(m);
-        peer_stop(&p);
+        meter_peer_stop(&p);
 }
 
 /* A peer that stops answering is meter_timeout within the timeout; it reads again after. */
@@ -352,48 +249,34 @@ static void test_timeout(void **state)
         long long took;
 
         peer_start(&p, 0);
-        peer_say(&p, "energy 3");
+        meter_peer_say(&p, "energy 3");
         m = open_meter("sdm630", p.port, TIMEOUT_MS, NULL);
         meter_read_ok(m);
 
-        peer_say(&p, "silent");
+        meter_peer_say(&p, "silent");
         took = meter_read_fails(m, "meter_timeout");
         print_message("    silent: %lld ms (timeout %d ms)\n", took, TIMEOUT_MS);
         assert_true(took >= TIMEOUT_MS - 20);
         assert_true(took <= TIMEOUT_MS + 250);
 
         /* Each answer late by 300 ms: the two requests of a read share one timeout. */
-        peer_say(&p, "answer");
-        peer_say(&p, "slow 300");
+        meter_peer_say(&p, "answer");
+        meter_peer_say(&p, "slow 300");
         took = meter_read_fails(m, "meter_timeout");
         assert_true(took <= TIMEOUT_MS + 250);
 
-        peer_say(&p, "slow 50");
+        meter_peer_say(&p, "slow 50");
         assert_near(meter_read_ok(m).energy_wh, 3000.0, 0.001);
-        peer_say(&p, "answer");
+        meter_peer_say(&p, "answer");
         assert_near(meter_read_ok(m).energy_wh, 3000.0, 0.001);
         lab_meter_close(m);
-        peer_stop(&p);
-}
-
-/* A port found free on loopback (bound, then closed: nothing listens there). */
-static int free_port(void)
-{
-        struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-        socklen_t len = sizeof sa;
-        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-        assert_true(fd >= 0);
-        assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof sa), 0);
-        assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-        close(fd);
-        return ntohs(sa.sin_port);
+        meter_peer_stop(&p);
 }
 
 /* Nothing listening: meter_unreachable, at once. */
 static void test_unreachable(void **state)
 {
-        lab_meter_t *m = open_meter("sdm630", free_port(), 2000, NULL);
+        lab_meter_t *m = open_meter("sdm630", meter_free_port(), 2000, NULL);
         long long took = meter_read_fails(m, "meter_unreachable");
 
         assert_true(took < 1000);
@@ -410,35 +293,23 @@ static void test_restart(void **state)
 
         peer_start(&p, 0);
         port = p.port;
-        peer_say(&p, "energy 100");
+        meter_peer_say(&p, "energy 100");
         m = open_meter("sdm630", port, TIMEOUT_MS, NULL);
         assert_near(meter_read_ok(m).energy_wh, 100000.0, 0.001);
 
-        peer_stop(&p);
+        meter_peer_stop(&p);
         meter_read_fails(m, "meter_unreachable");
         meter_read_fails(m, "meter_unreachable");
         peer_start(&p, port);
-        peer_say(&p, "energy 100.5");
+        meter_peer_say(&p, "energy 100.5");
         assert_near(meter_read_ok(m).energy_wh, 100500.0, 0.001);
 
-        peer_stop(&p);
+        meter_peer_stop(&p);
         peer_start(&p, port);
-        peer_say(&p, "energy 101");
+        meter_peer_say(&p, "energy 101");
         assert_near(meter_read_ok(m).energy_wh, 101000.0, 0.001);
         lab_meter_close(m);
-        peer_stop(&p);
-}
-
-static void expect_config(lab_meter_settings_t *s, const char *why)
-{
-        lab_meter_t *m = (lab_meter_t *)s; /* not NULL: open must clear it */
-        lab_error_t err = {0};
-
-        print_message("  %s\n", why);
-        assert_true(lab_meter_open(s, &m, &err) < 0);
-        assert_null(m);
-        assert_string_equal(err.keyword, "meter_config");
-        print_message("    %s\n", err.message);
+        meter_peer_stop(&p);
 }
 
 /* Settings that cannot work are meter_config at open, before any connection. */
@@ -471,7 +342,7 @@ static void test_config(void **state)
         assert_int_equal(lab_meter_preset("sdm630", &s.energy, &s.power), 0);
         for (size_t i = 0; i < ELEMENTSOF(bad_addresses); i++) {
                 s.address = bad_addresses[i];
-                expect_config(&s, bad_addresses[i]);
+                meter_expect_config(&s, bad_addresses[i]);
         }
         for (size_t i = 0; i < ELEMENTSOF(good_addresses); i++) {
                 s.address = good_addresses[i];
@@ -481,27 +352,27 @@ static void test_config(void **state)
         }
         s.address = "127.0.0.1";
         s.energy = (lab_meter_register_t){40001, 1000};
-        expect_config(&s, "a holding register");
+        meter_expect_config(&s, "a holding register");
         s.energy = (lab_meter_register_t){0, 1000};
-        expect_config(&s, "no energy register");
+        meter_expect_config(&s, "no energy register");
         s.energy = (lab_meter_register_t){30073, 0};
-        expect_config(&s, "scale 0");
+        meter_expect_config(&s, "scale 0");
         s.energy = (lab_meter_register_t){30073, NAN};
-        expect_config(&s, "scale NaN");
+        meter_expect_config(&s, "scale NaN");
         s.energy = (lab_meter_register_t){365536, 1};
-        expect_config(&s, "a float past the last register");
+        meter_expect_config(&s, "a float past the last register");
         s.energy = (lab_meter_register_t){30073, 1000};
         s.power = (lab_meter_register_t){30053, -1};
-        expect_config(&s, "power scale negative");
+        meter_expect_config(&s, "power scale negative");
         s.power = (lab_meter_register_t){30053, 1};
         s.timeout_usec = 0;
-        expect_config(&s, "timeout 0");
+        meter_expect_config(&s, "timeout 0");
         s.timeout_usec = 1000000;
         s.name = NULL;
-        expect_config(&s, "no name");
+        meter_expect_config(&s, "no name");
         s.name = "m";
         s.max_power_w = NAN;
-        expect_config(&s, "max_power_w NaN");
+        meter_expect_config(&s, "max_power_w NaN");
         lab_meter_close(NULL);
 }
 

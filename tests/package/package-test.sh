@@ -250,6 +250,7 @@ check_installed_files() {
         assert_stat /usr/lib/tmpfiles.d/labagent.conf f root:root 644
         assert_stat /usr/share/labagent/profiles/registry.yaml f root:root 644
         assert_stat /usr/share/doc/labagent/examples/labagent.yaml f root:root 644
+        assert_stat /usr/share/doc/labagent/examples/metrics-textfile.conf f root:root 644
         assert_stat /etc/labagent d root:root 755
         assert_stat /etc/labagent/labagent.yaml f root:root 644
         assert_stat /etc/labagent/tls d root:labagent 750
@@ -293,6 +294,20 @@ if ! systemd-analyze verify "$WORK/units/labagent.service" >"$WORK/verify.out" 2
         fail "systemd-analyze verify with the generated drop-in"
 fi
 ok "systemd-analyze verify with the generated drop-in"
+# The metrics drop-in as shipped (all comments) and as a person enables it.
+DROPIN=/usr/share/doc/labagent/examples/metrics-textfile.conf
+grep -v '^#' "$DROPIN" | grep -q . && fail "$DROPIN is not all commented out"
+sed -e 's/^#\[Service\]$/[Service]/' -e 's/^#ReadWritePaths=/ReadWritePaths=/' "$DROPIN" \
+        >"$WORK/units/labagent.service.d/metrics-textfile.conf"
+grep -qx 'ReadWritePaths=-/var/lib/prometheus/node-exporter' \
+        "$WORK/units/labagent.service.d/metrics-textfile.conf" ||
+        fail "the metrics drop-in, uncommented, has no ReadWritePaths= line"
+if ! systemd-analyze verify "$WORK/units/labagent.service" >"$WORK/verify.out" 2>&1 ||
+        [ -s "$WORK/verify.out" ]; then
+        cat "$WORK/verify.out" >&2
+        fail "systemd-analyze verify with the metrics drop-in enabled"
+fi
+ok "metrics drop-in: shipped commented out; enabled, systemd-analyze verify passes"
 systemd-analyze security --offline=true "$UNIT" >"$WORK/security.out" 2>&1 || true
 exposure=$(sed -n 's/.*Overall exposure level for labagent.service: \([0-9.]*\).*/\1/p' "$WORK/security.out")
 [ -n "$exposure" ] || { cat "$WORK/security.out" >&2; fail "no exposure figure"; }

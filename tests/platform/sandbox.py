@@ -738,6 +738,30 @@ EVENT_CLASS.update({"stock.level": "telemetry", "printer.quality": "telemetry",
                     "stock.low": "job", "stock.out": "job", "stock.ok": "job",
                     "stock.adjusted": "job"})
 
+# Energy (docs/protocol.md, "Energy"): a meter's readings are samples (telemetry); a job's
+# energy and a meter's faults are job class, never shed. A fault is never a zero: a
+# reading always has a quality and figures, and energy is never negative.
+ENERGY_QUALITY = one_of("ok", "gap", "meter_reset")
+METER_REASON = one_of("meter_unreachable", "meter_timeout", "meter_protocol",
+                      "meter_bad_value", "meter_reset", "meter_config")
+EVENT_SHAPE.update({
+    "energy.reading": obj({"meter": str, "from": TIME, "to": TIME,
+                           "energy_wh": at_least(0, NUMBER), "total_wh": at_least(0, NUMBER),
+                           "power_w": nullable(at_least(0, NUMBER)),
+                           "power_w_max": nullable(at_least(0, NUMBER)),
+                           "prints": at_least(0), "idle_wh": at_least(0, NUMBER),
+                           "quality": ENERGY_QUALITY,
+                           "co2e_g": nullable(at_least(0, NUMBER))}),
+    "job.energy": obj({"printer": str, "meter": str, "energy_wh": at_least(0, NUMBER),
+                       "copies": at_least(1), "method": one_of("area_share"),
+                       "quality": ENERGY_QUALITY}),
+    "meter.fault": obj({"meter": str, "reason": METER_REASON, "detail": str, "since": TIME}),
+    "meter.recovered": obj({"meter": str, "outage_s": at_least(0),
+                            "bridged_wh": at_least(0, NUMBER)}),
+})
+EVENT_CLASS.update({"energy.reading": "telemetry", "job.energy": "job", "meter.fault": "job",
+                    "meter.recovered": "job"})
+
 
 # ---------------------------------------------------------------- platform
 

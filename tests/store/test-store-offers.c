@@ -141,7 +141,7 @@ static void test_migration_6_to_7(void **state)
         lab_store_close(s);
 
         assert_int_equal(lab_store_open(&s, db, &err), 0);
-        assert_int_equal(lab_store_schema_version(s), 8);
+        assert_int_equal(lab_store_schema_version(s), 9);
         assert_int_equal(one_int(s, "SELECT count(*) FROM events"), 1);
         assert_int_equal(lab_store_offer_reject(s, D1, "x", "bad_job", NULL, "d", BODY), 0);
         assert_int_equal(one_int(s, "SELECT count(*) FROM sqlite_schema WHERE name = "

@@ -210,8 +210,8 @@ static void test_fresh_open(void **state)
         sqlite3 *own = lab_store_sqlite(s), *raw;
         _cleanup_free_ char *mode = NULL, *created = NULL;
 
-        assert_int_equal(lab_store_schema_latest(), 8);
-        assert_int_equal(lab_store_schema_version(s), 8);
+        assert_int_equal(lab_store_schema_latest(), 9);
+        assert_int_equal(lab_store_schema_version(s), 9);
         assert_true(sidecar_exists(f->db, "-wal"));
 
         /* Per-connection settings, seen on the store's own connection. */
@@ -223,7 +223,7 @@ static void test_fresh_open(void **state)
         raw = raw_open(f->db);
         mode = raw_text(raw, "PRAGMA journal_mode");
         assert_string_equal(mode, "wal");
-        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 8);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 9);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM events"), 0);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM audit"), 0);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM jobs"), 0);
@@ -310,7 +310,7 @@ static void test_migration_v1_to_latest(void **state)
         sqlite3_close(raw);
 
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 8);
+        assert_int_equal(lab_store_schema_version(s), 9);
         assert_int_equal(lab_store_event_exists(s, seq), 1);
         assert_int_equal(lab_store_event_count(s, &count), 0);
         assert_int_equal(count, 1);
@@ -319,7 +319,7 @@ static void test_migration_v1_to_latest(void **state)
         lab_store_close(s);
 
         raw = raw_open(f->db);
-        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 8);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 9);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM audit"), 1);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM events WHERE class = 'job'"), 2);
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM sqlite_schema WHERE type = 'index' "
@@ -344,14 +344,14 @@ static void test_reopen_latest_is_noop(void **state)
         before = lab_test_read_file(f->db, &before_len);
 
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 8);
+        assert_int_equal(lab_store_schema_version(s), 9);
         assert_int_equal(lab_store_event_count(s, &count), 0);
         assert_int_equal(count, 1);
         lab_store_close(s);
 
         /* Asking for an older target never migrates backwards. */
         s = store_open_ok(f->db, 1);
-        assert_int_equal(lab_store_schema_version(s), 8);
+        assert_int_equal(lab_store_schema_version(s), 9);
         lab_store_close(s);
 
         after = lab_test_read_file(f->db, &after_len);
@@ -423,7 +423,7 @@ static void test_newer_refused(void **state)
         assert_false(sidecar_exists(f->db, "-wal"));
         assert_refused_unchanged(f->db, "store_schema_newer", false, &err);
         assert_non_null(strstr(err.message, "schema 999"));
-        assert_non_null(strstr(err.message, "knows up to 8"));
+        assert_non_null(strstr(err.message, "knows up to 9"));
         assert_non_null(strstr(err.message, "the file was not changed"));
 }
 
@@ -581,7 +581,7 @@ static void test_zero_length_is_new(void **state)
 
         lab_test_write_file(f->db, "", 0);
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 8);
+        assert_int_equal(lab_store_schema_version(s), 9);
         assert_int_equal(append_one(s, NULL, 1), 1);
         lab_store_close(s);
         assert_int_equal(stat(f->db, &st), 0);
@@ -761,9 +761,9 @@ static void test_migration_v2_to_v3(void **state)
         sqlite3_close(raw);
 
         s = store_open_ok(f->db, lab_store_schema_latest());
-        assert_int_equal(lab_store_schema_version(s), 8);
+        assert_int_equal(lab_store_schema_version(s), 9);
         raw = raw_open(f->db);
-        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 8);
+        assert_int_equal(raw_int(raw, "PRAGMA user_version"), 9);
         seqs = raw_list(raw, "SELECT seq FROM events WHERE class = 'job' ORDER BY seq");
         assert_string_equal(seqs, "1,2,3");
         assert_int_equal(raw_int(raw, "SELECT count(*) FROM events"), 3);

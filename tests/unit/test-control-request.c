@@ -369,6 +369,32 @@ static void test_stock(void **state)
                        "bad_request");
 }
 
+static void test_energy(void **state)
+{
+        lab_control_request_t req;
+
+        (void)state;
+        assert_parses("{\"cmd\": \"energy\"}", LAB_CONTROL_ENERGY, &req);
+        assert_null(req.meter);
+        lab_control_request_done(&req);
+        assert_parses("{\"cmd\": \"energy\", \"meter\": \"panel\"}", LAB_CONTROL_ENERGY, &req);
+        assert_string_equal(req.meter, "panel");
+        assert_null(req.printer);
+        lab_control_request_done(&req);
+        /* null and "" are every meter, as for stock's printer. */
+        assert_parses("{\"cmd\": \"energy\", \"meter\": null}", LAB_CONTROL_ENERGY, &req);
+        assert_null(req.meter);
+        lab_control_request_done(&req);
+        assert_parses("{\"cmd\": \"energy\", \"meter\": \"\"}", LAB_CONTROL_ENERGY, &req);
+        assert_null(req.meter);
+        lab_control_request_done(&req);
+
+        assert_refused("{\"cmd\":\"energy\",\"meter\":7}", "bad_request");
+        assert_refused("{\"cmd\":\"energy\",\"meter\":[\"panel\"]}", "bad_request");
+        assert_refused("{\"cmd\":\"energy\",\"meter\":\"pa\\u001bnel\"}", "bad_request");
+        assert_refused("{\"cmd\":\"Energy\"}", "bad_request");
+}
+
 /* ---- refused requests ---- */
 
 static void test_not_json_not_object(void **state)
@@ -717,8 +743,8 @@ static void test_done_frees(void **state)
 static void test_names(void **state)
 {
         static const char *const names[LAB_CONTROL_CMD_MAX] = {
-            "status", "jobs",    "job",     "printers", "pause",
-            "resume", "reprint", "printed", "stock",    "stock.adjust"};
+            "status",  "jobs",    "job",   "printers",     "pause", "resume",
+            "reprint", "printed", "stock", "stock.adjust", "energy"};
 
         (void)state;
         for (int i = 0; i < LAB_CONTROL_CMD_MAX; i++)
@@ -808,6 +834,7 @@ static void test_allowed(void **state)
             [LAB_CONTROL_PRINTED] = {false, false, true},
             [LAB_CONTROL_STOCK] = {false, true, true},
             [LAB_CONTROL_STOCK_ADJUST] = {false, false, true},
+            [LAB_CONTROL_ENERGY] = {false, true, true},
         };
         static const lab_control_role_t roles[3] = {LAB_CONTROL_ROLE_NONE, LAB_CONTROL_ROLE_VIEWER,
                                                     LAB_CONTROL_ROLE_OPERATOR};
@@ -838,6 +865,7 @@ int main(void)
             cmocka_unit_test(test_reprint),
             cmocka_unit_test(test_printed),
             cmocka_unit_test(test_stock),
+            cmocka_unit_test(test_energy),
             cmocka_unit_test(test_not_json_not_object),
             cmocka_unit_test(test_cmd),
             cmocka_unit_test(test_missing_fields),

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "energy-counter.h"
+#include "energy-media.h"
 #include "energy-share.h"
 
 #define SEC   1000000ull      /* µs */
@@ -824,6 +825,50 @@ static void test_run_sums_exactly(void **state)
         assert_wh_near((double)metered / 1000.0, last - first);
 }
 
+/* A PWG 5101.1 self-describing name's area; names without a usable size are refused. */
+static void test_media_area(void **state)
+{
+        static const char *const bad[] = {
+            "",
+            "a4",
+            "iso_a4",
+            "iso_a4_210x297",
+            "iso_a4_210x297cm",
+            "na_x_4x6in_",
+            "na_x_x6in",
+            "na_x_4xin",
+            "na_x_0x6in",
+            "na_x_4x6.5.1in",
+            "na_x_4x-6in",
+            "na_x_4 x6in",
+            "na_x_99999999x6in",
+            "custom_big_20000x10mm",
+            "na_x_.x6in",
+        };
+        double a = 0, b = 0;
+
+        (void)state;
+        assert_int_equal(lab_energy_media_area("na_index-4x6_4x6in", &a), 0);
+        assert_true(fabs(a - 101.6 * 152.4) < 1e-6);
+        assert_int_equal(lab_energy_media_area("na_govt-letter_8x10in", &b), 0);
+        assert_true(fabs(b - 203.2 * 254.0) < 1e-6);
+        assert_int_equal(lab_energy_media_area("oe_photo-l_3.5x5in", &a), 0);
+        assert_true(fabs(a - 88.9 * 127.0) < 1e-6);
+        assert_int_equal(lab_energy_media_area("iso_a4_210x297mm", &a), 0);
+        assert_true(fabs(a - 210.0 * 297.0) < 1e-9);
+        /* an 8x12 is exactly four 4x6 */
+        assert_int_equal(lab_energy_media_area("oe_8x12_8x12in", &a), 0);
+        assert_int_equal(lab_energy_media_area("na_index-4x6_4x6in", &b), 0);
+        assert_true(fabs(a / b - 4.0) < 1e-12);
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+                a = -1;
+                if (lab_energy_media_area(bad[i], &a) != -EINVAL)
+                        fail_msg("'%s' was read as %g mm²", bad[i], a);
+                assert_true(a == -1);
+        }
+        assert_int_equal(lab_energy_media_area(NULL, &a), -EINVAL);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -856,6 +901,7 @@ int main(void)
             cmocka_unit_test(test_share_extremes),
             cmocka_unit_test(test_jobs_add),
             cmocka_unit_test(test_run_sums_exactly),
+            cmocka_unit_test(test_media_area),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
