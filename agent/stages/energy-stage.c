@@ -737,44 +737,6 @@ void lab_energy_stage_set_hooks(lab_energy_stage_t *st, lab_energy_events_hook_t
         st->userdata = userdata;
 }
 
-void lab_energy_stage_summary(lab_energy_stage_t *st, char *buf, size_t size)
-{
-        unsigned total = 0, ok = 0, fault = 0;
-        double watts = 0;
-        bool any_power = false;
-        const char *first_fault = NULL, *first_reason = NULL;
-        int n;
-
-        if (!st) {
-                snprintf(buf, size, "no meters");
-                return;
-        }
-        for (meter_t *m = st->meters; m; m = m->next) {
-                total++;
-                if (m->row.state && strcmp(m->row.state, "ok") == 0) {
-                        ok++;
-                        if (isfinite(m->row.power_w)) {
-                                watts += m->row.power_w;
-                                any_power = true;
-                        }
-                } else if (m->row.state && strcmp(m->row.state, "fault") == 0) {
-                        fault++;
-                        first_fault = m->name;
-                        first_reason = m->row.reason;
-                }
-        }
-        if (total == 0) {
-                snprintf(buf, size, "no meters");
-                return;
-        }
-        n = snprintf(buf, size, "%u meter%s, %u ok", total, total == 1 ? "" : "s", ok);
-        if (fault && n >= 0 && (size_t)n < size)
-                n += snprintf(buf + n, size - (size_t)n, ", %u fault (%s: %s)", fault, first_fault,
-                              first_reason ? first_reason : "?");
-        if (any_power && n >= 0 && (size_t)n < size)
-                snprintf(buf + n, size - (size_t)n, ", %.0f W now", watts);
-}
-
 void lab_energy_stage_free(lab_energy_stage_t *st)
 {
         if (!st)

@@ -61,8 +61,5 @@ void lab_energy_stage_set_config(lab_energy_stage_t *st, const lab_config_t *c);
 int lab_energy_meter_settings(const lab_config_meter_t *c, lab_http_get_fn http_get,
                               lab_meter_settings_t *s, lab_error_t *err);
 
-/* One line for labctl status: "3 meters, 2 ok, 1 fault (panel: meter_timeout), 1.234 kW". */
-void lab_energy_stage_summary(lab_energy_stage_t *st, char *buf, size_t size);
-
 /* Stop every read (waits for the ones running, at most a meter's timeout) and free. */
 void lab_energy_stage_free(lab_energy_stage_t *st);
