@@ -100,9 +100,9 @@ static const store_col_t pause_cols[] = {
 int lab_store_printer_pauses(lab_store_t *s, lab_store_pause_t **ret, size_t *ret_n)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
-        lab_store_pause_t *v = NULL;
+        void *v = NULL;
         size_t n = 0;
-        int r, rc;
+        int r;
 
         if (!s || !ret || !ret_n)
                 return -EINVAL;
@@ -114,25 +114,11 @@ int lab_store_printer_pauses(lab_store_t *s, lab_store_pause_t **ret, size_t *re
                           &stmt);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                lab_store_pause_t *nv = reallocarray(v, n + 1, sizeof *nv), *p;
-
-                if (!nv) {
-                        lab_store_pauses_free(v, n);
-                        return -ENOMEM;
-                }
-                v = nv;
-                p = &v[n++];
-                *p = (lab_store_pause_t){0};
-                r = store_row_read(stmt, p, pause_cols, ELEMENTSOF(pause_cols));
-                if (r < 0) {
-                        lab_store_pauses_free(v, n);
-                        return r;
-                }
-        }
-        if (rc != SQLITE_DONE) {
+        r = store_rows_read(s, stmt, sizeof **ret, pause_cols, ELEMENTSOF(pause_cols), NULL, &v,
+                            &n);
+        if (r < 0) {
                 lab_store_pauses_free(v, n);
-                return store_step_errno(s, rc);
+                return r;
         }
         *ret = v;
         *ret_n = n;

@@ -128,40 +128,33 @@ static const store_col_t meter_cols[] = {
     STORE_COL(lab_store_energy_meter_t, last_error_at, INT64),
 };
 
+/* The meter row's columns that are NAN or absent for NULL. */
+static void meter_row(sqlite3_stmt *stmt, void *obj)
+{
+        lab_store_energy_meter_t *m = obj;
+
+        m->power_w = column_real(stmt, 3);
+        m->saved_valid = sqlite3_column_type(stmt, 8) != SQLITE_NULL;
+        m->saved_wh = m->saved_valid ? sqlite3_column_double(stmt, 8) : 0;
+}
+
 int lab_store_energy_meter_list(lab_store_t *s, lab_store_energy_meter_t **ret, size_t *ret_n)
 {
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
-        lab_store_energy_meter_t *v = NULL;
+        void *v = NULL;
         size_t n = 0;
-        int r, rc;
+        int r;
 
         if (!s || !ret || !ret_n)
                 return -EINVAL;
         r = store_prepare(s, "SELECT " METER_COLUMNS " FROM energy_meters ORDER BY name", &stmt);
         if (r < 0)
                 return r;
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                lab_store_energy_meter_t *grown = reallocarray(v, n + 1, sizeof *v);
-
-                if (!grown) {
-                        lab_store_energy_meter_list_free(v, n);
-                        return -ENOMEM;
-                }
-                v = grown;
-                v[n] = (lab_store_energy_meter_t){0};
-                r = store_row_read(stmt, &v[n], meter_cols, ELEMENTSOF(meter_cols));
-                n++;
-                if (r < 0) {
-                        lab_store_energy_meter_list_free(v, n);
-                        return r;
-                }
-                v[n - 1].power_w = column_real(stmt, 3);
-                v[n - 1].saved_valid = sqlite3_column_type(stmt, 8) != SQLITE_NULL;
-                v[n - 1].saved_wh = v[n - 1].saved_valid ? sqlite3_column_double(stmt, 8) : 0;
-        }
-        if (rc != SQLITE_DONE) {
+        r = store_rows_read(s, stmt, sizeof **ret, meter_cols, ELEMENTSOF(meter_cols), meter_row,
+                            &v, &n);
+        if (r < 0) {
                 lab_store_energy_meter_list_free(v, n);
-                return store_step_errno(s, rc);
+                return r;
         }
         *ret = v;
         *ret_n = n;
@@ -231,9 +224,9 @@ int lab_store_energy_open_prints(lab_store_t *s, const char *meter, lab_store_en
             STORE_COL(lab_store_energy_print_t, sku, TEXT),
         };
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
-        lab_store_energy_print_t *v = NULL;
+        void *v = NULL;
         size_t n = 0;
-        int r, rc;
+        int r;
 
         if (!s || !meter || !ret || !ret_n)
                 return -EINVAL;
@@ -243,24 +236,10 @@ int lab_store_energy_open_prints(lab_store_t *s, const char *meter, lab_store_en
                           &stmt);
         if (r < 0 || (r = store_bind_text(stmt, 1, meter)) < 0)
                 return r;
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                lab_store_energy_print_t *grown = reallocarray(v, n + 1, sizeof *v);
-
-                if (!grown) {
-                        lab_store_energy_prints_free(v, n);
-                        return -ENOMEM;
-                }
-                v = grown;
-                v[n] = (lab_store_energy_print_t){0};
-                r = store_row_read(stmt, &v[n++], cols, ELEMENTSOF(cols));
-                if (r < 0) {
-                        lab_store_energy_prints_free(v, n);
-                        return r;
-                }
-        }
-        if (rc != SQLITE_DONE) {
+        r = store_rows_read(s, stmt, sizeof **ret, cols, ELEMENTSOF(cols), NULL, &v, &n);
+        if (r < 0) {
                 lab_store_energy_prints_free(v, n);
-                return store_step_errno(s, rc);
+                return r;
         }
         *ret = v;
         *ret_n = n;
@@ -436,6 +415,16 @@ int lab_store_energy_reported(lab_store_t *s, const char *meter, int64_t last_id
         return store_txn_commit(&txn);
 }
 
+/* A due job's quality, from the worst of its intervals' (column 5: 0 ok, 1 gap, 2 reset). */
+static void job_row(sqlite3_stmt *stmt, void *obj)
+{
+        static const char *const q[] = {"ok", "gap", "meter_reset"};
+        lab_store_energy_job_t *j = obj;
+        int worst = sqlite3_column_int(stmt, 5);
+
+        snprintf(j->quality, sizeof j->quality, "%s", q[worst >= 0 && worst < 3 ? worst : 0]);
+}
+
 int lab_store_energy_jobs_due(lab_store_t *s, size_t max, lab_store_energy_job_t **ret,
                               size_t *ret_n)
 {
@@ -447,9 +436,9 @@ int lab_store_energy_jobs_due(lab_store_t *s, size_t max, lab_store_energy_job_t
             STORE_COL(lab_store_energy_job_t, copies, INT),
         };
         _cleanup_(sqlite3_finalizep) sqlite3_stmt *stmt = NULL;
-        lab_store_energy_job_t *v = NULL;
+        void *v = NULL;
         size_t n = 0;
-        int r, rc;
+        int r;
 
         if (!s || !ret || !ret_n)
                 return -EINVAL;
@@ -471,28 +460,10 @@ int lab_store_energy_jobs_due(lab_store_t *s, size_t max, lab_store_energy_job_t
             &stmt);
         if (r < 0 || (r = store_bind_int64(stmt, 1, (int64_t)max)) < 0)
                 return r;
-        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
-                static const char *const q[] = {"ok", "gap", "meter_reset"};
-                lab_store_energy_job_t *grown = reallocarray(v, n + 1, sizeof *v);
-                int worst = sqlite3_column_int(stmt, 5);
-
-                if (!grown) {
-                        lab_store_energy_jobs_free(v, n);
-                        return -ENOMEM;
-                }
-                v = grown;
-                v[n] = (lab_store_energy_job_t){0};
-                snprintf(v[n].quality, sizeof v[n].quality, "%s",
-                         q[worst >= 0 && worst < 3 ? worst : 0]);
-                r = store_row_read(stmt, &v[n++], cols, ELEMENTSOF(cols));
-                if (r < 0) {
-                        lab_store_energy_jobs_free(v, n);
-                        return r;
-                }
-        }
-        if (rc != SQLITE_DONE) {
+        r = store_rows_read(s, stmt, sizeof **ret, cols, ELEMENTSOF(cols), job_row, &v, &n);
+        if (r < 0) {
                 lab_store_energy_jobs_free(v, n);
-                return store_step_errno(s, rc);
+                return r;
         }
         *ret = v;
         *ret_n = n;

@@ -137,6 +137,18 @@ typedef struct store_col_s {
  */
 int store_row_read(sqlite3_stmt *stmt, void *obj, const store_col_t *cols, size_t n);
 
+/* What store_rows_read does with a row after its columns: the fields cols cannot say. */
+typedef void (*store_row_fn)(sqlite3_stmt *stmt, void *obj);
+
+/*
+ * Step stmt to its end, each row into a new element of elem_size bytes at
+ * the end of *ret (zeroed, read by cols, then by row when not NULL), the
+ * one loop every list read uses. 0 with *ret and *ret_n; or a negative
+ * errno with the rows read so far in *ret and *ret_n, for the caller's free.
+ */
+int store_rows_read(lab_store_t *s, sqlite3_stmt *stmt, size_t elem_size, const store_col_t *cols,
+                    size_t n_cols, store_row_fn row, void **ret, size_t *ret_n);
+
 /* Whether text is, at first glance, a JSON object (json_valid() in the schema checks the rest). */
 bool store_is_json_object(const char *text);
 

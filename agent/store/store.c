@@ -551,6 +551,36 @@ int store_column_strdup(sqlite3_stmt *stmt, int i, char **ret)
         return *ret ? 0 : -ENOMEM;
 }
 
+int store_rows_read(lab_store_t *s, sqlite3_stmt *stmt, size_t elem_size, const store_col_t *cols,
+                    size_t n_cols, store_row_fn row, void **ret, size_t *ret_n)
+{
+        char *v = NULL;
+        size_t n = 0;
+        int r = 0, rc;
+
+        while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
+                char *grown = reallocarray(v, n + 1, elem_size), *obj;
+
+                if (!grown) {
+                        r = -ENOMEM;
+                        break;
+                }
+                v = grown;
+                obj = v + n++ * elem_size;
+                memset(obj, 0, elem_size);
+                r = store_row_read(stmt, obj, cols, n_cols);
+                if (r < 0)
+                        break;
+                if (row)
+                        row(stmt, obj);
+        }
+        if (r == 0 && rc != SQLITE_DONE)
+                r = store_step_errno(s, rc);
+        *ret = v;
+        *ret_n = n;
+        return r;
+}
+
 int store_row_read(sqlite3_stmt *stmt, void *obj, const store_col_t *cols, size_t n)
 {
         for (size_t i = 0; i < n; i++) {
